@@ -1,0 +1,101 @@
+// Package event defines the ledger event: the unit a terminal records durably,
+// chains by hash, and forwards to HQ. Terminal and HQ compute the same hash from
+// the same fields, so either side can verify a chain.
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Types of event.
+const (
+	TypeSale = "sale"
+)
+
+// Event is one entry of a terminal's ledger. Seq is gap-free per terminal and
+// starts at 1; Prev is the Hash of the event with Seq-1 (empty for Seq 1).
+// Body is the full content (for a sale, a pos.Sale as JSON), stored byte for byte,
+// so its hash never depends on how a reader re-encodes it.
+type Event struct {
+	Terminal       string          `json:"terminal"`
+	Seq            uint64          `json:"seq"`
+	ID             string          `json:"id"`
+	Type           string          `json:"type"`
+	At             time.Time       `json:"at"`
+	RulesetVersion int64           `json:"ruleset_version"`
+	RulesetHash    string          `json:"ruleset_hash,omitempty"`
+	Prev           string          `json:"prev,omitempty"`
+	Hash           string          `json:"hash"`
+	Body           json.RawMessage `json:"body"`
+}
+
+// ComputeHash returns the hex SHA-256 of the event's canonical encoding: every
+// field but Hash, each length-prefixed, the time as UTC nanoseconds.
+func (e *Event) ComputeHash() string {
+	h := sha256.New()
+	var buf [8]byte
+	str := func(s string) {
+		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
+		h.Write(buf[:])
+		h.Write([]byte(s))
+	}
+	num := func(v uint64) {
+		binary.BigEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	str("tilld-event-v1")
+	str(e.Terminal)
+	num(e.Seq)
+	str(e.ID)
+	str(e.Type)
+	num(uint64(e.At.UTC().UnixNano()))
+	num(uint64(e.RulesetVersion))
+	str(e.RulesetHash)
+	str(e.Prev)
+	str(string(e.Body))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Errors found by Verify.
+var (
+	ErrGap       = errors.New("sequence gap")
+	ErrBadHash   = errors.New("hash does not match content")
+	ErrBadLink   = errors.New("prev does not match the previous event's hash")
+	ErrEmptyBody = errors.New("empty body")
+)
+
+// ChainError says which event broke a chain and how.
+type ChainError struct {
+	Terminal string
+	Seq      uint64
+	Err      error
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("terminal %s seq %d: %v", e.Terminal, e.Seq, e.Err)
+}
+
+func (e *ChainError) Unwrap() error { return e.Err }
+
+// Verify checks that next follows the event (prevSeq, prevHash) in one terminal's
+// chain and that its hash matches its content. Use 0 and "" for the first event.
+func Verify(prevSeq uint64, prevHash string, next *Event) error {
+	fail := func(err error) error { return &ChainError{Terminal: next.Terminal, Seq: next.Seq, Err: err} }
+	switch {
+	case next.Seq != prevSeq+1:
+		return fail(fmt.Errorf("%w: want seq %d", ErrGap, prevSeq+1))
+	case next.Prev != prevHash:
+		return fail(ErrBadLink)
+	case len(next.Body) == 0:
+		return fail(ErrEmptyBody)
+	case next.ComputeHash() != next.Hash:
+		return fail(ErrBadHash)
+	}
+	return nil
+}
