@@ -1,0 +1,49 @@
+# tilld — the two commands of the quick start are `make demo` and `make test`.
+# Both install the Debian packages they need when missing (run as root, or with sudo).
+
+GO          ?= go
+BIN         := bin
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X github.com/tilld/tilld/version.Version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+
+# System packages the tests use: socat makes serial pty pairs.
+TEST_DEBS := socat
+
+.PHONY: all build demo test deps check unit fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+## demo: start HQ, an enrolled terminal, a fake reader and the till page on loopback.
+demo: build
+	$(BIN)/tilld demo
+
+## test: everything CI runs — formatting, vet, staticcheck, and all tests for real.
+test: deps check unit
+
+deps:
+	@scripts/ensure-debs.sh $(TEST_DEBS)
+	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+unit:
+	$(GO) test -count=1 -timeout 15m ./...
+
+## fuzz: run every fuzz target for a while (FUZZTIME=30s by default).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+clean:
+	rm -rf $(BIN) dist

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tilld/tilld/daemon"
+	"github.com/tilld/tilld/demo"
+	"github.com/tilld/tilld/version"
+)
+
+const defaultConfig = "/etc/tilld/tilld.toml"
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := &cobra.Command{
+		Use:           "tilld",
+		Short:         "tilld: the offline-first loyalty daemon of a point-of-sale terminal",
+		Version:       version.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	var configFile string
+	var over daemon.Config
+	runCmd := &cobra.Command{
+		Use:   "run",
+		Short: "run the terminal daemon (what the systemd unit starts)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configFile, over)
+			if err != nil {
+				return err
+			}
+			d, err := daemon.New(cfg, daemon.Options{Logger: newLogger(stderr, cfg.LogLevel)})
+			if err != nil {
+				return err
+			}
+			return d.Run(cmd.Context())
+		},
+	}
+	runCmd.Flags().StringVar(&configFile, "config", defaultConfig, "configuration file")
+	runCmd.Flags().StringVar(&over.Terminal, "terminal", "", "override terminal")
+	runCmd.Flags().StringVar(&over.DataDir, "data", "", "override data_dir")
+	runCmd.Flags().StringVar(&over.Listen, "listen", "", "override listen")
+	runCmd.Flags().StringVar(&over.HQ, "hq", "", "override hq")
+
+	var demoListen string
+	var verbose bool
+	demoCmd := &cobra.Command{
+		Use:   "demo",
+		Short: "run HQ, a terminal with a fake reader and the till page on loopback",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.DiscardHandler)
+			if verbose {
+				log = newLogger(stderr, "info")
+			}
+			return demo.Run(cmd.Context(), demo.Options{Listen: demoListen, Out: stdout, Logger: log})
+		},
+	}
+	demoCmd.Flags().StringVar(&demoListen, "listen", "", "local API address (default 127.0.0.1:7450, or a free port)")
+	demoCmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log what the processes do")
+
+	configCmd := &cobra.Command{Use: "config", Short: "configuration file tools"}
+	configCmd.AddCommand(&cobra.Command{
+		Use:   "check [FILE]",
+		Short: "check a configuration file: unknown keys, bad values, readers",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			file := defaultConfig
+			if len(args) == 1 {
+				file = args[0]
+			}
+			cfg, err := loadConfig(file, daemon.Config{})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: ok: terminal %s, %d readers, local API %s, HQ %s\n", file, cfg.Terminal, len(cfg.Readers), cfg.Listen, orNone(cfg.HQ))
+			return nil
+		},
+	})
+	root.AddCommand(runCmd, demoCmd, configCmd)
+	return root.ExecuteContext(ctx)
+}
+
+// loadConfig reads the file and applies command-line overrides.
+func loadConfig(file string, over daemon.Config) (daemon.Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	cfg, err := daemon.ParseConfig(data)
+	if err != nil {
+		return daemon.Config{}, fmt.Errorf("%s: %w", file, err)
+	}
+	if over.Terminal != "" {
+		cfg.Terminal = over.Terminal
+	}
+	if over.DataDir != "" {
+		cfg.DataDir = over.DataDir
+	}
+	if over.Listen != "" {
+		cfg.Listen = over.Listen
+	}
+	if over.HQ != "" {
+		cfg.HQ = over.HQ
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none (stand-alone)"
+	}
+	return s
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/serve"
+	"github.com/tilld/tilld/sync/wire"
+	"github.com/tilld/tilld/version"
+)
+
+const defaultHQ = "http://127.0.0.1:7460"
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := &cobra.Command{
+		Use:           "tillhq",
+		Short:         "tilld headquarters: sync endpoint, rules publishing, reports",
+		Version:       version.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout))
+	return root.ExecuteContext(ctx)
+}
+
+func serveCmd(stderr io.Writer) *cobra.Command {
+	var dataDir, listen, rulesFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the HQ server",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewTextHandler(stderr, nil))
+			if err := os.MkdirAll(dataDir, 0o750); err != nil {
+				return err
+			}
+			store, err := boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			srv := hq.NewServer(hq.Options{Store: store, Logger: log})
+			if rulesFile != "" {
+				raw, err := os.ReadFile(rulesFile)
+				if err != nil {
+					return err
+				}
+				if _, err := srv.PublishRuleset(cmd.Context(), raw); err != nil && !errors.Is(err, hq.ErrOldRuleset) {
+					return fmt.Errorf("%s: %w", rulesFile, err)
+				}
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			log.Info("tillhq listening", "addr", "http://"+ln.Addr().String(), "data", dataDir, "version", version.Version)
+			return serve.HTTP(cmd.Context(), ln, srv.Handler(), 0)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address to listen on")
+	cmd.Flags().StringVar(&rulesFile, "rules", "", "publish this ruleset file at start unless the store has that version or newer")
+	return cmd
+}
+
+func rulesCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "rules", Short: "check and publish rulesets"}
+	check := &cobra.Command{
+		Use:   "check FILE",
+		Short: "validate a ruleset file; errors name the rule and field",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			raw, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			rs, warnings, err := rulesfile.Check(raw)
+			for _, w := range warnings {
+				fmt.Fprintf(stdout, "%s: warning: %s\n", args[0], w)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			fmt.Fprintf(stdout, "%s: ok: version %d, %s, %d rules\n", args[0], rs.Version, rs.Currency.Code, len(rs.Rules))
+			return nil
+		},
+	}
+	var hqURL string
+	publish := &cobra.Command{
+		Use:   "publish FILE",
+		Short: "publish a ruleset to a running HQ",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			raw, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := hq.ValidateRuleset(raw); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(hqURL, "/")+wire.PathRules, strings.NewReader(string(raw)))
+			if err != nil {
+				return err
+			}
+			var ans struct {
+				Version int64  `json:"version"`
+				Hash    string `json:"hash"`
+				wire.Error
+			}
+			if err := doJSON(req, &ans); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "published version %d (sha256 %s)\n", ans.Version, ans.Hash)
+			return nil
+		},
+	}
+	publish.Flags().StringVar(&hqURL, "hq", defaultHQ, "HQ base URL")
+	cmd.AddCommand(check, publish)
+	return cmd
+}
+
+func reportCmd(stdout io.Writer) *cobra.Command {
+	var hqURL string
+	var asJSON bool
+	cmd := &cobra.Command{Use: "report", Short: "read HQ's reports"}
+	sales := &cobra.Command{
+		Use:   "sales",
+		Short: "sales per terminal",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(hqURL, "/")+wire.PathReportSales, nil)
+			if err != nil {
+				return err
+			}
+			var rep wire.SalesReport
+			if err := doJSON(req, &rep); err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(stdout).Encode(rep)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL")
+			for _, t := range rep.Terminals {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d %s\n", t.Terminal, t.Count, t.MaxSeq, t.Total, t.Currency)
+			}
+			return tw.Flush()
+		},
+	}
+	sales.Flags().StringVar(&hqURL, "hq", defaultHQ, "HQ base URL")
+	sales.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(sales)
+	return cmd
+}
+
+func doJSON(req *http.Request, out any) error {
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var we wire.Error
+		json.Unmarshal(data, &we)
+		return fmt.Errorf("HQ answered %s: %s", resp.Status, we.Message)
+	}
+	return json.Unmarshal(data, out)
+}

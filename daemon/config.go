@@ -1,0 +1,140 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/localapi"
+)
+
+// Defaults of the configuration file's settings.
+const (
+	DefaultDataDir = "/var/lib/tilld"
+	DefaultListen  = localapi.DefaultAddr
+)
+
+// Config is tilld.toml, decoded and checked. The zero value of every field but
+// Terminal means its default.
+type Config struct {
+	// Terminal is this till's id, unique in the chain (e.g. "S12-T3").
+	Terminal string `toml:"terminal"`
+	// DataDir holds the ledger file (default /var/lib/tilld).
+	DataDir string `toml:"data_dir"`
+	// Listen is the local API's loopback address (default 127.0.0.1:7450).
+	Listen string `toml:"listen"`
+	// HQ is HQ's base URL; empty runs the till stand-alone (nothing is synced).
+	HQ string `toml:"hq"`
+	// CardPrefixes are the barcode ranges that are loyalty cards (default ["2"]).
+	CardPrefixes []string `toml:"card_prefixes"`
+	// TrackPrefixes restrict the magstripe PAN ranges accepted as cards.
+	TrackPrefixes []string `toml:"track_prefixes"`
+	// LogLevel is debug, info, warn or error (default info).
+	LogLevel string `toml:"log_level"`
+
+	// Readers are the configured card readers, built (not opened) by their
+	// transports' factories.
+	Readers []Reader `toml:"-"`
+}
+
+// Reader is one [[reader]] table of the configuration.
+type Reader struct {
+	Name   string
+	Type   string
+	Reader device.Reader
+}
+
+// ParseConfig decodes a tilld.toml. Every problem is reported with the setting
+// it concerns; unknown keys are errors, so a typo never silently falls back to a
+// default.
+func ParseConfig(data []byte) (Config, error) {
+	var file struct {
+		Config
+		Readers []toml.Primitive `toml:"reader"`
+	}
+	md, err := toml.Decode(string(data), &file)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg := file.Config
+	var problems []string
+	for i, p := range file.Readers {
+		var head struct {
+			Name string `toml:"name"`
+			Type string `toml:"type"`
+		}
+		if err := md.PrimitiveDecode(p, &head); err != nil {
+			problems = append(problems, fmt.Sprintf("reader[%d]: %v", i, err))
+			continue
+		}
+		if head.Name == "" {
+			head.Name = fmt.Sprintf("%s%d", head.Type, i)
+		}
+		r, err := device.Open(head.Name, head.Type, func(v any) error { return md.PrimitiveDecode(p, v) })
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("reader[%d] %q: %v", i, head.Name, err))
+			continue
+		}
+		for _, other := range cfg.Readers {
+			if other.Name == head.Name {
+				problems = append(problems, fmt.Sprintf("reader[%d]: name %q is used twice", i, head.Name))
+			}
+		}
+		cfg.Readers = append(cfg.Readers, Reader{Name: head.Name, Type: head.Type, Reader: r})
+	}
+	for _, k := range md.Undecoded() {
+		problems = append(problems, fmt.Sprintf("unknown setting %q", k.String()))
+	}
+	problems = append(problems, cfg.check()...)
+	if len(problems) > 0 {
+		return Config{}, errors.New("config: " + strings.Join(problems, "; "))
+	}
+	return cfg.withDefaults(), nil
+}
+
+func (c Config) check() []string {
+	var p []string
+	if c.Terminal == "" {
+		p = append(p, "terminal: missing (this till's id, e.g. \"S12-T3\")")
+	}
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			p = append(p, fmt.Sprintf("listen: %q is not host:port", c.Listen))
+		}
+	}
+	if c.HQ != "" {
+		if u, err := url.Parse(c.HQ); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, fmt.Sprintf("hq: %q is not an http(s) URL", c.HQ))
+		}
+	}
+	if err := (device.IdentifyOptions{CardPrefixes: c.CardPrefixes, TrackPrefixes: c.TrackPrefixes}).Validate(); err != nil {
+		p = append(p, "card_prefixes/track_prefixes: "+err.Error())
+	}
+	if c.LogLevel != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+			p = append(p, fmt.Sprintf("log_level: %q is not debug, info, warn or error", c.LogLevel))
+		}
+	}
+	return p
+}
+
+func (c Config) withDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	c.HQ = strings.TrimRight(c.HQ, "/")
+	return c
+}

@@ -1,0 +1,169 @@
+// Package daemon assembles a terminal: the ledger file, the card readers, the
+// till core, the local API and the link to HQ, from a Config. cmd/tilld and the
+// demo both run a Daemon; nothing here reads files or the environment.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/serve"
+	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/till"
+
+	// Reader transports register themselves by type name.
+	_ "github.com/tilld/tilld/device/fake"
+	_ "github.com/tilld/tilld/device/serial"
+)
+
+// Options are what the caller supplies beside the configuration.
+type Options struct {
+	Logger *slog.Logger
+}
+
+// Daemon is one running terminal.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	ledger  *ledger.Ledger
+	devices *device.Manager
+	till    *till.Till
+	fwd     *forward.Forwarder
+	ln      net.Listener
+}
+
+// New opens the ledger and the local API's listener; Run starts everything else.
+// On error nothing stays open.
+func New(cfg Config, opts Options) (d *Daemon, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	d = &Daemon{cfg: cfg, log: log}
+	d.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Terminal: cfg.Terminal, Logger: log.With("component", "ledger")})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.ledger.Close()
+		}
+	}()
+	// The parts refer to each other (a scan reaches the till, a sale wakes the
+	// forwarder, the forwarder hands rules to the till): closures over d tie them
+	// once all exist.
+	d.devices = device.NewManager(device.ManagerOptions{
+		Logger: log.With("component", "devices"),
+		OnScan: func(s device.Scan) { d.till.HandleScan(s) },
+	})
+	presenters := map[string]presenter{}
+	for _, r := range cfg.Readers {
+		if err := d.devices.Add(r.Name, r.Type, r.Reader); err != nil {
+			return nil, err
+		}
+		if p, ok := r.Reader.(presenter); ok {
+			presenters[r.Name] = p
+		}
+	}
+	topts := till.Options{
+		Terminal: cfg.Terminal,
+		Ledger:   d.ledger,
+		Logger:   log.With("component", "till"),
+		Cards:    device.IdentifyOptions{CardPrefixes: cfg.CardPrefixes, TrackPrefixes: cfg.TrackPrefixes},
+		Devices:  d.devices.Status,
+		Present: func(reader, data string) error {
+			p, ok := presenters[reader]
+			if !ok {
+				return till.ErrUnknownReader
+			}
+			return p.Present(data)
+		},
+	}
+	if cfg.HQ != "" {
+		topts.OnSale = func() { d.fwd.Kick() }
+		topts.Link = func() till.Link {
+			s := d.fwd.Status()
+			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError}
+		}
+	}
+	d.till, err = till.New(topts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.HQ != "" {
+		d.fwd = forward.New(forward.Options{HQ: cfg.HQ, Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Logger: log.With("component", "sync")})
+	}
+	d.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("local API: %w", err)
+	}
+	return d, nil
+}
+
+// presenter is a software reader a card can be presented to (device/fake).
+type presenter interface {
+	Present(data string) error
+}
+
+// Addr is the local API's base URL, e.g. http://127.0.0.1:7450.
+func (d *Daemon) Addr() string { return "http://" + d.ln.Addr().String() }
+
+// Till is the terminal's core, for callers that embed the daemon (the demo).
+func (d *Daemon) Till() *till.Till { return d.till }
+
+// Run serves until ctx is cancelled, then stops every part and closes the
+// ledger. It returns nil after a clean stop.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() { errc <- d.devices.Run(ctx) })
+	if d.fwd != nil {
+		wg.Go(func() { errc <- d.fwd.Run(ctx) })
+	}
+	wg.Go(func() {
+		errc <- serve.HTTP(ctx, d.ln, localapi.Handler(localapi.Options{Till: d.till, Logger: d.log.With("component", "api")}), 0)
+	})
+	d.log.Info("tilld running", "terminal", d.cfg.Terminal, "api", d.Addr(), "hq", d.cfg.HQ, "readers", len(d.cfg.Readers))
+	// A part that fails stops the others; one that ends cleanly on its own
+	// (a manager with no readers) does not.
+	parts := 2
+	if d.fwd != nil {
+		parts++
+	}
+	var first error
+	for ; parts > 0; parts-- {
+		select {
+		case <-ctx.Done():
+		case first = <-errc:
+		}
+		if ctx.Err() != nil || first != nil {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if first == nil {
+			first = err
+		}
+	}
+	if err := d.ledger.Close(); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+

@@ -1,0 +1,177 @@
+// Package demo runs a whole chain in one process on loopback: an HQ on the
+// embedded store with the example rules, one terminal with a fake card reader,
+// and the till page — what a newcomer starts to see tilld work in a minute.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tilld/tilld/daemon"
+	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/serve"
+	"github.com/tilld/tilld/till"
+)
+
+// Options configure the demo.
+type Options struct {
+	// Listen is the terminal's local API address (default 127.0.0.1:7450, or a
+	// free port when that one is taken).
+	Listen string
+	// DataDir keeps the demo's files (default: a new temporary directory,
+	// removed at the end).
+	DataDir string
+	Out     io.Writer // where the welcome text goes (default os.Stdout)
+	Logger  *slog.Logger
+	// Ready, when not nil, receives the local API's URL once the terminal has its
+	// rules and the welcome text is printed.
+	Ready func(url string)
+}
+
+// Cards of the demo: EAN-13 numbers in the chain's card range (prefix 2).
+const (
+	NewCustomer = "2000000000015" // no purchases yet
+	Regular     = "2000000000022" // 12 000,00 ₽ bought before: the Gold tier
+)
+
+// Run starts the demo and blocks until ctx is cancelled.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Out == nil {
+		opts.Out = os.Stdout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.DataDir == "" {
+		dir, err := os.MkdirTemp("", "tilld-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		opts.DataDir = dir
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	store, err := boltstore.Open(filepath.Join(opts.DataDir, "hq.db"), boltstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	srv := hq.NewServer(hq.Options{Store: store, Logger: opts.Logger.With("process", "tillhq")})
+	if _, err := srv.PublishRuleset(ctx, discount.Example); err != nil && !errors.Is(err, hq.ErrOldRuleset) {
+		return fmt.Errorf("publish example rules: %w", err)
+	}
+	hqLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { serve.HTTP(ctx, hqLn, srv.Handler(), 0) })
+
+	listen := opts.Listen
+	if listen == "" {
+		listen = daemon.DefaultListen
+		if ln, err := net.Listen("tcp", listen); err != nil {
+			listen = "127.0.0.1:0"
+		} else {
+			ln.Close()
+		}
+	}
+	reader, err := device.Open("demo", "fake", nil)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(daemon.Config{
+		Terminal: "DEMO-1",
+		DataDir:  filepath.Join(opts.DataDir, "terminal"),
+		Listen:   listen,
+		HQ:       "http://" + hqLn.Addr().String(),
+		Readers:  []daemon.Reader{{Name: "demo", Type: "fake", Reader: reader}},
+	}, daemon.Options{Logger: opts.Logger.With("process", "tilld")})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	wg.Go(func() { errc <- d.Run(ctx) })
+
+	if err := waitForRules(ctx, d.Till(), 5*time.Second); err != nil {
+		cancel()
+		return err
+	}
+	if err := seedRegular(d.Till()); err != nil {
+		cancel()
+		return err
+	}
+	fmt.Fprintf(opts.Out, welcome, d.Addr(), "http://"+hqLn.Addr().String(), d.Addr(), NewCustomer, Regular, Regular)
+	if opts.Ready != nil {
+		opts.Ready(d.Addr())
+	}
+	select {
+	case <-ctx.Done():
+		return <-errc
+	case err := <-errc:
+		return err
+	}
+}
+
+func waitForRules(ctx context.Context, t *till.Till, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for t.RulesVersion() == 0 {
+		if time.Now().After(deadline) {
+			return errors.New("demo terminal got no rules from the demo HQ")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// seedRegular gives the regular customer a purchase history, recorded through
+// the till like any sale, so the tiers show.
+func seedRegular(t *till.Till) error {
+	_, _, err := t.Sale(till.SaleRequest{ID: "demo-history-1", Basket: pos.Basket{
+		Card:  Regular,
+		Lines: []pos.Line{{SKU: "tv-55", Category: "electronics", Qty: 1, UnitPrice: 1_200_000}},
+	}})
+	if err != nil {
+		return fmt.Errorf("demo history: %w", err)
+	}
+	return nil
+}
+
+const welcome = `
+tilld demo is running.
+
+  till page   %s/        (open it in a browser, then present a card)
+  HQ          %s
+  local API   %s
+
+Try next, in another terminal:
+
+  tillctl scan %s                        # present a new customer's card on the fake reader
+  tillctl scan %s                        # a regular in the Gold tier
+  tillctl quote --card %s milk:dairy:2:99.90 cigarettes:tobacco:1:250
+  tillctl sale  --card 2000000000015 --id sale-1 milk:dairy:2:99.90
+  tillctl account 2000000000015
+  tillctl status
+
+(tillctl talks to 127.0.0.1:7450 by default; give --addr or TILLD_ADDR when the
+demo printed another address.) Ctrl-C stops the demo and removes its files.
+`

@@ -1,0 +1,204 @@
+package hq
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// Options configure a Server. The zero value of every field but Store is a
+// documented default.
+type Options struct {
+	Store Store
+	// Validate checks a ruleset before it is published and returns its version.
+	// Default: the discount engine's own parser, the one every terminal runs.
+	Validate func(raw []byte) (version int64, err error)
+	// MaxUpload bounds an upload body (default 32 MiB).
+	MaxUpload int64
+	// MaxWait bounds a rules long poll (default 30 s).
+	MaxWait time.Duration
+	Logger  *slog.Logger
+}
+
+// Server answers terminals and HQ staff over HTTP.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when a ruleset is published
+}
+
+// NewServer returns a Server over opts.Store.
+func NewServer(opts Options) *Server {
+	if opts.Validate == nil {
+		opts.Validate = ValidateRuleset
+	}
+	if opts.MaxUpload == 0 {
+		opts.MaxUpload = 32 << 20
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{opts: opts, log: opts.Logger, changed: make(chan struct{})}
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+wire.PathUpload, s.upload)
+	mux.HandleFunc("GET "+wire.PathRules, s.rules)
+	mux.HandleFunc("POST "+wire.PathRules, s.publish)
+	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return mux
+}
+
+// PublishRuleset validates raw and makes it the current ruleset; terminals waiting
+// on a long poll get it at once.
+func (s *Server) PublishRuleset(ctx context.Context, raw []byte) (Ruleset, error) {
+	version, err := s.opts.Validate(raw)
+	if err != nil {
+		return Ruleset{}, fmt.Errorf("publish ruleset: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	rs := Ruleset{Version: version, Hash: hex.EncodeToString(sum[:]), Raw: raw}
+	if err := s.opts.Store.PublishRuleset(ctx, rs); err != nil {
+		return Ruleset{}, err
+	}
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	s.log.Info("ruleset published", "version", version, "hash", rs.Hash[:12])
+	return rs, nil
+}
+
+// ValidateRuleset parses raw with the discount engine and returns its version.
+func ValidateRuleset(raw []byte) (int64, error) {
+	rs, err := rulesfile.Parse(raw)
+	if err != nil {
+		return 0, err
+	}
+	return rs.Version, nil
+}
+
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	var req wire.UploadRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "upload body: "+err.Error())
+		return
+	}
+	if req.Terminal == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "upload names no terminal")
+		return
+	}
+	acked, err := s.opts.Store.Append(r.Context(), req.Terminal, req.Events)
+	if err != nil && !IsBrokenChain(err) {
+		s.log.Error("append upload", "terminal", req.Terminal, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot store uploads right now")
+		return
+	}
+	if err != nil {
+		// Keep what linked, tell the terminal where HQ stands, and report it loudly:
+		// a broken chain is tampering or a bug, never silently accepted.
+		s.log.Error("upload breaks the terminal's chain", "terminal", req.Terminal, "acked", acked, "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(struct {
+			wire.Error
+			wire.UploadResponse
+		}{wire.Error{Code: "broken_chain", Message: err.Error()}, wire.UploadResponse{Acked: acked}})
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
+}
+
+func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	wait, _ := strconv.Atoi(q.Get("wait"))
+	deadline := time.NewTimer(min(time.Duration(wait)*time.Second, s.opts.MaxWait))
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		rs, err := s.opts.Store.CurrentRuleset(r.Context())
+		switch {
+		case err != nil && !errors.Is(err, ErrNoRuleset):
+			s.log.Error("read ruleset", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read rules right now")
+			return
+		case err == nil && rs.Version > after:
+			w.Header().Set("Content-Type", "application/toml")
+			w.Header().Set(wire.HeaderRulesVersion, strconv.FormatInt(rs.Version, 10))
+			w.Header().Set(wire.HeaderRulesHash, rs.Hash)
+			w.Write(rs.Raw)
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "ruleset body: "+err.Error())
+		return
+	}
+	rs, err := s.PublishRuleset(r.Context(), raw)
+	switch {
+	case errors.Is(err, ErrOldRuleset):
+		writeError(w, http.StatusConflict, "old_version", err.Error())
+	case err != nil:
+		writeError(w, http.StatusUnprocessableEntity, "invalid_ruleset", err.Error())
+	default:
+		writeJSON(w, http.StatusCreated, map[string]any{"version": rs.Version, "hash": rs.Hash})
+	}
+}
+
+func (s *Server) reportSales(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.opts.Store.SalesReport(r.Context())
+	if err != nil {
+		s.log.Error("sales report", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		return
+	}
+	if rows == nil {
+		rows = []wire.TerminalSales{}
+	}
+	writeJSON(w, http.StatusOK, wire.SalesReport{Terminals: rows})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, wire.Error{Code: code, Message: msg})
+}

@@ -1,0 +1,116 @@
+package localapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
+	"github.com/tilld/tilld/till"
+)
+
+// Client talks to a tilld's local API; tillctl and the end-to-end tests use it.
+type Client struct {
+	Base string // e.g. http://127.0.0.1:7450
+	HTTP *http.Client
+}
+
+// NewClient returns a client for addr: a URL or a bare host:port.
+func NewClient(addr string) *Client {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return &Client{Base: strings.TrimRight(addr, "/"), HTTP: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// APIError is a non-2xx answer from tilld.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("tilld answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Do sends a request with an optional JSON body and decodes a JSON answer into out
+// (when non-nil). It returns the HTTP status.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("reach tilld at %s: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 300 {
+		var we wire.Error
+		json.Unmarshal(data, &we)
+		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: we.Code, Message: we.Message}
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// Quote prices a basket.
+func (c *Client) Quote(ctx context.Context, b pos.Basket) (till.QuoteResult, error) {
+	var q till.QuoteResult
+	_, err := c.Do(ctx, http.MethodPost, "/v1/quote", b, &q)
+	return q, err
+}
+
+// Sale records a sale; the status is 201 for a new sale, 200 for a replay.
+func (c *Client) Sale(ctx context.Context, req till.SaleRequest) (till.SaleResult, int, error) {
+	var s till.SaleResult
+	code, err := c.Do(ctx, http.MethodPost, "/v1/sales", req, &s)
+	return s, code, err
+}
+
+// Status returns the terminal's status.
+func (c *Client) Status(ctx context.Context) (till.Status, error) {
+	var s till.Status
+	_, err := c.Do(ctx, http.MethodGet, "/v1/status", nil, &s)
+	return s, err
+}
+
+// Account returns a card's account view.
+func (c *Client) Account(ctx context.Context, card string) (till.Customer, error) {
+	var a till.Customer
+	_, err := c.Do(ctx, http.MethodGet, "/v1/accounts/"+url.PathEscape(card), nil, &a)
+	return a, err
+}
+
+// Present makes a software reader deliver data, as if a card were presented.
+func (c *Client) Present(ctx context.Context, reader, data string) error {
+	_, err := c.Do(ctx, http.MethodPost, "/v1/devices/"+url.PathEscape(reader)+"/scan", PresentRequest{Data: data}, nil)
+	return err
+}

@@ -1,0 +1,215 @@
+// Package localapi is tilld's HTTP/JSON API for the POS app, the till page and
+// tillctl, bound to loopback and versioned under /v1/. Amounts are integer minor
+// units. Errors are {"code": ..., "error": ...} with a message a cashier can read;
+// internal detail goes to the log only.
+package localapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
+	"github.com/tilld/tilld/till"
+)
+
+// DefaultAddr is where tilld listens and tillctl looks by default.
+const DefaultAddr = "127.0.0.1:7450"
+
+// Options configure the API.
+type Options struct {
+	Till   *till.Till // required
+	Logger *slog.Logger
+	// Heartbeat is the interval of SSE comments that keep idle streams open
+	// through proxies (default 15 s).
+	Heartbeat time.Duration
+}
+
+// Handler returns the API's routes.
+func Handler(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	a := &api{Options: opts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/quote", a.quote)
+	mux.HandleFunc("POST /v1/sales", a.sale)
+	mux.HandleFunc("GET /v1/status", a.status)
+	mux.HandleFunc("GET /v1/accounts/{card}", a.account)
+	mux.HandleFunc("GET /v1/events", a.events)
+	mux.HandleFunc("GET /v1/devices", a.devices)
+	mux.HandleFunc("POST /v1/devices/{name}/scan", a.present)
+	mux.HandleFunc("GET /{$}", a.page)
+	return mux
+}
+
+type api struct{ Options }
+
+const maxBody = 1 << 20
+
+func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "request body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "bad_request", "request body: more than one JSON value")
+		return false
+	}
+	return true
+}
+
+func (a *api) quote(w http.ResponseWriter, r *http.Request) {
+	var b pos.Basket
+	if !a.decode(w, r, &b) {
+		return
+	}
+	q, err := a.Till.Quote(b)
+	if err != nil {
+		a.fail(w, "quote", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, q)
+}
+
+func (a *api) sale(w http.ResponseWriter, r *http.Request) {
+	var req till.SaleRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	res, replayed, err := a.Till.Sale(req)
+	if err != nil {
+		a.fail(w, "sale", err)
+		return
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, res)
+}
+
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	st, err := a.Till.Status()
+	if err != nil {
+		a.fail(w, "status", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (a *api) devices(w http.ResponseWriter, r *http.Request) {
+	st, err := a.Till.Status()
+	if err != nil {
+		a.fail(w, "devices", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st.Devices)
+}
+
+func (a *api) account(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Till.Account(r.PathValue("card"))
+	if err != nil {
+		a.fail(w, "account", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// PresentRequest is the body of POST /v1/devices/{name}/scan.
+type PresentRequest struct {
+	Data string `json:"data"`
+}
+
+func (a *api) present(w http.ResponseWriter, r *http.Request) {
+	var req PresentRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if err := a.Till.Present(r.PathValue("name"), req.Data); err != nil {
+		a.fail(w, "present", err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (a *api) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
+		return
+	}
+	ch, cancel := a.Till.Subscribe()
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, ": tilld scan events\n\n")
+	fl.Flush()
+	beat := time.NewTicker(a.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-beat.C:
+			io.WriteString(w, ": keep-alive\n\n")
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			data, err := json.Marshal(ev)
+			if err != nil {
+				a.Logger.Error("encode scan event", "err", err)
+				continue
+			}
+			fmt.Fprintf(w, "event: scan\ndata: %s\n\n", data)
+		}
+		fl.Flush()
+	}
+}
+
+// fail maps an error to a status and a message for the person at the till.
+func (a *api) fail(w http.ResponseWriter, op string, err error) {
+	var in *pos.InputError
+	switch {
+	case errors.As(err, &in):
+		writeError(w, http.StatusBadRequest, "bad_request", in.Error())
+	case errors.Is(err, till.ErrConflict):
+		writeError(w, http.StatusConflict, "sale_id_reused", "This sale id was already used for a different basket.")
+	case errors.Is(err, till.ErrNoRules):
+		writeError(w, http.StatusServiceUnavailable, "no_rules", "Prices are not available yet: the till has no rules from HQ. Check the network and try again.")
+	case errors.Is(err, till.ErrUnknownReader):
+		writeError(w, http.StatusNotFound, "no_such_reader", "No software reader of that name.")
+	case op == "sale":
+		// Whatever else failed, the ledger did not commit: say so plainly.
+		a.Logger.Error(op, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till's storage has a problem. Try again; call support if it repeats.")
+	default:
+		a.Logger.Error(op, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "Something went wrong on the till; nothing was saved. Try again; call support if it repeats.")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, wire.Error{Code: code, Message: msg})
+}

@@ -1,0 +1,253 @@
+package localapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/till"
+)
+
+// tiersOnly has the seed's cumulative tiers and nothing else, so the lifetime
+// spend recorded is exactly what was rung up.
+const tiersOnly = `
+schema = 1
+version = 1
+currency = "RUB"
+
+[[rule]]
+id = "cumulative"
+kind = "tiers"
+  [[rule.tier]]
+  name = "Silver"
+  from = "5000.00"
+  percent = "5%"
+  [[rule.tier]]
+  name = "Gold"
+  from = "10000.00"
+  percent = "10%"
+  [[rule.tier]]
+  name = "Platinum"
+  from = "15000.00"
+  percent = "15%"
+`
+
+type env struct {
+	t      *testing.T
+	till   *till.Till
+	client *localapi.Client
+	srv    *httptest.Server
+}
+
+func newEnv(t *testing.T, rules string) *env {
+	t.Helper()
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		rep, err := l.Verify()
+		if err != nil || !rep.OK() {
+			t.Errorf("ledger verify at cleanup: %v %+v", err, rep)
+		}
+		l.Close()
+	})
+	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rules != "" {
+		if err := tl.ApplyRules(1, "", []byte(rules)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(localapi.Handler(localapi.Options{Till: tl, Heartbeat: time.Hour}))
+	t.Cleanup(srv.Close)
+	return &env{t: t, till: tl, client: localapi.NewClient(srv.URL), srv: srv}
+}
+
+func (e *env) sale(id, card string, price money.Amount) (till.SaleResult, int) {
+	e.t.Helper()
+	res, code, err := e.client.Sale(context.Background(), till.SaleRequest{ID: id, Basket: pos.Basket{
+		Card: card, Lines: []pos.Line{{SKU: "tv", Category: "electronics", Qty: 1, UnitPrice: price}},
+	}})
+	if err != nil {
+		e.t.Fatalf("sale %s: %v", id, err)
+	}
+	return res, code
+}
+
+// TestTierBoundaries: the tier is chosen on the lifetime spend recorded before
+// the purchase, inclusive at the seed's boundaries, and a purchase that crosses a
+// boundary upgrades the next one.
+func TestTierBoundaries(t *testing.T) {
+	e := newEnv(t, tiersOnly)
+	const card = "2000000000015"
+	ctx := context.Background()
+	probe := func(wantTier string, wantDiscount money.Amount) {
+		t.Helper()
+		q, err := e.client.Quote(ctx, pos.Basket{Card: card, Lines: []pos.Line{{SKU: "x", Qty: 1, UnitPrice: 10000}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Tier != wantTier || q.Discount != wantDiscount || q.Total != 10000-wantDiscount {
+			t.Fatalf("quote at lifetime %d: tier %q discount %d total %d; want %q %d", q.Customer.LifetimeSpend, q.Tier, q.Discount, q.Total, wantTier, wantDiscount)
+		}
+	}
+	probe("", 0)
+	if res, code := e.sale("s1", card, 499999); code != http.StatusCreated || res.Total != 499999 || res.Discount != 0 {
+		t.Fatalf("first sale: %d %+v", code, res)
+	}
+	probe("", 0) // 4 999.99 → none
+	e.sale("s2", card, 1)
+	probe("Silver", 500) // 5 000.00 → 5 %
+	// 5 000.00 + 5 263.16 at 5 % = 5 000.00 + 5 000.00 paid → 10 000.00
+	if res, _ := e.sale("s3", card, 526316); res.Total != 500000 {
+		t.Fatalf("sale s3 total %d, want 500000 (5%% off 5263.16)", res.Total)
+	}
+	probe("Gold", 1000) // 10 000.00 → 10 %
+	// A purchase that crosses 15 000.00 is priced in Gold and upgrades the next one.
+	if res, _ := e.sale("s4", card, 600000); res.Total != 540000 || res.Tier != "Gold" {
+		t.Fatalf("sale s4: total %d tier %q, want 540000 in Gold", res.Total, res.Tier)
+	}
+	probe("Platinum", 1500)
+	a, err := e.client.Account(ctx, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.LifetimeSpend != 1540000 || a.Tier != "Platinum" || a.Sales != 4 {
+		t.Fatalf("account = %+v, want lifetime 1540000, Platinum, 4 sales", a)
+	}
+}
+
+func TestSaleIdempotency(t *testing.T) {
+	e := newEnv(t, tiersOnly)
+	body := `{"id":"pos-42","card":"2000000000015","lines":[{"sku":"milk","category":"dairy","qty":2,"unit_price":9990}]}`
+	post := func(b string) (int, []byte) {
+		resp, err := http.Post(e.srv.URL+"/v1/sales", "application/json", strings.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		return resp.StatusCode, buf.Bytes()
+	}
+	code1, ans1 := post(body)
+	if code1 != http.StatusCreated {
+		t.Fatalf("first POST: %d %s", code1, ans1)
+	}
+	code2, ans2 := post(body)
+	if code2 != http.StatusOK || !bytes.Equal(ans1, ans2) {
+		t.Fatalf("retry: %d %s; want 200 and the same body as %s", code2, ans2, ans1)
+	}
+	code3, ans3 := post(strings.Replace(body, `"qty":2`, `"qty":3`, 1))
+	if code3 != http.StatusConflict {
+		t.Fatalf("same id, other basket: %d %s; want 409", code3, ans3)
+	}
+	st, err := e.client.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastSeq != 1 || st.Outbox != 1 {
+		t.Fatalf("status after retry and conflict: last seq %d outbox %d; want 1 and 1", st.LastSeq, st.Outbox)
+	}
+	var sale struct {
+		Seq   uint64 `json:"seq"`
+		Total int64  `json:"total"`
+	}
+	if err := json.Unmarshal(ans1, &sale); err != nil || sale.Seq != 1 || sale.Total != 19980 {
+		t.Fatalf("sale answer %s: seq %d total %d, %v", ans1, sale.Seq, sale.Total, err)
+	}
+}
+
+func TestBadInputNamesTheField(t *testing.T) {
+	e := newEnv(t, tiersOnly)
+	for _, tc := range []struct{ body, want string }{
+		{`{"lines":[]}`, "lines"},
+		{`{"lines":[{"sku":"a","qty":0,"unit_price":1}]}`, "lines[1].qty"},
+		{`{"lines":[{"sku":"a","qty":1,"unit_price":-5}]}`, "lines[1].unit_price"},
+		{`{"lines":[{"qty":1,"unit_price":5}]}`, "lines[1].sku"},
+		{`{"lines":[{"sku":"a","qty":1,"unit_price":5}],"bogus":1}`, "bogus"},
+		{`{"card":"20 00","lines":[{"sku":"a","qty":1,"unit_price":5}]}`, "card"},
+		{`not json`, "request body"},
+	} {
+		resp, err := http.Post(e.srv.URL+"/v1/quote", "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var we struct {
+			Error string `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&we)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(we.Error, tc.want) {
+			t.Errorf("quote %s: %d %q; want 400 naming %q", tc.body, resp.StatusCode, we.Error, tc.want)
+		}
+	}
+}
+
+func TestNoRulesIs503(t *testing.T) {
+	e := newEnv(t, "")
+	_, err := e.client.Quote(context.Background(), pos.Basket{Lines: []pos.Line{{SKU: "a", Qty: 1, UnitPrice: 100}}})
+	var apiErr *localapi.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusServiceUnavailable || apiErr.Code != "no_rules" {
+		t.Fatalf("quote without rules: %v; want 503 no_rules", err)
+	}
+}
+
+func TestScanEventsStream(t *testing.T) {
+	e := newEnv(t, tiersOnly)
+	e.sale("s1", "2000000000022", 1200000)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/v1/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Scan() // the stream's opening comment: the subscription exists now
+	e.till.HandleScan(device.Scan{Source: "front", Kind: device.KindBarcode, Data: "2000000000022", At: time.Now()})
+	e.till.HandleScan(device.Scan{Source: "front", Kind: device.KindBarcode, Data: "4600000000008", At: time.Now()})
+	e.till.HandleScan(device.Scan{Source: "front", Kind: device.KindBarcode, Data: "4600000000003", At: time.Now()})
+	var got []till.ScanEvent
+	for len(got) < 3 && sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			var ev till.ScanEvent
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ev)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("got %d events, want 3", len(got))
+	}
+	if c := got[0]; c.Card != "2000000000022" || c.Customer == nil || c.Customer.Tier != "Gold" || c.Customer.LifetimeSpend != 1200000 {
+		t.Errorf("card scan event = %+v (customer %+v); want the Gold customer", c, c.Customer)
+	}
+	if p := got[1]; p.Product != "4600000000008" || p.Card != "" || p.Customer != nil {
+		t.Errorf("product scan = %+v; want a product, no customer", p)
+	}
+	if b := got[2]; b.Card != "" || b.Product != "" || !strings.Contains(b.Error, "check digit") {
+		t.Errorf("bad check digit scan = %+v; want an error naming the check digit", b)
+	}
+}

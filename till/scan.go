@@ -1,0 +1,79 @@
+package till
+
+import (
+	"time"
+
+	"github.com/tilld/tilld/device"
+)
+
+// ScanEvent is what the till screen hears when a reader delivers something: a
+// loyalty card with its customer, a product code, or a scan that made no sense.
+type ScanEvent struct {
+	Reader   string    `json:"reader"`
+	At       time.Time `json:"at"`
+	Kind     string    `json:"kind"`                // what the reader delivered: uid, barcode, track
+	Card     string    `json:"card,omitempty"`      // the card number, when it is a loyalty card
+	CardType string    `json:"card_type,omitempty"` // ean13, uid, pan, ...
+	Product  string    `json:"product,omitempty"`   // a product code (the POS app adds it to the basket)
+	Customer *Customer `json:"customer,omitempty"`
+	Error    string    `json:"error,omitempty"` // why the scan was not understood
+}
+
+// HandleScan identifies a scan and tells every subscriber. It is the device
+// manager's OnScan.
+func (t *Till) HandleScan(s device.Scan) {
+	ev := ScanEvent{Reader: s.Source, At: s.At, Kind: string(s.Kind)}
+	card, err := device.Identify(s, t.opts.Cards)
+	switch {
+	case err != nil:
+		ev.Error = err.Error()
+		t.log.Info("scan not understood", "reader", s.Source, "err", err)
+	case card.Product:
+		ev.Product = card.Number
+	default:
+		ev.Card, ev.CardType = card.Number, string(card.Kind)
+		if c, err := t.Account(card.Number); err == nil {
+			ev.Customer = &c
+		} else {
+			t.log.Error("account for scanned card", "card", device.Mask(card.Number), "err", err)
+		}
+		t.log.Info("card scanned", "reader", s.Source, "card", device.Mask(card.Number))
+	}
+	t.publish(ev)
+}
+
+func (t *Till) publish(ev ScanEvent) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for ch := range t.subs {
+		select {
+		case ch <- ev:
+		default: // a subscriber that does not keep up loses events, never blocks scans
+		}
+	}
+}
+
+// Subscribe returns a channel of scan events and a function that ends the
+// subscription and closes the channel.
+func (t *Till) Subscribe() (<-chan ScanEvent, func()) {
+	ch := make(chan ScanEvent, 64)
+	t.mu.Lock()
+	t.subs[ch] = struct{}{}
+	t.mu.Unlock()
+	return ch, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if _, ok := t.subs[ch]; ok {
+			delete(t.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// Present makes a software reader deliver data, as if a card were presented.
+func (t *Till) Present(reader, data string) error {
+	if t.opts.Present == nil {
+		return ErrUnknownReader
+	}
+	return t.opts.Present(reader, data)
+}
