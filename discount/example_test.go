@@ -1,0 +1,106 @@
+package discount_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+)
+
+var now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// The worked example of docs/rules.md, on the chain's example rules.
+func ExampleApply() {
+	rs, err := rulesfile.Parse(discount.Example)
+	if err != nil {
+		panic(err)
+	}
+	basket := pos.Basket{Card: "2000000000008", Lines: []pos.Line{
+		{SKU: "coffee", Category: "grocery", Qty: 2, UnitPrice: 549_90},
+		{SKU: "cheese", Category: "dairy", Qty: 1, UnitPrice: 899_00},
+		{SKU: "cigarettes", Category: "tobacco", Qty: 1, UnitPrice: 250_00},
+	}}
+	acct := &pos.Account{Card: "2000000000008", LifetimeSpend: 12000_00}
+	q, err := discount.Apply(rs, basket, acct, now)
+	if err != nil {
+		panic(err)
+	}
+	cur := rs.Currency
+	for _, l := range q.Lines {
+		fmt.Printf("%-10s %8s −%6s = %8s\n", l.SKU, cur.Format(l.Amount), cur.Format(l.Discount), cur.Format(l.Total))
+	}
+	fmt.Printf("subtotal %s, discount %s, total %s, tier %s, points %d\n",
+		cur.Format(q.Subtotal), cur.Format(q.Discount), cur.Format(q.Total), q.Tier, q.PointsEarned)
+	for _, a := range q.Applied {
+		fmt.Printf("%s: %s (%s, %d points)\n", a.Rule, a.Reason, cur.Format(a.Amount), a.Points)
+	}
+	// Output:
+	// coffee      1099.80 −139.67 =   960.13
+	// cheese       899.00 −114.17 =   784.83
+	// cigarettes   250.00 −  0.00 =   250.00
+	// subtotal 2248.80, discount 253.84, total 1994.96, tier Gold, points 17
+	// club-card: Скидка 3 % по клубной карте (59.96, 0 points)
+	// cumulative: Накопительная скидка 10 % (Gold): сумма покупок 12 000,00 ₽ ≥ 10 000,00 ₽ (193.88, 0 points)
+	// bonus: 1 балл за каждые 100,00 ₽ (0.00, 17 points)
+}
+
+func ExampleRuleset_TierFor() {
+	rs, err := rulesfile.Parse(discount.Example)
+	if err != nil {
+		panic(err)
+	}
+	for _, spend := range []money.Amount{4999_99, 5000_00, 10000_00, 15000_00} {
+		name, ok := rs.TierFor(spend)
+		fmt.Println(rs.Currency.Format(spend), name, ok)
+	}
+	t, _ := rs.Tier(15000_00)
+	fmt.Println(t.Message)
+	// Output:
+	// 4999.99  false
+	// 5000.00 Silver true
+	// 10000.00 Gold true
+	// 15000.00 Platinum true
+	// Платиновый клиент: персональный консультант
+}
+
+func TestExampleParses(t *testing.T) {
+	rs, warns, err := rulesfile.Check(discount.Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 0 {
+		t.Errorf("example.toml has warnings: %v", warns)
+	}
+	if rs.Currency.Code != "RUB" || len(rs.Rules) != 3 {
+		t.Errorf("example.toml: currency %s, %d rules; want RUB and 3", rs.Currency.Code, len(rs.Rules))
+	}
+}
+
+// BenchmarkApply prices a 30-line basket for a Gold card with the example rules.
+func BenchmarkApply(b *testing.B) {
+	rs, err := rulesfile.Parse(discount.Example)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cats := []string{"grocery", "dairy", "bakery", "tobacco", "household"}
+	var basket pos.Basket
+	for i := range 30 {
+		basket.Lines = append(basket.Lines, pos.Line{
+			SKU:       fmt.Sprintf("46%011d", i*7919),
+			Category:  cats[i%len(cats)],
+			Qty:       int64(1 + i%3),
+			UnitPrice: money.Amount(49_90 + i*37_13),
+		})
+	}
+	acct := &pos.Account{Card: "2000000000008", LifetimeSpend: 12000_00}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := discount.Apply(rs, basket, acct, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
