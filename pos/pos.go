@@ -27,11 +27,13 @@ type Basket struct {
 	Lines []Line `json:"lines"`
 }
 
-// Limits that keep every sum of a valid basket far inside int64.
+// Limits that keep every sum of a valid basket far inside int64: at most
+// MaxLines lines of at most MaxLineAmount each is below 10^16.
 const (
-	MaxLines     = 1000
-	MaxQty       = 1_000_000
-	MaxUnitPrice = money.Amount(1_000_000_000_00) // a billion major units
+	MaxLines      = 1000
+	MaxQty        = 1_000_000
+	MaxUnitPrice  = money.Amount(1_000_000_000_00) // a billion major units
+	MaxLineAmount = money.Amount(10_000_000_000_00) // ten billion major units
 )
 
 // Validate reports the first thing wrong with the basket, naming the line (from 1)
@@ -52,6 +54,8 @@ func (b Basket) Validate() error {
 			return &InputError{Field: at("qty"), Problem: fmt.Sprintf("must be between 1 and %d, got %d", MaxQty, l.Qty)}
 		case l.UnitPrice < 0 || l.UnitPrice > MaxUnitPrice:
 			return &InputError{Field: at("unit_price"), Problem: fmt.Sprintf("must be between 0 and %d minor units, got %d", MaxUnitPrice, l.UnitPrice)}
+		case l.Amount() > MaxLineAmount:
+			return &InputError{Field: at("qty"), Problem: fmt.Sprintf("qty × unit_price is %d minor units, at most %d allowed", l.Amount(), MaxLineAmount)}
 		}
 	}
 	return nil
