@@ -249,7 +249,11 @@ func printQuote(w io.Writer, q pos.Quote, c *till.Customer) error {
 	}
 	tw.Flush()
 	for _, a := range q.Applied {
-		fmt.Fprintf(w, "  %-14s %10s  %s\n", a.Rule, rub.Format(a.Amount), a.Reason)
+		effect := "-" + rub.Format(a.Amount)
+		if a.Amount == 0 && a.Points != 0 {
+			effect = fmt.Sprintf("%+d pts", a.Points)
+		}
+		fmt.Fprintf(w, "  %-14s %10s  %s\n", a.Rule, effect, a.Reason)
 	}
 	fmt.Fprintf(w, "subtotal %s  discount %s  total %s %s  points +%d  (rules v%d)\n",
 		rub.Format(q.Subtotal), rub.Format(q.Discount), rub.Format(q.Total), q.Currency, q.PointsEarned, q.RulesetVersion)
