@@ -166,4 +166,3 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	return first
 }
-

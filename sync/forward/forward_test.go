@@ -1,0 +1,192 @@
+package forward_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/storetest"
+	"github.com/tilld/tilld/sync/forward"
+)
+
+// memOutbox is an in-memory outbox over a fixed chain of events.
+type memOutbox struct {
+	mu    sync.Mutex
+	evs   []event.Event
+	acked uint64
+}
+
+func (o *memOutbox) Pending(max int) ([]event.Event, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	rest := o.evs[o.acked:]
+	return append([]event.Event(nil), rest[:min(max, len(rest))]...), nil
+}
+
+func (o *memOutbox) Ack(seq uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if seq > uint64(len(o.evs)) {
+		return errors.New("ack beyond the last event")
+	}
+	o.acked = max(o.acked, seq)
+	return nil
+}
+
+func (o *memOutbox) Acked() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.acked
+}
+
+type memRules struct {
+	mu      sync.Mutex
+	version int64
+}
+
+func (r *memRules) RulesVersion() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.version
+}
+
+func (r *memRules) ApplyRules(version int64, hash string, raw []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.version = version
+	return nil
+}
+
+func newHQ(t *testing.T) (*hq.Server, hq.Store) {
+	t.Helper()
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return hq.NewServer(hq.Options{Store: store}), store
+}
+
+// faulty answers every third request 503 with Retry-After: 0, cuts the
+// connection of every fifth, and passes the rest to h.
+func faulty(h http.Handler) http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch k := n.Add(1); {
+		case k%3 == 0:
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, `{"code":"busy","error":"try later"}`, http.StatusServiceUnavailable)
+		case k%5 == 0:
+			// Let HQ store the batch, then lose the answer: the terminal must resend
+			// and HQ must not count it twice.
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+func TestUploadsExactlyOnceThroughFaults(t *testing.T) {
+	srv, store := newHQ(t)
+	ts := httptest.NewServer(faulty(srv.Handler()))
+	defer ts.Close()
+	const n = 1000
+	out := &memOutbox{evs: storetest.Chain("T1", 1, n, "", 100)}
+	f := forward.New(forward.Options{HQ: ts.URL, Terminal: "T1", Outbox: out, Batch: 37,
+		MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond, Poll: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- f.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for out.Acked() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil on cancel", err)
+	}
+	if out.Acked() != n {
+		t.Fatalf("acked %d of %d", out.Acked(), n)
+	}
+	rows, err := store.SalesReport(context.Background())
+	if err != nil || len(rows) != 1 || rows[0].Count != n || rows[0].MaxSeq != n || rows[0].Total != n*100 {
+		t.Fatalf("HQ holds %+v, %v; want %d sales once each", rows, err, n)
+	}
+}
+
+func TestOfflineThenOnline(t *testing.T) {
+	srv, store := newHQ(t)
+	var up atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	out := &memOutbox{evs: storetest.Chain("T1", 1, 20, "", 5)}
+	f := forward.New(forward.Options{HQ: ts.URL, Terminal: "T1", Outbox: out,
+		MinWait: time.Millisecond, MaxWait: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	waitFor(t, "the forwarder to report HQ offline", func() bool {
+		s := f.Status()
+		return !s.Online && s.LastError != ""
+	})
+	if out.Acked() != 0 {
+		t.Fatalf("acked %d while HQ was down", out.Acked())
+	}
+	up.Store(true)
+	waitFor(t, "the outbox to drain", func() bool { return out.Acked() == 20 && f.Status().Online })
+	if a, _ := store.Acked(context.Background(), "T1"); a != 20 {
+		t.Fatalf("HQ acked %d, want 20", a)
+	}
+}
+
+func TestRulesLongPoll(t *testing.T) {
+	srv, _ := newHQ(t)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	rules := &memRules{}
+	f := forward.New(forward.Options{HQ: ts.URL, Terminal: "T1", Outbox: &memOutbox{}, Rules: rules,
+		// HQ holds the poll for up to 30 s: the ruleset arriving well before the
+		// test's 20 s limit shows the publish woke the waiting poll.
+		LongPoll: time.Hour, MinWait: time.Millisecond, MaxWait: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	time.Sleep(50 * time.Millisecond) // let the poller wait on HQ with nothing published
+	if _, err := srv.PublishRuleset(ctx, discount.Example); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the published ruleset to reach the terminal", func() bool { return rules.RulesVersion() == 1 })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
