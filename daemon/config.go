@@ -12,6 +12,7 @@ import (
 
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // Defaults of the configuration file's settings.
@@ -31,6 +32,9 @@ type Config struct {
 	Listen string `toml:"listen"`
 	// HQ is HQ's base URL; empty runs the till stand-alone (nothing is synced).
 	HQ string `toml:"hq"`
+	// HQKey is HQ's rules-signing public key (base64, as `tillhq init` prints
+	// it); rulesets that do not verify with it are refused. Required with HQ.
+	HQKey string `toml:"hq_key"`
 	// CardPrefixes are the barcode ranges that are loyalty cards (default ["2"]).
 	CardPrefixes []string `toml:"card_prefixes"`
 	// TrackPrefixes restrict the magstripe PAN ranges accepted as cards.
@@ -111,6 +115,14 @@ func (c Config) check() []string {
 	if c.HQ != "" {
 		if u, err := url.Parse(c.HQ); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p = append(p, fmt.Sprintf("hq: %q is not an http(s) URL", c.HQ))
+		}
+		if c.HQKey == "" {
+			p = append(p, "hq_key: missing (HQ's rules key, printed by `tillhq init`); without it no ruleset can be trusted")
+		}
+	}
+	if c.HQKey != "" {
+		if _, err := wire.ParsePublicKey(c.HQKey); err != nil {
+			p = append(p, "hq_key: "+err.Error())
 		}
 	}
 	if err := (device.IdentifyOptions{CardPrefixes: c.CardPrefixes, TrackPrefixes: c.TrackPrefixes}).Validate(); err != nil {

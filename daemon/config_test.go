@@ -9,6 +9,7 @@ func TestParseConfig(t *testing.T) {
 	cfg, err := ParseConfig([]byte(`
 terminal = "S1-T1"
 hq = "http://127.0.0.1:7460/"
+hq_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 card_prefixes = ["2", "4600-4609"]
 
 [[reader]]
@@ -38,6 +39,8 @@ func TestParseConfigErrorsNameTheSetting(t *testing.T) {
 		{"unknown reader key", "terminal = \"T\"\n[[reader]]\ntype = \"serial\"\nport = \"/dev/x\"\nbaudrate = 9600", `unknown setting "reader.baudrate"`},
 		{"unknown reader type", "terminal = \"T\"\n[[reader]]\nname = \"r\"\ntype = \"carrier-pigeon\"", `reader[0] "r"`},
 		{"bad hq", "terminal = \"T\"\nhq = \"ftp://x\"", "hq:"},
+		{"hq without key", "terminal = \"T\"\nhq = \"http://hq:7460\"", "hq_key: missing"},
+		{"bad key", "terminal = \"T\"\nhq_key = \"c2hvcnQ=\"", "hq_key: public key: 5 bytes"},
 		{"bad listen", "terminal = \"T\"\nlisten = \"7450\"", "listen:"},
 		{"bad prefix", "terminal = \"T\"\ncard_prefixes = [\"2x\"]", "card_prefixes"},
 		{"bad level", "terminal = \"T\"\nlog_level = \"loud\"", "log_level"},

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 
 	// Reader transports register themselves by type name.
@@ -76,7 +78,14 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 			presenters[r.Name] = p
 		}
 	}
+	var rulesKey ed25519.PublicKey
+	if cfg.HQKey != "" {
+		if rulesKey, err = wire.ParsePublicKey(cfg.HQKey); err != nil {
+			return nil, fmt.Errorf("hq_key: %w", err)
+		}
+	}
 	topts := till.Options{
+		RulesKey: rulesKey,
 		Terminal: cfg.Terminal,
 		Ledger:   d.ledger,
 		Logger:   log.With("component", "till"),

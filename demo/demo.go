@@ -5,6 +5,7 @@ package demo
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/tilld/tilld/hq/boltstore"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/serve"
+	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
 
@@ -70,7 +72,11 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer store.Close()
-	srv := hq.NewServer(hq.Options{Store: store, Logger: opts.Logger.With("process", "tillhq")})
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return err
+	}
+	srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, Logger: opts.Logger.With("process", "tillhq")})
 	if _, err := srv.PublishRuleset(ctx, discount.Example); err != nil && !errors.Is(err, hq.ErrOldRuleset) {
 		return fmt.Errorf("publish example rules: %w", err)
 	}
@@ -100,6 +106,7 @@ func Run(ctx context.Context, opts Options) error {
 		DataDir:  filepath.Join(opts.DataDir, "terminal"),
 		Listen:   listen,
 		HQ:       "http://" + hqLn.Addr().String(),
+		HQKey:    wire.FormatPublicKey(pub),
 		Readers:  []daemon.Reader{{Name: "demo", Type: "fake", Reader: reader}},
 	}, daemon.Options{Logger: opts.Logger.With("process", "tilld")})
 	if err != nil {

@@ -116,6 +116,16 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
+// run runs a command to completion and returns its output.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // ctl runs tillctl against addr and returns its output.
 func ctl(t *testing.T, addr string, args ...string) string {
 	t.Helper()

@@ -31,7 +31,10 @@ func TestScanToHQExactlyOnce(t *testing.T) {
 	}
 	hqAddr := freeAddr(t)
 	hqURL := "http://" + hqAddr
-	hqArgs := []string{"serve", "--data", filepath.Join(work, "hq"), "--listen", hqAddr, "--rules", rules}
+	hqData := filepath.Join(work, "hq")
+	initOut := run(t, bin("tillhq"), "init", "--data", hqData)
+	hqKey := strings.TrimSpace(initOut[strings.LastIndex(strings.TrimSpace(initOut), "\n")+1:])
+	hqArgs := []string{"serve", "--data", hqData, "--listen", hqAddr, "--rules", rules}
 	hqProc := start(t, "tillhq", hqArgs...)
 
 	readerEnd, scannerEnd := ptyPair(t)
@@ -42,13 +45,14 @@ terminal = "S1-T1"
 data_dir = %q
 listen = %q
 hq = %q
+hq_key = %q
 
 [[reader]]
 name = "front"
 type = "serial"
 port = %q
 baud = 9600
-`, filepath.Join(work, "tilld"), apiAddr, hqURL, readerEnd))
+`, filepath.Join(work, "tilld"), apiAddr, hqURL, hqKey, readerEnd))
 	start(t, "tilld", "run", "--config", conf)
 	api := localapi.NewClient(apiAddr)
 	ctx := context.Background()

@@ -2,7 +2,9 @@ package hq
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +24,9 @@ import (
 // documented default.
 type Options struct {
 	Store Store
+	// SigningKey signs every published ruleset; terminals refuse unsigned ones.
+	// Required for PublishRuleset.
+	SigningKey ed25519.PrivateKey
 	// Validate checks a ruleset before it is published and returns its version.
 	// Default: the discount engine's own parser, the one every terminal runs.
 	Validate func(raw []byte) (version int64, err error)
@@ -72,12 +77,15 @@ func (s *Server) Handler() http.Handler {
 // PublishRuleset validates raw and makes it the current ruleset; terminals waiting
 // on a long poll get it at once.
 func (s *Server) PublishRuleset(ctx context.Context, raw []byte) (Ruleset, error) {
+	if len(s.opts.SigningKey) != ed25519.PrivateKeySize {
+		return Ruleset{}, errors.New("publish ruleset: HQ has no signing key (run tillhq init)")
+	}
 	version, err := s.opts.Validate(raw)
 	if err != nil {
 		return Ruleset{}, fmt.Errorf("publish ruleset: %w", err)
 	}
 	sum := sha256.Sum256(raw)
-	rs := Ruleset{Version: version, Hash: hex.EncodeToString(sum[:]), Raw: raw}
+	rs := Ruleset{Version: version, Hash: hex.EncodeToString(sum[:]), Raw: raw, Signature: wire.SignRules(s.opts.SigningKey, raw)}
 	if err := s.opts.Store.PublishRuleset(ctx, rs); err != nil {
 		return Ruleset{}, err
 	}
@@ -149,6 +157,7 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/toml")
 			w.Header().Set(wire.HeaderRulesVersion, strconv.FormatInt(rs.Version, 10))
 			w.Header().Set(wire.HeaderRulesHash, rs.Hash)
+			w.Header().Set(wire.HeaderRulesSignature, base64.StdEncoding.EncodeToString(rs.Signature))
 			w.Write(rs.Raw)
 			return
 		}

@@ -23,12 +23,13 @@ var (
 	ErrNoRuleset = errors.New("no ruleset published yet")
 )
 
-// Ruleset is a published ruleset: its version, the SHA-256 hex of Raw, and the file
-// exactly as published.
+// Ruleset is a published ruleset: its version, the SHA-256 hex of Raw, the file
+// exactly as published, and HQ's Ed25519 signature of it (wire.SignRules).
 type Ruleset struct {
-	Version int64
-	Hash    string
-	Raw     []byte
+	Version   int64
+	Hash      string
+	Raw       []byte
+	Signature []byte
 }
 
 // Store keeps what HQ knows. Implementations are safe for concurrent use.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
 
@@ -65,12 +67,16 @@ func newEnv(t *testing.T, rules string) *env {
 		}
 		l.Close()
 	})
-	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l})
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rules != "" {
-		if err := tl.ApplyRules(1, "", []byte(rules)); err != nil {
+		if err := tl.ApplyRules(1, "", wire.SignRules(priv, []byte(rules)), []byte(rules)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@
 package till
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // Errors the till returns; the local API maps them to HTTP statuses.
@@ -38,6 +40,9 @@ type Options struct {
 	Ledger   *ledger.Ledger // required
 	Logger   *slog.Logger
 	Now      func() time.Time // default time.Now
+	// RulesKey is HQ's Ed25519 public key: every ruleset must carry a signature
+	// that verifies with it. Required to accept rules.
+	RulesKey ed25519.PublicKey
 	// Cards tells card numbers from product codes on scans.
 	Cards device.IdentifyOptions
 	// OnSale is called after each new sale is durable (e.g. to wake the forwarder).
@@ -98,10 +103,23 @@ func (t *Till) RulesVersion() int64 {
 	return 0
 }
 
-// ApplyRules validates a ruleset from HQ, caches it in the ledger and makes it
-// active. It refuses a file that does not parse, whose version differs from the
-// one announced, or that is older than the active one.
-func (t *Till) ApplyRules(version int64, hash string, raw []byte) error {
+// ErrRulesKey: the till has no HQ public key to check ruleset signatures with.
+var ErrRulesKey = errors.New("no HQ rules key configured (enroll the terminal or set hq_key)")
+
+// ApplyRules verifies a ruleset from HQ, caches it in the ledger and makes it
+// active. It refuses a file without a valid signature of HQ's key, one that does
+// not parse, whose version differs from the one announced, or that is older than
+// the active one.
+func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) error {
+	if len(t.opts.RulesKey) != ed25519.PublicKeySize {
+		return ErrRulesKey
+	}
+	if err := wire.VerifyRules(t.opts.RulesKey, raw, signature); err != nil {
+		return fmt.Errorf("ruleset version %d: %w", version, err)
+	}
+	if cur := t.RulesVersion(); version < cur {
+		return fmt.Errorf("ruleset version %d is older than the active version %d: %w", version, cur, ledger.ErrOldRuleset)
+	}
 	rs, err := rulesfile.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("ruleset version %d: %w", version, err)

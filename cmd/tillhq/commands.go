@@ -38,8 +38,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout))
+	root.AddCommand(initCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout))
 	return root.ExecuteContext(ctx)
+}
+
+func initCmd(stdout io.Writer) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "create HQ's data directory, store and rules-signing key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := os.MkdirAll(dataDir, 0o750); err != nil {
+				return err
+			}
+			pub, err := createSigningKey(dataDir)
+			if err != nil {
+				return err
+			}
+			store, err := boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
+			if err != nil {
+				return err
+			}
+			if err := store.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "HQ initialised in %s\nrules key (hq_key for every terminal's tilld.toml):\n%s\n", dataDir, wire.FormatPublicKey(pub))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store and keys")
+	return cmd
 }
 
 func serveCmd(stderr io.Writer) *cobra.Command {
@@ -49,7 +78,8 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 		Short: "run the HQ server",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(stderr, nil))
-			if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			key, err := loadSigningKey(dataDir)
+			if err != nil {
 				return err
 			}
 			store, err := boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
@@ -57,7 +87,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			srv := hq.NewServer(hq.Options{Store: store, Logger: log})
+			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, Logger: log})
 			if rulesFile != "" {
 				raw, err := os.ReadFile(rulesFile)
 				if err != nil {

@@ -48,9 +48,10 @@ type terminalState struct {
 }
 
 type storedRuleset struct {
-	Version int64  `json:"version"`
-	Hash    string `json:"hash"`
-	Raw     []byte `json:"raw"`
+	Version   int64  `json:"version"`
+	Hash      string `json:"hash"`
+	Raw       []byte `json:"raw"`
+	Signature []byte `json:"signature"`
 }
 
 // Open opens or creates the store file at path.

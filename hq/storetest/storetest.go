@@ -193,7 +193,7 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 		if _, err := s.CurrentRuleset(ctx); !errors.Is(err, hq.ErrNoRuleset) {
 			t.Fatalf("current before publish = %v; want ErrNoRuleset", err)
 		}
-		r2 := hq.Ruleset{Version: 2, Hash: "h2", Raw: []byte("version = 2\n")}
+		r2 := hq.Ruleset{Version: 2, Hash: "h2", Raw: []byte("version = 2\n"), Signature: []byte{1, 2, 3}}
 		if err := s.PublishRuleset(ctx, r2); err != nil {
 			t.Fatalf("publish v2: %v", err)
 		}
@@ -203,7 +203,7 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 			}
 		}
 		got, err := s.CurrentRuleset(ctx)
-		if err != nil || got.Version != 2 || got.Hash != "h2" || string(got.Raw) != string(r2.Raw) {
+		if err != nil || got.Version != 2 || got.Hash != "h2" || string(got.Raw) != string(r2.Raw) || string(got.Signature) != string(r2.Signature) {
 			t.Fatalf("current = %+v, %v; want v2", got, err)
 		}
 		if err := s.PublishRuleset(ctx, hq.Ruleset{Version: 3, Hash: "h3", Raw: []byte("version = 3\n")}); err != nil {

@@ -8,6 +8,7 @@ package forward
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +38,10 @@ type Outbox interface {
 type Rules interface {
 	// RulesVersion is the version the terminal has (0 for none).
 	RulesVersion() int64
-	// ApplyRules verifies, stores and activates a ruleset from HQ. An error means
-	// the ruleset was refused; the forwarder logs it and keeps the old one.
-	ApplyRules(version int64, hash string, raw []byte) error
+	// ApplyRules verifies, stores and activates a ruleset from HQ with its
+	// signature. An error means the ruleset was refused; the forwarder logs it and
+	// the terminal keeps the one it has.
+	ApplyRules(version int64, hash string, signature, raw []byte) error
 }
 
 // Options configure a Forwarder. Zero values mean the documented defaults.
@@ -265,7 +267,11 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesVersion, err)
 	}
-	if err := f.opts.Rules.ApplyRules(version, resp.Header.Get(wire.HeaderRulesHash), data); err != nil {
+	sig, err := base64.StdEncoding.DecodeString(resp.Header.Get(wire.HeaderRulesSignature))
+	if err != nil {
+		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesSignature, err)
+	}
+	if err := f.opts.Rules.ApplyRules(version, resp.Header.Get(wire.HeaderRulesHash), sig, data); err != nil {
 		// Refused (bad or older): keep selling on what we have; look again later
 		// rather than fetching the same refused file in a loop.
 		f.log.Error("ruleset from HQ refused", "version", version, "err", err)

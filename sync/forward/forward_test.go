@@ -2,6 +2,7 @@ package forward_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -60,7 +61,7 @@ func (r *memRules) RulesVersion() int64 {
 	return r.version
 }
 
-func (r *memRules) ApplyRules(version int64, hash string, raw []byte) error {
+func (r *memRules) ApplyRules(version int64, hash string, sig, raw []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.version = version
@@ -74,7 +75,11 @@ func newHQ(t *testing.T) (*hq.Server, hq.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return hq.NewServer(hq.Options{Store: store}), store
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hq.NewServer(hq.Options{Store: store, SigningKey: key}), store
 }
 
 // faulty answers every third request 503 with Retry-After: 0, cuts the
