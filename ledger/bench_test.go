@@ -1,0 +1,113 @@
+package ledger
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/money"
+)
+
+// benchSale is a typical sale: a card, a priced body of one line.
+func benchSale(i int64) sale {
+	return sale{id: fmt.Sprintf("bench-%d", i), card: fmt.Sprintf("40000012345%05d", i%100), spend: money.Amount(1000 + i%5000), points: i % 50}
+}
+
+// BenchmarkRecordSale is one cashier: each sale waits for its fsync.
+func BenchmarkRecordSale(b *testing.B) { benchRecordSale(b, false) }
+
+// BenchmarkRecordSaleNoSync is the same without fsync: the CPU and page cost of
+// a sale, apart from the disk.
+func BenchmarkRecordSaleNoSync(b *testing.B) { benchRecordSale(b, true) }
+
+func benchRecordSale(b *testing.B, noSync bool) {
+	l, _ := openTest(b, Options{Now: time.Now, NoSync: noSync})
+	b.SetBytes(int64(bytesPerSale(b)))
+	var i int64
+	for b.Loop() {
+		s := benchSale(i)
+		if _, err := l.RecordSale(s.request(), s.price(nil)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRecordSaleParallel records from GOMAXPROCS goroutines at once.
+// bbolt serialises the write transactions, so this shows the cost of waiting.
+func BenchmarkRecordSaleParallel(b *testing.B) {
+	l, _ := openTest(b, Options{Now: time.Now})
+	b.SetBytes(int64(bytesPerSale(b)))
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s := benchSale(n.Add(1))
+			if _, err := l.RecordSale(s.request(), s.price(nil)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkBoltUpdateFloor is the floor under RecordSale: one bare bbolt Update
+// (with fsync) putting as many bytes as a sale writes into one bucket.
+func BenchmarkBoltUpdateFloor(b *testing.B) {
+	size := bytesPerSale(b)
+	b.SetBytes(int64(size))
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "floor.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketEvents); return err }); err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, size-8)
+	var seq uint64
+	for b.Loop() {
+		seq++
+		err := db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketEvents).Put(u64(seq), val)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bytesPerSale records one benchmark sale in a scratch ledger and counts the
+// key and value bytes it wrote.
+func bytesPerSale(b *testing.B) int {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "size.db")
+	l, err := Open(path, Options{Terminal: "T1", NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := benchSale(0)
+	if _, err := l.RecordSale(s.request(), s.price(nil)); err != nil {
+		b.Fatal(err)
+	}
+	total := 0
+	err = l.view(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketEvents, bucketEffects, bucketSales, bucketAccounts} {
+			_ = tx.Bucket(name).ForEach(func(k, v []byte) error { total += len(k) + len(v); return nil })
+		}
+		meta := tx.Bucket(bucketMeta)
+		total += len(keyLastSeq) + len(meta.Get(keyLastSeq)) + len(keyLastHash) + len(meta.Get(keyLastHash))
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return total
+}

@@ -1,0 +1,167 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+)
+
+// The decoders in this file read bytes from the file and must never panic on
+// damaged input: FuzzDecode holds them to it.
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+// seqKey decodes a big-endian uint64 key or value.
+func seqKey(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("want 8 bytes for a big-endian number, got %d", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// canonicalBody returns body compacted and escaped exactly as encoding/json's
+// Marshal writes a json.RawMessage, so that re-encoding an event never changes the
+// bytes its hash covers. It refuses what is not valid UTF-8 JSON.
+func canonicalBody(body []byte) (json.RawMessage, error) {
+	if len(body) == 0 {
+		return nil, errors.New("empty body")
+	}
+	if !utf8.Valid(body) {
+		return nil, errors.New("body is not valid UTF-8")
+	}
+	var compact bytes.Buffer
+	compact.Grow(len(body))
+	if err := json.Compact(&compact, body); err != nil {
+		return nil, fmt.Errorf("body is not valid JSON: %w", err)
+	}
+	var out bytes.Buffer
+	out.Grow(compact.Len() + 16)
+	json.HTMLEscape(&out, compact.Bytes())
+	return out.Bytes(), nil
+}
+
+func encodeEvent(e *event.Event) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %d: %w", e.Seq, err)
+	}
+	return b, nil
+}
+
+// decodeEvent decodes a stored event. The result does not alias b (bbolt's memory
+// is only valid inside its transaction).
+func decodeEvent(b []byte) (event.Event, error) {
+	var e event.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return event.Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return e, nil
+}
+
+// effect is what one event did to its card's account.
+type effect struct {
+	card   string
+	spend  money.Amount
+	points int64
+}
+
+func encodeEffect(f effect) []byte {
+	b := make([]byte, 16, 16+len(f.card))
+	binary.BigEndian.PutUint64(b[0:8], uint64(f.spend))
+	binary.BigEndian.PutUint64(b[8:16], uint64(f.points))
+	return append(b, f.card...)
+}
+
+func decodeEffect(b []byte) (effect, error) {
+	if len(b) < 16 {
+		return effect{}, fmt.Errorf("decode effect: want at least 16 bytes, got %d", len(b))
+	}
+	return effect{
+		spend:  money.Amount(int64(binary.BigEndian.Uint64(b[0:8]))),
+		points: int64(binary.BigEndian.Uint64(b[8:16])),
+		card:   string(b[16:]),
+	}, nil
+}
+
+// saleRef is the sales index entry of one client sale id.
+type saleRef struct {
+	seq    uint64
+	digest [32]byte
+}
+
+const saleRefLen = 8 + 32
+
+func encodeSaleRef(r saleRef) []byte {
+	b := make([]byte, saleRefLen)
+	binary.BigEndian.PutUint64(b[:8], r.seq)
+	copy(b[8:], r.digest[:])
+	return b
+}
+
+func decodeSaleRef(b []byte) (saleRef, error) {
+	if len(b) != saleRefLen {
+		return saleRef{}, fmt.Errorf("decode sale index entry: want %d bytes, got %d", saleRefLen, len(b))
+	}
+	var r saleRef
+	r.seq = binary.BigEndian.Uint64(b[:8])
+	copy(r.digest[:], b[8:])
+	if r.seq == 0 {
+		return saleRef{}, errors.New("decode sale index entry: seq 0")
+	}
+	return r, nil
+}
+
+func encodeAccount(a pos.Account) ([]byte, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode account: %w", err)
+	}
+	return b, nil
+}
+
+func decodeAccount(b []byte) (pos.Account, error) {
+	var a pos.Account
+	if err := json.Unmarshal(b, &a); err != nil {
+		return pos.Account{}, fmt.Errorf("decode account: %w", err)
+	}
+	return a, nil
+}
+
+// addAccount applies one sale's effect to an account, refusing an overflow
+// rather than wrapping around.
+func addAccount(a *pos.Account, spend money.Amount, points int64) error {
+	if (spend > 0 && a.LifetimeSpend > math.MaxInt64-spend) || (spend < 0 && a.LifetimeSpend < math.MinInt64-spend) {
+		return fmt.Errorf("lifetime spend %d + %d overflows", a.LifetimeSpend, spend)
+	}
+	if (points > 0 && a.Points > math.MaxInt64-points) || (points < 0 && a.Points < math.MinInt64-points) {
+		return fmt.Errorf("points %d + %d overflow", a.Points, points)
+	}
+	a.LifetimeSpend += spend
+	a.Points += points
+	a.Sales++
+	return nil
+}
+
+// bodyCard returns the "card" member of a sale body, and whether the body is a
+// JSON object at all (a body that is not says nothing about its card).
+func bodyCard(body []byte) (card string, isObject bool) {
+	var v struct {
+		Card string `json:"card"`
+	}
+	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &v) != nil {
+		return "", false
+	}
+	return v.Card, true
+}

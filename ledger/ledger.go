@@ -1,0 +1,508 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout of the file this package writes (see the package
+// documentation). Open refuses a file with a newer schema.
+const SchemaVersion = 1
+
+// DefaultTimeout is how long Open waits for the file lock when Options.Timeout is 0.
+const DefaultTimeout = time.Second
+
+// Errors returned by the ledger. Test for them with errors.Is; the error text adds
+// what was being done and with which file, sale or version.
+var (
+	// ErrConflict is returned when something already recorded is sent again with
+	// different content: a sale id with another request digest, or a ruleset
+	// version with other bytes.
+	ErrConflict = errors.New("already recorded with different content")
+
+	// ErrNoRuleset is returned by Ruleset when no ruleset was ever stored.
+	ErrNoRuleset = errors.New("no ruleset stored")
+
+	// ErrOldRuleset is returned by PutRuleset for a version lower than the stored one.
+	ErrOldRuleset = errors.New("ruleset version is older than the stored one")
+
+	// ErrTerminalMismatch is returned by Open when the file belongs to another
+	// terminal than Options.Terminal.
+	ErrTerminalMismatch = errors.New("ledger belongs to another terminal")
+
+	// ErrLocked is returned by Open when another process (usually a second tilld)
+	// holds the file and did not release it within Options.Timeout.
+	ErrLocked = errors.New("ledger file is locked by another process")
+
+	// ErrCorrupt is returned by Open when the file is not a readable ledger: bad or
+	// truncated bbolt pages, missing buckets, or bookkeeping that disagrees with the
+	// events. The ledger is never silently recreated empty.
+	ErrCorrupt = errors.New("file is corrupt or truncated")
+
+	// ErrAckAhead is returned by Ack for a seq beyond the last recorded event.
+	ErrAckAhead = errors.New("acknowledged seq was never recorded")
+
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("ledger is closed")
+)
+
+// Options configure Open. The zero value is usable once Terminal is set for a new
+// file.
+type Options struct {
+	// Terminal is the id of the terminal that owns the file. It is required when
+	// the file is created and must match the stored id afterwards; empty on a later
+	// Open means "whichever terminal the file belongs to" (for tools such as
+	// tillctl ledger verify).
+	Terminal string
+
+	// Now is the clock that stamps events. Default time.Now.
+	Now func() time.Time
+
+	// Logger receives the ledger's logs. Default: discard. Card numbers are
+	// logged masked to their last four characters.
+	Logger *slog.Logger
+
+	// NoSync skips fsync after each commit. UNSAFE: a power cut can lose or
+	// corrupt recorded sales. For tests and benchmarks only.
+	NoSync bool
+
+	// Timeout bounds the wait for the file lock, so a second tilld on the same
+	// file fails with ErrLocked instead of hanging. Default DefaultTimeout;
+	// negative waits forever.
+	Timeout time.Duration
+}
+
+// Ledger is an open ledger file. It is safe for concurrent use.
+type Ledger struct {
+	db       *bolt.DB
+	path     string
+	terminal string
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Bucket names and meta keys: the on-disk format, see the package documentation.
+var (
+	bucketMeta     = []byte("meta")
+	bucketEvents   = []byte("events")
+	bucketEffects  = []byte("effects")
+	bucketSales    = []byte("sales")
+	bucketAccounts = []byte("accounts")
+	bucketRules    = []byte("rules")
+
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketRules}
+
+	keySchema   = []byte("schema")
+	keyTerminal = []byte("terminal")
+	keyLastSeq  = []byte("last_seq")
+	keyLastHash = []byte("last_hash")
+	keyAcked    = []byte("acked")
+
+	keyRulesVersion = []byte("version")
+	keyRulesRaw     = []byte("raw")
+	keyRulesHash    = []byte("hash")
+)
+
+// Log attribute keys, in one place so every line of the package agrees.
+const (
+	logPath     = "path"
+	logTerminal = "terminal"
+	logSeq      = "seq"
+	logAcked    = "acked"
+	logSaleID   = "sale_id"
+	logCard     = "card"
+	logVersion  = "version"
+	logPrevious = "previous"
+	logCreated  = "created"
+	logProblems = "problems"
+	logFirst    = "first"
+)
+
+const maxTerminalLen = 64
+
+// Open opens the ledger file at path, creating it (and nothing else: the
+// directory must exist) when it does not exist. A file that exists but is not a
+// readable ledger fails with ErrCorrupt; it is never replaced by an empty one.
+func Open(path string, opts Options) (*Ledger, error) {
+	if opts.Terminal != "" {
+		if err := checkTerminal(opts.Terminal); err != nil {
+			return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		}
+	}
+	existed, err := checkExisting(path)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	if !existed && opts.Terminal == "" {
+		return nil, fmt.Errorf("open ledger %s: the file does not exist and no terminal id was given to create it", path)
+	}
+
+	timeout := opts.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = 0 // bbolt waits forever
+	}
+	l := &Ledger{path: path, now: opts.Now, log: opts.Logger}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.log = l.log.With(logPath, path)
+
+	if existed {
+		// Look before writing: a read-only open maps the file without touching its
+		// data pages, so a truncated file is found here instead of faulting later.
+		if err := preflight(path, timeout); err != nil {
+			return nil, openError(path, timeout, err)
+		}
+	}
+	db, err := openBolt(path, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	if err != nil {
+		return nil, openError(path, timeout, boltOpenError(err, existed))
+	}
+	l.db = db
+	m, err := l.init(opts.Terminal)
+	if err != nil {
+		_ = db.Close()
+		if !existed {
+			// Nothing of ours is in a file this call created; do not leave it behind.
+			_ = os.Remove(path)
+		}
+		return nil, openError(path, timeout, err)
+	}
+	l.log = l.log.With(logTerminal, l.terminal)
+	l.log.Info("ledger opened", logSeq, m.lastSeq, logAcked, m.acked, logCreated, !existed)
+	return l, nil
+}
+
+// checkExisting reports whether path exists, and refuses what cannot be a ledger
+// before bbolt sees it: bbolt would turn an empty file into a new database.
+func checkExisting(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !fi.Mode().IsRegular():
+		return true, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	case fi.Size() == 0:
+		return true, fmt.Errorf("%w: the file is empty; %s", ErrCorrupt, recoverHint)
+	}
+	return true, nil
+}
+
+const recoverHint = "restore it from a backup or move it aside (tillctl ledger verify tells what is wrong)"
+
+// openBolt opens the bbolt file, turning a panic or a memory fault inside bbolt
+// (bbolt panics on some damaged pages) into an ErrCorrupt error. After such a
+// fault it unlocks and closes the file itself, since bbolt never returned a DB to
+// close; the mapping of the file stays until the process exits.
+func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+	var file *os.File
+	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				// The mapping holds the open file, so closing alone would keep the lock.
+				unlock(file)
+				_ = file.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, opts)
+}
+
+// preflight opens an existing file read-only and checks, before bbolt walks it,
+// that it holds every page its meta claims (a file cut short by a failed copy or a
+// full disk) and that the pages Open reads are well formed (see pages.go).
+func preflight(path string, timeout time.Duration) error {
+	db, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		return boltOpenError(err, true)
+	}
+	defer db.Close()
+	tx, err := db.Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < tx.Size() {
+		return fmt.Errorf("%w: the file has %d bytes, its pages need %d", ErrCorrupt, fi.Size(), tx.Size())
+	}
+	snap, err := readSnapshot(f, db.Info().PageSize, uint64(tx.ID()))
+	if err == nil {
+		err = checkPages(f, db.Info().PageSize, snap, false)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return nil
+}
+
+// boltOpenError says which errors of bolt.Open mean the file is not a readable
+// database, as opposed to a file that cannot be opened at all (permissions, a
+// missing directory, the lock).
+func boltOpenError(err error, existed bool) error {
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, ErrCorrupt), errors.Is(err, berrors.ErrTimeout), errors.As(err, &pathErr):
+		return err
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch),
+		// bbolt reports a file too short for its meta pages with a plain error.
+		existed:
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return err
+}
+
+// openError wraps an error from Open with the file name and, for a file that
+// cannot be read as a ledger, what to do about it.
+func openError(path string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("open ledger %s: %w (is another tilld running?); waited %s", path, ErrLocked, timeout)
+	case errors.Is(err, ErrCorrupt):
+		return fmt.Errorf("open ledger %s: %w; %s", path, err, recoverHint)
+	}
+	return fmt.Errorf("open ledger %s: %w", path, err)
+}
+
+// init creates the buckets of a new file or checks those of an existing one, and
+// settles which terminal the file belongs to. Faults while reading a damaged file
+// become ErrCorrupt.
+func (l *Ledger) init(terminal string) (m meta, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
+		}
+	}()
+	var fresh bool
+	err = l.db.View(func(tx *bolt.Tx) error {
+		fresh = tx.Bucket(bucketMeta) == nil
+		if fresh {
+			// A file bbolt initialised but that never got our buckets (a crash
+			// during the very first Open) is new; anything else is not ours.
+			return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				return fmt.Errorf("%w: not a tilld ledger (has bucket %q but no %q)", ErrCorrupt, name, bucketMeta)
+			})
+		}
+		var err error
+		if m, err = l.checkMeta(tx); err != nil {
+			return err
+		}
+		if terminal != "" && terminal != m.terminal {
+			return fmt.Errorf("%w: the file belongs to terminal %q, this is %q", ErrTerminalMismatch, m.terminal, terminal)
+		}
+		l.terminal = m.terminal
+		return nil
+	})
+	if err != nil || !fresh {
+		return m, err
+	}
+	if terminal == "" {
+		return meta{}, errors.New("a terminal id is required to create a ledger")
+	}
+	l.terminal = terminal
+	m = meta{schema: SchemaVersion, terminal: terminal}
+	return m, l.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		for _, kv := range []struct {
+			k, v []byte
+		}{
+			{keySchema, u64(SchemaVersion)},
+			{keyTerminal, []byte(terminal)},
+			{keyLastSeq, u64(0)},
+			{keyLastHash, nil},
+			{keyAcked, u64(0)},
+		} {
+			if err := meta.Put(kv.k, kv.v); err != nil {
+				return fmt.Errorf("write meta %s: %w", kv.k, err)
+			}
+		}
+		return nil
+	})
+}
+
+// checkMeta checks that an existing file has every bucket and that its meta agrees
+// with its last event, and returns the meta. It costs a few page reads.
+func (l *Ledger) checkMeta(tx *bolt.Tx) (meta, error) {
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return meta{}, fmt.Errorf("%w: bucket %q is missing", ErrCorrupt, name)
+		}
+	}
+	m, err := readMeta(tx)
+	if err != nil {
+		return meta{}, err
+	}
+	if m.schema > SchemaVersion {
+		return meta{}, fmt.Errorf("the file has schema %d, this tilld knows up to %d: it was written by a newer version", m.schema, SchemaVersion)
+	}
+	if err := checkTerminal(m.terminal); err != nil {
+		return meta{}, fmt.Errorf("%w: meta: %v", ErrCorrupt, err)
+	}
+	k, v := tx.Bucket(bucketEvents).Cursor().Last()
+	var lastSeq uint64
+	var lastHash string
+	if k != nil {
+		if lastSeq, err = seqKey(k); err != nil {
+			return meta{}, fmt.Errorf("%w: events: %v", ErrCorrupt, err)
+		}
+		e, err := decodeEvent(v)
+		if err != nil {
+			return meta{}, fmt.Errorf("%w: event %d: %v", ErrCorrupt, lastSeq, err)
+		}
+		lastHash = e.Hash
+	}
+	switch {
+	case m.lastSeq != lastSeq:
+		return meta{}, fmt.Errorf("%w: meta says the last seq is %d, the last event is %d", ErrCorrupt, m.lastSeq, lastSeq)
+	case m.lastHash != lastHash:
+		return meta{}, fmt.Errorf("%w: meta's last hash differs from event %d's hash", ErrCorrupt, lastSeq)
+	case m.acked > m.lastSeq:
+		return meta{}, fmt.Errorf("%w: meta says HQ acknowledged seq %d, beyond the last seq %d", ErrCorrupt, m.acked, m.lastSeq)
+	}
+	return m, nil
+}
+
+func checkTerminal(t string) error {
+	if t == "" || len(t) > maxTerminalLen {
+		return fmt.Errorf("terminal id %q: must be 1 to %d characters", t, maxTerminalLen)
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("terminal id %q: character %d (%q) is not a letter, digit, '.', '_' or '-'", t, i+1, c)
+		}
+	}
+	return nil
+}
+
+// Close closes the file. Methods called afterwards return ErrClosed; a second
+// Close returns nil.
+func (l *Ledger) Close() error {
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("close ledger %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// Terminal is the id of the terminal the file belongs to.
+func (l *Ledger) Terminal() string { return l.terminal }
+
+// Path is the file's path as given to Open.
+func (l *Ledger) Path() string { return l.path }
+
+// view and update run fn in a bbolt transaction, reporting a closed database as
+// ErrClosed so that bbolt's errors do not leak to callers.
+func (l *Ledger) view(fn func(*bolt.Tx) error) error {
+	return closedErr(l.db.View(fn))
+}
+
+func (l *Ledger) update(fn func(*bolt.Tx) error) error {
+	return closedErr(l.db.Update(fn))
+}
+
+func closedErr(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// meta is the decoded meta bucket.
+type meta struct {
+	schema   uint64
+	terminal string
+	lastSeq  uint64
+	lastHash string
+	acked    uint64
+}
+
+func readMeta(tx *bolt.Tx) (meta, error) {
+	b := tx.Bucket(bucketMeta)
+	var m meta
+	var err error
+	num := func(key []byte) uint64 {
+		if err != nil {
+			return 0
+		}
+		var v uint64
+		v, err = getU64(b, key)
+		return v
+	}
+	m.schema = num(keySchema)
+	m.lastSeq = num(keyLastSeq)
+	m.acked = num(keyAcked)
+	if err != nil {
+		return meta{}, fmt.Errorf("%w: meta: %v", ErrCorrupt, err)
+	}
+	m.terminal = string(b.Get(keyTerminal))
+	m.lastHash = string(b.Get(keyLastHash))
+	return m, nil
+}
+
+func getU64(b *bolt.Bucket, key []byte) (uint64, error) {
+	v := b.Get(key)
+	if v == nil {
+		return 0, fmt.Errorf("%s is missing", key)
+	}
+	n, err := seqKey(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	return n, nil
+}
+
+// eventID is the event id of seq on terminal: see the package documentation.
+func eventID(terminal string, seq uint64) string {
+	return fmt.Sprintf("%s-%d", terminal, seq)
+}
+
+// mask hides all but the last four characters of a card number for logs and
+// reports.
+func mask(card string) string {
+	if card == "" {
+		return ""
+	}
+	const show = 4
+	r := []rune(card)
+	if len(r) <= show {
+		return "****"
+	}
+	return "****" + string(r[len(r)-show:])
+}

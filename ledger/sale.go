@@ -1,0 +1,236 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+)
+
+// Limits on a SaleRequest.
+const (
+	MaxSaleIDLen = 128
+	MaxCardLen   = 128
+)
+
+// SaleRequest identifies one sale for idempotency.
+type SaleRequest struct {
+	// ID is the client's sale id, the idempotency key: non-empty UTF-8, at most
+	// MaxSaleIDLen bytes.
+	ID string
+	// Digest is the sha256 of the client's canonical request. The same ID with
+	// another Digest is ErrConflict.
+	Digest [32]byte
+	// Card is the loyalty card presented, empty when none.
+	Card string
+}
+
+// Priced is what the caller's pricing returns for a sale.
+type Priced struct {
+	Body           json.RawMessage // the full sale (a pos.Sale as JSON), stored as the event body
+	Spend          money.Amount    // added to the account's lifetime spend
+	PointsDelta    int64           // points earned minus points redeemed
+	RulesetVersion int64
+	RulesetHash    string
+}
+
+// PriceFunc prices a sale given the card's account as it is inside the write
+// transaction (a zero Account with only Card set when the card has no record; a
+// zero Account when the sale has no card) and the time the event will carry.
+//
+// It runs while the ledger holds its write lock: it must be quick, must not block
+// on I/O, and must not call the Ledger's methods (that would deadlock). An error
+// from it aborts the sale and nothing is stored.
+type PriceFunc func(acct pos.Account, at time.Time) (Priced, error)
+
+// Receipt is what a recorded sale returns to the cashier.
+type Receipt struct {
+	Seq     uint64
+	EventID string
+	At      time.Time
+	Body    json.RawMessage // the stored body, in canonical form
+	// Replayed is true when the sale id was already recorded with the same digest:
+	// this is the original receipt and nothing new was stored.
+	Replayed bool
+}
+
+// RecordSale records a sale durably and returns its receipt only once the
+// transaction is on disk (fsynced, unless Options.NoSync).
+//
+// In one transaction it: returns the stored receipt with Replayed set when
+// req.ID was recorded before with the same digest (ErrConflict with another);
+// otherwise reads the card's account, calls price, appends the sale event with the
+// next seq chained to the previous event's hash (it joins the outbox), and updates
+// the account, the sales index and the meta. Bad input is a *pos.InputError. It is
+// safe for concurrent use; seqs stay gap-free whatever the interleaving.
+func (l *Ledger) RecordSale(req SaleRequest, price PriceFunc) (Receipt, error) {
+	if err := req.validate(); err != nil {
+		return Receipt{}, fmt.Errorf("record sale: %w", err)
+	}
+	var r Receipt
+	err := l.update(func(tx *bolt.Tx) error {
+		var err error
+		r, err = l.apply(tx, req, price)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			l.log.Warn("sale id reused with a different request", logSaleID, req.ID)
+		}
+		return Receipt{}, fmt.Errorf("record sale %s: %w", req.ID, err)
+	}
+	if r.Replayed {
+		l.log.Info("sale replayed", logSaleID, req.ID, logSeq, r.Seq)
+	} else {
+		l.log.Debug("sale recorded", logSaleID, req.ID, logSeq, r.Seq, logCard, mask(req.Card))
+	}
+	return r, nil
+}
+
+func (req SaleRequest) validate() error {
+	switch {
+	case req.ID == "":
+		return &pos.InputError{Field: "id", Problem: "missing"}
+	case len(req.ID) > MaxSaleIDLen:
+		return &pos.InputError{Field: "id", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(req.ID), MaxSaleIDLen)}
+	case !utf8.ValidString(req.ID):
+		return &pos.InputError{Field: "id", Problem: "not valid UTF-8"}
+	case len(req.Card) > MaxCardLen:
+		return &pos.InputError{Field: "card", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(req.Card), MaxCardLen)}
+	case !utf8.ValidString(req.Card):
+		return &pos.InputError{Field: "card", Problem: "not valid UTF-8"}
+	}
+	return nil
+}
+
+// apply records one sale inside tx. It reads, prices and encodes everything
+// before its first write, so an error from it leaves tx untouched: a group commit
+// can apply several sales in one transaction and drop only the failing one.
+func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, error) {
+	sales := tx.Bucket(bucketSales)
+	events := tx.Bucket(bucketEvents)
+	if v := sales.Get([]byte(req.ID)); v != nil {
+		ref, err := decodeSaleRef(v)
+		if err != nil {
+			return Receipt{}, err
+		}
+		if ref.digest != req.Digest {
+			return Receipt{}, ErrConflict
+		}
+		e, err := decodeEvent(events.Get(u64(ref.seq)))
+		if err != nil {
+			return Receipt{}, fmt.Errorf("read event %d: %w", ref.seq, err)
+		}
+		return Receipt{Seq: e.Seq, EventID: e.ID, At: e.At, Body: e.Body, Replayed: true}, nil
+	}
+
+	m, err := readMeta(tx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	accounts := tx.Bucket(bucketAccounts)
+	acct := pos.Account{Card: req.Card}
+	if req.Card != "" {
+		if v := accounts.Get([]byte(req.Card)); v != nil {
+			if acct, err = decodeAccount(v); err != nil {
+				return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
+			}
+		}
+	}
+	at := l.now().UTC()
+	p, err := price(acct, at)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("price: %w", err)
+	}
+	body, err := canonicalBody(p.Body)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("price: %w", err)
+	}
+
+	seq := m.lastSeq + 1
+	e := event.Event{
+		Terminal:       m.terminal,
+		Seq:            seq,
+		ID:             eventID(m.terminal, seq),
+		Type:           event.TypeSale,
+		At:             at,
+		RulesetVersion: p.RulesetVersion,
+		RulesetHash:    p.RulesetHash,
+		Prev:           m.lastHash,
+		Body:           body,
+	}
+	e.Hash = e.ComputeHash()
+	ev, err := encodeEvent(&e)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var acctBytes []byte
+	if req.Card != "" {
+		if err := addAccount(&acct, p.Spend, p.PointsDelta); err != nil {
+			return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
+		}
+		acct.LastSale = at
+		if acctBytes, err = encodeAccount(acct); err != nil {
+			return Receipt{}, err
+		}
+	}
+
+	// Writes. From here on an error is bbolt's and fails the whole transaction.
+	// Events and effects only ever get a new highest key: fill their pages
+	// instead of splitting them in half (bbolt's default, for random inserts).
+	effects := tx.Bucket(bucketEffects)
+	events.FillPercent, effects.FillPercent = appendFill, appendFill
+	key := u64(seq)
+	puts := []put{
+		{events, key, ev},
+		{effects, key, encodeEffect(effect{card: req.Card, spend: p.Spend, points: p.PointsDelta})},
+		{sales, []byte(req.ID), encodeSaleRef(saleRef{seq: seq, digest: req.Digest})},
+		{tx.Bucket(bucketMeta), keyLastSeq, key},
+		{tx.Bucket(bucketMeta), keyLastHash, []byte(e.Hash)},
+	}
+	if acctBytes != nil {
+		puts = append(puts, put{accounts, []byte(req.Card), acctBytes})
+	}
+	for _, p := range puts {
+		if err := p.b.Put(p.k, p.v); err != nil {
+			return Receipt{}, fmt.Errorf("write event %d: %w", seq, err)
+		}
+	}
+	return Receipt{Seq: seq, EventID: e.ID, At: at, Body: body}, nil
+}
+
+// appendFill is the page fill of the append-only buckets.
+const appendFill = 0.95
+
+// put is one write of apply.
+type put struct {
+	b    *bolt.Bucket
+	k, v []byte
+}
+
+// Account returns the loyalty view of card as this terminal knows it. ok is false when the card has no record here.
+func (l *Ledger) Account(card string) (acct pos.Account, ok bool, err error) {
+	if card == "" {
+		return pos.Account{}, false, nil
+	}
+	err = l.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketAccounts).Get([]byte(card))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		acct, err = decodeAccount(v)
+		return err
+	})
+	if err != nil {
+		return pos.Account{}, false, fmt.Errorf("read account %s: %w", mask(card), err)
+	}
+	return acct, ok, nil
+}
