@@ -390,9 +390,11 @@ func skus(lines []pos.Line) []string {
 
 func TestApplyErrors(t *testing.T) {
 	good := ruleset(card("club", 300))
-	maxLine := line("gold bar", "", pos.MaxQty, pos.MaxUnitPrice)
+	// pos.Basket.Validate bounds every line, so no valid basket overflows.
+	tooBig := line("gold bar", "", pos.MaxQty, pos.MaxUnitPrice)
+	maxLine := line("gold bar", "", 10, pos.MaxLineAmount/10)
 	var huge []pos.Line
-	for range 100 { // 100 × 10^17 does not fit in int64
+	for range pos.MaxLines {
 		huge = append(huge, maxLine)
 	}
 	tests := []struct {
@@ -403,7 +405,7 @@ func TestApplyErrors(t *testing.T) {
 	}{
 		{"empty basket", good, pos.Basket{}, func(err error) bool { var ie *pos.InputError; return errors.As(err, &ie) }},
 		{"bad qty", good, basket(line("a", "", 0, 1)), func(err error) bool { var ie *pos.InputError; return errors.As(err, &ie) && ie.Field == "lines[1].qty" }},
-		{"subtotal overflow", good, basket(huge...), func(err error) bool { return errors.Is(err, money.ErrOverflow) }},
+		{"line over the amount limit", good, basket(tooBig), func(err error) bool { var ie *pos.InputError; return errors.As(err, &ie) && ie.Field == "lines[1].qty" }},
 		{"nil ruleset", nil, basket(line("a", "", 1, 1)), func(err error) bool { return errors.Is(err, ErrInvalidRuleset) }},
 		{"invalid ruleset", ruleset(card("club", 20000)), basket(line("a", "", 1, 1)), func(err error) bool {
 			var ve *ValidationError
@@ -419,7 +421,7 @@ func TestApplyErrors(t *testing.T) {
 		})
 	}
 	t.Run("largest basket that fits", func(t *testing.T) {
-		lines := huge[:92] // 92 × 10^17 < 2^63
+		lines := huge
 		q, err := Apply(ruleset(card("club", 10000), points("bonus", 1, 1)), basket(lines...), acct(0), t0)
 		if err != nil {
 			t.Fatal(err)
