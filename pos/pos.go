@@ -32,7 +32,7 @@ type Basket struct {
 const (
 	MaxLines      = 1000
 	MaxQty        = 1_000_000
-	MaxUnitPrice  = money.Amount(1_000_000_000_00) // a billion major units
+	MaxUnitPrice  = money.Amount(1_000_000_000_00)  // a billion major units
 	MaxLineAmount = money.Amount(10_000_000_000_00) // ten billion major units
 )
 
