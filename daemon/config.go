@@ -104,9 +104,6 @@ func ParseConfig(data []byte) (Config, error) {
 
 func (c Config) check() []string {
 	var p []string
-	if c.Terminal == "" {
-		p = append(p, "terminal: missing (this till's id, e.g. \"S12-T3\")")
-	}
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			p = append(p, fmt.Sprintf("listen: %q is not host:port", c.Listen))
@@ -115,9 +112,6 @@ func (c Config) check() []string {
 	if c.HQ != "" {
 		if u, err := url.Parse(c.HQ); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p = append(p, fmt.Sprintf("hq: %q is not an http(s) URL", c.HQ))
-		}
-		if c.HQKey == "" {
-			p = append(p, "hq_key: missing (HQ's rules key, printed by `tillhq init`); without it no ruleset can be trusted")
 		}
 	}
 	if c.HQKey != "" {
@@ -135,6 +129,22 @@ func (c Config) check() []string {
 		}
 	}
 	return p
+}
+
+// Complete reports what a terminal cannot run without, once the enrollment
+// identity (if any) has filled in what the file left out.
+func (c Config) Complete() error {
+	var p []string
+	if c.Terminal == "" {
+		p = append(p, "terminal: missing (enroll this till with `tilld enroll`, or set this till's id, e.g. \"S12-T3\")")
+	}
+	if c.HQ != "" && c.HQKey == "" {
+		p = append(p, "hq_key: missing (enroll this till, or set HQ's rules key printed by `tillhq init`); without it no ruleset can be trusted")
+	}
+	if len(p) > 0 {
+		return errors.New("config: " + strings.Join(p, "; "))
+	}
+	return nil
 }
 
 func (c Config) withDefaults() Config {

@@ -32,14 +32,27 @@ type = "fake"
 	}
 }
 
+func TestCompleteNamesWhatIsMissing(t *testing.T) {
+	for conf, want := range map[string]string{
+		`listen = "127.0.0.1:1"`:                    "terminal: missing",
+		"terminal = \"T\"\nhq = \"http://hq:7460\"": "hq_key: missing",
+	} {
+		cfg, err := ParseConfig([]byte(conf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Complete(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Complete(%q) = %v; want %q", conf, err, want)
+		}
+	}
+}
+
 func TestParseConfigErrorsNameTheSetting(t *testing.T) {
 	for _, tc := range []struct{ name, conf, want string }{
-		{"no terminal", `listen = "127.0.0.1:1"`, "terminal: missing"},
 		{"unknown key", "terminal = \"T\"\nlisten_addr = \"x\"", `unknown setting "listen_addr"`},
 		{"unknown reader key", "terminal = \"T\"\n[[reader]]\ntype = \"serial\"\nport = \"/dev/x\"\nbaudrate = 9600", `unknown setting "reader.baudrate"`},
 		{"unknown reader type", "terminal = \"T\"\n[[reader]]\nname = \"r\"\ntype = \"carrier-pigeon\"", `reader[0] "r"`},
 		{"bad hq", "terminal = \"T\"\nhq = \"ftp://x\"", "hq:"},
-		{"hq without key", "terminal = \"T\"\nhq = \"http://hq:7460\"", "hq_key: missing"},
 		{"bad key", "terminal = \"T\"\nhq_key = \"c2hvcnQ=\"", "hq_key: public key: 5 bytes"},
 		{"bad listen", "terminal = \"T\"\nlisten = \"7450\"", "listen:"},
 		{"bad prefix", "terminal = \"T\"\ncard_prefixes = [\"2x\"]", "card_prefixes"},

@@ -6,12 +6,15 @@ package daemon
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/ledger"
@@ -51,6 +54,26 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	id, err := LoadIdentity(cfg.DataDir)
+	switch {
+	case errors.Is(err, ErrNotEnrolled):
+		id = nil
+	case err != nil:
+		return nil, fmt.Errorf("enrollment identity: %w", err)
+	default:
+		if cfg.Terminal == "" {
+			cfg.Terminal = id.Terminal
+		}
+		if cfg.HQ == "" {
+			cfg.HQ = id.HQ
+		}
+		if cfg.HQKey == "" {
+			cfg.HQKey = id.RulesKey
+		}
+	}
+	if err := cfg.Complete(); err != nil {
+		return nil, err
 	}
 	d = &Daemon{cfg: cfg, log: log}
 	d.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Terminal: cfg.Terminal, Logger: log.With("component", "ledger")})
@@ -111,7 +134,11 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	if cfg.HQ != "" {
-		d.fwd = forward.New(forward.Options{HQ: cfg.HQ, Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Logger: log.With("component", "sync")})
+		fopts := forward.Options{HQ: cfg.HQ, Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Logger: log.With("component", "sync")}
+		if id != nil {
+			fopts.Client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLS}}
+		}
+		d.fwd = forward.New(fopts)
 	}
 	d.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -86,7 +87,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { serve.HTTP(ctx, hqLn, srv.Handler(), 0) })
+	// One loopback listener for the terminal API and the admin API: the demo
+	// runs plain HTTP on loopback; a real HQ serves terminals over mutual TLS.
+	mux := http.NewServeMux()
+	mux.Handle("/v1/admin/", srv.AdminHandler())
+	mux.Handle(wire.PathReportSales, srv.AdminHandler())
+	mux.Handle("/", srv.Handler())
+	wg.Go(func() { serve.HTTP(ctx, hqLn, mux, 0) })
 
 	listen := opts.Listen
 	if listen == "" {

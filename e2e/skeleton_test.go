@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,30 +30,46 @@ func TestScanToHQExactlyOnce(t *testing.T) {
 	if err := os.WriteFile(rules, discount.Example, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hqAddr := freeAddr(t)
-	hqURL := "http://" + hqAddr
+	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
+	adminURL := "http://" + adminAddr
 	hqData := filepath.Join(work, "hq")
-	initOut := run(t, bin("tillhq"), "init", "--data", hqData)
-	hqKey := strings.TrimSpace(initOut[strings.LastIndex(strings.TrimSpace(initOut), "\n")+1:])
-	hqArgs := []string{"serve", "--data", hqData, "--listen", hqAddr, "--rules", rules}
+	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
+	hqArgs := []string{"serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules}
 	hqProc := start(t, "tillhq", hqArgs...)
+	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
+		resp, err := http.Get(adminURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	// Store IT enrolls the terminal with a one-time token; a second use is refused.
+	tokOut := run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", "S1", "--terminal", "S1-T1")
+	token := lastLine(tokOut)
+	tilldData := filepath.Join(work, "tilld")
+	enrolled := run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", tilldData)
+	if !strings.Contains(enrolled, "enrolled as terminal S1-T1 of store S1") {
+		t.Fatalf("tilld enroll said:\n%s", enrolled)
+	}
+	if out, err := exec.Command(bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", filepath.Join(work, "other")).CombinedOutput(); err == nil || !strings.Contains(string(out), "already used") {
+		t.Fatalf("reusing the token: %v\n%s\nwant a refusal saying it was already used", err, out)
+	}
 
 	readerEnd, scannerEnd := ptyPair(t)
 	apiAddr := freeAddr(t)
 	conf := filepath.Join(work, "tilld.toml")
+	// Terminal id, HQ address and rules key come from the enrollment.
 	writeFile(t, conf, fmt.Sprintf(`
-terminal = "S1-T1"
 data_dir = %q
 listen = %q
-hq = %q
-hq_key = %q
 
 [[reader]]
 name = "front"
 type = "serial"
 port = %q
 baud = 9600
-`, filepath.Join(work, "tilld"), apiAddr, hqURL, hqKey, readerEnd))
+`, tilldData, apiAddr, readerEnd))
 	start(t, "tilld", "run", "--config", conf)
 	api := localapi.NewClient(apiAddr)
 	ctx := context.Background()
@@ -130,7 +147,7 @@ baud = 9600
 	start(t, "tillhq", hqArgs...)
 	var rep wire.SalesReport
 	waitFor(t, 60*time.Second, "HQ to hold all 51 sales", func() bool {
-		rep = salesReport(t, hqURL)
+		rep = salesReport(t, adminURL)
 		return len(rep.Terminals) == 1 && rep.Terminals[0].MaxSeq == 51
 	})
 	got := rep.Terminals[0]
@@ -150,10 +167,15 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-func salesReport(t *testing.T, hqURL string) wire.SalesReport {
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.TrimSpace(s[strings.LastIndex(s, "\n")+1:])
+}
+
+func salesReport(t *testing.T, adminURL string) wire.SalesReport {
 	t.Helper()
 	var rep wire.SalesReport
-	resp, err := http.Get(hqURL + wire.PathReportSales)
+	resp, err := http.Get(adminURL + wire.PathReportSales)
 	if err != nil {
 		return rep
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -30,6 +31,15 @@ type Options struct {
 	// Validate checks a ruleset before it is published and returns its version.
 	// Default: the discount engine's own parser, the one every terminal runs.
 	Validate func(raw []byte) (version int64, err error)
+	// CA signs terminal certificates at enrollment; nil: no enrollment.
+	CA *pki.CA
+	// RequireClientCert refuses uploads and rule fetches without a verified
+	// terminal certificate, and uploads for any terminal but the one it names.
+	RequireClientCert bool
+	// CertValidity is how long a terminal certificate is valid (default 1 year).
+	CertValidity time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 	// MaxUpload bounds an upload body (default 32 MiB).
 	MaxUpload int64
 	// MaxWait bounds a rules long poll (default 30 s).
@@ -51,6 +61,12 @@ func NewServer(opts Options) *Server {
 	if opts.Validate == nil {
 		opts.Validate = ValidateRuleset
 	}
+	if opts.CertValidity == 0 {
+		opts.CertValidity = 365 * 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.MaxUpload == 0 {
 		opts.MaxUpload = 32 << 20
 	}
@@ -63,15 +79,52 @@ func NewServer(opts Options) *Server {
 	return &Server{opts: opts, log: opts.Logger, changed: make(chan struct{})}
 }
 
-// Handler returns the HTTP routes.
+// Handler returns the routes terminals use: upload, rules, enrollment. Serve it
+// over TLS with pki.ServerTLS in production.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+wire.PathUpload, s.upload)
-	mux.HandleFunc("GET "+wire.PathRules, s.rules)
-	mux.HandleFunc("POST "+wire.PathRules, s.publish)
+	mux.HandleFunc("POST "+wire.PathUpload, s.requireTerminal(s.upload))
+	mux.HandleFunc("GET "+wire.PathRules, s.requireTerminal(s.rules))
+	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return mux
+}
+
+// AdminHandler returns the routes for HQ staff: publishing rules, adding
+// terminals, reports. Serve it on loopback (or behind the chain's own access
+// control) only: it has no authentication of its own.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+wire.PathAdminRules, s.publish)
+	mux.HandleFunc("POST "+wire.PathAdminTerminals, s.addTerminal)
 	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
+}
+
+func (s *Server) addTerminal(w http.ResponseWriter, r *http.Request) {
+	var req wire.AddTerminalRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+		return
+	}
+	var ttl time.Duration
+	if req.TTL != "" {
+		var err error
+		if ttl, err = time.ParseDuration(req.TTL); err != nil || ttl <= 0 {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("ttl %q: want a positive duration such as 24h", req.TTL))
+			return
+		}
+	}
+	tok, err := s.AddTerminal(r.Context(), req.Store, req.Terminal, ttl)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if ttl == 0 {
+		ttl = 24 * time.Hour
+	}
+	writeJSON(w, http.StatusCreated, wire.AddTerminalResponse{Token: tok, Expires: s.opts.Now().Add(ttl).UTC().Format(time.RFC3339)})
 }
 
 // PublishRuleset validates raw and makes it the current ruleset; terminals waiting
@@ -114,6 +167,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Terminal == "" {
 		writeError(w, http.StatusBadRequest, "bad_request", "upload names no terminal")
+		return
+	}
+	if cn := TerminalOf(r); cn != "" && cn != req.Terminal {
+		s.log.Warn("upload for another terminal refused", "certificate", cn, "upload", req.Terminal)
+		writeError(w, http.StatusForbidden, "wrong_terminal", fmt.Sprintf("this certificate belongs to terminal %s, not %s", cn, req.Terminal))
 		return
 	}
 	acked, err := s.opts.Store.Append(r.Context(), req.Terminal, req.Events)

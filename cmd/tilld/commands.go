@@ -87,7 +87,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		},
 	})
-	root.AddCommand(runCmd, demoCmd, configCmd)
+	var enrollHQ, enrollToken, enrollData string
+	enrollCmd := &cobra.Command{
+		Use:     "enroll",
+		Short:   "join the chain: trade HQ's one-time token for this terminal's certificate",
+		Example: `  tilld enroll --hq https://hq.example:7460 --token 'SECRET.FINGERPRINT'`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if enrollData == "" {
+				enrollData = daemon.DefaultDataDir
+				if cfg, err := loadConfig(configFile, daemon.Config{}); err == nil {
+					enrollData = cfg.DataDir
+				}
+			}
+			id, err := daemon.Enroll(cmd.Context(), enrollHQ, enrollToken, enrollData)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "enrolled as terminal %s of store %s at %s; certificate valid until %s\nidentity in %s/identity; start tilld (systemctl restart tilld)\n",
+				id.Terminal, id.Store, id.HQ, id.NotAfter.Format("2006-01-02"), enrollData)
+			return nil
+		},
+	}
+	enrollCmd.Flags().StringVar(&enrollHQ, "hq", "", "HQ's terminal address, https://HOST:7460 (required)")
+	enrollCmd.Flags().StringVar(&enrollToken, "token", "", "one-time token from `tillhq terminal add` (required)")
+	enrollCmd.Flags().StringVar(&enrollData, "data", "", "data directory (default: data_dir of --config, else "+daemon.DefaultDataDir+")")
+	enrollCmd.Flags().StringVar(&configFile, "config", defaultConfig, "configuration file")
+	enrollCmd.MarkFlagRequired("hq")
+	enrollCmd.MarkFlagRequired("token")
+	root.AddCommand(runCmd, demoCmd, configCmd, enrollCmd)
 	return root.ExecuteContext(ctx)
 }
 

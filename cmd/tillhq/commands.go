@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,7 @@ import (
 	"github.com/tilld/tilld/version"
 )
 
-const defaultHQ = "http://127.0.0.1:7460"
+const defaultAdmin = "http://127.0.0.1:7461"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
@@ -38,12 +39,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(initCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout))
+	root.AddCommand(initCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout), terminalCmd(stdout))
 	return root.ExecuteContext(ctx)
 }
 
 func initCmd(stdout io.Writer) *cobra.Command {
 	var dataDir string
+	var hosts []string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "create HQ's data directory, store and rules-signing key",
@@ -56,6 +58,9 @@ func initCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := createPKI(dataDir, hosts); err != nil {
+				return err
+			}
 			store, err := boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
 			if err != nil {
 				return err
@@ -63,16 +68,18 @@ func initCmd(stdout io.Writer) *cobra.Command {
 			if err := store.Close(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "HQ initialised in %s\nrules key (hq_key for every terminal's tilld.toml):\n%s\n", dataDir, wire.FormatPublicKey(pub))
+			fmt.Fprintf(stdout, "HQ initialised in %s (TLS names: %s)\nrules key (terminals get it at enrollment; hq_key for unenrolled ones):\n%s\n",
+				dataDir, strings.Join(hosts, ", "), wire.FormatPublicKey(pub))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store and keys")
+	cmd.Flags().StringSliceVar(&hosts, "host", []string{"localhost", "127.0.0.1"}, "host names and addresses terminals reach HQ by (repeatable)")
 	return cmd
 }
 
 func serveCmd(stderr io.Writer) *cobra.Command {
-	var dataDir, listen, rulesFile string
+	var dataDir, listen, admin, rulesFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "run the HQ server",
@@ -82,12 +89,16 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ca, tlsConf, err := loadPKI(dataDir)
+			if err != nil {
+				return err
+			}
 			store, err := boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, Logger: log})
+			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, Logger: log})
 			if rulesFile != "" {
 				raw, err := os.ReadFile(rulesFile)
 				if err != nil {
@@ -101,12 +112,24 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log.Info("tillhq listening", "addr", "http://"+ln.Addr().String(), "data", dataDir, "version", version.Version)
-			return serve.HTTP(cmd.Context(), ln, srv.Handler(), 0)
+			adminLn, err := net.Listen("tcp", admin)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			log.Info("tillhq listening", "terminals", "https://"+ln.Addr().String(), "admin", "http://"+adminLn.Addr().String(), "data", dataDir, "version", version.Version)
+			errc := make(chan error, 1)
+			go func() { errc <- serve.HTTP(cmd.Context(), adminLn, srv.AdminHandler(), 0) }()
+			err = serve.HTTP(cmd.Context(), tls.NewListener(ln, tlsConf), srv.Handler(), 0)
+			if aerr := <-errc; err == nil {
+				err = aerr
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address to listen on")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
+	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports): keep it on loopback")
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "publish this ruleset file at start unless the store has that version or newer")
 	return cmd
 }
@@ -146,7 +169,7 @@ func rulesCmd(stdout io.Writer) *cobra.Command {
 			if _, err := hq.ValidateRuleset(raw); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(hqURL, "/")+wire.PathRules, strings.NewReader(string(raw)))
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(hqURL, "/")+wire.PathAdminRules, strings.NewReader(string(raw)))
 			if err != nil {
 				return err
 			}
@@ -162,7 +185,7 @@ func rulesCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	publish.Flags().StringVar(&hqURL, "hq", defaultHQ, "HQ base URL")
+	publish.Flags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.AddCommand(check, publish)
 	return cmd
 }
@@ -194,7 +217,7 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	sales.Flags().StringVar(&hqURL, "hq", defaultHQ, "HQ base URL")
+	sales.Flags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	sales.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(sales)
 	return cmd
@@ -217,4 +240,36 @@ func doJSON(req *http.Request, out any) error {
 		return fmt.Errorf("HQ answered %s: %s", resp.Status, we.Message)
 	}
 	return json.Unmarshal(data, out)
+}
+
+func terminalCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "terminal", Short: "enroll terminals"}
+	var req wire.AddTerminalRequest
+	var adminURL string
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "print a one-time enrollment token for a terminal (for `tilld enroll`)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, _ := json.Marshal(req)
+			r, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(adminURL, "/")+wire.PathAdminTerminals, strings.NewReader(string(body)))
+			if err != nil {
+				return err
+			}
+			var ans wire.AddTerminalResponse
+			if err := doJSON(r, &ans); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "enrollment token for terminal %s of store %s (one use, until %s):\n%s\n", req.Terminal, req.Store, ans.Expires, ans.Token)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&req.Store, "store", "", "store id (required)")
+	add.Flags().StringVar(&req.Terminal, "terminal", "", "terminal id, unique in the chain (required)")
+	add.Flags().StringVar(&req.TTL, "ttl", "24h", "how long the token stays valid")
+	add.Flags().StringVar(&adminURL, "admin", defaultAdmin, "HQ's admin API")
+	add.MarkFlagRequired("store")
+	add.MarkFlagRequired("terminal")
+	cmd.AddCommand(add)
+	return cmd
 }

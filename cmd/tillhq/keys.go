@@ -1,11 +1,15 @@
 package main
 
 import (
+	"crypto/tls"
+	"time"
+
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/tilld/tilld/pki"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -66,4 +70,78 @@ func loadSigningKey(dir string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("%s: not an Ed25519 key", path)
 	}
 	return priv, nil
+}
+
+// Files of HQ's certificate authority and its TLS certificate in the data directory.
+const (
+	caCertFile     = "ca.crt"
+	caKeyFile      = "ca.key"
+	serverCertFile = "hq.crt"
+	serverKeyFile  = "hq.key"
+)
+
+// createPKI makes HQ's CA and its server certificate for hosts.
+func createPKI(dir string, hosts []string) (*pki.CA, error) {
+	now := time.Now()
+	ca, err := pki.NewCA("tilld HQ CA", now)
+	if err != nil {
+		return nil, err
+	}
+	cert, key, err := ca.ServerCert(hosts, now)
+	if err != nil {
+		return nil, err
+	}
+	caKey, err := pki.EncodeKey(ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	srvKey, err := pki.EncodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{caKeyFile, caKey}, {caCertFile, pki.EncodeCert(ca.Cert)}, {serverKeyFile, srvKey}, {serverCertFile, pki.EncodeCert(cert)}} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return ca, nil
+}
+
+// loadPKI reads HQ's CA and its TLS configuration.
+func loadPKI(dir string) (*pki.CA, *tls.Config, error) {
+	read := func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is missing: initialise HQ first with `tillhq init --data %s`", filepath.Join(dir, name), dir)
+		}
+		return b, err
+	}
+	var blobs [4][]byte
+	for i, name := range []string{caCertFile, caKeyFile, serverCertFile, serverKeyFile} {
+		b, err := read(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		blobs[i] = b
+	}
+	caCert, err := pki.DecodeCert(blobs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", caCertFile, err)
+	}
+	caKey, err := pki.DecodeKey(blobs[1])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", caKeyFile, err)
+	}
+	srvCert, err := pki.DecodeCert(blobs[2])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", serverCertFile, err)
+	}
+	srvKey, err := pki.DecodeKey(blobs[3])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", serverKeyFile, err)
+	}
+	return &pki.CA{Cert: caCert, Key: caKey}, pki.ServerTLS(caCert, srvCert, srvKey), nil
 }

@@ -200,3 +200,53 @@ func (s *Store) CurrentRuleset(context.Context) (hq.Ruleset, error) {
 	})
 	return rs, err
 }
+
+var bucketTokens = []byte("tokens")
+
+var _ hq.TokenStore = (*Store)(nil)
+
+// AddToken implements hq.TokenStore.
+func (s *Store) AddToken(_ context.Context, t hq.Token) error {
+	v, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketTokens)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(t.Hash), v)
+	})
+}
+
+// UseToken implements hq.TokenStore.
+func (s *Store) UseToken(_ context.Context, hash string, now time.Time) (hq.Token, error) {
+	var t hq.Token
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		var v []byte
+		if b != nil {
+			v = b.Get([]byte(hash))
+		}
+		if v == nil {
+			return hq.ErrTokenUnknown
+		}
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("stored token: %w", err)
+		}
+		switch {
+		case !t.UsedAt.IsZero():
+			return hq.ErrTokenUsed
+		case !now.Before(t.Expires):
+			return hq.ErrTokenExpired
+		}
+		t.UsedAt = now
+		v, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(hash), v)
+	})
+	return t, err
+}

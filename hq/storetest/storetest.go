@@ -188,6 +188,32 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 	})
 
+	t.Run("EnrollmentTokens", func(t *testing.T) {
+		s := newStore(t)
+		ts, ok := s.(hq.TokenStore)
+		if !ok {
+			t.Fatal("store does not keep enrollment tokens (hq.TokenStore)")
+		}
+		now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		for _, tok := range []hq.Token{
+			{Hash: "a", Terminal: "T1", Store: "S1", Expires: now.Add(time.Hour)},
+			{Hash: "old", Terminal: "T2", Store: "S1", Expires: now.Add(-time.Second)},
+		} {
+			if err := ts.AddToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ts.UseToken(ctx, "a", now)
+		if err != nil || got.Terminal != "T1" || got.Store != "S1" {
+			t.Fatalf("first use = %+v, %v", got, err)
+		}
+		for hash, want := range map[string]error{"a": hq.ErrTokenUsed, "old": hq.ErrTokenExpired, "nope": hq.ErrTokenUnknown} {
+			if _, err := ts.UseToken(ctx, hash, now); !errors.Is(err, want) {
+				t.Errorf("UseToken(%q) = %v; want %v", hash, err, want)
+			}
+		}
+	})
+
 	t.Run("Rulesets", func(t *testing.T) {
 		s := newStore(t)
 		if _, err := s.CurrentRuleset(ctx); !errors.Is(err, hq.ErrNoRuleset) {

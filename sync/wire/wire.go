@@ -57,3 +57,43 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"error"`
 }
+
+// PathEnroll takes a one-time token and a CSR and answers the terminal's
+// certificate (POST, EnrollRequest → EnrollResponse).
+const PathEnroll = "/v1/enroll"
+
+// EnrollRequest is a terminal asking to join the chain.
+type EnrollRequest struct {
+	Token string `json:"token"`
+	CSR   string `json:"csr"` // PEM
+}
+
+// EnrollResponse gives the terminal its identity and what it must trust.
+type EnrollResponse struct {
+	Terminal    string `json:"terminal"`
+	Store       string `json:"store"`
+	Certificate string `json:"certificate"` // PEM, the terminal's client certificate
+	CA          string `json:"ca"`          // PEM, HQ's CA: the only root the terminal trusts
+	RulesKey    string `json:"rules_key"`   // base64 Ed25519 public key that signs rulesets
+}
+
+// Admin paths, served on HQ's admin listener (loopback) only.
+const (
+	// PathAdminRules publishes a ruleset (POST, the TOML file).
+	PathAdminRules = "/v1/admin/rules"
+	// PathAdminTerminals creates an enrollment token (POST, AddTerminalRequest).
+	PathAdminTerminals = "/v1/admin/terminals"
+)
+
+// AddTerminalRequest asks HQ for a terminal's one-time enrollment token.
+type AddTerminalRequest struct {
+	Store    string `json:"store"`
+	Terminal string `json:"terminal"`
+	TTL      string `json:"ttl,omitempty"` // Go duration, default 24h
+}
+
+// AddTerminalResponse carries the token to hand to store IT.
+type AddTerminalResponse struct {
+	Token   string `json:"token"`
+	Expires string `json:"expires"`
+}

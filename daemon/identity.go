@@ -1,0 +1,179 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/pki"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// Identity is what enrollment gave this terminal: its id and store, HQ's address
+// and rules key, its certificate and key, and HQ's CA. It lives in
+// DATA_DIR/identity/, written by `tilld enroll`.
+type Identity struct {
+	Terminal string `json:"terminal"`
+	Store    string `json:"store"`
+	HQ       string `json:"hq"`
+	RulesKey string `json:"rules_key"`
+
+	TLS      *tls.Config `json:"-"`
+	NotAfter time.Time   `json:"-"`
+}
+
+// identity files inside the data directory.
+const (
+	identityDir  = "identity"
+	identityFile = "enrollment.json"
+	certFile     = "terminal.crt"
+	keyFile      = "terminal.key"
+	caFile       = "hq-ca.crt"
+)
+
+// ErrNotEnrolled: the data directory holds no identity.
+var ErrNotEnrolled = errors.New("terminal not enrolled")
+
+// LoadIdentity reads the identity in dataDir; ErrNotEnrolled when there is none.
+func LoadIdentity(dataDir string) (*Identity, error) {
+	dir := filepath.Join(dataDir, identityDir)
+	raw, err := os.ReadFile(filepath.Join(dir, identityFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotEnrolled
+	}
+	if err != nil {
+		return nil, err
+	}
+	var id Identity
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, identityFile), err)
+	}
+	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+	certPEM, err := read(certFile)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := read(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := read(caFile)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := pki.DecodeCert(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", certFile, err)
+	}
+	key, err := pki.DecodeKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	ca, err := pki.DecodeCert(caPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", caFile, err)
+	}
+	id.TLS = pki.ClientTLS(ca, cert, key)
+	id.NotAfter = cert.NotAfter
+	return &id, nil
+}
+
+// Enroll trades a one-time token for this terminal's identity at HQ and writes
+// it into dataDir. It refuses to overwrite an existing identity.
+func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error) {
+	hqURL = strings.TrimRight(hqURL, "/")
+	if !strings.HasPrefix(hqURL, "https://") {
+		return nil, fmt.Errorf("enroll: HQ address %q must be https://", hqURL)
+	}
+	dir := filepath.Join(dataDir, identityDir)
+	if _, err := os.Stat(filepath.Join(dir, identityFile)); err == nil {
+		return nil, fmt.Errorf("enroll: %s already holds an identity; move it aside to enroll again", dir)
+	}
+	_, pin, err := hq.SplitToken(token)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: %w", err)
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	csr, err := pki.NewCSR(key)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(wire.EnrollRequest{Token: token, CSR: string(pemCSR(csr))})
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hqURL+wire.PathEnroll, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("enroll at %s: %w", hqURL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var we wire.Error
+		json.Unmarshal(data, &we)
+		return nil, fmt.Errorf("enroll at %s: HQ answered %s: %s", hqURL, resp.Status, we.Message)
+	}
+	var ans wire.EnrollResponse
+	if err := json.Unmarshal(data, &ans); err != nil {
+		return nil, fmt.Errorf("enroll: answer: %w", err)
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	idJSON, _ := json.MarshalIndent(Identity{Terminal: ans.Terminal, Store: ans.Store, HQ: hqURL, RulesKey: ans.RulesKey}, "", "  ")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// The identity file goes last: its presence means the rest is complete.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{keyFile, keyPEM}, {certFile, []byte(ans.Certificate)}, {caFile, []byte(ans.CA)}, {identityFile, idJSON}} {
+		if err := writeFileSync(filepath.Join(dir, f.name), f.data); err != nil {
+			return nil, fmt.Errorf("enroll: %w", err)
+		}
+	}
+	return LoadIdentity(dataDir)
+}
+
+func pemCSR(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
