@@ -1,0 +1,131 @@
+package hq_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/storetest"
+	"github.com/tilld/tilld/pki"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+type hqEnv struct {
+	srv *hq.Server
+	ts  *httptest.Server
+	ca  *pki.CA
+}
+
+func newTLSHQ(t *testing.T) *hqEnv {
+	t.Helper()
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Now()
+	ca, err := pki.NewCA("test CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.ServerCert([]string{"127.0.0.1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, signing, _ := ed25519.GenerateKey(nil)
+	srv := hq.NewServer(hq.Options{Store: store, SigningKey: signing, CA: ca, RequireClientCert: true})
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.TLS = pki.ServerTLS(ca.Cert, cert, key)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return &hqEnv{srv: srv, ts: ts, ca: ca}
+}
+
+// enroll runs the enrollment exchange by hand and returns a client holding the
+// terminal's certificate.
+func (e *hqEnv) enroll(t *testing.T, store, terminal string) *http.Client {
+	t.Helper()
+	token, err := e.srv.AddTerminal(context.Background(), store, terminal, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pin, err := hq.SplitToken(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := pki.NewKey()
+	csr, _ := pki.NewCSR(key)
+	body, _ := json.Marshal(wire.EnrollRequest{Token: token, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))})
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin)}}
+	resp, err := pinned.Post(e.ts.URL+wire.PathEnroll, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans wire.EnrollResponse
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&ans) != nil {
+		t.Fatalf("enroll %s: %s", terminal, resp.Status)
+	}
+	cert, err := pki.DecodeCert([]byte(ans.Certificate))
+	if err != nil || cert.Subject.CommonName != terminal {
+		t.Fatalf("certificate for %s: %v %v", terminal, cert.Subject, err)
+	}
+	// A second use of the same token is refused.
+	resp2, err := pinned.Post(e.ts.URL+wire.PathEnroll, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusForbidden {
+		t.Fatalf("reused token: %s, want 403", resp2.Status)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: pki.ClientTLS(e.ca.Cert, cert, key)}}
+}
+
+func upload(t *testing.T, c *http.Client, url, terminal string) int {
+	t.Helper()
+	body, _ := json.Marshal(wire.UploadRequest{Terminal: terminal, Events: storetest.Chain(terminal, 1, 3, "", 100)})
+	resp, err := c.Post(url+wire.PathUpload, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestUploadsOnlyForTheCertificatesTerminal(t *testing.T) {
+	e := newTLSHQ(t)
+	a := e.enroll(t, "S1", "A")
+	e.enroll(t, "S1", "B")
+	if code := upload(t, a, e.ts.URL, "B"); code != http.StatusForbidden {
+		t.Errorf("A's certificate uploading as B: %d, want 403", code)
+	}
+	if code := upload(t, a, e.ts.URL, "A"); code != http.StatusOK {
+		t.Errorf("A uploading as A: %d, want 200", code)
+	}
+	// Trusting HQ's CA but presenting no certificate is not enough.
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(e.ca.Cert))}}
+	if code := upload(t, anon, e.ts.URL, "A"); code != http.StatusUnauthorized {
+		t.Errorf("upload without a certificate: %d, want 401", code)
+	}
+}
+
+func TestPinnedTLSRefusesAnotherHQ(t *testing.T) {
+	e := newTLSHQ(t)
+	other, _ := pki.NewCA("impostor", time.Now())
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(other.Cert))}}
+	resp, err := c.Get(e.ts.URL + "/healthz")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a client pinning another CA reached HQ")
+	}
+}
