@@ -8,8 +8,9 @@ LDFLAGS     := -X github.com/tilld/tilld/version.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 
-# System packages the tests use: socat makes serial pty pairs.
-TEST_DEBS := socat
+# System packages the tests use: socat makes serial pty pairs; postgresql-15 is the
+# HQ store's throwaway test cluster (the tests start and stop it themselves).
+TEST_DEBS := socat postgresql-15
 
 .PHONY: all build demo test deps check unit fuzz clean
 

@@ -21,6 +21,7 @@ import (
 	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/pgstore"
 	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/version"
@@ -79,7 +80,7 @@ func initCmd(stdout io.Writer) *cobra.Command {
 }
 
 func serveCmd(stderr io.Writer) *cobra.Command {
-	var dataDir, listen, admin, rulesFile string
+	var dataDir, listen, admin, rulesFile, postgres string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "run the HQ server",
@@ -93,7 +94,12 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
+			var store hq.Store
+			if postgres != "" {
+				store, err = pgstore.Open(cmd.Context(), postgres, pgstore.Options{Logger: log})
+			} else {
+				store, err = boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
+			}
 			if err != nil {
 				return err
 			}
@@ -130,6 +136,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports): keep it on loopback")
+	cmd.Flags().StringVar(&postgres, "postgres", "", "PostgreSQL URL (postgres://...): keep HQ's store there instead of DATA/hq.db, so several tillhq replicas can serve one chain (each needs DATA's keys)")
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "publish this ruleset file at start unless the store has that version or newer")
 	return cmd
 }

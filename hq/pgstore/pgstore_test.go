@@ -1,0 +1,451 @@
+package pgstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/pgstore"
+	"github.com/tilld/tilld/hq/storetest"
+	"github.com/tilld/tilld/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// open opens a Store on url and closes it when t ends.
+func open(t testing.TB, url string) *pgstore.Store {
+	t.Helper()
+	s, err := pgstore.Open(context.Background(), url, pgstore.Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) hq.Store {
+		url := pgtest.URL(t)
+		s, err := pgstore.Open(context.Background(), url, pgstore.Options{})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { checkDatabase(t, url) }) // runs after the suite closes s
+		return s
+	})
+}
+
+// checkDatabase reopens the database and checks what every Append must leave:
+// each terminal's events 1..acked are all there, chain, and add up to its report.
+func checkDatabase(t *testing.T, url string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := pgstore.Open(ctx, url, pgstore.Options{})
+	if err != nil {
+		t.Errorf("reopen: %v", err)
+		return
+	}
+	defer s.Close()
+	report, err := s.SalesReport(ctx)
+	if err != nil {
+		t.Errorf("check: %v", err)
+		return
+	}
+	for _, r := range report {
+		evs, err := s.Events(ctx, r.Terminal, 0, 0)
+		if err != nil {
+			t.Errorf("check: %v", err)
+			continue
+		}
+		if uint64(len(evs)) != r.MaxSeq {
+			t.Errorf("check %s: %d events stored, acked %d", r.Terminal, len(evs), r.MaxSeq)
+		}
+		var sales, total int64
+		prevSeq, prevHash := uint64(0), ""
+		for i := range evs {
+			if err := event.Verify(prevSeq, prevHash, &evs[i]); err != nil {
+				t.Errorf("check: stored chain: %v", err)
+				break
+			}
+			prevSeq, prevHash = evs[i].Seq, evs[i].Hash
+			var sale struct{ Total int64 }
+			if evs[i].Type == event.TypeSale && json.Unmarshal(evs[i].Body, &sale) == nil {
+				sales++
+				total += sale.Total
+			}
+		}
+		if sales != r.Count || total != r.Total {
+			t.Errorf("check %s: events hold %d sales totalling %d, report says %d totalling %d", r.Terminal, sales, total, r.Count, r.Total)
+		}
+	}
+}
+
+func TestMigratingTwiceIsANoop(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	type applied struct {
+		Version   int
+		Name      string
+		AppliedAt time.Time
+	}
+	migrations := func() []applied {
+		rows, _ := connect(t, url).Query(ctx, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+		out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[applied])
+		if err != nil {
+			t.Fatalf("read schema_migrations: %v", err)
+		}
+		return out
+	}
+
+	s := open(t, url)
+	evs := storetest.Chain("T1", 1, 3, "", 700)
+	if _, err := s.Append(ctx, "T1", evs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	first := migrations()
+	if len(first) == 0 || first[0].Version != 1 {
+		t.Fatalf("schema_migrations after first open = %+v, want versions from 1", first)
+	}
+
+	s = open(t, url)
+	second := migrations()
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Fatalf("schema_migrations changed by a second open:\n%+v\n%+v", first, second)
+	}
+	if acked, err := s.Acked(ctx, "T1"); err != nil || acked != 3 {
+		t.Fatalf("acked after reopen = %d, %v; want 3", acked, err)
+	}
+}
+
+func TestReplicasMigrateTogether(t *testing.T) {
+	url := pgtest.URL(t)
+	const replicas = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, replicas)
+	for range replicas {
+		wg.Go(func() {
+			s, err := pgstore.Open(context.Background(), url, pgstore.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			s.Close()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("open beside other replicas: %v", err)
+	}
+}
+
+// TestReplicasAppendExactlyOnce runs two Stores over one database, like two tillhq
+// replicas behind a load balancer, with several uploaders of the same terminal
+// retrying overlapping batches on both.
+func TestReplicasAppendExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	replicas := []*pgstore.Store{open(t, url), open(t, url)}
+	const n = 400
+	evs := storetest.Chain("R1", 1, n, "", 3)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for u := range 8 {
+		s := replicas[u%2]
+		rng := rand.New(rand.NewPCG(uint64(u), 1))
+		wg.Go(func() {
+			acked := uint64(0)
+			for acked < n {
+				// Resend from somewhat before what this uploader last saw acked,
+				// as a terminal does after a lost answer.
+				from := int(acked) - rng.IntN(30)
+				from = max(from, 0)
+				to := min(from+1+rng.IntN(40), n)
+				a, err := s.Append(ctx, "R1", evs[from:to])
+				if err != nil {
+					errs <- err
+					return
+				}
+				if a < acked {
+					errs <- fmt.Errorf("acked went back from %d to %d", acked, a)
+					return
+				}
+				acked = a
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("uploader: %v", err)
+	}
+
+	report, err := replicas[0].SalesReport(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report) != 1 || report[0].Count != n || report[0].MaxSeq != n || report[0].Total != 3*n {
+		t.Fatalf("report = %+v; want one line: count %d max %d total %d", report, n, n, 3*n)
+	}
+	var rows int
+	if err := connect(t, url).QueryRow(ctx, "SELECT count(*) FROM events").Scan(&rows); err != nil || rows != n {
+		t.Fatalf("events table holds %d rows (%v), want %d", rows, err, n)
+	}
+	checkDatabase(t, url)
+}
+
+// TestTerminalsDoNotWaitForEachOther holds one terminal's row lock, as a slow
+// upload would, and checks that only that terminal's uploads wait.
+func TestTerminalsDoNotWaitForEachOther(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s := open(t, url)
+	t1 := storetest.Chain("T1", 1, 2, "", 100)
+	t2 := storetest.Chain("T2", 1, 2, "", 100)
+	for _, evs := range [][]event.Event{t1[:1], t2[:1]} {
+		if _, err := s.Append(ctx, evs[0].Terminal, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	holder, err := connect(t, url).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, "SELECT 1 FROM terminals WHERE terminal = 'T1' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, "T1", t1)
+		blocked <- err
+	}()
+	for _, c := range []struct {
+		name string
+		evs  []event.Event
+	}{
+		{"known terminal", t2},
+		{"new terminal", storetest.Chain("T3", 1, 2, "", 100)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if acked, err := s.Append(ctx, c.evs[0].Terminal, c.evs); err != nil || acked != 2 {
+				t.Fatalf("append beside a locked terminal = %d, %v; want 2, nil", acked, err)
+			}
+		})
+	}
+	select {
+	case err := <-blocked:
+		t.Fatalf("append of the locked terminal did not wait (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-blocked:
+		if err != nil {
+			t.Fatalf("append after the lock was released: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("append still waiting 10 s after the lock was released")
+	}
+	if acked, err := s.Acked(ctx, "T1"); err != nil || acked != 2 {
+		t.Fatalf("T1 acked = %d, %v; want 2", acked, err)
+	}
+}
+
+// TestEventsAreKeptByteForByte uploads bodies no encoder would produce and times
+// with nanoseconds in another zone: the hash covers both, so they must come back
+// exactly.
+func TestEventsAreKeptByteForByte(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.URL(t))
+	msk := time.FixedZone("MSK", 3*3600)
+	bodies := []string{
+		`{"total":1200,  "id":"s1" ,"currency":"RUB","z":[1, 2]}`,
+		"{\n  \"id\": \"s2\",\n  \"total\": 5,\n  \"note\": \"\\u0417\\u0434\\u0440\\u0430\\u0432\\u0441\\u0442\\u0432\\u0443\\u0439\\u0442\\u0435\"\n}",
+		`{"id":"s3","total":7,"card":"Василий"}`,
+	}
+	var evs []event.Event
+	prev := ""
+	for i, body := range bodies {
+		e := event.Event{
+			Terminal: "T1", Seq: uint64(i + 1), ID: fmt.Sprintf("e%d", i+1), Type: event.TypeSale,
+			At:             time.Date(2026, 3, 8, 9, 30, 0, 123456789+i, msk),
+			RulesetVersion: 4, RulesetHash: "abc", Prev: prev, Body: json.RawMessage(body),
+		}
+		e.Hash = e.ComputeHash()
+		prev = e.Hash
+		evs = append(evs, e)
+	}
+	if acked, err := s.Append(ctx, "T1", evs); err != nil || acked != 3 {
+		t.Fatalf("append = %d, %v; want 3, nil", acked, err)
+	}
+	got, err := s.Events(ctx, "T1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(evs) {
+		t.Fatalf("got %d events, want %d", len(got), len(evs))
+	}
+	for i := range evs {
+		w, g := evs[i], got[i]
+		if string(g.Body) != string(w.Body) || !g.At.Equal(w.At) || g.ID != w.ID || g.Hash != w.Hash ||
+			g.RulesetVersion != w.RulesetVersion || g.RulesetHash != w.RulesetHash || g.Prev != w.Prev {
+			t.Errorf("event %d came back as\n%+v\nwant\n%+v", i+1, g, w)
+		}
+		if g.ComputeHash() != w.Hash {
+			t.Errorf("event %d: hash of the stored event does not match", i+1)
+		}
+	}
+	if tail, err := s.Events(ctx, "T1", 1, 1); err != nil || len(tail) != 1 || tail[0].Seq != 2 {
+		t.Fatalf("Events(after 1, limit 1) = %v, %v; want event 2", tail, err)
+	}
+}
+
+func TestReplicasPublishEachVersionOnce(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	replicas := []*pgstore.Store{open(t, url), open(t, url)}
+	for v := int64(1); v <= 10; v++ {
+		errs := make([]error, len(replicas))
+		var wg sync.WaitGroup
+		for i, s := range replicas {
+			wg.Go(func() {
+				errs[i] = s.PublishRuleset(ctx, hq.Ruleset{Version: v, Hash: fmt.Sprint("h", i), Raw: []byte(fmt.Sprintf("version = %d\n", v))})
+			})
+		}
+		wg.Wait()
+		ok, old := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, hq.ErrOldRuleset):
+				old++
+			default:
+				t.Fatalf("publish v%d: %v", v, err)
+			}
+		}
+		if ok != 1 || old != 1 {
+			t.Fatalf("publish v%d from two replicas: %d succeeded, %d refused as old; want 1 and 1", v, ok, old)
+		}
+		if cur, err := replicas[1].CurrentRuleset(ctx); err != nil || cur.Version != v {
+			t.Fatalf("current = v%d, %v; want v%d", cur.Version, err, v)
+		}
+	}
+}
+
+func TestOpenErrorHidesPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, url := range []string{
+		"postgres://tillhq:s3cret-pw@127.0.0.1:1/hq",
+		"host=127.0.0.1 port=1 user=tillhq password=s3cret-pw dbname=hq",
+		"postgres://tillhq:s3cret-pw@127.0.0.1:notaport/hq",
+	} {
+		s, err := pgstore.Open(ctx, url, pgstore.Options{})
+		if err == nil {
+			s.Close()
+			t.Fatalf("open %s: no error", url)
+		}
+		if strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("open error shows the password: %v", err)
+		}
+	}
+}
+
+// TestUploadsThatStoreNothingLeaveNoTrace: an upload that adds no event leaves no
+// report line, as in the bbolt store, and a failed one commits nothing.
+func TestUploadsThatStoreNothingLeaveNoTrace(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name    string
+		ctx     context.Context
+		evs     []event.Event
+		wantErr func(error) bool
+	}{
+		{"empty batch", context.Background(), nil, func(err error) bool { return err == nil }},
+		{"only a gap", context.Background(), storetest.Chain("T9", 2, 3, "x", 100)[1:], func(err error) bool { return err == nil }},
+		{"another terminal's events", context.Background(), storetest.Chain("T8", 1, 2, "", 100), hq.IsBrokenChain},
+		{"cancelled", cancelled, storetest.Chain("T9", 1, 2, "", 100), func(err error) bool { return errors.Is(err, context.Canceled) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			acked, err := s.Append(c.ctx, "T9", c.evs)
+			if acked != 0 || !c.wantErr(err) {
+				t.Fatalf("append = %d, %v", acked, err)
+			}
+			report, err := s.SalesReport(context.Background())
+			if err != nil || len(report) != 0 {
+				t.Fatalf("report = %+v, %v; want no line", report, err)
+			}
+		})
+	}
+}
+
+func TestReplicasSpendATokenOnce(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	replicas := []*pgstore.Store{open(t, url), open(t, url)}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	tok := hq.Token{Hash: hq.TokenHash("secret"), Terminal: "T1", Store: "S1", Expires: now.Add(time.Hour)}
+	if err := replicas[0].AddToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := replicas[1].AddToken(ctx, tok); err == nil {
+		t.Fatal("a second token with the same hash was accepted")
+	}
+	const uses = 10
+	errs := make([]error, uses)
+	var wg sync.WaitGroup
+	for i := range uses {
+		wg.Go(func() {
+			got, err := replicas[i%2].UseToken(ctx, tok.Hash, now)
+			if err == nil && (got.Terminal != "T1" || got.Store != "S1" || !got.UsedAt.Equal(now)) {
+				err = fmt.Errorf("spent token came back as %+v", got)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	spent := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			spent++
+		case !errors.Is(err, hq.ErrTokenUsed):
+			t.Errorf("use: %v", err)
+		}
+	}
+	if spent != 1 {
+		t.Fatalf("token spent %d times by %d concurrent uses on two replicas, want once", spent, uses)
+	}
+}
