@@ -1,9 +1,7 @@
 package discount
 
 import (
-	"cmp"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -12,184 +10,378 @@ import (
 	"github.com/tilld/tilld/pos"
 )
 
+// Options tune ApplyWith. The zero value is what Apply uses.
+type Options struct {
+	// Explain fills pos.Quote.Dropped with every rule that did not apply and
+	// why. It costs time and memory on large rulesets, so it is off for
+	// ordinary pricing.
+	Explain bool
+}
+
 // Apply prices basket with the rules of rs for the card whose account is acct
 // (nil when no card was presented) at time now, and explains every discount and
 // every point in the quote's Applied list, one entry per rule that changed the
 // price or the points.
 //
 // The error is a *pos.InputError (wrapped) when the basket is invalid,
-// money.ErrOverflow (wrapped) when its sums do not fit in an Amount, and a
-// *ValidationError (wrapped) when rs does not pass Validate; Apply never panics
-// on a ruleset that fails validation, it refuses it.
+// a *ValidationError (wrapped) when rs does not pass Validate, ErrNotEffective
+// when rs takes effect after now, and money.ErrOverflow (wrapped) when points
+// do not fit in an int64. Apply never panics on a ruleset that fails
+// validation, it refuses it.
 //
-// Apply only reads rs: one Ruleset may serve concurrent callers, as long as
-// nobody modifies it meanwhile.
-//
-// now is part of the contract so that rules with validity windows can be added
-// without changing callers; no rule of this cut depends on it.
+// Apply only reads rs (it compiles it once, safely): one Ruleset may serve
+// concurrent callers, as long as nobody modifies it.
 func Apply(rs *Ruleset, basket pos.Basket, acct *pos.Account, now time.Time) (pos.Quote, error) {
+	return ApplyWith(rs, basket, acct, now, Options{})
+}
+
+// ApplyWith is Apply with options.
+func ApplyWith(rs *Ruleset, basket pos.Basket, acct *pos.Account, now time.Time, opts Options) (pos.Quote, error) {
 	if err := basket.Validate(); err != nil {
 		return pos.Quote{}, fmt.Errorf("apply rules: %w", err)
 	}
-	if err := rs.Validate(); err != nil {
-		return pos.Quote{}, fmt.Errorf("apply rules: %w", err)
+	if rs == nil {
+		return pos.Quote{}, fmt.Errorf("apply rules: %w", rs.Validate())
 	}
-	e, err := newEngine(rs.Currency, basket.Lines)
-	if err != nil {
+	p := rs.compiled()
+	if p.err != nil {
+		return pos.Quote{}, fmt.Errorf("apply rules: %w", p.err)
+	}
+	if !rs.EffectiveAt(now) {
+		return pos.Quote{}, fmt.Errorf("apply rules version %d at %s: effective from %s: %w",
+			rs.Version, now.Format(time.RFC3339), rs.Effective, ErrNotEffective)
+	}
+	e := newEngine(rs, p, &basket, acct, now, opts)
+	if err := e.run(); err != nil {
 		return pos.Quote{}, fmt.Errorf("apply rules version %d: %w", rs.Version, err)
 	}
-	q := pos.Quote{
-		Currency:       rs.Currency.Code,
-		Subtotal:       e.subtotal,
-		Applied:        []pos.Applied{},
-		RulesetVersion: rs.Version,
-	}
-	if acct != nil {
-		for _, i := range rs.order() {
-			r := &rs.Rules[i]
-			a, err := e.apply(r, acct, &q)
-			if err != nil {
-				return pos.Quote{}, fmt.Errorf("apply rule %q of version %d: %w", r.ID, rs.Version, err)
-			}
-			if a.Amount != 0 || a.Points != 0 {
-				q.Applied = append(q.Applied, a)
-				q.Discount += a.Amount
-				q.PointsEarned += a.Points
-			}
-		}
-	}
-	q.Total = q.Subtotal - q.Discount
-	q.Lines = make([]pos.PricedLine, len(basket.Lines))
-	for k, i := range e.order {
-		l := basket.Lines[i]
-		q.Lines[i] = pos.PricedLine{Line: l, Amount: e.amount[k], Discount: e.amount[k] - e.left[k], Total: e.left[k]}
-	}
-	return q, nil
+	return e.q, nil
 }
 
-// engine holds the lines of one basket in canonical order and what is left to
-// pay on each.
+// engine prices one basket. Lines are kept in a canonical order so that every
+// tie in an allocation is independent of the order they were rung up in.
 type engine struct {
-	cur      money.Currency
+	rs      *Ruleset
+	p       *program
+	cur     money.Currency
+	basket  *pos.Basket
+	acct    *pos.Account
+	card    string
+	now     wallClock
+	explain bool
+
 	lines    []pos.Line // canonical order
 	order    []int      // order[k] is the caller's index of lines[k]
 	amount   []money.Amount
-	left     []money.Amount
+	left     []money.Amount // what is left to pay on each line
+	floor    []money.Amount // the least discounts may leave on each line
+	want     []money.Amount // scratch: a rule's shares before limits
+	clip     []money.Amount // scratch: its shares after limits
 	weights  []money.Amount // scratch
+	points   []int64        // per line: points earned
+	redeemed []int64        // per line: points paid with
+	partner  []int64        // per line: partner points
 	subtotal money.Amount
+	// basketRoom is what the basket limit still allows; -1 for no limit.
+	basketRoom money.Amount
+
+	cand []bool // per program rule: the basket has a line it targets
+	// The lines each targeted rule hits, as linked lists: hitHead[n] is one
+	// more than the index in hitLine/hitNext of rule n's last hit; 0: none.
+	hitHead []int32
+	hitLine []int32
+	hitNext []int32
+	idx     []int  // scratch: the lines a rule reaches
+	active  []bool // per program rule: it applied in its phase
+	used    []bool // per program rule: it gave something (explain mode)
+	dropped []bool // per program rule: it is in Dropped (explain mode)
+	done    []bool // per group: resolved
+
+	q        pos.Quote
+	alloc    allocator
+	birthday bool // the customer is inside a birthday rule's window
 }
 
-func newEngine(cur money.Currency, lines []pos.Line) (*engine, error) {
-	n := len(lines)
+func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now time.Time, opts Options) *engine {
+	n := len(b.Lines)
 	e := &engine{
-		cur:     cur,
-		lines:   make([]pos.Line, n),
-		order:   make([]int, n),
-		amount:  make([]money.Amount, n),
-		left:    make([]money.Amount, n),
-		weights: make([]money.Amount, n),
+		rs: rs, p: p, cur: rs.Currency, basket: b, acct: acct, now: newWallClock(now), explain: opts.Explain,
+		lines: make([]pos.Line, n),
+		order: make([]int, n),
 	}
+	if acct != nil {
+		e.card = acct.Card
+		if e.card == "" {
+			e.card = b.Card
+		}
+	}
+	amounts := make([]money.Amount, 6*n)
+	e.amount, e.left, e.floor, e.want, e.clip, e.weights = amounts[:n], amounts[n:2*n], amounts[2*n:3*n],
+		amounts[3*n:4*n], amounts[4*n:5*n], amounts[5*n:6*n]
+	counts := make([]int64, 3*n)
+	e.points, e.redeemed, e.partner = counts[:n], counts[n:2*n], counts[2*n:]
+	nr := len(p.rules)
+	e.hitHead = make([]int32, nr)
+	e.hitLine, e.hitNext = make([]int32, 0, 2*n), make([]int32, 0, 2*n)
+	e.idx = make([]int, 0, n)
+	flags := make([]bool, 2*nr+len(p.groups))
+	e.cand, e.active, e.done = flags[:nr], flags[nr:2*nr], flags[2*nr:]
+	if opts.Explain {
+		track := make([]bool, 2*nr)
+		e.used, e.dropped = track[:nr], track[nr:]
+	}
+
 	for i := range e.order {
 		e.order[i] = i
 	}
-	// A canonical order makes every tie in an allocation independent of the
-	// order the lines were rung up in; identical lines are interchangeable.
+	lines := b.Lines
 	slices.SortStableFunc(e.order, func(a, b int) int {
 		la, lb := &lines[a], &lines[b]
-		return cmp.Or(
-			strings.Compare(la.Category, lb.Category),
-			strings.Compare(la.SKU, lb.SKU),
-			cmp.Compare(la.UnitPrice, lb.UnitPrice),
-			cmp.Compare(la.Qty, lb.Qty),
-		)
+		if c := strings.Compare(la.Category, lb.Category); c != 0 {
+			return c
+		}
+		if c := strings.Compare(la.SKU, lb.SKU); c != 0 {
+			return c
+		}
+		if la.UnitPrice != lb.UnitPrice {
+			return cmpInt(int64(la.UnitPrice), int64(lb.UnitPrice))
+		}
+		return cmpInt(la.Qty, lb.Qty)
 	})
 	for k, i := range e.order {
 		l := lines[i]
 		e.lines[k] = l
-		// Validate bounds qty and price so that one line fits; the sum may not.
+		// Validate bounds every line and the number of lines, so sums fit.
 		a := l.Amount()
-		if e.subtotal > math.MaxInt64-a {
-			return nil, fmt.Errorf("basket subtotal: %w", money.ErrOverflow)
-		}
 		e.subtotal += a
 		e.amount[k] = a
 		e.left[k] = a
+		if f, ok := p.floors[l.SKU]; ok {
+			e.floor[k] = min(a, f*money.Amount(l.Qty))
+		}
+		for _, n := range p.bySKU[l.SKU] {
+			e.hit(n, k)
+		}
+		for _, n := range p.byCat[l.Category] {
+			e.hit(n, k)
+		}
 	}
-	return e, nil
+	e.basketRoom = -1
+	if share := rs.Limits.BasketDiscount; share > 0 {
+		e.basketRoom = e.subtotal.Percent(share, money.Down)
+	}
+	e.q = pos.Quote{
+		Currency:       rs.Currency.Code,
+		Subtotal:       e.subtotal,
+		Applied:        make([]pos.Applied, 0, 8),
+		RulesetVersion: rs.Version,
+	}
+	return e
 }
 
-// apply runs one rule for a card holder and returns what it did; a zero
-// Applied means it changed nothing.
-func (e *engine) apply(r *Rule, acct *pos.Account, q *pos.Quote) (pos.Applied, error) {
-	a := pos.Applied{Rule: r.ID, Kind: string(r.Kind)}
-	var err error
+// hit records that targeted rule n reaches line k.
+func (e *engine) hit(n int32, k int) {
+	e.cand[n] = true
+	e.hitLine = append(e.hitLine, int32(k))
+	e.hitNext = append(e.hitNext, e.hitHead[n])
+	e.hitHead[n] = int32(len(e.hitLine))
+}
+
+// reached returns the lines rule c reaches, in canonical order, in scratch
+// space valid until the next call: a targeted rule's hits, else every line
+// it does not exclude.
+func (e *engine) reached(c *crule) []int {
+	idx := e.idx[:0]
+	if c.targeted {
+		// Hits were recorded in canonical order, so the list runs backwards;
+		// a line hit by SKU and by category appears twice in a row.
+		for j := e.hitHead[c.n]; j != 0; j = e.hitNext[j-1] {
+			k := int(e.hitLine[j-1])
+			if len(idx) > 0 && idx[len(idx)-1] == k {
+				continue
+			}
+			idx = append(idx, k)
+		}
+		slices.Reverse(idx)
+		if !c.excl.empty() {
+			idx = slices.DeleteFunc(idx, func(k int) bool { return c.excl.has(e.lines[k].Category) })
+		}
+	} else {
+		for k := range e.lines {
+			if c.excl.empty() || !c.excl.has(e.lines[k].Category) {
+				idx = append(idx, k)
+			}
+		}
+	}
+	e.idx = idx
+	return idx
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (e *engine) run() error {
+	e.tierInfo()
+	if err := e.discounts(); err != nil {
+		return err
+	}
+	if err := e.redemption(); err != nil {
+		return err
+	}
+	if err := e.earning(); err != nil {
+		return err
+	}
+	if err := e.after(); err != nil {
+		return err
+	}
+	e.finish()
+	return nil
+}
+
+// tierInfo shows the card's tier, its message and flags, whether or not the
+// tiers rule gives a discount on this basket.
+func (e *engine) tierInfo() {
+	if e.acct == nil || e.p.tiers == nil {
+		return
+	}
+	t, ok := e.p.tiers.tierFor(e.acct.LifetimeSpend)
+	if !ok {
+		return
+	}
+	e.q.Tier = t.Name
+	e.q.TierMessage = t.Message
+	e.q.Flags = append(e.q.Flags, t.Flags...)
+}
+
+// rules returns the program rules of phase ph.
+func (e *engine) rules(ph phase) []crule {
+	return e.p.rules[e.p.byPhase[ph]:e.p.byPhase[ph+1]]
+}
+
+// drop records, in explain mode, why a rule did not apply, once per rule.
+func (e *engine) drop(c *crule, code dropCode, detail string) {
+	if !e.explain || code == dropNone || e.used[c.n] || e.dropped[c.n] {
+		return
+	}
+	e.dropped[c.n] = true
+	e.q.Dropped = append(e.q.Dropped, pos.Dropped{Rule: c.r.ID, Code: code.String(), Reason: e.dropReason(c.r, code, detail)})
+}
+
+// use records, in explain mode, that a rule gave something.
+func (e *engine) use(c *crule) {
+	if e.explain {
+		e.used[c.n] = true
+	}
+}
+
+// ineligible checks the conditions of rule c; dropNone means it may apply.
+func (e *engine) ineligible(c *crule) dropCode {
+	r := c.r
+	if r.needsCard() && e.acct == nil {
+		return dropNoCard
+	}
+	if c.scoped && !e.inScope(r) {
+		return dropScope
+	}
+	if c.windowed {
+		if code := c.win.outside(&e.now); code != dropNone {
+			return code
+		}
+	}
+	if r.MinBasket > 0 && e.reach(c) < r.MinBasket {
+		return dropMinBasket
+	}
 	switch r.Kind {
-	case KindCardPercent:
-		a.Amount, err = e.percentOff(r, r.Percent)
-		a.Reason = cardPercentReason(r.Percent)
 	case KindTiers:
-		t, ok := r.tierFor(acct.LifetimeSpend)
-		if !ok {
-			return pos.Applied{}, nil
+		if e.q.Tier == "" {
+			return dropNoTier
 		}
-		if q.Tier == "" {
-			q.Tier = t.Name
+	case KindPartner:
+		if !e.partnerCard(r) {
+			return dropNotPartner
 		}
-		a.Amount, err = e.percentOff(r, t.Percent)
-		a.Reason = tierReason(e.cur, t, acct.LifetimeSpend)
-	case KindPoints:
-		a.Points, err = e.points(r)
-		a.Reason = pointsReason(e.cur, r)
+	case KindBirthday:
+		pr := e.acct.Profile
+		if pr == nil || pr.BirthMonth < 1 || pr.BirthMonth > 12 || pr.BirthDay < 1 || pr.BirthDay > 31 {
+			return dropNoProfile
+		}
+		d := daysFromBirthday(e.now.date, pr.BirthMonth, pr.BirthDay)
+		if d < -r.DaysBefore || d > r.DaysAfter {
+			return dropNotBirthday
+		}
+		e.birthday = true
+	case KindCharity:
+		if !r.Always && !e.basket.Donate {
+			return dropOptIn
+		}
 	}
-	return a, err
+	return dropNone
 }
 
-// percentOff takes p of what is left of the lines r does not exclude, rounded
-// half up once on their sum, and splits it over them in proportion to what is
-// left of each. It returns the discount given.
-func (e *engine) percentOff(r *Rule, p money.BP) (money.Amount, error) {
-	var base money.Amount
-	for k := range e.lines {
-		w := e.left[k]
-		if r.excludes(e.lines[k].Category) {
-			w = 0
-		}
-		e.weights[k] = w
-		base += w // at most the subtotal, which fits
-	}
-	if base == 0 {
-		return 0, nil
-	}
-	d, err := money.MulDiv(base, int64(p), int64(money.Whole), money.HalfUp)
-	if err != nil {
-		return 0, err
-	}
-	if d == 0 {
-		return 0, nil
-	}
-	// d <= base because p <= 100 %, so no share exceeds its line's weight.
-	shares, err := money.Allocate(d, e.weights)
-	if err != nil {
-		return 0, err
-	}
-	for k, s := range shares {
-		e.left[k] -= s
-	}
-	return d, nil
+func (e *engine) inScope(r *Rule) bool {
+	b := e.basket
+	return b.Store != "" && slices.Contains(r.Stores, b.Store) ||
+		b.Region != "" && slices.Contains(r.Regions, b.Region) ||
+		b.Terminal != "" && slices.Contains(r.Terminals, b.Terminal)
 }
 
-// points is r.Points for every full r.Per paid on the lines r does not exclude.
-func (e *engine) points(r *Rule) (int64, error) {
-	var paid money.Amount
-	for k := range e.lines {
-		if !r.excludes(e.lines[k].Category) {
-			paid += e.left[k]
+func (e *engine) partnerCard(r *Rule) bool {
+	for _, p := range r.Prefixes {
+		if p.Contains(e.card) {
+			return true
 		}
 	}
-	units := paid / r.Per
-	pts, err := money.MulDiv(units, r.Points, 1, money.Down)
-	if err != nil {
-		return 0, fmt.Errorf("points for %d × %d: %w", units, r.Points, err)
+	return false
+}
+
+// reach is the basket's amount before discounts on the lines rule c does not
+// exclude (a gift's own SKU not counted), for MinBasket.
+func (e *engine) reach(c *crule) money.Amount {
+	if c.excl.empty() && c.r.Kind != KindGift {
+		return e.subtotal
 	}
-	return int64(pts), nil
+	var s money.Amount
+	for k := range e.lines {
+		l := &e.lines[k]
+		if c.excl.has(l.Category) || c.r.Kind == KindGift && l.SKU == c.r.GiftSKU {
+			continue
+		}
+		s += e.amount[k]
+	}
+	return s
+}
+
+// finish writes the lines back in the caller's order and the flags, and in
+// explain mode accounts for every rule that neither applied nor was dropped.
+func (e *engine) finish() {
+	if e.explain {
+		for n := range e.p.rules {
+			if c := &e.p.rules[n]; !e.used[n] && !e.dropped[n] {
+				e.drop(c, dropNothing, "")
+			}
+		}
+	}
+	e.q.Total = e.subtotal - e.q.Discount
+	e.q.Lines = make([]pos.PricedLine, len(e.lines))
+	for k, i := range e.order {
+		e.q.Lines[i] = pos.PricedLine{
+			Line: e.lines[k], Amount: e.amount[k], Discount: e.amount[k] - e.left[k], Total: e.left[k],
+			Points: e.points[k], Redeemed: e.redeemed[k], PartnerPoints: e.partner[k],
+		}
+	}
+	if e.birthday {
+		e.q.Birthday = true
+		e.q.Flags = append(e.q.Flags, "birthday")
+	}
+	if len(e.q.Flags) > 1 {
+		slices.Sort(e.q.Flags)
+		e.q.Flags = slices.Compact(e.q.Flags)
+	}
 }

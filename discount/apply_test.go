@@ -3,6 +3,7 @@ package discount
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -316,6 +317,7 @@ func quoteProblems(b pos.Basket, q pos.Quote) []string {
 		return out
 	}
 	var sum, sub, disc money.Amount
+	var linePts, lineRedeemed, linePartner int64
 	for i, l := range q.Lines {
 		if l.Line != b.Lines[i] {
 			bad("line %d is %+v, want %+v (caller's order)", i, l.Line, b.Lines[i])
@@ -326,28 +328,63 @@ func quoteProblems(b pos.Basket, q pos.Quote) []string {
 		if l.Discount < 0 || l.Total < 0 {
 			bad("line %d: negative discount %d or total %d", i, l.Discount, l.Total)
 		}
+		if l.Points < 0 || l.Redeemed < 0 || l.PartnerPoints < 0 {
+			bad("line %d: negative points %+v", i, l)
+		}
 		sum += l.Total
 		sub += l.Amount
 		disc += l.Discount
+		linePts += l.Points
+		lineRedeemed += l.Redeemed
+		linePartner += l.PartnerPoints
 	}
 	var applied money.Amount
-	var pts int64
+	var pts, partnerPts, redeemed int64
 	for _, a := range q.Applied {
-		if a.Amount < 0 || a.Points < 0 || a.Amount == 0 && a.Points == 0 {
+		if a.Amount < 0 || a.Points < 0 || a.Redeemed < 0 || a.Capped < 0 || a.Amount == 0 && a.Points == 0 {
 			bad("applied %+v: want a positive amount or points", a)
 		}
 		if a.Reason == "" {
 			bad("applied %+v has no reason", a)
 		}
 		applied += a.Amount
-		pts += a.Points
+		redeemed += a.Redeemed
+		if a.Partner != "" && a.Points > 0 {
+			partnerPts += a.Points
+		} else {
+			pts += a.Points
+		}
+	}
+	var donated int64
+	for _, d := range q.Donations {
+		if d.Amount < 0 || d.Points < 0 || d.Amount == 0 && d.Points == 0 || d.Cause == "" {
+			bad("donation %+v", d)
+		}
+		donated += d.Points
 	}
 	if sum != q.Total || sub != q.Subtotal || disc != q.Discount || q.Subtotal-q.Discount != q.Total {
 		bad("sum(lines.Total) %d Total %d, sum(lines.Amount) %d Subtotal %d, sum(lines.Discount) %d Discount %d",
 			sum, q.Total, sub, q.Subtotal, disc, q.Discount)
 	}
-	if applied != q.Discount || pts != q.PointsEarned {
-		bad("applied add up to %d and %d points, quote says %d and %d", applied, pts, q.Discount, q.PointsEarned)
+	if applied != q.Discount || pts-donated != q.PointsEarned || partnerPts != q.PartnerPoints || redeemed != q.PointsRedeemed {
+		bad("applied add up to %d, %d points (%d donated), %d partner points, %d redeemed; quote says %d, %d, %d, %d",
+			applied, pts, donated, partnerPts, redeemed, q.Discount, q.PointsEarned, q.PartnerPoints, q.PointsRedeemed)
+	}
+	if linePts != q.PointsEarned || lineRedeemed != q.PointsRedeemed || linePartner != q.PartnerPoints {
+		bad("lines carry %d points, %d redeemed, %d partner points; quote says %d, %d, %d",
+			linePts, lineRedeemed, linePartner, q.PointsEarned, q.PointsRedeemed, q.PartnerPoints)
+	}
+	if q.PointsValue < 0 || q.PointsValue > q.Discount || (q.PointsRedeemed == 0) != (q.PointsValue == 0) {
+		bad("points value %d for %d points, discount %d", q.PointsValue, q.PointsRedeemed, q.Discount)
+	}
+	if len(q.Lots) > 0 {
+		var fromLots int64
+		for _, l := range q.Lots {
+			fromLots += l.Points
+		}
+		if fromLots != q.PointsRedeemed {
+			bad("lots give %d points, %d redeemed", fromLots, q.PointsRedeemed)
+		}
 	}
 	if q.Applied == nil {
 		bad("Applied is nil; want an empty list so JSON shows []")
@@ -390,12 +427,11 @@ func skus(lines []pos.Line) []string {
 
 func TestApplyErrors(t *testing.T) {
 	good := ruleset(card("club", 300))
-	// pos.Basket.Validate bounds every line, so no valid basket overflows.
-	tooBig := line("gold bar", "", pos.MaxQty, pos.MaxUnitPrice)
-	maxLine := line("gold bar", "", 10, pos.MaxLineAmount/10)
-	var huge []pos.Line
+	// The largest valid basket: MaxLines lines of MaxLineAmount, 10^15 in all.
+	maxLine := line("gold bar", "", int64(pos.MaxLineAmount/pos.MaxUnitPrice), pos.MaxUnitPrice)
+	var biggest []pos.Line
 	for range pos.MaxLines {
-		huge = append(huge, maxLine)
+		biggest = append(biggest, maxLine)
 	}
 	tests := []struct {
 		name   string
@@ -405,12 +441,18 @@ func TestApplyErrors(t *testing.T) {
 	}{
 		{"empty basket", good, pos.Basket{}, func(err error) bool { var ie *pos.InputError; return errors.As(err, &ie) }},
 		{"bad qty", good, basket(line("a", "", 0, 1)), func(err error) bool { var ie *pos.InputError; return errors.As(err, &ie) && ie.Field == "lines[1].qty" }},
-		{"line over the amount limit", good, basket(tooBig), func(err error) bool { var ie *pos.InputError; return errors.As(err, &ie) && ie.Field == "lines[1].qty" }},
+		{"line too large", good, basket(line("a", "", pos.MaxQty, pos.MaxUnitPrice)), func(err error) bool {
+			var ie *pos.InputError
+			return errors.As(err, &ie) && ie.Field == "lines[1].qty"
+		}},
+		{"points overflow", ruleset(points("bonus", maxPoints, 1)), basket(biggest...), func(err error) bool { return errors.Is(err, money.ErrOverflow) }},
 		{"nil ruleset", nil, basket(line("a", "", 1, 1)), func(err error) bool { return errors.Is(err, ErrInvalidRuleset) }},
 		{"invalid ruleset", ruleset(card("club", 20000)), basket(line("a", "", 1, 1)), func(err error) bool {
 			var ve *ValidationError
 			return errors.As(err, &ve) && ve.Problems[0].Field == "percent"
 		}},
+		{"not yet effective", &Ruleset{Schema: Schema, Version: 7, Currency: rub, Effective: Moment{At: t0.Add(time.Second)}},
+			basket(line("a", "", 1, 1)), func(err error) bool { return errors.Is(err, ErrNotEffective) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,15 +462,20 @@ func TestApplyErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("largest basket that fits", func(t *testing.T) {
-		lines := huge
-		q, err := Apply(ruleset(card("club", 10000), points("bonus", 1, 1)), basket(lines...), acct(0), t0)
+	t.Run("largest basket", func(t *testing.T) {
+		q, err := Apply(ruleset(card("club", 10000), points("bonus", 1, 1)), basket(biggest...), acct(0), t0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkQuote(t, basket(lines...), q)
-		if q.Total != 0 {
-			t.Errorf("total %d after 100 %%, want 0", q.Total)
+		checkQuote(t, basket(biggest...), q)
+		if q.Total != 0 || q.Subtotal != pos.MaxLines*pos.MaxLineAmount {
+			t.Errorf("subtotal %d total %d after 100 %%, want %d and 0", q.Subtotal, q.Total, pos.MaxLines*pos.MaxLineAmount)
+		}
+	})
+	t.Run("effective at its moment", func(t *testing.T) {
+		rs := &Ruleset{Schema: Schema, Version: 7, Currency: rub, Effective: Moment{At: t0}}
+		if _, err := Apply(rs, basket(line("a", "", 1, 1)), nil, t0); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
@@ -492,6 +539,48 @@ func TestApplyConcurrent(t *testing.T) {
 	for range 8 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestAllocatorMatchesMoney: the engine's allocator gives exactly what
+// money.Allocate gives, so quotes are what the documentation promises.
+func TestAllocatorMatchesMoney(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var a allocator
+	for i := range 20000 {
+		n := 1 + r.IntN(40)
+		w := make([]money.Amount, n)
+		var sum money.Amount
+		for j := range w {
+			switch r.IntN(4) {
+			case 0:
+			case 1:
+				w[j] = money.Amount(1 + r.IntN(3))
+			default:
+				w[j] = money.Amount(r.Int64N(int64(pos.MaxLineAmount)))
+			}
+			sum += w[j]
+		}
+		var total money.Amount
+		if sum > 0 {
+			switch r.IntN(3) {
+			case 0:
+				total = money.Amount(r.Int64N(int64(sum) + 1))
+			case 1:
+				total = money.Amount(r.IntN(100))
+			default:
+				total = sum + money.Amount(r.IntN(1000)) // more than the weights: points
+			}
+		}
+		want, err := money.Allocate(total, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]money.Amount, n)
+		a.into(got, total, w)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("case %d: %d over %v: got %v, want %v", i, total, w, got, want)
 		}
 	}
 }

@@ -2,39 +2,64 @@
 // ruleset, a basket, the card's account view and the current time to a priced
 // quote with an explanation of every discount and every point earned.
 //
-// The engine does no I/O, reads no clock and uses no randomness, so the same
-// inputs give the same quote on every terminal and at HQ, which re-prices every
-// synced sale to audit it. A test in this package fails if it ever imports a
-// package that does I/O. Reading the human-edited rules file is the job of the
-// sub-package rulesfile; this package only holds the rules once they are
-// decoded, checks them ([Ruleset.Validate]) and applies them ([Apply]).
+// The engine does no I/O, reads no clock and uses no randomness (a raffle
+// draws from a hash of the sale), so the same inputs give the same quote on
+// every terminal and at HQ, which re-prices every synced sale to audit it. A
+// test in this package fails if it ever imports a package that does I/O.
+// Reading the human-edited rules file is the job of the sub-package
+// rulesfile; this package holds the rules once they are decoded, checks them
+// ([Ruleset.Validate], [Ruleset.Warnings]), applies them ([Apply],
+// [ApplyWith]) and refunds sales made with them ([Refund]).
 //
-// # Rule kinds
+// docs/rules.md describes every rule kind with a worked example; the kinds
+// are listed in [Kinds].
 //
-//   - card_percent: a fixed percentage off for any identified card holder.
-//   - tiers: a cumulative discount chosen by the card's lifetime spend
-//     recorded before this purchase; the highest tier whose From is at most
-//     the spend applies (boundaries inclusive).
-//   - points: N points for every full M of money paid after all discounts,
-//     rounded down.
+// # Phases
 //
-// Every kind may exclude categories of goods (ExcludeCategories, matched
-// exactly against pos.Line.Category). Without a card (a nil account) no rule of
-// this first cut applies: all three are card-holder rules.
+// A basket is priced in four phases, each running its rules in ascending
+// Priority, ties broken by ID:
 //
-// # Stacking and rounding
+//  1. Discounts: card_percent, tiers, percent_off, amount_off, buy_get, gift,
+//     and partner and birthday rules that give a percentage. Each takes its
+//     share of what is left of the lines it reaches after the rules before it
+//     (3 % then 10 % is 12.7 %), within the ruleset's [Limits].
+//  2. Payment with points: the bonus catalog, then redemption, within the
+//     balance of unexpired lots, the share of the basket points may pay and
+//     the offline daily limit.
+//  3. Earning: points rules (with multipliers), partner points and birthday
+//     bonuses, on what is paid in money after the first two phases, rounded
+//     down: nobody earns a point for money not spent.
+//  4. After the total: charity (a round-up or a share of the points earned),
+//     raffle tickets and the greeting.
 //
-// Discount rules run one after another in ascending Priority, ties broken by ID.
-// Each takes its percentage of what is left of the eligible lines after the
-// rules before it, so 3 % then 10 % is 12.7 %, not 13 %. A rule's discount is
-// computed once on the sum it applies to, rounded half up to the minor unit,
-// and split across the eligible lines in proportion to what is left of each
-// with [money.Allocate] (largest remainder), so the lines add up to the total
-// exactly and no line ever goes below zero. Lines are put in a canonical order
-// before any split, so the result does not depend on the order the cashier
-// rang them up in.
+// Rules apply only where and when their conditions hold: scope (stores,
+// regions, terminals), a window on the terminal's wall clock (dates, days,
+// hours), a minimum basket, and a card for every kind but the promotions
+// and the charity round-up. Of the rules of one exclusive group that may
+// apply, only the one giving the customer most applies.
 //
-// Points rules run after every discount rule, whatever their priority, on the
-// amount actually paid for the lines they do not exclude, and round down: a
-// customer never earns a point for money not spent.
+// # Rounding and splitting
+//
+// A rule's discount is computed once on the sum of what it applies to,
+// rounded half up to the minor unit, and split over the lines in proportion
+// to what is left of each by the largest remainder method (as
+// [money.Allocate]), so the lines add up to the total exactly and no line
+// ever goes below zero. Lines are put in a canonical order before any split,
+// so the result does not depend on the order they were rung up in. Points
+// earned and paid are split over the lines the same way, so that [Refund]
+// can reverse them in proportion to what comes back.
+//
+// # Explanations
+//
+// Every rule that changed the price or the points has an entry in
+// pos.Quote.Applied with its amount and a reason the till shows. With
+// Options.Explain, every other rule of the ruleset is in pos.Quote.Dropped
+// with a stable code and a reason: outside its window or scope, beaten in
+// its group, capped by a limit, nothing to act on.
+//
+// # Performance
+//
+// A ruleset is validated and compiled once, on first use: rules are put in
+// evaluation order and promotions indexed by the SKUs and categories they
+// target, so a basket only looks at the rules that can touch it.
 package discount

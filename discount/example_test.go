@@ -48,6 +48,56 @@ func ExampleApply() {
 	// bonus: 1 балл за каждые 100,00 ₽ (0.00, 17 points)
 }
 
+// A refund of part of a sale gives back the money and takes back the points
+// in proportion; the rest, later, gives back exactly what is left.
+func ExampleRefund() {
+	rs, err := rulesfile.Parse(discount.Example)
+	if err != nil {
+		panic(err)
+	}
+	basket := pos.Basket{Card: "2000000000008", Lines: []pos.Line{{SKU: "coffee", Category: "grocery", Qty: 3, UnitPrice: 333_33}}}
+	q, err := discount.Apply(rs, basket, &pos.Account{Card: "2000000000008"}, now)
+	if err != nil {
+		panic(err)
+	}
+	sale := pos.Sale{ID: "s-1", Card: basket.Card, At: now, Quote: q}
+	fmt.Printf("paid %s, earned %d points\n", rs.Currency.Format(q.Total), q.PointsEarned)
+	for _, step := range [][]pos.ReturnLine{{{Line: 1, Qty: 1}}, {{Line: 1, Qty: 2, Before: 1}}} {
+		r, err := discount.Refund(sale, step)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("refund %d unit(s): %s back, %d points taken back\n", step[0].Qty, rs.Currency.Format(r.Amount), r.PointsReversed)
+	}
+	_, err = discount.Refund(sale, []pos.ReturnLine{{Line: 1, Qty: 1, Before: 3}})
+	fmt.Println(err)
+	// Output:
+	// paid 969.99, earned 9 points
+	// refund 1 unit(s): 323.33 back, 3 points taken back
+	// refund 2 unit(s): 646.66 back, 6 points taken back
+	// refund sale s-1: line 1 (coffee): 3 sold, 3 refunded before, 1 asked: refund exceeds what was sold
+}
+
+// With Explain, the quote says why every other rule did not apply.
+func ExampleApplyWith() {
+	rs, err := rulesfile.Parse(discount.Example)
+	if err != nil {
+		panic(err)
+	}
+	basket := pos.Basket{Card: "2000000000008", Lines: []pos.Line{{SKU: "cigarettes", Category: "tobacco", Qty: 1, UnitPrice: 250_00}}}
+	q, err := discount.ApplyWith(rs, basket, &pos.Account{Card: "2000000000008", LifetimeSpend: 100_00}, now, discount.Options{Explain: true})
+	if err != nil {
+		panic(err)
+	}
+	for _, d := range q.Dropped {
+		fmt.Printf("%s: %s (%s)\n", d.Rule, d.Reason, d.Code)
+	}
+	// Output:
+	// club-card: правилу не на что действовать в этом чеке (nothing)
+	// cumulative: сумма покупок меньше порога первого уровня (no_tier)
+	// bonus: правилу не на что действовать в этом чеке (nothing)
+}
+
 func ExampleRuleset_TierFor() {
 	rs, err := rulesfile.Parse(discount.Example)
 	if err != nil {

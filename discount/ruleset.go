@@ -3,9 +3,10 @@ package discount
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/tilld/tilld/money"
 )
@@ -13,17 +14,11 @@ import (
 // Schema is the version of the ruleset format this package reads and applies.
 const Schema = 1
 
-// Kind names what a rule does.
-type Kind string
-
-// The rule kinds of this cut; see the package documentation.
-const (
-	KindCardPercent Kind = "card_percent"
-	KindTiers       Kind = "tiers"
-	KindPoints      Kind = "points"
-)
-
 // Ruleset is one published version of a chain's rules.
+//
+// Apply checks and compiles a ruleset the first time it sees it and keeps the
+// compiled form inside it, so a Ruleset must not be modified once it has been
+// used; build a new one instead.
 type Ruleset struct {
 	// Schema is the format version; only [Schema] is supported.
 	Schema int
@@ -31,27 +26,132 @@ type Ruleset struct {
 	Version int64
 	// Currency of every amount in the rules and of every basket priced with them.
 	Currency money.Currency
-	// Rules in file order; Apply orders them by Priority and ID.
+	// Effective is when the ruleset starts to apply; zero means at once. A
+	// till keeps its previous ruleset until then; Apply refuses to price with
+	// it before then ([ErrNotEffective]).
+	Effective Moment
+	// Seed makes this publication's raffle draws differ from other
+	// publications'; empty means the version number.
+	Seed string
+	// Limits bound what the discount rules may take together.
+	Limits Limits
+	// Rules in file order; Apply orders them by phase, Priority and ID.
 	Rules []Rule
+
+	prog atomic.Pointer[program]
 }
 
-// Rule is one discount or loyalty rule. Which fields matter depends on Kind;
-// the others must be left zero.
+// Limits are the caps and floors of a ruleset. Zero values mean no limit.
+// They bound discounts, not payment with points.
+type Limits struct {
+	// BasketDiscount is the most the discount rules may take off a basket,
+	// as a share of its subtotal.
+	BasketDiscount money.BP
+	// LineDiscount is the most they may take off one line, as a share of
+	// the line's amount.
+	LineDiscount money.BP
+	// Floors are the lowest unit prices discounts may bring SKUs down to.
+	Floors []Floor
+	// OfflinePointsPerDay is the most points a card may redeem per day on
+	// one terminal while that terminal is offline (pos.Account.Offline).
+	OfflinePointsPerDay int64
+}
+
+// Floor is the lowest unit price discounts may bring a SKU down to.
+type Floor struct {
+	SKU   string
+	Price money.Amount
+}
+
+// Rule is one discount or loyalty rule. Which fields matter depends on Kind
+// (see [Kind.Keys]); the others must be left zero.
 type Rule struct {
 	ID   string
 	Kind Kind
-	// Priority orders discount rules: lower first, ties by ID. Zero by default.
+	// Name is what the till shows for the rule ("Счастливые часы"); the
+	// reasons fall back to a title of the kind.
+	Name string
+	// Priority orders rules within their phase: lower first, ties by ID.
 	Priority int
 	// ExcludeCategories lists line categories the rule never touches.
 	ExcludeCategories []string
 
-	// Percent is the discount of a card_percent rule, in (0, 100 %].
+	// Conditions, for any kind. A rule applies only where and when they hold.
+
+	// Group makes the rule exclusive with the other rules of the same
+	// group: of those that would apply, only the best for the customer does.
+	Group string
+	// Stores, Regions and Terminals scope the rule: when any is set, the
+	// basket's store, region or terminal must be listed in one of them.
+	Stores, Regions, Terminals []string
+	// Window is when the rule applies, on the terminal's wall clock.
+	Window Window
+	// MinBasket is the least the basket must cost before discounts, counting
+	// the lines the rule does not exclude (and, for a gift, not the gift).
+	MinBasket money.Amount
+	// CardOnly limits a promotion to card holders; every other kind needs a
+	// card anyway.
+	CardOnly bool
+
+	// SKUs and Categories are the lines a promotion targets; a line matches
+	// if either lists it. Both empty: every line.
+	SKUs, Categories []string
+
+	// Percent is the discount of card_percent, percent_off, partner and
+	// birthday rules, and the discount on the free units of buy_get (zero
+	// means 100 %), in (0, 100 %].
 	Percent money.BP
 	// Tiers of a tiers rule, in strictly increasing From.
 	Tiers []Tier
-	// Points earned for every full Per paid, for a points rule.
+	// Points earned for every full Per paid, for points and partner rules;
+	// Per is also the spend per raffle ticket.
 	Points int64
 	Per    money.Amount
+	// Multipliers of a points rule, by SKU or category.
+	Multipliers []Multiplier
+	// Amount off, for amount_off: once per basket, or per unit when PerUnit.
+	Amount  money.Amount
+	PerUnit bool
+	// Buy N, get M: of every Buy+Get matching units, the Get cheapest are free.
+	Buy, Get int64
+	// The gift of a gift rule; GiftQty zero means 1.
+	GiftSKU  string
+	GiftName string
+	GiftQty  int64
+	// PointValue is the money one point pays for, in a redeem rule.
+	PointValue money.Amount
+	// MaxShare is the most of the basket a redemption may pay (zero: all of it).
+	MaxShare money.BP
+	// MinBalance is the least balance a card needs to redeem at all.
+	MinBalance int64
+	// Items of a catalog rule: SKUs the customer may take for points.
+	Items []CatalogItem
+	// Partner is the id of a partner program; Prefixes are the card-number
+	// ranges that belong to it.
+	Partner  string
+	Prefixes []PrefixRange
+	// DaysBefore and DaysAfter widen a birthday rule's window around the
+	// birthday; BonusPoints are given once inside it.
+	DaysBefore, DaysAfter int
+	BonusPoints           int64
+	// Text is a greeting template by language ("ru", "en") for greeting and
+	// birthday rules; Nameless is used when the customer's name is unknown.
+	// Lang is the language used when the customer's is not in Text.
+	Text     map[string]string
+	Nameless map[string]string
+	Lang     string
+	// Cause of a charity rule, and what it gives: the total rounded up to a
+	// multiple of RoundTo, or PointsShare of the points earned. Without
+	// Always, only when the customer agreed (pos.Basket.Donate).
+	Cause       string
+	RoundTo     money.Amount
+	PointsShare money.BP
+	Always      bool
+	// Tickets of a raffle rule per basket (per full Per, when Per is set),
+	// each winning Prize with probability Chance in a deterministic draw.
+	Tickets int64
+	Chance  money.BP
+	Prize   string
 }
 
 // Tier is one level of a cumulative discount.
@@ -62,10 +162,98 @@ type Tier struct {
 	Percent money.BP
 	// Message is a privilege the till shows to a card holder of this tier.
 	Message string
+	// Flags are privileges the till acts on ("free_delivery"); they are
+	// copied into pos.Quote.Flags.
+	Flags []string
+}
+
+// Multiplier multiplies the points a line earns; a SKU multiplier wins over
+// a category one.
+type Multiplier struct {
+	SKU      string
+	Category string
+	// Times in hundredths: 200 is ×2, 150 is ×1.5; at most ×10.
+	Times int64
+}
+
+// MaxTimes is the largest multiplier, ×10, which keeps every weighted sum of a
+// valid basket inside int64.
+const MaxTimes = 1000
+
+// CatalogItem is a SKU a card holder may take for points instead of money.
+type CatalogItem struct {
+	SKU    string
+	Points int64 // per unit
+	Name   string
+}
+
+// PrefixRange is the card numbers whose first len(From) digits, read as a
+// number, lie between From and To inclusive. From and To have the same length.
+type PrefixRange struct {
+	From, To string
+}
+
+// Contains reports whether card starts with a prefix in the range.
+func (p PrefixRange) Contains(card string) bool {
+	n := len(p.From)
+	if len(card) < n {
+		return false
+	}
+	head := card[:n]
+	for i := 0; i < n; i++ {
+		if head[i] < '0' || head[i] > '9' {
+			return false
+		}
+	}
+	// Equal-length digit strings compare like the numbers they spell.
+	return head >= p.From && head <= p.To
+}
+
+// Moment is a point in time: an instant, or with Local a wall-clock time
+// that means the same hour in every time zone (a chain-wide "8 March 00:00").
+type Moment struct {
+	At    time.Time
+	Local bool
+}
+
+// IsZero reports whether the moment is unset.
+func (m Moment) IsZero() bool { return m.At.IsZero() }
+
+// String writes the moment as RFC 3339, without an offset when it is local.
+func (m Moment) String() string {
+	if m.Local {
+		return m.At.Format("2006-01-02T15:04:05")
+	}
+	return m.At.Format(time.RFC3339)
+}
+
+// Window is when a rule applies: from Starts (inclusive) to Ends
+// (exclusive), on the listed Days of the week, in the listed Hours of the
+// day, all on the wall clock of the now given to Apply. Empty parts do not
+// restrict.
+type Window struct {
+	Starts, Ends Moment
+	Days         []time.Weekday
+	Hours        []Hours
+}
+
+// Hours is a span of the day in minutes from midnight, From inclusive, To
+// exclusive. From > To wraps past midnight (22:00–02:00).
+type Hours struct {
+	From, To int
+}
+
+// String writes the span as "10:00-12:00".
+func (h Hours) String() string {
+	return fmt.Sprintf("%02d:%02d-%02d:%02d", h.From/60, h.From%60, h.To/60, h.To%60)
 }
 
 // ErrInvalidRuleset is matched (errors.Is) by every *ValidationError.
 var ErrInvalidRuleset = errors.New("invalid ruleset")
+
+// ErrNotEffective is returned by Apply for a ruleset whose Effective time is
+// after now: the till must keep pricing with its previous ruleset.
+var ErrNotEffective = errors.New("ruleset not yet effective")
 
 // Problem is one thing wrong (or suspicious) in a ruleset.
 type Problem struct {
@@ -139,10 +327,16 @@ func (rs *Ruleset) Validate() error {
 }
 
 // Warnings lists what is allowed but probably not meant: a rule that can never
-// fire, tiers whose percentage goes down, a category excluded twice.
+// fire or that another rule always shadows, tiers whose percentage goes down,
+// a category excluded twice.
 func (rs *Ruleset) Warnings() []Problem {
 	_, warns := rs.check()
 	return warns
+}
+
+// EffectiveAt reports whether the ruleset applies at now.
+func (rs *Ruleset) EffectiveAt(now time.Time) bool {
+	return rs.Effective.IsZero() || !before(now, rs.Effective)
 }
 
 // TierFor returns the name of the tier a card with this lifetime spend is in,
@@ -152,7 +346,7 @@ func (rs *Ruleset) TierFor(lifetimeSpend money.Amount) (name string, ok bool) {
 	return t.Name, ok
 }
 
-// Tier is TierFor with the whole tier, message included.
+// Tier is TierFor with the whole tier, message and flags included.
 func (rs *Ruleset) Tier(lifetimeSpend money.Amount) (Tier, bool) {
 	if rs == nil {
 		return Tier{}, false
@@ -182,194 +376,4 @@ func (r *Rule) excludes(category string) bool {
 		}
 	}
 	return false
-}
-
-// check returns the errors and the warnings of the ruleset.
-func (rs *Ruleset) check() (errs, warns []Problem) {
-	if rs == nil {
-		return []Problem{{Msg: "no ruleset"}}, nil
-	}
-	top := func(field, format string, args ...any) {
-		errs = append(errs, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
-	if rs.Schema != Schema {
-		top("schema", "unsupported schema %d; this build reads schema = %d", rs.Schema, Schema)
-	}
-	if rs.Version < 1 {
-		top("version", "must be 1 or more, got %d", rs.Version)
-	}
-	if c, err := money.ParseCurrency(rs.Currency.Code); err != nil {
-		top("currency", "%v", err)
-	} else if c.Exponent != rs.Currency.Exponent {
-		top("currency", "%s has %d minor-unit digits, not %d", c.Code, c.Exponent, rs.Currency.Exponent)
-	}
-
-	seen := make(map[string]int, len(rs.Rules))
-	firstTiers := 0
-	for i := range rs.Rules {
-		r := &rs.Rules[i]
-		bad := func(field, format string, args ...any) {
-			errs = append(errs, Problem{Rule: r.ID, Index: i + 1, Field: field, Msg: fmt.Sprintf(format, args...)})
-		}
-		warn := func(field, format string, args ...any) {
-			warns = append(warns, Problem{Rule: r.ID, Index: i + 1, Field: field, Msg: fmt.Sprintf(format, args...)})
-		}
-		switch {
-		case strings.TrimSpace(r.ID) == "":
-			bad("id", "missing; every rule needs a unique id")
-		case r.ID != strings.TrimSpace(r.ID):
-			bad("id", "has leading or trailing spaces")
-		case seen[r.ID] > 0:
-			bad("id", "duplicate; rule #%d has the same id", seen[r.ID])
-		default:
-			seen[r.ID] = i + 1
-		}
-		for j, c := range r.ExcludeCategories {
-			if c == "" {
-				bad(fmt.Sprintf("exclude_categories[%d]", j+1), "empty category name")
-			} else if slices.Index(r.ExcludeCategories, c) < j {
-				warn(fmt.Sprintf("exclude_categories[%d]", j+1), "category %q is listed twice", c)
-			}
-		}
-		var own []string
-		switch r.Kind {
-		case KindCardPercent:
-			own = []string{"percent"}
-			checkPercent(bad, "percent", r.Percent)
-		case KindTiers:
-			own = []string{"tier"}
-			if firstTiers > 0 {
-				bad("kind", "a ruleset has at most one tiers rule (rule #%d is one), so a card is in one tier", firstTiers)
-			} else {
-				firstTiers = i + 1
-			}
-			checkTiers(rs.Currency, r, bad, warn)
-		case KindPoints:
-			own = []string{"points", "per"}
-			if r.Points <= 0 {
-				bad("points", "must be 1 or more, got %d", r.Points)
-			}
-			if r.Per <= 0 {
-				bad("per", "must be more than 0, got %s", rs.Currency.Format(r.Per))
-			}
-		case "":
-			bad("kind", "missing; want one of card_percent, tiers, points")
-		default:
-			bad("kind", "unknown kind %q; want one of card_percent, tiers, points", string(r.Kind))
-		}
-		if own != nil {
-			for _, f := range [...]struct {
-				name string
-				set  bool
-			}{{"percent", r.Percent != 0}, {"tier", len(r.Tiers) > 0}, {"points", r.Points != 0}, {"per", r.Per != 0}} {
-				if f.set && !slices.Contains(own, f.name) {
-					bad(f.name, "not used by %s rules", string(r.Kind))
-				}
-			}
-		}
-	}
-	if len(errs) == 0 {
-		warns = append(warns, rs.neverFire()...)
-	}
-	return errs, warns
-}
-
-func checkPercent(bad func(field, format string, args ...any), field string, p money.BP) {
-	if p <= 0 || p > money.Whole {
-		bad(field, "must be more than 0 %% and at most 100 %%, got %s", p)
-	}
-}
-
-func checkTiers(cur money.Currency, r *Rule, bad, warn func(field, format string, args ...any)) {
-	if len(r.Tiers) == 0 {
-		bad("tier", "a tiers rule needs at least one tier")
-		return
-	}
-	names := make(map[string]int, len(r.Tiers))
-	for j, t := range r.Tiers {
-		at := func(f string) string { return fmt.Sprintf("tier[%d].%s", j+1, f) }
-		switch {
-		case strings.TrimSpace(t.Name) == "":
-			bad(at("name"), "missing; the till shows it")
-		case names[t.Name] > 0:
-			bad(at("name"), "duplicate; tier[%d] has the same name", names[t.Name])
-		default:
-			names[t.Name] = j + 1
-		}
-		if t.From < 0 {
-			bad(at("from"), "must be 0 or more, got %s", cur.Format(t.From))
-		}
-		checkPercent(bad, at("percent"), t.Percent)
-		if j == 0 {
-			continue
-		}
-		prev := r.Tiers[j-1]
-		if t.From <= prev.From {
-			bad(at("from"), "must be more than tier[%d].from (%s), got %s; list tiers from the lowest spend up",
-				j, cur.Format(prev.From), cur.Format(t.From))
-		}
-		if t.Percent < prev.Percent {
-			warn(at("percent"), "%s is less than %s of tier[%d]: a customer loses discount by spending more",
-				t.Percent, prev.Percent, j)
-		}
-	}
-}
-
-// neverFire warns about rules an earlier 100 % card discount leaves nothing to
-// act on: it zeroes every line it does not exclude, so a later rule that
-// excludes at least the same categories sees only zero lines.
-func (rs *Ruleset) neverFire() []Problem {
-	var warns []Problem
-	order := rs.order()
-	for k, i := range order {
-		later := &rs.Rules[i]
-		for _, j := range order[:k] {
-			early := &rs.Rules[j]
-			if early.Kind != KindCardPercent || early.Percent != money.Whole {
-				continue
-			}
-			if later.Kind != KindPoints && later.Kind != KindCardPercent && later.Kind != KindTiers {
-				continue
-			}
-			covered := true
-			for _, c := range early.ExcludeCategories {
-				if !later.excludes(c) {
-					covered = false
-					break
-				}
-			}
-			if covered {
-				warns = append(warns, Problem{Rule: later.ID, Index: i + 1,
-					Msg: fmt.Sprintf("never fires: rule %q takes 100 %% off every line this rule could touch", early.ID)})
-				break
-			}
-		}
-	}
-	return warns
-}
-
-// order returns rule indices in evaluation order: discount rules by Priority
-// then ID, then points rules by Priority then ID.
-func (rs *Ruleset) order() []int {
-	idx := make([]int, len(rs.Rules))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		ra, rb := &rs.Rules[a], &rs.Rules[b]
-		if pa, pb := ra.Kind == KindPoints, rb.Kind == KindPoints; pa != pb {
-			if pa {
-				return 1
-			}
-			return -1
-		}
-		if ra.Priority != rb.Priority {
-			if ra.Priority < rb.Priority {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(ra.ID, rb.ID)
-	})
-	return idx
 }

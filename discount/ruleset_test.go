@@ -187,3 +187,51 @@ func TestProblemString(t *testing.T) {
 		t.Errorf("two problems: %q", two)
 	}
 }
+
+func TestValidateNewKinds(t *testing.T) {
+	privileges := tiers("t")
+	privileges.Tiers[0].Percent, privileges.Tiers[0].Flags = 0, []string{"free_parking"}
+	bare := tiers("t")
+	bare.Tiers[0].Percent, bare.Tiers[0].Message = 0, ""
+	tests := []struct {
+		name string
+		rs   *Ruleset
+		want string // the one problem, or "" for none
+	}{
+		{"a tier with privileges only", ruleset(privileges), ""},
+		{"a tier with nothing", ruleset(bare), `rule "t" (#1): tier[1].percent: must be more than 0 % and at most 100 %, got 0%`},
+		{"group of points and discounts", ruleset(inGroup(card("c", 300), "g"), inGroup(points("p", 1, 100), "g")),
+			`rule "p" (#2): group: group "g" mixes discounts with points-only rules (rule #1); a group's rules must compete on the same thing`},
+		{"a kind that cannot compete", ruleset(inGroup(Rule{ID: "h", Kind: KindGreeting, Text: map[string]string{"ru": "Привет"}}, "g")),
+			`rule "h" (#1): group: greeting rules cannot be in an exclusive group`},
+		{"fields of another kind", ruleset(Rule{ID: "g", Kind: KindGreeting, Text: map[string]string{"ru": "Привет"}, Buy: 2}),
+			`rule "g" (#1): buy: not used by greeting rules`},
+		{"two partners, one range", ruleset(
+			Rule{ID: "a", Kind: KindPartner, Partner: "A", Prefixes: []PrefixRange{{"4000", "4099"}}, Percent: 100},
+			Rule{ID: "b", Kind: KindPartner, Partner: "B", Prefixes: []PrefixRange{{"40", "40"}}, Percent: 100}),
+			`rule "b" (#2): prefixes[1]: 40 overlaps 4000-4099 of partner "A" (rule #1); a card belongs to one partner`},
+		{"a window that ends before it starts", ruleset(windowed(Window{Starts: instant("2025-03-02T00:00:00Z"), Ends: instant("2025-03-01T00:00:00Z")})),
+			`rule "w" (#1): ends: 2025-03-01T00:00:00Z is not after starts (2025-03-02T00:00:00Z)`},
+		{"an unknown placeholder", ruleset(Rule{ID: "h", Kind: KindGreeting, Text: map[string]string{"ru": "Привет, {имя}"}}),
+			`rule "h" (#1): text.ru: unknown placeholder {имя}; use {name} and {patronymic}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.rs.Validate()
+			var ve *ValidationError
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("err = %v, want none", err)
+			case tt.want != "" && (!errors.As(err, &ve) || len(ve.Problems) != 1):
+				t.Errorf("err = %v, want one problem", err)
+			case tt.want != "" && ve.Problems[0].String() != tt.want:
+				t.Errorf("problem %q\nwant    %q", ve.Problems[0].String(), tt.want)
+			}
+		})
+	}
+	// A privileges-only tier shows its flags and gives no discount.
+	q := explainQuote(t, ruleset(privileges), basket(line("tea", "x", 1, 100_00)), acct(5000_00), t0)
+	if q.Tier != "Silver" || q.Discount != 0 || len(q.Flags) != 1 || q.Flags[0] != "free_parking" {
+		t.Errorf("quote %+v", q)
+	}
+}

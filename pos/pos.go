@@ -25,6 +25,18 @@ func (l Line) Amount() money.Amount { return l.UnitPrice * money.Amount(l.Qty) }
 type Basket struct {
 	Card  string `json:"card,omitempty"`
 	Lines []Line `json:"lines"`
+
+	// RedeemPoints is the most points the customer wants to pay with; the
+	// engine caps it by the balance and the ruleset's limits. 0: none.
+	RedeemPoints int64 `json:"redeem_points,omitempty"`
+	// Donate is the customer's consent to the ruleset's charity (round the
+	// total up, or give a share of the points earned to a cause).
+	Donate bool `json:"donate,omitempty"`
+	// Store, Region and Terminal say where the basket is sold; the till fills
+	// them from its configuration. Rules may be scoped to them.
+	Store    string `json:"store,omitempty"`
+	Region   string `json:"region,omitempty"`
+	Terminal string `json:"terminal,omitempty"`
 }
 
 // Limits that keep every sum of a valid basket far inside int64: at most
@@ -78,6 +90,36 @@ type Account struct {
 	Points        int64        `json:"points"`
 	Sales         int64        `json:"sales"`
 	LastSale      time.Time    `json:"last_sale,omitzero"`
+
+	// Lots are the points by when they were earned and when they expire;
+	// redemption takes the oldest first and ignores expired ones. Empty means
+	// Points is one lot that never expires.
+	Lots []PointsLot `json:"lots,omitempty"`
+	// Profile is the personal data the engine needs to greet the customer;
+	// nil when unknown or forgotten. It never enters a ledger event.
+	Profile *Profile `json:"profile,omitempty"`
+	// Offline is set by a till that could not reach HQ: its view may be
+	// stale, and the ruleset's offline limits apply to redemption.
+	Offline bool `json:"offline,omitempty"`
+	// OfflineRedeemedToday is the points this card already redeemed today on
+	// this terminal while offline.
+	OfflineRedeemedToday int64 `json:"offline_redeemed_today,omitempty"`
+}
+
+// PointsLot is points earned together: they expire together.
+type PointsLot struct {
+	Points  int64     `json:"points"`
+	Earned  time.Time `json:"earned"`
+	Expires time.Time `json:"expires,omitzero"` // zero: never
+}
+
+// Profile is what the till knows about a card holder to greet them.
+type Profile struct {
+	Name       string `json:"name,omitempty"`
+	Patronymic string `json:"patronymic,omitempty"`
+	Lang       string `json:"lang,omitempty"`        // "ru", "en"; empty: the ruleset's default
+	BirthMonth int    `json:"birth_month,omitempty"` // 1–12, 0 when unknown
+	BirthDay   int    `json:"birth_day,omitempty"`   // 1–31, 0 when unknown
 }
 
 // InputError is bad input from a caller: which field, and what is wrong with it.
@@ -96,6 +138,57 @@ type Applied struct {
 	Amount money.Amount `json:"amount"`
 	Points int64        `json:"points,omitempty"`
 	Reason string       `json:"reason"`
+
+	// Redeemed is the points this rule took from the card as payment.
+	Redeemed int64 `json:"redeemed,omitempty"`
+	// Partner is the partner program a partner rule belongs to; its points
+	// are owed by the partner, not added to PointsEarned.
+	Partner string `json:"partner,omitempty"`
+	// Capped is how much of the rule's discount the ruleset's limits took
+	// away, and Note says which limit.
+	Capped money.Amount `json:"capped,omitempty"`
+	Note   string       `json:"note,omitempty"`
+}
+
+// Dropped is a rule that did not apply to a basket and why, in explain mode.
+type Dropped struct {
+	Rule   string `json:"rule"`
+	Code   string `json:"code"`   // stable: "window", "scope", "group", "capped", …
+	Reason string `json:"reason"` // for people
+}
+
+// LotUse is how many points a redemption takes from one lot of the account.
+type LotUse struct {
+	Lot     int       `json:"lot"` // index in Account.Lots; -1 for Account.Points without lots
+	Earned  time.Time `json:"earned,omitzero"`
+	Expires time.Time `json:"expires,omitzero"`
+	Points  int64     `json:"points"`
+}
+
+// Gift is an item the customer is owed by a promotion.
+type Gift struct {
+	Rule string `json:"rule"`
+	SKU  string `json:"sku"`
+	Name string `json:"name,omitempty"`
+	Qty  int64  `json:"qty"`
+}
+
+// RaffleEntry is the tickets a basket earned in a raffle and the outcome of
+// their draw.
+type RaffleEntry struct {
+	Rule    string `json:"rule"`
+	Tickets int64  `json:"tickets"`
+	Won     int64  `json:"won"`
+	Prize   string `json:"prize,omitempty"`
+	Code    string `json:"code"` // printed on the receipt; HQ recomputes it
+}
+
+// Donation is money or points given to a cause, reported apart from discounts.
+type Donation struct {
+	Rule   string       `json:"rule"`
+	Cause  string       `json:"cause"`
+	Amount money.Amount `json:"amount,omitempty"` // added to what the customer pays
+	Points int64        `json:"points,omitempty"` // taken from the points earned
 }
 
 // PricedLine is a basket line with its share of every discount.
@@ -104,6 +197,12 @@ type PricedLine struct {
 	Amount   money.Amount `json:"amount"`
 	Discount money.Amount `json:"discount"`
 	Total    money.Amount `json:"total"`
+
+	// The line's share of the points earned, redeemed and owed by a partner,
+	// so that a refund can reverse them in proportion.
+	Points        int64 `json:"points,omitempty"`
+	Redeemed      int64 `json:"redeemed,omitempty"`
+	PartnerPoints int64 `json:"partner_points,omitempty"`
 }
 
 // Quote is a priced basket: what the discount engine returns. Lines add up to the
@@ -118,6 +217,28 @@ type Quote struct {
 	Tier           string       `json:"tier,omitempty"`
 	Applied        []Applied    `json:"applied"`
 	RulesetVersion int64        `json:"ruleset_version"`
+
+	// PointsRedeemed is the points paid with; PointsValue is their money
+	// value, part of Discount.
+	PointsRedeemed int64        `json:"points_redeemed,omitempty"`
+	PointsValue    money.Amount `json:"points_value,omitempty"`
+	// Lots lists the account's lots the redemption consumes, oldest first.
+	Lots []LotUse `json:"lots,omitempty"`
+	// TierMessage and Flags are the privileges the till shows: the tier's
+	// message, its flags and "birthday".
+	TierMessage string   `json:"tier_message,omitempty"`
+	Flags       []string `json:"flags,omitempty"`
+	Birthday    bool     `json:"birthday,omitempty"`
+	Greeting    string   `json:"greeting,omitempty"`
+	// Partner is the partner program the card belongs to; PartnerPoints are
+	// the points that program owes the card for this basket.
+	Partner       string        `json:"partner,omitempty"`
+	PartnerPoints int64         `json:"partner_points,omitempty"`
+	Gifts         []Gift        `json:"gifts,omitempty"`
+	Raffles       []RaffleEntry `json:"raffles,omitempty"`
+	Donations     []Donation    `json:"donations,omitempty"`
+	// Dropped lists, in explain mode only, every rule that did not apply and why.
+	Dropped []Dropped `json:"dropped,omitempty"`
 }
 
 // Sale is a quote the customer paid for: the content of a sale event in the ledger
@@ -127,4 +248,38 @@ type Sale struct {
 	Card string    `json:"card,omitempty"`
 	At   time.Time `json:"at"`
 	Quote
+}
+
+// ReturnLine asks to refund Qty units of the sale's line number Line (from
+// 1, as in error messages); Before is how many units of it earlier refunds
+// already returned, so that a line is never refunded beyond what was sold.
+type ReturnLine struct {
+	Line   int   `json:"line"`
+	Qty    int64 `json:"qty"`
+	Before int64 `json:"before,omitempty"`
+}
+
+// RefundLine is what one returned line gives back.
+type RefundLine struct {
+	Line          int          `json:"line"`
+	SKU           string       `json:"sku"`
+	Qty           int64        `json:"qty"`
+	Amount        money.Amount `json:"amount"`                   // money back
+	Points        int64        `json:"points,omitempty"`         // earned points taken back
+	Redeemed      int64        `json:"redeemed,omitempty"`       // redeemed points given back
+	PartnerPoints int64        `json:"partner_points,omitempty"` // partner points taken back
+}
+
+// RefundQuote is what a refund gives back and takes back, line by line and
+// in total: the customer gets Amount and PointsReturned, loses PointsReversed.
+type RefundQuote struct {
+	SaleID         string       `json:"sale_id"`
+	Card           string       `json:"card,omitempty"`
+	Currency       string       `json:"currency"`
+	Lines          []RefundLine `json:"lines"`
+	Amount         money.Amount `json:"amount"`
+	PointsReversed int64        `json:"points_reversed"`
+	PointsReturned int64        `json:"points_returned"`
+	Partner        string       `json:"partner,omitempty"`
+	PartnerPoints  int64        `json:"partner_points,omitempty"`
 }

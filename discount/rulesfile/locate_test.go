@@ -120,14 +120,36 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add(broken)
 	}
+	full := chain(f)
+	f.Add(full)
+	for _, edit := range [][2]string{
+		{`prefixes = ["2771", "4276-4279"]`, `prefixes = ["2771", "4279-4276"]`},
+		{`hours = ["16:00-18:00"]`, `hours = ["16:00-16:00", 5]`},
+		{`starts = 2025-03-07`, `starts = "2025-13-07"`},
+		{`times = "1.5"`, `times = "1.555"`},
+		{`round_to = "10.00"`, `round_to = "10.00"` + "\npoints_share = 0"},
+		{`text = { ru = "С днём`, `text = { ru = "С {днём`},
+		{`basket_discount = "50%"`, `basket_discount = 0`},
+		{`[[rule.item]]`, `[[rule.itm]]`},
+		{`group = "card"`, `group = ""`},
+		{`kind = "raffle"`, `kind = "greeting"`},
+	} {
+		f.Add(bytes.Replace(full, []byte(edit[0]), []byte(edit[1]), 1))
+	}
 	basket := pos.Basket{Lines: []pos.Line{
 		{SKU: "a", Category: "grocery", Qty: 3, UnitPrice: 333_33},
 		{SKU: "b", Category: "tobacco", Qty: 1, UnitPrice: 250_00},
-		{SKU: "c", Qty: pos.MaxQty, UnitPrice: pos.MaxUnitPrice},
+		{SKU: "c", Qty: pos.MaxQty / 10_000, UnitPrice: pos.MaxUnitPrice / 100},
 		{SKU: "d", Category: "dairy", Qty: 1, UnitPrice: 1},
-	}}
-	acct := &pos.Account{Card: "x", LifetimeSpend: 12345_67}
-	now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+		{SKU: "4600000000055", Category: "gifts", Qty: 2, UnitPrice: 299_00},
+		{SKU: "4600000000048", Category: "gifts", Qty: 1, UnitPrice: 990_00},
+		{SKU: "coffee", Category: "coffee", Qty: 2, UnitPrice: 350_00},
+		{SKU: "chips", Category: "snacks", Qty: 3, UnitPrice: 120_00},
+	}, RedeemPoints: 2000, Donate: true, Store: "msk-012", Region: "msk", Terminal: "msk-012-01"}
+	acct := &pos.Account{Card: "2771000000001", LifetimeSpend: 12345_67, Points: 3000, Sales: 7,
+		Profile: &pos.Profile{Name: "Анна", BirthMonth: 3, BirthDay: 2},
+		Lots:    []pos.PointsLot{{Points: 3000, Earned: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}}}
+	now := time.Date(2025, 3, 7, 17, 0, 0, 0, time.FixedZone("MSK", 3*3600))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		rs, warns, err := Check(src)
 		if err != nil {
@@ -150,9 +172,9 @@ func FuzzParse(f *testing.F) {
 		if err := rs.Validate(); err != nil {
 			t.Fatalf("Parse accepted a ruleset Validate refuses: %v", err)
 		}
-		q, err := discount.Apply(rs, basket, acct, now)
+		q, err := discount.ApplyWith(rs, basket, acct, now, discount.Options{Explain: true})
 		if err != nil {
-			// Only the points of a huge basket may overflow.
+			// Only a ruleset not yet effective, or points that overflow.
 			if errors.Is(err, discount.ErrInvalidRuleset) {
 				t.Fatalf("apply: %v", err)
 			}

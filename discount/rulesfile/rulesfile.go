@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -128,7 +129,23 @@ func (d *decoder) report(rule string, index int, field, format string, args ...a
 	}))
 }
 
-var topKeys = []string{"schema", "version", "currency", "rule"}
+type reporter func(field, format string, args ...any)
+
+var (
+	topKeys    = []string{"schema", "version", "currency", "effective", "seed", "limits", "rule"}
+	limitKeys  = []string{"basket_discount", "line_discount", "offline_points_per_day", "floor"}
+	floorKeys  = []string{"sku", "price"}
+	tierKeys   = []string{"name", "from", "percent", "message", "flags"}
+	multKeys   = []string{"sku", "category", "times"}
+	itemKeys   = []string{"sku", "points", "name"}
+	kindsUsage = func() string {
+		names := make([]string, len(discount.Kinds))
+		for i, k := range discount.Kinds {
+			names[i] = string(k)
+		}
+		return strings.Join(names, ", ")
+	}()
+)
 
 func (d *decoder) ruleset(doc map[string]any) *discount.Ruleset {
 	rs := &discount.Ruleset{}
@@ -168,6 +185,15 @@ func (d *decoder) ruleset(doc map[string]any) *discount.Ruleset {
 			rs.Currency = c
 		}
 	}
+	rs.Effective = d.moment(top, doc, "effective", "effective")
+	rs.Seed = d.str(top, doc, "seed", "seed")
+	if v, ok := doc["limits"]; ok {
+		if m, isTable := v.(map[string]any); !isTable {
+			top("limits", "must be a [limits] table, got %s", typeName(v))
+		} else {
+			rs.Limits = d.limits(top, m, rs.Currency)
+		}
+	}
 	if v, ok := doc["rule"]; ok {
 		rules, ok := tables(v)
 		if !ok {
@@ -180,15 +206,45 @@ func (d *decoder) ruleset(doc map[string]any) *discount.Ruleset {
 	return rs
 }
 
-var (
-	commonKeys = []string{"id", "kind", "priority", "exclude_categories"}
-	kindKeys   = map[discount.Kind][]string{
-		discount.KindCardPercent: {"percent"},
-		discount.KindTiers:       {"tier"},
-		discount.KindPoints:      {"points", "per"},
+func (d *decoder) limits(top reporter, m map[string]any, cur money.Currency) discount.Limits {
+	var l discount.Limits
+	for _, k := range sortedKeys(m) {
+		if !slices.Contains(limitKeys, k) {
+			top("limits."+k, "unknown key; [limits] has %s", strings.Join(limitKeys, ", "))
+		}
 	}
-	tierKeys = []string{"name", "from", "percent", "message"}
-)
+	l.BasketDiscount = d.share(top, m, "basket_discount", "limits.basket_discount", "leave it out for no limit")
+	l.LineDiscount = d.share(top, m, "line_discount", "limits.line_discount", "leave it out for no limit")
+	l.OfflinePointsPerDay = d.integer(top, m, "offline_points_per_day", "limits.offline_points_per_day")
+	for j, f := range d.tableList(top, m, "floor", "limits.floor", "[[limits.floor]] tables with sku and price") {
+		at := func(k string) string { return fmt.Sprintf("limits.floor[%d].%s", j+1, k) }
+		d.unknown(top, f, floorKeys, at, "a floor")
+		fl := discount.Floor{SKU: d.str(top, f, "sku", at("sku"))}
+		if _, ok := f["sku"]; !ok {
+			top(at("sku"), "missing")
+		}
+		fl.Price = d.amount(top, f, "price", at("price"), cur)
+		l.Floors = append(l.Floors, fl)
+	}
+	return l
+}
+
+// required are the keys a rule of each kind must have; a missing one is
+// reported with a hint, and validation does not repeat it.
+var required = map[discount.Kind][]struct{ key, hint string }{
+	discount.KindCardPercent: {{"percent", `write e.g. percent = "5%"`}},
+	discount.KindTiers:       {{"tier", "add [[rule.tier]] tables with name, from and percent"}},
+	discount.KindPoints:      {{"points", "how many points per `per` spent"}, {"per", `write an amount in major units, e.g. per = "100.00"`}},
+	discount.KindPercentOff:  {{"percent", `write e.g. percent = "20%"`}},
+	discount.KindAmountOff:   {{"amount", `write an amount in major units, e.g. amount = "50.00"`}},
+	discount.KindBuyGet:      {{"buy", "how many units the customer pays for, e.g. buy = 2"}, {"get", "how many units come free, e.g. get = 1"}},
+	discount.KindGift:        {{"gift_sku", "the SKU the cashier hands over"}},
+	discount.KindRedeem:      {{"point_value", `what one point pays for, e.g. point_value = "1.00"`}},
+	discount.KindCatalog:     {{"item", "add [[rule.item]] tables with sku and points"}},
+	discount.KindPartner:     {{"partner", "the id of the partner program"}, {"prefixes", `list the card-number prefixes, e.g. ["2771", "4000-4099"]`}},
+	discount.KindGreeting:    {{"text", `write text = { ru = "Здравствуйте, {name} {patronymic}!" }`}},
+	discount.KindCharity:     {{"cause", "the cause the customer gives to"}},
+}
 
 func (d *decoder) rule(index int, m map[string]any, cur money.Currency) discount.Rule {
 	var r discount.Rule
@@ -206,21 +262,31 @@ func (d *decoder) rule(index int, m map[string]any, cur money.Currency) discount
 		if s, isStr := v.(string); isStr {
 			r.Kind = discount.Kind(s)
 		} else {
-			bad("kind", "must be a string (card_percent, tiers or points), got %s", typeName(v))
+			bad("kind", "must be a string (%s), got %s", kindsUsage, typeName(v))
 		}
 	}
-	own, known := kindKeys[r.Kind]
+	common := discount.CommonKeys()
+	own := r.Kind.Keys()
+	known := r.Kind.Known()
 	for _, k := range sortedKeys(m) {
+		owners := discount.KindsWithKey(k)
 		switch {
-		case slices.Contains(commonKeys, k) || slices.Contains(own, k):
-		case known && ownerOf(k) != "":
-			bad(k, "not used by %s rules (it belongs to %s rules)", r.Kind, ownerOf(k))
+		case slices.Contains(common, k) || slices.Contains(own, k):
+		case known && len(owners) > 0:
+			bad(k, "not used by %s rules (it belongs to %s rules)", r.Kind, kindNames(owners))
 		case known:
-			bad(k, "unknown key; %s rules have %s", r.Kind, strings.Join(append(slices.Clone(commonKeys), own...), ", "))
-		case ownerOf(k) == "":
-			bad(k, "unknown key")
+			bad(k, "unknown key%s; %s rules have %s, and the keys of every rule: %s",
+				suggest(k, append(slices.Clone(own), common...)), r.Kind, strings.Join(own, ", "), strings.Join(common, ", "))
+		case len(owners) == 0:
+			bad(k, "unknown key%s", suggest(k, allKeys))
 		}
 	}
+	for _, req := range required[r.Kind] {
+		if _, ok := m[req.key]; !ok {
+			bad(req.key, "missing; %s", req.hint)
+		}
+	}
+	r.Name = d.str(bad, m, "name", "name")
 	if v, ok := m["priority"]; ok {
 		if n, isInt := v.(int64); !isInt {
 			bad("priority", "must be an integer, got %s", typeName(v))
@@ -230,28 +296,44 @@ func (d *decoder) rule(index int, m map[string]any, cur money.Currency) discount
 			r.Priority = int(n)
 		}
 	}
-	if v, ok := m["exclude_categories"]; ok {
-		list, isList := v.([]any)
-		if !isList {
-			bad("exclude_categories", "must be a list of strings such as [\"tobacco\"], got %s", typeName(v))
-		}
-		for j, c := range list {
-			s, isStr := c.(string)
-			if !isStr {
-				bad(fmt.Sprintf("exclude_categories[%d]", j+1), "must be a string, got %s", typeName(c))
-			}
-			// Keep a placeholder so positions in later problems match the file.
-			r.ExcludeCategories = append(r.ExcludeCategories, s)
-		}
-	}
+	r.ExcludeCategories = d.strList(bad, m, "exclude_categories", `["tobacco"]`)
+	r.Group = d.str(bad, m, "group", "group")
+	r.Stores = d.strList(bad, m, "stores", `["msk-012"]`)
+	r.Regions = d.strList(bad, m, "regions", `["msk"]`)
+	r.Terminals = d.strList(bad, m, "terminals", `["msk-012-03"]`)
+	r.Window.Starts = d.moment(bad, m, "starts", "starts")
+	r.Window.Ends = d.moment(bad, m, "ends", "ends")
+	r.Window.Days = d.days(bad, m)
+	r.Window.Hours = d.hours(bad, m)
+	r.MinBasket = d.amountOpt(bad, m, "min_basket", "min_basket", cur)
 
+	// Keys of other kinds were reported above; read only this kind's.
+	has := func(key string) bool { return slices.Contains(own, key) }
+	if has("skus") {
+		r.SKUs = d.strList(bad, m, "skus", `["4600000000017"]`)
+		r.Categories = d.strList(bad, m, "categories", `["coffee"]`)
+	}
+	if has("card_only") {
+		r.CardOnly = d.boolean(bad, m, "card_only")
+	}
+	switch {
+	case r.Kind == discount.KindBuyGet:
+		r.Percent = d.share(bad, m, "percent", "percent", "leave it out and the free units are free")
+	case r.Kind == discount.KindPartner || r.Kind == discount.KindBirthday:
+		r.Percent = d.share(bad, m, "percent", "percent", "leave it out for no discount")
+	case has("percent"):
+		r.Percent = d.percentOpt(bad, m, "percent", "percent")
+	}
+	if has("points") {
+		r.Points = d.integer(bad, m, "points", "points")
+	}
+	if has("per") {
+		r.Per = d.amountOpt(bad, m, "per", "per", cur)
+	}
 	switch r.Kind {
-	case discount.KindCardPercent:
-		r.Percent = d.percent(bad, m, "percent", "percent")
 	case discount.KindTiers:
 		v, ok := m["tier"]
 		if !ok {
-			bad("tier", "missing; add [[rule.tier]] tables with name, from and percent")
 			break
 		}
 		list, isList := tables(v)
@@ -262,54 +344,256 @@ func (d *decoder) rule(index int, m map[string]any, cur money.Currency) discount
 			r.Tiers = append(r.Tiers, d.tier(bad, j+1, t, cur))
 		}
 	case discount.KindPoints:
-		if v, ok := m["points"]; !ok {
-			bad("points", "missing; how many points per `per` spent")
-		} else if n, isInt := v.(int64); !isInt {
-			bad("points", "must be a whole number, got %s", typeName(v))
-		} else {
-			r.Points = n
+		for j, t := range d.tableList(bad, m, "multiplier", "multiplier", "[[rule.multiplier]] tables with sku or category and times") {
+			at := func(k string) string { return fmt.Sprintf("multiplier[%d].%s", j+1, k) }
+			d.unknown(bad, t, multKeys, at, "a multiplier")
+			mu := discount.Multiplier{SKU: d.str(bad, t, "sku", at("sku")), Category: d.str(bad, t, "category", at("category"))}
+			mu.Times = d.times(bad, t, at("times"))
+			r.Multipliers = append(r.Multipliers, mu)
 		}
-		r.Per = d.amount(bad, m, "per", "per", cur)
+	case discount.KindAmountOff:
+		r.Amount = d.amountOpt(bad, m, "amount", "amount", cur)
+		r.PerUnit = d.boolean(bad, m, "per_unit")
+	case discount.KindBuyGet:
+		r.Buy = d.integer(bad, m, "buy", "buy")
+		r.Get = d.integer(bad, m, "get", "get")
+	case discount.KindGift:
+		r.GiftSKU = d.str(bad, m, "gift_sku", "gift_sku")
+		r.GiftName = d.str(bad, m, "gift_name", "gift_name")
+		r.GiftQty = d.integer(bad, m, "gift_qty", "gift_qty")
+	case discount.KindRedeem:
+		r.PointValue = d.amountOpt(bad, m, "point_value", "point_value", cur)
+		r.MaxShare = d.share(bad, m, "max_share", "max_share", "leave it out to let points pay the whole basket")
+		r.MinBalance = d.integer(bad, m, "min_balance", "min_balance")
+	case discount.KindCatalog:
+		r.MinBalance = d.integer(bad, m, "min_balance", "min_balance")
+		for j, t := range d.tableList(bad, m, "item", "item", "[[rule.item]] tables with sku and points") {
+			at := func(k string) string { return fmt.Sprintf("item[%d].%s", j+1, k) }
+			d.unknown(bad, t, itemKeys, at, "an item")
+			it := discount.CatalogItem{SKU: d.str(bad, t, "sku", at("sku")), Name: d.str(bad, t, "name", at("name"))}
+			if _, ok := t["sku"]; !ok {
+				bad(at("sku"), "missing")
+			}
+			if _, ok := t["points"]; !ok {
+				bad(at("points"), "missing; the points one unit costs")
+			}
+			it.Points = d.integer(bad, t, "points", at("points"))
+			r.Items = append(r.Items, it)
+		}
+	case discount.KindPartner:
+		r.Partner = d.str(bad, m, "partner", "partner")
+		r.Prefixes = d.prefixes(bad, m)
+	case discount.KindBirthday:
+		r.DaysBefore = int(d.smallInt(bad, m, "days_before"))
+		r.DaysAfter = int(d.smallInt(bad, m, "days_after"))
+		r.BonusPoints = d.integer(bad, m, "bonus_points", "bonus_points")
+		r.Text = d.texts(bad, m, "text")
+	case discount.KindGreeting:
+		r.Text = d.texts(bad, m, "text")
+		r.Nameless = d.texts(bad, m, "nameless")
+		r.Lang = d.str(bad, m, "lang", "lang")
+	case discount.KindCharity:
+		r.Cause = d.str(bad, m, "cause", "cause")
+		r.RoundTo = d.amountOpt(bad, m, "round_to", "round_to", cur)
+		r.PointsShare = d.share(bad, m, "points_share", "points_share", "leave it out")
+		r.Always = d.boolean(bad, m, "always")
+	case discount.KindRaffle:
+		r.Tickets = 1
+		if _, ok := m["tickets"]; ok {
+			r.Tickets = d.integer(bad, m, "tickets", "tickets")
+		}
+		r.Chance = d.percentOpt(bad, m, "chance", "chance")
+		r.Prize = d.str(bad, m, "prize", "prize")
 	}
 	return r
 }
 
-func (d *decoder) tier(bad func(field, format string, args ...any), j int, m map[string]any, cur money.Currency) discount.Tier {
+// allKeys are the keys of every kind and the common ones.
+var allKeys = func() []string {
+	keys := discount.CommonKeys()
+	for _, k := range discount.Kinds {
+		for _, key := range k.Keys() {
+			if !slices.Contains(keys, key) {
+				keys = append(keys, key)
+			}
+		}
+	}
+	return keys
+}()
+
+// suggest returns ` (did you mean "x"?)` for the key of keys closest to a
+// misspelt one, or "".
+func suggest(key string, keys []string) string {
+	best, bestDist := "", 3
+	for _, k := range keys {
+		if d := distance(key, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between two short keys.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func kindNames(ks []discount.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	if len(s) == 1 {
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+func (d *decoder) tier(bad reporter, j int, m map[string]any, cur money.Currency) discount.Tier {
 	var t discount.Tier
 	at := func(f string) string { return fmt.Sprintf("tier[%d].%s", j, f) }
-	for _, k := range sortedKeys(m) {
-		if !slices.Contains(tierKeys, k) {
-			bad(at(k), "unknown key; a tier has %s", strings.Join(tierKeys, ", "))
-		}
+	d.unknown(bad, m, tierKeys, at, "a tier")
+	if _, ok := m["name"]; !ok {
+		bad(at("name"), "missing; the till shows it")
 	}
-	for _, f := range []string{"name", "message"} {
-		v, ok := m[f]
-		if !ok {
-			if f == "name" {
-				bad(at(f), "missing; the till shows it")
-			}
-			continue
-		}
-		s, isStr := v.(string)
-		if !isStr {
-			bad(at(f), "must be a string, got %s", typeName(v))
-		}
-		if f == "name" {
-			t.Name = s
-		} else {
-			t.Message = s
-		}
-	}
+	t.Name = d.str(bad, m, "name", at("name"))
+	t.Message = d.str(bad, m, "message", at("message"))
 	t.From = d.amount(bad, m, "from", at("from"), cur)
-	t.Percent = d.percent(bad, m, "percent", at("percent"))
+	t.Percent = d.percent(bad, m, "percent", at("percent"), `write e.g. percent = "5%"`)
+	t.Flags = d.strListAt(bad, m, "flags", at("flags"), `["free_delivery"]`)
 	return t
 }
 
-// percent reads m[key], which must be present, as a percentage.
-func (d *decoder) percent(bad func(field, format string, args ...any), m map[string]any, key, field string) money.BP {
+// unknown reports the keys of a nested table that are not in keys.
+func (d *decoder) unknown(bad reporter, m map[string]any, keys []string, at func(string) string, what string) {
+	for _, k := range sortedKeys(m) {
+		if !slices.Contains(keys, k) {
+			bad(at(k), "unknown key; %s has %s", what, strings.Join(keys, ", "))
+		}
+	}
+}
+
+// tableList reads m[key], when present, as a list of tables.
+func (d *decoder) tableList(bad reporter, m map[string]any, key, field, want string) []map[string]any {
 	v, ok := m[key]
 	if !ok {
-		bad(field, "missing; write e.g. %s = \"5%%\"", key)
+		return nil
+	}
+	list, isList := tables(v)
+	if !isList {
+		bad(field, "must be a list of %s, got %s", want, typeName(v))
+	}
+	return list
+}
+
+// str reads m[key], when present, as a string.
+func (d *decoder) str(bad reporter, m map[string]any, key, field string) string {
+	v, ok := m[key]
+	if !ok {
+		return ""
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		bad(field, "must be a string, got %s", typeName(v))
+	}
+	return s
+}
+
+func (d *decoder) boolean(bad reporter, m map[string]any, key string) bool {
+	v, ok := m[key]
+	if !ok {
+		return false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		bad(key, "must be true or false, got %s", typeName(v))
+	}
+	return b
+}
+
+// integer reads m[key], when present, as a whole number.
+func (d *decoder) integer(bad reporter, m map[string]any, key, field string) int64 {
+	v, ok := m[key]
+	if !ok {
+		return 0
+	}
+	n, isInt := v.(int64)
+	if !isInt {
+		bad(field, "must be a whole number, got %s", typeName(v))
+	}
+	return n
+}
+
+// smallInt reads a count of days.
+func (d *decoder) smallInt(bad reporter, m map[string]any, key string) int64 {
+	n := d.integer(bad, m, key, key)
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		bad(key, "must be between 0 and 31 days, got %d", n)
+		return 0
+	}
+	return n
+}
+
+// strList reads m[key], when present, as a list of strings.
+func (d *decoder) strList(bad reporter, m map[string]any, key, example string) []string {
+	return d.strListAt(bad, m, key, key, example)
+}
+
+func (d *decoder) strListAt(bad reporter, m map[string]any, key, field, example string) []string {
+	v, ok := m[key]
+	if !ok {
+		return nil
+	}
+	list, isList := v.([]any)
+	if !isList {
+		bad(field, "must be a list of strings such as %s, got %s", example, typeName(v))
+	}
+	var out []string
+	for j, c := range list {
+		s, isStr := c.(string)
+		if !isStr {
+			bad(fmt.Sprintf("%s[%d]", field, j+1), "must be a string, got %s", typeName(c))
+			// A placeholder keeps positions in later problems matching the
+			// file, and a name that no real line has.
+			s = "\x00"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// percent reads m[key], which must be present, as a percentage.
+func (d *decoder) percent(bad reporter, m map[string]any, key, field, hint string) money.BP {
+	if _, ok := m[key]; !ok {
+		bad(field, "missing; %s", hint)
+		return 0
+	}
+	return d.percentOpt(bad, m, key, field)
+}
+
+// percentOpt reads m[key], when present, as a percentage.
+func (d *decoder) percentOpt(bad reporter, m map[string]any, key, field string) money.BP {
+	v, ok := m[key]
+	if !ok {
 		return 0
 	}
 	s, err := decimal(v)
@@ -325,11 +609,60 @@ func (d *decoder) percent(bad func(field, format string, args ...any), m map[str
 	return p
 }
 
+// times reads a multiplier ("2", 1.5, "x3") in hundredths.
+func (d *decoder) times(bad reporter, m map[string]any, field string) int64 {
+	v, ok := m["times"]
+	if !ok {
+		bad(field, "missing; write e.g. times = 2 or times = \"1.5\"")
+		return 0
+	}
+	s, err := decimal(v)
+	if err != nil {
+		bad(field, "%v", err)
+		return 0
+	}
+	t := strings.TrimSpace(s)
+	t = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(t, "x"), "×"), "X")
+	if strings.Contains(t, "%") {
+		bad(field, "%q: write a multiplier such as 2 or \"1.5\", not a percentage", s)
+		return 0
+	}
+	n, err := money.ParseBP(t) // hundredths, like basis points of a percent
+	if err != nil {
+		bad(field, "multiplier %q: %v; write e.g. 2 or \"1.5\" (at most 2 decimals)", s, errors.Unwrap(err))
+		return 0
+	}
+	return int64(n)
+}
+
+// share reads an optional percentage whose zero would mean the same as
+// leaving it out, or the opposite; writing 0 is refused as ambiguous.
+func (d *decoder) share(bad reporter, m map[string]any, key, field, instead string) money.BP {
+	p := d.percentOpt(bad, m, key, field)
+	if v, ok := m[key]; ok && p == 0 {
+		// Report a zero only when it was read as one, not when it failed.
+		if s, err := decimal(v); err == nil {
+			if _, err := money.ParseBP(s); err == nil {
+				bad(field, "0 %% is ambiguous here; %s", instead)
+			}
+		}
+	}
+	return p
+}
+
 // amount reads m[key], which must be present, as an amount in major units of cur.
-func (d *decoder) amount(bad func(field, format string, args ...any), m map[string]any, key, field string, cur money.Currency) money.Amount {
+func (d *decoder) amount(bad reporter, m map[string]any, key, field string, cur money.Currency) money.Amount {
+	if _, ok := m[key]; !ok {
+		bad(field, "missing; write an amount in major units, e.g. %s = \"100.00\"", key)
+		return 0
+	}
+	return d.amountOpt(bad, m, key, field, cur)
+}
+
+// amountOpt reads m[key], when present, as an amount in major units of cur.
+func (d *decoder) amountOpt(bad reporter, m map[string]any, key, field string, cur money.Currency) money.Amount {
 	v, ok := m[key]
 	if !ok {
-		bad(field, "missing; write an amount in major units, e.g. %s = \"100.00\"", key)
 		return 0
 	}
 	s, err := decimal(v)
@@ -343,6 +676,165 @@ func (d *decoder) amount(bad func(field, format string, args ...any), m map[stri
 		return 0
 	}
 	return a
+}
+
+// Layouts accepted for moments written as strings; TOML dates and times
+// are read as such.
+var momentLayouts = []struct {
+	layout string
+	local  bool
+}{
+	{time.RFC3339Nano, false},
+	{"2006-01-02T15:04:05", true},
+	{"2006-01-02T15:04", true},
+	{"2006-01-02 15:04", true},
+	{"2006-01-02", true},
+}
+
+// moment reads m[key], when present, as a point in time: with an offset it
+// is an instant; without one (a TOML local date or date-time) it is a
+// wall-clock time, the same hour on every terminal.
+func (d *decoder) moment(bad reporter, m map[string]any, key, field string) discount.Moment {
+	v, ok := m[key]
+	if !ok {
+		return discount.Moment{}
+	}
+	var t time.Time
+	local := false
+	switch x := v.(type) {
+	case time.Time:
+		switch x.Location().String() {
+		case "datetime-local", "date-local":
+			local = true
+		case "time-local":
+			bad(field, "a time of day alone is not a moment; write a date such as 2025-03-08 or 2025-03-08T10:00:00")
+			return discount.Moment{}
+		}
+		t = x
+	case string:
+		parsed := false
+		for _, l := range momentLayouts {
+			if p, err := time.Parse(l.layout, x); err == nil {
+				t, local, parsed = p, l.local, true
+				break
+			}
+		}
+		if !parsed {
+			bad(field, "%q is not a date; write 2025-03-08, 2025-03-08T10:00:00 or 2025-03-08T10:00:00+03:00", x)
+			return discount.Moment{}
+		}
+	default:
+		bad(field, "must be a date such as 2025-03-08 or 2025-03-08T10:00:00+03:00, got %s", typeName(v))
+		return discount.Moment{}
+	}
+	if local {
+		// Keep the wall clock only, apart from the zone of the machine that
+		// read the file.
+		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	} else {
+		_, off := t.Zone()
+		t = t.In(time.FixedZone("", off))
+	}
+	if t.Year() < 2000 || t.Year() > 9999 {
+		bad(field, "year %d is out of range", t.Year())
+		return discount.Moment{}
+	}
+	return discount.Moment{At: t, Local: local}
+}
+
+var dayNames = map[string]time.Weekday{
+	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
+	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
+	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday,
+	"вс": time.Sunday, "пн": time.Monday, "вт": time.Tuesday, "ср": time.Wednesday,
+	"чт": time.Thursday, "пт": time.Friday, "сб": time.Saturday,
+}
+
+func (d *decoder) days(bad reporter, m map[string]any) []time.Weekday {
+	names := d.strList(bad, m, "days", `["sat", "sun"]`)
+	var out []time.Weekday
+	for j, n := range names {
+		day, ok := dayNames[strings.ToLower(strings.TrimSpace(n))]
+		if !ok {
+			if n != "\x00" {
+				bad(fmt.Sprintf("days[%d]", j+1), "%q is not a day; write mon, tue, wed, thu, fri, sat or sun", n)
+			}
+			day = -1
+		}
+		out = append(out, day)
+	}
+	return out
+}
+
+func (d *decoder) hours(bad reporter, m map[string]any) []discount.Hours {
+	spans := d.strList(bad, m, "hours", `["10:00-12:00"]`)
+	var out []discount.Hours
+	for j, s := range spans {
+		from, to, ok := strings.Cut(s, "-")
+		f, okF := clock(from)
+		t, okT := clock(to)
+		if !ok || !okF || !okT {
+			if s != "\x00" {
+				bad(fmt.Sprintf("hours[%d]", j+1), "%q: write a span of the day such as \"10:00-12:00\" (or \"22:00-02:00\" across midnight)", s)
+			}
+			out = append(out, discount.Hours{From: -1, To: -1})
+			continue
+		}
+		out = append(out, discount.Hours{From: f, To: t})
+	}
+	return out
+}
+
+// clock reads "HH:MM" (24:00 allowed) as minutes from midnight.
+func clock(s string) (int, bool) {
+	s = strings.TrimSpace(s)
+	h, mm, ok := strings.Cut(s, ":")
+	if !ok || len(mm) != 2 || len(h) < 1 || len(h) > 2 {
+		return 0, false
+	}
+	hn, err1 := strconv.Atoi(h)
+	mn, err2 := strconv.Atoi(mm)
+	if err1 != nil || err2 != nil || hn < 0 || mn < 0 || mn > 59 || hn > 24 || hn == 24 && mn != 0 {
+		return 0, false
+	}
+	return hn*60 + mn, true
+}
+
+func (d *decoder) prefixes(bad reporter, m map[string]any) []discount.PrefixRange {
+	var out []discount.PrefixRange
+	for _, s := range d.strList(bad, m, "prefixes", `["2771", "4000-4099"]`) {
+		from, to, isRange := strings.Cut(strings.TrimSpace(s), "-")
+		if !isRange {
+			to = from
+		}
+		// Validation checks the digits and names the element.
+		out = append(out, discount.PrefixRange{From: strings.TrimSpace(from), To: strings.TrimSpace(to)})
+	}
+	return out
+}
+
+// texts reads a table of templates by language: { ru = "…", en = "…" }.
+func (d *decoder) texts(bad reporter, m map[string]any, key string) map[string]string {
+	v, ok := m[key]
+	if !ok {
+		return nil
+	}
+	t, isTable := v.(map[string]any)
+	if !isTable {
+		bad(key, "must be a table of texts by language such as { ru = \"Здравствуйте, {name}!\", en = \"Hello, {name}!\" }, got %s", typeName(v))
+		return nil
+	}
+	out := make(map[string]string, len(t))
+	for _, lang := range sortedKeys(t) {
+		s, isStr := t[lang].(string)
+		if !isStr {
+			bad(key+"."+lang, "must be a string, got %s", typeName(t[lang]))
+			s = "?"
+		}
+		out[lang] = s
+	}
+	return out
 }
 
 // decimal returns the exact decimal text of a number written as a string or a
@@ -381,16 +873,6 @@ func tables(v any) ([]map[string]any, bool) {
 		return out, true
 	}
 	return nil, false
-}
-
-// ownerOf returns the kind a kind-specific key belongs to, or "".
-func ownerOf(key string) discount.Kind {
-	for _, k := range []discount.Kind{discount.KindCardPercent, discount.KindTiers, discount.KindPoints} {
-		if slices.Contains(kindKeys[k], key) {
-			return k
-		}
-	}
-	return ""
 }
 
 func typeName(v any) string {

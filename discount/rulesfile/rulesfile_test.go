@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -47,14 +48,7 @@ func equalRules(a, b discount.Rule) bool {
 		len(a.Tiers) == len(b.Tiers) && (len(a.Tiers) == 0 || equalTiers(a.Tiers, b.Tiers))
 }
 
-func equalTiers(a, b []discount.Tier) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalTiers(a, b []discount.Tier) bool { return reflect.DeepEqual(a, b) }
 
 // TestParseNumbers: percentages and amounts as strings, integers and floats,
 // all exact.
@@ -163,7 +157,7 @@ func TestParseErrors(t *testing.T) {
 			"line 1: schema: must be an integer, got a string",
 			"line 2: version: must be an integer, got a float",
 			"line 3: currency: must be a string such as \"RUB\", got an integer",
-			"line 4: owner: unknown key; the top level has schema, version, currency, rule",
+			"line 4: owner: unknown key; the top level has schema, version, currency, effective, seed, limits, rule",
 		}},
 		{"bad currency code", "schema = 1\nversion = 1\ncurrency = \"rub\"\n", []string{
 			`line 3: currency: currency "rub": want a three-letter ISO 4217 code such as RUB`,
@@ -236,8 +230,8 @@ per = "100"
 exclude_categories = "tobacco"
 `, []string{
 			`line 5: rule "c" (#1): percent: missing`,
-			`line 8: rule "c" (#1): percnt: unknown key; card_percent rules have id, kind, priority, exclude_categories, percent`,
-			`line 9: rule "c" (#1): per: not used by card_percent rules (it belongs to points rules)`,
+			`line 8: rule "c" (#1): percnt: unknown key (did you mean "percent"?); card_percent rules have percent, and the keys of every rule: id, kind, name, priority,`,
+			`line 9: rule "c" (#1): per: not used by card_percent rules (it belongs to points, partner and raffle rules)`,
 			`line 10: rule "c" (#1): exclude_categories: must be a list of strings such as ["tobacco"], got a string`,
 		}},
 		{"categories", header + `

@@ -1,0 +1,223 @@
+package discount
+
+// What depends on the final total: charity, raffles and the greeting.
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+)
+
+// after runs the rules that depend on the total: a round-up to charity or a
+// share of the points earned given to it, raffle tickets and their draw, the
+// greeting (a birthday rule's first).
+func (e *engine) after() error {
+	rules := e.rules(phaseAfter)
+	base := e.p.byPhase[phaseAfter]
+	total := e.subtotal - e.q.Discount
+	roundDone, greetDone := "", ""
+	// A birthday rule's greeting goes before any other.
+	for n := range e.p.rules {
+		if c := &e.p.rules[n]; e.active[n] && c.r.Kind == KindBirthday && len(c.r.Text) > 0 {
+			if g := e.greet(c.r.Text, nil, ""); g != "" {
+				e.q.Greeting = g
+				e.use(c)
+				break
+			}
+		}
+	}
+	for n := range rules {
+		c := &rules[n]
+		r := c.r
+		if code := e.ineligible(c); code != dropNone {
+			e.drop(c, code, "")
+			continue
+		}
+		e.active[base+n] = true
+		switch r.Kind {
+		case KindCharity:
+			if r.RoundTo > 0 {
+				if roundDone != "" {
+					e.drop(c, dropSuperseded, roundDone)
+					continue
+				}
+				roundDone = r.ID
+				d := (r.RoundTo - total%r.RoundTo) % r.RoundTo
+				if d == 0 {
+					e.drop(c, dropNothing, "")
+					continue
+				}
+				e.q.Donations = append(e.q.Donations, pos.Donation{Rule: r.ID, Cause: r.Cause, Amount: d})
+				e.use(c)
+				continue
+			}
+			if err := e.donatePoints(c); err != nil {
+				return err
+			}
+		case KindRaffle:
+			e.raffle(c, total)
+		case KindGreeting:
+			if greetDone != "" {
+				e.drop(c, dropSuperseded, greetDone)
+				continue
+			}
+			g := e.greet(r.Text, r.Nameless, r.Lang)
+			if g == "" {
+				e.drop(c, dropNoProfile, "")
+				continue
+			}
+			greetDone = r.ID
+			if e.q.Greeting == "" {
+				e.q.Greeting = g
+			}
+			e.use(c)
+		}
+	}
+	return nil
+}
+
+// ---- greetings ----
+
+// placeholders a greeting template may use.
+var placeholders = []string{"{name}", "{patronymic}"}
+
+// checkTemplate returns what is wrong with a greeting template, or "".
+func checkTemplate(t string) string {
+	rest := t
+	for {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest, '}')
+		switch {
+		case i < 0 && j < 0:
+			return ""
+		case i < 0 || j >= 0 && j < i:
+			return "a } without its {; placeholders are {name} and {patronymic}"
+		case j < 0:
+			return "a { without its }; placeholders are {name} and {patronymic}"
+		}
+		ph := rest[i : j+1]
+		known := false
+		for _, p := range placeholders {
+			known = known || ph == p
+		}
+		if !known {
+			return "unknown placeholder " + ph + "; use {name} and {patronymic}"
+		}
+		rest = rest[j+1:]
+	}
+}
+
+// greet renders the template for the customer's language: the profile's,
+// else lang, else Russian, else the first one. Without a name it uses
+// nameless, or gives "".
+func (e *engine) greet(text, nameless map[string]string, lang string) string {
+	if e.acct == nil {
+		return ""
+	}
+	p := e.acct.Profile
+	want := ""
+	if p != nil {
+		want = p.Lang
+	}
+	if p == nil || strings.TrimSpace(p.Name) == "" {
+		if t := pickLang(nameless, want, lang); t != "" {
+			return tidy(t)
+		}
+		return ""
+	}
+	t := pickLang(text, want, lang)
+	t = strings.ReplaceAll(t, "{name}", strings.TrimSpace(p.Name))
+	t = strings.ReplaceAll(t, "{patronymic}", strings.TrimSpace(p.Patronymic))
+	return tidy(t)
+}
+
+func pickLang(texts map[string]string, want, fallback string) string {
+	for _, l := range []string{want, fallback, "ru"} {
+		if t, ok := texts[l]; ok && l != "" {
+			return t
+		}
+	}
+	if langs := sortedLangs(texts); len(langs) > 0 {
+		return texts[langs[0]]
+	}
+	return ""
+}
+
+// tidy closes the gaps an empty placeholder leaves: "Здравствуйте, Анна !"
+// becomes "Здравствуйте, Анна!".
+func tidy(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	for _, p := range []string{" !", " ,", " .", " ?"} {
+		s = strings.ReplaceAll(s, p, p[1:])
+	}
+	return s
+}
+
+// ---- raffles ----
+
+// maxRaffleTickets bounds the tickets one basket can get, however large.
+const maxRaffleTickets = 1000
+
+// raffle gives the basket its tickets and draws each one. The draw is a
+// SHA-256 of the ruleset's seed, the rule, the card, the card's sale count
+// and the basket, so the same sale draws the same way at the till and at
+// HQ, and the card's next sale draws afresh.
+func (e *engine) raffle(c *crule, total money.Amount) {
+	r := c.r
+	tickets := r.Tickets
+	if r.Per > 0 {
+		steps := int64(total / r.Per)
+		if steps > maxRaffleTickets/r.Tickets {
+			tickets = maxRaffleTickets
+		} else {
+			tickets = steps * r.Tickets
+		}
+	}
+	if tickets == 0 {
+		e.drop(c, dropNothing, "")
+		return
+	}
+	h := sha256.New()
+	field := func(s string) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	field(e.p.seed)
+	field(r.ID)
+	field(e.card)
+	field(strconv.FormatInt(e.acct.Sales, 10))
+	for k := range e.lines {
+		l := &e.lines[k]
+		field(l.SKU)
+		field(l.Category)
+		field(strconv.FormatInt(l.Qty, 10))
+		field(strconv.FormatInt(int64(l.UnitPrice), 10))
+	}
+	field(strconv.FormatInt(int64(total), 10))
+	seed := h.Sum(nil)
+	entry := pos.RaffleEntry{Rule: r.ID, Tickets: tickets, Code: strings.ToUpper(hex.EncodeToString(seed[:5]))}
+	if r.Chance > 0 {
+		var buf [sha256.Size + 8]byte
+		copy(buf[:], seed)
+		for i := range tickets {
+			binary.BigEndian.PutUint64(buf[sha256.Size:], uint64(i))
+			d := sha256.Sum256(buf[:])
+			// A 64-bit draw mod 10000 is uniform to within 10^-15.
+			if binary.BigEndian.Uint64(d[:8])%uint64(money.Whole) < uint64(r.Chance) {
+				entry.Won++
+			}
+		}
+		if entry.Won > 0 {
+			entry.Prize = r.Prize
+		}
+	}
+	e.q.Raffles = append(e.q.Raffles, entry)
+	e.use(c)
+}
