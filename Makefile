@@ -8,15 +8,18 @@ LDFLAGS     := -X github.com/tilld/tilld/version.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 
-# System packages the tests use: socat makes serial pty pairs; postgresql-15 is the
-# HQ store's throwaway test cluster (the tests start and stop it themselves).
-TEST_DEBS := socat postgresql-15
+# System packages the build and tests use: libpcsclite-dev for the PC/SC reader (cgo);
+# pcscd + vsmartcard-vpcd run a virtual contactless reader (tests start a private
+# pcscd); socat makes serial pty pairs; postgresql-15 is the HQ store's throwaway test
+# cluster (the tests start and stop it themselves).
+TEST_DEBS := libpcsclite-dev pcscd vsmartcard-vpcd socat postgresql-15
 
-.PHONY: all build demo test deps check unit fuzz clean
+.PHONY: all build demo test test-hid deps check unit fuzz clean
 
 all: build
 
 build:
+	@scripts/ensure-debs.sh libpcsclite-dev
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## demo: start HQ, an enrolled terminal, a fake reader and the till page on loopback.
@@ -24,7 +27,7 @@ demo: build
 	$(BIN)/tilld demo
 
 ## test: everything CI runs — formatting, vet, staticcheck, and all tests for real.
-test: deps check unit
+test: deps check unit test-hid
 
 deps:
 	@scripts/ensure-debs.sh $(TEST_DEBS)
@@ -37,6 +40,11 @@ check:
 
 unit:
 	$(GO) test -count=1 -timeout 15m ./...
+
+## test-hid: the slow tier — a QEMU guest whose kernel presents a USB HID POS gadget
+## that karalabe/hid enumerates, opens and reads (about a minute; CI runs it).
+test-hid:
+	sh device/hidpos/qemutest/run.sh
 
 ## fuzz: run every fuzz target for a while (FUZZTIME=30s by default).
 FUZZTIME ?= 30s

@@ -39,6 +39,9 @@ type Config struct {
 	CardPrefixes []string `toml:"card_prefixes"`
 	// TrackPrefixes restrict the magstripe PAN ranges accepted as cards.
 	TrackPrefixes []string `toml:"track_prefixes"`
+	// CardPatterns are regular expressions with one capture group that pull a
+	// card number out of QR or Code 128 payloads.
+	CardPatterns []string `toml:"card_patterns"`
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string `toml:"log_level"`
 
@@ -119,8 +122,8 @@ func (c Config) check() []string {
 			p = append(p, "hq_key: "+err.Error())
 		}
 	}
-	if err := (device.IdentifyOptions{CardPrefixes: c.CardPrefixes, TrackPrefixes: c.TrackPrefixes}).Validate(); err != nil {
-		p = append(p, "card_prefixes/track_prefixes: "+err.Error())
+	if err := (device.IdentifyOptions{CardPrefixes: c.CardPrefixes, TrackPrefixes: c.TrackPrefixes, CardPatterns: c.CardPatterns}).Validate(); err != nil {
+		p = append(p, "card_prefixes/track_prefixes/card_patterns: "+err.Error())
 	}
 	if c.LogLevel != "" {
 		var l slog.Level

@@ -26,6 +26,8 @@ import (
 
 	// Reader transports register themselves by type name.
 	_ "github.com/tilld/tilld/device/fake"
+	_ "github.com/tilld/tilld/device/hidpos"
+	_ "github.com/tilld/tilld/device/pcsc"
 	_ "github.com/tilld/tilld/device/serial"
 )
 
@@ -112,7 +114,8 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		Terminal: cfg.Terminal,
 		Ledger:   d.ledger,
 		Logger:   log.With("component", "till"),
-		Cards:    device.IdentifyOptions{CardPrefixes: cfg.CardPrefixes, TrackPrefixes: cfg.TrackPrefixes},
+		Cards:    device.IdentifyOptions{CardPrefixes: cfg.CardPrefixes, TrackPrefixes: cfg.TrackPrefixes, CardPatterns: cfg.CardPatterns},
+		Discover: device.Discover,
 		Devices:  d.devices.Status,
 		Present: func(reader, data string) error {
 			p, ok := presenters[reader]

@@ -18,6 +18,9 @@ const (
 	CardUPCA  CardKind = "upca"  // 12-digit GS1 barcode
 	CardPAN   CardKind = "pan"   // ISO/IEC 7812 primary account number from a magstripe
 	CardUID   CardKind = "uid"   // contactless card UID, upper-case hex
+	// CardCode is a card number captured by one of IdentifyOptions.CardPatterns
+	// from a QR code or Code 128 payload, kept as printed.
+	CardCode CardKind = "code"
 )
 
 // Card is a validated identity read from a scan.
@@ -59,9 +62,21 @@ type IdentifyOptions struct {
 	// magstripes; a PAN outside them (say, a bank card) is [ErrForeignCard].
 	// Empty accepts every PAN that passes the Luhn check.
 	TrackPrefixes []string
+	// CardPatterns find card numbers inside barcodes that carry more than the
+	// number: a QR code on a phone ("https://club.example/c/2000000000008"), a
+	// Code 128 on a partner's card ("CLUB-000123456"). Each is a Go regular
+	// expression with exactly one capture group, the card number, matched
+	// against the whole barcode (after any AIM symbology identifier is
+	// stripped), e.g. `^https://club\.example/c/(\d{13})$`. The first that
+	// matches wins and makes the scan a card, whatever CardPrefixes say. A
+	// captured number of 8, 12 or 13 digits must have a valid GS1 check digit;
+	// anything else is kept as printed, as a [CardCode] of at most 64 printable
+	// ASCII characters without spaces. Barcodes no pattern matches are read as
+	// EAN-13, EAN-8 or UPC-A. Empty means no patterns.
+	CardPatterns []string
 }
 
-// Validate reports the first malformed prefix.
+// Validate reports the first malformed prefix or pattern.
 func (o IdentifyOptions) Validate() error {
 	for _, list := range []struct {
 		field    string
@@ -71,6 +86,11 @@ func (o IdentifyOptions) Validate() error {
 			if _, _, err := parsePrefix(p); err != nil {
 				return fmt.Errorf("%s[%d]: %w", list.field, i, err)
 			}
+		}
+	}
+	for i, p := range o.CardPatterns {
+		if _, err := compilePattern(p); err != nil {
+			return fmt.Errorf("card_patterns[%d]: %w", i, err)
 		}
 	}
 	return nil
@@ -163,24 +183,19 @@ func identifyUID(data string) (Card, error) {
 }
 
 func identifyBarcode(data string, opts IdentifyOptions) (Card, error) {
+	_, data = StripAIM(data)
+	if card, ok, err := matchPatterns(data, opts.CardPatterns); ok {
+		return card, err
+	}
 	if err := digitsOnly("barcode", data); err != nil {
 		return Card{}, err
 	}
-	var kind CardKind
-	var scheme string
-	switch len(data) {
-	case 13:
-		kind, scheme = CardEAN13, "EAN-13"
-	case 12:
-		kind, scheme = CardUPCA, "UPC-A"
-	case 8:
-		kind, scheme = CardEAN8, "EAN-8"
-	default:
+	kind, scheme := gs1Kind(len(data))
+	if kind == "" {
 		return Card{}, &CardError{Scheme: "barcode", Problem: fmt.Sprintf("%d digits, want 13 (EAN-13), 12 (UPC-A) or 8 (EAN-8)", len(data)), Err: ErrFormat}
 	}
-	body, got := data[:len(data)-1], data[len(data)-1]
-	if want := gs1CheckDigit(body); got != want {
-		return Card{}, &CardError{Scheme: scheme, Number: data, Problem: fmt.Sprintf("check digit is %c, want %c", got, want), Err: ErrCheckDigit}
+	if err := checkGS1(scheme, data); err != nil {
+		return Card{}, err
 	}
 	prefixes := opts.CardPrefixes
 	if len(prefixes) == 0 {

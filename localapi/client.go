@@ -114,3 +114,10 @@ func (c *Client) Present(ctx context.Context, reader, data string) error {
 	_, err := c.Do(ctx, http.MethodPost, "/v1/devices/"+url.PathEscape(reader)+"/scan", PresentRequest{Data: data}, nil)
 	return err
 }
+
+// Devices lists the configured readers and the ones attached to the machine.
+func (c *Client) Devices(ctx context.Context) (till.Devices, error) {
+	var d till.Devices
+	_, err := c.Do(ctx, http.MethodGet, "/v1/devices", nil, &d)
+	return d, err
+}

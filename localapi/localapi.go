@@ -109,12 +109,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) devices(w http.ResponseWriter, r *http.Request) {
-	st, err := a.Till.Status()
-	if err != nil {
-		a.fail(w, "devices", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st.Devices)
+	writeJSON(w, http.StatusOK, a.Till.DeviceList(r.Context()))
 }
 
 func (a *api) account(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@
 package till
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
@@ -52,6 +53,8 @@ type Options struct {
 	// Link and Devices report the HQ link and the readers for Status; nil: none.
 	Link    func() Link
 	Devices func() []device.Health
+	// Discover lists the readers attached to the machine, configured or not.
+	Discover func(ctx context.Context) ([]device.Discovered, error)
 }
 
 type activeRules struct {
@@ -94,6 +97,9 @@ func New(opts Options) (*Till, error) {
 	}
 	return t, nil
 }
+
+// Ledger is the ledger the till records in (the local API verifies and exports it).
+func (t *Till) Ledger() *ledger.Ledger { return t.opts.Ledger }
 
 // RulesVersion returns the active ruleset's version, 0 when there is none.
 func (t *Till) RulesVersion() int64 {
@@ -319,6 +325,30 @@ type Status struct {
 	Acked          uint64          `json:"acked"`
 	RulesetVersion int64           `json:"ruleset_version"`
 	Devices        []device.Health `json:"devices"`
+}
+
+// Devices is what the till knows of card readers: the configured ones with their
+// health, and every reader attached to the machine.
+type Devices struct {
+	Configured    []device.Health     `json:"configured"`
+	Discovered    []device.Discovered `json:"discovered"`
+	DiscoverError string              `json:"discover_error,omitempty"`
+}
+
+// DeviceList returns the configured readers and what discovery finds.
+func (t *Till) DeviceList(ctx context.Context) Devices {
+	d := Devices{Configured: []device.Health{}, Discovered: []device.Discovered{}}
+	if t.opts.Devices != nil {
+		d.Configured = append(d.Configured, t.opts.Devices()...)
+	}
+	if t.opts.Discover != nil {
+		found, err := t.opts.Discover(ctx)
+		d.Discovered = append(d.Discovered, found...)
+		if err != nil {
+			d.DiscoverError = err.Error()
+		}
+	}
+	return d
 }
 
 // Status gathers the ledger's, the link's and the readers' state.

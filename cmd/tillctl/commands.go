@@ -86,11 +86,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Short: "list configured readers and their state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := client().Status(cmd.Context())
+			d, err := client().Devices(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return out(st.Devices, func(w io.Writer) error { return printDevices(w, st.Devices) })
+			return out(d, func(w io.Writer) error {
+				if err := printDevices(w, d.Configured); err != nil {
+					return err
+				}
+				fmt.Fprintln(w)
+				if len(d.Discovered) == 0 {
+					fmt.Fprintln(w, "attached    no PC/SC readers or HID scanners found")
+				} else {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ATTACHED\tTYPE\tSTATE\tDESCRIPTION")
+					for _, x := range d.Discovered {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.ID, x.Type, orDash(x.State), x.Description)
+					}
+					tw.Flush()
+				}
+				if d.DiscoverError != "" {
+					fmt.Fprintf(w, "discovery problems: %s\n", d.DiscoverError)
+				}
+				return nil
+			})
 		},
 	}
 
