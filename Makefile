@@ -14,7 +14,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 # cluster (the tests start and stop it themselves).
 TEST_DEBS := libpcsclite-dev pcscd vsmartcard-vpcd socat postgresql-15
 
-.PHONY: all build demo test test-hid deps check unit fuzz clean
+.PHONY: all build demo test test-hid deps check unit fuzz clean deb deb-check
 
 all: build
 
@@ -45,6 +45,14 @@ unit:
 ## that karalabe/hid enumerates, opens and reads (about a minute; CI runs it).
 test-hid:
 	sh device/hidpos/qemutest/run.sh
+
+## deb: .deb packages of tilld (with tillctl) and tillhq for amd64 and arm64 into dist/.
+deb:
+	packaging/build.sh $(VERSION)
+
+## deb-check: inspect the packages, lintian them, install/run/remove the amd64 tilld (root).
+deb-check:
+	packaging/check.sh dist
 
 ## fuzz: run every fuzz target for a while (FUZZTIME=30s by default).
 FUZZTIME ?= 30s

@@ -1,0 +1,108 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+)
+
+// LedgerInfo is what verifying the ledger found.
+type LedgerInfo struct {
+	// Events is how many events were checked.
+	Events uint64
+	// Problems are the inconsistencies found, one line each; empty when the
+	// ledger is intact.
+	Problems []string
+}
+
+// Ledger checks the ledger with verify, which reads the whole file and checks
+// its hash chain (cmd/tillctl passes a function over ledger.Verify or the
+// local API). verify returns an error wrapping fs.ErrNotExist when there is no
+// ledger file yet, and any other error when it could not verify at all.
+func Ledger(verify func(ctx context.Context) (LedgerInfo, error)) Check {
+	return Check{Name: "ledger", Run: func(ctx context.Context) Result {
+		info, err := verify(ctx)
+		if errors.Is(err, fs.ErrNotExist) {
+			return Result{Status: Warn, Detail: fmt.Sprintf("no ledger yet: %v", err), Fix: "tilld creates it when it first starts: `systemctl start tilld`."}
+		}
+		if err != nil {
+			return Result{Status: Fail, Detail: fmt.Sprintf("cannot verify the ledger: %v", err), Fix: "is tilld running? `systemctl status tilld`; `journalctl -u tilld` says why not."}
+		}
+		if n := len(info.Problems); n > 0 {
+			shown := info.Problems
+			if n > 3 {
+				shown = append(shown[:3:3], fmt.Sprintf("and %d more", n-3))
+			}
+			return Result{Status: Fail,
+				Detail: fmt.Sprintf("%s in %d events: %s", plural(n, "problem"), info.Events, strings.Join(shown, "; ")),
+				Fix:    "do not delete or edit the file: it holds sales HQ may not have yet. Stop tilld, copy the ledger file aside and send it to support with this report."}
+		}
+		return Result{Status: OK, Detail: fmt.Sprintf("intact: %d events, hash chain verified", info.Events)}
+	}}
+}
+
+// RulesInfo is the state of the till's discount rules.
+type RulesInfo struct {
+	// Version is the ruleset version the till prices with; 0 when it has none.
+	Version int64
+	// Current is when the till last knew Version was HQ's latest: its last
+	// successful sync with HQ. Zero when never.
+	Current time.Time
+}
+
+// Defaults of [RulesOptions].
+const (
+	DefaultRulesWarn = 24 * time.Hour
+	DefaultRulesFail = 7 * 24 * time.Hour
+)
+
+// RulesOptions configure [Rules]. The zero value means the defaults.
+type RulesOptions struct {
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// WarnAge and FailAge are how long ago the rules may last have been
+	// confirmed current before the check warns or fails; defaults
+	// DefaultRulesWarn and DefaultRulesFail.
+	WarnAge, FailAge time.Duration
+}
+
+// Rules checks that the till has a ruleset and how long ago it last knew it
+// was HQ's latest. info reads that state (cmd/tillctl: the local API's status).
+// Old rules are not wrong in themselves (HQ may publish rarely), but a till that
+// has not heard from HQ for days may be pricing with rules HQ has replaced.
+func Rules(info func(ctx context.Context) (RulesInfo, error), opts RulesOptions) Check {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.WarnAge == 0 {
+		opts.WarnAge = DefaultRulesWarn
+	}
+	if opts.FailAge == 0 {
+		opts.FailAge = DefaultRulesFail
+	}
+	return Check{Name: "rules", Run: func(ctx context.Context) Result {
+		st, err := info(ctx)
+		if err != nil {
+			return Result{Status: Fail, Detail: fmt.Sprintf("cannot read the rules' state: %v", err), Fix: "is tilld running? `systemctl status tilld`; `journalctl -u tilld` says why not."}
+		}
+		sync := fmt.Sprintf("check the hq setting in %s and the network; `tillctl status` shows the last sync and its error.", ConfigFile)
+		if st.Version == 0 {
+			return Result{Status: Fail, Detail: "no ruleset: no discounts or points until the first sync with HQ", Fix: sync}
+		}
+		if st.Current.IsZero() {
+			return Result{Status: Warn, Detail: fmt.Sprintf("version %d, never confirmed by HQ since tilld started", st.Version), Fix: sync}
+		}
+		age := opts.Now().Sub(st.Current)
+		detail := fmt.Sprintf("version %d, confirmed current %v ago", st.Version, age.Round(time.Second))
+		switch {
+		case age > opts.FailAge:
+			return Result{Status: Fail, Detail: detail, Fix: sync}
+		case age > opts.WarnAge:
+			return Result{Status: Warn, Detail: detail, Fix: sync}
+		}
+		return Result{Status: OK, Detail: detail}
+	}}
+}

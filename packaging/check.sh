@@ -1,0 +1,182 @@
+#!/bin/sh
+# check.sh [DIST]: check the packages build.sh put in DIST (default dist/):
+# inspect them with dpkg-deb, run lintian (no errors allowed), install the
+# tilld and tillhq packages of this machine's architecture with dpkg -i, run
+# the installed tilld --version, tilld config check and tillctl doctor, verify
+# the systemd units with systemd-analyze (any output fails), then remove and
+# purge them and check that nothing is left behind.
+#
+# It installs lintian and the packages' dependencies when missing, and
+# installs and purges tilld and tillhq on this machine: run it as root on a
+# build or CI machine, not on a till.
+set -eu
+
+cd "$(dirname "$0")/.."
+dist=${1:-dist}
+arch=$(dpkg --print-architecture)
+start=$(date +%s)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'check.sh: FAIL: %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || fail "run as root: it installs and removes packages"
+
+ensure_debs() {
+	missing=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing Debian packages:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=600 update -qq
+	# shellcheck disable=SC2086 # word splitting wanted
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# deb PACKAGE ARCH: the one .deb of PACKAGE for ARCH in dist.
+deb() {
+	want="$dist/$1_*_$2.deb"
+	set -- "$dist/$1"_*_"$2".deb
+	if [ $# != 1 ] || [ ! -f "$1" ]; then
+		fail "want exactly one $want, found: $*"
+	fi
+	echo "$1"
+}
+
+# absent PATH...: fail when any exists.
+absent() {
+	for p in "$@"; do
+		if [ -e "$p" ] || [ -L "$p" ]; then fail "$p is still there"; fi
+	done
+}
+
+purge_installed() {
+	for p in tilld tillhq; do
+		if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv "not-installed"; then
+			dpkg -P "$p" >/dev/null
+		fi
+	done
+}
+
+ensure_debs lintian systemd binutils
+
+step "inspect the packages"
+debs=$(ls "$dist"/tilld_*.deb "$dist"/tillhq_*.deb 2>/dev/null) || fail "no packages in $dist: run packaging/build.sh first"
+for d in $debs; do
+	name=$(dpkg-deb -f "$d" Package)
+	darch=$(dpkg-deb -f "$d" Architecture)
+	echo "-- $d: $name $(dpkg-deb -f "$d" Version) $darch, depends: $(dpkg-deb -f "$d" Depends)"
+	dpkg-deb --contents "$d" | tee "$tmp/contents" | awk '{print "   " $1, $6, $7, $8}'
+	case "$name" in
+	tilld)
+		want="./usr/bin/tilld ./usr/bin/tillctl ./etc/tilld/tilld.toml ./lib/systemd/system/tilld.service
+			./lib/udev/rules.d/60-tilld.rules ./usr/share/polkit-1/rules.d/60-tilld.rules
+			./usr/lib/modules-load.d/tilld.conf ./usr/share/doc/tilld/copyright ./usr/share/doc/tilld/changelog.gz"
+		bins="usr/bin/tilld usr/bin/tillctl"
+		dpkg-deb --info "$d" conffiles | grep -qx /etc/tilld/tilld.toml || fail "$d: /etc/tilld/tilld.toml is not a conffile"
+		;;
+	tillhq)
+		want="./usr/bin/tillhq ./lib/systemd/system/tillhq.service ./usr/share/doc/tillhq/copyright ./usr/share/doc/tillhq/changelog.gz"
+		bins="usr/bin/tillhq"
+		;;
+	*) fail "$d: unexpected package $name" ;;
+	esac
+	for p in $want; do
+		grep -q " $p\$" "$tmp/contents" || grep -q " $p -> " "$tmp/contents" || fail "$d lacks $p"
+	done
+	for s in postinst prerm postrm; do
+		dpkg-deb --info "$d" "$s" >/dev/null 2>&1 || fail "$d has no $s script"
+	done
+	rm -rf "$tmp/x" && mkdir "$tmp/x" && dpkg-deb -x "$d" "$tmp/x"
+	case "$darch" in
+	amd64) machine="X86-64" ;;
+	arm64) machine="AArch64" ;;
+	*) fail "$d: architecture $darch" ;;
+	esac
+	for b in $bins; do
+		readelf -h "$tmp/x/$b" | grep -q "Machine:.*$machine" || fail "$d: $b is not a $darch binary"
+		readelf -d "$tmp/x/$b" | grep -q "(NEEDED)" || fail "$d: $b is not dynamically linked (built without cgo?)"
+	done
+done
+
+step "lintian"
+# shellcheck disable=SC2086
+lintian --fail-on error --display-info $debs || fail "lintian found errors"
+
+step "install tilld and tillhq ($arch) with dpkg -i"
+tilld_deb=$(deb tilld "$arch")
+tillhq_deb=$(deb tillhq "$arch")
+purge_installed
+deps=$( (dpkg-deb -f "$tilld_deb" Depends; dpkg-deb -f "$tillhq_deb" Depends) | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/ //g' | sort -u)
+# shellcheck disable=SC2086
+ensure_debs $deps
+dpkg -i "$tilld_deb" "$tillhq_deb"
+
+step "check the installed files"
+for u in tilld tillhq; do
+	getent passwd "$u" >/dev/null || fail "no user $u"
+	[ "$(stat -c %U:%G /var/lib/$u)" = "$u:$u" ] || fail "/var/lib/$u is not owned by $u"
+	[ -L "/etc/systemd/system/multi-user.target.wants/$u.service" ] || fail "$u.service is not enabled"
+done
+for g in dialout plugdev; do
+	id -nG tilld | tr ' ' '\n' | grep -qx "$g" || fail "user tilld is not in group $g"
+done
+built=$(zcat /usr/share/doc/tilld/changelog.gz | sed -n 's/^  \* Build \(.*\), from commit .*/\1/p')
+for b in tilld tillhq; do
+	out=$($b --version)
+	echo "$out"
+	[ "$out" = "$b version $built" ] || fail "$b --version says \"$out\", want \"$b version $built\""
+done
+
+# The shipped configuration parses; with a serial reader on a port that does
+# not exist, doctor names it (and the other problems of a till that never ran).
+tilld config check /etc/tilld/tilld.toml || fail "tilld config check of the shipped file"
+sed 's/^#terminal = .*/terminal = "CHECK-T1"/' /etc/tilld/tilld.toml >"$tmp/tilld.toml"
+cat >>"$tmp/tilld.toml" <<'TOML'
+[[reader]]
+name = "front"
+type = "serial"
+port = "/dev/ttyUSB-tilld-check-missing"
+TOML
+tilld config check "$tmp/tilld.toml" | grep -q "terminal CHECK-T1, 1 readers" || fail "tilld config check of a filled-in file"
+for conf in /etc/tilld/tilld.toml "$tmp/tilld.toml"; do
+	echo "-- tillctl doctor --config $conf"
+	rc=0
+	tillctl doctor --config "$conf" >"$tmp/doctor" 2>&1 || rc=$?
+	cat "$tmp/doctor"
+	grep -Eq '^CHECK +STATUS +DETAIL$' "$tmp/doctor" || fail "tillctl doctor printed no table"
+	grep -Eq '^[0-9]+ checks: [0-9]+ ok, ' "$tmp/doctor" || fail "tillctl doctor printed no summary"
+	if grep -Eq ' FAIL ' "$tmp/doctor"; then
+		[ "$rc" != 0 ] || fail "tillctl doctor reported failures but exited 0"
+	fi
+done
+grep -q "serial port /dev/ttyUSB-tilld-check-missing missing: is the adapter plugged in?" "$tmp/doctor" ||
+	fail "tillctl doctor did not name the missing serial port"
+
+step "systemd-analyze verify"
+out=$(systemd-analyze verify /lib/systemd/system/tilld.service /lib/systemd/system/tillhq.service 2>&1) || fail "systemd-analyze verify: $out"
+[ -z "$out" ] || fail "systemd-analyze verify said something (any output is a failure): $out"
+echo "units verified"
+
+step "dpkg -r"
+dpkg -r tilld tillhq
+absent /usr/bin/tilld /usr/bin/tillctl /usr/bin/tillhq /lib/systemd/system/tilld.service /lib/systemd/system/tillhq.service \
+	/lib/udev/rules.d/60-tilld.rules /usr/share/polkit-1/rules.d/60-tilld.rules /usr/lib/modules-load.d/tilld.conf
+[ -f /etc/tilld/tilld.toml ] || fail "dpkg -r removed the conffile (only purge may)"
+[ -d /var/lib/tilld ] || fail "dpkg -r removed /var/lib/tilld (only purge may)"
+
+step "dpkg -P"
+dpkg -P tilld tillhq
+absent /etc/tilld /var/lib/tilld /var/lib/tillhq /run/tilld \
+	/etc/systemd/system/multi-user.target.wants/tilld.service /etc/systemd/system/multi-user.target.wants/tillhq.service \
+	/etc/systemd/system/tilld.service /etc/systemd/system/tillhq.service \
+	/var/lib/systemd/deb-systemd-helper-enabled/tilld.service.dsh-also /var/lib/systemd/deb-systemd-helper-masked/tilld.service
+for p in tilld tillhq; do
+	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv "not-installed"; then
+		fail "$p is still known to dpkg: $(dpkg-query -W -f='${Status}' "$p")"
+	fi
+done
+
+printf '\ncheck.sh: all checks passed in %ss\n' "$(($(date +%s) - start))"
