@@ -57,6 +57,10 @@ type Reader struct {
 	Reader device.Reader
 }
 
+// ErrConfig is wrapped by every configuration error: the service manager should
+// not restart a daemon whose configuration is wrong (cmd/tilld exits 78, EX_CONFIG).
+var ErrConfig = errors.New("config")
+
 // ParseConfig decodes a tilld.toml. Every problem is reported with the setting
 // it concerns; unknown keys are errors, so a typo never silently falls back to a
 // default.
@@ -67,7 +71,7 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	md, err := toml.Decode(string(data), &file)
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	cfg := file.Config
 	var problems []string
@@ -100,7 +104,7 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	problems = append(problems, cfg.check()...)
 	if len(problems) > 0 {
-		return Config{}, errors.New("config: " + strings.Join(problems, "; "))
+		return Config{}, fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))
 	}
 	return cfg.withDefaults(), nil
 }
@@ -145,7 +149,7 @@ func (c Config) Complete() error {
 		p = append(p, "hq_key: missing (enroll this till, or set HQ's rules key printed by `tillhq init`); without it no ruleset can be trusted")
 	}
 	if len(p) > 0 {
-		return errors.New("config: " + strings.Join(p, "; "))
+		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(p, "; "))
 	}
 	return nil
 }

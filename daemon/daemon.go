@@ -175,6 +175,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Go(func() {
 		errc <- serve.HTTP(ctx, d.ln, localapi.Handler(localapi.Options{Till: d.till, Logger: d.log.With("component", "api")}), 0)
 	})
+	wg.Go(func() {
+		serve.Notify(ctx, func() error { _, err := d.ledger.Stats(); return err })
+	})
 	d.log.Info("tilld running", "terminal", d.cfg.Terminal, "api", d.Addr(), "hq", d.cfg.HQ, "readers", len(d.cfg.Readers))
 	// A part that fails stops the others; one that ends cleanly on its own
 	// (a manager with no readers) does not.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -83,6 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
+			if id, err := daemon.LoadIdentity(cfg.DataDir); err == nil {
+				cfg.Terminal, cfg.HQ, cfg.HQKey = cmp.Or(cfg.Terminal, id.Terminal), cmp.Or(cfg.HQ, id.HQ), cmp.Or(cfg.HQKey, id.RulesKey)
+			}
+			if err := cfg.Complete(); err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
 			fmt.Fprintf(stdout, "%s: ok: terminal %s, %d readers, local API %s, HQ %s\n", file, cfg.Terminal, len(cfg.Readers), cfg.Listen, orNone(cfg.HQ))
 			return nil
 		},
@@ -123,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func loadConfig(file string, over daemon.Config) (daemon.Config, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return daemon.Config{}, err
+		return daemon.Config{}, fmt.Errorf("%w: %w", daemon.ErrConfig, err)
 	}
 	cfg, err := daemon.ParseConfig(data)
 	if err != nil {

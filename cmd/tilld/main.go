@@ -4,10 +4,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tilld/tilld/daemon"
 )
 
 func main() {
@@ -15,6 +18,9 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tilld:", err)
+		if errors.Is(err, daemon.ErrConfig) {
+			os.Exit(78) // EX_CONFIG: systemd's RestartPreventExitStatus stops the restart loop
+		}
 		os.Exit(1)
 	}
 }

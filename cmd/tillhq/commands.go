@@ -126,6 +126,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			log.Info("tillhq listening", "terminals", "https://"+ln.Addr().String(), "admin", "http://"+adminLn.Addr().String(), "data", dataDir, "version", version.Version)
 			errc := make(chan error, 1)
 			go func() { errc <- serve.HTTP(cmd.Context(), adminLn, srv.AdminHandler(), 0) }()
+			go serve.Notify(cmd.Context(), func() error { _, err := store.Acked(cmd.Context(), ""); return err })
 			err = serve.HTTP(cmd.Context(), tls.NewListener(ln, tlsConf), srv.Handler(), 0)
 			if aerr := <-errc; err == nil {
 				err = aerr

@@ -1,0 +1,35 @@
+package serve
+
+import (
+	"context"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+)
+
+// Notify tells systemd (Type=notify) that the service is ready, keeps its
+// watchdog fed while healthy() holds, and says STOPPING when ctx ends. Without
+// NOTIFY_SOCKET (not under systemd) it only waits for ctx.
+func Notify(ctx context.Context, healthy func() error) {
+	sd.SdNotify(false, sd.SdNotifyReady)
+	defer sd.SdNotify(false, sd.SdNotifyStopping)
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// Feed the watchdog only when the process can really do its job: a hung
+			// or broken store must let systemd restart the service.
+			if healthy() == nil {
+				sd.SdNotify(false, sd.SdNotifyWatchdog)
+			}
+		}
+	}
+}
