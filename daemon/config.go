@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -44,6 +46,9 @@ type Config struct {
 	CardPatterns []string `toml:"card_patterns"`
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string `toml:"log_level"`
+	// Retention prunes sales HQ has acknowledged once they are older than this
+	// ("90d", "2160h"); empty or "0" keeps everything.
+	Retention string `toml:"retention"`
 
 	// Readers are the configured card readers, built (not opened) by their
 	// transports' factories.
@@ -129,6 +134,9 @@ func (c Config) check() []string {
 	if err := (device.IdentifyOptions{CardPrefixes: c.CardPrefixes, TrackPrefixes: c.TrackPrefixes, CardPatterns: c.CardPatterns}).Validate(); err != nil {
 		p = append(p, "card_prefixes/track_prefixes/card_patterns: "+err.Error())
 	}
+	if _, err := ParseAge(c.Retention); err != nil {
+		p = append(p, "retention: "+err.Error())
+	}
 	if c.LogLevel != "" {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -164,6 +172,28 @@ func (c Config) withDefaults() Config {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.Retention == "" {
+		c.Retention = "0"
+	}
 	c.HQ = strings.TrimRight(c.HQ, "/")
 	return c
+}
+
+// ParseAge reads an age such as "90d", "36h" or "0" (days are 24 hours).
+func ParseAge(s string) (time.Duration, error) {
+	switch s = strings.TrimSpace(s); {
+	case s == "" || s == "0":
+		return 0, nil
+	case strings.HasSuffix(s, "d"):
+		n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q: want a number of days such as \"90d\"", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: want an age such as \"90d\" or \"2160h\"", s)
+	}
+	return d, nil
 }

@@ -56,6 +56,7 @@ func TestParseConfigErrorsNameTheSetting(t *testing.T) {
 		{"bad key", "terminal = \"T\"\nhq_key = \"c2hvcnQ=\"", "hq_key: public key: 5 bytes"},
 		{"bad listen", "terminal = \"T\"\nlisten = \"7450\"", "listen:"},
 		{"bad prefix", "terminal = \"T\"\ncard_prefixes = [\"2x\"]", "card_prefixes"},
+		{"bad retention", "terminal = \"T\"\nretention = \"3 months\"", "retention:"},
 		{"bad level", "terminal = \"T\"\nlog_level = \"loud\"", "log_level"},
 		{"duplicate reader", "terminal = \"T\"\n[[reader]]\nname = \"a\"\ntype = \"fake\"\n[[reader]]\nname = \"a\"\ntype = \"fake\"", "used twice"},
 		{"not toml", "terminal = ", "line 1"},

@@ -78,7 +78,11 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	d = &Daemon{cfg: cfg, log: log}
-	d.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Terminal: cfg.Terminal, Logger: log.With("component", "ledger")})
+	retain, err := ParseAge(cfg.Retention)
+	if err != nil {
+		return nil, fmt.Errorf("%w: retention: %w", ErrConfig, err)
+	}
+	d.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Terminal: cfg.Terminal, Retain: retain, Logger: log.With("component", "ledger")})
 	if err != nil {
 		return nil, err
 	}

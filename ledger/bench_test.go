@@ -37,8 +37,9 @@ func benchRecordSale(b *testing.B, noSync bool) {
 	}
 }
 
-// BenchmarkRecordSaleParallel records from GOMAXPROCS goroutines at once.
-// bbolt serialises the write transactions, so this shows the cost of waiting.
+// BenchmarkRecordSaleParallel records from GOMAXPROCS goroutines at once: group
+// commit shares their transactions and fsyncs. The comparisons with bare bbolt,
+// a raw fsync and SQLite are in package ledgerbench.
 func BenchmarkRecordSaleParallel(b *testing.B) {
 	l, _ := openTest(b, Options{Now: time.Now})
 	b.SetBytes(int64(bytesPerSale(b)))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tilld/tilld/event"
@@ -70,21 +71,47 @@ func decodeEvent(b []byte) (event.Event, error) {
 	return e, nil
 }
 
-// effect is what one event did to its card's account.
+// effect is what one event did to its card's account, and which sale id it
+// recorded.
 type effect struct {
 	card   string
+	saleID string
 	spend  money.Amount
 	points int64
 }
 
+// effectHeader is spend (8 bytes), points (8) and the card's length (1).
+const effectHeader = 17
+
+// encodeEffect writes spend and points as big-endian int64, the card's length
+// in one byte, the card, then the sale id. MaxCardLen fits the byte.
 func encodeEffect(f effect) []byte {
-	b := make([]byte, 16, 16+len(f.card))
+	b := make([]byte, effectHeader, effectHeader+len(f.card)+len(f.saleID))
 	binary.BigEndian.PutUint64(b[0:8], uint64(f.spend))
 	binary.BigEndian.PutUint64(b[8:16], uint64(f.points))
-	return append(b, f.card...)
+	b[16] = byte(len(f.card))
+	return append(append(b, f.card...), f.saleID...)
 }
 
 func decodeEffect(b []byte) (effect, error) {
+	if len(b) < effectHeader {
+		return effect{}, fmt.Errorf("decode effect: want at least %d bytes, got %d", effectHeader, len(b))
+	}
+	n := int(b[16])
+	if len(b) < effectHeader+n {
+		return effect{}, fmt.Errorf("decode effect: card of %d bytes in a record of %d", n, len(b))
+	}
+	return effect{
+		spend:  money.Amount(int64(binary.BigEndian.Uint64(b[0:8]))),
+		points: int64(binary.BigEndian.Uint64(b[8:16])),
+		card:   string(b[effectHeader : effectHeader+n]),
+		saleID: string(b[effectHeader+n:]),
+	}, nil
+}
+
+// decodeEffectV1 decodes an effect of schema 1: spend, points, then the card,
+// without the sale id.
+func decodeEffectV1(b []byte) (effect, error) {
 	if len(b) < 16 {
 		return effect{}, fmt.Errorf("decode effect: want at least 16 bytes, got %d", len(b))
 	}
@@ -139,9 +166,10 @@ func decodeAccount(b []byte) (pos.Account, error) {
 	return a, nil
 }
 
-// addAccount applies one sale's effect to an account, refusing an overflow
-// rather than wrapping around.
-func addAccount(a *pos.Account, spend money.Amount, points int64) error {
+// addAccount applies the effect of one sale made at at to an account, refusing
+// an overflow rather than wrapping around. LastSale is the latest sale the
+// account knows of, whichever came first.
+func addAccount(a *pos.Account, spend money.Amount, points int64, at time.Time) error {
 	if (spend > 0 && a.LifetimeSpend > math.MaxInt64-spend) || (spend < 0 && a.LifetimeSpend < math.MinInt64-spend) {
 		return fmt.Errorf("lifetime spend %d + %d overflows", a.LifetimeSpend, spend)
 	}
@@ -151,6 +179,9 @@ func addAccount(a *pos.Account, spend money.Amount, points int64) error {
 	a.LifetimeSpend += spend
 	a.Points += points
 	a.Sales++
+	if at.After(a.LastSale) {
+		a.LastSale = at
+	}
 	return nil
 }
 

@@ -1,42 +1,78 @@
 // Package ledger is a terminal's durable record: one bbolt file holding every sale
 // event (gap-free, hash chained), the outbox of events HQ has not acknowledged yet,
 // the idempotency index of client sale ids, the loyalty account views the sales
-// changed, and the active ruleset. A sale is recorded in one fsynced transaction
+// changed, and the cache of rulesets. A sale is recorded in one fsynced transaction
 // together with everything it changes, so after a crash or a power cut the file
-// holds either all of a sale or none of it.
+// holds either all of a sale or none of it, and RecordSale returns only once its
+// transaction is on disk.
 //
 // bbolt stays inside this package: callers get domain methods, never a
-// transaction. A *Ledger is safe for concurrent use; writers are serialized by
-// bbolt's single write transaction, readers run in parallel with them.
+// transaction. A *Ledger is safe for concurrent use. Sales recorded at the same
+// time share transactions and fsyncs (group commit, see commit.go) without
+// delaying a lone writer; readers run in parallel with writers.
 //
-// # File layout (schema 1)
+// # File layout (schema 2)
 //
 // Integer keys and values are big-endian uint64, so keys sort in numeric order.
 //
-//	meta      "schema" → 1, "terminal" → terminal id, "last_seq" → seq of the last
+//	meta      "schema" → 2, "terminal" → terminal id, "last_seq" → seq of the last
 //	          event (0 when none), "last_hash" → its hash, "acked" → highest seq HQ
-//	          acknowledged.
-//	events    seq → event.Event as JSON, seqs 1..last_seq without gaps.
-//	effects   seq → what the event did to its card: spend (int64), points (int64),
-//	          then the card bytes (empty for a sale without a card). Verify rebuilds
-//	          the accounts from these and checks each card against the event body.
-//	sales     client sale id → seq (8 bytes) + sha256 request digest (32 bytes).
-//	accounts  card → pos.Account as JSON.
-//	rules     "version" → ruleset version, "raw" → ruleset bytes, "hash" → sha256 hex.
+//	          acknowledged, "anchor_seq"/"anchor_hash" → seq and hash of the last
+//	          pruned event (0 and empty when none), "active_rules" → version of
+//	          the active ruleset (absent when none).
+//	events    seq → event.Event as JSON, seqs anchor_seq+1..last_seq without gaps.
+//	effects   seq → what the event did to its card and which sale it recorded:
+//	          spend (int64), points (int64), the card's length (1 byte), the card
+//	          (empty for a sale without a card), the client's sale id.
+//	sales     client sale id → seq (8 bytes) + sha256 request digest (32 bytes),
+//	          for the events kept.
+//	accounts  card → pos.Account as JSON: the card's view.
+//	bases     card → seq (8 bytes) + pos.Account as JSON: what the view starts
+//	          from, complete up to that seq (an HQ snapshot, or pruned events).
+//	rulesets  version → sha256 of the bytes (32), signature length (uint16),
+//	          signature, the ruleset's bytes as HQ sent them.
 //
 // The outbox is not stored as a list: it is the events after "acked", so its
 // length is last_seq-acked and Pending is one cursor seek.
+//
+// An account view is its base plus the effects of the events after the base's
+// seq; Verify rebuilds every view that way and compares. PutSnapshot sets a base
+// from HQ; Prune folds the effects of the events it removes into their cards'
+// bases, so pruning never changes a view.
+//
+// Schema 1 (testdata/v1.db) had no anchor, no bases, no sale id in the effects
+// and one ruleset without its signature; Open migrates it (migrate.go).
+//
+// # Retention
+//
+// Events HQ acknowledged and older than Options.Retain are pruned as HQ's
+// acknowledgements arrive (Ack), or by Prune. The last pruned event's seq and
+// hash stay in the meta as the chain's anchor, so what remains verifies from
+// there, and an export starts with an event whose prev is the anchor's hash. A
+// pruned sale's id leaves the idempotency index: retries are recognised for as
+// long as their sale is kept. Freed pages are reused; Compact, offline, gives
+// them back to the file system.
+//
+// # Failures
+//
+// A commit that does not reach the disk (a full disk, an I/O error) fails with
+// ErrStorage (and ErrDiskFull): bbolt rolls the transaction back, nothing of it is
+// stored, reads go on, and the next commit is tried afresh, so sales resume by
+// themselves once space returns. A run of failures is logged once, and so is the
+// recovery.
 //
 // # Damaged files
 //
 // bbolt trusts the pages it maps: damage can make it fault, panic or loop. Open
 // therefore checks, before bbolt touches them, that the file holds every page its
-// meta claims and that the pages it reads at start (the root, meta and rules
-// buckets, the path to the last event, the freelist) are well formed, then that
-// the meta agrees with the last event. It costs a few page reads whatever the
-// file's size. Anything wrong is ErrCorrupt naming the file; the file is left as
-// it was. Verify walks every page the same way and then checks every record.
-// Damage deeper in the file than Open looks is found by Verify, not by Open.
+// meta claims and that the pages it reads at start (the root, the meta and
+// ruleset buckets, the path to the last event, the freelist) are well formed, then
+// that the meta agrees with the last event. It costs a few page reads whatever the
+// file's size. Anything wrong is ErrCorrupt naming the file and what to do; the
+// file is left as it was. Verify walks every page the same way (every page in
+// use or on the snapshot's freelist, never both; keys in order) and then checks
+// every record. Damage deeper in the file than Open looks is found by Verify, not
+// by Open.
 //
 // # Event ids and bodies
 //
@@ -47,5 +83,6 @@
 // A sale event's Body is the caller's JSON stored in canonical form: compacted, with
 // <, >, & and U+2028/U+2029 escaped exactly as encoding/json's Marshal writes them.
 // Re-encoding an Event with encoding/json therefore never changes its Body, and its
-// hash stays valid wherever it travels.
+// hash stays valid wherever it travels. Personal data (a snapshot's Profile) lives
+// in the accounts and bases buckets, beside the events and never inside them.
 package ledger

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tilld/tilld/pos"
 )
 
 // FuzzDecode feeds arbitrary bytes, as a damaged file would, to every decoder
@@ -15,7 +17,10 @@ import (
 // decodes the same.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"terminal":"T1","seq":1,"id":"T1-1","type":"sale","at":"2025-03-01T10:00:00Z","ruleset_version":1,"hash":"ab","body":{"id":"s"}}`))
-	f.Add(encodeEffect(effect{card: "4000001234567899", spend: 150000, points: -30}))
+	f.Add(encodeEffect(effect{card: "4000001234567899", saleID: "pos-1", spend: 150000, points: -30}))
+	f.Add(encodeRuleset([]byte("version = 3"), []byte("signature")))
+	b, _ := encodeBase(base{through: 9, acct: pos.Account{Card: "C", Points: 5}})
+	f.Add(b)
 	f.Add(encodeSaleRef(saleRef{seq: 7, digest: [32]byte{1, 2, 3}}))
 	f.Add([]byte(`{"card":"C","lifetime_spend":100,"points":5,"sales":1,"last_sale":"2025-03-01T10:00:00Z"}`))
 	f.Add(u64(42))
@@ -25,12 +30,12 @@ func FuzzDecode(f *testing.F) {
 		if n, err := seqKey(b); err == nil && !bytes.Equal(u64(n), b) {
 			t.Errorf("seqKey(%x) = %d, re-encodes to %x", b, n, u64(n))
 		}
-		if e, err := decodeEvent(b); err == nil && len(e.Body) > 0 { // the ledger never writes an empty body
+		// The ledger writes only canonical, non-empty bodies; for those a round
+		// trip through encoding/json must keep the hash.
+		if e, err := decodeEvent(b); err == nil && len(e.Body) > 0 && isCanonical(e.Body) {
 			enc, err := encodeEvent(&e)
 			if err != nil {
-				// A body that is not canonical JSON cannot be re-encoded; the
-				// ledger never writes one.
-				return
+				t.Fatalf("encode a decoded event: %v", err)
 			}
 			e2, err := decodeEvent(enc)
 			if err != nil || e2.ComputeHash() != e.ComputeHash() {
@@ -40,6 +45,21 @@ func FuzzDecode(f *testing.F) {
 		if f, err := decodeEffect(b); err == nil {
 			if got := encodeEffect(f); !bytes.Equal(got, b) {
 				t.Errorf("effect %x re-encodes to %x", b, got)
+			}
+		}
+		if f, err := decodeEffectV1(b); err == nil && len(f.card) != len(b)-16 {
+			t.Errorf("v1 effect %x: card of %d bytes", b, len(f.card))
+		}
+		if r, err := decodeRuleset(b); err == nil {
+			if got := encodeRuleset(r.Raw, r.Signature); !bytes.Equal(got, b) {
+				t.Errorf("ruleset %x re-encodes to %x", b, got)
+			}
+		}
+		if bs, err := decodeBase(b); err == nil {
+			if enc, err := encodeBase(bs); err == nil {
+				if bs2, err := decodeBase(enc); err != nil || bs2.through != bs.through || bs2.acct.Points != bs.acct.Points || bs2.acct.Card != bs.acct.Card {
+					t.Errorf("base round trip: %+v → %+v (%v)", bs, bs2, err)
+				}
 			}
 		}
 		if r, err := decodeSaleRef(b); err == nil {
@@ -93,8 +113,8 @@ func FuzzCanonicalBody(f *testing.F) {
 	})
 }
 
-// FuzzOpen writes arbitrary bytes (seeded with a real ledger) as the file and
-// opens it: Open either fails with an error or returns a ledger whose Verify
+// FuzzOpen writes arbitrary bytes (seeded with a real ledger and the schema 1
+// fixture, which Open migrates) as the file and opens it: Open either fails with an error or returns a ledger whose Verify
 // returns. Nothing may crash the process.
 func FuzzOpen(f *testing.F) {
 	dir := f.TempDir()
@@ -116,6 +136,11 @@ func FuzzOpen(f *testing.F) {
 	f.Add(b)
 	f.Add(b[:len(b)/2])
 	f.Add([]byte("not a database"))
+	v1, err := os.ReadFile(filepath.Join("testdata", "v1.db")) // through the migration
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v1)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		path := filepath.Join(t.TempDir(), "ledger.db")
 		if err := os.WriteFile(path, b, 0o600); err != nil {
@@ -133,4 +158,9 @@ func FuzzOpen(f *testing.F) {
 			t.Errorf("Verify: %v", err)
 		}
 	})
+}
+
+func isCanonical(body []byte) bool {
+	c, err := canonicalBody(body)
+	return err == nil && bytes.Equal(c, body)
 }

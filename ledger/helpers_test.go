@@ -167,8 +167,8 @@ func mustStats(t testing.TB, l *Ledger) Stats {
 func allEvents(t testing.TB, l *Ledger) []eventSummary {
 	t.Helper()
 	var out []eventSummary
-	var prevSeq uint64
-	var prevHash string
+	st := mustStats(t, l)
+	prevSeq, prevHash := st.Anchor, st.AnchorHash
 	err := l.Events(0, func(e event.Event) error {
 		if err := event.Verify(prevSeq, prevHash, &e); err != nil {
 			return err
@@ -205,3 +205,14 @@ func boltUpdate(t testing.TB, path string, fn func(tx *bolt.Tx) error) {
 }
 
 var errTest = errors.New("test error")
+
+// putActive stores raw as ruleset version and activates it.
+func putActive(t testing.TB, l *Ledger, version int64, raw string) {
+	t.Helper()
+	if err := l.PutRuleset(version, []byte(raw), []byte("sig")); err != nil {
+		t.Fatalf("PutRuleset %d: %v", version, err)
+	}
+	if err := l.ActivateRuleset(version); err != nil {
+		t.Fatalf("ActivateRuleset %d: %v", version, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,8 +15,10 @@ import (
 )
 
 // SchemaVersion is the layout of the file this package writes (see the package
-// documentation). Open refuses a file with a newer schema.
-const SchemaVersion = 1
+// documentation). Open migrates a file with an older schema in place, in one
+// transaction (a crash leaves the old file as it was), and refuses one with a
+// newer schema.
+const SchemaVersion = 2
 
 // DefaultTimeout is how long Open waits for the file lock when Options.Timeout is 0.
 const DefaultTimeout = time.Second
@@ -25,14 +28,16 @@ const DefaultTimeout = time.Second
 var (
 	// ErrConflict is returned when something already recorded is sent again with
 	// different content: a sale id with another request digest, or a ruleset
-	// version with other bytes.
+	// version with other bytes or another signature.
 	ErrConflict = errors.New("already recorded with different content")
 
-	// ErrNoRuleset is returned by Ruleset when no ruleset was ever stored.
+	// ErrNoRuleset is returned by Ruleset when no ruleset is active, and by
+	// ActivateRuleset for a version that is not stored.
 	ErrNoRuleset = errors.New("no ruleset stored")
 
-	// ErrOldRuleset is returned by PutRuleset for a version lower than the stored one.
-	ErrOldRuleset = errors.New("ruleset version is older than the stored one")
+	// ErrOldRuleset is returned by PutRuleset and ActivateRuleset for a version
+	// lower than the active one.
+	ErrOldRuleset = errors.New("ruleset version is older than the active one")
 
 	// ErrTerminalMismatch is returned by Open when the file belongs to another
 	// terminal than Options.Terminal.
@@ -47,8 +52,27 @@ var (
 	// events. The ledger is never silently recreated empty.
 	ErrCorrupt = errors.New("file is corrupt or truncated")
 
-	// ErrAckAhead is returned by Ack for a seq beyond the last recorded event.
+	// ErrAckAhead is returned by Ack for a seq beyond the last recorded event, and
+	// by PutSnapshot for a snapshot that claims such a seq.
 	ErrAckAhead = errors.New("acknowledged seq was never recorded")
+
+	// ErrStaleSnapshot is returned by PutSnapshot for a snapshot older than what
+	// the ledger already holds for the card: a newer snapshot, or events pruned
+	// beyond the snapshot's seq. Nothing is changed; the caller may ignore it.
+	ErrStaleSnapshot = errors.New("snapshot is older than the ledger's view")
+
+	// ErrStorage is returned when a write did not reach the disk: an I/O error or
+	// a full file system (then ErrDiskFull holds too). Nothing of the failed
+	// operation is stored, the ledger stays usable, and the same call succeeds
+	// once the cause is gone. Reads keep working meanwhile.
+	ErrStorage = errors.New("the ledger could not write to its file")
+
+	// ErrDiskFull is the ErrStorage of a full file system (ENOSPC, EDQUOT).
+	ErrDiskFull = errors.New("the disk is full")
+
+	// ErrReadOnly is returned by every write method of a ledger opened with
+	// Options.ReadOnly.
+	ErrReadOnly = errors.New("ledger is open read-only")
 
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("ledger is closed")
@@ -63,7 +87,8 @@ type Options struct {
 	// tillctl ledger verify).
 	Terminal string
 
-	// Now is the clock that stamps events. Default time.Now.
+	// Now is the clock that stamps events and decides which events are old
+	// enough to prune. Default time.Now.
 	Now func() time.Time
 
 	// Logger receives the ledger's logs. Default: discard. Card numbers are
@@ -78,6 +103,17 @@ type Options struct {
 	// file fails with ErrLocked instead of hanging. Default DefaultTimeout;
 	// negative waits forever.
 	Timeout time.Duration
+
+	// Retain is how long events HQ acknowledged are kept. Each Ack then prunes
+	// up to PruneBatch acknowledged events older than Retain (see Prune). Zero,
+	// the default, keeps every event forever.
+	Retain time.Duration
+
+	// ReadOnly opens an existing file without writing to it, sharing it with
+	// other readers but not with a writer (a running tilld makes Open fail with
+	// ErrLocked). Write methods return ErrReadOnly. A file with an older schema
+	// cannot be opened read-only: it must be migrated by a read-write Open first.
+	ReadOnly bool
 }
 
 // Ledger is an open ledger file. It is safe for concurrent use.
@@ -87,6 +123,16 @@ type Ledger struct {
 	terminal string
 	now      func() time.Time
 	log      *slog.Logger
+	retain   time.Duration
+	readOnly bool
+
+	commits committer
+	// failing is set while commits fail, so that a failure and its recovery are
+	// logged once each.
+	failing atomic.Bool
+	// beforeCommit, when set (by tests), runs after a write transaction's writes
+	// and before its commit; an error fails the commit as an I/O error would.
+	beforeCommit func() error
 }
 
 // Bucket names and meta keys: the on-disk format, see the package documentation.
@@ -96,19 +142,19 @@ var (
 	bucketEffects  = []byte("effects")
 	bucketSales    = []byte("sales")
 	bucketAccounts = []byte("accounts")
-	bucketRules    = []byte("rules")
+	bucketBases    = []byte("bases")
+	bucketRulesets = []byte("rulesets")
 
-	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketRules}
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketBases, bucketRulesets}
 
-	keySchema   = []byte("schema")
-	keyTerminal = []byte("terminal")
-	keyLastSeq  = []byte("last_seq")
-	keyLastHash = []byte("last_hash")
-	keyAcked    = []byte("acked")
-
-	keyRulesVersion = []byte("version")
-	keyRulesRaw     = []byte("raw")
-	keyRulesHash    = []byte("hash")
+	keySchema      = []byte("schema")
+	keyTerminal    = []byte("terminal")
+	keyLastSeq     = []byte("last_seq")
+	keyLastHash    = []byte("last_hash")
+	keyAcked       = []byte("acked")
+	keyAnchorSeq   = []byte("anchor_seq")
+	keyAnchorHash  = []byte("anchor_hash")
+	keyActiveRules = []byte("active_rules")
 )
 
 // Log attribute keys, in one place so every line of the package agrees.
@@ -124,13 +170,19 @@ const (
 	logCreated  = "created"
 	logProblems = "problems"
 	logFirst    = "first"
+	logErr      = "err"
+	logSchema   = "schema"
+	logPruned   = "pruned"
+	logAnchor   = "anchor"
+	logBatch    = "batch"
 )
 
 const maxTerminalLen = 64
 
 // Open opens the ledger file at path, creating it (and nothing else: the
 // directory must exist) when it does not exist. A file that exists but is not a
-// readable ledger fails with ErrCorrupt; it is never replaced by an empty one.
+// readable ledger fails with ErrCorrupt; it is never replaced by an empty one. A
+// file with an older schema is migrated (see SchemaVersion).
 func Open(path string, opts Options) (*Ledger, error) {
 	if opts.Terminal != "" {
 		if err := checkTerminal(opts.Terminal); err != nil {
@@ -139,10 +191,15 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	existed, err := checkExisting(path)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		return nil, openError(path, 0, err)
 	}
-	if !existed && opts.Terminal == "" {
+	switch {
+	case !existed && opts.ReadOnly:
+		return nil, fmt.Errorf("open ledger %s read-only: %w", path, fs.ErrNotExist)
+	case !existed && opts.Terminal == "":
 		return nil, fmt.Errorf("open ledger %s: the file does not exist and no terminal id was given to create it", path)
+	case opts.Retain < 0:
+		return nil, fmt.Errorf("open ledger %s: negative retention %s", path, opts.Retain)
 	}
 
 	timeout := opts.Timeout
@@ -152,7 +209,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 	case timeout < 0:
 		timeout = 0 // bbolt waits forever
 	}
-	l := &Ledger{path: path, now: opts.Now, log: opts.Logger}
+	l := &Ledger{path: path, now: opts.Now, log: opts.Logger, retain: opts.Retain, readOnly: opts.ReadOnly}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -168,9 +225,13 @@ func Open(path string, opts Options) (*Ledger, error) {
 			return nil, openError(path, timeout, err)
 		}
 	}
-	db, err := openBolt(path, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	db, file, err := openBolt(path, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, ReadOnly: opts.ReadOnly})
 	if err != nil {
 		return nil, openError(path, timeout, boltOpenError(err, existed))
+	}
+	if err := sameFile(path, file); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	l.db = db
 	m, err := l.init(opts.Terminal)
@@ -183,7 +244,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		return nil, openError(path, timeout, err)
 	}
 	l.log = l.log.With(logTerminal, l.terminal)
-	l.log.Info("ledger opened", logSeq, m.lastSeq, logAcked, m.acked, logCreated, !existed)
+	l.log.Info("ledger opened", logSeq, m.lastSeq, logAcked, m.acked, logAnchor, m.anchorSeq, logCreated, !existed)
 	return l, nil
 }
 
@@ -199,19 +260,43 @@ func checkExisting(path string) (bool, error) {
 	case !fi.Mode().IsRegular():
 		return true, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	case fi.Size() == 0:
-		return true, fmt.Errorf("%w: the file is empty; %s", ErrCorrupt, recoverHint)
+		return true, fmt.Errorf("%w: the file is empty", ErrCorrupt)
 	}
 	return true, nil
 }
 
-const recoverHint = "restore it from a backup or move it aside (tillctl ledger verify tells what is wrong)"
+// recoverHint tells an operator what to do about a file that is not a readable
+// ledger: tilld prints it when it refuses to start.
+func recoverHint(path string) string {
+	return fmt.Sprintf("Keep this file: it may hold sales HQ does not have yet. `tillctl ledger verify --file %s` shows what is wrong; "+
+		"then move the file aside, restore the last backup or start with an empty ledger, and send the damaged file to support", path)
+}
+
+// sameFile checks that path still names the file bbolt opened and locked. A
+// compaction renames a new file over the old one while holding the old one's
+// lock: a tilld that opened the old file just before and got its lock
+// afterwards would otherwise record sales into a file no path leads to.
+func sameFile(path string, f *os.File) error {
+	if f == nil {
+		return nil
+	}
+	held, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	now, err := os.Stat(path)
+	if err == nil && os.SameFile(held, now) {
+		return nil
+	}
+	return errors.New("the file was replaced while waiting for its lock (a compaction?); open it again")
+}
 
 // openBolt opens the bbolt file, turning a panic or a memory fault inside bbolt
 // (bbolt panics on some damaged pages) into an ErrCorrupt error. After such a
 // fault it unlocks and closes the file itself, since bbolt never returned a DB to
-// close; the mapping of the file stays until the process exits.
-func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
-	var file *os.File
+// close; the mapping of the file stays until the process exits. It also returns
+// the file bbolt opened.
+func openBolt(path string, opts *bolt.Options) (db *bolt.DB, file *os.File, err error) {
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
 		file = f
@@ -225,17 +310,18 @@ func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
 				unlock(file)
 				_ = file.Close()
 			}
-			db, err = nil, fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
+			db, file, err = nil, nil, fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
 		}
 	}()
-	return bolt.Open(path, 0o600, opts)
+	db, err = bolt.Open(path, 0o600, opts)
+	return db, file, err
 }
 
 // preflight opens an existing file read-only and checks, before bbolt walks it,
 // that it holds every page its meta claims (a file cut short by a failed copy or a
 // full disk) and that the pages Open reads are well formed (see pages.go).
 func preflight(path string, timeout time.Duration) error {
-	db, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	db, _, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
 		return boltOpenError(err, true)
 	}
@@ -288,16 +374,16 @@ func boltOpenError(err error, existed bool) error {
 func openError(path string, timeout time.Duration, err error) error {
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("open ledger %s: %w (is another tilld running?); waited %s", path, ErrLocked, timeout)
+		return fmt.Errorf("open ledger %s: %w (is another tilld running? stop it, or leave out --file to ask the running one); waited %s", path, ErrLocked, timeout)
 	case errors.Is(err, ErrCorrupt):
-		return fmt.Errorf("open ledger %s: %w; %s", path, err, recoverHint)
+		return fmt.Errorf("open ledger %s: %w. %s", path, err, recoverHint(path))
 	}
 	return fmt.Errorf("open ledger %s: %w", path, err)
 }
 
-// init creates the buckets of a new file or checks those of an existing one, and
-// settles which terminal the file belongs to. Faults while reading a damaged file
-// become ErrCorrupt.
+// init creates the buckets of a new file, or migrates and checks those of an
+// existing one, and settles which terminal the file belongs to. Faults while
+// reading a damaged file become ErrCorrupt.
 func (l *Ledger) init(terminal string) (m meta, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -306,6 +392,7 @@ func (l *Ledger) init(terminal string) (m meta, err error) {
 		}
 	}()
 	var fresh bool
+	var schema uint64
 	err = l.db.View(func(tx *bolt.Tx) error {
 		fresh = tx.Bucket(bucketMeta) == nil
 		if fresh {
@@ -316,23 +403,65 @@ func (l *Ledger) init(terminal string) (m meta, err error) {
 			})
 		}
 		var err error
-		if m, err = l.checkMeta(tx); err != nil {
-			return err
+		schema, err = getU64(tx.Bucket(bucketMeta), keySchema)
+		if err != nil {
+			return fmt.Errorf("%w: meta: %v", ErrCorrupt, err)
 		}
-		if terminal != "" && terminal != m.terminal {
-			return fmt.Errorf("%w: the file belongs to terminal %q, this is %q", ErrTerminalMismatch, m.terminal, terminal)
+		if schema < SchemaVersion {
+			return nil // checked after the migration
 		}
-		l.terminal = m.terminal
-		return nil
+		return l.checkOpen(tx, terminal, &m)
 	})
-	if err != nil || !fresh {
+	if err != nil {
 		return m, err
 	}
+	switch {
+	case fresh && l.readOnly:
+		return meta{}, fmt.Errorf("%w: the file has no ledger in it yet", ErrCorrupt)
+	case fresh:
+		return l.create(terminal)
+	case schema >= SchemaVersion:
+		return m, nil
+	case l.readOnly:
+		return meta{}, fmt.Errorf("the file has schema %d, this tilld writes %d: open it read-write once (starting tilld does) to migrate it", schema, SchemaVersion)
+	}
+	// A migration reads every record: check every page before bbolt does.
+	if err := l.view(func(tx *bolt.Tx) error { return l.checkAllPages(tx, false) }); err != nil {
+		return meta{}, err
+	}
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		if err := migrate(tx, schema); err != nil {
+			return err
+		}
+		return l.checkOpen(tx, terminal, &m)
+	})
+	if err != nil {
+		return meta{}, err
+	}
+	l.log.Info("ledger migrated", logSchema, SchemaVersion, logPrevious, schema)
+	return m, nil
+}
+
+// checkOpen checks an existing file of the current schema and its terminal.
+func (l *Ledger) checkOpen(tx *bolt.Tx, terminal string, m *meta) error {
+	var err error
+	if *m, err = l.checkMeta(tx); err != nil {
+		return err
+	}
+	if terminal != "" && terminal != m.terminal {
+		return fmt.Errorf("%w: the file belongs to terminal %q, this is %q", ErrTerminalMismatch, m.terminal, terminal)
+	}
+	l.terminal = m.terminal
+	return nil
+}
+
+// create sets up a new file.
+func (l *Ledger) create(terminal string) (meta, error) {
 	if terminal == "" {
 		return meta{}, errors.New("a terminal id is required to create a ledger")
 	}
 	l.terminal = terminal
-	m = meta{schema: SchemaVersion, terminal: terminal}
+	m := meta{schema: SchemaVersion, terminal: terminal}
 	return m, l.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -348,6 +477,8 @@ func (l *Ledger) init(terminal string) (m meta, err error) {
 			{keyLastSeq, u64(0)},
 			{keyLastHash, nil},
 			{keyAcked, u64(0)},
+			{keyAnchorSeq, u64(0)},
+			{keyAnchorHash, nil},
 		} {
 			if err := meta.Put(kv.k, kv.v); err != nil {
 				return fmt.Errorf("write meta %s: %w", kv.k, err)
@@ -375,10 +506,9 @@ func (l *Ledger) checkMeta(tx *bolt.Tx) (meta, error) {
 	if err := checkTerminal(m.terminal); err != nil {
 		return meta{}, fmt.Errorf("%w: meta: %v", ErrCorrupt, err)
 	}
-	k, v := tx.Bucket(bucketEvents).Cursor().Last()
-	var lastSeq uint64
-	var lastHash string
-	if k != nil {
+	// With every event pruned, the chain ends at its anchor.
+	lastSeq, lastHash := m.anchorSeq, m.anchorHash
+	if k, v := tx.Bucket(bucketEvents).Cursor().Last(); k != nil {
 		if lastSeq, err = seqKey(k); err != nil {
 			return meta{}, fmt.Errorf("%w: events: %v", ErrCorrupt, err)
 		}
@@ -395,6 +525,8 @@ func (l *Ledger) checkMeta(tx *bolt.Tx) (meta, error) {
 		return meta{}, fmt.Errorf("%w: meta's last hash differs from event %d's hash", ErrCorrupt, lastSeq)
 	case m.acked > m.lastSeq:
 		return meta{}, fmt.Errorf("%w: meta says HQ acknowledged seq %d, beyond the last seq %d", ErrCorrupt, m.acked, m.lastSeq)
+	case m.anchorSeq > m.acked:
+		return meta{}, fmt.Errorf("%w: meta says events up to %d were pruned, but HQ acknowledged only %d", ErrCorrupt, m.anchorSeq, m.acked)
 	}
 	return m, nil
 }
@@ -412,8 +544,8 @@ func checkTerminal(t string) error {
 	return nil
 }
 
-// Close closes the file. Methods called afterwards return ErrClosed; a second
-// Close returns nil.
+// Close closes the file, after any commit in progress. Methods called
+// afterwards return ErrClosed; a second Close returns nil.
 func (l *Ledger) Close() error {
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("close ledger %s: %w", l.path, err)
@@ -427,30 +559,74 @@ func (l *Ledger) Terminal() string { return l.terminal }
 // Path is the file's path as given to Open.
 func (l *Ledger) Path() string { return l.path }
 
-// view and update run fn in a bbolt transaction, reporting a closed database as
-// ErrClosed so that bbolt's errors do not leak to callers.
+// view runs fn in a read transaction, reporting a closed database as ErrClosed
+// so that bbolt's errors do not leak to callers.
 func (l *Ledger) view(fn func(*bolt.Tx) error) error {
 	return closedErr(l.db.View(fn))
 }
 
+// update runs fn in a write transaction and commits it. An error from fn rolls
+// back and is returned as is; a failed commit is an ErrStorage error.
 func (l *Ledger) update(fn func(*bolt.Tx) error) error {
-	return closedErr(l.db.Update(fn))
+	if l.readOnly {
+		return ErrReadOnly
+	}
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		return closedErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return l.commitTx(tx)
+}
+
+// commitTx commits a write transaction, turning a failure into ErrStorage and
+// logging a run of failures once and the recovery once.
+func (l *Ledger) commitTx(tx *bolt.Tx) error {
+	var err error
+	if l.beforeCommit != nil {
+		if err = l.beforeCommit(); err != nil {
+			_ = tx.Rollback()
+		}
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		err = storageError(closedErr(err))
+		if l.failing.CompareAndSwap(false, true) {
+			l.log.Error("ledger cannot write to its file; sales are refused until it can", logErr, err)
+		}
+		return err
+	}
+	if l.failing.CompareAndSwap(true, false) {
+		l.log.Info("ledger writes to its file again")
+	}
+	return nil
 }
 
 func closedErr(err error) error {
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+	switch {
+	case errors.Is(err, berrors.ErrDatabaseNotOpen), errors.Is(err, berrors.ErrTxClosed):
 		return ErrClosed
+	case errors.Is(err, berrors.ErrDatabaseReadOnly):
+		return ErrReadOnly
 	}
 	return err
 }
 
 // meta is the decoded meta bucket.
 type meta struct {
-	schema   uint64
-	terminal string
-	lastSeq  uint64
-	lastHash string
-	acked    uint64
+	schema      uint64
+	terminal    string
+	lastSeq     uint64
+	lastHash    string
+	acked       uint64
+	anchorSeq   uint64 // seq of the last pruned event, 0 when none was pruned
+	anchorHash  string
+	activeRules uint64 // 0 when no ruleset is active
 }
 
 func readMeta(tx *bolt.Tx) (meta, error) {
@@ -468,11 +644,16 @@ func readMeta(tx *bolt.Tx) (meta, error) {
 	m.schema = num(keySchema)
 	m.lastSeq = num(keyLastSeq)
 	m.acked = num(keyAcked)
+	m.anchorSeq = num(keyAnchorSeq)
+	if err == nil && b.Get(keyActiveRules) != nil {
+		m.activeRules = num(keyActiveRules)
+	}
 	if err != nil {
 		return meta{}, fmt.Errorf("%w: meta: %v", ErrCorrupt, err)
 	}
 	m.terminal = string(b.Get(keyTerminal))
 	m.lastHash = string(b.Get(keyLastHash))
+	m.anchorHash = string(b.Get(keyAnchorHash))
 	return m, nil
 }
 

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -392,47 +390,6 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-func TestRuleset(t *testing.T) {
-	l, _ := openTest(t, Options{})
-	if _, _, _, err := l.Ruleset(); !errors.Is(err, ErrNoRuleset) {
-		t.Fatalf("Ruleset on a new ledger: %v, want ErrNoRuleset", err)
-	}
-	a, b := []byte(`version = 3`), []byte(`version = 4`)
-	steps := []struct {
-		name    string
-		version int64
-		raw     []byte
-		err     error // errors.Is target; errAny for an untyped error
-		want    int64 // stored version afterwards
-		wantRaw []byte
-	}{
-		{"first", 3, a, nil, 3, a},
-		{"older", 2, b, ErrOldRuleset, 3, a},
-		{"same again", 3, a, nil, 3, a},
-		{"same version other bytes", 3, b, ErrConflict, 3, a},
-		{"newer", 4, b, nil, 4, b},
-		{"zero version", 0, a, errAny, 4, b},
-		{"empty", 5, nil, errAny, 4, b},
-	}
-	for _, s := range steps {
-		t.Run(s.name, func(t *testing.T) {
-			err := l.PutRuleset(s.version, s.raw)
-			switch {
-			case s.err == errAny && err == nil, s.err == nil && err != nil, s.err != nil && s.err != errAny && !errors.Is(err, s.err):
-				t.Fatalf("PutRuleset(%d) = %v, want %v", s.version, err, s.err)
-			}
-			v, raw, hash, err := l.Ruleset()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(s.wantRaw)
-			if v != s.want || string(raw) != string(s.wantRaw) || hash != hex.EncodeToString(sum[:]) {
-				t.Errorf("Ruleset = %d %q %s, want %d %q", v, raw, hash, s.want, s.wantRaw)
-			}
-		})
-	}
-}
-
 var errAny = errors.New("any error")
 
 func TestReopen(t *testing.T) {
@@ -443,9 +400,7 @@ func TestReopen(t *testing.T) {
 	if err := l.Ack(3); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.PutRuleset(9, []byte("rules")); err != nil {
-		t.Fatal(err)
-	}
+	putActive(t, l, 9, "rules")
 	before := allEvents(t, l)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -561,7 +516,11 @@ func TestClosed(t *testing.T) {
 	calls["Ack"] = l.Ack(1)
 	_, calls["Stats"] = l.Stats()
 	_, calls["OutboxLen"] = l.OutboxLen()
-	calls["PutRuleset"] = l.PutRuleset(1, []byte("x"))
+	calls["PutRuleset"] = l.PutRuleset(1, []byte("x"), nil)
+	calls["ActivateRuleset"] = l.ActivateRuleset(1)
+	_, calls["Rulesets"] = l.Rulesets()
+	calls["PutSnapshot"] = l.PutSnapshot("C", pos.Account{}, 0)
+	_, calls["Prune"] = l.Prune(time.Now())
 	_, _, _, calls["Ruleset"] = l.Ruleset()
 	_, calls["Verify"] = l.Verify()
 	calls["Events"] = l.Events(1, func(event.Event) error { return nil })
@@ -668,5 +627,37 @@ func TestMask(t *testing.T) {
 				t.Errorf("mask(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// A compaction renames a new file over the ledger while holding the old one's
+// lock: an Open that got the old file must notice it no longer is the ledger.
+func TestSameFile(t *testing.T) {
+	dir := t.TempDir()
+	path, other := dir+"/ledger.db", dir+"/ledger.db.compact"
+	for _, p := range []string{path, other} {
+		if err := os.WriteFile(p, []byte(p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := sameFile(path, f); err != nil {
+		t.Errorf("sameFile on the file itself: %v", err)
+	}
+	if err := os.Rename(other, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameFile(path, f); err == nil || !strings.Contains(err.Error(), "replaced") {
+		t.Errorf("sameFile after a rename over it: %v, want an error", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameFile(path, f); err == nil {
+		t.Error("sameFile after the path was removed: no error")
 	}
 }

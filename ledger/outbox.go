@@ -16,6 +16,10 @@ type Stats struct {
 	LastSeq  uint64 // seq of the last event, 0 when none
 	Acked    uint64 // highest seq HQ acknowledged
 	Outbox   uint64 // events HQ has not acknowledged: LastSeq - Acked
+	// Anchor is the seq of the last pruned event, 0 when none was: the ledger
+	// holds the events after it, and the first one's Prev is AnchorHash.
+	Anchor     uint64
+	AnchorHash string
 	// OldestPending is the time of the oldest unacknowledged event, zero when
 	// the outbox is empty: how far behind HQ is.
 	OldestPending time.Time
@@ -29,7 +33,7 @@ func (l *Ledger) Stats() (Stats, error) {
 		if err != nil {
 			return err
 		}
-		s = Stats{Terminal: m.terminal, LastSeq: m.lastSeq, Acked: m.acked, Outbox: m.lastSeq - m.acked}
+		s = Stats{Terminal: m.terminal, LastSeq: m.lastSeq, Acked: m.acked, Outbox: m.lastSeq - m.acked, Anchor: m.anchorSeq, AnchorHash: m.anchorHash}
 		if s.Outbox == 0 {
 			return nil
 		}
@@ -114,21 +118,21 @@ func readEvents(tx *bolt.Tx, from, n uint64) ([]event.Event, error) {
 // Ack records that HQ holds every event up to and including seq through. A through
 // at or below the current acknowledgement is ignored (acks arrive out of order); one
 // beyond the last recorded event is ErrAckAhead.
+//
+// With Options.Retain set, an Ack that finds acknowledged events older than
+// Retain then prunes up to PruneBatch of them, in a transaction of its own: a
+// pruning that fails is logged and leaves the acknowledgement recorded.
 func (l *Ledger) Ack(through uint64) error {
-	var moved bool
+	var moved, due bool
+	var cutoff time.Time
+	var pruneErr error
 	err := l.update(func(tx *bolt.Tx) error {
-		m, err := readMeta(tx)
-		if err != nil {
+		if err := l.ack(tx, through, &moved); err != nil || !moved || l.retain == 0 {
 			return err
 		}
-		if through > m.lastSeq {
-			return fmt.Errorf("%w: the last event is %d", ErrAckAhead, m.lastSeq)
-		}
-		if through <= m.acked {
-			return nil
-		}
-		moved = true
-		return tx.Bucket(bucketMeta).Put(keyAcked, u64(through))
+		cutoff = l.now().Add(-l.retain)
+		due, pruneErr = pruneDue(tx, cutoff)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("ledger ack %d: %w", through, err)
@@ -136,7 +140,32 @@ func (l *Ledger) Ack(through uint64) error {
 	if moved {
 		l.log.Debug("outbox acknowledged", logAcked, through)
 	}
+	if due {
+		pruneErr = l.update(func(tx *bolt.Tx) error {
+			_, _, err := l.pruneTx(tx, cutoff, PruneBatch)
+			return err
+		})
+	}
+	if pruneErr != nil {
+		l.log.Error("pruning old events failed; the ledger keeps them", logErr, pruneErr)
+	}
 	return nil
+}
+
+// ack moves the acknowledgement inside tx, setting *moved when it moved.
+func (l *Ledger) ack(tx *bolt.Tx, through uint64, moved *bool) error {
+	m, err := readMeta(tx)
+	if err != nil {
+		return err
+	}
+	if through > m.lastSeq {
+		return fmt.Errorf("%w: the last event is %d", ErrAckAhead, m.lastSeq)
+	}
+	if through <= m.acked {
+		return nil
+	}
+	*moved = true
+	return tx.Bucket(bucketMeta).Put(keyAcked, u64(through))
 }
 
 // errStop ends an Events page early without an error.
@@ -147,12 +176,14 @@ var errStop = errors.New("stop")
 // reusing pages and block it from growing the file's mapping).
 const eventsPage = 256
 
-// Events calls fn for every event from seq from (1 when from is 0) to the last, in
-// seq order, reading a page of events per read transaction so that a slow fn
-// holds nothing open; events recorded meanwhile are visited too. An error from fn
-// stops the walk and is returned wrapped.
+// Events calls fn for every event from seq from to the last, in seq order,
+// reading a page of events per read transaction so that a slow fn holds nothing
+// open; events recorded meanwhile are visited too. A from at or below the anchor
+// (0 included) starts at the first event kept. Events pruned during the walk,
+// before it reached them, end it with an error. An error from fn stops the walk
+// and is returned wrapped.
 func (l *Ledger) Events(from uint64, fn func(event.Event) error) error {
-	from = max(from, 1)
+	first := true
 	for {
 		var page []event.Event
 		err := l.view(func(tx *bolt.Tx) error {
@@ -160,6 +191,13 @@ func (l *Ledger) Events(from uint64, fn func(event.Event) error) error {
 			if err != nil {
 				return err
 			}
+			if from <= m.anchorSeq {
+				if !first {
+					return fmt.Errorf("events up to %d were pruned during the walk", m.anchorSeq)
+				}
+				from = m.anchorSeq + 1
+			}
+			first = false
 			if from > m.lastSeq {
 				return errStop
 			}

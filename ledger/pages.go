@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ type pageWalker struct {
 	pageSize int
 	hwm      uint64 // pages below this id exist
 	seen     map[uint64]bool
+	free     map[uint64]bool // the snapshot's freelist
 }
 
 // snapshot is what a meta page says about the tree it roots.
@@ -84,7 +86,7 @@ func readSnapshot(r io.ReaderAt, pageSize int, txid uint64) (snapshot, error) {
 }
 
 func newPageWalker(r io.ReaderAt, pageSize int, s snapshot) *pageWalker {
-	return &pageWalker{r: r, pageSize: pageSize, hwm: s.hwm, seen: make(map[uint64]bool)}
+	return &pageWalker{r: r, pageSize: pageSize, hwm: s.hwm, seen: make(map[uint64]bool), free: make(map[uint64]bool)}
 }
 
 // page reads page id with its overflow pages and checks its header.
@@ -141,8 +143,28 @@ func (w *pageWalker) freelist(id uint64) error {
 		return fmt.Errorf("freelist: page %d: %d ids do not fit in it", id, n)
 	}
 	for i := range n {
-		if free := ne.Uint64(p[start+int(i)*8:]); free < 2 || free >= w.hwm {
+		free := ne.Uint64(p[start+int(i)*8:])
+		switch {
+		case free < 2 || free >= w.hwm:
 			return fmt.Errorf("freelist: page %d: lists page %d, outside the file's pages", id, free)
+		case w.free[free]:
+			return fmt.Errorf("freelist: page %d: lists page %d twice", id, free)
+		}
+		w.free[free] = true
+	}
+	return nil
+}
+
+// leaks checks, after a full walk, that every page is either reachable or free,
+// never both: bbolt's own check does the same against the freelist in memory,
+// which concurrent writers change, so the ledger checks the snapshot's own.
+func (w *pageWalker) leaks() error {
+	for id := uint64(2); id < w.hwm; id++ {
+		switch {
+		case w.seen[id] && w.free[id]:
+			return fmt.Errorf("page %d: in use and on the freelist", id)
+		case !w.seen[id] && !w.free[id]:
+			return fmt.Errorf("page %d: neither in use nor on the freelist", id)
 		}
 	}
 	return nil
@@ -181,12 +203,18 @@ func (w *pageWalker) node(id uint64, depth int, lastOnly bool, fn visitFunc) err
 	if lastOnly {
 		first = n - 1
 	}
+	var prev []byte
 	for i := first; i < n; i++ {
 		off := pageHeaderSize + i*elemSize
 		pos, ksize := int(ne.Uint32(p[off:])), int(ne.Uint32(p[off+4:]))
 		if off+pos+ksize > len(p) || off+pos+ksize < off {
 			return fmt.Errorf("page %d: branch element %d runs past the page", id, i)
 		}
+		key := p[off+pos : off+pos+ksize]
+		if i > first && bytes.Compare(prev, key) >= 0 {
+			return fmt.Errorf("page %d: branch element %d: keys out of order", id, i)
+		}
+		prev = key
 		if err := w.node(ne.Uint64(p[off+8:]), depth+1, lastOnly, fn); err != nil {
 			return err
 		}
@@ -204,6 +232,7 @@ func leaf(p []byte, fn visitFunc) error {
 	if pageHeaderSize+n*elemSize > len(p) {
 		return fmt.Errorf("%d leaf elements do not fit in the page", n)
 	}
+	var prev []byte
 	for i := range n {
 		off := pageHeaderSize + i*elemSize
 		flags := ne.Uint32(p[off:])
@@ -213,6 +242,10 @@ func leaf(p []byte, fn visitFunc) error {
 			return fmt.Errorf("leaf element %d runs past the page", i)
 		}
 		key, val := p[start:start+ksize], p[start+ksize:start+ksize+vsize]
+		if i > 0 && bytes.Compare(prev, key) >= 0 {
+			return fmt.Errorf("leaf element %d: keys out of order", i)
+		}
+		prev = key
 		if err := fn(key, val, flags&leafBucket != 0); err != nil {
 			return err
 		}
@@ -252,14 +285,15 @@ func (w *pageWalker) all(value []byte) error {
 }
 
 // checkPages walks the snapshot's page structure. With full it reads every page
-// of every bucket; without, only what Open reads: the root, the meta and rules
-// buckets, and the path to the last event.
+// of every bucket; without, only what Open and the till's start read: the root,
+// the meta and ruleset buckets (of schema 1 or 2), and the path to the last
+// event.
 func checkPages(r io.ReaderAt, pageSize int, s snapshot, full bool) error {
 	w := newPageWalker(r, pageSize, s)
 	if err := w.freelist(s.freelist); err != nil {
 		return err
 	}
-	return w.tree(s.root, false, func(name, value []byte, isBucket bool) error {
+	err := w.tree(s.root, false, func(name, value []byte, isBucket bool) error {
 		if !isBucket {
 			return nil
 		}
@@ -267,7 +301,7 @@ func checkPages(r io.ReaderAt, pageSize int, s snapshot, full bool) error {
 		switch {
 		case full:
 			err = w.all(value)
-		case string(name) == string(bucketMeta), string(name) == string(bucketRules):
+		case string(name) == string(bucketMeta), string(name) == string(bucketRulesets), string(name) == string(bucketRulesV1):
 			err = w.bucket(value, false, func([]byte, []byte, bool) error { return nil })
 		case string(name) == string(bucketEvents):
 			err = w.bucket(value, true, func([]byte, []byte, bool) error { return nil })
@@ -277,4 +311,8 @@ func checkPages(r io.ReaderAt, pageSize int, s snapshot, full bool) error {
 		}
 		return nil
 	})
+	if err != nil || !full {
+		return err
+	}
+	return w.leaks()
 }

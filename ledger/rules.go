@@ -3,85 +3,228 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// PutRuleset stores raw as the active ruleset with its version. The ledger keeps
-// the bytes as given and does not parse them; checking the signature and content
-// is the caller's job. A version lower than the stored one is ErrOldRuleset; the
-// stored version again with the same bytes does nothing; with other bytes it is
-// ErrConflict.
-func (l *Ledger) PutRuleset(version int64, raw []byte) error {
-	if version < 1 {
+// CachedRuleset is a ruleset as the ledger keeps it: HQ's bytes and signature,
+// exactly as received.
+type CachedRuleset struct {
+	Version   int64
+	Raw       []byte
+	Signature []byte
+	Hash      string // sha256 of Raw in hex
+	// Active is set on the ruleset sales are priced with (see ActivateRuleset).
+	Active bool
+}
+
+// MaxSignatureLen bounds a stored ruleset signature (an Ed25519 signature is 64
+// bytes).
+const MaxSignatureLen = 1024
+
+// PutRuleset stores a ruleset HQ sent, with its signature, without making it
+// active: a ruleset that starts in the future waits in the cache until
+// ActivateRuleset. The ledger keeps the bytes as given and does not parse them;
+// checking the signature and content is the caller's job.
+//
+// A version lower than the active one is ErrOldRuleset. A stored version sent
+// again with the same bytes and signature does nothing; with others it is
+// ErrConflict, except that a version cached without a signature takes the one
+// that comes with its bytes.
+func (l *Ledger) PutRuleset(version int64, raw, signature []byte) error {
+	switch {
+	case version < 1:
 		return fmt.Errorf("put ruleset %d: version must be positive", version)
-	}
-	if len(raw) == 0 {
+	case len(raw) == 0:
 		return fmt.Errorf("put ruleset %d: empty ruleset", version)
+	case len(signature) > MaxSignatureLen:
+		return fmt.Errorf("put ruleset %d: signature of %d bytes, at most %d allowed", version, len(signature), MaxSignatureLen)
 	}
-	var stored int64
-	var changed bool
+	var stored bool
 	err := l.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRules)
-		if v := b.Get(keyRulesVersion); v != nil {
-			n, err := seqKey(v)
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		if version < int64(m.activeRules) {
+			return fmt.Errorf("%w (active: %d)", ErrOldRuleset, m.activeRules)
+		}
+		b := tx.Bucket(bucketRulesets)
+		if v := b.Get(u64(uint64(version))); v != nil {
+			old, err := decodeRuleset(v)
 			if err != nil {
-				return fmt.Errorf("stored version: %w", err)
+				return fmt.Errorf("stored version %d: %w", version, err)
 			}
-			stored = int64(n)
 			switch {
-			case version < stored:
-				return fmt.Errorf("%w (stored: %d)", ErrOldRuleset, stored)
-			case version == stored && bytes.Equal(b.Get(keyRulesRaw), raw):
+			case bytes.Equal(old.Raw, raw) && bytes.Equal(old.Signature, signature):
 				return nil
-			case version == stored:
-				return fmt.Errorf("%w: version %d is stored with other bytes", ErrConflict, stored)
+			case bytes.Equal(old.Raw, raw) && len(old.Signature) == 0:
+				// Cached without its signature (schema 1 kept none): take it now.
+				stored = true
+				return b.Put(u64(uint64(version)), encodeRuleset(raw, signature))
 			}
+			return fmt.Errorf("%w: version %d is stored with other bytes or another signature", ErrConflict, version)
 		}
-		changed = true
-		sum := sha256.Sum256(raw)
-		for _, kv := range []struct{ k, v []byte }{
-			{keyRulesVersion, u64(uint64(version))},
-			{keyRulesRaw, raw},
-			{keyRulesHash, []byte(hex.EncodeToString(sum[:]))},
-		} {
-			if err := b.Put(kv.k, kv.v); err != nil {
-				return err
-			}
-		}
-		return nil
+		stored = true
+		return b.Put(u64(uint64(version)), encodeRuleset(raw, signature))
 	})
 	if err != nil {
 		return fmt.Errorf("put ruleset %d: %w", version, err)
 	}
+	if stored {
+		l.log.Info("ruleset stored", logVersion, version)
+	}
+	return nil
+}
+
+// ActivateRuleset makes a stored version the one sales are priced with. The
+// cache then keeps the active ruleset, the one active before it and any newer
+// (future-dated) ones; older ones are dropped. A version lower than the active one
+// is ErrOldRuleset, a version that is not stored ErrNoRuleset; the active version
+// again does nothing.
+func (l *Ledger) ActivateRuleset(version int64) error {
+	var previous uint64
+	var changed bool
+	err := l.update(func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		previous = m.activeRules
+		switch v := uint64(version); {
+		case version < 1:
+			return fmt.Errorf("%w: version must be positive", ErrNoRuleset)
+		case v < previous:
+			return fmt.Errorf("%w (active: %d)", ErrOldRuleset, previous)
+		case v == previous:
+			return nil
+		case tx.Bucket(bucketRulesets).Get(u64(v)) == nil:
+			return fmt.Errorf("%w: version %d is not stored", ErrNoRuleset, version)
+		}
+		changed = true
+		// Keep the previous active one (or, when none was, nothing older).
+		keep := uint64(version)
+		if previous > 0 {
+			keep = previous
+		}
+		c := tx.Bucket(bucketRulesets).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n, err := seqKey(k)
+			if err != nil {
+				return fmt.Errorf("rulesets: %w", err)
+			}
+			if n == keep || n >= uint64(version) {
+				continue
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyActiveRules, u64(uint64(version)))
+	})
+	if err != nil {
+		return fmt.Errorf("activate ruleset %d: %w", version, err)
+	}
 	if changed {
-		l.log.Info("ruleset stored", logVersion, version, logPrevious, stored)
+		l.log.Info("ruleset activated", logVersion, version, logPrevious, previous)
 	}
 	return nil
 }
 
 // Ruleset returns the active ruleset: its version, its bytes and their sha256 in
-// hex. It is ErrNoRuleset when none was ever stored.
+// hex. It is ErrNoRuleset when none is active.
 func (l *Ledger) Ruleset() (version int64, raw []byte, hash string, err error) {
+	var r CachedRuleset
 	err = l.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRules)
-		v := b.Get(keyRulesVersion)
-		if v == nil {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		if m.activeRules == 0 {
 			return ErrNoRuleset
 		}
-		n, err := seqKey(v)
-		if err != nil {
-			return fmt.Errorf("stored version: %w", err)
+		v := tx.Bucket(bucketRulesets).Get(u64(m.activeRules))
+		if v == nil {
+			return fmt.Errorf("%w: the active version %d is missing from the cache", ErrCorrupt, m.activeRules)
 		}
-		version = int64(n)
-		raw = bytes.Clone(b.Get(keyRulesRaw))
-		hash = string(b.Get(keyRulesHash))
+		if r, err = decodeRuleset(v); err != nil {
+			return fmt.Errorf("version %d: %w", m.activeRules, err)
+		}
+		r.Version = int64(m.activeRules)
 		return nil
 	})
 	if err != nil {
 		return 0, nil, "", fmt.Errorf("read ruleset: %w", err)
 	}
-	return version, raw, hash, nil
+	return r.Version, r.Raw, r.Hash, nil
+}
+
+// Rulesets returns every cached ruleset, newest first: any future-dated ones,
+// the active one and the one before it.
+func (l *Ledger) Rulesets() ([]CachedRuleset, error) {
+	var out []CachedRuleset
+	err := l.view(func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		c := tx.Bucket(bucketRulesets).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			n, err := seqKey(k)
+			if err != nil {
+				return fmt.Errorf("rulesets: %w", err)
+			}
+			r, err := decodeRuleset(v)
+			if err != nil {
+				return fmt.Errorf("version %d: %w", n, err)
+			}
+			r.Version, r.Active = int64(n), n == m.activeRules
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rulesets: %w", err)
+	}
+	return out, nil
+}
+
+// A cached ruleset is stored as the sha256 of its bytes (32 bytes), the
+// signature's length (big-endian uint16), the signature, then the bytes.
+const rulesetHeader = sha256.Size + 2
+
+func encodeRuleset(raw, signature []byte) []byte {
+	sum := sha256.Sum256(raw)
+	b := make([]byte, 0, rulesetHeader+len(signature)+len(raw))
+	b = append(b, sum[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(signature)))
+	return append(append(b, signature...), raw...)
+}
+
+// decodeRuleset decodes a stored ruleset, without its version. The result does
+// not alias b. A hash that does not match the bytes is an error.
+func decodeRuleset(b []byte) (CachedRuleset, error) {
+	if len(b) < rulesetHeader {
+		return CachedRuleset{}, fmt.Errorf("decode ruleset: want at least %d bytes, got %d", rulesetHeader, len(b))
+	}
+	n := int(binary.BigEndian.Uint16(b[sha256.Size:]))
+	if len(b) < rulesetHeader+n {
+		return CachedRuleset{}, fmt.Errorf("decode ruleset: signature of %d bytes in a record of %d", n, len(b))
+	}
+	r := CachedRuleset{
+		Signature: bytes.Clone(b[rulesetHeader : rulesetHeader+n]),
+		Raw:       bytes.Clone(b[rulesetHeader+n:]),
+	}
+	if len(r.Signature) == 0 {
+		r.Signature = nil
+	}
+	sum := sha256.Sum256(r.Raw)
+	if !bytes.Equal(sum[:], b[:sha256.Size]) {
+		return CachedRuleset{}, fmt.Errorf("decode ruleset: stored hash does not match its %d bytes", len(r.Raw))
+	}
+	r.Hash = hex.EncodeToString(sum[:])
+	return r, nil
 }

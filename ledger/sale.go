@@ -45,9 +45,10 @@ type Priced struct {
 // transaction (a zero Account with only Card set when the card has no record; a
 // zero Account when the sale has no card) and the time the event will carry.
 //
-// It runs while the ledger holds its write lock: it must be quick, must not block
-// on I/O, and must not call the Ledger's methods (that would deadlock). An error
-// from it aborts the sale and nothing is stored.
+// It runs inside the write transaction, possibly on the goroutine of another
+// RecordSale caller (group commit): it must be quick, must not block on I/O, and
+// must not call the Ledger's methods (that would deadlock). An error from it
+// aborts this sale only and nothing of it is stored.
 type PriceFunc func(acct pos.Account, at time.Time) (Priced, error)
 
 // Receipt is what a recorded sale returns to the cashier.
@@ -62,30 +63,36 @@ type Receipt struct {
 }
 
 // RecordSale records a sale durably and returns its receipt only once the
-// transaction is on disk (fsynced, unless Options.NoSync).
+// transaction holding it is on disk (fsynced, unless Options.NoSync).
 //
 // In one transaction it: returns the stored receipt with Replayed set when
 // req.ID was recorded before with the same digest (ErrConflict with another);
 // otherwise reads the card's account, calls price, appends the sale event with the
 // next seq chained to the previous event's hash (it joins the outbox), and updates
-// the account, the sales index and the meta. Bad input is a *pos.InputError. It is
-// safe for concurrent use; seqs stay gap-free whatever the interleaving.
+// the account, the sales index and the meta. Bad input is a *pos.InputError; a
+// write that did not reach the disk is ErrStorage, and nothing of the sale is
+// stored.
+//
+// It is safe for concurrent use, and concurrent sales share transactions and
+// fsyncs (group commit; see commit.go): price may therefore run on another
+// goroutine than the caller's, and a panic in it is re-raised in the caller's.
+// Seqs stay gap-free whatever the interleaving.
 func (l *Ledger) RecordSale(req SaleRequest, price PriceFunc) (Receipt, error) {
 	if err := req.validate(); err != nil {
 		return Receipt{}, fmt.Errorf("record sale: %w", err)
 	}
-	var r Receipt
-	err := l.update(func(tx *bolt.Tx) error {
-		var err error
-		r, err = l.apply(tx, req, price)
-		return err
-	})
-	if err != nil {
-		if errors.Is(err, ErrConflict) {
+	op := &commitOp{req: req, price: price, wake: make(chan bool, 1)}
+	l.record(op)
+	if op.panicked != nil {
+		panic(op.panicked)
+	}
+	if op.err != nil {
+		if errors.Is(op.err, ErrConflict) {
 			l.log.Warn("sale id reused with a different request", logSaleID, req.ID)
 		}
-		return Receipt{}, fmt.Errorf("record sale %s: %w", req.ID, err)
+		return Receipt{}, fmt.Errorf("record sale %s: %w", req.ID, op.err)
 	}
+	r := op.r
 	if r.Replayed {
 		l.log.Info("sale replayed", logSaleID, req.ID, logSeq, r.Seq)
 	} else {
@@ -112,7 +119,8 @@ func (req SaleRequest) validate() error {
 
 // apply records one sale inside tx. It reads, prices and encodes everything
 // before its first write, so an error from it leaves tx untouched: a group commit
-// can apply several sales in one transaction and drop only the failing one.
+// applies several sales in one transaction and drops only the failing one. A
+// write bbolt refuses after that is a *writeError.
 func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, error) {
 	sales := tx.Bucket(bucketSales)
 	events := tx.Bucket(bucketEvents)
@@ -173,10 +181,9 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, 
 	}
 	var acctBytes []byte
 	if req.Card != "" {
-		if err := addAccount(&acct, p.Spend, p.PointsDelta); err != nil {
+		if err := addAccount(&acct, p.Spend, p.PointsDelta, at); err != nil {
 			return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
 		}
-		acct.LastSale = at
 		if acctBytes, err = encodeAccount(acct); err != nil {
 			return Receipt{}, err
 		}
@@ -190,7 +197,7 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, 
 	key := u64(seq)
 	puts := []put{
 		{events, key, ev},
-		{effects, key, encodeEffect(effect{card: req.Card, spend: p.Spend, points: p.PointsDelta})},
+		{effects, key, encodeEffect(effect{card: req.Card, saleID: req.ID, spend: p.Spend, points: p.PointsDelta})},
 		{sales, []byte(req.ID), encodeSaleRef(saleRef{seq: seq, digest: req.Digest})},
 		{tx.Bucket(bucketMeta), keyLastSeq, key},
 		{tx.Bucket(bucketMeta), keyLastHash, []byte(e.Hash)},
@@ -200,7 +207,7 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, 
 	}
 	for _, p := range puts {
 		if err := p.b.Put(p.k, p.v); err != nil {
-			return Receipt{}, fmt.Errorf("write event %d: %w", seq, err)
+			return Receipt{}, &writeError{fmt.Errorf("write event %d: %w", seq, err)}
 		}
 	}
 	return Receipt{Seq: seq, EventID: e.ID, At: at, Body: body}, nil
@@ -215,7 +222,9 @@ type put struct {
 	k, v []byte
 }
 
-// Account returns the loyalty view of card as this terminal knows it. ok is false when the card has no record here.
+// Account returns the loyalty view of card as this terminal knows it: the HQ
+// snapshot of the card (see PutSnapshot) plus the sales recorded here after it.
+// ok is false when the card has no record here.
 func (l *Ledger) Account(card string) (acct pos.Account, ok bool, err error) {
 	if card == "" {
 		return pos.Account{}, false, nil

@@ -1,13 +1,11 @@
 package ledger
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,7 +20,10 @@ type Report struct {
 	Terminal string
 	Events   uint64 // events walked
 	Accounts int    // account records compared
-	Problems []Problem
+	// Anchor is the seq of the last pruned event (0 when none was): the chain
+	// is verified from its hash. LastSeq is the seq of the last event.
+	Anchor, LastSeq uint64
+	Problems        []Problem
 }
 
 // OK reports whether Verify found nothing wrong.
@@ -35,6 +36,10 @@ type Problem struct {
 	Card string // the full card number; String masks it
 	Err  error  // event.ChainError for a broken chain; errors.Is works through it
 }
+
+// MaskedCard is the problem's card with all but its last four characters
+// hidden, empty when the problem is not about a card.
+func (p Problem) MaskedCard() string { return mask(p.Card) }
 
 // String describes the problem with the card masked, fit for logs and screens.
 func (p Problem) String() string {
@@ -49,12 +54,14 @@ func (p Problem) String() string {
 	return p.Err.Error()
 }
 
-// Verify reads the whole file in one read transaction and checks it: bbolt's own
-// page structure; every event's hash and link to the previous one (event.Verify),
-// gap-free seqs from 1 and the meta that summarises them; the sales index; the
-// ruleset's hash; and every account, rebuilt from the events' effects and compared
-// with the stored one. Problems are listed in the Report; the error is for a file
-// that cannot be read at all.
+// Verify reads the whole file in one read transaction and checks it: bbolt's
+// page structure (every page in use or free, never both; keys in order); every
+// event's hash and link to the previous one (event.Verify),
+// from the anchor left by pruning, gap-free seqs and the meta that summarises
+// them; the sales index, both ways; the cached rulesets' hashes; and every
+// account, rebuilt from its base and the events' effects and compared with the
+// stored one. Problems are listed in the Report; the error is for a file that
+// cannot be read at all.
 //
 // It walks bbolt's page structure itself, reading the file with bounds checks,
 // before letting bbolt walk it, so a damaged file gives a report, not a crash. Sales can
@@ -66,25 +73,24 @@ func (l *Ledger) Verify() (rep Report, err error) {
 			err = fmt.Errorf("verify ledger %s: %w: bbolt: %v", l.path, ErrCorrupt, r)
 		}
 	}()
-	err = l.view(func(tx *bolt.Tx) error {
-		// bbolt's own check and cursors trust the pages; walk them safely first.
-		f, err := os.Open(l.path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pageSize := l.db.Info().PageSize
-		snap, err := readSnapshot(f, pageSize, uint64(tx.ID()))
-		if err == nil {
-			err = checkPages(f, pageSize, snap, true)
-		}
-		if err != nil {
-			rep = Report{Problems: []Problem{{Err: fmt.Errorf("%w: bbolt pages: %v", ErrCorrupt, err)}}}
+	for try := 1; ; try++ {
+		err = l.view(func(tx *bolt.Tx) error {
+			if err := l.checkAllPages(tx, !l.readOnly); err != nil {
+				if !errors.Is(err, ErrCorrupt) || (errors.Is(err, errMetaGone) && try < metaTries) {
+					return err
+				}
+				rep = Report{Problems: []Problem{{Err: err}}}
+				return nil
+			}
+			// bbolt's own check reads the live freelist: only right while no writer
+			// can run, that is when this process opened the file read-only.
+			rep = verify(tx, l.readOnly)
 			return nil
+		})
+		if !errors.Is(err, errMetaGone) {
+			break
 		}
-		rep = verify(tx)
-		return nil
-	})
+	}
 	if err != nil {
 		return Report{}, fmt.Errorf("verify ledger %s: %w", l.path, err)
 	}
@@ -92,6 +98,41 @@ func (l *Ledger) Verify() (rep Report, err error) {
 		l.log.Warn("ledger verify found problems", logProblems, len(rep.Problems), logFirst, rep.Problems[0].String())
 	}
 	return rep, nil
+}
+
+// errMetaGone is checkAllPages's error when the meta page of tx's snapshot was
+// overwritten before it could be read: bbolt keeps two meta pages and writes
+// them in turn, so two commits right after tx began reuse its page (the pages of
+// the snapshot stay, as long as tx is open). A new read transaction is the cure.
+var errMetaGone = errors.New("the snapshot's meta page was overwritten by later commits")
+
+// metaTries bounds the read transactions Verify begins when errMetaGone
+// happens; it is then damage.
+const metaTries = 10
+
+// checkAllPages walks every page of tx's snapshot with the bounds-checked
+// reader (pages.go): bbolt's own check and cursors trust the pages. Damage is
+// ErrCorrupt; a meta page overwritten meanwhile is ErrCorrupt and errMetaGone.
+//
+// live says writers may be committing meanwhile (Verify on a read-write ledger).
+func (l *Ledger) checkAllPages(tx *bolt.Tx, live bool) error {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	pageSize := l.db.Info().PageSize
+	snap, err := readSnapshot(f, pageSize, uint64(tx.ID()))
+	if err != nil {
+		if live {
+			return fmt.Errorf("%w: %w: %v", ErrCorrupt, errMetaGone, err)
+		}
+		return fmt.Errorf("%w: bbolt pages: %v", ErrCorrupt, err)
+	}
+	if err := checkPages(f, pageSize, snap, true); err != nil {
+		return fmt.Errorf("%w: bbolt pages: %v", ErrCorrupt, err)
+	}
+	return nil
 }
 
 // verifier collects the problems of one Verify.
@@ -108,17 +149,21 @@ func (v *verifier) addf(seq uint64, card, format string, args ...any) {
 	v.add(seq, card, fmt.Errorf(format, args...))
 }
 
-func verify(tx *bolt.Tx) Report {
+func verify(tx *bolt.Tx, boltCheck bool) Report {
 	v := &verifier{tx: tx}
-	for err := range tx.Check() {
-		v.addf(0, "", "bbolt: %v", err)
+	if boltCheck {
+		for err := range tx.Check() {
+			v.addf(0, "", "bbolt: %v", err)
+		}
 	}
+	missing := false
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
 			v.addf(0, "", "bucket %q is missing", name)
+			missing = true
 		}
 	}
-	if tx.Bucket(bucketMeta) == nil {
+	if missing {
 		return v.rep
 	}
 	m, err := readMeta(tx)
@@ -126,14 +171,16 @@ func verify(tx *bolt.Tx) Report {
 		v.add(0, "", err)
 		return v.rep
 	}
-	v.rep.Terminal = m.terminal
+	v.rep.Terminal, v.rep.Anchor = m.terminal, m.anchorSeq
 	if m.schema != SchemaVersion {
 		v.addf(0, "", "meta: schema %d, want %d", m.schema, SchemaVersion)
 	}
 	if err := checkTerminal(m.terminal); err != nil {
 		v.addf(0, "", "meta: %v", err)
 	}
-	lastSeq, lastHash, accounts := v.events(m.terminal)
+	bases := v.bases(m.lastSeq)
+	lastSeq, lastHash, ids, accounts := v.events(m, bases)
+	v.rep.LastSeq = lastSeq
 	if m.lastSeq != lastSeq {
 		v.addf(0, "", "meta: last seq is %d, the last event is %d", m.lastSeq, lastSeq)
 	}
@@ -143,20 +190,48 @@ func verify(tx *bolt.Tx) Report {
 	if m.acked > m.lastSeq {
 		v.addf(0, "", "meta: acknowledged seq %d is beyond the last seq %d", m.acked, m.lastSeq)
 	}
-	v.sales(lastSeq)
+	if m.anchorSeq > m.acked {
+		v.addf(0, "", "meta: events up to %d were pruned, but HQ acknowledged only %d", m.anchorSeq, m.acked)
+	}
+	v.sales(m.anchorSeq, lastSeq, ids)
 	v.accounts(accounts)
-	v.rules()
+	v.rules(m.activeRules)
 	return v.rep
 }
 
-// events walks the chain and rebuilds the accounts from the effects. It returns
-// the last seq and hash seen.
-func (v *verifier) events(terminal string) (lastSeq uint64, lastHash string, accounts map[string]*pos.Account) {
+// bases reads every card's base.
+func (v *verifier) bases(lastSeq uint64) map[string]base {
+	out := make(map[string]base)
+	_ = v.tx.Bucket(bucketBases).ForEach(func(k, val []byte) error {
+		card := string(k)
+		b, err := decodeBase(val)
+		switch {
+		case err != nil:
+			v.add(0, card, err)
+		case b.through > lastSeq:
+			v.addf(0, card, "base as of seq %d, beyond the last event %d", b.through, lastSeq)
+		case b.acct.Card != card:
+			v.addf(0, card, "base of card %s stored under this card", mask(b.acct.Card))
+		default:
+			out[card] = b
+		}
+		return nil
+	})
+	return out
+}
+
+// events walks the chain from the anchor and rebuilds the accounts from their
+// bases and the effects. It returns the last seq and hash seen, the sale id of
+// each event, and the rebuilt accounts.
+func (v *verifier) events(m meta, bases map[string]base) (lastSeq uint64, lastHash string, ids map[uint64]string, accounts map[string]*pos.Account) {
 	accounts = make(map[string]*pos.Account)
-	events, effects := v.tx.Bucket(bucketEvents), v.tx.Bucket(bucketEffects)
-	if events == nil {
-		return 0, "", accounts
+	ids = make(map[uint64]string)
+	for card, b := range bases {
+		a := b.acct
+		accounts[card] = &a
 	}
+	events, effects := v.tx.Bucket(bucketEvents), v.tx.Bucket(bucketEffects)
+	lastSeq, lastHash = m.anchorSeq, m.anchorHash
 	c := events.Cursor()
 	for k, val := c.First(); k != nil; k, val = c.Next() {
 		seq, err := seqKey(k)
@@ -174,10 +249,10 @@ func (v *verifier) events(terminal string) (lastSeq uint64, lastHash string, acc
 		if e.Seq != seq {
 			v.addf(seq, "", "event stored under seq %d says seq %d", seq, e.Seq)
 		}
-		if e.Terminal != terminal {
-			v.addf(seq, "", "event of terminal %q in the ledger of %q", e.Terminal, terminal)
+		if e.Terminal != m.terminal {
+			v.addf(seq, "", "event of terminal %q in the ledger of %q", e.Terminal, m.terminal)
 		}
-		if want := eventID(terminal, seq); e.ID != want {
+		if want := eventID(m.terminal, seq); e.ID != want {
 			v.addf(seq, "", "event id %q, want %q", e.ID, want)
 		}
 		// Check the link against the key's order, so a gap is reported once and
@@ -186,9 +261,6 @@ func (v *verifier) events(terminal string) (lastSeq uint64, lastHash string, acc
 			v.add(seq, "", err)
 		}
 		lastSeq, lastHash = seq, e.Hash
-		if effects == nil {
-			continue
-		}
 		fv := effects.Get(k)
 		if fv == nil {
 			v.addf(seq, "", "no effect record")
@@ -199,10 +271,15 @@ func (v *verifier) events(terminal string) (lastSeq uint64, lastHash string, acc
 			v.add(seq, "", err)
 			continue
 		}
+		if f.saleID == "" {
+			v.addf(seq, "", "effect names no sale id")
+		} else {
+			ids[seq] = f.saleID
+		}
 		if card, ok := bodyCard(e.Body); ok && card != f.card {
 			v.addf(seq, f.card, "effect's card differs from the card in the event body (%s)", mask(card))
 		}
-		if f.card == "" {
+		if f.card == "" || seq <= bases[f.card].through {
 			continue
 		}
 		a := accounts[f.card]
@@ -210,53 +287,63 @@ func (v *verifier) events(terminal string) (lastSeq uint64, lastHash string, acc
 			a = &pos.Account{Card: f.card}
 			accounts[f.card] = a
 		}
-		if err := addAccount(a, f.spend, f.points); err != nil {
+		if err := addAccount(a, f.spend, f.points, e.At); err != nil {
 			v.add(seq, f.card, err)
 		}
-		a.LastSale = e.At
 	}
-	if effects != nil {
-		if k, _ := effects.Cursor().Last(); k != nil {
-			if n, err := seqKey(k); err != nil || n > lastSeq {
-				v.addf(0, "", "effects: record %x beyond the last event %d", k, lastSeq)
-			}
+	if k, _ := effects.Cursor().First(); k != nil {
+		if n, err := seqKey(k); err != nil || n <= m.anchorSeq {
+			v.addf(0, "", "effects: record %x at or before the anchor %d", k, m.anchorSeq)
 		}
 	}
-	return lastSeq, lastHash, accounts
+	if k, _ := effects.Cursor().Last(); k != nil {
+		if n, err := seqKey(k); err != nil || n > lastSeq {
+			v.addf(0, "", "effects: record %x beyond the last event %d", k, lastSeq)
+		}
+	}
+	return lastSeq, lastHash, ids, accounts
 }
 
-// sales checks that every sales index entry points at a recorded event and that
-// no two ids share one.
-func (v *verifier) sales(lastSeq uint64) {
-	b := v.tx.Bucket(bucketSales)
-	if b == nil {
-		return
-	}
-	seen := make(map[uint64]string)
-	_ = b.ForEach(func(id, val []byte) error {
+// sales checks the sales index against the events' sale ids, both ways: every
+// entry points at a kept event recorded under its id, and every kept event's id
+// is in the index.
+func (v *verifier) sales(anchor, lastSeq uint64, ids map[uint64]string) {
+	indexed := make(map[uint64]bool)
+	_ = v.tx.Bucket(bucketSales).ForEach(func(id, val []byte) error {
 		ref, err := decodeSaleRef(val)
 		switch {
 		case err != nil:
 			v.addf(0, "", "sale %q: %v", id, err)
 		case ref.seq > lastSeq:
 			v.addf(ref.seq, "", "sale %q points beyond the last event %d", id, lastSeq)
-		case seen[ref.seq] != "":
-			v.addf(ref.seq, "", "sales %q and %q share one event", seen[ref.seq], id)
+		case ref.seq <= anchor:
+			v.addf(ref.seq, "", "sale %q points at a pruned event (anchor %d)", id, anchor)
+		case indexed[ref.seq]:
+			v.addf(ref.seq, "", "sale %q points at an event another sale id points at", id)
+		case ids[ref.seq] != "" && ids[ref.seq] != string(id):
+			v.addf(ref.seq, "", "sale %q points at the event of sale %q", id, ids[ref.seq])
 		default:
-			seen[ref.seq] = string(id)
+			indexed[ref.seq] = true
 		}
 		return nil
 	})
+	seqs := make([]uint64, 0)
+	for seq := range ids {
+		if !indexed[seq] {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		v.addf(seq, "", "sale %q is missing from the sales index", ids[seq])
+	}
 }
 
-// accounts compares the stored accounts with the ones rebuilt from the events.
+// accounts compares the stored accounts with the ones rebuilt from the bases and
+// events.
 func (v *verifier) accounts(rebuilt map[string]*pos.Account) {
-	b := v.tx.Bucket(bucketAccounts)
-	if b == nil {
-		return
-	}
 	stored := make(map[string]bool)
-	_ = b.ForEach(func(k, val []byte) error {
+	_ = v.tx.Bucket(bucketAccounts).ForEach(func(k, val []byte) error {
 		card := string(k)
 		stored[card] = true
 		v.rep.Accounts++
@@ -267,7 +354,7 @@ func (v *verifier) accounts(rebuilt map[string]*pos.Account) {
 		}
 		want := rebuilt[card]
 		if want == nil {
-			v.addf(0, card, "account has no sale events")
+			v.addf(0, card, "account has no sale events and no base")
 			return nil
 		}
 		if diff := accountDiff(a, *want); diff != "" {
@@ -283,7 +370,7 @@ func (v *verifier) accounts(rebuilt map[string]*pos.Account) {
 	}
 	sort.Strings(cards)
 	for _, card := range cards {
-		v.addf(0, card, "account record is missing (%d sales in events)", rebuilt[card].Sales)
+		v.addf(0, card, "account record is missing (%d sales in its base and events)", rebuilt[card].Sales)
 	}
 }
 
@@ -307,17 +394,23 @@ func accountDiff(got, want pos.Account) string {
 	return strings.Join(diff, ", ")
 }
 
-// rules checks the stored ruleset's hash against its bytes.
-func (v *verifier) rules() {
-	b := v.tx.Bucket(bucketRules)
-	if b == nil || b.Get(keyRulesVersion) == nil {
-		return
-	}
-	if _, err := seqKey(b.Get(keyRulesVersion)); err != nil {
-		v.addf(0, "", "ruleset version: %v", err)
-	}
-	sum := sha256.Sum256(b.Get(keyRulesRaw))
-	if got := b.Get(keyRulesHash); !bytes.Equal(got, []byte(hex.EncodeToString(sum[:]))) {
-		v.add(0, "", errors.New("ruleset: stored hash does not match its bytes"))
+// rules checks every cached ruleset's hash against its bytes, and that the
+// active one is cached.
+func (v *verifier) rules(active uint64) {
+	found := false
+	_ = v.tx.Bucket(bucketRulesets).ForEach(func(k, val []byte) error {
+		n, err := seqKey(k)
+		if err != nil {
+			v.addf(0, "", "ruleset key %x: %v", k, err)
+			return nil
+		}
+		found = found || n == active
+		if _, err := decodeRuleset(val); err != nil {
+			v.addf(0, "", "ruleset version %d: %v", n, err)
+		}
+		return nil
+	})
+	if active != 0 && !found {
+		v.addf(0, "", "the active ruleset version %d is not cached", active)
 	}
 }

@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
 )
 
 // fiveSales records the ledger every tamper test starts from and closes it.
@@ -29,9 +31,7 @@ func fiveSales(t *testing.T) string {
 	for i, card := range []string{"A", "B", "A", "", "B"} {
 		record(t, l, sale{id: fmt.Sprint("s", i+1), card: card, spend: 1000, points: 10})
 	}
-	if err := l.PutRuleset(1, []byte("r")); err != nil {
-		t.Fatal(err)
-	}
+	putActive(t, l, 1, "r")
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{
 			name: "effect moved to another card",
 			tamper: func(tx *bolt.Tx) error {
-				return tx.Bucket(bucketEffects).Put(u64(1), encodeEffect(effect{card: "B", spend: 1000, points: 10}))
+				return tx.Bucket(bucketEffects).Put(u64(1), encodeEffect(effect{card: "B", saleID: "s1", spend: 1000, points: 10}))
 			},
 			want: func(p Problem) bool {
 				return p.Seq == 1 && p.Card == "B" && strings.Contains(p.Err.Error(), "differs from the card in the event body")
@@ -155,9 +155,58 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			want: func(p Problem) bool { return p.Seq == 42 && strings.Contains(p.Err.Error(), `"ghost"`) },
 		},
 		{
-			name:   "ruleset bytes changed",
-			tamper: func(tx *bolt.Tx) error { return tx.Bucket(bucketRules).Put(keyRulesRaw, []byte("evil")) },
-			want:   func(p Problem) bool { return strings.Contains(p.Err.Error(), "ruleset") },
+			name:   "sale index entry removed",
+			tamper: func(tx *bolt.Tx) error { return tx.Bucket(bucketSales).Delete([]byte("s2")) },
+			want: func(p Problem) bool {
+				return p.Seq == 2 && strings.Contains(p.Err.Error(), `sale "s2" is missing from the sales index`)
+			},
+		},
+		{
+			name: "sale index entry moved to another event",
+			tamper: func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketSales).Put([]byte("s2"), encodeSaleRef(saleRef{seq: 3}))
+			},
+			want: func(p Problem) bool { return p.Seq == 3 && strings.Contains(p.Err.Error(), `points at`) },
+		},
+		{
+			name: "effect names another sale",
+			tamper: func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketEffects).Put(u64(4), encodeEffect(effect{saleID: "s5", spend: 1000, points: 10}))
+			},
+			want: func(p Problem) bool {
+				return p.Seq == 4 && strings.Contains(p.Err.Error(), "missing from the sales index")
+			},
+		},
+		{
+			name: "base beyond the last event",
+			tamper: func(tx *bolt.Tx) error {
+				v, _ := encodeBase(base{through: 99, acct: accountOf("A")})
+				return tx.Bucket(bucketBases).Put([]byte("A"), v)
+			},
+			want: func(p Problem) bool { return p.Card == "A" && strings.Contains(p.Err.Error(), "beyond the last event") },
+		},
+		{
+			name: "base points raised",
+			tamper: func(tx *bolt.Tx) error {
+				v, _ := encodeBase(base{through: 0, acct: pos.Account{Card: "A", Points: 500}})
+				return tx.Bucket(bucketBases).Put([]byte("A"), v)
+			},
+			want: func(p Problem) bool { return p.Card == "A" && strings.Contains(p.Err.Error(), "points 20, want 520") },
+		},
+		{
+			name:   "active ruleset removed",
+			tamper: func(tx *bolt.Tx) error { return tx.Bucket(bucketRulesets).Delete(u64(1)) },
+			want:   func(p Problem) bool { return strings.Contains(p.Err.Error(), "active ruleset version 1 is not cached") },
+		},
+		{
+			name: "ruleset bytes changed",
+			tamper: func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucketRulesets)
+				v := bytes.Clone(b.Get(u64(1)))
+				v[len(v)-1] ^= 1
+				return b.Put(u64(1), v)
+			},
+			want: func(p Problem) bool { return strings.Contains(p.Err.Error(), "ruleset") },
 		},
 	}
 	for _, tt := range tests {
@@ -318,7 +367,7 @@ func TestOpenBoltRecovers(t *testing.T) {
 				t.Fatal(err)
 			}
 			for try := range 2 {
-				db, err := openBolt(path, &bolt.Options{Timeout: 100 * time.Millisecond})
+				db, _, err := openBolt(path, &bolt.Options{Timeout: 100 * time.Millisecond})
 				if err == nil {
 					db.Close()
 					t.Fatal("bbolt opened the damaged file")
@@ -447,5 +496,92 @@ func TestOpenHalfCreated(t *testing.T) {
 	l := openAt(t, path, Options{Terminal: "T9"}, checkFull)
 	if r := record(t, l, sale{id: "s1", spend: 1}); r.Seq != 1 || r.EventID != "T9-1" {
 		t.Errorf("first sale = %+v", r)
+	}
+}
+
+// Verify runs on the live ledger while cashiers sell and HQ acknowledges: it
+// must judge the snapshot it reads, not what the writers change meanwhile
+// (bbolt's own check compares with the live freelist and reports phantom
+// damage then).
+func TestVerifyWhileWriting(t *testing.T) {
+	l, _ := openTest(t, Options{NoSync: true})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := record(t, l, sale{id: fmt.Sprintf("w%d-%d", w, i), card: fmt.Sprint("C", i%5), spend: 10, points: 1})
+				if w == 0 && i%3 == 0 {
+					if err := l.Ack(r.Seq - 1); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	for n := 0; n < 30 || mustStats(t, l).LastSeq < 1500; n++ {
+		rep, err := l.Verify()
+		if err != nil || !rep.OK() {
+			t.Errorf("Verify while writing: %v %v", err, rep.Problems)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// A page that is neither in use nor on the freelist (leaked) or both is found.
+func TestVerifyFreelistMismatch(t *testing.T) {
+	path := fiveSales(t)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, freelist := boltLayout(t, good)
+	n := binary.LittleEndian.Uint16(good[freelist+10:])
+	if n == 0 || n == 0xFFFF {
+		t.Fatalf("the fixture's freelist has %d ids; want a few", n)
+	}
+	leaked := bytes.Clone(good)
+	binary.LittleEndian.PutUint16(leaked[freelist+10:], n-1) // forget the last free page
+	// List a page in use as free: the root page of the meta's root bucket.
+	var txid uint64
+	for page := range 2 {
+		txid = max(txid, binary.LittleEndian.Uint64(good[page*4096+16+48:]))
+	}
+	snap, err := readSnapshot(bytes.NewReader(good), 4096, txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := bytes.Clone(good)
+	binary.LittleEndian.PutUint64(dup[freelist+16:], snap.root)
+	tests := []struct {
+		name    string
+		content []byte
+		text    string
+	}{
+		{"a free page forgotten", leaked, "neither in use nor on the freelist"},
+		{"a page in use listed as free", dup, "in use and on the freelist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "ledger.db")
+			if err := os.WriteFile(p, tt.content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l := openAt(t, p, Options{ReadOnly: true}, checkNone)
+			rep, err := l.Verify()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() || !errors.Is(rep.Problems[0].Err, ErrCorrupt) || !strings.Contains(rep.Problems[0].String(), tt.text) {
+				t.Errorf("Verify = %v, want ErrCorrupt saying %q", rep.Problems, tt.text)
+			}
+		})
 	}
 }

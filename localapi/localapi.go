@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
@@ -47,6 +48,7 @@ func Handler(opts Options) http.Handler {
 	mux.HandleFunc("GET /v1/events", a.events)
 	mux.HandleFunc("GET /v1/devices", a.devices)
 	mux.HandleFunc("POST /v1/devices/{name}/scan", a.present)
+	a.ledgerRoutes(mux)
 	mux.HandleFunc("GET /{$}", a.page)
 	return mux
 }
@@ -188,6 +190,14 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 		writeError(w, http.StatusServiceUnavailable, "no_rules", "Prices are not available yet: the till has no rules from HQ. Check the network and try again.")
 	case errors.Is(err, till.ErrUnknownReader):
 		writeError(w, http.StatusNotFound, "no_such_reader", "No software reader of that name.")
+	case errors.Is(err, ledger.ErrDiskFull):
+		a.Logger.Error(op, "err", err)
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "disk_full", "The sale was NOT saved: the till's disk is full. Prices still work. Call support to free space, then ring the sale up again.")
+	case errors.Is(err, ledger.ErrStorage):
+		a.Logger.Error(op, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till could not write to its disk. Try again; call support if it repeats.")
 	case op == "sale":
 		// Whatever else failed, the ledger did not commit: say so plainly.
 		a.Logger.Error(op, "err", err)

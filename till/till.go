@@ -137,8 +137,11 @@ func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) err
 	if got := fmt.Sprintf("%x", sum); hash != "" && got != hash {
 		return fmt.Errorf("ruleset version %d: hash %s does not match the announced %s", version, got, hash)
 	}
-	if err := t.opts.Ledger.PutRuleset(version, raw); err != nil {
+	if err := t.opts.Ledger.PutRuleset(version, raw, signature); err != nil {
 		return fmt.Errorf("cache ruleset version %d: %w", version, err)
+	}
+	if err := t.opts.Ledger.ActivateRuleset(version); err != nil {
+		return fmt.Errorf("activate ruleset version %d: %w", version, err)
 	}
 	_, _, stored, err := t.opts.Ledger.Ruleset()
 	if err != nil {

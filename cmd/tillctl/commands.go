@@ -205,7 +205,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 	}
 
-	root.AddCommand(status, devices, scan, quote, sale, account)
+	root.AddCommand(status, devices, scan, quote, sale, account, doctorCmd(&addr, stdout), ledgerCmd(&addr, stdout))
 	err := root.ExecuteContext(ctx)
 	var apiErr *localapi.APIError
 	if errors.As(err, &apiErr) {

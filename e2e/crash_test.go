@@ -1,0 +1,420 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/till"
+)
+
+var (
+	soak      = flag.Bool("soak", false, "crash test: kill tilld 500 times instead of 50")
+	crashSeed = flag.Uint64("seed", 0, "crash test: replay the run of this seed (0: a new one)")
+)
+
+// TestCrash kills tilld with SIGKILL at random moments while four POS clients
+// ring up sales, restarts it, and checks after every restart and at the end
+// that no acknowledged sale was lost, altered or doubled: every sale answered
+// 201 is in the ledger with the content of that answer, a retry of it is
+// answered 200 with the same content, the chain verifies, seqs are gap-free and
+// unique, each sale id is recorded once, and the account views equal their
+// rebuild from the events. HQ runs throughout, so acknowledgements are written
+// (and killed) too.
+func TestCrash(t *testing.T) {
+	kills := 50
+	if *soak {
+		kills = 500
+	}
+	seed := *crashSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d", seed)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replay with: go test ./e2e -run 'TestCrash$' -seed %d (timing still varies)", seed)
+		}
+	})
+	rng := rand.New(rand.NewPCG(seed, 0x7111d))
+
+	work := t.TempDir()
+	dataDir := filepath.Join(work, "tilld")
+	startHQ(t, work, dataDir)
+	apiAddr := freeAddr(t)
+	conf := filepath.Join(work, "tilld.toml")
+	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\nlog_level = \"warn\"\n", dataDir, apiAddr))
+	api := localapi.NewClient(apiAddr)
+	api.HTTP.Timeout = 5 * time.Second
+	book := newSaleBook()
+
+	for round := 1; round <= kills; round++ {
+		p := startKillable(t, "tilld", "run", "--config", conf)
+		if round > 1 && rng.IntN(8) == 0 {
+			// Now and then, a kill while tilld is still starting.
+			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+			p.kill(t)
+			continue
+		}
+		waitReady(t, api, p, round == 1)
+		rep, err := api.LedgerVerify(context.Background())
+		if err != nil || !rep.OK {
+			t.Fatalf("round %d: verify after the restart: %v %+v\n%s", round, err, rep.Problems, p.out)
+		}
+		if round%10 == 0 {
+			checkReplays(t, api, book, rng, 10)
+		}
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wrng := rand.New(rand.NewPCG(seed, uint64(round*16+w)))
+			wg.Go(func() { book.drive(t, api, wrng, fmt.Sprintf("r%d-w%d", round, w), stop) })
+		}
+		time.Sleep(time.Duration(20+rng.IntN(380)) * time.Millisecond)
+		p.kill(t)
+		close(stop)
+		wg.Wait()
+		if t.Failed() {
+			t.Fatalf("round %d failed; output of the killed tilld:\n%s", round, p.out)
+		}
+	}
+
+	// A last start: settle what was in flight at the kills, then check it all.
+	p := startKillable(t, "tilld", "run", "--config", conf)
+	waitReady(t, api, p, false)
+	book.settle(t, api)
+	rep, err := api.LedgerVerify(context.Background())
+	if err != nil || !rep.OK {
+		t.Fatalf("final verify: %v %+v", err, rep.Problems)
+	}
+	var export bytes.Buffer
+	if err := api.LedgerExport(context.Background(), 0, &export); err != nil {
+		t.Fatal(err)
+	}
+	book.checkExport(t, &export, rep)
+	checkReplays(t, api, book, rng, 50)
+	p.term(t)
+	t.Logf("%d kills; %d sales acknowledged, %d events, %d accounts", kills, book.acked(), rep.Events, rep.Accounts)
+}
+
+// startHQ starts tillhq with the example rules and enrolls terminal S1-T1 into
+// dataDir, as store IT does: tilld then finds its id, HQ's address and the
+// rules key there.
+func startHQ(t *testing.T, work, dataDir string) {
+	t.Helper()
+	rules := filepath.Join(work, "rules.toml")
+	if err := os.WriteFile(rules, discount.Example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
+	adminURL := "http://" + adminAddr
+	hqData := filepath.Join(work, "hq")
+	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
+	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
+	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
+		resp, err := http.Get(adminURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", "S1", "--terminal", "S1-T1"))
+	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", dataDir)
+}
+
+// killable is a tilld this test kills; only its last output is kept.
+type killable struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+func startKillable(t *testing.T, name string, args ...string) *killable {
+	t.Helper()
+	p := &killable{cmd: exec.Command(bin(name), args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.kill(t)
+		}
+	})
+	return p
+}
+
+// kill sends SIGKILL to the process this test started and waits for it.
+func (p *killable) kill(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tilld did not die within 10 s of SIGKILL")
+	}
+}
+
+// term stops the process cleanly and fails the test if it does not exit 0.
+func (p *killable) term(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("tilld exited with %v after SIGTERM:\n%s", p.err, p.out)
+		}
+	case <-time.After(15 * time.Second):
+		p.kill(t)
+		t.Errorf("tilld did not stop within 15 s of SIGTERM")
+	}
+}
+
+// waitReady waits until tilld answers and prices (it has rules).
+func waitReady(t *testing.T, api *localapi.Client, p *killable, first bool) {
+	t.Helper()
+	limit := 10 * time.Second
+	if first {
+		limit = 30 * time.Second // the rules come from HQ
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := api.Status(context.Background())
+		if err == nil && st.RulesetVersion > 0 {
+			return
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("tilld exited while starting (%v):\n%s", p.err, p.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tilld not ready after %s (%v):\n%s", limit, err, p.out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// saleBook is what the POS clients sent and what tilld answered.
+type saleBook struct {
+	mu       sync.Mutex
+	sent     map[string]till.SaleRequest // every sale id ever sent, with its basket
+	answered map[string][]byte           // id → the body of its first 201 or 200, the sale as stored
+	seqs     map[string]uint64
+	pending  []string // sent, but the answer was lost in a kill
+	n201     int
+}
+
+func newSaleBook() *saleBook {
+	return &saleBook{sent: map[string]till.SaleRequest{}, answered: map[string][]byte{}, seqs: map[string]uint64{}}
+}
+
+var crashCards = []string{"", "2000000000015", "2000000000022", "2000000000039", "2000000000046"}
+
+func newBasket(rng *rand.Rand) pos.Basket {
+	b := pos.Basket{Card: crashCards[rng.IntN(len(crashCards))]}
+	cats := []string{"dairy", "bakery", "electronics", "tobacco"}
+	for i := range 1 + rng.IntN(3) {
+		b.Lines = append(b.Lines, pos.Line{SKU: fmt.Sprintf("sku-%d", i), Category: cats[rng.IntN(len(cats))], Qty: 1 + rng.Int64N(3), UnitPrice: money.Amount(100 + rng.Int64N(500000))})
+	}
+	return b
+}
+
+// drive rings up sales until stop is closed and the requests start failing:
+// new ones, and the ones whose answer a kill swallowed (same id, same basket).
+func (sb *saleBook) drive(t *testing.T, api *localapi.Client, rng *rand.Rand, prefix string, stop <-chan struct{}) {
+	for n := 0; ; n++ {
+		var req till.SaleRequest
+		sb.mu.Lock()
+		if len(sb.pending) > 0 && rng.IntN(2) == 0 {
+			id := sb.pending[0]
+			sb.pending = sb.pending[1:]
+			req = sb.sent[id]
+		} else {
+			req = till.SaleRequest{ID: fmt.Sprintf("%s-%d", prefix, n), Basket: newBasket(rng)}
+			sb.sent[req.ID] = req
+		}
+		sb.mu.Unlock()
+		if !sb.send(t, api, req) {
+			select {
+			case <-stop:
+				return
+			default:
+				time.Sleep(2 * time.Millisecond) // killed, not yet noticed by the test
+			}
+		}
+	}
+}
+
+// send sends one sale and books the answer. It returns false when there was no
+// answer (tilld died), leaving the sale pending.
+func (sb *saleBook) send(t *testing.T, api *localapi.Client, req till.SaleRequest) bool {
+	var raw json.RawMessage
+	code, err := api.Do(context.Background(), http.MethodPost, "/v1/sales", req, &raw)
+	var apiErr *localapi.APIError
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	switch {
+	case errors.As(err, &apiErr):
+		t.Errorf("sale %s: tilld answered %v", req.ID, err)
+		return true
+	case err != nil:
+		sb.pending = append(sb.pending, req.ID)
+		return false
+	}
+	var res till.SaleResult
+	if err := json.Unmarshal(raw, &res); err != nil || res.ID != req.ID || res.Seq == 0 {
+		t.Errorf("sale %s: answer %s (%v)", req.ID, raw, err)
+		return true
+	}
+	if code == http.StatusCreated {
+		sb.n201++
+		if _, dup := sb.answered[req.ID]; dup {
+			t.Errorf("sale %s answered 201 twice: recorded twice", req.ID)
+		}
+	}
+	if first, ok := sb.answered[req.ID]; ok {
+		if !sameJSON(first, raw) {
+			t.Errorf("sale %s answered differently:\nfirst %s\nnow   %s", req.ID, first, raw)
+		}
+		return true
+	}
+	sb.answered[req.ID] = raw
+	sb.seqs[req.ID] = res.Seq
+	return true
+}
+
+func (sb *saleBook) acked() int {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.n201
+}
+
+// settle resends every sale whose answer was lost until each has one.
+func (sb *saleBook) settle(t *testing.T, api *localapi.Client) {
+	t.Helper()
+	for {
+		sb.mu.Lock()
+		if len(sb.pending) == 0 {
+			sb.mu.Unlock()
+			return
+		}
+		id := sb.pending[0]
+		sb.pending = sb.pending[1:]
+		req := sb.sent[id]
+		sb.mu.Unlock()
+		if !sb.send(t, api, req) {
+			t.Fatalf("sale %s: no answer from a running tilld", id)
+		}
+	}
+}
+
+// checkReplays resends n answered sales: each must come back 200 with the
+// answer it got first.
+func checkReplays(t *testing.T, api *localapi.Client, sb *saleBook, rng *rand.Rand, n int) {
+	t.Helper()
+	sb.mu.Lock()
+	ids := make([]string, 0, len(sb.answered))
+	for id := range sb.answered {
+		ids = append(ids, id)
+	}
+	sb.mu.Unlock()
+	for i := 0; i < n && len(ids) > 0; i++ {
+		id := ids[rng.IntN(len(ids))]
+		sb.mu.Lock()
+		req, first := sb.sent[id], sb.answered[id]
+		sb.mu.Unlock()
+		var raw json.RawMessage
+		code, err := api.Do(context.Background(), http.MethodPost, "/v1/sales", req, &raw)
+		if err != nil || code != http.StatusOK || !sameJSON(first, raw) {
+			t.Errorf("replay of %s: %d %v\n got %s\nwant %s", id, code, err, raw, first)
+		}
+	}
+}
+
+// checkExport compares the exported ledger with the book: the chain links from
+// seq 1, every answered sale is there at its seq with the content it was
+// answered with, and nothing else is.
+func (sb *saleBook) checkExport(t *testing.T, export *bytes.Buffer, rep localapi.VerifyReport) {
+	t.Helper()
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	bySeq := make(map[uint64]string)
+	var prev event.Event
+	sc := bufio.NewScanner(export)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e event.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("export line %d: %v", len(bySeq)+1, err)
+		}
+		if err := event.Verify(prev.Seq, prev.Hash, &e); err != nil {
+			t.Errorf("exported chain: %v", err)
+		}
+		prev = e
+		var sale pos.Sale
+		if err := json.Unmarshal(e.Body, &sale); err != nil {
+			t.Fatalf("event %d body: %v", e.Seq, err)
+		}
+		if other, dup := bySeq[e.Seq]; dup {
+			t.Errorf("seq %d exported twice (%s, %s)", e.Seq, other, sale.ID)
+		}
+		bySeq[e.Seq] = sale.ID
+		answer, ok := sb.answered[sale.ID]
+		if !ok {
+			t.Errorf("event %d records sale %q, which was never answered", e.Seq, sale.ID)
+			continue
+		}
+		if sb.seqs[sale.ID] != e.Seq {
+			t.Errorf("sale %s was answered with seq %d, it is recorded as %d", sale.ID, sb.seqs[sale.ID], e.Seq)
+		}
+		var res till.SaleResult
+		json.Unmarshal(answer, &res)
+		body, _ := json.Marshal(res.Sale)
+		if !sameJSON(body, e.Body) || res.EventID != e.ID {
+			t.Errorf("sale %s as answered:\n%s (event %s)\nas recorded:\n%s (event %s)", sale.ID, body, res.EventID, e.Body, e.ID)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(bySeq)) != rep.Events || prev.Seq != rep.LastSeq {
+		t.Errorf("export has %d events to seq %d, verify saw %d to seq %d", len(bySeq), prev.Seq, rep.Events, rep.LastSeq)
+	}
+	if len(bySeq) != len(sb.answered) {
+		t.Errorf("%d sales answered, %d recorded", len(sb.answered), len(bySeq))
+	}
+}
+
+// sameJSON reports whether a and b are the same JSON value.
+func sameJSON(a, b []byte) bool {
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}

@@ -1,0 +1,217 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commit. Every sale waits for its fsync, and an fsync costs the same for
+// one sale as for fifty, so sales that arrive while a commit is on its way to the
+// disk are recorded together in the next transaction.
+//
+// There is no committer goroutine: the caller that finds nobody committing
+// commits itself, at once, so a lone writer pays nothing for the grouping.
+// Callers that arrive meanwhile queue up. When the committing caller (the
+// leader) is done, it answers the sales of its batch and hands the leadership to
+// the oldest queued caller, which takes the whole queue as its batch. Nobody is
+// answered before the transaction holding their sale is committed, and a batch
+// is never larger than maxBatch sales.
+//
+// One refinement keeps concurrent writers together. Answered callers come back
+// with their next sale a moment after the commit; the first one back would find
+// nobody committing and commit alone while the others queue behind it, so
+// batches would alternate between one sale and the rest. A leader therefore
+// waits for company, but only when the previous batch had several sales: until
+// as many sales are queued as last time, or for half the last commit's duration
+// (at most maxGather), whichever comes first. A lone writer's batches hold one
+// sale, so it never waits.
+
+// maxBatch bounds the sales of one transaction, and so its size in memory and
+// the latency of its last sale.
+const maxBatch = 256
+
+// maxGather bounds a leader's wait for company.
+const maxGather = 2 * time.Millisecond
+
+// commitOp is one RecordSale waiting in the queue.
+type commitOp struct {
+	req   SaleRequest
+	price PriceFunc
+
+	// Set by the leader before it wakes the caller.
+	r        Receipt
+	err      error
+	panicked any // what price panicked with; re-panicked in the caller's goroutine
+
+	// wake delivers true when the caller must lead the next batch, false when
+	// its sale is answered.
+	wake chan bool
+}
+
+// committer is the queue of sales waiting for a transaction.
+type committer struct {
+	mu      sync.Mutex
+	queue   []*commitOp
+	leading bool // a caller is committing a batch
+
+	lastBatch  int           // sales in the previous batch
+	lastCommit time.Duration // how long it took
+	// gathered, when not nil, is closed once wantQueue sales are queued: a
+	// leader waits on it for company.
+	gathered  chan struct{}
+	wantQueue int
+}
+
+// record records op durably, alone or with the sales that queued meanwhile, and
+// returns once op is answered.
+func (l *Ledger) record(op *commitOp) {
+	c := &l.commits
+	c.mu.Lock()
+	c.queue = append(c.queue, op)
+	if c.gathered != nil && len(c.queue) >= c.wantQueue {
+		close(c.gathered)
+		c.gathered = nil
+	}
+	if c.leading {
+		c.mu.Unlock()
+		if lead := <-op.wake; !lead {
+			return
+		}
+		c.mu.Lock()
+	}
+	c.leading = true
+	if want := min(c.lastBatch, maxBatch); want > 1 && len(c.queue) < want {
+		gathered := make(chan struct{})
+		c.gathered, c.wantQueue = gathered, want
+		wait := time.NewTimer(min(c.lastCommit/2, maxGather))
+		c.mu.Unlock()
+		select {
+		case <-gathered:
+		case <-wait.C:
+		}
+		wait.Stop()
+		c.mu.Lock()
+		c.gathered = nil
+	}
+	n := min(len(c.queue), maxBatch)
+	batch := make([]*commitOp, n)
+	copy(batch, c.queue)
+	c.queue = append(c.queue[:0], c.queue[n:]...)
+	c.mu.Unlock()
+
+	start := time.Now()
+	l.commitBatch(batch)
+	took := time.Since(start)
+
+	for _, o := range batch {
+		if o != op {
+			o.wake <- false
+		}
+	}
+	c.mu.Lock()
+	c.lastBatch, c.lastCommit = n, took
+	if len(c.queue) > 0 {
+		c.queue[0].wake <- true // buffered: never blocks under the lock
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+}
+
+// commitBatch records the batch's sales in one transaction. A sale whose
+// pricing or validation fails is answered with its error and leaves the
+// transaction as it was (apply writes nothing before it has checked
+// everything), so the others still commit. A failed commit fails them all.
+func (l *Ledger) commitBatch(batch []*commitOp) {
+	if len(batch) == 0 {
+		return
+	}
+	fail := func(err error) {
+		for _, o := range batch {
+			o.r, o.err = Receipt{}, err
+		}
+	}
+	if l.readOnly {
+		fail(ErrReadOnly)
+		return
+	}
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		fail(closedErr(err))
+		return
+	}
+	for i, o := range batch {
+		o.r, o.err = l.applyOp(tx, o)
+		var werr *writeError
+		if errors.As(o.err, &werr) {
+			// bbolt refused a write half way through a sale: the transaction
+			// holds part of it. Drop the transaction and redo the others.
+			_ = tx.Rollback()
+			l.log.Error("sale write refused; committing the rest of its batch without it", logSaleID, o.req.ID, logErr, o.err)
+			rest := make([]*commitOp, 0, len(batch)-1)
+			rest = append(append(rest, batch[:i]...), batch[i+1:]...)
+			l.commitBatch(rest)
+			return
+		}
+	}
+	if len(batch) > 1 {
+		l.log.Debug("group commit", logBatch, len(batch))
+	}
+	if err := l.commitTx(tx); err != nil {
+		for _, o := range batch {
+			if o.err == nil {
+				o.r, o.err = Receipt{}, err
+			}
+		}
+	}
+}
+
+// applyOp runs apply for one queued sale, turning a panic of its price function
+// (which runs on the leader's goroutine) into an answer for its own caller.
+func (l *Ledger) applyOp(tx *bolt.Tx, o *commitOp) (r Receipt, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			o.panicked = p
+			r, err = Receipt{}, fmt.Errorf("price panicked: %v", p)
+		}
+	}()
+	return l.apply(tx, o.req, o.price)
+}
+
+// writeError is a write bbolt refused inside apply, after the sale's first
+// write: the transaction holds part of the sale.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// storageErr is a commit that did not reach the disk.
+type storageErr struct {
+	full bool
+	err  error
+}
+
+func storageError(err error) error {
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrReadOnly) {
+		return err
+	}
+	return &storageErr{full: errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT), err: err}
+}
+
+func (e *storageErr) Error() string {
+	if e.full {
+		return fmt.Sprintf("%v: %v: %v", ErrStorage, ErrDiskFull, e.err)
+	}
+	return fmt.Sprintf("%v: %v", ErrStorage, e.err)
+}
+
+func (e *storageErr) Unwrap() error { return e.err }
+
+func (e *storageErr) Is(target error) bool {
+	return target == ErrStorage || (e.full && target == ErrDiskFull)
+}

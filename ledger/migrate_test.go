@@ -1,0 +1,211 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/money"
+)
+
+// testdata/v1.db is a schema 1 ledger written by the schema 1 code (commit
+// 44e5af0) with testClock, terminal S1-T1: six sales pos-001..pos-006 (see
+// v1Sales), HQ's acknowledgement of seq 2, and ruleset version 3 (v1Rules).
+var v1Sales = []sale{
+	{id: "pos-001", card: "2000000000015", spend: 150000, points: 150},
+	{id: "pos-002", card: "", spend: 9900},
+	{id: "pos-003", card: "2000000000022", spend: 5000, points: 5},
+	{id: "pos-004", card: "2000000000015", spend: 250000, points: 200},
+	{id: "pos-005", card: "2000000000015", spend: 1000, points: -300},
+	{id: "pos-006", card: "2000000000022", spend: 7000, points: 7},
+}
+
+const v1Rules = "version = 3\ncurrency = \"RUB\"\n"
+
+// copyFixture copies a testdata file into a temporary directory: opening it
+// migrates it in place, and the fixture must stay as it is.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestMigrateFromV1(t *testing.T) {
+	path := copyFixture(t, "v1.db")
+	boltView(t, path, func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); !bytes.Equal(v, u64(1)) {
+			t.Fatalf("the fixture has schema %x, want 1: was testdata/v1.db overwritten?", v)
+		}
+		return nil
+	})
+	l := openAt(t, path, Options{Terminal: "S1-T1", Now: func() time.Time { return testEpoch.Add(time.Hour) }}, checkFull)
+
+	rep, err := l.Verify()
+	if err != nil || !rep.OK() || rep.Events != 6 || rep.Accounts != 2 {
+		t.Fatalf("Verify after the migration = %+v, %v", rep, err)
+	}
+	boltOf(l).View(func(tx *bolt.Tx) error {
+		if m, _ := readMeta(tx); m.schema != SchemaVersion {
+			t.Errorf("schema %d after the migration, want %d", m.schema, SchemaVersion)
+		}
+		if tx.Bucket(bucketRulesV1) != nil {
+			t.Error("the schema 1 rules bucket is still there")
+		}
+		for seq, s := range v1Sales {
+			f, err := decodeEffect(tx.Bucket(bucketEffects).Get(u64(uint64(seq + 1))))
+			if err != nil || f.saleID != s.id || f.card != s.card || f.spend != s.spend || f.points != s.points {
+				t.Errorf("effect %d = %+v, %v; want %+v", seq+1, f, err, s)
+			}
+		}
+		return nil
+	})
+
+	// What schema 1 held is all there.
+	if st := mustStats(t, l); st != (Stats{Terminal: "S1-T1", LastSeq: 6, Acked: 2, Outbox: 4, OldestPending: testEpoch.Add(2 * time.Second)}) {
+		t.Errorf("Stats = %+v", st)
+	}
+	evs := allEvents(t, l)
+	for i, e := range evs {
+		if !strings.Contains(e.Body, `"id":"`+v1Sales[i].id+`"`) || !e.At.Equal(testEpoch.Add(time.Duration(i)*time.Second)) {
+			t.Errorf("event %d = %+v, want sale %s", e.Seq, e, v1Sales[i].id)
+		}
+	}
+	type want struct {
+		spend  money.Amount
+		points int64
+		sales  int64
+		last   time.Time
+	}
+	for card, w := range map[string]want{
+		"2000000000015": {401000, 50, 3, testEpoch.Add(4 * time.Second)},
+		"2000000000022": {12000, 12, 2, testEpoch.Add(5 * time.Second)},
+	} {
+		a, ok, err := l.Account(card)
+		if !ok || err != nil || a.LifetimeSpend != w.spend || a.Points != w.points || a.Sales != w.sales || !a.LastSale.Equal(w.last) {
+			t.Errorf("Account(%s) = %+v %v %v, want %+v", card, a, ok, err, w)
+		}
+	}
+	v, raw, hash, err := l.Ruleset()
+	sum := sha256.Sum256([]byte(v1Rules))
+	if err != nil || v != 3 || string(raw) != v1Rules || hash != hex.EncodeToString(sum[:]) {
+		t.Errorf("Ruleset = %d %q %s %v, want version 3", v, raw, hash, err)
+	}
+	if rs, err := l.Rulesets(); err != nil || len(rs) != 1 || !rs[0].Active || rs[0].Signature != nil {
+		t.Errorf("Rulesets = %+v %v, want version 3 active without a signature (schema 1 kept none)", rs, err)
+	}
+
+	// HQ sending the same version again, now with its signature, completes the cache.
+	if err := l.PutRuleset(3, []byte(v1Rules), []byte("sig")); err != nil {
+		t.Errorf("the migrated ruleset with its signature: %v", err)
+	}
+	if err := l.PutRuleset(3, []byte(v1Rules), []byte("other")); !errors.Is(err, ErrConflict) {
+		t.Errorf("then another signature: %v, want ErrConflict", err)
+	}
+	if rs, err := l.Rulesets(); err != nil || len(rs) != 1 || string(rs[0].Signature) != "sig" {
+		t.Errorf("Rulesets = %+v %v, want version 3 with its signature", rs, err)
+	}
+
+	// Sales go on: replays are recognised, new ones continue the chain.
+	if r := record(t, l, v1Sales[0]); !r.Replayed || r.Seq != 1 {
+		t.Errorf("retry of pos-001 = %+v, want the replay of seq 1", r)
+	}
+	if r := record(t, l, sale{id: "pos-007", card: "2000000000015", spend: 1, points: 1}); r.Seq != 7 || r.Replayed {
+		t.Errorf("a new sale = %+v, want seq 7", r)
+	}
+	allEvents(t, l)
+
+	// A migrated file opens again as it is.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openAt(t, path, Options{Terminal: "S1-T1"}, checkFull)
+	if st := mustStats(t, l2); st.LastSeq != 7 {
+		t.Errorf("last seq %d after reopening, want 7", st.LastSeq)
+	}
+}
+
+// A migration that fails leaves the file exactly as it was.
+func TestMigrateFailsCleanly(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(tx *bolt.Tx) error
+		text   string
+	}{
+		{"ruleset bytes changed", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketRulesV1).Put(keyRulesRaw, []byte("evil"))
+		}, "do not match its hash"},
+		{"sales index entry garbled", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketSales).Put([]byte("pos-003"), []byte("x"))
+		}, `sale "pos-003"`},
+		{"effect too short", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketEffects).Put(u64(2), []byte("short"))
+		}, "effect 2"},
+		{"schema 1 bucket missing", func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketRulesV1) }, `"rules" is missing`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := copyFixture(t, "v1.db")
+			boltUpdate(t, path, tt.tamper)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(path, Options{Terminal: "S1-T1"})
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.text) || !strings.Contains(err.Error(), "migrate") {
+				t.Fatalf("Open = %v, want ErrCorrupt from the migration saying %q", err, tt.text)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Error("a failed migration changed the file")
+			}
+		})
+	}
+}
+
+// Tools open files read-only; a file that needs a migration must be opened
+// read-write first, and a read-only open never changes it.
+func TestMigrateNotReadOnly(t *testing.T) {
+	path := copyFixture(t, "v1.db")
+	before, _ := os.ReadFile(path)
+	_, err := Open(path, Options{ReadOnly: true})
+	if err == nil || !strings.Contains(err.Error(), "schema 1") || !strings.Contains(err.Error(), "migrate") {
+		t.Fatalf("read-only Open of a schema 1 file = %v, want an error asking for a migration", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a read-only Open changed the file")
+	}
+}
+
+// boltView runs fn in a read transaction on a closed ledger file.
+func boltView(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// boltOf is the open ledger's bbolt database, for tests that look inside.
+func boltOf(l *Ledger) *bolt.DB { return l.db }

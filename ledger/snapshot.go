@@ -1,0 +1,138 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/pos"
+)
+
+// An account view is a base plus the effects of this terminal's events after it.
+// The base of a card is either the last HQ snapshot of it (PutSnapshot) or the
+// effects of its pruned events folded together (Prune); a card with neither
+// starts from zero. Each base records the seq it is complete up to, so the view
+// can always be rebuilt from the base and the events kept: Verify does.
+
+// base is the starting point of a card's view: everything this terminal sold
+// on the card up to seq through is in acct.
+type base struct {
+	through uint64
+	acct    pos.Account
+}
+
+// PutSnapshot sets what HQ knows of a card: acct as of this terminal's seq
+// asOfHQ, that is, including every sale of this terminal up to asOfHQ (and
+// whatever other stores and HQ itself did). The card's view becomes acct plus the
+// sales recorded here after asOfHQ. acct.Card must be empty or card.
+//
+// A snapshot older than the one stored, or older than the events pruned, is
+// ErrStaleSnapshot and changes nothing; asOfHQ beyond the last event is
+// ErrAckAhead. It reads the events after asOfHQ: keep HQ's snapshots recent.
+func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64) error {
+	switch {
+	case card == "":
+		return fmt.Errorf("put snapshot: %w", &pos.InputError{Field: "card", Problem: "missing"})
+	case len(card) > MaxCardLen || !utf8.ValidString(card):
+		return fmt.Errorf("put snapshot: %w", &pos.InputError{Field: "card", Problem: fmt.Sprintf("not UTF-8 of at most %d bytes", MaxCardLen)})
+	case acct.Card != "" && acct.Card != card:
+		return fmt.Errorf("put snapshot %s: %w", mask(card), &pos.InputError{Field: "card", Problem: "the account is of another card"})
+	}
+	acct.Card = card
+	err := l.update(func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case asOfHQ > m.lastSeq:
+			return fmt.Errorf("%w: snapshot as of seq %d, the last event is %d", ErrAckAhead, asOfHQ, m.lastSeq)
+		case asOfHQ < m.anchorSeq:
+			return fmt.Errorf("%w: snapshot as of seq %d, events up to %d are pruned", ErrStaleSnapshot, asOfHQ, m.anchorSeq)
+		}
+		bases := tx.Bucket(bucketBases)
+		if v := bases.Get([]byte(card)); v != nil {
+			old, err := decodeBase(v)
+			if err != nil {
+				return err
+			}
+			if old.through > asOfHQ {
+				return fmt.Errorf("%w: snapshot as of seq %d, the stored one is as of %d", ErrStaleSnapshot, asOfHQ, old.through)
+			}
+		}
+		view := acct
+		err = forEffects(tx, asOfHQ+1, func(seq uint64, f effect) error {
+			if f.card != card {
+				return nil
+			}
+			e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(seq)))
+			if err != nil {
+				return fmt.Errorf("event %d: %w", seq, err)
+			}
+			return addAccount(&view, f.spend, f.points, e.At)
+		})
+		if err != nil {
+			return err
+		}
+		bv, err := encodeBase(base{through: asOfHQ, acct: acct})
+		if err != nil {
+			return err
+		}
+		av, err := encodeAccount(view)
+		if err != nil {
+			return err
+		}
+		if err := bases.Put([]byte(card), bv); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAccounts).Put([]byte(card), av)
+	})
+	if err != nil {
+		return fmt.Errorf("put snapshot %s: %w", mask(card), err)
+	}
+	return nil
+}
+
+// accountOf is the empty account of card.
+func accountOf(card string) pos.Account { return pos.Account{Card: card} }
+
+// forEffects calls fn for the effect of every event from seq from to the last.
+func forEffects(tx *bolt.Tx, from uint64, fn func(seq uint64, f effect) error) error {
+	c := tx.Bucket(bucketEffects).Cursor()
+	for k, v := c.Seek(u64(from)); k != nil; k, v = c.Next() {
+		seq, err := seqKey(k)
+		if err != nil {
+			return fmt.Errorf("effects: %w", err)
+		}
+		f, err := decodeEffect(v)
+		if err != nil {
+			return fmt.Errorf("effect %d: %w", seq, err)
+		}
+		if err := fn(seq, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A base is stored as through (big-endian uint64) then the account as JSON.
+func encodeBase(b base) ([]byte, error) {
+	a, err := encodeAccount(b.acct)
+	if err != nil {
+		return nil, err
+	}
+	return append(u64(b.through), a...), nil
+}
+
+func decodeBase(b []byte) (base, error) {
+	if len(b) < 8 {
+		return base{}, fmt.Errorf("decode base: want at least 8 bytes, got %d", len(b))
+	}
+	a, err := decodeAccount(b[8:])
+	if err != nil {
+		return base{}, fmt.Errorf("decode base: %w", err)
+	}
+	return base{through: binary.BigEndian.Uint64(b), acct: a}, nil
+}
