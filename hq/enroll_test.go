@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -127,5 +129,32 @@ func TestPinnedTLSRefusesAnotherHQ(t *testing.T) {
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("a client pinning another CA reached HQ")
+	}
+}
+
+func TestAdminMetricsParse(t *testing.T) {
+	e := newTLSHQ(t)
+	a := e.enroll(t, "S1", "A")
+	upload(t, a, e.ts.URL, "A")
+	admin := httptest.NewServer(e.srv.AdminHandler())
+	defer admin.Close()
+	resp, err := http.Get(admin.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	var ok float64
+	for _, m := range fams["tillhq_uploads_total"].GetMetric() {
+		if m.Label[0].GetValue() == "ok" {
+			ok = m.GetCounter().GetValue()
+		}
+	}
+	if ok != 1 || fams["tillhq_events_ingested_total"] == nil {
+		t.Fatalf("uploads ok = %v, ingest counter present = %v", ok, fams["tillhq_events_ingested_total"] != nil)
 	}
 }

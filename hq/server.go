@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/wire"
@@ -52,6 +54,8 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
+	metrics *metrics
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a ruleset is published
 }
@@ -76,7 +80,7 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, log: opts.Logger, changed: make(chan struct{})}
+	return &Server{opts: opts, log: opts.Logger, changed: make(chan struct{}), metrics: newMetrics()}
 }
 
 // Handler returns the routes terminals use: upload, rules, enrollment. Serve it
@@ -99,6 +103,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathAdminTerminals, s.addTerminal)
 	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }
 
@@ -142,6 +147,7 @@ func (s *Server) PublishRuleset(ctx context.Context, raw []byte) (Ruleset, error
 	if err := s.opts.Store.PublishRuleset(ctx, rs); err != nil {
 		return Ruleset{}, err
 	}
+	s.metrics.rules.Set(float64(version))
 	s.mu.Lock()
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -162,6 +168,7 @@ func ValidateRuleset(raw []byte) (int64, error) {
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	var req wire.UploadRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)).Decode(&req); err != nil {
+		s.metrics.uploads.WithLabelValues("bad_request").Inc()
 		writeError(w, http.StatusBadRequest, "bad_request", "upload body: "+err.Error())
 		return
 	}
@@ -170,12 +177,15 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cn := TerminalOf(r); cn != "" && cn != req.Terminal {
+		s.metrics.uploads.WithLabelValues("wrong_terminal").Inc()
 		s.log.Warn("upload for another terminal refused", "certificate", cn, "upload", req.Terminal)
 		writeError(w, http.StatusForbidden, "wrong_terminal", fmt.Sprintf("this certificate belongs to terminal %s, not %s", cn, req.Terminal))
 		return
 	}
 	acked, err := s.opts.Store.Append(r.Context(), req.Terminal, req.Events)
+	s.metrics.ack(req.Terminal, acked)
 	if err != nil && !IsBrokenChain(err) {
+		s.metrics.uploads.WithLabelValues("error").Inc()
 		s.log.Error("append upload", "terminal", req.Terminal, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot store uploads right now")
 		return
@@ -183,6 +193,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Keep what linked, tell the terminal where HQ stands, and report it loudly:
 		// a broken chain is tampering or a bug, never silently accepted.
+		s.metrics.uploads.WithLabelValues("broken_chain").Inc()
 		s.log.Error("upload breaks the terminal's chain", "terminal", req.Terminal, "acked", acked, "err", err)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusConflict)
@@ -192,6 +203,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		}{wire.Error{Code: "broken_chain", Message: err.Error()}, wire.UploadResponse{Acked: acked}})
 		return
 	}
+	s.metrics.uploads.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
 }
 

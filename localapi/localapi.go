@@ -39,8 +39,9 @@ func Handler(opts Options) http.Handler {
 	if opts.Heartbeat == 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	a := &api{Options: opts}
+	a := &api{Options: opts, metrics: newMetrics(opts.Till)}
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.handler)
 	mux.HandleFunc("POST /v1/quote", a.quote)
 	mux.HandleFunc("POST /v1/sales", a.sale)
 	mux.HandleFunc("GET /v1/status", a.status)
@@ -53,7 +54,10 @@ func Handler(opts Options) http.Handler {
 	return mux
 }
 
-type api struct{ Options }
+type api struct {
+	Options
+	metrics *metrics
+}
 
 const maxBody = 1 << 20
 
@@ -77,6 +81,7 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, err := a.Till.Quote(b)
+	a.metrics.quotes.WithLabelValues(outcome(err)).Inc()
 	if err != nil {
 		a.fail(w, "quote", err)
 		return
@@ -89,7 +94,9 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
+	start := time.Now()
 	res, replayed, err := a.Till.Sale(req)
+	a.metrics.observeSale(start, replayed, err)
 	if err != nil {
 		a.fail(w, "sale", err)
 		return

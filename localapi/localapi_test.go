@@ -7,6 +7,9 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -255,5 +258,67 @@ func TestScanEventsStream(t *testing.T) {
 	}
 	if b := got[2]; b.Card != "" || b.Product != "" || !strings.Contains(b.Error, "check digit") {
 		t.Errorf("bad check digit scan = %+v; want an error naming the check digit", b)
+	}
+}
+
+// TestMetrics: /metrics parses with the Prometheus text parser and the outbox
+// gauge follows sales and acknowledgements.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, tiersOnly)
+	scrape := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		resp, err := http.Get(e.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(resp.Body)
+		if err != nil {
+			t.Fatalf("parse /metrics: %v", err)
+		}
+		return fams
+	}
+	gauge := func(fams map[string]*dto.MetricFamily, name string) float64 {
+		t.Helper()
+		f := fams[name]
+		if f == nil || len(f.Metric) != 1 {
+			t.Fatalf("metric %s missing", name)
+		}
+		return f.Metric[0].GetGauge().GetValue()
+	}
+	if v := gauge(scrape(), "tilld_outbox_events"); v != 0 {
+		t.Fatalf("outbox before sales = %v", v)
+	}
+	e.sale("m1", "2000000000015", 1000)
+	e.sale("m2", "", 2000)
+	e.sale("m2", "", 2000) // a replay records nothing
+	fams := scrape()
+	if v := gauge(fams, "tilld_outbox_events"); v != 2 {
+		t.Fatalf("outbox after 2 sales = %v, want 2", v)
+	}
+	if v := gauge(fams, "tilld_ruleset_version"); v != 1 {
+		t.Fatalf("ruleset version = %v", v)
+	}
+	var recorded, replayed float64
+	for _, m := range fams["tilld_sales_total"].Metric {
+		switch m.Label[0].GetValue() {
+		case "recorded":
+			recorded = m.GetCounter().GetValue()
+		case "replayed":
+			replayed = m.GetCounter().GetValue()
+		}
+	}
+	if recorded != 2 || replayed != 1 {
+		t.Fatalf("sales recorded %v replayed %v, want 2 and 1", recorded, replayed)
+	}
+	if h := fams["tilld_sale_commit_seconds"].Metric[0].GetHistogram(); h.GetSampleCount() != 2 {
+		t.Fatalf("commit histogram has %d samples, want 2", h.GetSampleCount())
+	}
+	if err := e.till.Ledger().Ack(2); err != nil {
+		t.Fatal(err)
+	}
+	if v := gauge(scrape(), "tilld_outbox_events"); v != 0 {
+		t.Fatalf("outbox after HQ acknowledged = %v, want 0", v)
 	}
 }

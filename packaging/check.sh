@@ -132,7 +132,12 @@ done
 
 # The shipped configuration parses; with a serial reader on a port that does
 # not exist, doctor names it (and the other problems of a till that never ran).
-tilld config check /etc/tilld/tilld.toml || fail "tilld config check of the shipped file"
+# Fresh from the package the till is not enrolled yet: config check parses the
+# file and says what is missing, and how to get it.
+if out=$(tilld config check /etc/tilld/tilld.toml 2>&1); then
+	fail "tilld config check passed a never-enrolled till: $out"
+fi
+echo "$out" | grep -q "terminal: missing (enroll this till" || fail "tilld config check of the shipped file: $out"
 sed 's/^#terminal = .*/terminal = "CHECK-T1"/' /etc/tilld/tilld.toml >"$tmp/tilld.toml"
 cat >>"$tmp/tilld.toml" <<'TOML'
 [[reader]]
