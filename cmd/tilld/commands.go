@@ -12,6 +12,7 @@ import (
 
 	"github.com/tilld/tilld/daemon"
 	"github.com/tilld/tilld/demo"
+	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/version"
 )
 
@@ -154,7 +155,7 @@ func loadConfig(file string, over daemon.Config) (daemon.Config, error) {
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	return serve.NewLogger(w, l, os.Getenv("JOURNAL_STREAM"))
 }
 
 func orNone(s string) string {

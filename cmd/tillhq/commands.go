@@ -85,7 +85,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 		Use:   "serve",
 		Short: "run the HQ server",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewTextHandler(stderr, nil))
+			log := serve.NewLogger(stderr, slog.LevelInfo, os.Getenv("JOURNAL_STREAM"))
 			key, err := loadSigningKey(dataDir)
 			if err != nil {
 				return err

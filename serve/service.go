@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
@@ -32,4 +34,15 @@ func Notify(ctx context.Context, healthy func() error) {
 			}
 		}
 	}
+}
+
+// NewLogger returns the daemons' logger: JSON lines when stderr goes to the
+// journal (systemd sets JOURNAL_STREAM; pass its value), text for a person at a
+// terminal otherwise.
+func NewLogger(w io.Writer, level slog.Level, journalStream string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if journalStream != "" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
