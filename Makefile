@@ -26,8 +26,9 @@ build:
 demo: build
 	$(BIN)/tilld demo
 
-## test: everything CI runs — formatting, vet, staticcheck, and all tests for real.
-test: deps check unit test-hid
+## test: everything CI runs — formatting, vet, staticcheck, all tests for real, the QEMU
+## HID tier, and the .deb packages built, linted, installed, run and removed.
+test: deps check unit test-hid deb deb-check
 
 deps:
 	@scripts/ensure-debs.sh $(TEST_DEBS)
