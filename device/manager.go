@@ -258,7 +258,7 @@ func (m *Manager) runFailed(s *supervised, err error, lasted time.Duration) time
 		s.failures = 0 // it ran fine for a while: start the backoff over
 	}
 	s.failures++
-	wait := backoff(s.failures, m.opts.MinBackoff, m.opts.MaxBackoff)
+	wait := Backoff(s.failures, m.opts.MinBackoff, m.opts.MaxBackoff)
 	s.health.State = StateRestarting
 	first := m.failedLocked(s, err)
 	m.mu.Unlock()
@@ -370,10 +370,10 @@ func (m *Manager) emit(s *supervised, sc Scan) {
 	}
 }
 
-// backoff is the wait before restart number failures (from 1): min doubled per
-// earlier failure, capped at max, then jittered to [d/2, d] so readers failing
-// together do not retry together.
-func backoff(failures int, lo, hi time.Duration) time.Duration {
+// Backoff is the wait before attempt number failures (from 1) of anything that
+// retries a device: lo doubled per earlier failure, capped at hi, jittered to
+// [d/2, d]. The manager and every transport use it, so they back off alike.
+func Backoff(failures int, lo, hi time.Duration) time.Duration {
 	d := lo
 	for i := 1; i < failures && d < hi; i++ {
 		d *= 2

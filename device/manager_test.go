@@ -405,14 +405,14 @@ func TestBackoff(t *testing.T) {
 		t.Run(fmt.Sprint(tt.failures), func(t *testing.T) {
 			seen := map[time.Duration]bool{}
 			for range 200 {
-				d := backoff(tt.failures, time.Second, 30*time.Second)
+				d := Backoff(tt.failures, time.Second, 30*time.Second)
 				if d < tt.want/2 || d > tt.want {
-					t.Fatalf("backoff(%d) = %v, want between %v and %v", tt.failures, d, tt.want/2, tt.want)
+					t.Fatalf("Backoff(%d) = %v, want between %v and %v", tt.failures, d, tt.want/2, tt.want)
 				}
 				seen[d] = true
 			}
 			if len(seen) < 100 {
-				t.Errorf("backoff(%d) took only %d distinct values in 200 tries: not jittered", tt.failures, len(seen))
+				t.Errorf("Backoff(%d) took only %d distinct values in 200 tries: not jittered", tt.failures, len(seen))
 			}
 		})
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,7 +167,7 @@ func (r *Reader) Run(ctx context.Context, emit func(device.Scan)) error {
 		device.ReportHealth(ctx, err)
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff(failures, r.retryMin, r.retryMax)):
+		case <-time.After(device.Backoff(failures, r.retryMin, r.retryMax)):
 		}
 	}
 	return nil
@@ -318,15 +317,4 @@ func discovered(infos []hid.DeviceInfo) []device.Discovered {
 		out = append(out, d)
 	}
 	return out
-}
-
-// backoff is the wait before attempt number failures (from 1): lo doubled per
-// earlier failure, capped at hi, jittered to [d/2, d].
-func backoff(failures int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
 }

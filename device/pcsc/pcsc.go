@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -73,7 +72,7 @@ func (r *Reader) Run(ctx context.Context, emit func(device.Scan)) error {
 		device.ReportHealth(ctx, err)
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff(failures, r.retryMin, r.retryMax)):
+		case <-time.After(device.Backoff(failures, r.retryMin, r.retryMax)):
 		}
 	}
 	return nil
@@ -338,15 +337,4 @@ func describeState(present, empty, inUse, exclusive, mute, unavailable bool) str
 		return "empty"
 	}
 	return ""
-}
-
-// backoff is the wait before reconnect attempt number failures (from 1): lo
-// doubled per earlier failure, capped at hi, jittered to [d/2, d].
-func backoff(failures int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strings"
 	"time"
 	"unicode"
@@ -173,7 +172,7 @@ func (r *Reader) Run(ctx context.Context, emit func(device.Scan)) error {
 		failures++
 		device.ReportHealth(ctx, fmt.Errorf("serial port %s: %w", r.cfg.Port, err))
 		framer.Reset()
-		wait := backoff(failures, r.retryMin, r.retryMax)
+		wait := device.Backoff(failures, r.retryMin, r.retryMax)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -227,15 +226,4 @@ func (r *Reader) read(ctx context.Context, port io.Reader, framer *Framer, emit 
 		}
 	}
 	return nil
-}
-
-// backoff is the wait before reopen attempt number failures (from 1): lo doubled
-// per earlier failure, capped at hi, jittered to [d/2, d].
-func backoff(failures int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
 }
