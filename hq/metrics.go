@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // metrics are tillhq's Prometheus metrics, served at /metrics on the admin API.
@@ -31,7 +32,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.uploads, m.ingested, m.rules,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
