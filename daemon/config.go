@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/internal/tomlpos"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -80,13 +81,21 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	cfg := file.Config
 	var problems []string
+	loc := tomlpos.Locate(data)
+	say := func(key, msg string) {
+		if n := lineOf(loc, key); n > 0 {
+			msg = fmt.Sprintf("line %d: %s", n, msg)
+		}
+		problems = append(problems, msg)
+	}
 	for i, p := range file.Readers {
+		table := fmt.Sprintf("reader[%d]", i+1)
 		var head struct {
 			Name string `toml:"name"`
 			Type string `toml:"type"`
 		}
 		if err := md.PrimitiveDecode(p, &head); err != nil {
-			problems = append(problems, fmt.Sprintf("reader[%d]: %v", i, err))
+			say(table, fmt.Sprintf("reader[%d]: %v", i, err))
 			continue
 		}
 		if head.Name == "" {
@@ -94,53 +103,55 @@ func ParseConfig(data []byte) (Config, error) {
 		}
 		r, err := device.Open(head.Name, head.Type, func(v any) error { return md.PrimitiveDecode(p, v) })
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("reader[%d] %q: %v", i, head.Name, err))
+			say(table, fmt.Sprintf("reader[%d] %q: %v", i, head.Name, err))
 			continue
 		}
 		for _, other := range cfg.Readers {
 			if other.Name == head.Name {
-				problems = append(problems, fmt.Sprintf("reader[%d]: name %q is used twice", i, head.Name))
+				say(table+".name", fmt.Sprintf("reader[%d]: name %q is used twice", i, head.Name))
 			}
 		}
 		cfg.Readers = append(cfg.Readers, Reader{Name: head.Name, Type: head.Type, Reader: r})
 	}
 	for _, k := range md.Undecoded() {
-		problems = append(problems, fmt.Sprintf("unknown setting %q", k.String()))
+		say(k.String(), fmt.Sprintf("unknown setting %q", k.String()))
 	}
-	problems = append(problems, cfg.check()...)
+	for _, pr := range cfg.check() {
+		say(pr[0], pr[0]+": "+pr[1])
+	}
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))
 	}
 	return cfg.withDefaults(), nil
 }
 
-func (c Config) check() []string {
-	var p []string
+func (c Config) check() [][2]string {
+	var p [][2]string
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			p = append(p, fmt.Sprintf("listen: %q is not host:port", c.Listen))
+			p = append(p, [2]string{"listen", fmt.Sprintf("%q is not host:port", c.Listen)})
 		}
 	}
 	if c.HQ != "" {
 		if u, err := url.Parse(c.HQ); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p = append(p, fmt.Sprintf("hq: %q is not an http(s) URL", c.HQ))
+			p = append(p, [2]string{"hq", fmt.Sprintf("%q is not an http(s) URL", c.HQ)})
 		}
 	}
 	if c.HQKey != "" {
 		if _, err := wire.ParsePublicKey(c.HQKey); err != nil {
-			p = append(p, "hq_key: "+err.Error())
+			p = append(p, [2]string{"hq_key", err.Error()})
 		}
 	}
 	if err := (device.IdentifyOptions{CardPrefixes: c.CardPrefixes, TrackPrefixes: c.TrackPrefixes, CardPatterns: c.CardPatterns}).Validate(); err != nil {
-		p = append(p, "card_prefixes/track_prefixes/card_patterns: "+err.Error())
+		p = append(p, [2]string{"card_prefixes", err.Error()})
 	}
 	if _, err := ParseAge(c.Retention); err != nil {
-		p = append(p, "retention: "+err.Error())
+		p = append(p, [2]string{"retention", err.Error()})
 	}
 	if c.LogLevel != "" {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
-			p = append(p, fmt.Sprintf("log_level: %q is not debug, info, warn or error", c.LogLevel))
+			p = append(p, [2]string{"log_level", fmt.Sprintf("%q is not debug, info, warn or error", c.LogLevel)})
 		}
 	}
 	return p
@@ -196,4 +207,35 @@ func ParseAge(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q: want an age such as \"90d\" or \"2160h\"", s)
 	}
 	return d, nil
+}
+
+// lineOf finds the line of a setting: key is a path as the TOML library names it
+// ("listen", "reader.baud") or as the locator does ("reader[2].name").
+func lineOf(loc tomlpos.Locator, key string) int {
+	if n := loc.Line(key); n > 0 {
+		return n
+	}
+	best := 0
+	for path, n := range loc {
+		if stripIndexes(path) == key && (best == 0 || n < best) {
+			best = n
+		}
+	}
+	return best
+}
+
+func stripIndexes(path string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range path {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']':
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

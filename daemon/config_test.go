@@ -49,16 +49,16 @@ func TestCompleteNamesWhatIsMissing(t *testing.T) {
 
 func TestParseConfigErrorsNameTheSetting(t *testing.T) {
 	for _, tc := range []struct{ name, conf, want string }{
-		{"unknown key", "terminal = \"T\"\nlisten_addr = \"x\"", `unknown setting "listen_addr"`},
-		{"unknown reader key", "terminal = \"T\"\n[[reader]]\ntype = \"serial\"\nport = \"/dev/x\"\nbaudrate = 9600", `unknown setting "reader.baudrate"`},
+		{"unknown key", "terminal = \"T\"\nlisten_addr = \"x\"", `line 2: unknown setting "listen_addr"`},
+		{"unknown reader key", "terminal = \"T\"\n[[reader]]\ntype = \"serial\"\nport = \"/dev/x\"\nbaudrate = 9600", `line 5: unknown setting "reader.baudrate"`},
 		{"unknown reader type", "terminal = \"T\"\n[[reader]]\nname = \"r\"\ntype = \"carrier-pigeon\"", `reader[0] "r"`},
 		{"bad hq", "terminal = \"T\"\nhq = \"ftp://x\"", "hq:"},
 		{"bad key", "terminal = \"T\"\nhq_key = \"c2hvcnQ=\"", "hq_key: public key: 5 bytes"},
-		{"bad listen", "terminal = \"T\"\nlisten = \"7450\"", "listen:"},
+		{"bad listen", "terminal = \"T\"\nlisten = \"7450\"", "line 2: listen:"},
 		{"bad prefix", "terminal = \"T\"\ncard_prefixes = [\"2x\"]", "card_prefixes"},
 		{"bad retention", "terminal = \"T\"\nretention = \"3 months\"", "retention:"},
 		{"bad level", "terminal = \"T\"\nlog_level = \"loud\"", "log_level"},
-		{"duplicate reader", "terminal = \"T\"\n[[reader]]\nname = \"a\"\ntype = \"fake\"\n[[reader]]\nname = \"a\"\ntype = \"fake\"", "used twice"},
+		{"duplicate reader", "terminal = \"T\"\n[[reader]]\nname = \"a\"\ntype = \"fake\"\n[[reader]]\nname = \"a\"\ntype = \"fake\"", "line 6: reader[1]: name \"a\" is used twice"},
 		{"not toml", "terminal = ", "line 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

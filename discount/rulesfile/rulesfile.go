@@ -25,6 +25,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/internal/tomlpos"
 	"github.com/tilld/tilld/money"
 )
 
@@ -50,7 +51,7 @@ func Check(src []byte) (*discount.Ruleset, []discount.Problem, error) {
 		}
 		return nil, nil, &discount.ValidationError{Problems: []discount.Problem{{Msg: "not valid TOML: " + err.Error()}}}
 	}
-	d := &decoder{loc: locate(src), failed: map[fieldKey]bool{}}
+	d := &decoder{loc: tomlpos.Locate(src), failed: map[fieldKey]bool{}}
 	rs := d.ruleset(doc)
 
 	// Decoding problems come first-hand; validation adds the semantic ones,
@@ -106,7 +107,7 @@ type fieldKey struct {
 }
 
 type decoder struct {
-	loc      locator
+	loc      tomlpos.Locator
 	problems []discount.Problem
 	failed   map[fieldKey]bool
 }
@@ -117,7 +118,7 @@ func (d *decoder) withLine(p discount.Problem) discount.Problem {
 	if p.Index > 0 {
 		path = strings.TrimSuffix(fmt.Sprintf("rule[%d].%s", p.Index, p.Field), ".")
 	}
-	p.Line = d.loc.line(path)
+	p.Line = d.loc.Line(path)
 	return p
 }
 

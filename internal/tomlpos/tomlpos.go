@@ -1,4 +1,6 @@
-package rulesfile
+// Package tomlpos finds the line of every key and table in a TOML document, for
+// error messages that say where: the rules file's and tilld.toml's.
+package tomlpos
 
 import (
 	"strconv"
@@ -19,12 +21,12 @@ import (
 // does not understand it stops and keeps what it found, and a problem without a
 // line is still reported. It never panics and always terminates (fuzzed).
 
-// locator maps key paths to the line (from 1) they first appear on.
-type locator map[string]int
+// Locator maps key paths to the line (from 1) they first appear on.
+type Locator map[string]int
 
-// line returns the line of path, or of the nearest enclosing table or key
+// Line returns the line of path, or of the nearest enclosing table or key
 // that has one, or 0.
-func (l locator) line(path string) int {
+func (l Locator) Line(path string) int {
 	for path != "" {
 		if n, ok := l[path]; ok {
 			return n
@@ -44,8 +46,9 @@ func (l locator) line(path string) int {
 	return 0
 }
 
-func locate(src []byte) locator {
-	l := locator{}
+// Locate scans a document the TOML library has accepted.
+func Locate(src []byte) Locator {
+	l := Locator{}
 	s := &scanner{src: src, line: 1}
 	arrays := map[string]int{} // array-of-tables path → elements seen so far
 	table := ""
@@ -94,7 +97,7 @@ func locate(src []byte) locator {
 	}
 }
 
-func (l locator) note(path string, line int) {
+func (l Locator) note(path string, line int) {
 	if _, ok := l[path]; !ok {
 		l[path] = line
 	}
