@@ -92,42 +92,42 @@ func SplitToken(token string) (secret, fingerprint string, err error) {
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	var req wire.EnrollRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "enroll body: "+err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "enroll body: "+err.Error())
 		return
 	}
 	ts, ok := s.opts.Store.(TokenStore)
 	if s.opts.CA == nil || !ok {
-		writeError(w, http.StatusNotImplemented, "no_enrollment", "this HQ does not enroll terminals")
+		wire.WriteError(w, http.StatusNotImplemented, "no_enrollment", "this HQ does not enroll terminals")
 		return
 	}
 	secret, _, err := SplitToken(req.Token)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_token", err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_token", err.Error())
 		return
 	}
 	block, _ := pem.Decode([]byte(req.CSR))
 	if block == nil {
-		writeError(w, http.StatusBadRequest, "bad_csr", "csr: not PEM")
+		wire.WriteError(w, http.StatusBadRequest, "bad_csr", "csr: not PEM")
 		return
 	}
 	tok, err := ts.UseToken(r.Context(), TokenHash(secret), s.opts.Now())
 	switch {
 	case errors.Is(err, ErrTokenUnknown), errors.Is(err, ErrTokenUsed), errors.Is(err, ErrTokenExpired):
 		s.log.Warn("enrollment refused", "err", err, "remote", r.RemoteAddr)
-		writeError(w, http.StatusForbidden, "token_refused", err.Error()+": ask HQ for a new one (tillhq terminal add)")
+		wire.WriteError(w, http.StatusForbidden, "token_refused", err.Error()+": ask HQ for a new one (tillhq terminal add)")
 		return
 	case err != nil:
 		s.log.Error("use enrollment token", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot enroll right now")
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot enroll right now")
 		return
 	}
 	cert, err := s.opts.CA.SignTerminal(block.Bytes, tok.Terminal, tok.Store, s.opts.Now(), s.opts.CertValidity)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_csr", err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_csr", err.Error())
 		return
 	}
 	s.log.Info("terminal enrolled", "terminal", tok.Terminal, "store", tok.Store, "expires", cert.NotAfter)
-	writeJSON(w, http.StatusOK, wire.EnrollResponse{
+	wire.WriteJSON(w, http.StatusOK, wire.EnrollResponse{
 		Terminal:    tok.Terminal,
 		Store:       tok.Store,
 		Certificate: string(pki.EncodeCert(cert)),
@@ -150,7 +150,7 @@ func TerminalOf(r *http.Request) string {
 func (s *Server) requireTerminal(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.RequireClientCert && TerminalOf(r) == "" {
-			writeError(w, http.StatusUnauthorized, "no_certificate", "a terminal certificate is required: enroll the terminal (tilld enroll)")
+			wire.WriteError(w, http.StatusUnauthorized, "no_certificate", "a terminal certificate is required: enroll the terminal (tilld enroll)")
 			return
 		}
 		h(w, r)

@@ -6,13 +6,14 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"encoding/pem"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"

@@ -110,26 +110,26 @@ func (s *Server) AdminHandler() http.Handler {
 func (s *Server) addTerminal(w http.ResponseWriter, r *http.Request) {
 	var req wire.AddTerminalRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "body: "+err.Error())
 		return
 	}
 	var ttl time.Duration
 	if req.TTL != "" {
 		var err error
 		if ttl, err = time.ParseDuration(req.TTL); err != nil || ttl <= 0 {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("ttl %q: want a positive duration such as 24h", req.TTL))
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("ttl %q: want a positive duration such as 24h", req.TTL))
 			return
 		}
 	}
 	tok, err := s.AddTerminal(r.Context(), req.Store, req.Terminal, ttl)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
 	if ttl == 0 {
 		ttl = 24 * time.Hour
 	}
-	writeJSON(w, http.StatusCreated, wire.AddTerminalResponse{Token: tok, Expires: s.opts.Now().Add(ttl).UTC().Format(time.RFC3339)})
+	wire.WriteJSON(w, http.StatusCreated, wire.AddTerminalResponse{Token: tok, Expires: s.opts.Now().Add(ttl).UTC().Format(time.RFC3339)})
 }
 
 // PublishRuleset validates raw and makes it the current ruleset; terminals waiting
@@ -169,17 +169,17 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	var req wire.UploadRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)).Decode(&req); err != nil {
 		s.metrics.uploads.WithLabelValues("bad_request").Inc()
-		writeError(w, http.StatusBadRequest, "bad_request", "upload body: "+err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "upload body: "+err.Error())
 		return
 	}
 	if req.Terminal == "" {
-		writeError(w, http.StatusBadRequest, "bad_request", "upload names no terminal")
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "upload names no terminal")
 		return
 	}
 	if cn := TerminalOf(r); cn != "" && cn != req.Terminal {
 		s.metrics.uploads.WithLabelValues("wrong_terminal").Inc()
 		s.log.Warn("upload for another terminal refused", "certificate", cn, "upload", req.Terminal)
-		writeError(w, http.StatusForbidden, "wrong_terminal", fmt.Sprintf("this certificate belongs to terminal %s, not %s", cn, req.Terminal))
+		wire.WriteError(w, http.StatusForbidden, "wrong_terminal", fmt.Sprintf("this certificate belongs to terminal %s, not %s", cn, req.Terminal))
 		return
 	}
 	acked, err := s.opts.Store.Append(r.Context(), req.Terminal, req.Events)
@@ -187,7 +187,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	if err != nil && !IsBrokenChain(err) {
 		s.metrics.uploads.WithLabelValues("error").Inc()
 		s.log.Error("append upload", "terminal", req.Terminal, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot store uploads right now")
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot store uploads right now")
 		return
 	}
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.uploads.WithLabelValues("ok").Inc()
-	writeJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
+	wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
 }
 
 func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +221,7 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err != nil && !errors.Is(err, ErrNoRuleset):
 			s.log.Error("read ruleset", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read rules right now")
+			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read rules right now")
 			return
 		case err == nil && rs.Version > after:
 			w.Header().Set("Content-Type", "application/toml")
@@ -245,17 +245,17 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "ruleset body: "+err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "ruleset body: "+err.Error())
 		return
 	}
 	rs, err := s.PublishRuleset(r.Context(), raw)
 	switch {
 	case errors.Is(err, ErrOldRuleset):
-		writeError(w, http.StatusConflict, "old_version", err.Error())
+		wire.WriteError(w, http.StatusConflict, "old_version", err.Error())
 	case err != nil:
-		writeError(w, http.StatusUnprocessableEntity, "invalid_ruleset", err.Error())
+		wire.WriteError(w, http.StatusUnprocessableEntity, "invalid_ruleset", err.Error())
 	default:
-		writeJSON(w, http.StatusCreated, map[string]any{"version": rs.Version, "hash": rs.Hash})
+		wire.WriteJSON(w, http.StatusCreated, map[string]any{"version": rs.Version, "hash": rs.Hash})
 	}
 }
 
@@ -263,21 +263,11 @@ func (s *Server) reportSales(w http.ResponseWriter, r *http.Request) {
 	rows, err := s.opts.Store.SalesReport(r.Context())
 	if err != nil {
 		s.log.Error("sales report", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
 		return
 	}
 	if rows == nil {
 		rows = []wire.TerminalSales{}
 	}
-	writeJSON(w, http.StatusOK, wire.SalesReport{Terminals: rows})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, wire.Error{Code: code, Message: msg})
+	wire.WriteJSON(w, http.StatusOK, wire.SalesReport{Terminals: rows})
 }

@@ -77,7 +77,7 @@ func (a *api) ledgerVerify(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "ledger verify", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ReportOf(rep))
+	wire.WriteJSON(w, http.StatusOK, ReportOf(rep))
 }
 
 func (a *api) ledgerExport(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +85,7 @@ func (a *api) ledgerExport(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("from"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from: %q is not a seq (a whole number)", s))
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from: %q is not a seq (a whole number)", s))
 			return
 		}
 		from = n

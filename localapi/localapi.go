@@ -65,11 +65,11 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "request body: "+err.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "request body: "+err.Error())
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, http.StatusBadRequest, "bad_request", "request body: more than one JSON value")
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "request body: more than one JSON value")
 		return false
 	}
 	return true
@@ -86,7 +86,7 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "quote", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, q)
+	wire.WriteJSON(w, http.StatusOK, q)
 }
 
 func (a *api) sale(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +105,7 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 	if replayed {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, res)
+	wire.WriteJSON(w, status, res)
 }
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
@@ -114,11 +114,11 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "status", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	wire.WriteJSON(w, http.StatusOK, st)
 }
 
 func (a *api) devices(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, a.Till.DeviceList(r.Context()))
+	wire.WriteJSON(w, http.StatusOK, a.Till.DeviceList(r.Context()))
 }
 
 func (a *api) account(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +127,7 @@ func (a *api) account(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "account", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	wire.WriteJSON(w, http.StatusOK, c)
 }
 
 // PresentRequest is the body of POST /v1/devices/{name}/scan.
@@ -150,7 +150,7 @@ func (a *api) present(w http.ResponseWriter, r *http.Request) {
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
+		wire.WriteError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
 		return
 	}
 	ch, cancel := a.Till.Subscribe()
@@ -190,38 +190,28 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 	var in *pos.InputError
 	switch {
 	case errors.As(err, &in):
-		writeError(w, http.StatusBadRequest, "bad_request", in.Error())
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", in.Error())
 	case errors.Is(err, till.ErrConflict):
-		writeError(w, http.StatusConflict, "sale_id_reused", "This sale id was already used for a different basket.")
+		wire.WriteError(w, http.StatusConflict, "sale_id_reused", "This sale id was already used for a different basket.")
 	case errors.Is(err, till.ErrNoRules):
-		writeError(w, http.StatusServiceUnavailable, "no_rules", "Prices are not available yet: the till has no rules from HQ. Check the network and try again.")
+		wire.WriteError(w, http.StatusServiceUnavailable, "no_rules", "Prices are not available yet: the till has no rules from HQ. Check the network and try again.")
 	case errors.Is(err, till.ErrUnknownReader):
-		writeError(w, http.StatusNotFound, "no_such_reader", "No software reader of that name.")
+		wire.WriteError(w, http.StatusNotFound, "no_such_reader", "No software reader of that name.")
 	case errors.Is(err, ledger.ErrDiskFull):
 		a.Logger.Error(op, "err", err)
 		w.Header().Set("Retry-After", "30")
-		writeError(w, http.StatusServiceUnavailable, "disk_full", "The sale was NOT saved: the till's disk is full. Prices still work. Call support to free space, then ring the sale up again.")
+		wire.WriteError(w, http.StatusServiceUnavailable, "disk_full", "The sale was NOT saved: the till's disk is full. Prices still work. Call support to free space, then ring the sale up again.")
 	case errors.Is(err, ledger.ErrStorage):
 		a.Logger.Error(op, "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till could not write to its disk. Try again; call support if it repeats.")
+		wire.WriteError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till could not write to its disk. Try again; call support if it repeats.")
 	case op == "sale":
 		// Whatever else failed, the ledger did not commit: say so plainly.
 		a.Logger.Error(op, "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till's storage has a problem. Try again; call support if it repeats.")
+		wire.WriteError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till's storage has a problem. Try again; call support if it repeats.")
 	default:
 		a.Logger.Error(op, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "Something went wrong on the till; nothing was saved. Try again; call support if it repeats.")
+		wire.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong on the till; nothing was saved. Try again; call support if it repeats.")
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, wire.Error{Code: code, Message: msg})
 }

@@ -4,6 +4,9 @@
 package wire
 
 import (
+	"encoding/json"
+	"net/http"
+
 	"github.com/tilld/tilld/event"
 )
 
@@ -96,4 +99,17 @@ type AddTerminalRequest struct {
 type AddTerminalResponse struct {
 	Token   string `json:"token"`
 	Expires string `json:"expires"`
+}
+
+// WriteJSON answers v as JSON with the status; both HQ and tilld's local API
+// answer through it.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// WriteError answers an Error: a stable code and a message for a person.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	WriteJSON(w, status, Error{Code: code, Message: msg})
 }
