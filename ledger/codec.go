@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -150,7 +151,11 @@ func decodeSaleRef(b []byte) (saleRef, error) {
 	return r, nil
 }
 
+// encodeAccount stores what the ledger keeps of an account view: never the
+// holder's personal data (kept in the holders bucket) nor what a till works out
+// for one quote (Offline, OfflineRedeemedToday).
 func encodeAccount(a pos.Account) ([]byte, error) {
+	a.Profile, a.Offline, a.OfflineRedeemedToday = nil, false, 0
 	b, err := json.Marshal(a)
 	if err != nil {
 		return nil, fmt.Errorf("encode account: %w", err)
@@ -181,6 +186,51 @@ func addAccount(a *pos.Account, spend money.Amount, points int64, at time.Time) 
 	a.Sales++
 	if at.After(a.LastSale) {
 		a.LastSale = at
+	}
+	return nil
+}
+
+// applyEffect applies the effect of one sale event to its card's account: the
+// spend and the net points, and, when the account keeps its points in lots,
+// the lots the sale redeemed from (the body's "lots" member, pos.LotUse
+// indexes into the account's lots as they were when the sale was priced) and a
+// new lot for the points it earned. Lots left empty are dropped. The account
+// views, their rebuild by Verify and the folding of pruned events all go
+// through here, so they agree.
+func applyEffect(a *pos.Account, f effect, body []byte, at time.Time) error {
+	if err := addAccount(a, f.spend, f.points, at); err != nil {
+		return err
+	}
+	if len(a.Lots) == 0 {
+		return nil // Points is one lot that never expires
+	}
+	var b struct {
+		Lots []pos.LotUse `json:"lots"`
+	}
+	if len(body) > 0 && body[0] == '{' {
+		_ = json.Unmarshal(body, &b) // a body without lots redeemed from none
+	}
+	earned := f.points
+	for _, u := range b.Lots {
+		if u.Lot < 0 || u.Lot >= len(a.Lots) || u.Points <= 0 {
+			continue
+		}
+		take := min(u.Points, a.Lots[u.Lot].Points)
+		a.Lots[u.Lot].Points -= take
+		earned += take
+	}
+	// Points taken back (earned < 0, a refund) come off the newest lots.
+	for i := len(a.Lots) - 1; i >= 0 && earned < 0; i-- {
+		take := min(-earned, a.Lots[i].Points)
+		a.Lots[i].Points -= take
+		earned += take
+	}
+	if earned > 0 {
+		a.Lots = append(a.Lots, pos.PointsLot{Points: earned, Earned: at})
+	}
+	a.Lots = slices.DeleteFunc(a.Lots, func(l pos.PointsLot) bool { return l.Points <= 0 })
+	if len(a.Lots) == 0 {
+		a.Lots = nil
 	}
 	return nil
 }

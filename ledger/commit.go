@@ -128,6 +128,19 @@ func (l *Ledger) record(op *commitOp) {
 // transaction as it was (apply writes nothing before it has checked
 // everything), so the others still commit. A failed commit fails them all.
 func (l *Ledger) commitBatch(batch []*commitOp) {
+	if l.readOnly {
+		for _, o := range batch {
+			o.r, o.err = Receipt{}, ErrReadOnly
+		}
+		return
+	}
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	l.commitBatchLocked(batch)
+}
+
+// commitBatchLocked is commitBatch with the gate held.
+func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 	if len(batch) == 0 {
 		return
 	}
@@ -135,10 +148,6 @@ func (l *Ledger) commitBatch(batch []*commitOp) {
 		for _, o := range batch {
 			o.r, o.err = Receipt{}, err
 		}
-	}
-	if l.readOnly {
-		fail(ErrReadOnly)
-		return
 	}
 	tx, err := l.db.Begin(true)
 	if err != nil {
@@ -155,7 +164,7 @@ func (l *Ledger) commitBatch(batch []*commitOp) {
 			l.log.Error("sale write refused; committing the rest of its batch without it", logSaleID, o.req.ID, logErr, o.err)
 			rest := make([]*commitOp, 0, len(batch)-1)
 			rest = append(append(rest, batch[:i]...), batch[i+1:]...)
-			l.commitBatch(rest)
+			l.commitBatchLocked(rest)
 			return
 		}
 	}

@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/internal/boltscrub"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
@@ -18,7 +21,7 @@ import (
 // documentation). Open migrates a file with an older schema in place, in one
 // transaction (a crash leaves the old file as it was), and refuses one with a
 // newer schema.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // DefaultTimeout is how long Open waits for the file lock when Options.Timeout is 0.
 const DefaultTimeout = time.Second
@@ -133,6 +136,10 @@ type Ledger struct {
 	// beforeCommit, when set (by tests), runs after a write transaction's writes
 	// and before its commit; an error fails the commit as an I/O error would.
 	beforeCommit func() error
+
+	// gate is held shared by every transaction and exclusively while freed
+	// pages are zeroed (see ForgetHolders), which no reader may see happen.
+	gate sync.RWMutex
 }
 
 // Bucket names and meta keys: the on-disk format, see the package documentation.
@@ -144,8 +151,9 @@ var (
 	bucketAccounts = []byte("accounts")
 	bucketBases    = []byte("bases")
 	bucketRulesets = []byte("rulesets")
+	bucketHolders  = []byte("holders")
 
-	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketBases, bucketRulesets}
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketBases, bucketRulesets, bucketHolders}
 
 	keySchema      = []byte("schema")
 	keyTerminal    = []byte("terminal")
@@ -438,6 +446,12 @@ func (l *Ledger) init(terminal string) (m meta, err error) {
 	if err != nil {
 		return meta{}, err
 	}
+	if schema < 3 {
+		// The profiles the migration moved left copies on freed pages.
+		if _, err := boltscrub.Free(l.db); err != nil {
+			return meta{}, err
+		}
+	}
 	l.log.Info("ledger migrated", logSchema, SchemaVersion, logPrevious, schema)
 	return m, nil
 }
@@ -562,6 +576,8 @@ func (l *Ledger) Path() string { return l.path }
 // view runs fn in a read transaction, reporting a closed database as ErrClosed
 // so that bbolt's errors do not leak to callers.
 func (l *Ledger) view(fn func(*bolt.Tx) error) error {
+	l.gate.RLock()
+	defer l.gate.RUnlock()
 	return closedErr(l.db.View(fn))
 }
 
@@ -571,6 +587,8 @@ func (l *Ledger) update(fn func(*bolt.Tx) error) error {
 	if l.readOnly {
 		return ErrReadOnly
 	}
+	l.gate.RLock()
+	defer l.gate.RUnlock()
 	tx, err := l.db.Begin(true)
 	if err != nil {
 		return closedErr(err)

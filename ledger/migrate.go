@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/pos"
 )
 
 // Each migration takes a file from the schema before it to its own; Open runs
@@ -18,6 +21,7 @@ var migrations = []struct {
 	fn func(*bolt.Tx) error
 }{
 	{2, migrate1to2},
+	{3, migrate2to3},
 }
 
 func migrate(tx *bolt.Tx, schema uint64) error {
@@ -126,4 +130,110 @@ func migrate1to2(tx *bolt.Tx) error {
 		return err
 	}
 	return meta.Put(keyAnchorHash, nil)
+}
+
+// Schema 2 kept an HQ snapshot's Profile (a customer's name and birthday) inside
+// the accounts and bases records. Schema 3 keeps personal data only in the
+// holders bucket, where forgetting a customer can erase it (ForgetHolders): the
+// profiles move there, and Open then zeroes the pages that held them.
+func migrate2to3(tx *bolt.Tx) error {
+	holders, err := tx.CreateBucket(bucketHolders)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketHolders, err)
+	}
+	for _, name := range [][]byte{bucketAccounts, bucketBases} {
+		b := tx.Bucket(name)
+		type rewrite struct{ k, v []byte }
+		var rewrites []rewrite
+		err := b.ForEach(func(k, v []byte) error {
+			card := string(k)
+			var prefix []byte
+			if name[0] == bucketBases[0] {
+				if len(v) < 8 {
+					return fmt.Errorf("%w: base of %s: %d bytes", ErrCorrupt, mask(card), len(v))
+				}
+				prefix, v = v[:8], v[8:]
+			}
+			var a struct {
+				Profile *pos.Profile `json:"profile"`
+			}
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, mask(card), err)
+			}
+			if a.Profile == nil {
+				return nil
+			}
+			acct, err := decodeAccount(v)
+			if err != nil {
+				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, mask(card), err)
+			}
+			nv, err := encodeAccount(acct) // without the profile
+			if err != nil {
+				return err
+			}
+			rewrites = append(rewrites, rewrite{bytes.Clone(k), append(bytes.Clone(prefix), nv...)})
+			if holders.Get(k) != nil {
+				return nil
+			}
+			h := pos.CardHolder{Card: card, Name: a.Profile.Name, Patronymic: a.Profile.Patronymic, Lang: a.Profile.Lang}
+			if a.Profile.BirthMonth > 0 && a.Profile.BirthDay > 0 {
+				h.Birthday = fmt.Sprintf("--%02d-%02d", a.Profile.BirthMonth, a.Profile.BirthDay)
+			}
+			hv, err := encodeHolder(holderRecord{CardHolder: h})
+			if err != nil {
+				return err
+			}
+			return holders.Put(bytes.Clone(k), hv)
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range rewrites {
+			if err := b.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
+	}
+	// Schema 2 left points lots as HQ sent them; schema 3 views take the
+	// redemptions from them and add the points earned here as new lots.
+	// Only a card whose base has lots can differ: rebuild those.
+	var withLots []string
+	err = tx.Bucket(bucketBases).ForEach(func(k, v []byte) error {
+		b, err := decodeBase(v)
+		if err != nil {
+			return fmt.Errorf("%w: base of %s: %v", ErrCorrupt, mask(string(k)), err)
+		}
+		if len(b.acct.Lots) > 0 {
+			withLots = append(withLots, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, card := range withLots {
+		b, _ := decodeBase(tx.Bucket(bucketBases).Get([]byte(card)))
+		view := b.acct
+		err := forEffects(tx, b.through+1, func(seq uint64, f effect) error {
+			if f.card != card {
+				return nil
+			}
+			e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(seq)))
+			if err != nil {
+				return fmt.Errorf("%w: event %d: %v", ErrCorrupt, seq, err)
+			}
+			return applyEffect(&view, f, e.Body, e.At)
+		})
+		if err != nil {
+			return err
+		}
+		av, err := encodeAccount(view)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketAccounts).Put([]byte(card), av); err != nil {
+			return err
+		}
+	}
+	return nil
 }

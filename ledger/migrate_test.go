@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // testdata/v1.db is a schema 1 ledger written by the schema 1 code (commit
@@ -209,3 +211,49 @@ func boltView(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 
 // boltOf is the open ledger's bbolt database, for tests that look inside.
 func boltOf(l *Ledger) *bolt.DB { return l.db }
+
+// testdata/v2.db is a schema 2 ledger written by the schema 2 code (commit
+// bfbb5c5) with testClock, terminal S1-T1: the sales of v1Sales, an HQ snapshot
+// of 2000000000015 as of seq 1 with two points lots and the profile of Василий
+// Петрович (born 5 March), HQ's acknowledgement of seq 2, ruleset 3 active and
+// ruleset 4 cached for 2030.
+func TestMigrateFromV2(t *testing.T) {
+	path := copyFixture(t, "v2.db")
+	raw, _ := os.ReadFile(path)
+	if n := bytes.Count(raw, []byte("Петрович")); n < 2 {
+		t.Fatalf("the fixture holds the patronymic %d times: was testdata/v2.db overwritten?", n)
+	}
+	l := openAt(t, path, Options{Terminal: "S1-T1", Now: func() time.Time { return testEpoch.Add(time.Hour) }}, checkFull)
+	rep, err := l.Verify()
+	if err != nil || !rep.OK() || rep.Events != 6 || rep.Accounts != 2 || rep.Holders != 1 {
+		t.Fatalf("Verify after the migration = %+v, %v", rep, err)
+	}
+	h, ok, err := l.Holder("2000000000015")
+	want := pos.CardHolder{Card: "2000000000015", Name: "Василий", Patronymic: "Петрович", Lang: "ru", Birthday: "--03-05"}
+	if !ok || err != nil || !reflect.DeepEqual(h, want) {
+		t.Errorf("Holder = %+v %v %v, want %+v", h, ok, err, want)
+	}
+	if p := h.Profile(); p.BirthMonth != 3 || p.BirthDay != 5 {
+		t.Errorf("profile %+v", p)
+	}
+	a, _, _ := l.Account("2000000000015")
+	// The snapshot (900000, 700 points in lots of 500 and 200, 9 sales) plus
+	// sales 4 (+200 points, a new lot) and 5 (-300: the new lot, then 100 of
+	// the newest of HQ's).
+	if a.Profile != nil || a.LifetimeSpend != 900000+250000+1000 || a.Points != 700+200-300 || a.Sales != 11 ||
+		len(a.Lots) != 2 || a.Lots[0].Points != 500 || a.Lots[1].Points != 100 {
+		t.Errorf("Account = %+v", a)
+	}
+	if pend, _ := l.PendingHolders(10); len(pend) != 0 {
+		t.Errorf("a holder from HQ is pending: %+v", pend)
+	}
+	if rs, _ := l.Rulesets(); len(rs) != 2 || rs[0].Version != 4 || rs[0].Active || !rs[1].Active {
+		t.Errorf("Rulesets = %+v", rs)
+	}
+	// The profile is in the file once, in the holder record: the copies the
+	// accounts and bases records had are gone from the bytes.
+	raw, _ = os.ReadFile(path)
+	if n := bytes.Count(raw, []byte("Петрович")); n != 1 {
+		t.Errorf("the patronymic is in the file %d times after the migration, want once", n)
+	}
+}

@@ -121,7 +121,7 @@ func (l *Ledger) pruneTx(tx *bolt.Tx, cutoff time.Time, limit int) (uint64, uint
 				folded[f.card] = b
 			}
 			if e.Seq > b.through { // a snapshot may already count it
-				if err := addAccount(&b.acct, f.spend, f.points, e.At); err != nil {
+				if err := applyEffect(&b.acct, f, e.Body, e.At); err != nil {
 					return 0, 0, fmt.Errorf("card %s: %w", mask(f.card), err)
 				}
 				b.through = e.Seq

@@ -30,6 +30,12 @@ type SaleRequest struct {
 	Digest [32]byte
 	// Card is the loyalty card presented, empty when none.
 	Card string
+	// OfflineSince, when set, says the till cannot reach HQ: the account handed
+	// to the price function has Offline set and, in OfflineRedeemedToday, the
+	// points the card redeemed in this terminal's sales HQ has not acknowledged
+	// that were made at or after OfflineSince (the start of the day), so that
+	// the ruleset's offline limits hold across concurrent sales.
+	OfflineSince time.Time
 }
 
 // Priced is what the caller's pricing returns for a sale.
@@ -152,6 +158,12 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, 
 			}
 		}
 	}
+	if !req.OfflineSince.IsZero() && req.Card != "" {
+		acct.Offline = true
+		if acct.OfflineRedeemedToday, err = pendingRedeemed(tx, m.acked, req.Card, req.OfflineSince); err != nil {
+			return Receipt{}, err
+		}
+	}
 	at := l.now().UTC()
 	p, err := price(acct, at)
 	if err != nil {
@@ -181,7 +193,7 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, 
 	}
 	var acctBytes []byte
 	if req.Card != "" {
-		if err := addAccount(&acct, p.Spend, p.PointsDelta, at); err != nil {
+		if err := applyEffect(&acct, effect{spend: p.Spend, points: p.PointsDelta}, body, at); err != nil {
 			return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
 		}
 		if acctBytes, err = encodeAccount(acct); err != nil {
@@ -242,4 +254,47 @@ func (l *Ledger) Account(card string) (acct pos.Account, ok bool, err error) {
 		return pos.Account{}, false, fmt.Errorf("read account %s: %w", mask(card), err)
 	}
 	return acct, ok, nil
+}
+
+// PendingRedeemed returns the points card redeemed in this terminal's sales
+// that HQ has not acknowledged yet and that were made at or after since: what a
+// till that cannot reach HQ counts against the ruleset's offline limits.
+func (l *Ledger) PendingRedeemed(card string, since time.Time) (points int64, err error) {
+	err = l.view(func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		points, err = pendingRedeemed(tx, m.acked, card, since)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pending redemptions of %s: %w", mask(card), err)
+	}
+	return points, nil
+}
+
+func pendingRedeemed(tx *bolt.Tx, acked uint64, card string, since time.Time) (int64, error) {
+	var sum int64
+	events := tx.Bucket(bucketEvents)
+	err := forEffects(tx, acked+1, func(seq uint64, f effect) error {
+		if f.card != card {
+			return nil
+		}
+		e, err := decodeEvent(events.Get(u64(seq)))
+		if err != nil {
+			return fmt.Errorf("event %d: %w", seq, err)
+		}
+		if e.At.Before(since) {
+			return nil
+		}
+		var b struct {
+			Redeemed int64 `json:"points_redeemed"`
+		}
+		if json.Unmarshal(e.Body, &b) == nil && b.Redeemed > 0 {
+			sum += b.Redeemed
+		}
+		return nil
+	})
+	return sum, err
 }

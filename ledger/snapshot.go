@@ -71,7 +71,7 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64) error
 			if err != nil {
 				return fmt.Errorf("event %d: %w", seq, err)
 			}
-			return addAccount(&view, f.spend, f.points, e.At)
+			return applyEffect(&view, f, e.Body, e.At)
 		})
 		if err != nil {
 			return err

@@ -1,0 +1,237 @@
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/internal/boltscrub"
+	"github.com/tilld/tilld/pos"
+)
+
+// Card holders' personal data (name, birthday, contacts) lives in the holders
+// bucket, beside the chained events and never inside them: a sale event carries
+// the card number only. A holder registered at this till is pending until HQ has
+// it; one HQ sent is not. Forgetting a holder deletes the record and zeroes every
+// page of the file that held it.
+
+// holderRecord is a holders bucket value.
+type holderRecord struct {
+	pos.CardHolder
+	// Pending: registered or changed here, not yet acknowledged by HQ.
+	Pending bool `json:"pending,omitempty"`
+}
+
+func encodeHolder(r holderRecord) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode holder: %w", err)
+	}
+	return b, nil
+}
+
+func decodeHolder(b []byte) (holderRecord, error) {
+	var r holderRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return holderRecord{}, fmt.Errorf("decode holder: %w", err)
+	}
+	return r, nil
+}
+
+func checkHolderCard(card string) error {
+	switch {
+	case card == "":
+		return &pos.InputError{Field: "card", Problem: "missing"}
+	case len(card) > MaxCardLen || !utf8.ValidString(card):
+		return &pos.InputError{Field: "card", Problem: fmt.Sprintf("not UTF-8 of at most %d bytes", MaxCardLen)}
+	}
+	return nil
+}
+
+// RegisterHolder records a card holder signed up or corrected at this till,
+// durably, and marks it for HQ. created is false when the card already had a
+// holder, which h replaces (keeping its first registration time). h must have
+// passed Validate; Registered and Updated are set here.
+func (l *Ledger) RegisterHolder(h pos.CardHolder) (stored pos.CardHolder, created bool, err error) {
+	if err := checkHolderCard(h.Card); err != nil {
+		return pos.CardHolder{}, false, fmt.Errorf("register holder: %w", err)
+	}
+	now := l.now().UTC()
+	h.Updated = now
+	err = l.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHolders)
+		h.Registered, h.Terminal = now, l.terminal
+		if v := b.Get([]byte(h.Card)); v != nil {
+			old, err := decodeHolder(v)
+			if err != nil {
+				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(h.Card), err)
+			}
+			if !old.Registered.IsZero() {
+				h.Registered, h.Terminal = old.Registered, old.Terminal
+			}
+		} else {
+			created = true
+		}
+		v, err := encodeHolder(holderRecord{CardHolder: h, Pending: true})
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(h.Card), v)
+	})
+	if err != nil {
+		return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", mask(h.Card), err)
+	}
+	return h, created, nil
+}
+
+// PutHolder stores a holder as HQ knows it. A record registered here that HQ
+// has not acknowledged and that is newer than h is kept: HQ will get it.
+func (l *Ledger) PutHolder(h pos.CardHolder) error {
+	if err := checkHolderCard(h.Card); err != nil {
+		return fmt.Errorf("put holder: %w", err)
+	}
+	err := l.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHolders)
+		if v := b.Get([]byte(h.Card)); v != nil {
+			old, err := decodeHolder(v)
+			if err != nil {
+				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(h.Card), err)
+			}
+			if old.Pending && old.Updated.After(h.Updated) {
+				return nil
+			}
+		}
+		v, err := encodeHolder(holderRecord{CardHolder: h})
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(h.Card), v)
+	})
+	if err != nil {
+		return fmt.Errorf("put holder %s: %w", mask(h.Card), err)
+	}
+	return nil
+}
+
+// Holder returns the card's holder; ok is false when this till has none.
+func (l *Ledger) Holder(card string) (h pos.CardHolder, ok bool, err error) {
+	if card == "" {
+		return pos.CardHolder{}, false, nil
+	}
+	err = l.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketHolders).Get([]byte(card))
+		if v == nil {
+			return nil
+		}
+		r, err := decodeHolder(v)
+		if err != nil {
+			return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(card), err)
+		}
+		h, ok = r.CardHolder, true
+		return nil
+	})
+	if err != nil {
+		return pos.CardHolder{}, false, fmt.Errorf("read holder %s: %w", mask(card), err)
+	}
+	return h, ok, nil
+}
+
+// PendingHolders returns up to limit holders registered here that HQ has not
+// acknowledged yet.
+func (l *Ledger) PendingHolders(limit int) ([]pos.CardHolder, error) {
+	var out []pos.CardHolder
+	err := l.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHolders).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			r, err := decodeHolder(v)
+			if err != nil {
+				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(string(k)), err)
+			}
+			if r.Pending {
+				out = append(out, r.CardHolder)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending holders: %w", err)
+	}
+	return out, nil
+}
+
+// HoldersSynced clears the pending mark of the holders HQ acknowledged, each as
+// of the Updated time it was sent with: a record changed since stays pending.
+func (l *Ledger) HoldersSynced(sent []pos.CardHolder) error {
+	err := l.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHolders)
+		for _, h := range sent {
+			v := b.Get([]byte(h.Card))
+			if v == nil {
+				continue // forgotten meanwhile
+			}
+			r, err := decodeHolder(v)
+			if err != nil {
+				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(h.Card), err)
+			}
+			if !r.Pending || !r.Updated.Equal(h.Updated) {
+				continue
+			}
+			r.Pending = false
+			nv, err := encodeHolder(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(h.Card), nv); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark holders synced: %w", err)
+	}
+	return nil
+}
+
+// ForgetHolders erases the personal data of the cards' holders: their records
+// leave the holders bucket, and every free page of the file is overwritten with
+// zeros and synced, so that no earlier copy of them stays in the file's bytes.
+// Sales, account views and the chain are untouched. It waits for the
+// transactions in progress and holds new ones back while it zeroes (a few
+// milliseconds per thousand pages). It returns how many of the cards had a
+// holder here.
+func (l *Ledger) ForgetHolders(cards ...string) (forgotten int, err error) {
+	if l.readOnly {
+		return 0, ErrReadOnly
+	}
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	start := time.Now()
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		return 0, fmt.Errorf("forget holders: %w", closedErr(err))
+	}
+	b := tx.Bucket(bucketHolders)
+	for _, card := range cards {
+		if b.Get([]byte(card)) == nil {
+			continue
+		}
+		if err := b.Delete([]byte(card)); err != nil {
+			_ = tx.Rollback()
+			return 0, fmt.Errorf("forget holder %s: %w", mask(card), err)
+		}
+		forgotten++
+	}
+	if err := l.commitTx(tx); err != nil {
+		return 0, fmt.Errorf("forget holders: %w", err)
+	}
+	pages, err := boltscrub.Free(l.db)
+	if err != nil {
+		return forgotten, fmt.Errorf("forget holders: %w", storageError(err))
+	}
+	l.log.Info("card holders forgotten", "holders", forgotten, "pages_zeroed", pages, "took", time.Since(start))
+	return forgotten, nil
+}

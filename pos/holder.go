@@ -1,0 +1,136 @@
+package pos
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// CardHolder is the personal data of a loyalty card's holder, as a cashier
+// registers it at the till or HQ imports it. It is kept beside the ledger's
+// chained events, never inside them, so that it can be forgotten without
+// breaking a chain; the engine sees only its Profile.
+type CardHolder struct {
+	Card       string `json:"card"`
+	Name       string `json:"name"`
+	Patronymic string `json:"patronymic,omitempty"`
+	Surname    string `json:"surname,omitempty"`
+	// Lang is the language to greet in, "ru" or "en"; empty: the ruleset's default.
+	Lang string `json:"lang,omitempty"`
+	// Birthday is "YYYY-MM-DD", or "--MM-DD" when the year is not given
+	// (ISO 8601); empty when unknown.
+	Birthday string `json:"birthday,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	Email    string `json:"email,omitempty"`
+	// Consent is the holder's consent to be contacted (offers, reminders).
+	Consent bool `json:"consent"`
+
+	// Registered is when and where the holder was first signed up; Updated
+	// when the record last changed. Both are set by whoever stores it.
+	Registered time.Time `json:"registered,omitzero"`
+	Terminal   string    `json:"terminal,omitempty"`
+	Updated    time.Time `json:"updated,omitzero"`
+}
+
+// Limits of a CardHolder's fields, in bytes.
+const (
+	MaxNameLen    = 100
+	MaxContactLen = 254
+)
+
+// Validate reports the first thing wrong with the record, naming the field. It
+// trims the text fields first; a valid record has a card, a name, and a phone
+// or an e-mail address.
+func (h *CardHolder) Validate() error {
+	for _, f := range []*string{&h.Card, &h.Name, &h.Patronymic, &h.Surname, &h.Lang, &h.Birthday, &h.Phone, &h.Email} {
+		*f = strings.TrimSpace(*f)
+	}
+	text := func(field, v string, limit int) error {
+		switch {
+		case !utf8.ValidString(v):
+			return &InputError{Field: field, Problem: "not valid UTF-8"}
+		case len(v) > limit:
+			return &InputError{Field: field, Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(v), limit)}
+		case strings.ContainsFunc(v, unicode.IsControl):
+			return &InputError{Field: field, Problem: "contains control characters"}
+		}
+		return nil
+	}
+	switch {
+	case h.Card == "":
+		return &InputError{Field: "card", Problem: "missing"}
+	case h.Name == "":
+		return &InputError{Field: "name", Problem: "missing: the holder's first name is required"}
+	case h.Phone == "" && h.Email == "":
+		return &InputError{Field: "phone", Problem: "a phone number or an e-mail address is required"}
+	case h.Lang != "" && h.Lang != "ru" && h.Lang != "en":
+		return &InputError{Field: "lang", Problem: fmt.Sprintf("%q: want \"ru\" or \"en\"", h.Lang)}
+	}
+	for _, f := range []struct {
+		name, v string
+		limit   int
+	}{{"card", h.Card, 128}, {"name", h.Name, MaxNameLen}, {"patronymic", h.Patronymic, MaxNameLen},
+		{"surname", h.Surname, MaxNameLen}, {"phone", h.Phone, MaxContactLen}, {"email", h.Email, MaxContactLen}} {
+		if err := text(f.name, f.v, f.limit); err != nil {
+			return err
+		}
+	}
+	if h.Phone != "" {
+		digits := 0
+		for _, r := range h.Phone {
+			switch {
+			case r >= '0' && r <= '9':
+				digits++
+			case strings.ContainsRune("+-() .", r):
+			default:
+				return &InputError{Field: "phone", Problem: fmt.Sprintf("unexpected character %q: digits, spaces, +, -, ( and ) only", r)}
+			}
+		}
+		if digits < 5 || digits > 15 {
+			return &InputError{Field: "phone", Problem: fmt.Sprintf("%d digits, want 5 to 15", digits)}
+		}
+	}
+	if h.Email != "" {
+		if a, err := mail.ParseAddress(h.Email); err != nil || a.Address != h.Email {
+			return &InputError{Field: "email", Problem: fmt.Sprintf("%q is not an e-mail address", h.Email)}
+		}
+	}
+	if h.Birthday != "" {
+		if _, _, err := ParseBirthday(h.Birthday); err != nil {
+			return &InputError{Field: "birthday", Problem: err.Error()}
+		}
+	}
+	return nil
+}
+
+// ParseBirthday reads "YYYY-MM-DD" or "--MM-DD" and returns the month and day.
+func ParseBirthday(s string) (month, day int, err error) {
+	layout, v := "2006-01-02", s
+	if strings.HasPrefix(s, "--") {
+		layout, v = "2006-01-02", "2000"+s[1:] // a leap year, so --02-29 is valid
+	}
+	d, err := time.Parse(layout, v)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q: want YYYY-MM-DD, or --MM-DD without the year", s)
+	}
+	if !strings.HasPrefix(s, "--") && d.Year() < 1900 {
+		return 0, 0, fmt.Errorf("%q: a year before 1900", s)
+	}
+	return int(d.Month()), d.Day(), nil
+}
+
+// Profile is what the discount engine needs of the holder: the name to greet
+// with and the birthday's month and day. A nil holder has no profile.
+func (h *CardHolder) Profile() *Profile {
+	if h == nil {
+		return nil
+	}
+	p := &Profile{Name: h.Name, Patronymic: h.Patronymic, Lang: h.Lang}
+	if m, d, err := ParseBirthday(h.Birthday); err == nil {
+		p.BirthMonth, p.BirthDay = m, d
+	}
+	return p
+}
