@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tilld/tilld/internal/pgtest"
 )
 
 var binDir string
@@ -34,8 +36,34 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if pg.cluster != nil {
+		if err := pg.cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+			code = max(code, 1)
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// pg is the PostgreSQL cluster of the tests that run tillhq on PostgreSQL: the
+// first pgURL starts it, TestMain stops it. This is what pgtest.Main and
+// pgtest.URL do, but pgtest.Main exits without returning, and TestMain must
+// still remove the binaries it built.
+var pg struct {
+	once    sync.Once
+	cluster *pgtest.Cluster
+	err     error
+}
+
+// pgURL returns the URL of a new empty database, dropped when t ends.
+func pgURL(t *testing.T) string {
+	t.Helper()
+	pg.once.Do(func() { pg.cluster, pg.err = pgtest.Start(context.Background(), pgtest.Options{}) })
+	if pg.err != nil {
+		t.Fatalf("pgtest: %v", pg.err)
+	}
+	return pg.cluster.NewDatabase(t)
 }
 
 func bin(name string) string { return filepath.Join(binDir, name) }

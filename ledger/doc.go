@@ -11,11 +11,11 @@
 // time share transactions and fsyncs (group commit, see commit.go) without
 // delaying a lone writer; readers run in parallel with writers.
 //
-// # File layout (schema 2)
+// # File layout (schema 3)
 //
 // Integer keys and values are big-endian uint64, so keys sort in numeric order.
 //
-//	meta      "schema" → 2, "terminal" → terminal id, "last_seq" → seq of the last
+//	meta      "schema" → 3, "terminal" → terminal id, "last_seq" → seq of the last
 //	          event (0 when none), "last_hash" → its hash, "acked" → highest seq HQ
 //	          acknowledged, "anchor_seq"/"anchor_hash" → seq and hash of the last
 //	          pruned event (0 and empty when none), "active_rules" → version of
@@ -31,6 +31,8 @@
 //	          from, complete up to that seq (an HQ snapshot, or pruned events).
 //	rulesets  version → sha256 of the bytes (32), signature length (uint16),
 //	          signature, the ruleset's bytes as HQ sent them.
+//	holders   card → pos.CardHolder as JSON with "pending" set while HQ has not
+//	          acknowledged it: the holder's personal data, beside the chain.
 //
 // The outbox is not stored as a list: it is the events after "acked", so its
 // length is last_seq-acked and Pending is one cursor seek.
@@ -40,6 +42,13 @@
 // from HQ; Prune folds the effects of the events it removes into their cards'
 // bases, so pruning never changes a view.
 //
+// An account view with points lots (from an HQ snapshot) follows the sales: a
+// sale's body lists in "lots" the lots it redeemed from (pos.LotUse), which
+// lose those points, and the points it earned become a new lot.
+//
+// Schema 2 (testdata/v2.db) kept a snapshot's Profile inside the accounts and
+// bases records and left lots untouched by sales; Open moves the profiles to
+// the holders bucket, rebuilds the views with lots, and zeroes the freed pages.
 // Schema 1 (testdata/v1.db) had no anchor, no bases, no sale id in the effects
 // and one ruleset without its signature; Open migrates it (migrate.go).
 //
@@ -83,6 +92,13 @@
 // A sale event's Body is the caller's JSON stored in canonical form: compacted, with
 // <, >, & and U+2028/U+2029 escaped exactly as encoding/json's Marshal writes them.
 // Re-encoding an Event with encoding/json therefore never changes its Body, and its
-// hash stays valid wherever it travels. Personal data (a snapshot's Profile) lives
-// in the accounts and bases buckets, beside the events and never inside them.
+// hash stays valid wherever it travels.
+//
+// # Personal data
+//
+// A card holder's name, birthday and contacts live in the holders bucket only,
+// never in an event, an account view or a base. ForgetHolders deletes a record
+// and then overwrites every free page of the file with zeros (internal/boltscrub)
+// while no transaction is open, so that no copy an earlier write left behind
+// stays in the file's bytes; the chain and the views are untouched.
 package ledger
