@@ -29,6 +29,10 @@ const (
 type Config struct {
 	// Terminal is this till's id, unique in the chain (e.g. "S12-T3").
 	Terminal string `toml:"terminal"`
+	// Store and Region say where the till sells, for rules scoped to them.
+	// Store defaults to the store enrollment named.
+	Store  string `toml:"store"`
+	Region string `toml:"region"`
 	// DataDir holds the ledger file (default /var/lib/tilld).
 	DataDir string `toml:"data_dir"`
 	// Listen is the local API's loopback address (default 127.0.0.1:7450).

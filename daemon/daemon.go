@@ -67,6 +67,9 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		if cfg.Terminal == "" {
 			cfg.Terminal = id.Terminal
 		}
+		if cfg.Store == "" {
+			cfg.Store = id.Store
+		}
 		if cfg.HQ == "" {
 			cfg.HQ = id.HQ
 		}
@@ -116,6 +119,8 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 	topts := till.Options{
 		RulesKey: rulesKey,
 		Terminal: cfg.Terminal,
+		Store:    cfg.Store,
+		Region:   cfg.Region,
 		Ledger:   d.ledger,
 		Logger:   log.With("component", "till"),
 		Cards:    device.IdentifyOptions{CardPrefixes: cfg.CardPrefixes, TrackPrefixes: cfg.TrackPrefixes, CardPatterns: cfg.CardPatterns},

@@ -83,9 +83,27 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 
 // Quote prices a basket.
 func (c *Client) Quote(ctx context.Context, b pos.Basket) (till.QuoteResult, error) {
+	return c.QuoteWith(ctx, b, till.QuoteOptions{})
+}
+
+// QuoteWith prices a basket; with Explain the quote lists the rules that did
+// not apply and why.
+func (c *Client) QuoteWith(ctx context.Context, b pos.Basket, opts till.QuoteOptions) (till.QuoteResult, error) {
 	var q till.QuoteResult
-	_, err := c.Do(ctx, http.MethodPost, "/v1/quote", b, &q)
+	path := "/v1/quote"
+	if opts.Explain {
+		path += "?explain=true"
+	}
+	_, err := c.Do(ctx, http.MethodPost, path, b, &q)
 	return q, err
+}
+
+// RegisterCustomer signs a card holder up at the till; the status is 201 for
+// a new holder, 200 when it replaced the card's earlier one.
+func (c *Client) RegisterCustomer(ctx context.Context, h pos.CardHolder) (pos.CardHolder, int, error) {
+	var out pos.CardHolder
+	code, err := c.Do(ctx, http.MethodPost, "/v1/customers", h, &out)
+	return out, code, err
 }
 
 // Sale records a sale; the status is 201 for a new sale, 200 for a replay.

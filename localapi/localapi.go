@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tilld/tilld/ledger"
@@ -46,6 +47,7 @@ func Handler(opts Options) http.Handler {
 	mux.HandleFunc("POST /v1/sales", a.sale)
 	mux.HandleFunc("GET /v1/status", a.status)
 	mux.HandleFunc("GET /v1/accounts/{card}", a.account)
+	mux.HandleFunc("POST /v1/customers", a.register)
 	mux.HandleFunc("GET /v1/events", a.events)
 	mux.HandleFunc("GET /v1/devices", a.devices)
 	mux.HandleFunc("POST /v1/devices/{name}/scan", a.present)
@@ -80,7 +82,12 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &b) {
 		return
 	}
-	q, err := a.Till.Quote(b)
+	explain, err := boolParam(r, "explain")
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	q, err := a.Till.Quote(b, till.QuoteOptions{Explain: explain})
 	a.metrics.quotes.WithLabelValues(outcome(err)).Inc()
 	if err != nil {
 		a.fail(w, "quote", err)
@@ -128,6 +135,39 @@ func (a *api) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, c)
+}
+
+// boolParam reads an optional query parameter that is true or false ("1",
+// "true", "0", "false"); absent is false.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("query parameter %s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+// register signs a card holder up: 201 with the record when the card had no
+// holder, 200 when it replaced one.
+func (a *api) register(w http.ResponseWriter, r *http.Request) {
+	var h pos.CardHolder
+	if !a.decode(w, r, &h) {
+		return
+	}
+	stored, created, err := a.Till.RegisterCustomer(h)
+	if err != nil {
+		a.fail(w, "customer", err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	wire.WriteJSON(w, status, stored)
 }
 
 // PresentRequest is the body of POST /v1/devices/{name}/scan.
@@ -185,6 +225,9 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// unsaved is how fail tells the cashier that what they recorded was not.
+var unsaved = map[string]string{"sale": "The sale was", "customer": "The customer's details were"}
+
 // fail maps an error to a status and a message for the person at the till.
 func (a *api) fail(w http.ResponseWriter, op string, err error) {
 	var in *pos.InputError
@@ -197,19 +240,19 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 		wire.WriteError(w, http.StatusServiceUnavailable, "no_rules", "Prices are not available yet: the till has no rules from HQ. Check the network and try again.")
 	case errors.Is(err, till.ErrUnknownReader):
 		wire.WriteError(w, http.StatusNotFound, "no_such_reader", "No software reader of that name.")
-	case errors.Is(err, ledger.ErrDiskFull):
+	case errors.Is(err, ledger.ErrDiskFull) && unsaved[op] != "":
 		a.Logger.Error(op, "err", err)
 		w.Header().Set("Retry-After", "30")
-		wire.WriteError(w, http.StatusServiceUnavailable, "disk_full", "The sale was NOT saved: the till's disk is full. Prices still work. Call support to free space, then ring the sale up again.")
-	case errors.Is(err, ledger.ErrStorage):
+		wire.WriteError(w, http.StatusServiceUnavailable, "disk_full", unsaved[op]+" NOT saved: the till's disk is full. Prices still work. Call support to free space, then try again.")
+	case errors.Is(err, ledger.ErrStorage) && unsaved[op] != "":
 		a.Logger.Error(op, "err", err)
 		w.Header().Set("Retry-After", "5")
-		wire.WriteError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till could not write to its disk. Try again; call support if it repeats.")
-	case op == "sale":
+		wire.WriteError(w, http.StatusServiceUnavailable, "storage", unsaved[op]+" NOT saved: the till could not write to its disk. Try again; call support if it repeats.")
+	case unsaved[op] != "":
 		// Whatever else failed, the ledger did not commit: say so plainly.
 		a.Logger.Error(op, "err", err)
 		w.Header().Set("Retry-After", "5")
-		wire.WriteError(w, http.StatusServiceUnavailable, "storage", "The sale was NOT saved: the till's storage has a problem. Try again; call support if it repeats.")
+		wire.WriteError(w, http.StatusServiceUnavailable, "storage", unsaved[op]+" NOT saved: the till's storage has a problem. Try again; call support if it repeats.")
 	default:
 		a.Logger.Error(op, "err", err)
 		wire.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong on the till; nothing was saved. Try again; call support if it repeats.")

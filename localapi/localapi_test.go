@@ -60,7 +60,17 @@ type env struct {
 
 func newEnv(t *testing.T, rules string) *env {
 	t.Helper()
-	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1"})
+	return newEnvWith(t, rules, nil)
+}
+
+// newEnvWith is newEnv with the till's options changed by opt (when not nil).
+func newEnvWith(t *testing.T, rules string, opt func(*till.Options)) *env {
+	t.Helper()
+	topts := till.Options{Terminal: "T1"}
+	if opt != nil {
+		opt(&topts) // the ledger and the till share the clock
+	}
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1", Now: topts.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +85,8 @@ func newEnv(t *testing.T, rules string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub})
+	topts.Ledger, topts.RulesKey = l, pub
+	tl, err := till.New(topts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,15 +39,19 @@ var (
 // Options configure a Till.
 type Options struct {
 	Terminal string
-	Ledger   *ledger.Ledger // required
-	Logger   *slog.Logger
-	Now      func() time.Time // default time.Now
+	// Store and Region say where the till sells; rules may be scoped to them
+	// (and to Terminal). Every basket is priced with them.
+	Store, Region string
+	Ledger        *ledger.Ledger // required
+	Logger        *slog.Logger
+	Now           func() time.Time // default time.Now
 	// RulesKey is HQ's Ed25519 public key: every ruleset must carry a signature
 	// that verifies with it. Required to accept rules.
 	RulesKey ed25519.PublicKey
 	// Cards tells card numbers from product codes on scans.
 	Cards device.IdentifyOptions
-	// OnSale is called after each new sale is durable (e.g. to wake the forwarder).
+	// OnSale is called after each new sale or card holder is durable (e.g. to
+	// wake the forwarder).
 	OnSale func()
 	// Present drives a software reader (the demo's fake reader); nil when none.
 	Present func(reader, data string) error
@@ -63,11 +68,20 @@ type activeRules struct {
 	hash    string
 }
 
+// rulesState is the ruleset sales are priced with and those cached that take
+// effect later, oldest first. It is replaced whole, never changed.
+type rulesState struct {
+	active *activeRules
+	next   []*activeRules
+}
+
 // Till is safe for concurrent use.
 type Till struct {
 	opts  Options
 	log   *slog.Logger
-	rules atomic.Pointer[activeRules]
+	rules atomic.Pointer[rulesState]
+	// rulesMu serialises changes of rules (ApplyRules, activation on time).
+	rulesMu sync.Mutex
 
 	mu   sync.Mutex
 	subs map[chan ScanEvent]struct{}
@@ -82,18 +96,32 @@ func New(opts Options) (*Till, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Till{opts: opts, log: opts.Logger, subs: make(map[chan ScanEvent]struct{})}
-	version, raw, hash, err := opts.Ledger.Ruleset()
-	switch {
-	case errors.Is(err, ledger.ErrNoRuleset):
-		t.log.Warn("no cached ruleset; waiting for HQ before pricing")
-	case err != nil:
-		return nil, fmt.Errorf("load cached ruleset: %w", err)
-	default:
-		rs, err := rulesfile.Parse(raw)
-		if err != nil {
-			return nil, fmt.Errorf("cached ruleset version %d: %w", version, err)
+	cached, err := opts.Ledger.Rulesets()
+	if err != nil {
+		return nil, fmt.Errorf("load cached rulesets: %w", err)
+	}
+	st := &rulesState{}
+	for _, c := range cached { // newest first
+		if st.active != nil {
+			break
 		}
-		t.rules.Store(&activeRules{rs: rs, version: version, hash: hash})
+		rs, err := rulesfile.Parse(c.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("cached ruleset version %d: %w", c.Version, err)
+		}
+		a := &activeRules{rs: rs, version: c.Version, hash: c.Hash}
+		if c.Active {
+			st.active = a
+		} else {
+			st.next = append([]*activeRules{a}, st.next...)
+		}
+	}
+	if st.active == nil {
+		t.log.Warn("no active ruleset cached; waiting for HQ before pricing")
+	}
+	t.rules.Store(st)
+	for _, n := range st.next {
+		t.log.Info("ruleset waits until it takes effect", "version", n.version, "effective", n.rs.Effective.String())
 	}
 	return t, nil
 }
@@ -101,9 +129,23 @@ func New(opts Options) (*Till, error) {
 // Ledger is the ledger the till records in (the local API verifies and exports it).
 func (t *Till) Ledger() *ledger.Ledger { return t.opts.Ledger }
 
-// RulesVersion returns the active ruleset's version, 0 when there is none.
+// RulesVersion returns the newest ruleset version the till holds, active or
+// waiting for its start, 0 when there is none: what it has from HQ.
 func (t *Till) RulesVersion() int64 {
-	if a := t.rules.Load(); a != nil {
+	st := t.rules.Load()
+	if n := len(st.next); n > 0 {
+		return st.next[n-1].version
+	}
+	if st.active != nil {
+		return st.active.version
+	}
+	return 0
+}
+
+// ActiveRulesVersion returns the version sales are priced with now, 0 when
+// there is none.
+func (t *Till) ActiveRulesVersion() int64 {
+	if a, err := t.active(); err == nil {
 		return a.version
 	}
 	return 0
@@ -124,7 +166,7 @@ func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) err
 		return fmt.Errorf("ruleset version %d: %w", version, err)
 	}
 	if cur := t.RulesVersion(); version < cur {
-		return fmt.Errorf("ruleset version %d is older than the active version %d: %w", version, cur, ledger.ErrOldRuleset)
+		return fmt.Errorf("ruleset version %d is older than version %d the till has: %w", version, cur, ledger.ErrOldRuleset)
 	}
 	rs, err := rulesfile.Parse(raw)
 	if err != nil {
@@ -137,29 +179,72 @@ func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) err
 	if got := fmt.Sprintf("%x", sum); hash != "" && got != hash {
 		return fmt.Errorf("ruleset version %d: hash %s does not match the announced %s", version, got, hash)
 	}
+	t.rulesMu.Lock()
+	defer t.rulesMu.Unlock()
+	st := t.rules.Load()
+	if st.active != nil && st.active.version == version || slices.ContainsFunc(st.next, func(n *activeRules) bool { return n.version == version }) {
+		return t.opts.Ledger.PutRuleset(version, raw, signature) // the same again, or a conflict
+	}
 	if err := t.opts.Ledger.PutRuleset(version, raw, signature); err != nil {
 		return fmt.Errorf("cache ruleset version %d: %w", version, err)
 	}
-	if err := t.opts.Ledger.ActivateRuleset(version); err != nil {
-		return fmt.Errorf("activate ruleset version %d: %w", version, err)
+	a := &activeRules{rs: rs, version: version, hash: fmt.Sprintf("%x", sum)}
+	next := &rulesState{active: st.active, next: append(slices.Clone(st.next), a)}
+	if !rs.EffectiveAt(t.opts.Now()) {
+		t.rules.Store(next)
+		t.log.Info("ruleset waits until it takes effect", "version", version, "effective", rs.Effective.String())
+		return nil
 	}
-	_, _, stored, err := t.opts.Ledger.Ruleset()
-	if err != nil {
-		return fmt.Errorf("cache ruleset version %d: %w", version, err)
+	return t.activateLocked(next)
+}
+
+// activateLocked makes the newest ruleset of st.next that is in effect now the
+// active one, dropping the older ones, and stores the result. rulesMu is held.
+func (t *Till) activateLocked(st *rulesState) error {
+	now := t.opts.Now()
+	i := slices.IndexFunc(st.next, func(n *activeRules) bool { return !n.rs.EffectiveAt(now) })
+	if i < 0 {
+		i = len(st.next)
 	}
-	t.rules.Store(&activeRules{rs: rs, version: version, hash: stored})
+	if i == 0 {
+		t.rules.Store(st)
+		return nil
+	}
+	a := st.next[i-1]
+	if err := t.opts.Ledger.ActivateRuleset(a.version); err != nil {
+		return fmt.Errorf("activate ruleset version %d: %w", a.version, err)
+	}
+	prev := int64(0)
+	if st.active != nil {
+		prev = st.active.version
+	}
+	t.rules.Store(&rulesState{active: a, next: slices.Clone(st.next[i:])})
+	t.log.Info("ruleset active", "version", a.version, "previous", prev)
 	return nil
 }
 
+// active returns the ruleset to price with now, first activating a waiting
+// one whose start has come: rules take effect on time whether or not HQ is
+// reachable.
 func (t *Till) active() (*activeRules, error) {
-	a := t.rules.Load()
-	if a == nil {
+	st := t.rules.Load()
+	if len(st.next) > 0 && st.next[0].rs.EffectiveAt(t.opts.Now()) {
+		t.rulesMu.Lock()
+		err := t.activateLocked(t.rules.Load())
+		t.rulesMu.Unlock()
+		if err != nil {
+			t.log.Error("a ruleset in effect now cannot be activated; pricing with the previous one", "err", err)
+		}
+		st = t.rules.Load()
+	}
+	if st.active == nil {
 		return nil, ErrNoRules
 	}
-	return a, nil
+	return st.active, nil
 }
 
-// Customer is what the till shows about a card holder.
+// Customer is what the till shows about a card: its loyalty account and, when
+// the holder registered, who they are.
 type Customer struct {
 	Card          string `json:"card"`
 	Known         bool   `json:"known"`
@@ -167,14 +252,39 @@ type Customer struct {
 	Points        int64  `json:"points"`
 	Sales         int64  `json:"sales"`
 	Tier          string `json:"tier,omitempty"`
+	// Lots are the points by when they expire (empty: they never do).
+	Lots []pos.PointsLot `json:"lots,omitempty"`
+	// Holder is the registered card holder; nil when nobody registered the
+	// card or the customer was forgotten.
+	Holder *pos.CardHolder `json:"holder,omitempty"`
 }
 
-func (t *Till) customer(a *activeRules, acct pos.Account, known bool) Customer {
-	c := Customer{Card: acct.Card, Known: known, LifetimeSpend: int64(acct.LifetimeSpend), Points: acct.Points, Sales: acct.Sales}
+func (t *Till) customer(a *activeRules, acct pos.Account, known bool, h *pos.CardHolder) Customer {
+	c := Customer{Card: acct.Card, Known: known || h != nil, LifetimeSpend: int64(acct.LifetimeSpend), Points: acct.Points,
+		Sales: acct.Sales, Lots: acct.Lots, Holder: h}
 	if a != nil {
 		c.Tier, _ = a.rs.TierFor(acct.LifetimeSpend)
 	}
 	return c
+}
+
+// lookup reads what the till knows of a card: its account view with the
+// holder's profile in it, and the holder.
+func (t *Till) lookup(card string) (acct pos.Account, known bool, h *pos.CardHolder, err error) {
+	acct, known, err = t.opts.Ledger.Account(card)
+	if err != nil {
+		return pos.Account{}, false, nil, fmt.Errorf("account %s: %w", device.Mask(card), err)
+	}
+	acct.Card = card
+	holder, ok, err := t.opts.Ledger.Holder(card)
+	if err != nil {
+		return pos.Account{}, false, nil, err
+	}
+	if ok {
+		h = &holder
+		acct.Profile = h.Profile()
+	}
+	return acct, known, h, nil
 }
 
 // Account returns the card's account view.
@@ -183,12 +293,50 @@ func (t *Till) Account(card string) (Customer, error) {
 	if err != nil || card == "" {
 		return Customer{}, &pos.InputError{Field: "card", Problem: "missing or malformed card number"}
 	}
-	acct, known, err := t.opts.Ledger.Account(card)
+	acct, known, h, err := t.lookup(card)
 	if err != nil {
-		return Customer{}, fmt.Errorf("account %s: %w", device.Mask(card), err)
+		return Customer{}, err
 	}
-	acct.Card = card
-	return t.customer(t.rules.Load(), acct, known), nil
+	a, _ := t.active()
+	return t.customer(a, acct, known, h), nil
+}
+
+// RegisterCustomer records a card holder a cashier signed up (or corrected)
+// at the till, online or not: durably, before it answers, and for HQ.
+// created is false when it replaced the card's earlier holder.
+func (t *Till) RegisterCustomer(h pos.CardHolder) (stored pos.CardHolder, created bool, err error) {
+	if h.Card, err = normalizeCard(h.Card); err != nil {
+		return pos.CardHolder{}, false, err
+	}
+	if err := h.Validate(); err != nil {
+		return pos.CardHolder{}, false, err
+	}
+	h.Registered, h.Updated, h.Terminal = time.Time{}, time.Time{}, ""
+	stored, created, err = t.opts.Ledger.RegisterHolder(h)
+	if err != nil {
+		return pos.CardHolder{}, false, err
+	}
+	t.log.Info("card holder registered", "card", device.Mask(h.Card), "created", created)
+	if t.opts.OnSale != nil {
+		t.opts.OnSale()
+	}
+	return stored, created, nil
+}
+
+// offlineSince returns the start of today when the till cannot reach HQ, and
+// the zero time when it can (or runs without HQ): offline limits on points
+// redemption count from then.
+func (t *Till) offlineSince(now time.Time) time.Time {
+	if t.opts.Link == nil || t.opts.Link().Online {
+		return time.Time{}
+	}
+	y, m, d := now.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, now.Location())
+}
+
+// place fills in where the basket is sold, from the till's configuration.
+func (t *Till) place(b *pos.Basket) {
+	b.Store, b.Region, b.Terminal = t.opts.Store, t.opts.Region, t.opts.Terminal
 }
 
 // QuoteResult is a priced basket with the customer it was priced for.
@@ -197,8 +345,14 @@ type QuoteResult struct {
 	Customer *Customer `json:"customer"`
 }
 
+// QuoteOptions change how a basket is priced.
+type QuoteOptions struct {
+	// Explain lists the rules that did not apply and why.
+	Explain bool
+}
+
 // Quote prices a basket without recording anything.
-func (t *Till) Quote(b pos.Basket) (QuoteResult, error) {
+func (t *Till) Quote(b pos.Basket, opts QuoteOptions) (QuoteResult, error) {
 	a, err := t.active()
 	if err != nil {
 		return QuoteResult{}, err
@@ -211,19 +365,26 @@ func (t *Till) Quote(b pos.Basket) (QuoteResult, error) {
 	if err := b.Validate(); err != nil {
 		return QuoteResult{}, err
 	}
+	t.place(&b)
+	now := t.opts.Now()
 	var acctp *pos.Account
 	var cust *Customer
 	if card != "" {
-		acct, known, err := t.opts.Ledger.Account(card)
+		acct, known, h, err := t.lookup(card)
 		if err != nil {
-			return QuoteResult{}, fmt.Errorf("quote: account: %w", err)
+			return QuoteResult{}, fmt.Errorf("quote: %w", err)
 		}
-		acct.Card = card
+		if since := t.offlineSince(now); !since.IsZero() {
+			acct.Offline = true
+			if acct.OfflineRedeemedToday, err = t.opts.Ledger.PendingRedeemed(card, since); err != nil {
+				return QuoteResult{}, fmt.Errorf("quote: %w", err)
+			}
+		}
 		acctp = &acct
-		c := t.customer(a, acct, known)
+		c := t.customer(a, acct, known, h)
 		cust = &c
 	}
-	q, err := discount.Apply(a.rs, b, acctp, t.opts.Now())
+	q, err := discount.ApplyWith(a.rs, b, acctp, now, discount.Options{Explain: opts.Explain})
 	if err != nil {
 		return QuoteResult{}, err
 	}
@@ -261,26 +422,46 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	if err := req.Validate(); err != nil {
 		return SaleResult{}, false, err
 	}
+	// The idempotency digest covers what the POS app sent, not where the till is.
+	req.Store, req.Region, req.Terminal = "", "", ""
 	canon, err := json.Marshal(req)
 	if err != nil {
 		return SaleResult{}, false, fmt.Errorf("record sale %s: %w", req.ID, err)
 	}
-	rcpt, err := t.opts.Ledger.RecordSale(ledger.SaleRequest{ID: req.ID, Digest: sha256.Sum256(canon), Card: req.Card},
+	t.place(&req.Basket)
+	var profile *pos.Profile
+	if req.Card != "" {
+		h, ok, err := t.opts.Ledger.Holder(req.Card)
+		if err != nil {
+			return SaleResult{}, false, fmt.Errorf("record sale %s: %w", req.ID, err)
+		}
+		if ok {
+			profile = h.Profile()
+		}
+	}
+	now := t.opts.Now()
+	var greeting string // shown to the customer, never stored: it carries their name
+	lreq := ledger.SaleRequest{ID: req.ID, Digest: sha256.Sum256(canon), Card: req.Card, OfflineSince: t.offlineSince(now)}
+	rcpt, err := t.opts.Ledger.RecordSale(lreq,
 		func(acct pos.Account, at time.Time) (ledger.Priced, error) {
 			var acctp *pos.Account
 			if req.Card != "" {
-				acct.Card = req.Card
+				acct.Card, acct.Profile = req.Card, profile
 				acctp = &acct
 			}
-			q, err := discount.Apply(a.rs, req.Basket, acctp, at)
+			// The ledger's time is UTC; windows and birthdays are read on the
+			// till's wall clock, as for the quote.
+			q, err := discount.Apply(a.rs, req.Basket, acctp, at.In(now.Location()))
 			if err != nil {
 				return ledger.Priced{}, err
 			}
+			greeting, q.Greeting = q.Greeting, ""
 			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q})
 			if err != nil {
 				return ledger.Priced{}, err
 			}
-			return ledger.Priced{Body: body, Spend: q.Total, PointsDelta: q.PointsEarned, RulesetVersion: a.version, RulesetHash: a.hash}, nil
+			return ledger.Priced{Body: body, Spend: q.Total, PointsDelta: q.PointsEarned - q.PointsRedeemed,
+				RulesetVersion: a.version, RulesetHash: a.hash}, nil
 		})
 	if err != nil {
 		return SaleResult{}, false, fmt.Errorf("record sale %s: %w", req.ID, err)
@@ -289,6 +470,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	if err := json.Unmarshal(rcpt.Body, &res.Sale); err != nil {
 		return SaleResult{}, false, fmt.Errorf("record sale %s: stored body: %w", req.ID, err)
 	}
+	res.Greeting = greeting
 	if !rcpt.Replayed && t.opts.OnSale != nil {
 		t.opts.OnSale()
 	}
@@ -318,16 +500,26 @@ type Link struct {
 
 // Status is the terminal's health at a glance.
 type Status struct {
-	Terminal       string          `json:"terminal"`
-	Online         bool            `json:"online"`
-	LastSync       time.Time       `json:"last_sync,omitzero"`
-	LastSyncError  string          `json:"last_sync_error,omitempty"`
-	Outbox         uint64          `json:"outbox"`
-	OldestUnsynced time.Time       `json:"oldest_unsynced,omitzero"`
-	LastSeq        uint64          `json:"last_seq"`
-	Acked          uint64          `json:"acked"`
-	RulesetVersion int64           `json:"ruleset_version"`
-	Devices        []device.Health `json:"devices"`
+	Terminal       string    `json:"terminal"`
+	Store          string    `json:"store,omitempty"`
+	Region         string    `json:"region,omitempty"`
+	Online         bool      `json:"online"`
+	LastSync       time.Time `json:"last_sync,omitzero"`
+	LastSyncError  string    `json:"last_sync_error,omitempty"`
+	Outbox         uint64    `json:"outbox"`
+	OldestUnsynced time.Time `json:"oldest_unsynced,omitzero"`
+	LastSeq        uint64    `json:"last_seq"`
+	Acked          uint64    `json:"acked"`
+	RulesetVersion int64     `json:"ruleset_version"`
+	// NextRuleset is the next ruleset waiting for its start, if any.
+	NextRuleset *NextRuleset    `json:"next_ruleset,omitempty"`
+	Devices     []device.Health `json:"devices"`
+}
+
+// NextRuleset is a cached ruleset that takes effect later.
+type NextRuleset struct {
+	Version   int64  `json:"version"`
+	Effective string `json:"effective"`
 }
 
 // Devices is what the till knows of card readers: the configured ones with their
@@ -361,8 +553,11 @@ func (t *Till) Status() (Status, error) {
 		return Status{}, fmt.Errorf("status: %w", err)
 	}
 	s := Status{
-		Terminal: t.opts.Terminal, Outbox: st.Outbox, OldestUnsynced: st.OldestPending,
-		LastSeq: st.LastSeq, Acked: st.Acked, RulesetVersion: t.RulesVersion(), Devices: []device.Health{},
+		Terminal: t.opts.Terminal, Store: t.opts.Store, Region: t.opts.Region, Outbox: st.Outbox, OldestUnsynced: st.OldestPending,
+		LastSeq: st.LastSeq, Acked: st.Acked, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
+	}
+	if next := t.rules.Load().next; len(next) > 0 {
+		s.NextRuleset = &NextRuleset{Version: next[0].version, Effective: next[0].rs.Effective.String()}
 	}
 	if t.opts.Link != nil {
 		l := t.opts.Link()

@@ -3,12 +3,16 @@ package till_test
 import (
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
@@ -71,5 +75,152 @@ func TestNoKeyRefusesRules(t *testing.T) {
 	tl, _ := newTill(t, nil)
 	if err := tl.ApplyRules(1, "", wire.SignRules(priv, discount.Example), discount.Example); !errors.Is(err, till.ErrRulesKey) {
 		t.Fatalf("ApplyRules without a key = %v; want ErrRulesKey", err)
+	}
+}
+
+// signer publishes rulesets to a till the way HQ does.
+type signer struct {
+	t    *testing.T
+	priv ed25519.PrivateKey
+	tl   *till.Till
+}
+
+func (s signer) apply(version int64, body string) error {
+	raw := []byte(fmt.Sprintf("schema = 1\nversion = %d\ncurrency = \"RUB\"\n%s", version, body))
+	return s.tl.ApplyRules(version, "", wire.SignRules(s.priv, raw), raw)
+}
+
+const percentRule = `
+[[rule]]
+id = "club"
+kind = "card_percent"
+percent = "%d%%"
+`
+
+// A ruleset with a future start waits in the ledger and takes effect on time,
+// with no message from HQ (the till may be offline), also after a restart.
+func TestFutureRulesTakeEffectOnTime(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Date(2025, 3, 1, 23, 59, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	open := func() (*till.Till, *ledger.Ledger) {
+		l, err := ledger.Open(path, ledger.Options{Terminal: "T1", Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tl, l
+	}
+	tl, l := open()
+	s := signer{t, priv, tl}
+	if err := s.apply(1, fmt.Sprintf(percentRule, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.apply(2, "effective = 2025-03-02T00:00:00Z\n"+fmt.Sprintf(percentRule, 20)); err != nil {
+		t.Fatal(err)
+	}
+	b := pos.Basket{Card: "2000000000015", Lines: []pos.Line{{SKU: "a", Qty: 1, UnitPrice: 100_00}}}
+	discountNow := func(tl *till.Till) money.Amount {
+		t.Helper()
+		q, err := tl.Quote(b, till.QuoteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Discount
+	}
+	if d := discountNow(tl); d != 5_00 || tl.ActiveRulesVersion() != 1 || tl.RulesVersion() != 2 {
+		t.Fatalf("before the start: discount %d, active %d, held %d; want 5.00 with 1 active and 2 held", d, tl.ActiveRulesVersion(), tl.RulesVersion())
+	}
+	st, _ := tl.Status()
+	if st.RulesetVersion != 1 || st.NextRuleset == nil || st.NextRuleset.Version != 2 {
+		t.Errorf("status %+v", st)
+	}
+	// HQ sending version 2 again changes nothing; version 1 is older than what the till has.
+	if err := s.apply(2, "effective = 2025-03-02T00:00:00Z\n"+fmt.Sprintf(percentRule, 20)); err != nil {
+		t.Errorf("version 2 again: %v", err)
+	}
+	if err := s.apply(1, fmt.Sprintf(percentRule, 5)); !errors.Is(err, ledger.ErrOldRuleset) {
+		t.Errorf("version 1 again: %v, want ErrOldRuleset", err)
+	}
+	// A restart before the start keeps it waiting.
+	l.Close()
+	tl, l = open()
+	if d := discountNow(tl); d != 5_00 {
+		t.Errorf("after a restart: discount %d, want 5.00", d)
+	}
+	// At midnight it applies, to quotes and sales alike.
+	now = now.Add(time.Minute)
+	if d := discountNow(tl); d != 20_00 || tl.ActiveRulesVersion() != 2 {
+		t.Errorf("at the start: discount %d, active %d; want 20.00 and 2", d, tl.ActiveRulesVersion())
+	}
+	res, _, err := tl.Sale(till.SaleRequest{ID: "s1", Basket: b})
+	if err != nil || res.RulesetVersion != 2 || res.Discount != 20_00 {
+		t.Errorf("sale = %+v, %v", res, err)
+	}
+	if v, _, _, err := l.Ruleset(); err != nil || v != 2 {
+		t.Errorf("the ledger's active ruleset is %d, %v", v, err)
+	}
+	st, _ = tl.Status()
+	if st.RulesetVersion != 2 || st.NextRuleset != nil {
+		t.Errorf("status %+v", st)
+	}
+	l.Close()
+}
+
+// While the till cannot reach HQ, a card redeems at most the ruleset's offline
+// limit per day on it, counted over the sales HQ has not acknowledged; once HQ
+// is reachable, the limit does not apply.
+func TestOfflineRedemptionLimit(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	online := false
+	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub,
+		Link: func() till.Link { return till.Link{Online: online} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = signer{t, priv, tl}.apply(1, `
+[limits]
+offline_points_per_day = 500
+
+[[rule]]
+id = "pay"
+kind = "redeem"
+point_value = "1.00"
+max_share = "100%"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := "2000000000015"
+	if err := l.PutSnapshot(card, pos.Account{Points: 5000}, 0); err != nil {
+		t.Fatal(err)
+	}
+	b := pos.Basket{Card: card, RedeemPoints: 400, Lines: []pos.Line{{SKU: "a", Qty: 1, UnitPrice: 1000_00}}}
+	for i, want := range []int64{400, 100, 0} {
+		res, _, err := tl.Sale(till.SaleRequest{ID: fmt.Sprint("s", i), Basket: b})
+		if err != nil || res.PointsRedeemed != want {
+			t.Fatalf("offline sale %d redeemed %d (%v), want %d", i, res.PointsRedeemed, err, want)
+		}
+	}
+	q, err := tl.Quote(b, till.QuoteOptions{Explain: true})
+	if err != nil || q.PointsRedeemed != 0 || len(q.Dropped) != 1 || q.Dropped[0].Code != "offline_limit" {
+		t.Errorf("offline quote after the limit: %+v %v", q.Quote, err)
+	}
+	a, _ := tl.Account(card)
+	if a.Points != 5000-500 {
+		t.Errorf("points %d, want 4500", a.Points)
+	}
+	online = true
+	if res, _, err := tl.Sale(till.SaleRequest{ID: "online", Basket: b}); err != nil || res.PointsRedeemed != 400 {
+		t.Errorf("online sale redeemed %d (%v), want 400", res.PointsRedeemed, err)
 	}
 }

@@ -192,7 +192,7 @@ func BenchmarkMillion(b *testing.B) {
 				{SKU: "4607001234567", Category: "dairy", Qty: 2, UnitPrice: 8990},
 				{SKU: "4601234000017", Category: "bakery", Qty: 1, UnitPrice: 4500},
 				{SKU: "4600000000994", Category: "grocery", Qty: 3, UnitPrice: 12000},
-			}})
+			}}, till.QuoteOptions{})
 			if err == nil && (q.Customer == nil || !q.Customer.Known || q.Discount == 0) {
 				err = fmt.Errorf("quote %+v for %+v: want a known card and a discount", q.Quote, q.Customer)
 			}
