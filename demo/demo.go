@@ -167,6 +167,11 @@ func seedRegular(t *till.Till) error {
 	if err != nil {
 		return fmt.Errorf("demo history: %w", err)
 	}
+	_, _, err = t.RegisterCustomer(pos.CardHolder{Card: Regular, Name: "Василий", Patronymic: "Петрович",
+		Phone: "+7 900 000-00-00", Lang: "ru"})
+	if err != nil {
+		return fmt.Errorf("demo customer: %w", err)
+	}
 	return nil
 }
 
@@ -184,6 +189,7 @@ Try next, in another terminal:
   tillctl quote --card %s milk:dairy:2:99.90 cigarettes:tobacco:1:250
   tillctl sale  --card 2000000000015 --id sale-1 milk:dairy:2:99.90
   tillctl account 2000000000015
+  tillctl customer add --card 2000000000015 --name Мария --email maria@example.ru
   tillctl status
 
 (tillctl talks to 127.0.0.1:7450 by default; give --addr or TILLD_ADDR when the

@@ -125,8 +125,8 @@ func TestExampleParses(t *testing.T) {
 	if len(warns) != 0 {
 		t.Errorf("example.toml has warnings: %v", warns)
 	}
-	if rs.Currency.Code != "RUB" || len(rs.Rules) != 3 {
-		t.Errorf("example.toml: currency %s, %d rules; want RUB and 3", rs.Currency.Code, len(rs.Rules))
+	if rs.Currency.Code != "RUB" || len(rs.Rules) != 4 {
+		t.Errorf("example.toml: currency %s, %d rules; want RUB and 4", rs.Currency.Code, len(rs.Rules))
 	}
 }
 

@@ -129,6 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	scan.Flags().StringVar(&reader, "reader", "demo", "name of the fake reader")
 
 	var card, basketFile string
+	var explain bool
 	basket := func(args []string) (pos.Basket, error) {
 		b, err := parseBasket(args, basketFile)
 		if err != nil {
@@ -149,13 +150,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			q, err := client().Quote(cmd.Context(), b)
+			q, err := client().QuoteWith(cmd.Context(), b, till.QuoteOptions{Explain: explain})
 			if err != nil {
 				return err
 			}
 			return out(q, func(w io.Writer) error { return printQuote(w, q.Quote, q.Customer) })
 		},
 	}
+	quote.Flags().BoolVar(&explain, "explain", false, "also list the rules that did not apply, and why")
 	var saleID string
 	sale := &cobra.Command{
 		Use:   "sale [SKU:CATEGORY:QTY:PRICE ...]",
@@ -200,12 +202,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return out(a, func(w io.Writer) error {
 				fmt.Fprintf(w, "card            %s\nlifetime spend  %s\npoints          %d\ntier            %s\nsales           %d\n",
 					a.Card, rub.Format(money.Amount(a.LifetimeSpend)), a.Points, orDash(a.Tier), a.Sales)
+				if h := a.Holder; h != nil {
+					fmt.Fprintf(w, "holder          %s\n", strings.TrimSpace(h.Name+" "+h.Patronymic+" "+h.Surname))
+					fmt.Fprintf(w, "birthday        %s\ncontact         %s\nconsent         %v\n", orDash(h.Birthday), orDash(strings.TrimSpace(h.Phone+" "+h.Email)), h.Consent)
+				}
 				return nil
 			})
 		},
 	}
 
-	root.AddCommand(status, devices, scan, quote, sale, account, doctorCmd(&addr, stdout), ledgerCmd(&addr, stdout))
+	root.AddCommand(status, devices, scan, quote, sale, account, customerCmd(client, out), doctorCmd(&addr, stdout), ledgerCmd(&addr, stdout))
 	err := root.ExecuteContext(ctx)
 	var apiErr *localapi.APIError
 	if errors.As(err, &apiErr) {
@@ -261,6 +267,9 @@ func printQuote(w io.Writer, q pos.Quote, c *till.Customer) error {
 	if c != nil {
 		fmt.Fprintf(w, "customer %s: tier %s, %d points, lifetime %s\n", c.Card, orDash(c.Tier), c.Points, rub.Format(money.Amount(c.LifetimeSpend)))
 	}
+	if q.Greeting != "" {
+		fmt.Fprintln(w, q.Greeting)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SKU\tQTY\tPRICE\tDISCOUNT\tTOTAL\t")
 	for _, l := range q.Lines {
@@ -276,6 +285,12 @@ func printQuote(w io.Writer, q pos.Quote, c *till.Customer) error {
 	}
 	fmt.Fprintf(w, "subtotal %s  discount %s  total %s %s  points +%d  (rules v%d)\n",
 		rub.Format(q.Subtotal), rub.Format(q.Discount), rub.Format(q.Total), q.Currency, q.PointsEarned, q.RulesetVersion)
+	if len(q.Dropped) > 0 {
+		fmt.Fprintln(w, "not applied:")
+		for _, d := range q.Dropped {
+			fmt.Fprintf(w, "  %-14s %-12s %s\n", d.Rule, d.Code, d.Reason)
+		}
+	}
 	return nil
 }
 

@@ -30,6 +30,9 @@ func TestParseExample(t *testing.T) {
 			{Name: "Platinum", From: 15000_00, Percent: 1500, Message: "Платиновый клиент: персональный консультант"},
 		}},
 		{ID: "bonus", Kind: discount.KindPoints, Points: 1, Per: 100_00, ExcludeCategories: []string{"tobacco"}},
+		{ID: "hello", Kind: discount.KindGreeting,
+			Text:     map[string]string{"ru": "Здравствуйте, {name} {patronymic}!", "en": "Hello, {name}!"},
+			Nameless: map[string]string{"ru": "Здравствуйте!", "en": "Hello!"}},
 	}
 	if len(rs.Rules) != len(want) {
 		t.Fatalf("%d rules, want %d", len(rs.Rules), len(want))
