@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/tilld/tilld/event"
-	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/money"
 )
 
 // Watermark is where a terminal's chain stands at HQ: every event 1..Seq is held
@@ -21,8 +22,19 @@ type Watermark struct {
 // chain stands after them, with what each sale adds to the report.
 type Extension struct {
 	Events []event.Event
-	Sales  []pos.Sale // decoded bodies of the sale events among Events, same order
+	Sales  []SaleFacts // what the sale events among Events say, same order
 	Next   Watermark
+}
+
+// SaleFacts is what HQ reads of a sale event's body: what the sales report and
+// the card's account add up. Extend decodes these fields only.
+type SaleFacts struct {
+	Card     string       `json:"card"`
+	Currency string       `json:"currency"`
+	Total    money.Amount `json:"total"`
+	Earned   int64        `json:"points_earned"`
+	Redeemed int64        `json:"points_redeemed"`
+	At       time.Time    `json:"-"` // the event's time
 }
 
 // Extend decides which of a terminal's uploaded events extend its chain from w.
@@ -50,11 +62,12 @@ func Extend(terminal string, w Watermark, events []event.Event) (Extension, erro
 			return x, fmt.Errorf("%w: %w", ErrBrokenChain, err)
 		}
 		if e.Type == event.TypeSale {
-			var s pos.Sale
+			var s SaleFacts
 			if err := json.Unmarshal(e.Body, &s); err != nil {
 				return x, &event.ChainError{Terminal: terminal, Seq: e.Seq,
 					Err: fmt.Errorf("%w: sale body: %v", ErrBrokenChain, err)}
 			}
+			s.At = e.At
 			x.Sales = append(x.Sales, s)
 		}
 		x.Events = append(x.Events, *e)

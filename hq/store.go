@@ -7,8 +7,10 @@ package hq
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -51,5 +53,41 @@ type Store interface {
 	PublishRuleset(ctx context.Context, rs Ruleset) error
 	// CurrentRuleset returns the newest ruleset, ErrNoRuleset when none.
 	CurrentRuleset(ctx context.Context) (Ruleset, error)
+	Customers
 	Close() error
+}
+
+// Customers is the part of a Store that keeps one account per card across every
+// store, and the card holders' personal data.
+//
+// Append adds each stored sale with a card to the card's account: its total to
+// the lifetime spend, its points earned minus redeemed to the points, one sale,
+// the latest sale time. A sale that takes the points below zero records an
+// overdraft (points redeemed beyond the balance, typically by two terminals
+// offline at once); later earnings pay it back as they raise the points. Append
+// also marks the card as seen by the terminal. Every change of a card's account
+// or holder takes the next position of one change feed, in commit order.
+type Customers interface {
+	// PutHolders stores card holders: from the terminal that registered them,
+	// or from an import (terminal ""). Of two versions of a card's holder the
+	// one with the later Updated wins; a holder Updated at or before the card
+	// was forgotten is refused (a till's stale copy). A terminal's holders mark
+	// their cards as seen by it. It returns how many it stored.
+	PutHolders(ctx context.Context, terminal string, holders []pos.CardHolder) (stored int, err error)
+	// Holder returns the card's holder; ok is false when none is known.
+	Holder(ctx context.Context, card string) (h pos.CardHolder, ok bool, err error)
+	// ForgetHolder erases the card holder's personal data from the store and
+	// records when, so that a stale copy is never stored again; the card's
+	// account and every event stay. It reports whether there was a holder.
+	ForgetHolder(ctx context.Context, card string, at time.Time) (bool, error)
+	// Account returns the card's account for terminal, with AsOf set to the
+	// terminal's acked seq read in the same transaction, and marks the card as
+	// seen by the terminal (unless terminal is "", HQ staff looking).
+	Account(ctx context.Context, terminal, card string) (wire.AccountAnswer, error)
+	// Changes returns up to limit accounts of the cards the terminal has seen
+	// whose change position is above after, in change order, and Next: the
+	// position to continue after (after itself when nothing changed).
+	Changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, error)
+	// Overdrafts returns every card that was ever overdrawn, by card.
+	Overdrafts(ctx context.Context) ([]wire.Overdraft, error)
 }

@@ -2,7 +2,11 @@
 // small chain and for the demo. Layout: bucket "terminals" maps a terminal id to
 // its state (watermark and report totals); bucket "events" holds one nested bucket
 // per terminal mapping big-endian seq to the event as JSON; bucket "rules" maps a
-// big-endian version to the published ruleset.
+// big-endian version to the published ruleset; "tokens" holds enrollment tokens.
+// Cards (customers.go): "cards" maps a card to its account across stores,
+// "holders" a card to its holder's personal data, "forgotten" a card to when its
+// holder was forgotten, "seen" terminal+NUL+card to nothing, and "changes" a
+// big-endian change position to the card that changed there.
 package boltstore
 
 import (
@@ -10,6 +14,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,6 +40,21 @@ type Options struct {
 // Store is an hq.Store on a bbolt file.
 type Store struct {
 	db *bolt.DB
+	// gate is held shared by every transaction and exclusively while the
+	// pages a forgotten holder left are zeroed (see ForgetHolder).
+	gate sync.RWMutex
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	return s.db.Update(fn)
 }
 
 var _ hq.Store = (*Store)(nil)
@@ -61,7 +81,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open hq store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTerminals, bucketEvents, bucketRules} {
+		for _, b := range [][]byte{bucketTerminals, bucketEvents, bucketRules, bucketTokens, bucketCards, bucketHolders, bucketForgotten, bucketSeen, bucketChanges} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -98,7 +118,7 @@ func getState(tx *bolt.Tx, terminal string) (terminalState, error) {
 func (s *Store) Append(_ context.Context, terminal string, events []event.Event) (uint64, error) {
 	var acked uint64
 	var chainErr error
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		st, err := getState(tx, terminal)
 		if err != nil {
 			return err
@@ -129,6 +149,9 @@ func (s *Store) Append(_ context.Context, terminal string, events []event.Event)
 				st.Currency = sale.Currency
 			}
 		}
+		if err := addSales(tx, terminal, x.Sales); err != nil {
+			return err
+		}
 		st.Acked, st.Hash = x.Next.Seq, x.Next.Hash
 		v, err := json.Marshal(st)
 		if err != nil {
@@ -145,7 +168,7 @@ func (s *Store) Append(_ context.Context, terminal string, events []event.Event)
 // Acked implements hq.Store.
 func (s *Store) Acked(_ context.Context, terminal string) (uint64, error) {
 	var st terminalState
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
+	err := s.view(func(tx *bolt.Tx) (err error) {
 		st, err = getState(tx, terminal)
 		return err
 	})
@@ -155,7 +178,7 @@ func (s *Store) Acked(_ context.Context, terminal string) (uint64, error) {
 // SalesReport implements hq.Store.
 func (s *Store) SalesReport(context.Context) ([]wire.TerminalSales, error) {
 	var out []wire.TerminalSales
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTerminals).ForEach(func(k, v []byte) error {
 			var st terminalState
 			if err := json.Unmarshal(v, &st); err != nil {
@@ -170,7 +193,7 @@ func (s *Store) SalesReport(context.Context) ([]wire.TerminalSales, error) {
 
 // PublishRuleset implements hq.Store.
 func (s *Store) PublishRuleset(_ context.Context, rs hq.Ruleset) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRules)
 		if k, _ := b.Cursor().Last(); k != nil && int64(binary.BigEndian.Uint64(k)) >= rs.Version {
 			return fmt.Errorf("publish ruleset version %d (current %d): %w", rs.Version, binary.BigEndian.Uint64(k), hq.ErrOldRuleset)
@@ -186,7 +209,7 @@ func (s *Store) PublishRuleset(_ context.Context, rs hq.Ruleset) error {
 // CurrentRuleset implements hq.Store.
 func (s *Store) CurrentRuleset(context.Context) (hq.Ruleset, error) {
 	var rs hq.Ruleset
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		_, v := tx.Bucket(bucketRules).Cursor().Last()
 		if v == nil {
 			return hq.ErrNoRuleset
@@ -211,7 +234,7 @@ func (s *Store) AddToken(_ context.Context, t hq.Token) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTokens)
 		if err != nil {
 			return err
@@ -223,7 +246,7 @@ func (s *Store) AddToken(_ context.Context, t hq.Token) error {
 // UseToken implements hq.TokenStore.
 func (s *Store) UseToken(_ context.Context, hash string, now time.Time) (hq.Token, error) {
 	var t hq.Token
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
 		var v []byte
 		if b != nil {

@@ -239,4 +239,5 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 			t.Fatalf("current version = %d, want 3", got.Version)
 		}
 	})
+	runCustomers(t, newStore)
 }

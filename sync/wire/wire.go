@@ -6,8 +6,10 @@ package wire
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
 )
 
 // Paths on HQ.
@@ -112,4 +114,100 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // WriteError answers an Error: a stable code and a message for a person.
 func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	WriteJSON(w, status, Error{Code: code, Message: msg})
+}
+
+// Card accounts and card holders: what HQ aggregates from every terminal.
+const (
+	// PathHolders takes card holders registered at a terminal (POST,
+	// HoldersRequest); HQ keeps the newest version of each.
+	PathHolders = "/v1/sync/holders"
+	// PathAccountPrefix + card answers the card's account across every store
+	// (GET, AccountAnswer). HQ remembers that the terminal has seen the card.
+	PathAccountPrefix = "/v1/accounts/"
+	// PathChanges answers the accounts of cards the terminal has seen that
+	// changed after ?after=N (GET, ChangesAnswer); with ?wait=S it waits up
+	// to S seconds for one.
+	PathChanges = "/v1/sync/changes"
+)
+
+// HoldersRequest carries card holders a terminal registered, with the time
+// each was last changed there.
+type HoldersRequest struct {
+	Terminal string           `json:"terminal"`
+	Holders  []pos.CardHolder `json:"holders"`
+}
+
+// HoldersResponse says how many of the holders HQ stored; the others were
+// older than what HQ has or were forgotten since, and are settled too.
+type HoldersResponse struct {
+	Stored int `json:"stored"`
+}
+
+// AccountAnswer is a card's account as HQ knows it, for one terminal.
+type AccountAnswer struct {
+	Card string `json:"card"`
+	// Account adds up the sales of every terminal HQ holds (no Profile).
+	Account pos.Account `json:"account"`
+	// AsOf is the asking terminal's seq the account includes: every event of
+	// that terminal up to it (ledger.PutSnapshot's asOfHQ).
+	AsOf uint64 `json:"as_of"`
+	// Holder is the card holder; nil when none is known or it was forgotten.
+	Holder *pos.CardHolder `json:"holder,omitempty"`
+	// Forgotten says the holder asked to be forgotten: a terminal deletes
+	// its copy of the holder's personal data.
+	Forgotten bool `json:"forgotten,omitempty"`
+	// Overdraft is the points redeemed beyond the card's balance, owed until
+	// later earnings pay them back; 0 when none.
+	Overdraft int64 `json:"overdraft,omitempty"`
+	// Change is the position of the card's last change in HQ's feed.
+	Change int64 `json:"change"`
+}
+
+// ChangesAnswer is a page of the change feed for one terminal: continue with
+// ?after=Next.
+type ChangesAnswer struct {
+	Next     int64           `json:"next"`
+	Accounts []AccountAnswer `json:"accounts"`
+}
+
+// Overdraft is a card whose points were redeemed beyond its balance, typically
+// by two terminals offline at the same time.
+type Overdraft struct {
+	Card string `json:"card"`
+	// Owed is what later earnings have not paid back yet; Recorded is every
+	// point ever overdrawn on the card.
+	Owed     int64     `json:"owed"`
+	Recorded int64     `json:"recorded"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+}
+
+// OverdraftReport is the answer of PathReportOverdrafts.
+type OverdraftReport struct {
+	Cards []Overdraft `json:"cards"`
+}
+
+// Admin paths for customers and reports.
+const (
+	// PathAdminCustomers imports card holders (POST, CSV, answers ImportReport);
+	// PathAdminCustomers + card shows one (GET, AccountAnswer) or forgets it
+	// (DELETE).
+	PathAdminCustomers = "/v1/admin/customers"
+	// PathReportOverdrafts answers the cards overdrawn by offline redemptions.
+	PathReportOverdrafts = "/v1/report/overdrafts"
+)
+
+// ImportReport says what an import stored and which rows it refused, and why.
+type ImportReport struct {
+	Rows     int           `json:"rows"`
+	Stored   int           `json:"stored"`
+	Rejected []RejectedRow `json:"rejected"`
+}
+
+// RejectedRow is a CSV row an import refused: its line in the file, the card
+// when it could be read, and what was wrong.
+type RejectedRow struct {
+	Line   int    `json:"line"`
+	Card   string `json:"card,omitempty"`
+	Reason string `json:"reason"`
 }
