@@ -58,6 +58,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a ruleset is published
+	cards   chan struct{} // closed and replaced when a card's account or holder changes
 }
 
 // NewServer returns a Server over opts.Store.
@@ -80,7 +81,7 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, log: opts.Logger, changed: make(chan struct{}), metrics: newMetrics()}
+	return &Server{opts: opts, log: opts.Logger, changed: make(chan struct{}), cards: make(chan struct{}), metrics: newMetrics()}
 }
 
 // Handler returns the routes terminals use: upload, rules, enrollment. Serve it
@@ -89,6 +90,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.PathUpload, s.requireTerminal(s.upload))
 	mux.HandleFunc("GET "+wire.PathRules, s.requireTerminal(s.rules))
+	mux.HandleFunc("POST "+wire.PathHolders, s.requireTerminal(s.holders))
+	mux.HandleFunc("GET "+wire.PathAccountPrefix+"{card}", s.requireTerminal(s.account))
+	mux.HandleFunc("GET "+wire.PathChanges, s.requireTerminal(s.changes))
 	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
@@ -102,6 +106,10 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathAdminRules, s.publish)
 	mux.HandleFunc("POST "+wire.PathAdminTerminals, s.addTerminal)
 	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
+	mux.HandleFunc("GET "+wire.PathReportOverdrafts, s.reportOverdrafts)
+	mux.HandleFunc("POST "+wire.PathAdminCustomers, s.importCustomers)
+	mux.HandleFunc("GET "+wire.PathAdminCustomers+"/{card}", s.showCustomer)
+	mux.HandleFunc("DELETE "+wire.PathAdminCustomers+"/{card}", s.forgetCustomer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
@@ -204,6 +212,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.uploads.WithLabelValues("ok").Inc()
+	s.cardsChanged()
 	wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
 }
 

@@ -1,0 +1,288 @@
+package hq
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// Card accounts and card holders over HTTP: terminals send the holders they
+// registered, look a card up on scan and follow the change feed of the cards
+// they have seen; HQ staff import a customer base, look a card up and forget a
+// holder.
+
+// cardsChanged wakes the change feed's long polls.
+func (s *Server) cardsChanged() {
+	s.mu.Lock()
+	close(s.cards)
+	s.cards = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
+	var req wire.HoldersRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)).Decode(&req); err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "holders body: "+err.Error())
+		return
+	}
+	if cn := TerminalOf(r); cn != "" && cn != req.Terminal {
+		wire.WriteError(w, http.StatusForbidden, "wrong_terminal", fmt.Sprintf("this certificate belongs to terminal %s, not %s", cn, req.Terminal))
+		return
+	}
+	for i := range req.Holders {
+		h := &req.Holders[i]
+		if err := h.Validate(); err != nil {
+			// A till validates before it stores: refuse loudly rather than keep junk.
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("holders[%d]: %v", i, err))
+			return
+		}
+	}
+	n, err := s.opts.Store.PutHolders(r.Context(), req.Terminal, req.Holders)
+	if err != nil {
+		s.log.Error("store holders", "terminal", req.Terminal, "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot store card holders right now")
+		return
+	}
+	if n > 0 {
+		s.cardsChanged()
+	}
+	wire.WriteJSON(w, http.StatusOK, wire.HoldersResponse{Stored: n})
+}
+
+// account answers a terminal's look-up of a card on scan.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	terminal := TerminalOf(r)
+	if terminal == "" {
+		terminal = r.URL.Query().Get("terminal") // a server without client certificates (tests, demo)
+	}
+	a, err := s.opts.Store.Account(r.Context(), terminal, r.PathValue("card"))
+	if err != nil {
+		s.log.Error("account", "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, a)
+}
+
+// changes is the change feed's long poll: ?after=N&wait=S.
+func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	wait, _ := strconv.Atoi(q.Get("wait"))
+	terminal := TerminalOf(r)
+	if terminal == "" {
+		terminal = q.Get("terminal") // a server without client certificates (tests, demo)
+	}
+	deadline := time.NewTimer(min(time.Duration(wait)*time.Second, s.opts.MaxWait))
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		changed := s.cards
+		s.mu.Unlock()
+		ch, err := s.opts.Store.Changes(r.Context(), terminal, after, 500)
+		switch {
+		case err != nil:
+			s.log.Error("changes", "terminal", terminal, "err", err)
+			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
+			return
+		case len(ch.Accounts) > 0 || wait <= 0:
+			wire.WriteJSON(w, http.StatusOK, ch)
+			return
+		}
+		after = ch.Next // skip what this terminal has not seen
+		select {
+		case <-changed:
+		case <-deadline.C:
+			wire.WriteJSON(w, http.StatusOK, wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}})
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (s *Server) importCustomers(w http.ResponseWriter, r *http.Request) {
+	holders, rep, err := ParseHolders(http.MaxBytesReader(w, r.Body, 256<<20), s.opts.Now())
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	for start := 0; start < len(holders); start += 1000 {
+		n, err := s.opts.Store.PutHolders(r.Context(), "", holders[start:min(start+1000, len(holders))])
+		if err != nil {
+			s.log.Error("import customers", "err", err)
+			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable",
+				fmt.Sprintf("HQ stored %d of the holders, then could not store more; importing the file again is safe", rep.Stored))
+			return
+		}
+		rep.Stored += n
+	}
+	if rep.Stored > 0 {
+		s.cardsChanged()
+	}
+	s.log.Info("customers imported", "rows", rep.Rows, "stored", rep.Stored, "rejected", len(rep.Rejected))
+	wire.WriteJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request) {
+	a, err := s.opts.Store.Account(r.Context(), "", r.PathValue("card"))
+	if err != nil {
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error())
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) forgetCustomer(w http.ResponseWriter, r *http.Request) {
+	card := r.PathValue("card")
+	had, err := s.opts.Store.ForgetHolder(r.Context(), card, s.opts.Now())
+	if err != nil {
+		s.log.Error("forget customer", "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ could not forget the customer; try again")
+		return
+	}
+	s.cardsChanged()
+	s.log.Info("customer forgotten", "card", card, "had_holder", had)
+	wire.WriteJSON(w, http.StatusOK, map[string]any{"card": card, "forgotten": had})
+}
+
+func (s *Server) reportOverdrafts(w http.ResponseWriter, r *http.Request) {
+	od, err := s.opts.Store.Overdrafts(r.Context())
+	if err != nil {
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, wire.OverdraftReport{Cards: od})
+}
+
+// holderColumns are the columns of an import file, by header name.
+var holderColumns = map[string]func(h *pos.CardHolder, v string) error{
+	"card":       func(h *pos.CardHolder, v string) error { h.Card = v; return nil },
+	"name":       func(h *pos.CardHolder, v string) error { h.Name = v; return nil },
+	"patronymic": func(h *pos.CardHolder, v string) error { h.Patronymic = v; return nil },
+	"surname":    func(h *pos.CardHolder, v string) error { h.Surname = v; return nil },
+	"birthday":   func(h *pos.CardHolder, v string) error { h.Birthday = v; return nil },
+	"phone":      func(h *pos.CardHolder, v string) error { h.Phone = v; return nil },
+	"email":      func(h *pos.CardHolder, v string) error { h.Email = v; return nil },
+	"lang":       func(h *pos.CardHolder, v string) error { h.Lang = v; return nil },
+	"consent": func(h *pos.CardHolder, v string) error {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "", "0", "no", "false", "нет":
+			h.Consent = false
+		case "1", "yes", "true", "да":
+			h.Consent = true
+		default:
+			return &pos.InputError{Field: "consent", Problem: fmt.Sprintf("%q: want yes or no", v)}
+		}
+		return nil
+	},
+}
+
+// ErrImportFile is a file that cannot be imported at all (as opposed to rows
+// that are refused one by one).
+var ErrImportFile = errors.New("customer file")
+
+// ParseHolders reads a customer base in CSV: a header row naming the columns
+// (card, name, patronymic, surname, birthday, phone, email, consent, lang; card
+// and name are required, any order, "," or ";" between fields), then one holder
+// per row. A row that is not a valid holder, or repeats a card of an earlier
+// row, is refused with its line number and why; the others are returned with
+// Registered and Updated set to now. A file without a usable header is
+// ErrImportFile.
+func ParseHolders(r io.Reader, now time.Time) ([]pos.CardHolder, wire.ImportReport, error) {
+	rep := wire.ImportReport{Rejected: []wire.RejectedRow{}}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, rep, fmt.Errorf("%w: %v", ErrImportFile, err)
+	}
+	data = []byte(strings.TrimPrefix(string(data), "\uFEFF")) // a spreadsheet's byte order mark
+	cr := csv.NewReader(strings.NewReader(string(data)))
+	first, _, _ := strings.Cut(string(data), "\n")
+	if strings.Count(first, ";") > strings.Count(first, ",") {
+		cr.Comma = ';' // what spreadsheets in Russian locales write
+	}
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return nil, rep, fmt.Errorf("%w: header row: %v", ErrImportFile, err)
+	}
+	setters := make([]func(*pos.CardHolder, string) error, len(header))
+	have := map[string]bool{}
+	for i, name := range header {
+		name = strings.ToLower(strings.TrimSpace(name))
+		set, ok := holderColumns[name]
+		if !ok {
+			return nil, rep, fmt.Errorf("%w: header column %d %q is not one of card, name, patronymic, surname, birthday, phone, email, consent, lang", ErrImportFile, i+1, name)
+		}
+		if have[name] {
+			return nil, rep, fmt.Errorf("%w: header names column %q twice", ErrImportFile, name)
+		}
+		have[name] = true
+		setters[i] = set
+	}
+	for _, need := range []string{"card", "name"} {
+		if !have[need] {
+			return nil, rep, fmt.Errorf("%w: the header has no %q column", ErrImportFile, need)
+		}
+	}
+	var out []pos.CardHolder
+	cards := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			rep.Rows++
+			rep.Rejected = append(rep.Rejected, wire.RejectedRow{Line: pe.StartLine, Reason: pe.Err.Error()})
+			continue
+		case err != nil:
+			return nil, rep, fmt.Errorf("%w: %v", ErrImportFile, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // an empty line
+		}
+		rep.Rows++
+		reject := func(card, reason string) {
+			rep.Rejected = append(rep.Rejected, wire.RejectedRow{Line: line, Card: card, Reason: reason})
+		}
+		if len(rec) != len(header) {
+			reject("", fmt.Sprintf("%d fields, the header has %d", len(rec), len(header)))
+			continue
+		}
+		var h pos.CardHolder
+		var bad error
+		for i, v := range rec {
+			if err := setters[i](&h, v); err != nil && bad == nil {
+				bad = err
+			}
+		}
+		if bad == nil {
+			bad = h.Validate()
+		}
+		if bad != nil {
+			reject(strings.TrimSpace(h.Card), bad.Error())
+			continue
+		}
+		if prev, dup := cards[h.Card]; dup {
+			reject(h.Card, fmt.Sprintf("card already on line %d", prev))
+			continue
+		}
+		cards[h.Card] = line
+		h.Registered, h.Updated = now.UTC(), now.UTC()
+		out = append(out, h)
+	}
+	return out, rep, nil
+}
