@@ -136,6 +136,7 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 	}
 	if cfg.HQ != "" {
 		topts.OnSale = func() { d.fwd.Kick() }
+		topts.Lookup = func(ctx context.Context, card string) error { return d.fwd.Lookup(ctx, card) }
 		topts.Link = func() till.Link {
 			s := d.fwd.Status()
 			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError}
@@ -146,7 +147,7 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	if cfg.HQ != "" {
-		fopts := forward.Options{HQ: cfg.HQ, Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Logger: log.With("component", "sync")}
+		fopts := forward.Options{HQ: cfg.HQ, Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Cards: d.till, Logger: log.With("component", "sync")}
 		if id != nil {
 			fopts.Client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLS}}
 		}

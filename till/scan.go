@@ -32,6 +32,7 @@ func (t *Till) HandleScan(s device.Scan) {
 		ev.Product = card.Number
 	default:
 		ev.Card, ev.CardType = card.Number, string(card.Kind)
+		t.lookup(card.Number)
 		if c, err := t.Account(card.Number); err == nil {
 			ev.Customer = &c
 		} else {

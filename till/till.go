@@ -60,6 +60,11 @@ type Options struct {
 	Devices func() []device.Health
 	// Discover lists the readers attached to the machine, configured or not.
 	Discover func(ctx context.Context) ([]device.Discovered, error)
+	// Lookup asks HQ for a scanned card's account across every store and
+	// hands it to ApplyAccount; nil: a stand-alone till. A scan waits for it
+	// at most LookupTimeout (default 300 ms), then shows the cached view.
+	Lookup        func(ctx context.Context, card string) error
+	LookupTimeout time.Duration
 }
 
 type activeRules struct {
@@ -94,6 +99,9 @@ func New(opts Options) (*Till, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LookupTimeout == 0 {
+		opts.LookupTimeout = 300 * time.Millisecond
 	}
 	t := &Till{opts: opts, log: opts.Logger, subs: make(map[chan ScanEvent]struct{})}
 	cached, err := opts.Ledger.Rulesets()
@@ -268,9 +276,9 @@ func (t *Till) customer(a *activeRules, acct pos.Account, known bool, h *pos.Car
 	return c
 }
 
-// lookup reads what the till knows of a card: its account view with the
+// read reads what the till knows of a card: its account view with the
 // holder's profile in it, and the holder.
-func (t *Till) lookup(card string) (acct pos.Account, known bool, h *pos.CardHolder, err error) {
+func (t *Till) read(card string) (acct pos.Account, known bool, h *pos.CardHolder, err error) {
 	acct, known, err = t.opts.Ledger.Account(card)
 	if err != nil {
 		return pos.Account{}, false, nil, fmt.Errorf("account %s: %w", device.Mask(card), err)
@@ -293,7 +301,7 @@ func (t *Till) Account(card string) (Customer, error) {
 	if err != nil || card == "" {
 		return Customer{}, &pos.InputError{Field: "card", Problem: "missing or malformed card number"}
 	}
-	acct, known, h, err := t.lookup(card)
+	acct, known, h, err := t.read(card)
 	if err != nil {
 		return Customer{}, err
 	}
@@ -370,7 +378,7 @@ func (t *Till) Quote(b pos.Basket, opts QuoteOptions) (QuoteResult, error) {
 	var acctp *pos.Account
 	var cust *Customer
 	if card != "" {
-		acct, known, h, err := t.lookup(card)
+		acct, known, h, err := t.read(card)
 		if err != nil {
 			return QuoteResult{}, fmt.Errorf("quote: %w", err)
 		}
@@ -567,4 +575,56 @@ func (t *Till) Status() (Status, error) {
 		s.Devices = append(s.Devices, t.opts.Devices()...)
 	}
 	return s, nil
+}
+
+// lookup refreshes a scanned card's view from HQ when the till has HQ and it
+// answers in time; otherwise the cached view stands.
+func (t *Till) lookup(card string) {
+	if t.opts.Lookup == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.opts.LookupTimeout)
+	defer cancel()
+	if err := t.opts.Lookup(ctx, card); err != nil {
+		t.log.Debug("card look-up at HQ failed; showing the cached view", "card", device.Mask(card), "err", err)
+	}
+}
+
+// ApplyAccount takes HQ's view of a card: its account across every store as
+// of this terminal's seq a.AsOf becomes the base of the card's view here, and
+// its holder replaces the one kept here (unless one registered here is newer
+// and not yet at HQ). A holder HQ forgot is erased from the ledger's file.
+func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
+	card := a.Card
+	if card == "" {
+		return &pos.InputError{Field: "card", Problem: "missing"}
+	}
+	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf)
+	if err != nil && !errors.Is(err, ledger.ErrStaleSnapshot) {
+		return err
+	}
+	switch {
+	case a.Holder != nil:
+		if a.Holder.Card != card {
+			return &pos.InputError{Field: "holder.card", Problem: "not the card of the account"}
+		}
+		return t.opts.Ledger.PutHolder(*a.Holder)
+	case a.Forgotten:
+		n, err := t.opts.Ledger.ForgetHolders(card)
+		if n > 0 {
+			t.log.Info("card holder forgotten at HQ's request", "card", device.Mask(card))
+		}
+		return err
+	}
+	return nil
+}
+
+// PendingHolders returns card holders registered here that HQ has not got.
+func (t *Till) PendingHolders(max int) ([]pos.CardHolder, error) {
+	return t.opts.Ledger.PendingHolders(max)
+}
+
+// HoldersSynced records that HQ settled the holders as sent.
+func (t *Till) HoldersSynced(sent []pos.CardHolder) error {
+	return t.opts.Ledger.HoldersSynced(sent)
 }

@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(initCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout), terminalCmd(stdout))
+	root.AddCommand(initCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout), terminalCmd(stdout), customersCmd(stdout))
 	return root.ExecuteContext(ctx)
 }
 
@@ -225,9 +225,9 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	sales.Flags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
-	sales.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(sales)
+	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON))
 	return cmd
 }
 

@@ -19,9 +19,11 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -44,12 +46,26 @@ type Rules interface {
 	ApplyRules(version int64, hash string, signature, raw []byte) error
 }
 
+// Cards takes what HQ knows of cards and holds the card holders HQ has not got
+// yet. Implementations are safe for concurrent use.
+type Cards interface {
+	// PendingHolders returns up to max card holders registered here that HQ
+	// has not acknowledged.
+	PendingHolders(max int) ([]pos.CardHolder, error)
+	// HoldersSynced records that HQ settled the holders as sent.
+	HoldersSynced(sent []pos.CardHolder) error
+	// ApplyAccount takes HQ's view of a card: its account across every store
+	// and its holder (or that the holder was forgotten).
+	ApplyAccount(a wire.AccountAnswer) error
+}
+
 // Options configure a Forwarder. Zero values mean the documented defaults.
 type Options struct {
 	HQ       string // base URL of HQ, e.g. https://hq.example:7460; required
 	Terminal string // this terminal's id; required
 	Outbox   Outbox // required
 	Rules    Rules  // nil: do not fetch rules
+	Cards    Cards  // nil: no card holders to send, no account changes to follow
 	Client   *http.Client
 	Batch    int           // events per upload, default 500
 	Poll     time.Duration // how often to look at the outbox without a Kick, default 5 s
@@ -75,6 +91,8 @@ type Forwarder struct {
 	mu     sync.Mutex
 	status Status
 	down   bool // an outage is being reported (logged once)
+
+	changesAfter atomic.Int64 // position in HQ's change feed
 }
 
 // New returns a Forwarder; call Run to start it.
@@ -123,7 +141,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.uploadLoop(ctx) })
 	if f.opts.Rules != nil {
-		wg.Go(func() { f.rulesLoop(ctx) })
+		wg.Go(func() { f.pollLoop(ctx, f.fetchRules) })
+	}
+	if f.opts.Cards != nil {
+		wg.Go(func() { f.pollLoop(ctx, f.fetchChanges) })
 	}
 	wg.Wait()
 	return nil
@@ -134,6 +155,9 @@ func (f *Forwarder) uploadLoop(ctx context.Context) {
 	for {
 		wait := f.opts.Poll
 		more, err := f.uploadOnce(ctx)
+		if err == nil && f.opts.Cards != nil {
+			err = f.sendHolders(ctx)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -214,10 +238,12 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 	return len(evs) == f.opts.Batch && ans.Acked >= last, nil
 }
 
-func (f *Forwarder) rulesLoop(ctx context.Context) {
+// pollLoop runs one of HQ's long polls (rules, account changes) until ctx ends,
+// backing off while HQ cannot be reached.
+func (f *Forwarder) pollLoop(ctx context.Context, poll func(context.Context) error) {
 	var b backoff
 	for {
-		err := f.fetchRules(ctx)
+		err := poll(ctx)
 		if ctx.Err() != nil {
 			return
 		}

@@ -1,0 +1,114 @@
+package forward
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// Card holders go up with the uploads; HQ's views of the cards this terminal
+// has seen come down through a long poll of the change feed, and one card is
+// looked up when it is scanned.
+
+// sendHolders sends the holders registered here that HQ has not got, in batches.
+func (f *Forwarder) sendHolders(ctx context.Context) error {
+	for {
+		hs, err := f.opts.Cards.PendingHolders(100)
+		if err != nil || len(hs) == 0 {
+			return err
+		}
+		body, err := json.Marshal(wire.HoldersRequest{Terminal: f.opts.Terminal, Holders: hs})
+		if err != nil {
+			return fmt.Errorf("encode holders: %w", err)
+		}
+		var ans wire.HoldersResponse
+		if err := f.call(ctx, http.MethodPost, wire.PathHolders, body, &ans); err != nil {
+			return fmt.Errorf("send card holders: %w", err)
+		}
+		if err := f.opts.Cards.HoldersSynced(hs); err != nil {
+			return fmt.Errorf("record holders sent: %w", err)
+		}
+		f.log.Info("card holders sent to HQ", "holders", len(hs), "stored", ans.Stored)
+		if len(hs) < 100 {
+			return nil
+		}
+	}
+}
+
+// fetchChanges waits for HQ's next accounts of the cards this terminal has
+// seen and applies them. The feed's position is kept in memory: after a
+// restart the feed is read again from the start, which changes nothing that
+// was already applied.
+func (f *Forwarder) fetchChanges(ctx context.Context) error {
+	q := url.Values{"after": {strconv.FormatInt(f.changesAfter.Load(), 10)}, "wait": {strconv.Itoa(int(f.opts.LongPoll / time.Second))},
+		"terminal": {f.opts.Terminal}}
+	ctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
+	defer cancel()
+	var ch wire.ChangesAnswer
+	if err := f.call(ctx, http.MethodGet, wire.PathChanges+"?"+q.Encode(), nil, &ch); err != nil {
+		return fmt.Errorf("account changes: %w", err)
+	}
+	for _, a := range ch.Accounts {
+		if err := f.opts.Cards.ApplyAccount(a); err != nil {
+			// One card's view that does not apply must not stop the others.
+			f.log.Error("account from HQ not applied", "card", device.Mask(a.Card), "err", err)
+		}
+	}
+	f.changesAfter.Store(ch.Next)
+	return nil
+}
+
+// Lookup asks HQ for a card's account across every store and applies it; a
+// scan calls it with a short deadline and falls back to the cached view.
+func (f *Forwarder) Lookup(ctx context.Context, card string) error {
+	var a wire.AccountAnswer
+	q := url.Values{"terminal": {f.opts.Terminal}}
+	if err := f.call(ctx, http.MethodGet, wire.PathAccountPrefix+url.PathEscape(card)+"?"+q.Encode(), nil, &a); err != nil {
+		return fmt.Errorf("look card up at HQ: %w", err)
+	}
+	if f.opts.Cards == nil {
+		return nil
+	}
+	return f.opts.Cards.ApplyAccount(a)
+}
+
+// call sends one request to HQ and decodes its JSON answer.
+func (f *Forwarder) call(ctx context.Context, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, f.opts.HQ+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := f.opts.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return httpError(resp, data)
+	}
+	f.succeeded()
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("answer: %w", err)
+	}
+	return nil
+}
