@@ -72,7 +72,9 @@ type Customers interface {
 	// or from an import (terminal ""). Of two versions of a card's holder the
 	// one with the later Updated wins; a holder Updated at or before the card
 	// was forgotten is refused (a till's stale copy). A terminal's holders mark
-	// their cards as seen by it. It returns how many it stored.
+	// their cards as seen by it and, stored or refused, move their cards on in
+	// the change feed, so that the terminal learns HQ's version (a newer one,
+	// or that the holder was forgotten). It returns how many it stored.
 	PutHolders(ctx context.Context, terminal string, holders []pos.CardHolder) (stored int, err error)
 	// Holder returns the card's holder; ok is false when none is known.
 	Holder(ctx context.Context, card string) (h pos.CardHolder, ok bool, err error)

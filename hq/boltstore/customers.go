@@ -137,8 +137,22 @@ func (s *Store) PutHolders(_ context.Context, terminal string, holders []pos.Car
 			if h.Card == "" {
 				return fmt.Errorf("a holder without a card")
 			}
+			// A terminal's refused holder moves its card on in the feed, so the
+			// terminal learns HQ's version: newer, or forgotten.
+			refuse := func() error {
+				if terminal == "" {
+					return nil
+				}
+				if err := touch(tx, h.Card); err != nil {
+					return err
+				}
+				return markSeen(tx, terminal, h.Card)
+			}
 			if v := tx.Bucket(bucketForgotten).Get([]byte(h.Card)); v != nil && !h.Updated.After(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
-				continue // a copy from before the forget
+				if err := refuse(); err != nil { // a copy from before the forget
+					return err
+				}
+				continue
 			}
 			if v := hb.Get([]byte(h.Card)); v != nil {
 				var old pos.CardHolder
@@ -146,7 +160,7 @@ func (s *Store) PutHolders(_ context.Context, terminal string, holders []pos.Car
 					return fmt.Errorf("holder of %s: %w", h.Card, err)
 				}
 				if !h.Updated.After(old.Updated) {
-					if err := markSeen(tx, terminal, h.Card); err != nil {
+					if err := refuse(); err != nil {
 						return err
 					}
 					continue

@@ -6,13 +6,18 @@
 // terminal's watermark and report totals, events holds the terminals' ledger
 // events keyed by (terminal, seq) with the body bytes exactly as uploaded,
 // rulesets holds the published rulesets, enrollment_tokens the one-time
-// enrollment tokens (hq.TokenStore), and schema_migrations records which
-// migrations ran.
+// enrollment tokens (hq.TokenStore), cards the card accounts with their change
+// feed positions (handed out by change_feed), holders and forgotten the card
+// holders, seen which terminal has seen which card, and schema_migrations
+// records which migrations ran.
 //
 // Append locks the terminal's row (SELECT ... FOR UPDATE), lets hq.Extend decide
-// what extends the chain, copies those events in with COPY and moves the row on,
-// all in one transaction: uploads of one terminal serialize, across replicas too,
-// and uploads of different terminals do not wait for each other.
+// what extends the chain, copies those events in with COPY, moves the row on and
+// adds the sales to their cards' accounts, all in one transaction: uploads of one
+// terminal serialize, across replicas too, and uploads of different terminals
+// wait for each other only on the accounts of cards they share and to take change
+// feed positions, which makes the commits of uploads with cards follow one
+// another (customers.go, saveCards).
 package pgstore
 
 import (
@@ -131,12 +136,31 @@ func (s *Store) append(ctx context.Context, terminal string, events []event.Even
 			currency = sale.Currency
 		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE terminals SET acked = $2, hash = $3,
+	// One round trip for the watermark and, when sales name cards, locking
+	// their accounts and marking them seen; then one statement writes the
+	// accounts back, each card once however many of its sales the batch holds.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE terminals SET acked = $2, hash = $3,
 		sale_count = sale_count + $4, sale_total = sale_total + $5,
 		currency = CASE WHEN currency = '' THEN $6 ELSE currency END
 		WHERE terminal = $1`,
-		terminal, int64(x.Next.Seq), x.Next.Hash, count, total, currency); err != nil {
-		return 0, nil, fmt.Errorf("update watermark: %w", err)
+		terminal, int64(x.Next.Seq), x.Next.Hash, count, total, currency)
+	byCard, cards := saleCards(x.Sales)
+	var accounts []cardRow
+	if len(cards) > 0 {
+		queueLockCards(b, cards, &accounts)
+		queueSeen(b, terminal, cards)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, nil, fmt.Errorf("update watermark and accounts: %w", err)
+	}
+	for i := range accounts {
+		for _, sale := range byCard[accounts[i].Card] {
+			accounts[i].addSale(sale)
+		}
+	}
+	if err := saveCards(ctx, tx, accounts); err != nil { // the last statement: see saveCards
+		return 0, nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, nil, fmt.Errorf("commit: %w", err)

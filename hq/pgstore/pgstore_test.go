@@ -18,6 +18,7 @@ import (
 	"github.com/tilld/tilld/hq/pgstore"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/internal/pgtest"
+	"github.com/tilld/tilld/pos"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -447,5 +448,113 @@ func TestReplicasSpendATokenOnce(t *testing.T) {
 	}
 	if spent != 1 {
 		t.Fatalf("token spent %d times by %d concurrent uses on two replicas, want once", spent, uses)
+	}
+}
+
+// TestChangeFeedSkipsNothing runs two replicas over one database: terminals
+// upload overlapping batches of sales to a few cards in random order while
+// holders are stored and forgotten, and a terminal that has seen every card
+// follows the change feed in small pages. When all is done, the last change it
+// read of each card must be the card's current one: a position that became
+// visible after the follower had moved past it would have been skipped.
+// Deadlocks between the writers would fail the writes.
+func TestChangeFeedSkipsNothing(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	replicas := []*pgstore.Store{open(t, url), open(t, url)}
+	cards := make([]string, 40)
+	for i := range cards {
+		cards[i] = fmt.Sprintf("20000000001%02d", i)
+		if _, err := replicas[0].Account(ctx, "F1", cards[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const terminals, batches = 6, 25
+	var mu sync.Mutex
+	sales := map[string]int64{} // per card
+	var writers sync.WaitGroup
+	for i := range terminals {
+		rng := rand.New(rand.NewPCG(uint64(i), 2))
+		writers.Go(func() {
+			term := fmt.Sprintf("S%d-T1", i)
+			seq, prev := uint64(1), ""
+			for b := range batches {
+				specs := make([]storetest.SaleSpec, 1+rng.IntN(4))
+				for j := range specs {
+					specs[j] = storetest.SaleSpec{Card: cards[rng.IntN(len(cards))], Total: 1_00, Earned: 1}
+				}
+				evs := storetest.Sales(term, seq, prev, specs...)
+				if _, err := replicas[b%2].Append(ctx, term, evs); err != nil {
+					t.Errorf("append %s: %v", term, err)
+					return
+				}
+				mu.Lock()
+				for _, sp := range specs {
+					sales[sp.Card]++
+				}
+				mu.Unlock()
+				seq, prev = seq+uint64(len(evs)), evs[len(evs)-1].Hash
+			}
+		})
+	}
+	writers.Go(func() {
+		rng := rand.New(rand.NewPCG(99, 2))
+		for n := range 40 {
+			card := cards[rng.IntN(len(cards))]
+			at := storetest.Epoch.Add(time.Duration(n) * time.Minute)
+			var err error
+			if n%3 == 2 {
+				_, err = replicas[n%2].ForgetHolder(ctx, card, at)
+			} else {
+				h := pos.CardHolder{Card: card, Name: "Анна", Phone: "+7 900 000-00-00", Updated: at.Add(time.Second)}
+				_, err = replicas[n%2].PutHolders(ctx, "S9-T1", []pos.CardHolder{h, {Card: cards[0], Name: "Пётр", Phone: "+7 900 111-11-11", Updated: at}})
+			}
+			if err != nil {
+				t.Errorf("holders: %v", err)
+				return
+			}
+		}
+	})
+	done := make(chan struct{})
+	go func() { writers.Wait(); close(done) }()
+
+	last := map[string]int64{}
+	after := int64(0)
+	follow := func() int {
+		ch, err := replicas[1].Changes(ctx, "F1", after, 3)
+		if err != nil {
+			t.Fatalf("changes: %v", err)
+		}
+		for _, a := range ch.Accounts {
+			if a.Change <= after {
+				t.Fatalf("change %d of %s after %d", a.Change, a.Card, after)
+			}
+			last[a.Card] = a.Change
+		}
+		after = ch.Next
+		return len(ch.Accounts)
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+			follow()
+		}
+	}
+	for follow() > 0 {
+	}
+	for _, card := range cards {
+		a, err := replicas[0].Account(ctx, "", card)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Change != last[card] {
+			t.Errorf("%s: the feed last showed change %d, the account is at %d", card, last[card], a.Change)
+		}
+		if a.Account.Sales != sales[card] || a.Account.Points != sales[card] {
+			t.Errorf("%s: %d sales, %d points; want %d", card, a.Account.Sales, a.Account.Points, sales[card])
+		}
 	}
 }

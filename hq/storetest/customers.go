@@ -185,8 +185,13 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if err != nil || a.Holder != nil || !a.Forgotten {
 			t.Errorf("Account after forgetting = %+v %v", a, err)
 		}
-		if n, _ := s.PutHolders(ctx, "S2-T1", []pos.CardHolder{newer}); n != 0 {
+		before, _ := s.Changes(ctx, "S4-T1", 0, 100)
+		if n, _ := s.PutHolders(ctx, "S4-T1", []pos.CardHolder{newer}); n != 0 {
 			t.Error("a stale copy came back after the forget")
+		}
+		// The till that sent it learns through its feed that the holder is forgotten.
+		if ch, err := s.Changes(ctx, "S4-T1", before.Next, 100); err != nil || len(ch.Accounts) != 1 || !ch.Accounts[0].Forgotten || ch.Accounts[0].Holder != nil {
+			t.Errorf("the feed of the till with a stale copy = %+v %v", ch, err)
 		}
 		again := newer
 		again.Updated = forgetAt.Add(time.Minute)

@@ -1,0 +1,385 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// Card accounts, holders and the change feed (migrations/0003_customers.sql).
+//
+// Every transaction that changes a card goes the same way: it locks the cards'
+// rows in card order (queueLockCards), changes what it changes, and ends with
+// saveCards, which writes the rows back with their new change positions. The
+// card row lock is the card's mutex: holders and forgotten are only written
+// under it, so a holder being forgotten and a stale copy of it being stored
+// serialize. Locking in card order, always before the change feed's row, keeps
+// transactions that share cards from deadlocking.
+
+var _ hq.Customers = (*Store)(nil)
+
+// cardRow is a row of table cards. Times are unix nanoseconds, nil when the
+// thing never happened.
+type cardRow struct {
+	Card        string
+	Spend       int64
+	Points      int64
+	Sales       int64
+	LastSale    *int64
+	Overdrawn   int64
+	First, Last *int64 // the first and the latest overdraft
+}
+
+// addSale adds one sale to the card's account. A sale that takes the points
+// below zero, and below where they were, records the newly overdrawn points,
+// never more than it redeemed.
+func (c *cardRow) addSale(s hq.SaleFacts) {
+	before := c.Points
+	at := s.At.UnixNano() // as events.at_unix_ns keeps it
+	c.Spend += int64(s.Total)
+	c.Points += s.Earned - s.Redeemed
+	c.Sales++
+	if c.LastSale == nil || at > *c.LastSale {
+		c.LastSale = &at
+	}
+	if over := min(min(before, 0)-c.Points, s.Redeemed); over > 0 {
+		c.Overdrawn += over
+		if c.First == nil {
+			c.First = &at
+		}
+		c.Last = &at
+	}
+}
+
+// queueLockCards queues, on a batch sent inside a transaction, the statements
+// that lock the rows of cards (sorted, no repeats) until the transaction ends,
+// inserting the missing ones, and read them into *rows in card order.
+//
+// A missing row is inserted first, ON CONFLICT DO NOTHING: of two transactions
+// adding the same card, the second waits for the first to end and then locks
+// the row the first one committed, so neither adds up from a stale zero.
+// ORDER BY card FOR UPDATE takes the locks in card order.
+func queueLockCards(b *pgx.Batch, cards []string, rows *[]cardRow) {
+	b.Queue("INSERT INTO cards (card) SELECT unnest($1::text[]) ON CONFLICT (card) DO NOTHING", cards)
+	b.Queue(`SELECT card, lifetime_spend, points, sales, last_sale_unix_ns,
+		overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns
+		FROM cards WHERE card = ANY($1::text[]) ORDER BY card FOR UPDATE`, cards).Query(func(r pgx.Rows) error {
+		var err error
+		*rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (cardRow, error) {
+			var c cardRow
+			err := row.Scan(&c.Card, &c.Spend, &c.Points, &c.Sales, &c.LastSale, &c.Overdrawn, &c.First, &c.Last)
+			return c, err
+		})
+		if err == nil && len(*rows) != len(cards) {
+			err = fmt.Errorf("locked %d card rows of %d", len(*rows), len(cards))
+		}
+		return err
+	})
+}
+
+// queueSeen queues marking cards as seen by terminal ("" marks nothing).
+func queueSeen(b *pgx.Batch, terminal string, cards []string) {
+	if terminal == "" || len(cards) == 0 {
+		return
+	}
+	b.Queue("INSERT INTO seen (terminal, card) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING", terminal, cards)
+}
+
+// saveCards writes back rows locked by queueLockCards and gives them the next
+// positions of the change feed. It must be the transaction's last statement
+// before COMMIT.
+//
+// Why that makes the feed follow commit order: the positions come from the
+// one row of change_feed, updated by this statement, and its row lock is held
+// until the transaction ends. The next transaction to take positions waits
+// for that lock, so it gets higher positions only once this one has committed
+// (PostgreSQL releases a transaction's locks after making its commit visible)
+// or rolled back (and then takes the same positions again). Positions thus
+// become visible in increasing order: a reader never sees N+1 committed while
+// N commits later, and a terminal that polls Changes from the highest
+// position it saw skips nothing. Taking the lock last keeps the serialized
+// part short, the statement and the commit, and means a transaction holding
+// it never waits for another lock: the card rows are locked already.
+func saveCards(ctx context.Context, tx pgx.Tx, rows []cardRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	n := len(rows)
+	cards := make([]string, n)
+	spend, points, sales, overdrawn := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	lastSale, first, last := make([]*int64, n), make([]*int64, n), make([]*int64, n)
+	for i, c := range rows {
+		cards[i], spend[i], points[i], sales[i], lastSale[i] = c.Card, c.Spend, c.Points, c.Sales, c.LastSale
+		overdrawn[i], first[i], last[i] = c.Overdrawn, c.First, c.Last
+	}
+	ct, err := tx.Exec(ctx, `WITH feed AS (
+			UPDATE change_feed SET head = head + $1 RETURNING head
+		)
+		UPDATE cards AS c SET lifetime_spend = u.spend, points = u.points, sales = u.sales,
+			last_sale_unix_ns = u.last_sale, overdrawn = u.overdrawn,
+			first_overdraft_unix_ns = u.first, last_overdraft_unix_ns = u.last,
+			change = feed.head - $1 + u.n
+		FROM feed, unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+			WITH ORDINALITY AS u(card, spend, points, sales, last_sale, overdrawn, first, last, n)
+		WHERE c.card = u.card`,
+		int64(n), cards, spend, points, sales, lastSale, overdrawn, first, last)
+	if err != nil {
+		return fmt.Errorf("save cards: %w", err)
+	}
+	if ct.RowsAffected() != int64(n) {
+		return fmt.Errorf("save cards: %d rows updated, want %d", ct.RowsAffected(), n)
+	}
+	return nil
+}
+
+// saleCards groups sales with a card by card and returns the cards sorted.
+func saleCards(sales []hq.SaleFacts) (map[string][]hq.SaleFacts, []string) {
+	byCard := map[string][]hq.SaleFacts{}
+	var cards []string
+	for _, s := range sales {
+		if s.Card == "" {
+			continue
+		}
+		if _, ok := byCard[s.Card]; !ok {
+			cards = append(cards, s.Card)
+		}
+		byCard[s.Card] = append(byCard[s.Card], s) // in event order: overdrafts depend on it
+	}
+	slices.Sort(cards) // byte order, as COLLATE "C"
+	return byCard, cards
+}
+
+// PutHolders implements hq.Customers. A card given twice keeps its latest
+// version and counts once.
+func (s *Store) PutHolders(ctx context.Context, terminal string, holders []pos.CardHolder) (int, error) {
+	if len(holders) == 0 {
+		return 0, nil
+	}
+	latest := make(map[string]pos.CardHolder, len(holders))
+	for _, h := range holders {
+		if h.Card == "" {
+			return 0, errors.New("put holders: a holder without a card")
+		}
+		if old, ok := latest[h.Card]; !ok || h.Updated.After(old.Updated) {
+			latest[h.Card] = h
+		}
+	}
+	cards := make([]string, 0, len(latest))
+	for card := range latest {
+		cards = append(cards, card)
+	}
+	slices.Sort(cards)
+	docs, updated := make([]string, len(cards)), make([]int64, len(cards))
+	for i, card := range cards {
+		h := latest[card]
+		b, err := json.Marshal(h)
+		if err != nil {
+			return 0, fmt.Errorf("put holders: holder of %s: %w", card, err)
+		}
+		docs[i], updated[i] = string(b), unixNano(h.Updated)
+	}
+
+	var stored int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var rows []cardRow
+		got := map[string]bool{}
+		b := &pgx.Batch{}
+		queueLockCards(b, cards, &rows)
+		// Under the card locks, forgotten and holders cannot change meanwhile,
+		// and this statement's snapshot, taken after the locks, is current.
+		b.Queue(`INSERT INTO holders AS h (card, holder, updated_unix_ns)
+			SELECT u.card, u.holder::jsonb, u.updated FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(card, holder, updated)
+			WHERE NOT EXISTS (SELECT FROM forgotten f WHERE f.card = u.card AND f.forgotten_unix_ns >= u.updated)
+			ON CONFLICT (card) DO UPDATE SET holder = excluded.holder, updated_unix_ns = excluded.updated_unix_ns
+				WHERE h.updated_unix_ns < excluded.updated_unix_ns
+			RETURNING card`, cards, docs, updated).Query(func(r pgx.Rows) error {
+			var card string
+			_, err := pgx.ForEachRow(r, []any{&card}, func() error {
+				got[card] = true
+				return nil
+			})
+			return err
+		})
+		queueSeen(b, terminal, cards)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		changed := rows[:0]
+		for _, c := range rows {
+			// A terminal's refused holders move on too: it learns HQ's
+			// version, newer or forgotten, through its feed.
+			if got[c.Card] || terminal != "" {
+				changed = append(changed, c)
+			}
+		}
+		stored = len(got)
+		return saveCards(ctx, tx, changed)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("put holders: %w", err)
+	}
+	return stored, nil
+}
+
+// Holder implements hq.Customers.
+func (s *Store) Holder(ctx context.Context, card string) (pos.CardHolder, bool, error) {
+	var h pos.CardHolder
+	err := s.pool.QueryRow(ctx, "SELECT holder FROM holders WHERE card = $1", card).Scan(&h)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return pos.CardHolder{}, false, nil
+	case err != nil:
+		return pos.CardHolder{}, false, fmt.Errorf("holder of %s: %w", card, err)
+	}
+	return h, true, nil
+}
+
+// ForgetHolder implements hq.Customers. It deletes the holder's row; PostgreSQL
+// keeps the deleted row's bytes in the table's file until a vacuum reuses its
+// space, and in the write-ahead log and backups until they are recycled, which
+// is the database operator's retention to set. The card moves on in the change
+// feed even when HQ had no holder: a till may hold one it registered offline.
+func (s *Store) ForgetHolder(ctx context.Context, card string, at time.Time) (bool, error) {
+	var had bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var rows []cardRow
+		b := &pgx.Batch{}
+		queueLockCards(b, []string{card}, &rows)
+		b.Queue("DELETE FROM holders WHERE card = $1", card).Exec(func(ct pgconn.CommandTag) error {
+			had = ct.RowsAffected() > 0
+			return nil
+		})
+		// A later forget wins: it refuses more stale copies.
+		b.Queue(`INSERT INTO forgotten AS f (card, forgotten_unix_ns) VALUES ($1, $2)
+			ON CONFLICT (card) DO UPDATE SET forgotten_unix_ns = greatest(f.forgotten_unix_ns, excluded.forgotten_unix_ns)`,
+			card, unixNano(at))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return saveCards(ctx, tx, rows)
+	})
+	if err != nil {
+		return false, fmt.Errorf("forget holder of %s: %w", card, err)
+	}
+	return had, nil
+}
+
+// accountColumns read a card (k.card), its account, holder and the asking
+// terminal's acked seq from cards c, holders h, forgotten f and terminals t;
+// scanAccount reads them.
+const accountColumns = `k.card, coalesce(c.lifetime_spend, 0), coalesce(c.points, 0), coalesce(c.sales, 0),
+	c.last_sale_unix_ns, coalesce(c.change, 0), h.holder, f.card IS NOT NULL, coalesce(t.acked, 0)`
+
+func scanAccount(row pgx.Row) (wire.AccountAnswer, error) {
+	var spend, acked int64
+	var lastSale *int64
+	var forgotten bool
+	var a wire.AccountAnswer
+	if err := row.Scan(&a.Card, &spend, &a.Account.Points, &a.Account.Sales, &lastSale, &a.Change, &a.Holder, &forgotten, &acked); err != nil {
+		return wire.AccountAnswer{}, err
+	}
+	a.Account.Card, a.Account.LifetimeSpend = a.Card, money.Amount(spend)
+	if lastSale != nil {
+		a.Account.LastSale = time.Unix(0, *lastSale).UTC()
+	}
+	a.AsOf = uint64(acked)
+	a.Forgotten = a.Holder == nil && forgotten
+	a.Overdraft = max(0, -a.Account.Points)
+	return a, nil
+}
+
+// Account implements hq.Customers. One statement marks the card as seen and
+// reads the account and the terminal's acked seq, in one snapshot.
+func (s *Store) Account(ctx context.Context, terminal, card string) (wire.AccountAnswer, error) {
+	row := s.pool.QueryRow(ctx, `WITH mark AS (
+			INSERT INTO seen (terminal, card) SELECT $1, $2 WHERE $1 <> '' ON CONFLICT DO NOTHING
+		)
+		SELECT `+accountColumns+`
+		FROM (VALUES ($2::text)) AS k(card)
+		LEFT JOIN cards c ON c.card = k.card
+		LEFT JOIN holders h ON h.card = k.card
+		LEFT JOIN forgotten f ON f.card = k.card
+		LEFT JOIN terminals t ON t.terminal = $1::text`, terminal, card)
+	a, err := scanAccount(row)
+	if err != nil {
+		return wire.AccountAnswer{}, fmt.Errorf("account %s: %w", card, err)
+	}
+	return a, nil
+}
+
+// Changes implements hq.Customers. It walks cards by change from after (index
+// cards_change) and keeps the ones in the terminal's seen, in one snapshot.
+func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, error) {
+	out := wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}
+	if limit <= 0 {
+		return out, nil
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+accountColumns+`
+		FROM seen k
+		JOIN cards c ON c.card = k.card
+		LEFT JOIN holders h ON h.card = c.card
+		LEFT JOIN forgotten f ON f.card = c.card
+		LEFT JOIN terminals t ON t.terminal = $1
+		WHERE k.terminal = $1 AND c.change > $2
+		ORDER BY c.change
+		LIMIT $3`, terminal, after, limit)
+	var err error
+	out.Accounts, err = pgx.AppendRows(out.Accounts, rows, func(row pgx.CollectableRow) (wire.AccountAnswer, error) {
+		return scanAccount(row)
+	})
+	if err != nil {
+		return wire.ChangesAnswer{}, fmt.Errorf("changes for %s: %w", terminal, err)
+	}
+	for i := range out.Accounts {
+		out.Next = max(out.Next, out.Accounts[i].Change)
+	}
+	return out, nil
+}
+
+// Overdrafts implements hq.Customers.
+func (s *Store) Overdrafts(ctx context.Context) ([]wire.Overdraft, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT card, points, overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns
+		FROM cards WHERE overdrawn > 0 ORDER BY card`)
+	out, err := pgx.AppendRows([]wire.Overdraft{}, rows, func(row pgx.CollectableRow) (wire.Overdraft, error) {
+		var o wire.Overdraft
+		var points int64
+		var first, last *int64
+		err := row.Scan(&o.Card, &points, &o.Recorded, &first, &last)
+		o.Owed = max(0, -points)
+		if first != nil {
+			o.First = time.Unix(0, *first).UTC()
+		}
+		if last != nil {
+			o.Last = time.Unix(0, *last).UTC()
+		}
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("overdrafts: %w", err)
+	}
+	return out, nil
+}
+
+// unixNano is t as the *_unix_ns columns keep it; a time int64 nanoseconds
+// cannot hold (the zero time) is clamped, so it still compares right.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
