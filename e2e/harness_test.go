@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 // pg is the PostgreSQL cluster of the tests that run tillhq on PostgreSQL: the
-// first pgURL starts it, TestMain stops it. This is what pgtest.Main and
+// first pgDatabase starts it, TestMain stops it. This is what pgtest.Main and
 // pgtest.URL do, but pgtest.Main exits without returning, and TestMain must
 // still remove the binaries it built.
 var pg struct {
@@ -56,8 +56,8 @@ var pg struct {
 	err     error
 }
 
-// pgURL returns the URL of a new empty database, dropped when t ends.
-func pgURL(t *testing.T) string {
+// pgDatabase returns the URL of a new empty database, dropped when t ends.
+func pgDatabase(t *testing.T) string {
 	t.Helper()
 	pg.once.Do(func() { pg.cluster, pg.err = pgtest.Start(context.Background(), pgtest.Options{}) })
 	if pg.err != nil {
