@@ -105,6 +105,8 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 			wire.WriteJSON(w, http.StatusOK, wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}})
 			return
 		case <-r.Context().Done():
+			w.Header().Set("Retry-After", "1")
+			wire.WriteError(w, http.StatusServiceUnavailable, "shutting_down", "HQ is restarting")
 			return
 		}
 	}

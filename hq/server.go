@@ -246,6 +246,10 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case <-r.Context().Done():
+			// HQ is shutting down (or the terminal left): say so rather than
+			// let net/http send an empty 200.
+			w.Header().Set("Retry-After", "1")
+			wire.WriteError(w, http.StatusServiceUnavailable, "shutting_down", "HQ is restarting")
 			return
 		}
 	}

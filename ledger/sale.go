@@ -274,27 +274,42 @@ func (l *Ledger) PendingRedeemed(card string, since time.Time) (points int64, er
 	return points, nil
 }
 
+// pendingRedeemed walks the outbox from its newest event back, reading only
+// the card's events, and stops at the first of them made before since: a day
+// offline costs a look at each pending effect and a decode of the card's
+// events of that day only.
 func pendingRedeemed(tx *bolt.Tx, acked uint64, card string, since time.Time) (int64, error) {
 	var sum int64
 	events := tx.Bucket(bucketEvents)
-	err := forEffects(tx, acked+1, func(seq uint64, f effect) error {
-		if f.card != card {
-			return nil
-		}
-		e, err := decodeEvent(events.Get(u64(seq)))
+	c := tx.Bucket(bucketEffects).Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		seq, err := seqKey(k)
 		if err != nil {
-			return fmt.Errorf("event %d: %w", seq, err)
+			return 0, fmt.Errorf("effects: %w", err)
+		}
+		if seq <= acked {
+			break
+		}
+		f, err := decodeEffect(v)
+		if err != nil {
+			return 0, fmt.Errorf("effect %d: %w", seq, err)
+		}
+		if f.card != card {
+			continue
+		}
+		var e struct {
+			At   time.Time `json:"at"`
+			Body struct {
+				Redeemed int64 `json:"points_redeemed"`
+			} `json:"body"`
+		}
+		if err := json.Unmarshal(events.Get(k), &e); err != nil {
+			return 0, fmt.Errorf("event %d: %w", seq, err)
 		}
 		if e.At.Before(since) {
-			return nil
+			break // sales are recorded in time order
 		}
-		var b struct {
-			Redeemed int64 `json:"points_redeemed"`
-		}
-		if json.Unmarshal(e.Body, &b) == nil && b.Redeemed > 0 {
-			sum += b.Redeemed
-		}
-		return nil
-	})
-	return sum, err
+		sum += max(e.Body.Redeemed, 0)
+	}
+	return sum, nil
 }

@@ -479,6 +479,13 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 		return SaleResult{}, false, fmt.Errorf("record sale %s: stored body: %w", req.ID, err)
 	}
 	res.Greeting = greeting
+	if rcpt.Replayed && req.Card != "" {
+		// The greeting was never stored: greet again as the sale did.
+		acct := pos.Account{Card: req.Card, Profile: profile}
+		if q, err := discount.Apply(a.rs, req.Basket, &acct, rcpt.At.In(now.Location())); err == nil {
+			res.Greeting = q.Greeting
+		}
+	}
 	if !rcpt.Replayed && t.opts.OnSale != nil {
 		t.opts.OnSale()
 	}

@@ -93,6 +93,11 @@ type Forwarder struct {
 	down   bool // an outage is being reported (logged once)
 
 	changesAfter atomic.Int64 // position in HQ's change feed
+
+	// batch is the upload size now: halved after each failed upload (a link
+	// that cuts long requests still lets small ones through), doubled back
+	// after each success up to Options.Batch. Only the upload loop uses it.
+	batch int
 }
 
 // New returns a Forwarder; call Run to start it.
@@ -118,7 +123,7 @@ func New(opts Options) *Forwarder {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Forwarder{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1)}
+	return &Forwarder{opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), batch: opts.Batch}
 }
 
 // Kick wakes the uploader, e.g. right after a sale was recorded. It never blocks.
@@ -164,8 +169,10 @@ func (f *Forwarder) uploadLoop(ctx context.Context) {
 		case err != nil:
 			f.failed(err)
 			wait = b.next(f.opts.MinWait, f.opts.MaxWait, err)
+			f.batch = max(f.batch/2, 1)
 		default:
 			b.reset()
+			f.batch = min(f.batch*2, f.opts.Batch)
 			if more {
 				continue
 			}
@@ -190,7 +197,7 @@ func (f *Forwarder) uploadLoop(ctx context.Context) {
 
 // uploadOnce sends one batch; more says a full batch went and others may wait.
 func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
-	evs, err := f.opts.Outbox.Pending(f.opts.Batch)
+	evs, err := f.opts.Outbox.Pending(f.batch)
 	if err != nil {
 		return false, fmt.Errorf("read outbox: %w", err)
 	}
@@ -235,7 +242,7 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 	}
 	f.succeeded()
 	last := evs[len(evs)-1].Seq
-	return len(evs) == f.opts.Batch && ans.Acked >= last, nil
+	return len(evs) == f.batch && ans.Acked >= last, nil
 }
 
 // pollLoop runs one of HQ's long polls (rules, account changes) until ctx ends,
