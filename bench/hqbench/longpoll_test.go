@@ -1,0 +1,363 @@
+package hqbench
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/internal/pgtest"
+	"github.com/tilld/tilld/pki"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// pollTerminals is how many terminals long-poll HQ in BenchmarkLongPoll.
+const pollTerminals = 500
+
+// BenchmarkLongPoll runs the tillhq binary (built by the benchmark) with 500
+// terminals long-polling it, each a sync/forward.Forwarder with its own client
+// certificate, in this process. Every iteration publishes a new ruleset through
+// the admin API and times it from the request until the last terminal has the
+// ruleset in hand; the terminals then check its signature and hash and poll
+// again, and the clock stops until all are waiting.
+//
+// Sub-benchmarks, each with a tillhq of its own: "rules" terminals poll the
+// rules only (one connection each); "rules+changes" terminals also follow HQ's
+// change feed of card accounts, as tilld's forwarder does (a second long poll,
+// hence a second connection); each over tillhq's bbolt file and over PostgreSQL.
+//
+// Reported: p50 and max of publish-to-all in ms; HQ's resident set (VmRSS,
+// largest sample with every terminal waiting, taken after each publish), its peak
+// (VmHWM, or that sample when larger: the kernel updates VmHWM lazily) and its
+// resident set before any terminal connected, in MiB.
+//
+//	go test ./bench/hqbench -run '^$' -bench LongPoll -benchtime 10x
+func BenchmarkLongPoll(b *testing.B) {
+	bin := buildTillhq(b)
+	for _, v := range []struct {
+		name              string
+		changes, postgres bool
+	}{
+		{"rules/bolt", false, false},
+		{"rules/postgres", false, true},
+		{"rules+changes/bolt", true, false},
+		{"rules+changes/postgres", true, true},
+	} {
+		p := newPoll(b, bin, pollTerminals, v.changes, v.postgres)
+		b.Run(v.name, func(b *testing.B) {
+			var lat []time.Duration
+			for range b.N {
+				lat = append(lat, p.publish(b))
+				b.StopTimer()
+				p.settle(b)
+				b.StartTimer()
+			}
+			slices.Sort(lat)
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+			_, hwm := p.hq.memory(b)
+			b.ReportMetric(float64(p.maxRSS)/(1<<20), "rss-MiB")
+			b.ReportMetric(float64(max(hwm, p.maxRSS))/(1<<20), "peak-rss-MiB")
+			b.ReportMetric(float64(p.idleRSS)/(1<<20), "idle-rss-MiB")
+		})
+		p.close()
+	}
+}
+
+// poll is a running tillhq with a fleet of terminals long-polling it.
+type poll struct {
+	hq      *hqProc
+	rules   []byte // the ruleset file published, with its version line rewritten
+	version int64  // the version published last
+	fleet   *fleet
+	idleRSS int64 // HQ's VmRSS before any terminal connected
+	maxRSS  int64 // largest VmRSS sampled with every terminal waiting
+	stop    func()
+	ca      *pki.CA // HQ's, from its data directory
+	dbURL   string  // HQ's PostgreSQL database, "" when it keeps a bbolt file
+}
+
+// newPoll initialises an HQ data directory with tillhq init, serves it (over
+// PostgreSQL when postgres is set) with version 1 of the example ruleset, and
+// starts n terminals, each of which fetches version 1 and waits for the next,
+// and with changes also waits on HQ's change feed.
+func newPoll(tb testing.TB, bin string, n int, changes, postgres bool) *poll {
+	tb.Helper()
+	dir := tb.TempDir()
+	out, err := exec.Command(bin, "init", "--data", dir, "--host", "127.0.0.1").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("tillhq init: %v\n%s", err, out)
+	}
+	lines := strings.Fields(string(out)) // the rules key is the last word printed
+	rulesKey, err := wire.ParsePublicKey(lines[len(lines)-1])
+	if err != nil {
+		tb.Fatalf("tillhq init printed no rules key: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "discount", "example.toml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &poll{rules: raw, version: 1}
+	rulesFile := filepath.Join(dir, "rules.toml")
+	if err := os.WriteFile(rulesFile, p.ruleset(1), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	args := []string{"--data", dir, "--rules", rulesFile}
+	if postgres {
+		p.dbURL = pgtest.URL(tb)
+		args = append(args, "--postgres", p.dbURL)
+	}
+	p.hq = startTillhq(tb, bin, args...)
+	time.Sleep(200 * time.Millisecond) // let start-up garbage settle before the sample
+	p.idleRSS, _ = p.hq.memory(tb)
+
+	p.ca = loadCA(tb, dir)
+	polls := 1
+	if changes {
+		polls = 2
+	}
+	p.fleet = &fleet{n: n, polls: polls, key: rulesKey, versions: map[int64]*arrivals{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var transports []*http.Transport
+	for i := range n {
+		c := terminalClient(tb, p.ca, fmt.Sprintf("S%02d", i/10), fmt.Sprintf("P%03d", i))
+		transports = append(transports, c.Transport.(*http.Transport))
+		c.Transport = parkCounter{c.Transport, &p.fleet.parked}
+		opts := forward.Options{HQ: p.hq.terminals, Terminal: fmt.Sprintf("P%03d", i),
+			Outbox: emptyOutbox{}, Rules: &pollTerminal{fleet: p.fleet}, Client: c}
+		if changes {
+			opts.Cards = noCards{}
+		}
+		f := forward.New(opts)
+		wg.Go(func() { f.Run(ctx) })
+	}
+	var once sync.Once
+	p.stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			for _, t := range transports {
+				t.CloseIdleConnections()
+			}
+			p.hq.stop(tb)
+		})
+	}
+	tb.Cleanup(p.stop)
+	p.wait(tb, 1)
+	p.settle(tb)
+	return p
+}
+
+// ruleset returns the published file with its version set to v.
+func (p *poll) ruleset(v int64) []byte {
+	return versionLine.ReplaceAll(p.rules, []byte("version = "+strconv.FormatInt(v, 10)))
+}
+
+var versionLine = regexp.MustCompile(`(?m)^version = \d+`)
+
+// publish publishes the next version through HQ's admin API, as `tillhq rules
+// publish` does, waits until every terminal has it, and returns how long that
+// took from the request. Call settle before the next publish.
+func (p *poll) publish(tb testing.TB) time.Duration {
+	tb.Helper()
+	p.version++
+	raw := p.ruleset(p.version)
+	a := p.fleet.expect(p.version)
+	start := time.Now()
+	resp, err := http.Post(p.hq.admin+wire.PathAdminRules, "application/toml", bytes.NewReader(raw))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		tb.Fatalf("publish version %d: %s %s", p.version, resp.Status, body)
+	}
+	p.wait(tb, p.version)
+	return a.last.Sub(start)
+}
+
+// wait waits until every terminal has version v.
+func (p *poll) wait(tb testing.TB, v int64) {
+	tb.Helper()
+	a := p.fleet.expect(v)
+	select {
+	case <-a.all:
+	case <-time.After(2 * time.Minute):
+		tb.Fatalf("ruleset version %d reached %d of %d terminals in 2 minutes; refused: %v\nHQ:\n%s",
+			v, a.count.Load(), p.fleet.n, p.fleet.errors(), p.hq.out)
+	}
+}
+
+// settle waits until every terminal's long polls are waiting on HQ, gives HQ a
+// moment to park them, and samples HQ's resident set.
+func (p *poll) settle(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	want := int64(p.fleet.n * p.fleet.polls)
+	for p.fleet.parked.Load() < want {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d of %d long polls waiting on HQ after a minute", p.fleet.parked.Load(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rss, _ := p.hq.memory(tb)
+	p.maxRSS = max(p.maxRSS, rss)
+}
+
+func (p *poll) close() { p.stop() }
+
+// loadCA reads the CA tillhq init made in dir.
+func loadCA(tb testing.TB, dir string) *pki.CA {
+	tb.Helper()
+	certPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := pki.DecodeCert(certPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := pki.DecodeKey(keyPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &pki.CA{Cert: cert, Key: key}
+}
+
+// fleet is what the polling terminals have received.
+type fleet struct {
+	n      int // terminals
+	polls  int // long polls per terminal: rules, and perhaps changes
+	key    ed25519.PublicKey
+	parked atomic.Int64 // long polls sent and not yet answered
+
+	mu       sync.Mutex
+	versions map[int64]*arrivals
+	refused  []error
+}
+
+// arrivals counts the terminals that got one version.
+type arrivals struct {
+	want  int64
+	count atomic.Int64
+	last  time.Time     // when the last of them got it; set before all closes
+	all   chan struct{} // closed when want terminals got it
+}
+
+// expect returns the arrivals of version v.
+func (f *fleet) expect(v int64) *arrivals {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.versions[v]
+	if a == nil {
+		a = &arrivals{want: int64(f.n), all: make(chan struct{})}
+		f.versions[v] = a
+	}
+	return a
+}
+
+// arrived records that a terminal got version v at time at.
+func (f *fleet) arrived(v int64, at time.Time) {
+	a := f.expect(v)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if at.After(a.last) {
+		a.last = at
+	}
+	if a.count.Add(1) == a.want {
+		close(a.all)
+	}
+}
+
+func (f *fleet) refuse(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refused = append(f.refused, err)
+}
+
+func (f *fleet) errors() []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.refused)
+}
+
+// pollTerminal is the rules side of a terminal: it notes when a ruleset arrived,
+// then checks it as the till does (signature with HQ's key, hash) and keeps its
+// version. Parsing and caching it are the till's own cost, left out.
+type pollTerminal struct {
+	fleet   *fleet
+	version atomic.Int64
+}
+
+func (t *pollTerminal) RulesVersion() int64 { return t.version.Load() }
+
+func (t *pollTerminal) ApplyRules(version int64, hash string, signature, raw []byte) error {
+	at := time.Now()
+	if err := wire.VerifyRules(t.fleet.key, raw, signature); err != nil {
+		t.fleet.refuse(err)
+		return err
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hash {
+		err := fmt.Errorf("ruleset version %d: hash %x, announced %s", version, sum, hash)
+		t.fleet.refuse(err)
+		return err
+	}
+	t.version.Store(version)
+	t.fleet.arrived(version, at)
+	return nil
+}
+
+// emptyOutbox is the outbox of a terminal with nothing to upload.
+type emptyOutbox struct{}
+
+func (emptyOutbox) Pending(int) ([]event.Event, error) { return nil, nil }
+func (emptyOutbox) Ack(uint64) error                   { return nil }
+
+// noCards is the card side of a terminal that registers no holders and keeps
+// no accounts: it follows the change feed and drops what comes.
+type noCards struct{}
+
+func (noCards) PendingHolders(int) ([]pos.CardHolder, error) { return nil, nil }
+func (noCards) HoldersSynced([]pos.CardHolder) error         { return nil }
+func (noCards) ApplyAccount(wire.AccountAnswer) error        { return nil }
+
+// parkCounter counts the long polls (rules, changes) a terminal has sent and HQ
+// has not yet answered.
+type parkCounter struct {
+	next http.RoundTripper
+	n    *atomic.Int64
+}
+
+func (c parkCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == wire.PathRules || r.URL.Path == wire.PathChanges {
+		c.n.Add(1)
+		defer c.n.Add(-1)
+	}
+	return c.next.RoundTrip(r)
+}
