@@ -117,17 +117,17 @@ func TestCrash(t *testing.T) {
 	t.Logf("%d kills; %d sales acknowledged, %d events, %d accounts", kills, book.acked(), rep.Events, rep.Accounts)
 }
 
-// startHQ starts tillhq with the example rules and enrolls terminal S1-T1 into
-// dataDir, as store IT does: tilld then finds its id, HQ's address and the
-// rules key there.
-func startHQ(t *testing.T, work, dataDir string) {
+// startHQ starts tillhq with the example rules, its data in work/hq, and enrolls
+// terminal S1-T1 into dataDir, as store IT does: tilld then finds its id, HQ's
+// address and the rules key there. It returns the URL of HQ's admin API.
+func startHQ(t *testing.T, work, dataDir string) (adminURL string) {
 	t.Helper()
 	rules := filepath.Join(work, "rules.toml")
 	if err := os.WriteFile(rules, discount.Example, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
-	adminURL := "http://" + adminAddr
+	adminURL = "http://" + adminAddr
 	hqData := filepath.Join(work, "hq")
 	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
 	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
@@ -140,6 +140,7 @@ func startHQ(t *testing.T, work, dataDir string) {
 	})
 	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", "S1", "--terminal", "S1-T1"))
 	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", dataDir)
+	return adminURL
 }
 
 // killable is a tilld this test kills; only its last output is kept.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/localapi"
 )
 
@@ -24,23 +22,9 @@ import (
 // still passes.
 func TestForgetCustomerEverywhere(t *testing.T) {
 	work := t.TempDir()
-	rules := filepath.Join(work, "rules.toml")
-	writeFile(t, rules, string(discount.Example))
-	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
-	adminURL := "http://" + adminAddr
-	hqData := filepath.Join(work, "hq")
-	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
-	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
-	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
-		resp, err := http.Get(adminURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
-	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", "S1", "--terminal", "S1-T1"))
 	tilldData := filepath.Join(work, "tilld")
-	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", tilldData)
+	adminURL := startHQ(t, work, tilldData)
+	hqData := filepath.Join(work, "hq")
 	apiAddr := freeAddr(t)
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", tilldData, apiAddr))
