@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -78,3 +79,21 @@ func Extend(terminal string, w Watermark, events []event.Event) (Extension, erro
 
 // IsBrokenChain reports whether err says an upload did not link to HQ's chain.
 func IsBrokenChain(err error) bool { return errors.Is(err, ErrBrokenChain) }
+
+// SalesByCard groups the sales that name a card by card, each card's in event
+// order (an overdraft depends on it), and returns the cards in byte order, the
+// order in which every store locks and writes them.
+func SalesByCard(sales []SaleFacts) (byCard map[string][]SaleFacts, cards []string) {
+	byCard = map[string][]SaleFacts{}
+	for _, s := range sales {
+		if s.Card == "" {
+			continue
+		}
+		if _, ok := byCard[s.Card]; !ok {
+			cards = append(cards, s.Card)
+		}
+		byCard[s.Card] = append(byCard[s.Card], s)
+	}
+	slices.Sort(cards)
+	return byCard, cards
+}

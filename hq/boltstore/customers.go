@@ -86,18 +86,8 @@ func markSeen(tx *bolt.Tx, terminal, number string) error {
 
 // addSales adds a terminal's newly stored sales to their cards' accounts.
 func addSales(tx *bolt.Tx, terminal string, sales []hq.SaleFacts) error {
-	byCard := map[string][]hq.SaleFacts{}
-	var order []string
-	for _, s := range sales {
-		if s.Card == "" {
-			continue
-		}
-		if _, ok := byCard[s.Card]; !ok {
-			order = append(order, s.Card)
-		}
-		byCard[s.Card] = append(byCard[s.Card], s)
-	}
-	for _, number := range order {
+	byCard, cards := hq.SalesByCard(sales)
+	for _, number := range cards {
 		c, err := getCard(tx, number)
 		if err != nil {
 			return err

@@ -144,23 +144,6 @@ func saveCards(ctx context.Context, tx pgx.Tx, rows []cardRow) error {
 	return nil
 }
 
-// saleCards groups sales with a card by card and returns the cards sorted.
-func saleCards(sales []hq.SaleFacts) (map[string][]hq.SaleFacts, []string) {
-	byCard := map[string][]hq.SaleFacts{}
-	var cards []string
-	for _, s := range sales {
-		if s.Card == "" {
-			continue
-		}
-		if _, ok := byCard[s.Card]; !ok {
-			cards = append(cards, s.Card)
-		}
-		byCard[s.Card] = append(byCard[s.Card], s) // in event order: overdrafts depend on it
-	}
-	slices.Sort(cards) // byte order, as COLLATE "C"
-	return byCard, cards
-}
-
 // PutHolders implements hq.Customers. A card given twice keeps its latest
 // version and counts once.
 func (s *Store) PutHolders(ctx context.Context, terminal string, holders []pos.CardHolder) (int, error) {

@@ -145,7 +145,7 @@ func (s *Store) append(ctx context.Context, terminal string, events []event.Even
 		currency = CASE WHEN currency = '' THEN $6 ELSE currency END
 		WHERE terminal = $1`,
 		terminal, int64(x.Next.Seq), x.Next.Hash, count, total, currency)
-	byCard, cards := saleCards(x.Sales)
+	byCard, cards := hq.SalesByCard(x.Sales)
 	var accounts []cardRow
 	if len(cards) > 0 {
 		queueLockCards(b, cards, &accounts)
