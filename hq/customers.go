@@ -20,14 +20,6 @@ import (
 // they have seen; HQ staff import a customer base, look a card up and forget a
 // holder.
 
-// cardsChanged wakes the change feed's long polls.
-func (s *Server) cardsChanged() {
-	s.mu.Lock()
-	close(s.cards)
-	s.cards = make(chan struct{})
-	s.mu.Unlock()
-}
-
 func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 	var req wire.HoldersRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)).Decode(&req); err != nil {
@@ -53,18 +45,14 @@ func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n > 0 {
-		s.cardsChanged()
+		s.cards.fire()
 	}
 	wire.WriteJSON(w, http.StatusOK, wire.HoldersResponse{Stored: n})
 }
 
 // account answers a terminal's look-up of a card on scan.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
-	terminal := TerminalOf(r)
-	if terminal == "" {
-		terminal = r.URL.Query().Get("terminal") // a server without client certificates (tests, demo)
-	}
-	a, err := s.opts.Store.Account(r.Context(), terminal, r.PathValue("card"))
+	a, err := s.opts.Store.Account(r.Context(), terminalOf(r), r.PathValue("card"))
 	if err != nil {
 		s.log.Error("account", "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
@@ -78,38 +66,23 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
 	wait, _ := strconv.Atoi(q.Get("wait"))
-	terminal := TerminalOf(r)
-	if terminal == "" {
-		terminal = q.Get("terminal") // a server without client certificates (tests, demo)
-	}
-	deadline := time.NewTimer(min(time.Duration(wait)*time.Second, s.opts.MaxWait))
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		changed := s.cards
-		s.mu.Unlock()
+	terminal := terminalOf(r)
+	s.longPoll(w, r, &s.cards, func() bool {
 		ch, err := s.opts.Store.Changes(r.Context(), terminal, after, 500)
 		switch {
 		case err != nil:
 			s.log.Error("changes", "terminal", terminal, "err", err)
 			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
-			return
+			return true
 		case len(ch.Accounts) > 0 || wait <= 0:
 			wire.WriteJSON(w, http.StatusOK, ch)
-			return
+			return true
 		}
 		after = ch.Next // skip what this terminal has not seen
-		select {
-		case <-changed:
-		case <-deadline.C:
-			wire.WriteJSON(w, http.StatusOK, wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}})
-			return
-		case <-r.Context().Done():
-			w.Header().Set("Retry-After", "1")
-			wire.WriteError(w, http.StatusServiceUnavailable, "shutting_down", "HQ is restarting")
-			return
-		}
-	}
+		return false
+	}, func() {
+		wire.WriteJSON(w, http.StatusOK, wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}})
+	})
 }
 
 func (s *Server) importCustomers(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +102,7 @@ func (s *Server) importCustomers(w http.ResponseWriter, r *http.Request) {
 		rep.Stored += n
 	}
 	if rep.Stored > 0 {
-		s.cardsChanged()
+		s.cards.fire()
 	}
 	s.log.Info("customers imported", "rows", rep.Rows, "stored", rep.Stored, "rejected", len(rep.Rejected))
 	wire.WriteJSON(w, http.StatusOK, rep)
@@ -152,7 +125,7 @@ func (s *Server) forgetCustomer(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ could not forget the customer; try again")
 		return
 	}
-	s.cardsChanged()
+	s.cards.fire()
 	s.log.Info("customer forgotten", "card", card, "had_holder", had)
 	wire.WriteJSON(w, http.StatusOK, map[string]any{"card": card, "forgotten": had})
 }

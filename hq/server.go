@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,9 +55,8 @@ type Server struct {
 
 	metrics *metrics
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when a ruleset is published
-	cards   chan struct{} // closed and replaced when a card's account or holder changes
+	published signal // fired when a ruleset is published
+	cards     signal // fired when a card's account or holder changes
 }
 
 // NewServer returns a Server over opts.Store.
@@ -81,7 +79,7 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, log: opts.Logger, changed: make(chan struct{}), cards: make(chan struct{}), metrics: newMetrics()}
+	return &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
 }
 
 // Handler returns the routes terminals use: upload, rules, enrollment. Serve it
@@ -156,10 +154,7 @@ func (s *Server) PublishRuleset(ctx context.Context, raw []byte) (Ruleset, error
 		return Ruleset{}, err
 	}
 	s.metrics.rules.Set(float64(version))
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	s.published.fire()
 	s.log.Info("ruleset published", "version", version, "hash", rs.Hash[:12])
 	return rs, nil
 }
@@ -212,47 +207,29 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.uploads.WithLabelValues("ok").Inc()
-	s.cardsChanged()
+	s.cards.fire()
 	wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
 }
 
 func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	wait, _ := strconv.Atoi(q.Get("wait"))
-	deadline := time.NewTimer(min(time.Duration(wait)*time.Second, s.opts.MaxWait))
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		changed := s.changed
-		s.mu.Unlock()
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	s.longPoll(w, r, &s.published, func() bool {
 		rs, err := s.opts.Store.CurrentRuleset(r.Context())
 		switch {
 		case err != nil && !errors.Is(err, ErrNoRuleset):
 			s.log.Error("read ruleset", "err", err)
 			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read rules right now")
-			return
+			return true
 		case err == nil && rs.Version > after:
 			w.Header().Set("Content-Type", "application/toml")
 			w.Header().Set(wire.HeaderRulesVersion, strconv.FormatInt(rs.Version, 10))
 			w.Header().Set(wire.HeaderRulesHash, rs.Hash)
 			w.Header().Set(wire.HeaderRulesSignature, base64.StdEncoding.EncodeToString(rs.Signature))
 			w.Write(rs.Raw)
-			return
+			return true
 		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			w.WriteHeader(http.StatusNoContent)
-			return
-		case <-r.Context().Done():
-			// HQ is shutting down (or the terminal left): say so rather than
-			// let net/http send an empty 200.
-			w.Header().Set("Retry-After", "1")
-			wire.WriteError(w, http.StatusServiceUnavailable, "shutting_down", "HQ is restarting")
-			return
-		}
-	}
+		return false
+	}, func() { w.WriteHeader(http.StatusNoContent) })
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
