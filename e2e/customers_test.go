@@ -87,6 +87,10 @@ func TestForgetCustomerEverywhere(t *testing.T) {
 		t.Errorf("HQ's store still holds %q", p)
 	}
 	waitFor(t, 30*time.Second, "the holder gone from the till's ledger file", func() bool { return holds(ledgerFile) == "" })
+	// Sales wait in the ledger's journal until a checkpoint: it never held the holder.
+	if p := holds(ledgerFile + "-journal"); p != "" {
+		t.Errorf("the till's ledger journal holds %q", p)
+	}
 	if out := ctl(t, apiAddr, "account", card); strings.Contains(out, "Василий") || !strings.Contains(out, "sales           1") {
 		t.Errorf("the till's account after the forget:\n%s", out)
 	}

@@ -123,10 +123,12 @@ func (l *Ledger) record(op *commitOp) {
 	c.mu.Unlock()
 }
 
-// commitBatch records the batch's sales in one transaction. A sale whose
-// pricing or validation fails is answered with its error and leaves the
-// transaction as it was (apply writes nothing before it has checked
-// everything), so the others still commit. A failed commit fails them all.
+// commitBatch records the batch's sales with one fsync: their writes go into
+// the open write transaction and, as one record, into the journal (see
+// journal.go). A sale whose pricing or validation fails is answered with its
+// error and leaves the transaction as it was (apply writes nothing before it
+// has checked everything), so the others still commit. A failed journal write
+// fails them all, and the transaction is rebuilt from the journal.
 func (l *Ledger) commitBatch(batch []*commitOp) {
 	if l.readOnly {
 		for _, o := range batch {
@@ -136,60 +138,80 @@ func (l *Ledger) commitBatch(batch []*commitOp) {
 	}
 	l.gate.RLock()
 	defer l.gate.RUnlock()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
 	l.commitBatchLocked(batch)
+	l.checkpointSoon()
 }
 
-// commitBatchLocked is commitBatch with the gate held.
+// commitBatchLocked is commitBatch with the gate and txMu held.
 func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 	if len(batch) == 0 {
 		return
 	}
 	fail := func(err error) {
 		for _, o := range batch {
-			o.r, o.err = Receipt{}, err
-		}
-	}
-	tx, err := l.db.Begin(true)
-	if err != nil {
-		fail(closedErr(err))
-		return
-	}
-	for i, o := range batch {
-		o.r, o.err = l.applyOp(tx, o)
-		var werr *writeError
-		if errors.As(o.err, &werr) {
-			// bbolt refused a write half way through a sale: the transaction
-			// holds part of it. Drop the transaction and redo the others.
-			_ = tx.Rollback()
-			l.log.Error("sale write refused; committing the rest of its batch without it", logSaleID, o.req.ID, logErr, o.err)
-			rest := make([]*commitOp, 0, len(batch)-1)
-			rest = append(append(rest, batch[:i]...), batch[i+1:]...)
-			l.commitBatchLocked(rest)
-			return
-		}
-	}
-	if len(batch) > 1 {
-		l.log.Debug("group commit", logBatch, len(batch))
-	}
-	if err := l.commitTx(tx); err != nil {
-		for _, o := range batch {
 			if o.err == nil {
 				o.r, o.err = Receipt{}, err
 			}
 		}
 	}
+	tx, err := l.writeTx()
+	if err != nil {
+		fail(err)
+		return
+	}
+	base, err := getU64(tx.Bucket(bucketMeta), keyLastSeq)
+	if err != nil {
+		fail(fmt.Errorf("%w: meta: %v", ErrCorrupt, err))
+		return
+	}
+	rec := &journalRecord{base: base}
+	for i, o := range batch {
+		o.r, o.err = l.applyOp(tx, o, rec)
+		var werr *writeError
+		if errors.As(o.err, &werr) {
+			// bbolt refused a write half way through a sale: the transaction
+			// holds part of it. Rebuild the transaction and redo the others.
+			l.discard()
+			l.log.Error("sale write refused; committing the rest of its batch without it", logSaleID, o.req.ID, logErr, o.err)
+			rest := make([]*commitOp, 0, len(batch)-1)
+			rest = append(append(rest, batch[:i]...), batch[i+1:]...)
+			for _, r := range rest {
+				r.r, r.err = Receipt{}, nil
+			}
+			l.commitBatchLocked(rest)
+			return
+		}
+	}
+	if len(rec.buf) == 0 {
+		return // replays and refused sales only: nothing to make durable
+	}
+	if len(batch) > 1 {
+		l.log.Debug("group commit", logBatch, len(batch))
+	}
+	if l.beforeCommit != nil {
+		err = l.beforeCommit()
+	}
+	if err == nil {
+		err = l.journal.append(rec)
+	}
+	if err = l.wrote(err); err != nil {
+		fail(err)
+		l.discard()
+	}
 }
 
 // applyOp runs apply for one queued sale, turning a panic of its price function
 // (which runs on the leader's goroutine) into an answer for its own caller.
-func (l *Ledger) applyOp(tx *bolt.Tx, o *commitOp) (r Receipt, err error) {
+func (l *Ledger) applyOp(tx *bolt.Tx, o *commitOp, rec *journalRecord) (r Receipt, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			o.panicked = p
 			r, err = Receipt{}, fmt.Errorf("price panicked: %v", p)
 		}
 	}()
-	return l.apply(tx, o.req, o.price)
+	return l.apply(tx, o.req, o.price, rec)
 }
 
 // writeError is a write bbolt refused inside apply, after the sale's first

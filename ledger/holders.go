@@ -209,23 +209,23 @@ func (l *Ledger) ForgetHolders(cards ...string) (forgotten int, err error) {
 	}
 	l.gate.Lock()
 	defer l.gate.Unlock()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
 	start := time.Now()
-	tx, err := l.db.Begin(true)
+	err = l.commitWrite(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHolders)
+		for _, card := range cards {
+			if b.Get([]byte(card)) == nil {
+				continue
+			}
+			if err := b.Delete([]byte(card)); err != nil {
+				return fmt.Errorf("forget holder %s: %w", mask(card), err)
+			}
+			forgotten++
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("forget holders: %w", closedErr(err))
-	}
-	b := tx.Bucket(bucketHolders)
-	for _, card := range cards {
-		if b.Get([]byte(card)) == nil {
-			continue
-		}
-		if err := b.Delete([]byte(card)); err != nil {
-			_ = tx.Rollback()
-			return 0, fmt.Errorf("forget holder %s: %w", mask(card), err)
-		}
-		forgotten++
-	}
-	if err := l.commitTx(tx); err != nil {
 		return 0, fmt.Errorf("forget holders: %w", err)
 	}
 	pages, err := boltscrub.Free(l.db)

@@ -140,6 +140,22 @@ type Ledger struct {
 	// gate is held shared by every transaction and exclusively while freed
 	// pages are zeroed (see ForgetHolders), which no reader may see happen.
 	gate sync.RWMutex
+
+	// txMu guards cur, journal and closed; it is taken after gate.
+	txMu sync.Mutex
+	// cur is the write transaction holding the sales journaled since the last
+	// checkpoint (see journal.go), nil when none is open. Readers read
+	// through it.
+	cur     *bolt.Tx
+	journal *journal // nil when read-only
+	closed  bool
+	// broken, when set, is why the journal could not be read back after a
+	// failure: writes are refused until the ledger is opened again.
+	broken error
+	// checkpointing is set while a background checkpoint is on its way;
+	// background waits for it.
+	checkpointing atomic.Bool
+	background    sync.WaitGroup
 }
 
 // Bucket names and meta keys: the on-disk format, see the package documentation.
@@ -243,6 +259,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	l.db = db
 	m, err := l.init(opts.Terminal)
+	if err == nil {
+		m, err = l.openJournal(m, opts.NoSync)
+	}
 	if err != nil {
 		_ = db.Close()
 		if !existed {
@@ -250,6 +269,21 @@ func Open(path string, opts Options) (*Ledger, error) {
 			_ = os.Remove(path)
 		}
 		return nil, openError(path, timeout, err)
+	}
+	if l.readOnly && m.journaled {
+		// Sales a crash left in the journal: a read-write open moves them into
+		// the file (what starting tilld would do), then the file is read as asked.
+		_ = db.Close()
+		rw := opts
+		rw.ReadOnly = false
+		w, err := Open(path, rw)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		return Open(path, opts)
 	}
 	l.log = l.log.With(logTerminal, l.terminal)
 	l.log.Info("ledger opened", logSeq, m.lastSeq, logAcked, m.acked, logAnchor, m.anchorSeq, logCreated, !existed)
@@ -558,10 +592,36 @@ func checkTerminal(t string) error {
 	return nil
 }
 
-// Close closes the file, after any commit in progress. Methods called
-// afterwards return ErrClosed; a second Close returns nil.
+// Close closes the file, after any commit in progress, moving the journaled
+// sales into it. Methods called afterwards return ErrClosed; a second Close
+// returns nil.
 func (l *Ledger) Close() error {
-	if err := l.db.Close(); err != nil {
+	l.txMu.Lock()
+	already := l.closed
+	l.closed = true
+	l.txMu.Unlock()
+	if already {
+		return nil
+	}
+	l.background.Wait()
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	var errs []error
+	if err := l.checkpoint(); err != nil {
+		// The sales stay in the journal; the next Open replays them.
+		errs = append(errs, err)
+	}
+	if l.cur != nil {
+		_ = l.cur.Rollback()
+		l.cur = nil
+	}
+	if l.journal != nil {
+		errs = append(errs, l.journal.close())
+	}
+	errs = append(errs, l.db.Close())
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close ledger %s: %w", l.path, err)
 	}
 	return nil
@@ -574,30 +634,212 @@ func (l *Ledger) Terminal() string { return l.terminal }
 func (l *Ledger) Path() string { return l.path }
 
 // view runs fn in a read transaction, reporting a closed database as ErrClosed
-// so that bbolt's errors do not leak to callers.
+// so that bbolt's errors do not leak to callers. While sales are journaled
+// and not yet in the file, fn reads through the transaction that holds them,
+// and commits wait for it: fn must be short.
 func (l *Ledger) view(fn func(*bolt.Tx) error) error {
 	l.gate.RLock()
 	defer l.gate.RUnlock()
+	l.txMu.Lock()
+	if l.cur != nil {
+		defer l.txMu.Unlock()
+		return fn(l.cur)
+	}
+	l.txMu.Unlock()
 	return closedErr(l.db.View(fn))
 }
 
-// update runs fn in a write transaction and commits it. An error from fn rolls
-// back and is returned as is; a failed commit is an ErrStorage error.
+// viewFile is view for what reads the file itself (its pages) and for long:
+// it moves the journaled sales into the file first, then runs fn in a read
+// transaction of the file, with cur nil, holding up no commit. When they
+// cannot be moved (a full disk), the file is whole as of the last checkpoint
+// and cur is the transaction that holds the sales since, safe in the journal;
+// commits wait for fn then.
+func (l *Ledger) viewFile(fn func(file, cur *bolt.Tx) error) error {
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	l.txMu.Lock()
+	if err := l.checkpoint(); err != nil {
+		defer l.txMu.Unlock()
+		if !errors.Is(err, ErrStorage) {
+			return err
+		}
+		return closedErr(l.db.View(func(tx *bolt.Tx) error { return fn(tx, l.cur) }))
+	}
+	l.txMu.Unlock()
+	return closedErr(l.db.View(func(tx *bolt.Tx) error { return fn(tx, nil) }))
+}
+
+// update runs fn in a write transaction and commits it, together with the
+// journaled sales (a checkpoint). An error from fn rolls back and is returned
+// as is; a failed commit is an ErrStorage error.
 func (l *Ledger) update(fn func(*bolt.Tx) error) error {
 	if l.readOnly {
 		return ErrReadOnly
 	}
 	l.gate.RLock()
 	defer l.gate.RUnlock()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	return l.commitWrite(fn)
+}
+
+// writeTx returns the open write transaction, beginning one when none is.
+// Under txMu.
+func (l *Ledger) writeTx() (*bolt.Tx, error) {
+	switch {
+	case l.cur != nil: // Close's checkpoint uses it too
+		return l.cur, nil
+	case l.closed:
+		return nil, ErrClosed
+	case l.broken != nil:
+		return nil, storageError(l.broken)
+	}
 	tx, err := l.db.Begin(true)
 	if err != nil {
-		return closedErr(err)
+		return nil, closedErr(err)
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+	l.cur = tx
+	return tx, nil
+}
+
+// commitWrite runs fn (when not nil) in the open write transaction and
+// commits it to the file with the sales journaled so far; the journal then
+// starts again. Under txMu.
+func (l *Ledger) commitWrite(fn func(*bolt.Tx) error) error {
+	tx, err := l.writeTx()
+	if err != nil {
 		return err
 	}
-	return l.commitTx(tx)
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			l.discard()
+			return err
+		}
+	}
+	journaled := l.journal != nil && l.journal.end > 0
+	if journaled {
+		if err := tx.Bucket(bucketMeta).Put(keyJournalGen, u64(l.journal.gen)); err != nil {
+			l.discard()
+			return storageError(err)
+		}
+	}
+	l.cur = nil
+	if err := l.commitTx(tx); err != nil {
+		l.discard()
+		return err
+	}
+	if journaled {
+		l.journal.reset()
+	}
+	return nil
+}
+
+// checkpoint commits the journaled sales to the file. Under txMu.
+func (l *Ledger) checkpoint() error {
+	switch {
+	case l.cur == nil:
+		return nil
+	case l.journal == nil || l.journal.end == 0:
+		// Only refused sales went through it: nothing to write.
+		_ = l.cur.Rollback()
+		l.cur = nil
+		return nil
+	}
+	return l.commitWrite(nil)
+}
+
+// checkpointSoon checkpoints in the background once the journal has grown
+// past checkpointBytes, so that no sale waits for it. Under txMu.
+func (l *Ledger) checkpointSoon() {
+	if l.closed || l.journal == nil || l.journal.end < checkpointBytes || !l.checkpointing.CompareAndSwap(false, true) {
+		return
+	}
+	l.background.Add(1)
+	go func() {
+		defer l.background.Done()
+		defer l.checkpointing.Store(false)
+		l.gate.RLock()
+		defer l.gate.RUnlock()
+		l.txMu.Lock()
+		defer l.txMu.Unlock()
+		if l.journal.end >= checkpointBytes {
+			_ = l.checkpoint() // a failure is logged; the sales stay journaled
+		}
+	}()
+}
+
+// discard drops the open write transaction after a failure inside it and
+// opens another with the journaled sales replayed from the journal, which is
+// where they are durable. Under txMu.
+func (l *Ledger) discard() {
+	if l.cur != nil {
+		_ = l.cur.Rollback()
+		l.cur = nil
+	}
+	if l.journal == nil || l.journal.end == 0 {
+		return
+	}
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		l.broken = err
+		return
+	}
+	_, end, err := l.journal.replay(tx)
+	if err == nil && end != l.journal.end {
+		err = fmt.Errorf("journal %s: read back %d bytes of records, %d were written", l.journal.path, end, l.journal.end)
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		l.broken = err
+		l.log.Error("ledger cannot read its journal back; writes are refused until tilld restarts", logErr, err)
+		return
+	}
+	l.cur = tx
+}
+
+// openJournal opens the journal of a read-write ledger and moves the sales a
+// crash left in it into the file. For a read-only one it only reports, in
+// m.journaled, whether there are any.
+func (l *Ledger) openJournal(m meta, noSync bool) (meta, error) {
+	if l.readOnly {
+		var err error
+		m.journaled, err = journalPending(l.path, m.journalGen+1)
+		return m, err
+	}
+	j, err := openJournal(l.path, m.journalGen+1, noSync)
+	if err != nil {
+		return m, err
+	}
+	l.journal = j
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		_ = j.close()
+		return m, err
+	}
+	n, end, err := j.replay(tx)
+	if err == nil && n > 0 {
+		_, err = l.checkMeta(tx) // what the records did agrees with the events
+	}
+	if err != nil || n == 0 {
+		_ = tx.Rollback()
+		if err != nil {
+			_ = j.close()
+		}
+		return m, err
+	}
+	j.end = end
+	l.cur = tx
+	if err := l.commitWrite(nil); err != nil {
+		_ = j.close()
+		return m, fmt.Errorf("move %d journaled commits into the file: %w", n, err)
+	}
+	err = l.db.View(func(tx *bolt.Tx) error {
+		m, err = readMeta(tx)
+		return err
+	})
+	l.log.Info("ledger journal replayed", "commits", n, logSeq, m.lastSeq)
+	return m, err
 }
 
 // commitTx commits a write transaction, turning a failure into ErrStorage and
@@ -612,6 +854,12 @@ func (l *Ledger) commitTx(tx *bolt.Tx) error {
 	if err == nil {
 		err = tx.Commit()
 	}
+	return l.wrote(err)
+}
+
+// wrote turns a failed write into ErrStorage, logging a run of failures once
+// and the recovery once.
+func (l *Ledger) wrote(err error) error {
 	if err != nil {
 		err = storageError(closedErr(err))
 		if l.failing.CompareAndSwap(false, true) {
@@ -645,6 +893,8 @@ type meta struct {
 	anchorSeq   uint64 // seq of the last pruned event, 0 when none was pruned
 	anchorHash  string
 	activeRules uint64 // 0 when no ruleset is active
+	journalGen  uint64 // generation of the journal records in the file, 0 when none
+	journaled   bool   // a read-only open found records in the journal to replay
 }
 
 func readMeta(tx *bolt.Tx) (meta, error) {
@@ -665,6 +915,9 @@ func readMeta(tx *bolt.Tx) (meta, error) {
 	m.anchorSeq = num(keyAnchorSeq)
 	if err == nil && b.Get(keyActiveRules) != nil {
 		m.activeRules = num(keyActiveRules)
+	}
+	if err == nil && b.Get(keyJournalGen) != nil {
+		m.journalGen = num(keyJournalGen)
 	}
 	if err != nil {
 		return meta{}, fmt.Errorf("%w: meta: %v", ErrCorrupt, err)

@@ -123,11 +123,11 @@ func (req SaleRequest) validate() error {
 	return nil
 }
 
-// apply records one sale inside tx. It reads, prices and encodes everything
-// before its first write, so an error from it leaves tx untouched: a group commit
+// apply records one sale inside tx and adds its writes to rec. It reads,
+// prices and encodes everything before its first write, so an error from it leaves tx untouched: a group commit
 // applies several sales in one transaction and drops only the failing one. A
 // write bbolt refuses after that is a *writeError.
-func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, error) {
+func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc, rec *journalRecord) (Receipt, error) {
 	sales := tx.Bucket(bucketSales)
 	events := tx.Bucket(bucketEvents)
 	if v := sales.Get([]byte(req.ID)); v != nil {
@@ -202,25 +202,22 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, 
 	}
 
 	// Writes. From here on an error is bbolt's and fails the whole transaction.
-	// Events and effects only ever get a new highest key: fill their pages
-	// instead of splitting them in half (bbolt's default, for random inserts).
-	effects := tx.Bucket(bucketEffects)
-	events.FillPercent, effects.FillPercent = appendFill, appendFill
 	key := u64(seq)
 	puts := []put{
-		{events, key, ev},
-		{effects, key, encodeEffect(effect{card: req.Card, saleID: req.ID, spend: p.Spend, points: p.PointsDelta})},
-		{sales, []byte(req.ID), encodeSaleRef(saleRef{seq: seq, digest: req.Digest})},
-		{tx.Bucket(bucketMeta), keyLastSeq, key},
-		{tx.Bucket(bucketMeta), keyLastHash, []byte(e.Hash)},
+		{bucketEvents, key, ev},
+		{bucketEffects, key, encodeEffect(effect{card: req.Card, saleID: req.ID, spend: p.Spend, points: p.PointsDelta})},
+		{bucketSales, []byte(req.ID), encodeSaleRef(saleRef{seq: seq, digest: req.Digest})},
+		{bucketMeta, keyLastSeq, key},
+		{bucketMeta, keyLastHash, []byte(e.Hash)},
 	}
 	if acctBytes != nil {
-		puts = append(puts, put{accounts, []byte(req.Card), acctBytes})
+		puts = append(puts, put{bucketAccounts, []byte(req.Card), acctBytes})
 	}
 	for _, p := range puts {
-		if err := p.b.Put(p.k, p.v); err != nil {
+		if err := p.do(tx); err != nil {
 			return Receipt{}, &writeError{fmt.Errorf("write event %d: %w", seq, err)}
 		}
+		rec.add(p)
 	}
 	return Receipt{Seq: seq, EventID: e.ID, At: at, Body: body}, nil
 }
@@ -228,10 +225,23 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc) (Receipt, 
 // appendFill is the page fill of the append-only buckets.
 const appendFill = 0.95
 
-// put is one write of apply.
+// put is one write of a sale: apply does it and adds it to the journal
+// record, a replay does it again.
 type put struct {
-	b    *bolt.Bucket
-	k, v []byte
+	bucket, k, v []byte
+}
+
+func (p put) do(tx *bolt.Tx) error {
+	b := tx.Bucket(p.bucket)
+	if b == nil {
+		return fmt.Errorf("no bucket %q", p.bucket)
+	}
+	if string(p.bucket) == string(bucketEvents) || string(p.bucket) == string(bucketEffects) {
+		// Events and effects only ever get a new highest key: fill their pages
+		// instead of splitting them in half (bbolt's default, for random inserts).
+		b.FillPercent = appendFill
+	}
+	return b.Put(p.k, p.v)
 }
 
 // Account returns the loyalty view of card as this terminal knows it: the HQ

@@ -75,7 +75,7 @@ func (l *Ledger) Verify() (rep Report, err error) {
 		}
 	}()
 	for try := 1; ; try++ {
-		err = l.view(func(tx *bolt.Tx) error {
+		err = l.viewFile(func(tx, cur *bolt.Tx) error {
 			if err := l.checkAllPages(tx, !l.readOnly); err != nil {
 				if !errors.Is(err, ErrCorrupt) || (errors.Is(err, errMetaGone) && try < metaTries) {
 					return err
@@ -85,6 +85,11 @@ func (l *Ledger) Verify() (rep Report, err error) {
 			}
 			// bbolt's own check reads the live freelist: only right while no writer
 			// can run, that is when this process opened the file read-only.
+			if cur != nil {
+				// The records as they are with the journaled sales; the
+				// pages checked are those of the file.
+				tx = cur
+			}
 			rep = verify(tx, l.readOnly)
 			return nil
 		})

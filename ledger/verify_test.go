@@ -558,8 +558,14 @@ func TestVerifyFreelistMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Over the highest free id, so that the root, below it, is the first page
+	// found wrong (the id replaced is left neither in use nor free).
 	dup := bytes.Clone(good)
-	binary.LittleEndian.PutUint64(dup[freelist+16:], snap.root)
+	last := freelist + 16 + 8*int(n-1)
+	if id := binary.LittleEndian.Uint64(dup[last:]); id < snap.root {
+		t.Fatalf("the fixture's highest free page %d is below the root %d", id, snap.root)
+	}
+	binary.LittleEndian.PutUint64(dup[last:], snap.root)
 	tests := []struct {
 		name    string
 		content []byte

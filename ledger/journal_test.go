@@ -1,0 +1,298 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// crashCopy copies the ledger file and its journal as they are on disk now,
+// while l is open: what a power cut at this moment would leave. The copy is
+// in a new directory; its ledger path is returned.
+func crashCopy(t *testing.T, path string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "ledger.db")
+	for _, p := range []string{path, journalPath(path)} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := dst
+		if p != path {
+			to = journalPath(dst)
+		}
+		if err := os.WriteFile(to, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// A sale is durable once RecordSale returns, before any checkpoint: after a
+// crash, Open replays it from the journal, with its account, and the file
+// verifies.
+func TestJournalReplayAfterCrash(t *testing.T) {
+	l, path := openTest(t, Options{})
+	var want []Receipt
+	for i := range 20 {
+		want = append(want, record(t, l, sale{id: fmt.Sprint("s", i), card: fmt.Sprint("C", i%3), spend: 100, points: 2}))
+	}
+	if l.journal.end == 0 {
+		t.Fatal("nothing in the journal: the sales were checkpointed, the test tests nothing")
+	}
+	crashed := crashCopy(t, path)
+	// The bbolt file alone has none of them: they are in the journal only.
+	if rep := verifyFileOnly(t, crashed); rep.LastSeq != 0 {
+		t.Fatalf("the bbolt file holds seq %d before any checkpoint", rep.LastSeq)
+	}
+
+	c := openAt(t, crashed, Options{}, checkFull)
+	if st := mustStats(t, c); st.LastSeq != 20 {
+		t.Fatalf("after the crash the ledger ends at seq %d, want 20", st.LastSeq)
+	}
+	for _, r := range want {
+		again, err := c.RecordSale(sale{id: fmt.Sprint("s", r.Seq-1), card: fmt.Sprint("C", (r.Seq-1)%3), spend: 100, points: 2}.request(), nil)
+		if err != nil || !again.Replayed || again.Seq != r.Seq || string(again.Body) != string(r.Body) {
+			t.Fatalf("sale %d after the crash: %+v, %v; want the original receipt", r.Seq, again, err)
+		}
+	}
+	if a, _, _ := c.Account("C0"); a.Sales != 7 || a.Points != 14 {
+		t.Errorf("account C0 after replay: %+v, want 7 sales and 14 points", a)
+	}
+	if c.journal.end != 0 {
+		t.Errorf("the journal holds %d bytes after the replay's checkpoint", c.journal.end)
+	}
+	// A second crash right after the replay replays nothing twice.
+	record(t, c, sale{id: "after", card: "C0", spend: 1})
+	again := openAt(t, crashCopy(t, crashed), Options{}, checkFull)
+	if st := mustStats(t, again); st.LastSeq != 21 {
+		t.Errorf("after a second crash the ledger ends at seq %d, want 21", st.LastSeq)
+	}
+	if a, _, _ := again.Account("C0"); a.Sales != 8 {
+		t.Errorf("account C0 after a second replay: %d sales, want 8", a.Sales)
+	}
+}
+
+// verifyFileOnly reads the bbolt file at path without its journal.
+func verifyFileOnly(t *testing.T, path string) Report {
+	t.Helper()
+	jp := journalPath(path)
+	tmp := jp + ".aside"
+	if err := os.Rename(jp, tmp); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := os.Rename(tmp, jp); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	l, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rep, err := l.Verify()
+	if err != nil || !rep.OK() {
+		t.Fatalf("the bbolt file alone: %v %v", err, rep.Problems)
+	}
+	return rep
+}
+
+// A record cut short by a crash (its fsync never returned, so its sales were
+// never answered) ends the replay: the records before it are replayed, it is
+// not, and the ledger continues from there.
+func TestJournalTornRecord(t *testing.T) {
+	l, path := openTest(t, Options{})
+	for i := range 5 {
+		record(t, l, sale{id: fmt.Sprint("s", i), card: "C", spend: 10})
+	}
+	crashed := crashCopy(t, path)
+	// Damage the last record's payload, as a write cut short would.
+	f, err := os.OpenFile(journalPath(crashed), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("torn"), 4*journalBlock+journalHeader+10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c := openAt(t, crashed, Options{}, checkFull)
+	if st := mustStats(t, c); st.LastSeq != 4 {
+		t.Fatalf("after a torn fifth record the ledger ends at seq %d, want 4", st.LastSeq)
+	}
+	if r := record(t, c, sale{id: "s4", card: "C", spend: 10}); r.Seq != 5 || r.Replayed {
+		t.Errorf("the torn sale sent again: %+v, want it recorded as seq 5", r)
+	}
+}
+
+// Records already moved into the file are never applied again, even though
+// their bytes stay in the journal after a checkpoint: here an Ack changed the
+// account after them, and a replay of the old records would undo it.
+func TestJournalOldRecordsIgnored(t *testing.T) {
+	l, path := openTest(t, Options{})
+	for i := range 5 {
+		record(t, l, sale{id: fmt.Sprint("s", i), card: "C", spend: 10})
+	}
+	if err := l.Ack(5); err != nil { // a checkpoint: the five sales go into the file
+		t.Fatal(err)
+	}
+	if l.journal.end != 0 {
+		t.Fatalf("journal holds %d bytes after a checkpoint", l.journal.end)
+	}
+	c := openAt(t, crashCopy(t, path), Options{}, checkFull)
+	if st := mustStats(t, c); st.LastSeq != 5 || st.Acked != 5 {
+		t.Errorf("after the crash: %+v, want seq 5 acked 5", st)
+	}
+}
+
+// A journal beside a file it does not continue (the file was restored from a
+// backup) is refused, naming the journal and what to do, and both are left
+// as they are.
+func TestJournalOfAnotherFile(t *testing.T) {
+	l, path := openTest(t, Options{})
+	record(t, l, sale{id: "s1", spend: 10})
+	if err := l.Ack(1); err != nil {
+		t.Fatal(err)
+	}
+	backup := crashCopy(t, path) // the file at seq 1, with an empty journal
+	for i := 2; i <= 4; i++ {
+		record(t, l, sale{id: fmt.Sprint("s", i), spend: 10})
+	}
+	if err := l.Ack(4); err != nil {
+		t.Fatal(err)
+	}
+	record(t, l, sale{id: "s5", spend: 10}) // journaled, gen 2
+	newer := crashCopy(t, path)
+	// The backup's meta says journal generation 1, so gen 2 records apply to
+	// it; but they follow seq 4, and the backup ends at seq 1.
+	journal, err := os.ReadFile(journalPath(newer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(journalPath(backup), journal, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(backup, Options{})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), journalPath(backup)) || !strings.Contains(err.Error(), "move the journal aside") {
+		t.Fatalf("Open of a backup beside a newer journal: %v", err)
+	}
+	// Moving it aside opens the backup as it is.
+	if err := os.Rename(journalPath(backup), journalPath(backup)+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if st := mustStats(t, openAt(t, backup, Options{}, checkFull)); st.LastSeq != 1 {
+		t.Errorf("the backup opened at seq %d, want 1", st.LastSeq)
+	}
+}
+
+// A read-only open (tillctl ledger verify --file after a crash) sees the
+// sales in the journal: it moves them into the file first.
+func TestJournalReadOnlyOpen(t *testing.T) {
+	l, path := openTest(t, Options{})
+	for i := range 3 {
+		record(t, l, sale{id: fmt.Sprint("s", i), card: "C", spend: 10})
+	}
+	crashed := crashCopy(t, path)
+	ro := openAt(t, crashed, Options{ReadOnly: true}, checkFull)
+	rep, err := ro.Verify()
+	if err != nil || !rep.OK() || rep.LastSeq != 3 {
+		t.Errorf("read-only verify after a crash: %+v %v, want 3 events and no problems", rep, err)
+	}
+}
+
+// The journal is moved into the file once it passes checkpointBytes, in the
+// background, and starts again; nothing is lost across many checkpoints.
+func TestJournalCheckpoints(t *testing.T) {
+	l, path := openTest(t, Options{NoSync: true})
+	n := 3 * checkpointBytes / journalBlock
+	for i := range n {
+		record(t, l, sale{id: fmt.Sprint("s", i), card: fmt.Sprint("C", i%10), spend: 1, points: 1})
+	}
+	l.background.Wait()
+	l.txMu.Lock()
+	end := l.journal.end
+	gen := l.journal.gen
+	l.txMu.Unlock()
+	if end >= checkpointBytes || gen < 3 {
+		t.Errorf("after %d sales the journal holds %d bytes in generation %d: no checkpoints", n, end, gen)
+	}
+	fi, err := os.Stat(journalPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 2*checkpointBytes {
+		t.Errorf("the journal file grew to %d bytes; it should be reused from its start", fi.Size())
+	}
+	if st := mustStats(t, l); st.LastSeq != uint64(n) {
+		t.Errorf("last seq %d, want %d", st.LastSeq, n)
+	}
+}
+
+// FuzzJournal writes arbitrary bytes as the journal of a real ledger (seeded
+// with that ledger's own journal after three sales, a torn copy and noise),
+// and arbitrary payloads as well-formed records (their CRC right, so that the
+// parser of puts is reached), and opens it: Open either fails with an error
+// or returns a ledger whose meta agrees with its events. Nothing may crash
+// the process.
+func FuzzJournal(f *testing.F) {
+	dir := f.TempDir()
+	seed := filepath.Join(dir, "seed.db")
+	l, err := Open(seed, Options{Terminal: "T1", Now: testClock(), NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, card := range []string{"A", "", "B"} {
+		record(f, l, sale{id: string(rune('a' + i)), card: card, spend: 100, points: 1})
+	}
+	file, err := os.ReadFile(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	journal, err := os.ReadFile(journalPath(seed))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		f.Fatal(err)
+	}
+	size := int(binary.BigEndian.Uint32(journal))
+	f.Add(journal, false)
+	f.Add(journal[:journalBlock+100], false)
+	f.Add(journal[journalHeader:journalHeader+size], true) // the first record's payload
+	f.Add([]byte("\x06events\x08\x00\x00\x00\x00\x00\x00\x00\x01\x02{}"), true)
+	f.Add([]byte("noise"), false)
+	f.Fuzz(func(t *testing.T, b []byte, payload bool) {
+		path := filepath.Join(t.TempDir(), "ledger.db")
+		if err := os.WriteFile(path, file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if payload {
+			rec := make([]byte, journalHeader+len(b))
+			binary.BigEndian.PutUint32(rec, uint32(len(b)))
+			binary.BigEndian.PutUint64(rec[8:], 1) // the generation after a new file's
+			copy(rec[journalHeader:], b)
+			binary.BigEndian.PutUint32(rec[4:], crc32.Checksum(rec[8:], crcTable))
+			b = rec
+		}
+		if err := os.WriteFile(journalPath(path), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(path, Options{Terminal: "T1", NoSync: true, Timeout: 50 * time.Millisecond})
+		if err != nil {
+			if errors.Is(err, ErrLocked) {
+				t.Fatalf("a damaged journal left the file's lock held: %v", err)
+			}
+			return
+		}
+		defer l.Close()
+		if _, err := l.Stats(); err != nil {
+			t.Errorf("Stats of a ledger Open accepted: %v", err)
+		}
+	})
+}
