@@ -1,15 +1,18 @@
 // Package ledger is a terminal's durable record: one bbolt file holding every sale
 // event (gap-free, hash chained), the outbox of events HQ has not acknowledged yet,
 // the idempotency index of client sale ids, the loyalty account views the sales
-// changed, and the cache of rulesets. A sale is recorded in one fsynced transaction
-// together with everything it changes, so after a crash or a power cut the file
-// holds either all of a sale or none of it, and RecordSale returns only once its
-// transaction is on disk.
+// changed, and the cache of rulesets. A sale is recorded in one fsynced journal
+// record together with everything it changes, so after a crash or a power cut the
+// ledger holds either all of a sale or none of it, and RecordSale returns only
+// once its record is on disk. The journal (PATH-journal, see journal.go) is moved
+// into the bbolt file at checkpoints and replayed by Open after a crash.
 //
 // bbolt stays inside this package: callers get domain methods, never a
 // transaction. A *Ledger is safe for concurrent use. Sales recorded at the same
 // time share transactions and fsyncs (group commit, see commit.go) without
-// delaying a lone writer; readers run in parallel with writers.
+// delaying a lone writer. Short reads go through the transaction that holds the
+// journaled sales and wait for a commit in progress; Verify reads the file after
+// a checkpoint, in parallel with writers.
 //
 // # File layout (schema 3)
 //
@@ -33,6 +36,9 @@
 //	          signature, the ruleset's bytes as HQ sent them.
 //	holders   card → pos.CardHolder as JSON with "pending" set while HQ has not
 //	          acknowledged it: the holder's personal data, beside the chain.
+//
+// The meta also holds "journal_gen", the generation of the last journal records
+// a checkpoint moved into the file (absent before the first).
 //
 // The outbox is not stored as a list: it is the events after "acked", so its
 // length is last_seq-acked and Pending is one cursor seek.
@@ -65,10 +71,11 @@
 // # Failures
 //
 // A commit that does not reach the disk (a full disk, an I/O error) fails with
-// ErrStorage (and ErrDiskFull): bbolt rolls the transaction back, nothing of it is
-// stored, reads go on, and the next commit is tried afresh, so sales resume by
-// themselves once space returns. A run of failures is logged once, and so is the
-// recovery.
+// ErrStorage (and ErrDiskFull): the open transaction is rebuilt from the journal
+// without it (or bbolt rolls a checkpoint back, and the sales stay in the
+// journal), nothing of it is stored, reads go on, and the next commit is tried
+// afresh, so sales resume by themselves once space returns. A run of failures is
+// logged once, and so is the recovery.
 //
 // # Damaged files
 //
