@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // crashCopy copies the ledger file and its journal as they are on disk now,
@@ -283,16 +282,6 @@ func FuzzJournal(f *testing.F) {
 		if err := os.WriteFile(journalPath(path), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		l, err := Open(path, Options{Terminal: "T1", NoSync: true, Timeout: 50 * time.Millisecond})
-		if err != nil {
-			if errors.Is(err, ErrLocked) {
-				t.Fatalf("a damaged journal left the file's lock held: %v", err)
-			}
-			return
-		}
-		defer l.Close()
-		if _, err := l.Stats(); err != nil {
-			t.Errorf("Stats of a ledger Open accepted: %v", err)
-		}
+		openDamaged(t, path)
 	})
 }
