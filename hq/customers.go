@@ -2,7 +2,6 @@ package hq
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +21,7 @@ import (
 
 func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 	var req wire.HoldersRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)).Decode(&req); err != nil {
+	if err := s.readJSON(w, r, &req); err != nil {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", "holders body: "+err.Error())
 		return
 	}

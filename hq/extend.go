@@ -1,7 +1,6 @@
 package hq
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -63,8 +62,8 @@ func Extend(terminal string, w Watermark, events []event.Event) (Extension, erro
 			return x, fmt.Errorf("%w: %w", ErrBrokenChain, err)
 		}
 		if e.Type == event.TypeSale {
-			var s SaleFacts
-			if err := json.Unmarshal(e.Body, &s); err != nil {
+			s, err := decodeSaleFacts(e.Body)
+			if err != nil {
 				return x, &event.ChainError{Terminal: terminal, Seq: e.Seq,
 					Err: fmt.Errorf("%w: sale body: %v", ErrBrokenChain, err)}
 			}

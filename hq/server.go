@@ -170,7 +170,7 @@ func ValidateRuleset(raw []byte) (int64, error) {
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	var req wire.UploadRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)).Decode(&req); err != nil {
+	if err := s.readJSON(w, r, &req); err != nil {
 		s.metrics.uploads.WithLabelValues("bad_request").Inc()
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", "upload body: "+err.Error())
 		return
@@ -209,6 +209,26 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	s.metrics.uploads.WithLabelValues("ok").Inc()
 	s.cards.fire()
 	wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
+}
+
+// readJSON decodes a request body of at most MaxUpload bytes into v. It reads
+// the body whole, into a buffer of its declared length, and decodes it with
+// one json.Unmarshal: a json.Decoder would grow its buffer over and over for
+// an upload of hundreds of kilobytes and scan it once more.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)
+	var data []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= s.opts.MaxUpload {
+		data = make([]byte, n)
+		_, err = io.ReadFull(body, data)
+	} else {
+		data, err = io.ReadAll(body)
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
 }
 
 func (s *Server) rules(w http.ResponseWriter, r *http.Request) {

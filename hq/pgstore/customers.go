@@ -72,7 +72,15 @@ func (c *cardRow) addSale(s hq.SaleFacts) {
 // the row the first one committed, so neither adds up from a stale zero.
 // ORDER BY card FOR UPDATE takes the locks in card order.
 func queueLockCards(b *pgx.Batch, cards []string, rows *[]cardRow) {
-	b.Queue("INSERT INTO cards (card) SELECT unnest($1::text[]) ON CONFLICT (card) DO NOTHING", cards)
+	queueLockKnownCards(b, cards, cards, rows)
+}
+
+// queueLockKnownCards is queueLockCards that inserts only the cards of
+// missing, which holds every card of cards whose row may not exist yet.
+func queueLockKnownCards(b *pgx.Batch, cards, missing []string, rows *[]cardRow) {
+	if len(missing) > 0 {
+		b.Queue("INSERT INTO cards (card) SELECT unnest($1::text[]) ON CONFLICT (card) DO NOTHING", missing)
+	}
 	b.Queue(`SELECT card, lifetime_spend, points, sales, last_sale_unix_ns,
 		overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns
 		FROM cards WHERE card = ANY($1::text[]) ORDER BY card FOR UPDATE`, cards).Query(func(r pgx.Rows) error {

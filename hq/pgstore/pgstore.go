@@ -47,8 +47,9 @@ type Options struct {
 // Store is an hq.Store on PostgreSQL. It is safe for concurrent use, and several
 // Stores (in one process or in many) may share one database.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	known known // rows this replica knows exist
 }
 
 var _ hq.Store = (*Store)(nil)
@@ -148,10 +149,11 @@ func (s *Store) append(ctx context.Context, terminal string, events []event.Even
 	byCard, cards := hq.SalesByCard(x.Sales)
 	var accounts []cardRow
 	if len(cards) > 0 {
-		queueLockCards(b, cards, &accounts)
-		queueSeen(b, terminal, cards)
+		queueLockKnownCards(b, cards, s.known.newCards(cards), &accounts)
+		queueSeen(b, terminal, s.known.unseen(terminal, cards))
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		s.known.forget() // in case a row it knew is gone
 		return 0, nil, fmt.Errorf("update watermark and accounts: %w", err)
 	}
 	for i := range accounts {
@@ -165,6 +167,7 @@ func (s *Store) append(ctx context.Context, terminal string, events []event.Even
 	if err := tx.Commit(ctx); err != nil {
 		return 0, nil, fmt.Errorf("commit: %w", err)
 	}
+	s.known.add(terminal, cards)
 	return x.Next.Seq, chainErr, nil
 }
 
