@@ -38,28 +38,27 @@ type Event struct {
 // ComputeHash returns the hex SHA-256 of the event's canonical encoding: every
 // field but Hash, each length-prefixed, the time as UTC nanoseconds.
 func (e *Event) ComputeHash() string {
-	h := sha256.New()
-	var buf [8]byte
-	str := func(s string) {
-		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
-		h.Write(buf[:])
-		h.Write([]byte(s))
+	strs := []string{"tilld-event-v1", e.Terminal, e.ID, e.Type, e.RulesetHash, e.Prev}
+	size := 8*len(strs) + 8 + 8*3 + len(e.Body)
+	for _, s := range strs {
+		size += len(s)
 	}
-	num := func(v uint64) {
-		binary.BigEndian.PutUint64(buf[:], v)
-		h.Write(buf[:])
+	b := make([]byte, 0, size)
+	str := func(s string) []byte {
+		return append(binary.BigEndian.AppendUint64(b, uint64(len(s))), s...)
 	}
-	str("tilld-event-v1")
-	str(e.Terminal)
-	num(e.Seq)
-	str(e.ID)
-	str(e.Type)
-	num(uint64(e.At.UTC().UnixNano()))
-	num(uint64(e.RulesetVersion))
-	str(e.RulesetHash)
-	str(e.Prev)
-	str(string(e.Body))
-	return hex.EncodeToString(h.Sum(nil))
+	b = str("tilld-event-v1")
+	b = str(e.Terminal)
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = str(e.ID)
+	b = str(e.Type)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UTC().UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.RulesetVersion))
+	b = str(e.RulesetHash)
+	b = str(e.Prev)
+	b = append(binary.BigEndian.AppendUint64(b, uint64(len(e.Body))), e.Body...)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // Errors found by Verify.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -43,10 +44,12 @@ func canonicalBody(body []byte) (json.RawMessage, error) {
 	if !utf8.Valid(body) {
 		return nil, errors.New("body is not valid UTF-8")
 	}
-	var compact bytes.Buffer
-	compact.Grow(len(body))
-	if err := json.Compact(&compact, body); err != nil {
+	compact := bytes.NewBuffer(make([]byte, 0, len(body)))
+	if err := json.Compact(compact, body); err != nil {
 		return nil, fmt.Errorf("body is not valid JSON: %w", err)
+	}
+	if !needsHTMLEscape(compact.Bytes()) {
+		return compact.Bytes(), nil
 	}
 	var out bytes.Buffer
 	out.Grow(compact.Len() + 16)
@@ -54,12 +57,63 @@ func canonicalBody(body []byte) (json.RawMessage, error) {
 	return out.Bytes(), nil
 }
 
+// needsHTMLEscape reports whether json.HTMLEscape would change b: whether it
+// holds <, >, & or U+2028 or U+2029 (E2 80 A8, E2 80 A9).
+func needsHTMLEscape(b []byte) bool {
+	return bytes.ContainsAny(b, "<>&") || bytes.Contains(b, lineSep) || bytes.Contains(b, paraSep)
+}
+
+var lineSep, paraSep = []byte("\u2028"), []byte("\u2029")
+
+// encodeEvent encodes e as json.Marshal does. e.Body must be canonical (see
+// canonicalBody): the common event, ASCII strings and a time of years 0-9999,
+// is written directly, without encoding/json compacting the body again.
 func encodeEvent(e *event.Event) ([]byte, error) {
+	strs := [...]string{e.Terminal, e.ID, e.Type, e.RulesetHash, e.Prev, e.Hash}
+	size := 160 + len(e.Body)
+	for _, s := range strs {
+		if !plainJSON(s) {
+			return marshalEvent(e)
+		}
+		size += len(s)
+	}
+	if y := e.At.Year(); y < 0 || y > 9999 || len(e.Body) == 0 {
+		return marshalEvent(e)
+	}
+	b := make([]byte, 0, size)
+	b = append(append(append(b, `{"terminal":"`...), e.Terminal...), `","seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(append(append(b, `,"id":"`...), e.ID...), `","type":"`...)
+	b = append(append(b, e.Type...), `","at":"`...)
+	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	b = strconv.AppendInt(append(b, `","ruleset_version":`...), e.RulesetVersion, 10)
+	if e.RulesetHash != "" {
+		b = append(append(append(b, `,"ruleset_hash":"`...), e.RulesetHash...), '"')
+	}
+	if e.Prev != "" {
+		b = append(append(append(b, `,"prev":"`...), e.Prev...), '"')
+	}
+	b = append(append(append(b, `,"hash":"`...), e.Hash...), `","body":`...)
+	return append(append(b, e.Body...), '}'), nil
+}
+
+func marshalEvent(e *event.Event) ([]byte, error) {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %d: %w", e.Seq, err)
 	}
 	return b, nil
+}
+
+// plainJSON reports whether encoding/json writes s as is between quotes:
+// printable ASCII but ", \, <, > and &.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeEvent decodes a stored event. The result does not alias b (bbolt's memory

@@ -161,14 +161,15 @@ func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 		fail(err)
 		return
 	}
-	base, err := getU64(tx.Bucket(bucketMeta), keyLastSeq)
+	m, err := readMeta(tx)
 	if err != nil {
-		fail(fmt.Errorf("%w: meta: %v", ErrCorrupt, err))
+		fail(err)
 		return
 	}
-	rec := &journalRecord{base: base}
+	rec := &journalRecord{base: m.lastSeq, buf: l.recordBuf[:0]}
+	defer func() { l.recordBuf = rec.buf[:0] }() // the journal copies it
 	for i, o := range batch {
-		o.r, o.err = l.applyOp(tx, o, rec)
+		o.r, o.err = l.applyOp(tx, &m, o, rec)
 		var werr *writeError
 		if errors.As(o.err, &werr) {
 			// bbolt refused a write half way through a sale: the transaction
@@ -204,14 +205,14 @@ func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 
 // applyOp runs apply for one queued sale, turning a panic of its price function
 // (which runs on the leader's goroutine) into an answer for its own caller.
-func (l *Ledger) applyOp(tx *bolt.Tx, o *commitOp, rec *journalRecord) (r Receipt, err error) {
+func (l *Ledger) applyOp(tx *bolt.Tx, m *meta, o *commitOp, rec *journalRecord) (r Receipt, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			o.panicked = p
 			r, err = Receipt{}, fmt.Errorf("price panicked: %v", p)
 		}
 	}()
-	return l.apply(tx, o.req, o.price, rec)
+	return l.apply(tx, m, o.req, o.price, rec)
 }
 
 // writeError is a write bbolt refused inside apply, after the sale's first

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pos"
 )
 
@@ -165,6 +166,29 @@ func openDamaged(t *testing.T, path string) {
 	if _, err := l.Verify(); err != nil && !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Verify: %v", err)
 	}
+}
+
+// FuzzEncodeEvent holds encodeEvent's direct encoding of an event with a
+// canonical body to json.Marshal's, byte for byte.
+func FuzzEncodeEvent(f *testing.F) {
+	f.Add("T1", uint64(1), "T1-1", "sale", int64(1740823200123456789), int64(3), "9f2c", "", "ab12", []byte(`{"id":"pos-1","total":100}`))
+	f.Add("Т<1>", uint64(1<<63), "a\"b", "", int64(-62135596800000000), int64(-1), "", "p", "", []byte(`"\u003c"`))
+	f.Add("T", uint64(0), "\x7f", "\u2028", int64(0), int64(0), "&", "\n", "h", []byte(`[]`))
+	f.Fuzz(func(t *testing.T, terminal string, seq uint64, id, typ string, at, version int64, rulesHash, prev, hash string, body []byte) {
+		if !isCanonical(body) {
+			return
+		}
+		e := event.Event{Terminal: terminal, Seq: seq, ID: id, Type: typ, At: time.Unix(0, at).UTC(),
+			RulesetVersion: version, RulesetHash: rulesHash, Prev: prev, Hash: hash, Body: body}
+		got, err := encodeEvent(&e)
+		want, werr := json.Marshal(&e)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("encodeEvent err %v, json.Marshal err %v", err, werr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("encodeEvent differs from json.Marshal:\n got %s\nwant %s", got, want)
+		}
+	})
 }
 
 func isCanonical(body []byte) bool {

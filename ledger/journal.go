@@ -51,7 +51,7 @@ const (
 	journalBlock    = 4096
 	journalHeader   = 24
 	journalGrow     = 256 << 10
-	checkpointBytes = 1 << 20
+	checkpointBytes = 4 << 20
 	// maxJournalRecord bounds a record's payload when reading, far above what
 	// maxBatch sales can take.
 	maxJournalRecord = 256 << 20

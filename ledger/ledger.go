@@ -148,7 +148,9 @@ type Ledger struct {
 	// through it.
 	cur     *bolt.Tx
 	journal *journal // nil when read-only
-	closed  bool
+	// recordBuf is the payload buffer of the last journal record, reused.
+	recordBuf []byte
+	closed    bool
 	// broken, when set, is why the journal could not be read back after a
 	// failure: writes are refused until the ledger is opened again.
 	broken error

@@ -127,7 +127,9 @@ func (req SaleRequest) validate() error {
 // prices and encodes everything before its first write, so an error from it leaves tx untouched: a group commit
 // applies several sales in one transaction and drops only the failing one. A
 // write bbolt refuses after that is a *writeError.
-func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc, rec *journalRecord) (Receipt, error) {
+//
+// m is the meta as of the sales before; apply moves it on past this one.
+func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, rec *journalRecord) (Receipt, error) {
 	sales := tx.Bucket(bucketSales)
 	events := tx.Bucket(bucketEvents)
 	if v := sales.Get([]byte(req.ID)); v != nil {
@@ -145,10 +147,7 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc, rec *journ
 		return Receipt{Seq: e.Seq, EventID: e.ID, At: e.At, Body: e.Body, Replayed: true}, nil
 	}
 
-	m, err := readMeta(tx)
-	if err != nil {
-		return Receipt{}, err
-	}
+	var err error
 	accounts := tx.Bucket(bucketAccounts)
 	acct := pos.Account{Card: req.Card}
 	if req.Card != "" {
@@ -219,6 +218,7 @@ func (l *Ledger) apply(tx *bolt.Tx, req SaleRequest, price PriceFunc, rec *journ
 		}
 		rec.add(p)
 	}
+	m.lastSeq, m.lastHash = seq, e.Hash
 	return Receipt{Seq: seq, EventID: e.ID, At: at, Body: body}, nil
 }
 
