@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,4 +113,77 @@ func bytesPerSale(b *testing.B) int {
 		b.Fatal(err)
 	}
 	return total
+}
+
+// BenchmarkOpenAfterCrash is start-up after a power cut with the journal about
+// as full as it gets, a checkpoint away, written by eight writers: Open
+// replays every journaled sale and checkpoints. Each iteration opens a fresh
+// copy of the crashed files.
+func BenchmarkOpenAfterCrash(b *testing.B) {
+	l, path := openTest(b, Options{Now: time.Now, NoSync: true})
+	full := func() bool {
+		l.txMu.Lock()
+		defer l.txMu.Unlock()
+		return l.journal.end >= checkpointBytes-256<<10
+	}
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for !full() {
+				s := benchSale(n.Add(1))
+				if _, err := l.RecordSale(s.request(), s.price(nil)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	l.background.Wait()
+	crashed := crashCopy(b, path)
+	inFile := fileLastSeq(b, crashed)
+	st := mustStats(b, l)
+	journal, err := os.ReadFile(journalPath(crashed))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(st.LastSeq-inFile), "sales-replayed")
+	b.ReportMetric(float64(len(journal))/(1<<20), "journal-MiB")
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p := crashCopy(b, crashed)
+		b.StartTimer()
+		o, err := Open(p, Options{})
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := mustStats(b, o); got.LastSeq != st.LastSeq {
+			b.Fatalf("after the replay the ledger ends at seq %d, want %d", got.LastSeq, st.LastSeq)
+		}
+		if err := o.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// fileLastSeq is the last seq in the bbolt file at path, without its journal.
+func fileLastSeq(tb testing.TB, path string) uint64 {
+	tb.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var seq uint64
+	err = db.View(func(tx *bolt.Tx) error {
+		seq, err = getU64(tx.Bucket(bucketMeta), keyLastSeq)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return seq
 }

@@ -14,7 +14,7 @@ import (
 // crashCopy copies the ledger file and its journal as they are on disk now,
 // while l is open: what a power cut at this moment would leave. The copy is
 // in a new directory; its ledger path is returned.
-func crashCopy(t *testing.T, path string) string {
+func crashCopy(t testing.TB, path string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "ledger.db")
 	for _, p := range []string{path, journalPath(path)} {
