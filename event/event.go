@@ -38,27 +38,26 @@ type Event struct {
 // ComputeHash returns the hex SHA-256 of the event's canonical encoding: every
 // field but Hash, each length-prefixed, the time as UTC nanoseconds.
 func (e *Event) ComputeHash() string {
-	strs := []string{"tilld-event-v1", e.Terminal, e.ID, e.Type, e.RulesetHash, e.Prev}
-	size := 8*len(strs) + 8 + 8*3 + len(e.Body)
-	for _, s := range strs {
-		size += len(s)
-	}
-	b := make([]byte, 0, size)
-	str := func(s string) []byte {
-		return append(binary.BigEndian.AppendUint64(b, uint64(len(s))), s...)
-	}
-	b = str("tilld-event-v1")
-	b = str(e.Terminal)
+	const domain = "tilld-event-v1"
+	// Seven length-prefixed fields and three numbers, eight bytes each.
+	b := make([]byte, 0, 10*8+len(domain)+len(e.Terminal)+len(e.ID)+len(e.Type)+len(e.RulesetHash)+len(e.Prev)+len(e.Body))
+	b = appendField(b, domain)
+	b = appendField(b, e.Terminal)
 	b = binary.BigEndian.AppendUint64(b, e.Seq)
-	b = str(e.ID)
-	b = str(e.Type)
+	b = appendField(b, e.ID)
+	b = appendField(b, e.Type)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UTC().UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.RulesetVersion))
-	b = str(e.RulesetHash)
-	b = str(e.Prev)
-	b = append(binary.BigEndian.AppendUint64(b, uint64(len(e.Body))), e.Body...)
+	b = appendField(b, e.RulesetHash)
+	b = appendField(b, e.Prev)
+	b = appendField(b, e.Body)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// appendField appends s preceded by its length as a big-endian uint64.
+func appendField[T ~string | ~[]byte](b []byte, s T) []byte {
+	return append(binary.BigEndian.AppendUint64(b, uint64(len(s))), s...)
 }
 
 // Errors found by Verify.

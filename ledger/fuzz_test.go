@@ -118,15 +118,7 @@ func FuzzCanonicalBody(f *testing.F) {
 // fixture, which Open migrates) as the file and opens it: Open either fails with an error or returns a ledger whose Verify
 // returns. Nothing may crash the process.
 func FuzzOpen(f *testing.F) {
-	dir := f.TempDir()
-	seed := filepath.Join(dir, "seed.db")
-	l, err := Open(seed, Options{Terminal: "T1", Now: testClock(), NoSync: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	for i, card := range []string{"A", "", "B"} {
-		record(f, l, sale{id: string(rune('a' + i)), card: card, spend: 100, points: 1})
-	}
+	l, seed := seedLedger(f)
 	if err := l.Close(); err != nil {
 		f.Fatal(err)
 	}
@@ -189,6 +181,19 @@ func FuzzEncodeEvent(f *testing.F) {
 			t.Errorf("encodeEvent differs from json.Marshal:\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// seedLedger is the fuzzers' seed: a real ledger of three sales, open.
+func seedLedger(f *testing.F) (*Ledger, string) {
+	seed := filepath.Join(f.TempDir(), "seed.db")
+	l, err := Open(seed, Options{Terminal: "T1", Now: testClock(), NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, card := range []string{"A", "", "B"} {
+		record(f, l, sale{id: string(rune('a' + i)), card: card, spend: 100, points: 1})
+	}
+	return l, seed
 }
 
 func isCanonical(body []byte) bool {

@@ -240,15 +240,7 @@ func TestJournalCheckpoints(t *testing.T) {
 // or returns a ledger whose meta agrees with its events. Nothing may crash
 // the process.
 func FuzzJournal(f *testing.F) {
-	dir := f.TempDir()
-	seed := filepath.Join(dir, "seed.db")
-	l, err := Open(seed, Options{Terminal: "T1", Now: testClock(), NoSync: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	for i, card := range []string{"A", "", "B"} {
-		record(f, l, sale{id: string(rune('a' + i)), card: card, spend: 100, points: 1})
-	}
+	l, seed := seedLedger(f)
 	file, err := os.ReadFile(seed)
 	if err != nil {
 		f.Fatal(err)
