@@ -10,9 +10,11 @@
 // bbolt stays inside this package: callers get domain methods, never a
 // transaction. A *Ledger is safe for concurrent use. Sales recorded at the same
 // time share transactions and fsyncs (group commit, see commit.go) without
-// delaying a lone writer. Short reads go through the transaction that holds the
-// journaled sales and wait for a commit in progress; Verify reads the file after
-// a checkpoint, in parallel with writers.
+// delaying a lone writer. Short reads of what sales change (accounts, events,
+// the outbox) go through the transaction that holds the journaled sales and
+// wait for a commit in progress; reads of what sales never write (holders,
+// rulesets) read the file and wait for nothing; Verify reads the file after a
+// checkpoint, in parallel with writers.
 //
 // # File layout (schema 3)
 //

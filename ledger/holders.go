@@ -121,7 +121,7 @@ func (l *Ledger) Holder(card string) (h pos.CardHolder, ok bool, err error) {
 	if card == "" {
 		return pos.CardHolder{}, false, nil
 	}
-	err = l.view(func(tx *bolt.Tx) error {
+	err = l.viewCommitted(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketHolders).Get([]byte(card))
 		if v == nil {
 			return nil
@@ -143,7 +143,7 @@ func (l *Ledger) Holder(card string) (h pos.CardHolder, ok bool, err error) {
 // acknowledged yet.
 func (l *Ledger) PendingHolders(limit int) ([]pos.CardHolder, error) {
 	var out []pos.CardHolder
-	err := l.view(func(tx *bolt.Tx) error {
+	err := l.viewCommitted(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHolders).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			r, err := decodeHolder(v)

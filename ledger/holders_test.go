@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"testing"
@@ -256,5 +257,57 @@ func TestOfflineRedeemedToday(t *testing.T) {
 	}
 	if a, _, _ := l.Account(card); a.Offline || a.OfflineRedeemedToday != 0 {
 		t.Errorf("the stored view keeps the offline fields: %+v", a)
+	}
+}
+
+// What sales never write (holders, rulesets) is read from the file without
+// waiting for a sale's commit in progress: on a till whose disk takes 20 ms
+// to sync, a scan during a sale is greeted at once.
+func TestReadsDoNotWaitForCommit(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	card := "2000000000015"
+	if _, _, err := l.RegisterHolder(vasily(card)); err != nil {
+		t.Fatal(err)
+	}
+	putActive(t, l, 3, "rules v3")
+	g := newGate(l)
+	committed := goRecord(l, sale{id: "held", card: card, spend: 100}.request(), sale{id: "held", card: card, spend: 100}.price(nil))
+	<-g.entered // the sale's commit holds the disk
+
+	read := make(chan error, 1)
+	go func() {
+		h, ok, err := l.Holder(card)
+		if err == nil && (!ok || h.Name != vasily(card).Name) {
+			err = fmt.Errorf("Holder = %+v %v, want the registered holder", h, ok)
+		}
+		if err == nil {
+			var v int64
+			if v, _, _, err = l.Ruleset(); err == nil && v != 3 {
+				err = fmt.Errorf("Ruleset version %d, want 3", v)
+			}
+		}
+		if err == nil {
+			_, err = l.Rulesets()
+		}
+		if err == nil {
+			_, err = l.PendingHolders(10)
+		}
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("reading a holder and the rules waited for the commit in progress")
+	}
+	g.release <- struct{}{}
+	if res := <-committed; res.err != nil {
+		t.Fatal(res.err)
+	}
+	l.beforeCommit = nil
+	if a, _, _ := l.Account(card); a.Sales != 1 {
+		t.Errorf("account %+v, want the sale in it", a)
 	}
 }

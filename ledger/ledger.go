@@ -651,6 +651,16 @@ func (l *Ledger) view(fn func(*bolt.Tx) error) error {
 	return closedErr(l.db.View(fn))
 }
 
+// viewCommitted runs fn in a read transaction of the file, without waiting
+// for a commit in progress. It is for what only update writes (holders,
+// rulesets, the active version), which is in the file once update returns;
+// the sales journaled since the last checkpoint are not visible to fn.
+func (l *Ledger) viewCommitted(fn func(*bolt.Tx) error) error {
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	return closedErr(l.db.View(fn))
+}
+
 // viewFile is view for what reads the file itself (its pages) and for long:
 // it moves the journaled sales into the file first, then runs fn in a read
 // transaction of the file, with cur nil, holding up no commit. When they

@@ -138,7 +138,7 @@ func (l *Ledger) ActivateRuleset(version int64) error {
 // hex. It is ErrNoRuleset when none is active.
 func (l *Ledger) Ruleset() (version int64, raw []byte, hash string, err error) {
 	var r CachedRuleset
-	err = l.view(func(tx *bolt.Tx) error {
+	err = l.viewCommitted(func(tx *bolt.Tx) error {
 		m, err := readMeta(tx)
 		if err != nil {
 			return err
@@ -166,7 +166,7 @@ func (l *Ledger) Ruleset() (version int64, raw []byte, hash string, err error) {
 // the active one and the one before it.
 func (l *Ledger) Rulesets() ([]CachedRuleset, error) {
 	var out []CachedRuleset
-	err := l.view(func(tx *bolt.Tx) error {
+	err := l.viewCommitted(func(tx *bolt.Tx) error {
 		m, err := readMeta(tx)
 		if err != nil {
 			return err
