@@ -17,9 +17,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 	_ "modernc.org/sqlite"
 
+	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/till"
 )
 
 // sale is the benchmarks' typical sale: a card among cards, a basket of three
@@ -352,5 +354,87 @@ func BenchmarkWriters(b *testing.B) {
 				d.report(b)
 			})
 		}
+	}
+}
+
+// BenchmarkWritersInterleaved is the ledger's 8-writers-to-1 ratio with the
+// disk's drift taken out, in a steady state (checkpoints included): each
+// iteration is one round of writersRound sales from a lone writer on one
+// ledger, then 8×writersRound from eight writers on another, so that both see
+// the disk as it is that minute. It reports each side's sales per second over
+// all rounds and their ratio. Two ways of pricing: "json", the benchmarks'
+// typical sale (its pos.Sale marshalled), and "till", a sale through
+// till.Sale, which prices the basket with the discount engine and the example
+// ruleset, as tilld does.
+func BenchmarkWritersInterleaved(b *testing.B) {
+	const writersRound = 200
+	for _, pricing := range []struct {
+		name string
+		open func(b *testing.B, dir string) func(int64) error
+	}{{"json", openLedgerCommit}, {"till", openTillSale}} {
+		b.Run("price="+pricing.name, func(b *testing.B) {
+			solo, eight := pricing.open(b, b.TempDir()), pricing.open(b, b.TempDir())
+			var soloTime, eightTime time.Duration
+			var soloNext, eightNext int64
+			for b.Loop() {
+				start := time.Now()
+				for range writersRound {
+					if err := solo(soloNext); err != nil {
+						b.Fatal(err)
+					}
+					soloNext++
+				}
+				soloTime += time.Since(start)
+
+				start = time.Now()
+				var next atomic.Int64
+				next.Store(eightNext)
+				end := eightNext + 8*writersRound
+				var wg sync.WaitGroup
+				for range 8 {
+					wg.Go(func() {
+						for i := next.Add(1) - 1; i < end; i = next.Add(1) - 1 {
+							if err := eight(i); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				eightTime += time.Since(start)
+				eightNext = end
+			}
+			soloRate := float64(soloNext) / soloTime.Seconds()
+			eightRate := float64(eightNext) / eightTime.Seconds()
+			b.ReportMetric(soloRate, "1w-sales/s")
+			b.ReportMetric(eightRate, "8w-sales/s")
+			b.ReportMetric(eightRate/soloRate, "8w/1w")
+		})
+	}
+}
+
+// openTillSale is a sale through till.Sale on a ledger in dir holding the
+// example ruleset: op(i) records the benchmark's i-th basket.
+func openTillSale(b *testing.B, dir string) func(int64) error {
+	l := openLedger(b, filepath.Join(dir, "ledger.db"), false)
+	if err := l.PutRuleset(1, discount.Example, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := l.ActivateRuleset(1); err != nil {
+		b.Fatal(err)
+	}
+	t, err := till.New(till.Options{Terminal: "S1-T1", Ledger: l})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func(i int64) error {
+		s := benchSale(i, 1000)
+		_, _, err := t.Sale(till.SaleRequest{ID: s.id, Basket: pos.Basket{Card: s.card, Lines: []pos.Line{
+			{SKU: "4607001234567", Category: "dairy", Qty: 2, UnitPrice: 8990},
+			{SKU: "4601234000017", Category: "bakery", Qty: 1, UnitPrice: 4500},
+			{SKU: "4600000000994", Category: "grocery", Qty: 3, UnitPrice: s.spend},
+		}}})
+		return err
 	}
 }
