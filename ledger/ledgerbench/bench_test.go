@@ -40,11 +40,21 @@ func (s sale) request() ledger.SaleRequest {
 	return ledger.SaleRequest{ID: s.id, Digest: sha256.Sum256([]byte(s.id)), Card: s.card}
 }
 
+// basket is the sale's three lines, before pricing.
+func (s sale) basket() []pos.Line {
+	return []pos.Line{
+		{SKU: "4607001234567", Category: "dairy", Qty: 2, UnitPrice: 8990},
+		{SKU: "4601234000017", Category: "bakery", Qty: 1, UnitPrice: 4500},
+		{SKU: "4600000000994", Category: "grocery", Qty: 3, UnitPrice: s.spend},
+	}
+}
+
 func (s sale) price(acct pos.Account, at time.Time) (ledger.Priced, error) {
+	b := s.basket()
 	lines := []pos.PricedLine{
-		{Line: pos.Line{SKU: "4607001234567", Category: "dairy", Qty: 2, UnitPrice: 8990}, Amount: 17980, Discount: 899, Total: 17081},
-		{Line: pos.Line{SKU: "4601234000017", Category: "bakery", Qty: 1, UnitPrice: 4500}, Amount: 4500, Discount: 225, Total: 4275},
-		{Line: pos.Line{SKU: "4600000000994", Category: "grocery", Qty: 3, UnitPrice: s.spend}, Amount: 3 * s.spend, Total: 3 * s.spend},
+		{Line: b[0], Amount: 17980, Discount: 899, Total: 17081},
+		{Line: b[1], Amount: 4500, Discount: 225, Total: 4275},
+		{Line: b[2], Amount: 3 * s.spend, Total: 3 * s.spend},
 	}
 	q := pos.Quote{Currency: "RUB", Lines: lines, Subtotal: 22480 + 3*s.spend, Discount: 1124, Total: 21356 + 3*s.spend, PointsEarned: 21,
 		Applied: []pos.Applied{{Rule: "card-5", Kind: "percent", Amount: 1124, Reason: "Скидка по карте 5%"}}}
@@ -327,34 +337,41 @@ func BenchmarkWriters(b *testing.B) {
 		for _, writers := range []int{1, 8} {
 			b.Run(fmt.Sprintf("%s/writers=%d", store.name, writers), func(b *testing.B) {
 				op := store.open(b, b.TempDir())
-				var next atomic.Int64
 				var d durations
 				start := time.Now()
 				b.ResetTimer()
-				var wg sync.WaitGroup
-				for range writers {
-					wg.Go(func() {
-						for {
-							i := next.Add(1) - 1
-							if i >= int64(b.N) {
-								return
-							}
-							t0 := time.Now()
-							if err := op(i); err != nil {
-								b.Error(err)
-								return
-							}
-							d.add(time.Since(t0))
-						}
-					})
-				}
-				wg.Wait()
+				concurrently(b, writers, 0, int64(b.N), func(i int64) error {
+					t0 := time.Now()
+					err := op(i)
+					d.add(time.Since(t0))
+					return err
+				})
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sales/s")
 				d.report(b)
 			})
 		}
 	}
+}
+
+// concurrently runs op(from) to op(end-1) on writers goroutines, each taking
+// the next i as it is done with the last, and returns when all are done. A
+// writer stops at its first error, which fails b.
+func concurrently(b *testing.B, writers int, from, end int64, op func(int64) error) {
+	var next atomic.Int64
+	next.Store(from)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < end; i = next.Add(1) - 1 {
+				if err := op(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // BenchmarkWritersInterleaved is the ledger's 8-writers-to-1 ratio with the
@@ -387,21 +404,8 @@ func BenchmarkWritersInterleaved(b *testing.B) {
 				soloTime += time.Since(start)
 
 				start = time.Now()
-				var next atomic.Int64
-				next.Store(eightNext)
 				end := eightNext + 8*writersRound
-				var wg sync.WaitGroup
-				for range 8 {
-					wg.Go(func() {
-						for i := next.Add(1) - 1; i < end; i = next.Add(1) - 1 {
-							if err := eight(i); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
+				concurrently(b, 8, eightNext, end, eight)
 				eightTime += time.Since(start)
 				eightNext = end
 			}
@@ -430,11 +434,7 @@ func openTillSale(b *testing.B, dir string) func(int64) error {
 	}
 	return func(i int64) error {
 		s := benchSale(i, 1000)
-		_, _, err := t.Sale(till.SaleRequest{ID: s.id, Basket: pos.Basket{Card: s.card, Lines: []pos.Line{
-			{SKU: "4607001234567", Category: "dairy", Qty: 2, UnitPrice: 8990},
-			{SKU: "4601234000017", Category: "bakery", Qty: 1, UnitPrice: 4500},
-			{SKU: "4600000000994", Category: "grocery", Qty: 3, UnitPrice: s.spend},
-		}}})
+		_, _, err := t.Sale(till.SaleRequest{ID: s.id, Basket: pos.Basket{Card: s.card, Lines: s.basket()}})
 		return err
 	}
 }
