@@ -13,6 +13,7 @@ import (
 // Stats is a snapshot of the ledger's bookkeeping.
 type Stats struct {
 	Terminal string
+	Epoch    event.Epoch // the chain new events are filed under at HQ
 	LastSeq  uint64 // seq of the last event, 0 when none
 	Acked    uint64 // highest seq HQ acknowledged
 	Outbox   uint64 // events HQ has not acknowledged: LastSeq - Acked
@@ -33,7 +34,7 @@ func (l *Ledger) Stats() (Stats, error) {
 		if err != nil {
 			return err
 		}
-		s = Stats{Terminal: m.terminal, LastSeq: m.lastSeq, Acked: m.acked, Outbox: m.lastSeq - m.acked, Anchor: m.anchorSeq, AnchorHash: m.anchorHash}
+		s = Stats{Terminal: m.terminal, Epoch: m.epoch, LastSeq: m.lastSeq, Acked: m.acked, Outbox: m.lastSeq - m.acked, Anchor: m.anchorSeq, AnchorHash: m.anchorHash}
 		if s.Outbox == 0 {
 			return nil
 		}

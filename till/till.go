@@ -606,8 +606,14 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 	if card == "" {
 		return &pos.InputError{Field: "card", Problem: "missing"}
 	}
-	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf)
-	if err != nil && !errors.Is(err, ledger.ErrStaleSnapshot) {
+	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf, a.AsOfHash)
+	switch {
+	case errors.Is(err, ledger.ErrOtherChain), errors.Is(err, ledger.ErrAckAhead):
+		// HQ's copy of this terminal's chain is not this ledger's (restored
+		// from a backup, not synced since): the view stays as it is until
+		// the uploader has settled which events HQ holds.
+		t.log.Debug("HQ's account is of another chain of this terminal; keeping the view", "card", device.Mask(card), "err", err)
+	case err != nil && !errors.Is(err, ledger.ErrStaleSnapshot):
 		return err
 	}
 	switch {
