@@ -14,9 +14,9 @@ import (
 type Stats struct {
 	Terminal string
 	Epoch    event.Epoch // the chain new events are filed under at HQ
-	LastSeq  uint64 // seq of the last event, 0 when none
-	Acked    uint64 // highest seq HQ acknowledged
-	Outbox   uint64 // events HQ has not acknowledged: LastSeq - Acked
+	LastSeq  uint64      // seq of the last event, 0 when none
+	Acked    uint64      // highest seq HQ acknowledged
+	Outbox   uint64      // events HQ has not acknowledged: LastSeq - Acked
 	// Anchor is the seq of the last pruned event, 0 when none was: the ledger
 	// holds the events after it, and the first one's Prev is AnchorHash.
 	Anchor     uint64
