@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -450,6 +452,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	now := t.opts.Now()
 	var greeting string // shown to the customer, never stored: it carries their name
 	lreq := ledger.SaleRequest{ID: req.ID, Digest: sha256.Sum256(canon), Card: req.Card, OfflineSince: t.offlineSince(now)}
+	digest := hex.EncodeToString(lreq.Digest[:])
 	rcpt, err := t.opts.Ledger.RecordSale(lreq,
 		func(acct pos.Account, at time.Time) (ledger.Priced, error) {
 			var acctp *pos.Account
@@ -464,7 +467,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 				return ledger.Priced{}, err
 			}
 			greeting, q.Greeting = q.Greeting, ""
-			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q})
+			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q, Request: digest})
 			if err != nil {
 				return ledger.Priced{}, err
 			}
@@ -525,7 +528,10 @@ type Status struct {
 	OldestUnsynced time.Time `json:"oldest_unsynced,omitzero"`
 	LastSeq        uint64    `json:"last_seq"`
 	Acked          uint64    `json:"acked"`
-	RulesetVersion int64     `json:"ruleset_version"`
+	// Epoch is the chain the ledger's events are filed under at HQ: a new
+	// one after the ledger was restored from a backup or started empty.
+	Epoch          event.Epoch `json:"epoch"`
+	RulesetVersion int64       `json:"ruleset_version"`
 	// NextRuleset is the next ruleset waiting for its start, if any.
 	NextRuleset *NextRuleset    `json:"next_ruleset,omitempty"`
 	Devices     []device.Health `json:"devices"`
@@ -569,7 +575,7 @@ func (t *Till) Status() (Status, error) {
 	}
 	s := Status{
 		Terminal: t.opts.Terminal, Store: t.opts.Store, Region: t.opts.Region, Outbox: st.Outbox, OldestUnsynced: st.OldestPending,
-		LastSeq: st.LastSeq, Acked: st.Acked, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
+		LastSeq: st.LastSeq, Acked: st.Acked, Epoch: st.Epoch, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
 	}
 	if next := t.rules.Load().next; len(next) > 0 {
 		s.NextRuleset = &NextRuleset{Version: next[0].version, Effective: next[0].rs.Effective.String()}

@@ -34,6 +34,11 @@ type Outbox interface {
 	Pending(max int) ([]event.Event, error)
 	// Ack records that HQ holds every event up to and including seq.
 	Ack(seq uint64) error
+	// Epoch is the chain the events are filed under at HQ.
+	Epoch() (event.Epoch, error)
+	// Fork moves the outbox to a new epoch because HQ holds, under the epoch
+	// named from, another event under seq at (ledger.Ledger.Fork).
+	Fork(from string, at uint64) (e event.Epoch, moved bool, err error)
 }
 
 // Rules receives rulesets from HQ.
@@ -204,7 +209,11 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 	if len(evs) == 0 {
 		return false, nil
 	}
-	body, err := json.Marshal(wire.UploadRequest{Terminal: f.opts.Terminal, Events: evs})
+	epoch, err := f.opts.Outbox.Epoch()
+	if err != nil {
+		return false, fmt.Errorf("read outbox: %w", err)
+	}
+	body, err := json.Marshal(wire.UploadRequest{Terminal: f.opts.Terminal, Epoch: epoch, Events: evs})
 	if err != nil {
 		return false, fmt.Errorf("encode upload: %w", err)
 	}
@@ -236,6 +245,21 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 		if err := f.opts.Outbox.Ack(ans.Acked); err != nil {
 			return false, fmt.Errorf("record ack %d: %w", ans.Acked, err)
 		}
+	}
+	if resp.StatusCode == http.StatusConflict && ans.Code == wire.CodeFork && ans.Fork != nil {
+		// HQ holds other events under this ledger's seqs: it was restored
+		// from a backup (or copied). Continue in a new epoch HQ keeps beside
+		// its copy; both sets of sales stay, none is taken as the other.
+		e, moved, err := f.opts.Outbox.Fork(ans.Fork.Epoch, ans.Fork.At)
+		switch {
+		case !moved && err != nil:
+			return false, fmt.Errorf("fork at %d: %w", ans.Fork.At, err)
+		case !moved:
+			return true, nil // an answer about an epoch the outbox has left
+		}
+		f.log.Warn("HQ holds other events under this till's seqs; continuing in a new epoch", "at", ans.Fork.At,
+			"hq_head", ans.Fork.HeadSeq, "epoch", e.ID, "base", e.BaseSeq, "err", err)
+		return true, nil
 	}
 	if resp.StatusCode == http.StatusConflict {
 		return false, fmt.Errorf("HQ refused the upload: %s", ans.Message)

@@ -44,6 +44,12 @@ func (o *memOutbox) Ack(seq uint64) error {
 	return nil
 }
 
+func (o *memOutbox) Epoch() (event.Epoch, error) { return event.Epoch{}, nil }
+
+func (o *memOutbox) Fork(from string, at uint64) (event.Epoch, bool, error) {
+	return event.Epoch{}, false, errors.New("the in-memory outbox cannot fork")
+}
+
 func (o *memOutbox) Acked() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
