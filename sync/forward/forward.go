@@ -328,6 +328,19 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesSignature, err)
 	}
+	if have := f.opts.Rules.RulesVersion(); version <= have {
+		// HQ answered a long poll for something newer with what the till
+		// has (a proxy that drops the query, or an HQ rolled back): asking
+		// again at once would loop. Wait as long as a poll would have.
+		f.log.Debug("HQ answered with a ruleset the till has; waiting before asking again", "version", version, "have", have)
+		t := time.NewTimer(f.opts.LongPoll)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		return nil
+	}
 	if err := f.opts.Rules.ApplyRules(version, resp.Header.Get(wire.HeaderRulesHash), sig, data); err != nil {
 		// Refused (bad or older): keep selling on what we have; look again later
 		// rather than fetching the same refused file in a loop.
