@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -265,7 +266,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		m, err = l.openJournal(m, opts.NoSync)
 	}
 	if err != nil {
-		_ = db.Close()
+		l.abandon()
 		if !existed {
 			// Nothing of ours is in a file this call created; do not leave it behind.
 			_ = os.Remove(path)
@@ -290,6 +291,21 @@ func Open(path string, opts Options) (*Ledger, error) {
 	l.log = l.log.With(logTerminal, l.terminal)
 	l.log.Info("ledger opened", logSeq, m.lastSeq, logAcked, m.acked, logAnchor, m.anchorSeq, logCreated, !existed)
 	return l, nil
+}
+
+// abandon releases what a failed Open holds: the write transaction a journal
+// replay left open (bbolt's Close would wait for it forever), the journal and
+// the file.
+func (l *Ledger) abandon() {
+	if l.cur != nil {
+		_ = l.cur.Rollback()
+		l.cur = nil
+	}
+	if l.journal != nil {
+		_ = l.journal.close()
+		l.journal = nil
+	}
+	_ = l.db.Close()
 }
 
 // checkExisting reports whether path exists, and refuses what cannot be a ledger
@@ -416,6 +432,9 @@ func boltOpenError(err error, existed bool) error {
 // openError wraps an error from Open with the file name and, for a file that
 // cannot be read as a ledger, what to do about it.
 func openError(path string, timeout time.Duration, err error) error {
+	if (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) && !errors.Is(err, ErrDiskFull) {
+		err = storageError(err)
+	}
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("open ledger %s: %w (is another tilld running? stop it, or leave out --file to ask the running one); waited %s", path, ErrLocked, timeout)
@@ -612,8 +631,13 @@ func (l *Ledger) Close() error {
 	defer l.txMu.Unlock()
 	var errs []error
 	if err := l.checkpoint(); err != nil {
-		// The sales stay in the journal; the next Open replays them.
-		errs = append(errs, err)
+		if !errors.Is(err, ErrStorage) || l.broken != nil {
+			errs = append(errs, err)
+		} else {
+			// The disk refused the checkpoint (full): the sales are durable in
+			// the journal, and the next Open moves them into the file.
+			l.log.Warn("ledger closed with sales still in its journal: the disk refused to take them into the file; the next start does", logErr, err)
+		}
 	}
 	if l.cur != nil {
 		_ = l.cur.Rollback()
@@ -823,10 +847,9 @@ func (l *Ledger) openJournal(m meta, noSync bool) (meta, error) {
 	if err != nil {
 		return m, err
 	}
-	l.journal = j
+	l.journal = j // closed by Open on error
 	tx, err := l.db.Begin(true)
 	if err != nil {
-		_ = j.close()
 		return m, err
 	}
 	n, end, err := j.replay(tx)
@@ -835,16 +858,22 @@ func (l *Ledger) openJournal(m meta, noSync bool) (meta, error) {
 	}
 	if err != nil || n == 0 {
 		_ = tx.Rollback()
-		if err != nil {
-			_ = j.close()
-		}
 		return m, err
 	}
 	j.end = end
 	l.cur = tx
 	if err := l.commitWrite(nil); err != nil {
-		_ = j.close()
-		return m, fmt.Errorf("move %d journaled commits into the file: %w", n, err)
+		if !errors.Is(err, ErrStorage) || l.cur == nil {
+			return m, fmt.Errorf("move %d journaled commits into the file: %w", n, err)
+		}
+		// The disk refuses the checkpoint (full): the sales are durable in the
+		// journal and commitWrite replayed them into a new transaction, which
+		// readers read through. Serve from there; the file catches up at the
+		// next checkpoint that the disk takes.
+		l.log.Warn("ledger cannot move its journal into the file (sales are safe in the journal); it will at the next checkpoint",
+			"commits", n, logErr, err)
+		m, err = readMeta(l.cur)
+		return m, err
 	}
 	err = l.db.View(func(tx *bolt.Tx) error {
 		m, err = readMeta(tx)
