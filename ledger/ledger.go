@@ -43,6 +43,12 @@ var (
 	// lower than the active one.
 	ErrOldRuleset = errors.New("ruleset version is older than the active one")
 
+	// ErrBadRuleset is returned by PutRuleset, ActivateRuleset and Ruleset for
+	// a ruleset that fails its check: its stored bytes do not match their
+	// SHA-256, or Options.CheckRuleset refuses it (HQ's signature does not
+	// verify). Rulesets reports it in CachedRuleset.Err, Verify as a problem.
+	ErrBadRuleset = errors.New("ruleset fails its check")
+
 	// ErrTerminalMismatch is returned by Open when the file belongs to another
 	// terminal than Options.Terminal.
 	ErrTerminalMismatch = errors.New("ledger belongs to another terminal")
@@ -118,6 +124,14 @@ type Options struct {
 	// ErrLocked). Write methods return ErrReadOnly. A file with an older schema
 	// cannot be opened read-only: it must be migrated by a read-write Open first.
 	ReadOnly bool
+
+	// CheckRuleset checks a cached ruleset beyond its stored SHA-256, which
+	// anyone who can write the file can rewrite: tilld checks HQ's Ed25519
+	// signature and the version the bytes name (till.RulesCheck). The ledger
+	// calls it whenever a cached ruleset is read (Rulesets, Ruleset), stored,
+	// replaced or activated, and in Verify; it stores no ruleset it refuses. nil
+	// checks the SHA-256 only.
+	CheckRuleset func(version int64, raw, signature []byte) error
 }
 
 // Ledger is an open ledger file. It is safe for concurrent use.
@@ -129,6 +143,8 @@ type Ledger struct {
 	log      *slog.Logger
 	retain   time.Duration
 	readOnly bool
+	// checkRuleset is Options.CheckRuleset.
+	checkRuleset func(version int64, raw, signature []byte) error
 
 	commits committer
 	// failing is set while commits fail, so that a failure and its recovery are
@@ -236,7 +252,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 	case timeout < 0:
 		timeout = 0 // bbolt waits forever
 	}
-	l := &Ledger{path: path, now: opts.Now, log: opts.Logger, retain: opts.Retain, readOnly: opts.ReadOnly}
+	l := &Ledger{path: path, now: opts.Now, log: opts.Logger, retain: opts.Retain, readOnly: opts.ReadOnly, checkRuleset: opts.CheckRuleset}
 	if l.now == nil {
 		l.now = time.Now
 	}
