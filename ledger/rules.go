@@ -106,7 +106,7 @@ func (l *Ledger) checkedRuleset(version uint64, v []byte) (CachedRuleset, error)
 	}
 	r.Version = int64(version)
 	if err != nil {
-		return r, fmt.Errorf("%w: version %d: %w", ErrBadRuleset, version, err)
+		return r, fmt.Errorf("cached ruleset version %d: %w: %w", version, ErrBadRuleset, err)
 	}
 	return r, nil
 }
