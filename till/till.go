@@ -165,7 +165,7 @@ func New(opts Options) (*Till, error) {
 		return nil, fmt.Errorf("load cached rulesets: %w", err)
 	}
 	st := &rulesState{}
-	pastActive := false // below the active one: an older one takes its place
+	pastActive := false        // below the active one: an older one takes its place
 	for _, c := range cached { // newest first
 		if st.active != nil {
 			break
