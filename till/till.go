@@ -165,8 +165,10 @@ func New(opts Options) (*Till, error) {
 		return nil, fmt.Errorf("load cached rulesets: %w", err)
 	}
 	st := &rulesState{}
-	pastActive := false        // below the active one: an older one takes its place
-	for _, c := range cached { // newest first
+	// Newest first; once past the active one (refused), an older one that
+	// passes takes its place.
+	pastActive := false
+	for _, c := range cached {
 		if st.active != nil {
 			break
 		}
