@@ -270,6 +270,12 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	db, file, err := openBolt(path, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, ReadOnly: opts.ReadOnly})
 	if err != nil {
+		if !existed && !errors.Is(err, berrors.ErrTimeout) {
+			// bbolt may have created the file before it failed (a full disk): an
+			// empty file left behind would be refused as corrupt next time. (On
+			// a timeout, another process created it and holds it.)
+			_ = os.Remove(path)
+		}
 		return nil, openError(path, timeout, boltOpenError(err, existed))
 	}
 	if err := sameFile(path, file); err != nil {
