@@ -2,7 +2,6 @@ package till_test
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/tilld/tilld/internal/ledgertest"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
@@ -88,40 +86,10 @@ func (r *rulesRig) tamper(version int64, percent int) {
 	if err := r.l.Close(); err != nil {
 		r.t.Fatal(err)
 	}
-	tamperFile(r.t, r.path, version, rulesBytes(version, percent, ""))
+	if _, err := ledgertest.RewriteRuleset(r.path, version, func([]byte) []byte { return rulesBytes(version, percent, "") }); err != nil {
+		r.t.Fatal(err)
+	}
 	r.open(r.pub)
-}
-
-// tamperFile replaces the bytes of a cached ruleset in a closed ledger file
-// with raw, and the stored SHA-256 with raw's, keeping the signature. The
-// record is the SHA-256 (32 bytes), the signature's length (uint16), the
-// signature, then the bytes (package ledger's documentation).
-func tamperFile(t *testing.T, path string, version int64, raw []byte) {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("rulesets"))
-		key := make([]byte, 8)
-		for i := range 8 {
-			key[7-i] = byte(uint64(version) >> (8 * i))
-		}
-		old := b.Get(key)
-		if old == nil {
-			return fmt.Errorf("version %d is not cached", version)
-		}
-		n := int(old[32])<<8 | int(old[33])
-		sig := append([]byte(nil), old[34:34+n]...)
-		sum := sha256Sum(raw)
-		rec := append(append(append(sum, old[32:34]...), sig...), raw...)
-		return b.Put(key, rec)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (r *rulesRig) discount() (money.Amount, error) {
@@ -237,9 +205,4 @@ func TestTamperedRulesAtActivation(t *testing.T) {
 	if st, _ := r.tl.Status(); !strings.Contains(st.RulesError, "version 2") {
 		t.Errorf("rules_error = %q", st.RulesError)
 	}
-}
-
-func sha256Sum(b []byte) []byte {
-	s := sha256.Sum256(b)
-	return s[:]
 }
