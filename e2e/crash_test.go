@@ -122,6 +122,14 @@ func TestCrash(t *testing.T) {
 // address and the rules key there. It returns the URL of HQ's admin API.
 func startHQ(t *testing.T, work, dataDir string) (adminURL string) {
 	t.Helper()
+	adminURL, _, _ = startHQProc(t, work, dataDir)
+	return adminURL
+}
+
+// startHQProc is startHQ that also returns tillhq's process and a function
+// that starts it again, on the same data and addresses.
+func startHQProc(t *testing.T, work, dataDir string) (adminURL string, hq *proc, restart func() *proc) {
+	t.Helper()
 	rules := filepath.Join(work, "rules.toml")
 	if err := os.WriteFile(rules, discount.Example, 0o644); err != nil {
 		t.Fatal(err)
@@ -130,17 +138,21 @@ func startHQ(t *testing.T, work, dataDir string) (adminURL string) {
 	adminURL = "http://" + adminAddr
 	hqData := filepath.Join(work, "hq")
 	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
-	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
-	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
-		resp, err := http.Get(adminURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	restart = func() *proc {
+		p := start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
+		waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
+			resp, err := http.Get(adminURL + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil
+		})
+		return p
+	}
+	hq = restart()
 	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", "S1", "--terminal", "S1-T1"))
 	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", dataDir)
-	return adminURL
+	return adminURL, hq, restart
 }
 
 // killable is a tilld this test kills; only its last output is kept.

@@ -76,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					fmt.Fprintf(w, ", oldest %s ago", time.Since(st.OldestUnsynced).Round(time.Second))
 				}
 				fmt.Fprintf(w, "\nledger     last seq %d, acked by HQ %d\nrules      version %d\n", st.LastSeq, st.Acked, st.RulesetVersion)
+				if st.RulesError != "" {
+					fmt.Fprintf(w, "           REFUSED: %s\n", st.RulesError)
+				}
 				return printDevices(w, st.Devices)
 			})
 		},
