@@ -38,21 +38,24 @@ type ExitCode struct {
 	Code int
 	Err  error  // the class: errors.Is(err, Err)
 	What string // for `tilld --help` and the documentation
+	// Final says that starting again cannot help until a person acts: the
+	// unit's RestartPreventExitStatus lists it, so systemd stops retrying.
+	Final bool
 }
 
 // ExitCodes are tilld's exit statuses, one per class of start-up failure; the
 // first class an error is in decides. 0 is a clean stop, 1 any other error.
 // Codes are taken from sysexits.h where one fits.
 var ExitCodes = []ExitCode{
-	{78, ErrConfig, "the configuration file is wrong (EX_CONFIG; systemd does not restart)"},
-	{67, ErrNotEnrolled, "the till is not enrolled: `tilld enroll` first (EX_NOUSER)"},
-	{66, ErrNoDataDir, "the data directory does not exist (EX_NOINPUT)"},
-	{77, ErrPermission, "the data directory or its files belong to another user (EX_NOPERM)"},
-	{74, ErrReadOnlyFS, "the data directory's file system is read-only or fails (EX_IOERR)"},
-	{73, ledger.ErrDiskFull, "the disk is full and the ledger cannot be created (EX_CANTCREAT); with a ledger, tilld starts and refuses only sales"},
-	{65, ledger.ErrCorrupt, "the ledger file is damaged: tilld never replaces it (EX_DATAERR)"},
-	{75, ledger.ErrLocked, "another tilld holds the ledger (EX_TEMPFAIL)"},
-	{69, ErrListen, "the local API's address is taken (EX_UNAVAILABLE)"},
+	{78, ErrConfig, "the configuration file is wrong (EX_CONFIG)", true},
+	{67, ErrNotEnrolled, "the till is not enrolled: `tilld enroll` first (EX_NOUSER)", true},
+	{66, ErrNoDataDir, "the data directory does not exist (EX_NOINPUT)", false},
+	{77, ErrPermission, "the data directory or its files belong to another user (EX_NOPERM)", true},
+	{74, ErrReadOnlyFS, "the data directory's file system is read-only or fails (EX_IOERR)", false},
+	{73, ledger.ErrDiskFull, "the disk is full and the ledger cannot be created (EX_CANTCREAT); with a ledger, tilld starts and refuses only sales", false},
+	{65, ledger.ErrCorrupt, "the ledger file is damaged: tilld never replaces it (EX_DATAERR)", true},
+	{75, ledger.ErrLocked, "another tilld holds the ledger (EX_TEMPFAIL)", false},
+	{69, ErrListen, "the local API's address is taken (EX_UNAVAILABLE)", false},
 }
 
 // ExitCodeOf returns the exit status for err: its class's code, 1 for an error

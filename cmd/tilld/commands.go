@@ -135,7 +135,11 @@ func exitCodeHelp() string {
 	var b strings.Builder
 	b.WriteString("Exit status: 0 after a clean stop; when tilld cannot start, one line on stderr says what failed,\nwhere and what to do, and the status says which class of failure it was:\n")
 	for _, c := range daemon.ExitCodes {
-		fmt.Fprintf(&b, "  %3d  %s\n", c.Code, c.What)
+		final := ""
+		if c.Final {
+			final = "; systemd does not restart"
+		}
+		fmt.Fprintf(&b, "  %3d  %s%s\n", c.Code, c.What, final)
 	}
 	b.WriteString("    1  anything else")
 	return b.String()
