@@ -121,17 +121,11 @@ func mountTmpfs(t *testing.T, dir string, size int) {
 // returns the path of.
 func fillDisk(t *testing.T, dir string) string {
 	t.Helper()
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
+	filler, err := ledgertest.FillDisk(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	for {
-		if _, err := f.Write(make([]byte, 4096)); err != nil {
-			return filler
-		}
-	}
+	return filler
 }
 
 // Every failure before tilld serves ends with one line that says what failed,

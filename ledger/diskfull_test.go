@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tilld/tilld/internal/ledgertest"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts it at
@@ -43,18 +45,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	}
 	defer l.Close()
 	// Leave the ledger little room: a filler takes the rest of the file system.
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			break
-		}
-	}
-	f.Close()
+	filler := fill(t, dir)
 	if err := os.Truncate(filler, fileSize(t, filler)-256<<10); err != nil {
 		t.Fatal(err)
 	}
@@ -110,18 +101,11 @@ func TestDiskFullTmpfs(t *testing.T) {
 // returns the path of.
 func fill(t *testing.T, dir string) string {
 	t.Helper()
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
+	filler, err := ledgertest.FillDisk(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			return filler
-		}
-	}
+	return filler
 }
 
 // Sales journaled on a full disk, a stop that cannot move them into the file,

@@ -1,7 +1,8 @@
-// Package ledgertest changes a stopped till's ledger file behind the ledger's
-// back, with bbolt directly, as anyone with write access to the file can: what
-// the tamper tests of package till and of the e2e tests do to it. It follows
-// the file layout of package ledger's documentation.
+// Package ledgertest does to a till's files, from outside, what the tests of
+// packages ledger and till and the e2e tests need: it changes a stopped till's
+// ledger file behind the ledger's back, with bbolt directly, as anyone with
+// write access to the file can (following the file layout of package ledger's
+// documentation), and it fills the disk under it.
 package ledgertest
 
 import (
@@ -9,6 +10,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,4 +95,25 @@ func FileLastSeq(path string) (uint64, error) {
 		return nil
 	})
 	return seq, err
+}
+
+// FillDisk takes every free byte of the file system of dir with a file named
+// filler in dir, and returns its path: removing it frees the space again.
+func FillDisk(dir string) (string, error) {
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for {
+		_, err := f.Write(chunk)
+		switch {
+		case errors.Is(err, syscall.ENOSPC):
+			return filler, nil
+		case err != nil:
+			return "", err
+		}
+	}
 }
