@@ -242,10 +242,6 @@ func checkRules(key ed25519.PublicKey, version int64, raw, signature []byte) (*d
 	return rs, nil
 }
 
-// RulesProblem says why the till prices with an older ruleset than it has
-// cached, or with none, when a cached one failed its check; "" otherwise.
-func (t *Till) RulesProblem() string { return t.rules.Load().problem() }
-
 // Ledger is the ledger the till records in (the local API verifies and exports it).
 func (t *Till) Ledger() *ledger.Ledger { return t.opts.Ledger }
 
@@ -312,11 +308,12 @@ func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) err
 // activateLocked makes the newest ruleset of st.next that is in effect now the
 // active one, dropping the older ones, and stores the result. The ledger
 // checks the cached copy as it activates it: one that fails its check now is
-// refused (and asked of HQ again), and the next one down is tried. When the
-// ledger cannot record the activation (a full disk) the ruleset is active
-// all the same, in memory: prices follow the rules in effect, and the next
-// start activates it again from the cache. rulesMu is held.
-func (t *Till) activateLocked(st *rulesState) error {
+// refused (and asked of HQ again), and the next one down is tried; the error
+// says so. When the ledger cannot record the activation (a full disk) the
+// ruleset is active all the same, in memory: prices follow the rules in
+// effect, and the next start activates it again from the cache. rulesMu is
+// held.
+func (t *Till) activateLocked(st *rulesState) (refused error) {
 	now := t.opts.Now()
 	for {
 		i := slices.IndexFunc(st.next, func(n *activeRules) bool { return !n.rs.EffectiveAt(now) })
@@ -325,14 +322,15 @@ func (t *Till) activateLocked(st *rulesState) error {
 		}
 		if i == 0 {
 			t.rules.Store(st)
-			return nil
+			return refused
 		}
 		a := st.next[i-1]
 		err := t.opts.Ledger.ActivateRuleset(a.version)
 		if errors.Is(err, ledger.ErrBadRuleset) {
 			t.log.Error("cached ruleset refused as it takes effect: the till does not price with it and asks HQ for it again", "version", a.version, "err", err)
-			refused := append([]refusal{{version: a.version, err: err}}, st.refused...)
-			st = &rulesState{active: st.active, next: slices.Delete(slices.Clone(st.next), i-1, i), refused: refused}
+			st = &rulesState{active: st.active, next: slices.Delete(slices.Clone(st.next), i-1, i),
+				refused: append([]refusal{{version: a.version, err: err}}, st.refused...)}
+			refused = err
 			continue
 		}
 		prev := int64(0)
@@ -342,10 +340,10 @@ func (t *Till) activateLocked(st *rulesState) error {
 		t.rules.Store(st.with(a, slices.Clone(st.next[i:])))
 		if err != nil {
 			t.log.Error("ruleset active, but the ledger could not record it; the next start activates it again", "version", a.version, "err", err)
-			return nil
+		} else {
+			t.log.Info("ruleset active", "version", a.version, "previous", prev)
 		}
-		t.log.Info("ruleset active", "version", a.version, "previous", prev)
-		return nil
+		return refused
 	}
 }
 
@@ -356,11 +354,8 @@ func (t *Till) active() (*activeRules, error) {
 	st := t.rules.Load()
 	if len(st.next) > 0 && st.next[0].rs.EffectiveAt(t.opts.Now()) {
 		t.rulesMu.Lock()
-		err := t.activateLocked(t.rules.Load())
+		_ = t.activateLocked(t.rules.Load()) // a refusal is logged and in the state
 		t.rulesMu.Unlock()
-		if err != nil {
-			t.log.Error("a ruleset in effect now cannot be activated; pricing with the previous one", "err", err)
-		}
 		st = t.rules.Load()
 	}
 	switch {
@@ -648,7 +643,7 @@ type Status struct {
 	Acked          uint64    `json:"acked"`
 	RulesetVersion int64     `json:"ruleset_version"`
 	// RulesError says why the till prices with an older ruleset than it has
-	// cached, or with none: a cached one failed its check (RulesProblem).
+	// cached, or with none, when a cached one failed its check; "" otherwise.
 	RulesError string `json:"rules_error,omitempty"`
 	// NextRuleset is the next ruleset waiting for its start, if any.
 	NextRuleset *NextRuleset    `json:"next_ruleset,omitempty"`
