@@ -30,7 +30,8 @@ import (
 func TestTamperedRulesAtRest(t *testing.T) {
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "tilld")
-	adminURL, hq, restartHQ := startHQProc(t, work, dataDir)
+	hq := newHQ(t, work, dataDir)
+	adminURL := hq.adminURL
 	apiAddr := freeAddr(t)
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", dataDir, apiAddr))
@@ -103,7 +104,7 @@ func TestTamperedRulesAtRest(t *testing.T) {
 	}
 
 	// HQ is away: the till refuses to price with what it has, and says why.
-	hq.stop(t)
+	hq.proc.stop(t)
 	p = start(t, "tilld", "run", "--config", conf)
 	var st till.Status
 	waitFor(t, 15*time.Second, "tilld to serve", func() bool {
@@ -129,7 +130,7 @@ func TestTamperedRulesAtRest(t *testing.T) {
 
 	// HQ is back: the till asks for the rules again (it reports version 0),
 	// takes HQ's copy in place of the tampered one, and sells at HQ's price.
-	restartHQ()
+	hq.start(t)
 	waitFor(t, 60*time.Second, "tilld to fetch HQ's rules again", func() bool {
 		st, err = api.Status(ctx)
 		return err == nil && st.RulesetVersion == 1 && st.RulesError == ""

@@ -13,9 +13,10 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/tilld/tilld/internal/boltscrub"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/internal/boltscrub"
 )
 
 // SchemaVersion is the layout of the file this package writes (see the package
@@ -70,6 +71,12 @@ var (
 	// the ledger already holds for the card: a newer snapshot, or events pruned
 	// beyond the snapshot's seq. Nothing is changed; the caller may ignore it.
 	ErrStaleSnapshot = errors.New("snapshot is older than the ledger's view")
+
+	// ErrOtherChain is returned by PutSnapshot for a snapshot HQ took of
+	// another chain than this ledger's (it was restored from a backup and has
+	// not synced since): HQ does not hold this ledger's events the snapshot
+	// claims. Nothing is changed; the caller may ignore it.
+	ErrOtherChain = errors.New("snapshot is of another chain of this terminal")
 
 	// ErrStorage is returned when a write did not reach the disk: an I/O error or
 	// a full file system (then ErrDiskFull holds too). Nothing of the failed
@@ -552,7 +559,7 @@ func (l *Ledger) create(terminal string) (meta, error) {
 		return meta{}, errors.New("a terminal id is required to create a ledger")
 	}
 	l.terminal = terminal
-	m := meta{schema: SchemaVersion, terminal: terminal}
+	m := meta{schema: SchemaVersion, terminal: terminal, epoch: event.Epoch{ID: newEpochID()}}
 	return m, l.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -575,7 +582,7 @@ func (l *Ledger) create(terminal string) (meta, error) {
 				return fmt.Errorf("write meta %s: %w", kv.k, err)
 			}
 		}
-		return nil
+		return putEpoch(tx, m.epoch)
 	})
 }
 
@@ -956,6 +963,7 @@ type meta struct {
 	anchorSeq   uint64 // seq of the last pruned event, 0 when none was pruned
 	anchorHash  string
 	activeRules uint64 // 0 when no ruleset is active
+	epoch       event.Epoch
 	journalGen  uint64 // generation of the journal records in the file, 0 when none
 	journaled   bool   // a read-only open found records in the journal to replay
 }
@@ -988,6 +996,9 @@ func readMeta(tx *bolt.Tx) (meta, error) {
 	m.terminal = string(b.Get(keyTerminal))
 	m.lastHash = string(b.Get(keyLastHash))
 	m.anchorHash = string(b.Get(keyAnchorHash))
+	if m.epoch, err = readEpoch(b); err != nil {
+		return meta{}, err
+	}
 	return m, nil
 }
 

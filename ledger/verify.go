@@ -202,6 +202,7 @@ func verify(tx *bolt.Tx, boltCheck bool, checkRuleset func(version uint64, rec [
 		v.addf(0, "", "meta: events up to %d were pruned, but HQ acknowledged only %d", m.anchorSeq, m.acked)
 	}
 	v.sales(m.anchorSeq, lastSeq, ids)
+	v.epoch(tx, m)
 	v.accounts(accounts)
 	v.rules(m.activeRules)
 	v.holders()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -566,6 +568,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	now := t.opts.Now()
 	var greeting string // shown to the customer, never stored: it carries their name
 	lreq := ledger.SaleRequest{ID: req.ID, Digest: sha256.Sum256(canon), Card: req.Card, OfflineSince: t.offlineSince(now)}
+	digest := hex.EncodeToString(lreq.Digest[:])
 	rcpt, err := t.opts.Ledger.RecordSale(lreq,
 		func(acct pos.Account, at time.Time) (ledger.Priced, error) {
 			var acctp *pos.Account
@@ -580,7 +583,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 				return ledger.Priced{}, err
 			}
 			greeting, q.Greeting = q.Greeting, ""
-			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q})
+			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q, Request: digest})
 			if err != nil {
 				return ledger.Priced{}, err
 			}
@@ -641,7 +644,10 @@ type Status struct {
 	OldestUnsynced time.Time `json:"oldest_unsynced,omitzero"`
 	LastSeq        uint64    `json:"last_seq"`
 	Acked          uint64    `json:"acked"`
-	RulesetVersion int64     `json:"ruleset_version"`
+	// Epoch is the chain the ledger's events are filed under at HQ: a new
+	// one after the ledger was restored from a backup or started empty.
+	Epoch          event.Epoch `json:"epoch"`
+	RulesetVersion int64       `json:"ruleset_version"`
 	// RulesError says why the till prices with an older ruleset than it has
 	// cached, or with none, when a cached one failed its check; "" otherwise.
 	RulesError string `json:"rules_error,omitempty"`
@@ -688,7 +694,7 @@ func (t *Till) Status() (Status, error) {
 	}
 	s := Status{
 		Terminal: t.opts.Terminal, Store: t.opts.Store, Region: t.opts.Region, Outbox: st.Outbox, OldestUnsynced: st.OldestPending,
-		LastSeq: st.LastSeq, Acked: st.Acked, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
+		LastSeq: st.LastSeq, Acked: st.Acked, Epoch: st.Epoch, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
 	}
 	rules := t.rules.Load()
 	if next := rules.next; len(next) > 0 {
@@ -727,8 +733,14 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 	if card == "" {
 		return &pos.InputError{Field: "card", Problem: "missing"}
 	}
-	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf)
-	if err != nil && !errors.Is(err, ledger.ErrStaleSnapshot) {
+	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf, a.AsOfHash)
+	switch {
+	case errors.Is(err, ledger.ErrOtherChain), errors.Is(err, ledger.ErrAckAhead):
+		// HQ's copy of this terminal's chain is not this ledger's (restored
+		// from a backup, not synced since): the view stays as it is until
+		// the uploader has settled which events HQ holds.
+		t.log.Debug("HQ's account is of another chain of this terminal; keeping the view", "card", device.Mask(card), "err", err)
+	case err != nil && !errors.Is(err, ledger.ErrStaleSnapshot):
 		return err
 	}
 	switch {

@@ -175,7 +175,7 @@ func ledgerCmd(addr *string, stdout io.Writer) *cobra.Command {
 	prune.Flags().StringVar(&pruneFile, "file", "", "the ledger file")
 	prune.Flags().StringVar(&olderThan, "older-than", "", "age of the newest event to remove, e.g. 90d")
 
-	cmd.AddCommand(verify, export, compact, prune)
+	cmd.AddCommand(verify, export, compact, prune, restoreCmd(stdout))
 	return cmd
 }
 
