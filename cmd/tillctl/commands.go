@@ -83,6 +83,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					fmt.Fprintf(w, ", chain epoch %s", e.ID)
 				}
 				fmt.Fprintf(w, "\nrules      version %d\n", st.RulesetVersion)
+				if st.RulesError != "" {
+					fmt.Fprintf(w, "           REFUSED: %s\n", st.RulesError)
+				}
 				return printDevices(w, st.Devices)
 			})
 		},
