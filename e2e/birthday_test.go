@@ -53,27 +53,13 @@ bonus_points = 200
 // sale. Both ledgers verify.
 func TestBirthdayBonusOnce(t *testing.T) {
 	work := t.TempDir()
-	rules := filepath.Join(work, "rules.toml")
-	writeFile(t, rules, birthdayRules)
-	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
-	adminURL := "http://" + adminAddr
-	hqData := filepath.Join(work, "hq")
-	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
-	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
-	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
-		resp, err := http.Get(adminURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	adminURL, hqAddr := startHQWith(t, work, []byte(birthdayRules))
 	ctx := context.Background()
 	// tillA is S1-T1; tillB, in another store, has a software reader the test
 	// presents the card on, as a cashier scans it.
 	startTill := func(store, terminal string) *localapi.Client {
-		token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", store, "--terminal", terminal))
 		data := filepath.Join(work, terminal)
-		run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", data)
+		enroll(t, adminURL, hqAddr, store, terminal, data)
 		apiAddr := freeAddr(t)
 		conf := filepath.Join(work, terminal+".toml")
 		writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n\n[[reader]]\nname = \"front\"\ntype = \"fake\"\n", data, apiAddr))

@@ -122,15 +122,24 @@ func TestCrash(t *testing.T) {
 // address and the rules key there. It returns the URL of HQ's admin API.
 func startHQ(t *testing.T, work, dataDir string) (adminURL string) {
 	t.Helper()
-	rules := filepath.Join(work, "rules.toml")
-	if err := os.WriteFile(rules, discount.Example, 0o644); err != nil {
+	adminURL, hqAddr := startHQWith(t, work, discount.Example)
+	enroll(t, adminURL, hqAddr, "S1", "S1-T1", dataDir)
+	return adminURL
+}
+
+// startHQWith starts tillhq with the rules file rules, its data in work/hq,
+// and returns the URL of its admin API and the address of its sync API.
+func startHQWith(t *testing.T, work string, rules []byte) (adminURL, hqAddr string) {
+	t.Helper()
+	file := filepath.Join(work, "rules.toml")
+	if err := os.WriteFile(file, rules, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
 	adminURL = "http://" + adminAddr
 	hqData := filepath.Join(work, "hq")
 	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
-	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
+	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", file)
 	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
 		resp, err := http.Get(adminURL + "/healthz")
 		if err == nil {
@@ -138,9 +147,14 @@ func startHQ(t *testing.T, work, dataDir string) (adminURL string) {
 		}
 		return err == nil
 	})
-	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", "S1", "--terminal", "S1-T1"))
+	return adminURL, hqAddr
+}
+
+// enroll adds terminal to store at HQ and enrolls it into dataDir.
+func enroll(t *testing.T, adminURL, hqAddr, store, terminal, dataDir string) {
+	t.Helper()
+	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", store, "--terminal", terminal))
 	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", dataDir)
-	return adminURL
 }
 
 // killable is a tilld this test kills; only its last output is kept.

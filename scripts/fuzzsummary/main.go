@@ -71,8 +71,8 @@ func run(args []string, stdout io.Writer) error {
 		r.parse(out, code)
 		results = append(results, r)
 	}
-	heading := fmt.Sprintf("Run of %s: `-fuzztime %s -parallel 1`, %d targets at a time, %s, %d CPUs.",
-		time.Now().UTC().Format("2006-01-02"), *fuzztime, *jobs, runtime.Version(), runtime.NumCPU())
+	heading := fmt.Sprintf("Run of %s: `-fuzztime %s -parallel 1`, %d targets at a time, %s, %d CPUs%s.",
+		time.Now().UTC().Format("2006-01-02"), *fuzztime, *jobs, runtime.Version(), runtime.NumCPU(), loadAverage())
 	table := heading + "\n\n" + markdown(results)
 	fmt.Fprint(stdout, table)
 	if *doc != "-" {
@@ -90,6 +90,18 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%d of %d targets failed: %s", len(failed), len(results), strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// loadAverage says how busy the machine was (Linux's 1, 5 and 15 minute load
+// averages at the end of the run): fuzzers sharing the cores with other work
+// run slower, so a table's numbers need it. "" when it cannot be read.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) < 3 {
+		return ""
+	}
+	return fmt.Sprintf(", load average %s %s %s at the end", f[0], f[1], f[2])
 }
 
 // result is what one target's run did.
