@@ -1,6 +1,7 @@
 package discount
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -353,7 +354,7 @@ func checkRandomRun(t *testing.T, r *rand.Rand, i int) {
 	if err != nil {
 		fail("shuffled: %v", err)
 	}
-	if !reflect.DeepEqual(sortedLines(withDropped.Lines), sortedLines(sq.Lines)) {
+	if !slices.Equal(sortedLines(withDropped.Lines), sortedLines(sq.Lines)) {
 		fail("shuffling changed the per-line results:\n%v\n%v", sortedLines(q.Lines), sortedLines(sq.Lines))
 	}
 	withDropped.Lines, sq.Lines = nil, nil
@@ -570,14 +571,18 @@ func firstDiscountRule(rs *Ruleset) Rule {
 	return Rule{}
 }
 
-// sortedLines is a canonical listing of priced lines, for comparing results
-// whose line order differs; identical lines are interchangeable.
-func sortedLines(ls []pos.PricedLine) []string {
-	out := make([]string, len(ls))
-	for i, l := range ls {
-		out[i] = fmt.Sprintf("%+v", l)
-	}
-	slices.Sort(out)
+// sortedLines is the priced lines in a canonical order, for comparing
+// results whose line order differs; identical lines are interchangeable.
+// (It compares fields, not formatted text: formatting every line took a
+// third of FuzzApply's time.)
+func sortedLines(ls []pos.PricedLine) []pos.PricedLine {
+	out := slices.Clone(ls)
+	slices.SortFunc(out, func(a, b pos.PricedLine) int {
+		return cmp.Or(strings.Compare(a.SKU, b.SKU), strings.Compare(a.Category, b.Category), cmp.Compare(a.Qty, b.Qty),
+			cmp.Compare(a.UnitPrice, b.UnitPrice), cmp.Compare(a.Amount, b.Amount), cmp.Compare(a.Discount, b.Discount),
+			cmp.Compare(a.Total, b.Total), cmp.Compare(a.Points, b.Points), cmp.Compare(a.Redeemed, b.Redeemed),
+			cmp.Compare(a.PartnerPoints, b.PartnerPoints))
+	})
 	return out
 }
 
@@ -601,8 +606,8 @@ func TestApplyNeverMoreThanPercent(t *testing.T) {
 		}
 		want, _ := money.MulDiv(eligible, int64(p), int64(money.Whole), money.HalfUp)
 		if q.Discount != want {
-			t.Fatalf("run %d: %s of %d gave %d, want %d (lines %s)", i, p, eligible, q.Discount, want,
-				strings.Join(sortedLines(q.Lines), "; "))
+			t.Fatalf("run %d: %s of %d gave %d, want %d (lines %+v)", i, p, eligible, q.Discount, want,
+				sortedLines(q.Lines))
 		}
 	}
 }
