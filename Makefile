@@ -14,7 +14,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 # cluster (the tests start and stop it themselves).
 TEST_DEBS := libpcsclite-dev pcscd vsmartcard-vpcd socat postgresql-15
 
-.PHONY: all build demo test test-hid deps check unit fuzz clean deb deb-check
+.PHONY: all build demo test test-hid deps check unit fuzz fuzz-long clean deb deb-check
 
 all: build
 
@@ -59,13 +59,19 @@ deb-check:
 ## input the fuzzer finds interesting costs a number of runs that grows with the
 ## square of its length: the inputs here are ledger files and journals of kilobytes,
 ## which Go would otherwise minimize for a minute each (FUZZMINIMIZE bounds it).
-FUZZTIME ?= 30s
 FUZZMINIMIZE ?= 3s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; \
 	  done; done
+
+## fuzz-long: every fuzz target for FUZZTIME each (10m by default), FUZZJOBS (2) at a
+## time with one worker each, then the table of execs, execs/s, new inputs and findings
+## into docs/fuzzing.md (scripts/fuzz-long.sh says more). Not part of `make test`.
+## A failing input stays in its package's testdata/fuzz: commit it with the fix.
+fuzz-long:
+	FUZZTIME=$(or $(FUZZTIME),10m) GO=$(GO) scripts/fuzz-long.sh
 
 clean:
 	rm -rf $(BIN) dist

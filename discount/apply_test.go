@@ -331,6 +331,9 @@ func quoteProblems(b pos.Basket, q pos.Quote) []string {
 		if l.Points < 0 || l.Redeemed < 0 || l.PartnerPoints < 0 {
 			bad("line %d: negative points %+v", i, l)
 		}
+		if l.Redeemed > 0 && l.Discount == 0 {
+			bad("line %d: %d points paid for a line they took nothing off: %+v", i, l.Redeemed, l)
+		}
 		sum += l.Total
 		sub += l.Amount
 		disc += l.Discount
@@ -346,6 +349,9 @@ func quoteProblems(b pos.Basket, q pos.Quote) []string {
 		}
 		if a.Reason == "" {
 			bad("applied %+v has no reason", a)
+		}
+		if a.Redeemed > 0 && a.Amount == 0 {
+			bad("applied %+v takes %d points for nothing", a, a.Redeemed)
 		}
 		applied += a.Amount
 		redeemed += a.Redeemed

@@ -82,17 +82,15 @@ func (e *engine) redemption() error {
 			allow = min(allow, offlineLeft)
 		}
 		var a pos.Applied
-		var err error
+		var skipped []catalogSkip
 		if r.Kind == KindCatalog {
-			a, err = e.catalog(c, allow)
+			a, skipped = e.catalog(c, allow)
 		} else {
-			a, err = e.redeem(c, allow, budget, balance, offlineLeft)
-		}
-		if err != nil {
-			return err
+			a = e.redeem(c, allow, budget, balance, offlineLeft)
 		}
 		if a.Redeemed == 0 {
-			e.drop(c, dropNothing, "")
+			code, detail := catalogDrop(skipped)
+			e.drop(c, code, detail)
 			continue
 		}
 		budget -= a.Redeemed
@@ -110,47 +108,78 @@ func (e *engine) redemption() error {
 	return nil
 }
 
-// catalog takes catalog items in the basket for points, whole units only.
-func (e *engine) catalog(c *crule, allow int64) (pos.Applied, error) {
+// catalog takes catalog items in the basket for points, whole units only,
+// and only units the discounts before it left something to pay on: a unit
+// the customer already gets free is never charged points again, whatever
+// ran before (a promotion, a gift, a 100 % card). A unit's share of what is
+// left of its line is what money.Allocate gives it over equal weights, the
+// first left%qty units one minor unit more; the catalog takes those first,
+// so every unit it takes is worth at least one minor unit.
+//
+// The items it could not take are in skipped, for the explanation.
+func (e *engine) catalog(c *crule, allow int64) (a pos.Applied, skipped []catalogSkip) {
 	r := c.r
-	a := pos.Applied{Rule: r.ID, Kind: string(r.Kind)}
+	a = pos.Applied{Rule: r.ID, Kind: string(r.Kind)}
 	var names []string
 	for _, it := range r.Items {
+		name := it.Name
+		if name == "" {
+			name = it.SKU
+		}
 		for k := range e.lines {
 			l := &e.lines[k]
-			if l.SKU != it.SKU || e.left[k] == 0 || c.excl.has(l.Category) {
+			if l.SKU != it.SKU || c.excl.has(l.Category) {
 				continue
 			}
-			u := min(l.Qty, allow/it.Points)
+			left := e.left[k]
+			each, extra := left/money.Amount(l.Qty), int64(left%money.Amount(l.Qty))
+			worth := l.Qty // units worth at least one minor unit
+			if each == 0 {
+				worth = extra
+			}
+			if worth < l.Qty {
+				skipped = append(skipped, catalogSkip{name: name, units: l.Qty - worth, free: true})
+			}
+			if worth == 0 {
+				continue
+			}
+			u := min(worth, allow/it.Points)
+			if u < worth {
+				skipped = append(skipped, catalogSkip{name: name, units: worth - u, points: it.Points, allow: allow - u*it.Points})
+			}
 			if u == 0 {
 				continue
 			}
-			v, err := money.MulDiv(e.left[k], u, l.Qty, money.HalfUp)
-			if err != nil {
-				return a, err
-			}
+			v := each*money.Amount(u) + money.Amount(min(u, extra))
 			pts := u * it.Points
 			allow -= pts
 			e.left[k] -= v
 			e.redeemed[k] += pts
 			a.Amount += v
 			a.Redeemed += pts
-			name := it.Name
-			if name == "" {
-				name = it.SKU
-			}
 			names = append(names, fmt.Sprintf("%s × %d", name, u))
 		}
 	}
 	if a.Redeemed > 0 {
 		a.Reason = catalogReason(r, names, a.Redeemed)
+		a.Note = catalogSkipped(skipped)
 	}
-	return a, nil
+	return a, skipped
+}
+
+// catalogSkip is catalog units in the basket the rule did not take: free
+// already, or more points than the customer could still pay with.
+type catalogSkip struct {
+	name   string
+	units  int64
+	free   bool
+	points int64 // not free: the points of one unit
+	allow  int64 // not free: the points left to pay with
 }
 
 // redeem pays up to MaxShare of what is left of the lines it reaches with
 // points at PointValue each, within allow points.
-func (e *engine) redeem(c *crule, allow, asked, balance, offlineLeft int64) (pos.Applied, error) {
+func (e *engine) redeem(c *crule, allow, asked, balance, offlineLeft int64) pos.Applied {
 	r := c.r
 	a := pos.Applied{Rule: r.ID, Kind: string(r.Kind)}
 	base := e.baseWeights(c)
@@ -162,7 +191,7 @@ func (e *engine) redeem(c *crule, allow, asked, balance, offlineLeft int64) (pos
 	byShare := int64(room / r.PointValue)
 	pts := min(allow, byShare)
 	if pts <= 0 {
-		return a, nil
+		return a
 	}
 	value := money.Amount(pts) * r.PointValue // ≤ room
 	e.alloc.into(e.want, value, e.weights)
@@ -187,7 +216,7 @@ func (e *engine) redeem(c *crule, allow, asked, balance, offlineLeft int64) (pos
 		why = "весь доступный остаток"
 	}
 	a.Reason = redeemReason(e.cur, r, pts, value, why)
-	return a, nil
+	return a
 }
 
 // consumeLots reports which lots the points paid with come from: the oldest
@@ -299,6 +328,9 @@ func (e *engine) earned(c *crule) (int64, error) {
 		}
 		return int64(pts), nil
 	case r.Kind == KindBirthday && r.BonusPoints > 0:
+		if e.birthdayBonusSpent() {
+			return 0, nil
+		}
 		e.bonusWeights(c)
 		return r.BonusPoints, nil
 	}
@@ -351,6 +383,10 @@ func (e *engine) applyEarn(c *crule) error {
 		return err
 	}
 	if pts == 0 {
+		if r.Kind == KindBirthday && r.BonusPoints > 0 {
+			e.bonusSpent(c)
+			return nil
+		}
 		if r.phase() == phaseEarn && !(r.Kind == KindBirthday && len(r.Text) > 0) {
 			e.drop(c, dropNothing, "")
 		}
@@ -377,6 +413,9 @@ func (e *engine) applyEarn(c *crule) error {
 			return fmt.Errorf("points earned: %w", money.ErrOverflow)
 		}
 		e.q.PointsEarned += pts
+		if r.Kind == KindBirthday {
+			e.q.BirthdayBonus += pts // ≤ PointsEarned
+		}
 	}
 	a.Reason = e.earnReason(c)
 	e.q.Applied = append(e.q.Applied, a)
@@ -403,4 +442,37 @@ func (e *engine) donatePoints(c *crule) error {
 	e.q.Donations = append(e.q.Donations, pos.Donation{Rule: r.ID, Cause: r.Cause, Points: int64(d)})
 	e.use(c)
 	return nil
+}
+
+// birthdayBonusSpent reports whether the card already earned a birthday
+// bonus for the birthday whose window now is in: its last bonus
+// (Account.BirthdayBonus) is nearest the same birthday as now. Windows reach
+// at most 31 days from the birthday and birthdays are a year apart, so the
+// nearest birthday of a sale inside a window is that window's, whatever the
+// time zone it was recorded in.
+func (e *engine) birthdayBonusSpent() bool {
+	a := e.acct
+	if a == nil || a.BirthdayBonus.IsZero() || a.Profile == nil {
+		return false
+	}
+	m, d := a.Profile.BirthMonth, a.Profile.BirthDay
+	last := newWallClock(a.BirthdayBonus.In(e.now.t.Location())).date
+	return nearestBirthday(last, m, d) == nearestBirthday(e.now.date, m, d)
+}
+
+// bonusSpent explains a birthday rule that gave no bonus because the card
+// had it for this birthday: on its discount when it gave one, else dropped.
+// The note is set in every mode, so a quote is the same with Explain or not.
+func (e *engine) bonusSpent(c *crule) {
+	detail := birthdayBonusReason(c.r, e.acct.BirthdayBonus.In(e.now.t.Location()))
+	for i := range e.q.Applied {
+		if a := &e.q.Applied[i]; a.Rule == c.r.ID {
+			if a.Note != "" {
+				a.Note += "; "
+			}
+			a.Note += detail
+			return
+		}
+	}
+	e.drop(c, dropOnce, detail)
 }

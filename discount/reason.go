@@ -1,8 +1,10 @@
 package discount
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tilld/tilld/money"
 )
@@ -260,6 +262,8 @@ const (
 	dropOffline
 	dropSuperseded
 	dropOptIn
+	dropFree
+	dropOnce
 )
 
 var dropCodes = [...]string{
@@ -284,6 +288,8 @@ var dropCodes = [...]string{
 	dropOffline:     "offline_limit",
 	dropSuperseded:  "superseded",
 	dropOptIn:       "opt_in",
+	dropFree:        "free",
+	dropOnce:        "once",
 }
 
 func (c dropCode) String() string { return dropCodes[c] }
@@ -341,6 +347,56 @@ func (e *engine) dropReason(r *Rule, code dropCode, detail string) string {
 		return "уже применено правило " + strconv.Quote(detail) + " того же вида"
 	case dropOptIn:
 		return "покупатель не согласился участвовать"
+	case dropFree:
+		return "баллы не списаны: " + detail
+	case dropOnce:
+		return detail
 	}
 	return ""
+}
+
+// text says in words why catalog units were not taken.
+func (s catalogSkip) text() string {
+	if s.free {
+		return fmt.Sprintf("%s × %d: уже бесплатно после скидок", s.name, s.units)
+	}
+	return fmt.Sprintf("%s × %d: нужно %s, к списанию доступно %s", s.name, s.units, pointsCount(s.units*s.points), pointsCount(s.allow))
+}
+
+// catalogSkipped is the note of a catalog rule that took some items and not
+// others; "" when it took every one.
+func catalogSkipped(skipped []catalogSkip) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	parts := make([]string, len(skipped))
+	for i, s := range skipped {
+		parts[i] = s.text()
+	}
+	return "не взято: " + strings.Join(parts, "; ")
+}
+
+// catalogDrop is why a catalog rule whose items are in the basket took none:
+// too few points for any of them (balance), every one free already (free),
+// or every one on an excluded line (nothing).
+func catalogDrop(skipped []catalogSkip) (dropCode, string) {
+	if len(skipped) == 0 {
+		return dropNothing, ""
+	}
+	code := dropFree
+	parts := make([]string, len(skipped))
+	for i, s := range skipped {
+		parts[i] = s.text()
+		if !s.free {
+			code = dropBalance
+		}
+	}
+	return code, strings.Join(parts, "; ")
+}
+
+// birthdayBonusReason says that the card had its birthday bonus already, and
+// when (on the till's calendar).
+func birthdayBonusReason(r *Rule, last time.Time) string {
+	return "бонус ко дню рождения (" + pointsCount(r.BonusPoints) + ") уже начислен " + last.Format("02.01.2006") +
+		": один раз за день рождения"
 }

@@ -126,6 +126,12 @@ func daysFromBirthday(now civil, month, day int) int {
 	return best
 }
 
+// nearestBirthday is the date of the birthday daysFromBirthday measures from.
+func nearestBirthday(date civil, month, day int) civil {
+	t := time.Date(date.y, date.m, date.d-daysFromBirthday(date, month, day), 0, 0, 0, 0, time.UTC)
+	return civil{t.Year(), t.Month(), t.Day()}
+}
+
 func leap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
 // daysBetween is b − a in days.

@@ -40,7 +40,10 @@ type SaleFacts struct {
 	Total    money.Amount `json:"total"`
 	Earned   int64        `json:"points_earned"`
 	Redeemed int64        `json:"points_redeemed"`
-	At       time.Time    `json:"-"` // the event's time
+	// BirthdayBonus is the points the sale's birthday bonus gave: the
+	// card's bonus for this birthday is spent (pos.Account.BirthdayBonus).
+	BirthdayBonus int64     `json:"birthday_bonus"`
+	At            time.Time `json:"-"` // the event's time
 }
 
 // HeldFunc returns the hashes of the events HQ holds under seqs from..to of the

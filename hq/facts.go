@@ -8,7 +8,7 @@ import (
 // decodeSaleFacts reads the SaleFacts fields of a sale body as json.Unmarshal
 // would, faster: it walks the body's top-level object once, skipping the
 // values it does not need (the lines, the rules applied: most of the bytes)
-// with a loop that only tracks strings and nesting, and decodes the five it
+// with a loop that only tracks strings and nesting, and decodes the six it
 // needs with json.Unmarshal. At HQ's ingest the full json.Unmarshal of every
 // sale body was a quarter of the upload handler's time (docs/benchmarks.md).
 //
@@ -23,7 +23,7 @@ func decodeSaleFacts(body []byte) (SaleFacts, error) {
 		v    any
 	}{
 		{"card", &s.Card}, {"currency", &s.Currency}, {"total", &s.Total},
-		{"points_earned", &s.Earned}, {"points_redeemed", &s.Redeemed},
+		{"points_earned", &s.Earned}, {"points_redeemed", &s.Redeemed}, {"birthday_bonus", &s.BirthdayBonus},
 	}
 	fallback := func() (SaleFacts, error) {
 		var s SaleFacts

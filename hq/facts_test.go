@@ -18,6 +18,7 @@ func FuzzDecodeSaleFacts(f *testing.F) {
 		`"just a string"`,
 		`{"lines":[[[{}]]],"total":-3,"points_redeemed":7}`,
 		`{"card":"a\"b\\","total":100}`,
+		`{"card":"2000000000015","total":100,"points_earned":201,"birthday_bonus":200,"applied":[{"rule":"bday","kind":"birthday","points":200}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -417,6 +417,9 @@ func accountDiff(got, want pos.Account) string {
 	if !got.LastSale.Equal(want.LastSale) {
 		diff = append(diff, fmt.Sprintf("last_sale %s, want %s", got.LastSale, want.LastSale))
 	}
+	if !got.BirthdayBonus.Equal(want.BirthdayBonus) {
+		diff = append(diff, fmt.Sprintf("birthday_bonus %s, want %s", got.BirthdayBonus, want.BirthdayBonus))
+	}
 	if !slices.EqualFunc(got.Lots, want.Lots, func(a, b pos.PointsLot) bool {
 		return a.Points == b.Points && a.Earned.Equal(b.Earned) && a.Expires.Equal(b.Expires)
 	}) {

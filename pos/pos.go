@@ -104,6 +104,10 @@ type Account struct {
 	// OfflineRedeemedToday is the points this card already redeemed today on
 	// this terminal while offline.
 	OfflineRedeemedToday int64 `json:"offline_redeemed_today,omitempty"`
+	// BirthdayBonus is when the card last earned a birthday bonus: the time
+	// of the latest sale whose quote has BirthdayBonus. The engine pays the
+	// bonus once per birthday; zero: never.
+	BirthdayBonus time.Time `json:"birthday_bonus,omitzero"`
 }
 
 // PointsLot is points earned together: they expire together.
@@ -145,7 +149,8 @@ type Applied struct {
 	// are owed by the partner, not added to PointsEarned.
 	Partner string `json:"partner,omitempty"`
 	// Capped is how much of the rule's discount the ruleset's limits took
-	// away, and Note says which limit.
+	// away, and Note says which limit, or what else the rule did not give
+	// (catalog units not taken, a birthday bonus paid already) and why.
 	Capped money.Amount `json:"capped,omitempty"`
 	Note   string       `json:"note,omitempty"`
 }
@@ -230,6 +235,10 @@ type Quote struct {
 	Flags       []string `json:"flags,omitempty"`
 	Birthday    bool     `json:"birthday,omitempty"`
 	Greeting    string   `json:"greeting,omitempty"`
+	// BirthdayBonus is the points of PointsEarned that birthday rules gave as
+	// their bonus: once this sale is recorded, the card's bonus for this
+	// birthday is spent (Account.BirthdayBonus).
+	BirthdayBonus int64 `json:"birthday_bonus,omitempty"`
 	// Partner is the partner program the card belongs to; PartnerPoints are
 	// the points that program owes the card for this basket.
 	Partner       string        `json:"partner,omitempty"`

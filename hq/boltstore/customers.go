@@ -36,6 +36,9 @@ type card struct {
 	Overdrawn int64     `json:"overdrawn,omitempty"`
 	First     time.Time `json:"first,omitzero"`
 	Last      time.Time `json:"last,omitzero"`
+	// BirthdayBonus is the time of the latest sale that paid the card's
+	// birthday bonus (pos.Account.BirthdayBonus).
+	BirthdayBonus time.Time `json:"birthday_bonus,omitzero"`
 	// Change is the card's position in the change feed.
 	Change int64 `json:"change"`
 }
@@ -99,6 +102,9 @@ func addSales(tx *bolt.Tx, terminal string, sales []hq.SaleFacts) error {
 			c.Sales++
 			if s.At.After(c.LastSale) {
 				c.LastSale = s.At
+			}
+			if s.BirthdayBonus > 0 && s.At.After(c.BirthdayBonus) {
+				c.BirthdayBonus = s.At
 			}
 			if over := min(before, 0) - c.Points; over > 0 {
 				c.Overdrawn += min(over, s.Redeemed)
@@ -249,8 +255,9 @@ func answer(tx *bolt.Tx, terminal, number string) (wire.AccountAnswer, error) {
 		return wire.AccountAnswer{}, err
 	}
 	a := wire.AccountAnswer{
-		Card:      number,
-		Account:   pos.Account{Card: number, LifetimeSpend: c.Spend, Points: c.Points, Sales: c.Sales, LastSale: c.LastSale},
+		Card: number,
+		Account: pos.Account{Card: number, LifetimeSpend: c.Spend, Points: c.Points, Sales: c.Sales, LastSale: c.LastSale,
+			BirthdayBonus: c.BirthdayBonus},
 		Holder:    h,
 		Forgotten: h == nil && tx.Bucket(bucketForgotten).Get([]byte(number)) != nil,
 		Overdraft: max(0, -c.Points),

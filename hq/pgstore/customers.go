@@ -40,6 +40,9 @@ type cardRow struct {
 	LastSale    *int64
 	Overdrawn   int64
 	First, Last *int64 // the first and the latest overdraft
+	// BirthdayBonus is the latest sale that paid the birthday bonus
+	// (migrations/0004_birthday_bonus.sql).
+	BirthdayBonus *int64
 }
 
 // addSale adds one sale to the card's account. A sale that takes the points
@@ -53,6 +56,9 @@ func (c *cardRow) addSale(s hq.SaleFacts) {
 	c.Sales++
 	if c.LastSale == nil || at > *c.LastSale {
 		c.LastSale = &at
+	}
+	if s.BirthdayBonus > 0 && (c.BirthdayBonus == nil || at > *c.BirthdayBonus) {
+		c.BirthdayBonus = &at
 	}
 	if over := min(min(before, 0)-c.Points, s.Redeemed); over > 0 {
 		c.Overdrawn += over
@@ -82,12 +88,12 @@ func queueLockKnownCards(b *pgx.Batch, cards, missing []string, rows *[]cardRow)
 		b.Queue("INSERT INTO cards (card) SELECT unnest($1::text[]) ON CONFLICT (card) DO NOTHING", missing)
 	}
 	b.Queue(`SELECT card, lifetime_spend, points, sales, last_sale_unix_ns,
-		overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns
+		overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns, birthday_bonus_unix_ns
 		FROM cards WHERE card = ANY($1::text[]) ORDER BY card FOR UPDATE`, cards).Query(func(r pgx.Rows) error {
 		var err error
 		*rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (cardRow, error) {
 			var c cardRow
-			err := row.Scan(&c.Card, &c.Spend, &c.Points, &c.Sales, &c.LastSale, &c.Overdrawn, &c.First, &c.Last)
+			err := row.Scan(&c.Card, &c.Spend, &c.Points, &c.Sales, &c.LastSale, &c.Overdrawn, &c.First, &c.Last, &c.BirthdayBonus)
 			return c, err
 		})
 		if err == nil && len(*rows) != len(cards) {
@@ -127,10 +133,10 @@ func saveCards(ctx context.Context, tx pgx.Tx, rows []cardRow) error {
 	n := len(rows)
 	cards := make([]string, n)
 	spend, points, sales, overdrawn := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	lastSale, first, last := make([]*int64, n), make([]*int64, n), make([]*int64, n)
+	lastSale, first, last, bonus := make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
 	for i, c := range rows {
 		cards[i], spend[i], points[i], sales[i], lastSale[i] = c.Card, c.Spend, c.Points, c.Sales, c.LastSale
-		overdrawn[i], first[i], last[i] = c.Overdrawn, c.First, c.Last
+		overdrawn[i], first[i], last[i], bonus[i] = c.Overdrawn, c.First, c.Last, c.BirthdayBonus
 	}
 	ct, err := tx.Exec(ctx, `WITH feed AS (
 			UPDATE change_feed SET head = head + $1 RETURNING head
@@ -138,11 +144,11 @@ func saveCards(ctx context.Context, tx pgx.Tx, rows []cardRow) error {
 		UPDATE cards AS c SET lifetime_spend = u.spend, points = u.points, sales = u.sales,
 			last_sale_unix_ns = u.last_sale, overdrawn = u.overdrawn,
 			first_overdraft_unix_ns = u.first, last_overdraft_unix_ns = u.last,
-			change = feed.head - $1 + u.n
-		FROM feed, unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
-			WITH ORDINALITY AS u(card, spend, points, sales, last_sale, overdrawn, first, last, n)
+			birthday_bonus_unix_ns = u.bonus, change = feed.head - $1 + u.n
+		FROM feed, unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+			WITH ORDINALITY AS u(card, spend, points, sales, last_sale, overdrawn, first, last, bonus, n)
 		WHERE c.card = u.card`,
-		int64(n), cards, spend, points, sales, lastSale, overdrawn, first, last)
+		int64(n), cards, spend, points, sales, lastSale, overdrawn, first, last, bonus)
 	if err != nil {
 		return fmt.Errorf("save cards: %w", err)
 	}
@@ -271,19 +277,22 @@ func (s *Store) ForgetHolder(ctx context.Context, card string, at time.Time) (bo
 // terminal's head chain's acked seq and hash from cards c, holders h, forgotten
 // f and terminals t; scanAccount reads them.
 const accountColumns = `k.card, coalesce(c.lifetime_spend, 0), coalesce(c.points, 0), coalesce(c.sales, 0),
-	c.last_sale_unix_ns, coalesce(c.change, 0), h.holder, f.card IS NOT NULL, coalesce(t.acked, 0), coalesce(t.hash, '')`
+	c.last_sale_unix_ns, c.birthday_bonus_unix_ns, coalesce(c.change, 0), h.holder, f.card IS NOT NULL, coalesce(t.acked, 0), coalesce(t.hash, '')`
 
 func scanAccount(row pgx.Row) (wire.AccountAnswer, error) {
 	var spend, acked int64
-	var lastSale *int64
+	var lastSale, bonus *int64
 	var forgotten bool
 	var a wire.AccountAnswer
-	if err := row.Scan(&a.Card, &spend, &a.Account.Points, &a.Account.Sales, &lastSale, &a.Change, &a.Holder, &forgotten, &acked, &a.AsOfHash); err != nil {
+	if err := row.Scan(&a.Card, &spend, &a.Account.Points, &a.Account.Sales, &lastSale, &bonus, &a.Change, &a.Holder, &forgotten, &acked, &a.AsOfHash); err != nil {
 		return wire.AccountAnswer{}, err
 	}
 	a.Account.Card, a.Account.LifetimeSpend = a.Card, money.Amount(spend)
 	if lastSale != nil {
 		a.Account.LastSale = time.Unix(0, *lastSale).UTC()
+	}
+	if bonus != nil {
+		a.Account.BirthdayBonus = time.Unix(0, *bonus).UTC()
 	}
 	a.AsOf = uint64(acked)
 	a.Forgotten = a.Holder == nil && forgotten

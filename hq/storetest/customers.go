@@ -277,6 +277,8 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 
 	// Many terminals selling to the same cards at once: no sale is lost from
 	// the accounts, and the feed positions are unique.
+	runBirthdayBonus(t, newStore)
+
 	t.Run("ConcurrentAccounts", func(t *testing.T) {
 		s := newStore(t)
 		const terminals, sales = 8, 20
