@@ -61,7 +61,7 @@ func TestBirthdayBonusInAccount(t *testing.T) {
 	// HQ says another store paid the bonus later; this till's sales after
 	// the snapshot keep the latest.
 	other := first.At.Add(2500 * time.Millisecond) // between sales 3 and 5
-	if err := l.PutSnapshot("C", pos.Account{LifetimeSpend: 300, Points: 400, Sales: 3, BirthdayBonus: other}, 2); err != nil {
+	if err := l.PutSnapshot("C", pos.Account{LifetimeSpend: 300, Points: 400, Sales: 3, BirthdayBonus: other}, 2, hashAt(t, l, 2)); err != nil {
 		t.Fatal(err)
 	}
 	if got := bonusAt("C"); !got.Equal(other) {

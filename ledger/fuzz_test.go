@@ -265,7 +265,7 @@ func seedFiles(f *testing.F) [][]byte {
 		}
 	}
 	must(l.PutSnapshot("A", pos.Account{LifetimeSpend: 5000, Points: 70, Sales: 9,
-		Lots: []pos.PointsLot{{Points: 70, Earned: testEpoch}}, BirthdayBonus: testEpoch}, 2))
+		Lots: []pos.PointsLot{{Points: 70, Earned: testEpoch}}, BirthdayBonus: testEpoch}, 2, hashAt(f, l, 2)))
 	must(l.PutHolder(pos.CardHolder{Card: "A", Name: "Анна", Birthday: "--03-01", Updated: testEpoch}))
 	putActive(f, l, 3, "schema = 1\nversion = 3\ncurrency = \"RUB\"\n")
 	must(l.Ack(1))

@@ -219,7 +219,7 @@ func putActive(t testing.TB, l *Ledger, version int64, raw string) {
 
 // hashAt returns the hash of the ledger's event seq: what HQ names with a
 // snapshot as of that seq (PutSnapshot's asOfHash).
-func hashAt(t *testing.T, l *Ledger, seq uint64) string {
+func hashAt(t testing.TB, l *Ledger, seq uint64) string {
 	t.Helper()
 	var h string
 	err := l.Events(seq, func(e event.Event) error {
