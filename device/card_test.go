@@ -187,9 +187,16 @@ func FuzzIdentify(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(string(s.kind), s.data)
 	}
-	opts := IdentifyOptions{CardPrefixes: []string{"2", "460-469"}}
+	f.Add(string(KindBarcode), "CLUB-00A123")
+	opts := IdentifyOptions{CardPrefixes: []string{"2", "460-469"}, CardPatterns: []string{`^CLUB-([0-9A-Z]+)$`}}
 	f.Fuzz(func(t *testing.T, kind, data string) {
 		c, err := Identify(Scan{Kind: Kind(kind), Data: data}, opts)
+		if err == nil && !c.Product {
+			// The local API parses what the scan event said as the scan did.
+			if got, err := ParseCard(c.Number, c.Kind, opts); err != nil || got != c {
+				t.Fatalf("scan %q %q gave %+v; ParseCard(%q, %q) = %+v, %v", kind, data, c, c.Number, c.Kind, got, err)
+			}
+		}
 		if err != nil {
 			var ce *CardError
 			if !errors.As(err, &ce) {
@@ -218,6 +225,10 @@ func FuzzIdentify(f *testing.F) {
 		case CardUID:
 			if strings.Trim(c.Number, "0123456789ABCDEF") != "" || len(c.Number)%2 != 0 {
 				t.Fatalf("accepted UID %q that is not upper-case hex bytes", c.Number)
+			}
+		case CardCode:
+			if !captured(c.Number, opts.CardPatterns) {
+				t.Fatalf("accepted code %q that no pattern captures", c.Number)
 			}
 		default:
 			t.Fatalf("unknown card kind %q", c.Kind)
