@@ -45,6 +45,7 @@ type Daemon struct {
 	till    *till.Till
 	fwd     *forward.Forwarder
 	ln      net.Listener
+	token   string // the local API's token, in DataDir's localapi.TokenFile
 }
 
 // New opens the ledger and the local API's listener; Run starts everything else.
@@ -81,6 +82,9 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	d = &Daemon{cfg: cfg, log: log}
+	if d.token, err = localapi.EnsureToken(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	retain, err := ParseAge(cfg.Retention)
 	if err != nil {
 		return nil, fmt.Errorf("%w: retention: %w", ErrConfig, err)
@@ -168,6 +172,9 @@ type presenter interface {
 // Addr is the local API's base URL, e.g. http://127.0.0.1:7450.
 func (d *Daemon) Addr() string { return "http://" + d.ln.Addr().String() }
 
+// TokenFile is the file that holds the local API's token.
+func (d *Daemon) TokenFile() string { return filepath.Join(d.cfg.DataDir, localapi.TokenFile) }
+
 // Till is the terminal's core, for callers that embed the daemon (the demo).
 func (d *Daemon) Till() *till.Till { return d.till }
 
@@ -183,7 +190,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { errc <- d.fwd.Run(ctx) })
 	}
 	wg.Go(func() {
-		errc <- serve.HTTP(ctx, d.ln, localapi.Handler(localapi.Options{Till: d.till, Logger: d.log.With("component", "api")}), 0)
+		errc <- serve.HTTP(ctx, d.ln, localapi.Handler(localapi.Options{Till: d.till, Token: d.token, Logger: d.log.With("component", "api")}), 0)
 	})
 	wg.Go(func() {
 		serve.Notify(ctx, func() error { _, err := d.ledger.Stats(); return err })

@@ -54,7 +54,7 @@ func newStandalone(t *testing.T, dataDir string) *standalone {
 	}
 	s.conf = filepath.Join(filepath.Dir(dataDir), "tilld.toml")
 	writeFile(t, s.conf, fmt.Sprintf("terminal = \"S1-T1\"\ndata_dir = %q\nlisten = %q\n", dataDir, s.addr))
-	s.api = localapi.NewClient(s.addr)
+	s.api = apiClient(s.addr, dataDir)
 	return s
 }
 

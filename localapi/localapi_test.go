@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -50,6 +51,9 @@ kind = "tiers"
   from = "15000.00"
   percent = "15%"
 `
+
+// testToken is the API token of the tests' servers.
+const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 type env struct {
 	t      *testing.T
@@ -95,9 +99,28 @@ func newEnvWith(t *testing.T, rules string, opt func(*till.Options)) *env {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(localapi.Handler(localapi.Options{Till: tl, Heartbeat: time.Hour}))
+	srv := httptest.NewServer(localapi.Handler(localapi.Options{Till: tl, Heartbeat: time.Hour, Token: testToken}))
 	t.Cleanup(srv.Close)
-	return &env{t: t, till: tl, client: localapi.NewClient(srv.URL), srv: srv}
+	client := localapi.NewClient(srv.URL)
+	client.Token = testToken
+	return &env{t: t, till: tl, client: client, srv: srv}
+}
+
+// do sends a request with the API token and, when body is not empty, a JSON body.
+func (e *env) do(method, path, body string) (*http.Response, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	return http.DefaultClient.Do(req)
 }
 
 func (e *env) sale(id, card string, price money.Amount) (till.SaleResult, int) {
@@ -158,7 +181,7 @@ func TestSaleIdempotency(t *testing.T) {
 	e := newEnv(t, tiersOnly)
 	body := `{"id":"pos-42","card":"2000000000015","lines":[{"sku":"milk","category":"dairy","qty":2,"unit_price":9990}]}`
 	post := func(b string) (int, []byte) {
-		resp, err := http.Post(e.srv.URL+"/v1/sales", "application/json", strings.NewReader(b))
+		resp, err := e.do(http.MethodPost, "/v1/sales", b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +229,7 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{`{"card":"20 00","lines":[{"sku":"a","qty":1,"unit_price":5}]}`, "card"},
 		{`not json`, "request body"},
 	} {
-		resp, err := http.Post(e.srv.URL+"/v1/quote", "application/json", strings.NewReader(tc.body))
+		resp, err := e.do(http.MethodPost, "/v1/quote", tc.body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,6 +259,7 @@ func TestScanEventsStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
