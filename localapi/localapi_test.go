@@ -56,10 +56,16 @@ kind = "tiers"
 const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 type env struct {
-	t      *testing.T
-	till   *till.Till
-	client *localapi.Client
-	srv    *httptest.Server
+	t       *testing.T
+	till    *till.Till
+	client  *localapi.Client
+	srv     *httptest.Server
+	handler http.Handler // what srv serves
+}
+
+// handlerWith is the API of the env's till with token.
+func (e *env) handlerWith(token string) http.Handler {
+	return localapi.Handler(localapi.Options{Till: e.till, Heartbeat: time.Hour, Token: token})
 }
 
 func newEnv(t *testing.T, rules string) *env {
@@ -99,11 +105,13 @@ func newEnvWith(t *testing.T, rules string, opt func(*till.Options)) *env {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(localapi.Handler(localapi.Options{Till: tl, Heartbeat: time.Hour, Token: testToken}))
+	e := &env{t: t, till: tl}
+	e.handler = e.handlerWith(testToken)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	client := localapi.NewClient(srv.URL)
-	client.Token = testToken
-	return &env{t: t, till: tl, client: client, srv: srv}
+	e.srv, e.client = srv, localapi.NewClient(srv.URL)
+	e.client.Token = testToken
+	return e
 }
 
 // do sends a request with the API token and, when body is not empty, a JSON body.
