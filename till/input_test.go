@@ -108,6 +108,7 @@ func TestBadInputRefused(t *testing.T) {
 	}{
 		{"NUL in sku", till.SaleRequest{ID: "a", Basket: pos.Basket{Lines: withLine(func(l *pos.Line) { l.SKU = "mi\x00lk" })}}, "lines[1].sku"},
 		{"invalid UTF-8 in sku", till.SaleRequest{ID: "a", Basket: pos.Basket{Lines: withLine(func(l *pos.Line) { l.SKU = "mi\xfflk" })}}, "lines[1].sku"},
+		{"sku of 129 bytes", till.SaleRequest{ID: "a", Basket: pos.Basket{Lines: withLine(func(l *pos.Line) { l.SKU = strings.Repeat("s", 129) })}}, "lines[1].sku"},
 		{"control in category", till.SaleRequest{ID: "a", Basket: pos.Basket{Lines: withLine(func(l *pos.Line) { l.Category = "da\niry" })}}, "lines[1].category"},
 		{"NUL in id", till.SaleRequest{ID: "s\x001", Basket: pos.Basket{Lines: []pos.Line{line}}}, "id"},
 		{"invalid UTF-8 in id", till.SaleRequest{ID: "s\xc31", Basket: pos.Basket{Lines: []pos.Line{line}}}, "id"},
