@@ -213,26 +213,7 @@ func FuzzIdentify(f *testing.F) {
 		if c.Number == "" {
 			t.Fatalf("Identify(%q, %q) accepted an empty number", kind, data)
 		}
-		switch c.Kind {
-		case CardEAN13, CardEAN8, CardUPCA:
-			if strings.Trim(c.Number, "0123456789") != "" || gs1CheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
-				t.Fatalf("accepted barcode %q with a bad check digit or non-digits", c.Number)
-			}
-		case CardPAN:
-			if strings.Trim(c.Number, "0123456789") != "" || luhnCheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
-				t.Fatalf("accepted PAN %q failing Luhn", c.Number)
-			}
-		case CardUID:
-			if strings.Trim(c.Number, "0123456789ABCDEF") != "" || len(c.Number)%2 != 0 {
-				t.Fatalf("accepted UID %q that is not upper-case hex bytes", c.Number)
-			}
-		case CardCode:
-			if !captured(c.Number, opts.CardPatterns) {
-				t.Fatalf("accepted code %q that no pattern captures", c.Number)
-			}
-		default:
-			t.Fatalf("unknown card kind %q", c.Kind)
-		}
+		checkCard(t, c, opts)
 		if c.Product && c.Kind != CardEAN13 && c.Kind != CardEAN8 && c.Kind != CardUPCA {
 			t.Fatalf("%s %q marked as a product", c.Kind, c.Number)
 		}
@@ -241,4 +222,31 @@ func FuzzIdentify(f *testing.F) {
 			t.Fatalf("Mask(%q) = %q changes the length", data, m)
 		}
 	})
+}
+
+// checkCard fails t unless c is well formed for its kind: digits with a right
+// GS1 or Luhn check digit, upper-case hex bytes, or a code one of opts'
+// patterns captures.
+func checkCard(t *testing.T, c Card, opts IdentifyOptions) {
+	t.Helper()
+	switch c.Kind {
+	case CardEAN13, CardEAN8, CardUPCA:
+		if strings.Trim(c.Number, "0123456789") != "" || gs1CheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
+			t.Fatalf("accepted barcode %q with a bad check digit or non-digits", c.Number)
+		}
+	case CardPAN:
+		if strings.Trim(c.Number, "0123456789") != "" || luhnCheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
+			t.Fatalf("accepted PAN %q failing Luhn", c.Number)
+		}
+	case CardUID:
+		if strings.Trim(c.Number, "0123456789ABCDEF") != "" || len(c.Number)%2 != 0 {
+			t.Fatalf("accepted UID %q that is not upper-case hex bytes", c.Number)
+		}
+	case CardCode:
+		if !captured(c.Number, opts.CardPatterns) {
+			t.Fatalf("accepted code %q that no pattern captures", c.Number)
+		}
+	default:
+		t.Fatalf("unknown card kind %q", c.Kind)
+	}
 }

@@ -138,6 +138,19 @@ async function read(r) { return 'status ' + r.status + ': ' + (await r.text()); 
 })();
 `
 
+// holderTill is a guarded till whose card 2000000000022 has a holder with a
+// name and a phone: what a page must not read.
+func holderTill(t *testing.T) (*guardedTill, string) {
+	t.Helper()
+	g := startGuardedTill(t)
+	const card = "2000000000022"
+	if _, _, err := g.api.RegisterCustomer(context.Background(), pos.CardHolder{Card: card, Name: "Василий",
+		Patronymic: "Петрович", Phone: "+7 900 123-45-67"}); err != nil {
+		t.Fatal(err)
+	}
+	return g, card
+}
+
 func attackPage(till string) string {
 	where := till
 	if where == "" {
@@ -154,13 +167,8 @@ func attackPage(till string) string {
 // every attempt fails in the browser and nothing is recorded. The till page
 // itself still loads, greets a scanned card and shows the till's state.
 func TestBrowserOtherOriginCannotSell(t *testing.T) {
-	g := startGuardedTill(t)
+	g, card := holderTill(t)
 	ctx := context.Background()
-	const card = "2000000000022"
-	if _, _, err := g.api.RegisterCustomer(ctx, pos.CardHolder{Card: card, Name: "Василий", Patronymic: "Петрович",
-		Phone: "+7 900 123-45-67"}); err != nil {
-		t.Fatal(err)
-	}
 	till := "http://" + g.addr
 	evil := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -232,13 +240,8 @@ func TestBrowserOtherOriginCannotSell(t *testing.T) {
 // the browser lets it read the answers — and gets only refusals: tilld
 // answers no Host but its own.
 func TestBrowserDNSRebinding(t *testing.T) {
-	g := startGuardedTill(t)
+	g, card := holderTill(t)
 	ctx := context.Background()
-	const card = "2000000000022"
-	if _, _, err := g.api.RegisterCustomer(ctx, pos.CardHolder{Card: card, Name: "Василий", Patronymic: "Петрович",
-		Phone: "+7 900 123-45-67"}); err != nil {
-		t.Fatal(err)
-	}
 	// The attacker's server has the till's port on another loopback address,
 	// which the browser knows as evil.example. It serves its page once; then
 	// its name "rebinds" to this machine: every later request reaches the
@@ -281,5 +284,8 @@ func TestBrowserDNSRebinding(t *testing.T) {
 	screenshot(t, tab, "dns-rebinding-refused.png")
 	if st, err := g.api.Status(ctx); err != nil || st.LastSeq != 0 {
 		t.Fatalf("after the rebinding page the till has %d events (%v); want none", st.LastSeq, err)
+	}
+	if a, err := g.api.Account(ctx, card); err != nil || a.Holder == nil || a.Holder.Name != "Василий" || a.Holder.Email != "" {
+		t.Fatalf("the holder after the rebinding page: %+v %v", a.Holder, err)
 	}
 }

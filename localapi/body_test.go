@@ -36,17 +36,8 @@ func TestBodiesNameWhatIsWrong(t *testing.T) {
 		{"/v1/customers", `{"card":"4006381333931","name":"Мария","email":"m@example.ru"}`, "card: EAN-13 •••••••••3931: a product code"},
 		{"/v1/customers", `{"card":"2000000000015","name":"Мария","email":"m@example.ru","card_type":"uid"}`, "card: UID: odd number of hex digits (13)"},
 	} {
-		resp, err := e.do(http.MethodPost, tc.path, tc.body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var we struct {
-			Error string `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&we)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(we.Error, tc.want) {
-			t.Errorf("POST %s %q: %d %q; want 400 saying %q", tc.path, tc.body, resp.StatusCode, we.Error, tc.want)
+		if code, msg := e.post(t, tc.path, tc.body); code != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
+			t.Errorf("POST %s %q: %d %q; want 400 saying %q", tc.path, tc.body, code, msg, tc.want)
 		}
 	}
 	if st, _ := e.till.Status(); st.LastSeq != 0 {

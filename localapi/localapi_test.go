@@ -131,6 +131,22 @@ func (e *env) do(method, path, body string) (*http.Response, error) {
 	return http.DefaultClient.Do(req)
 }
 
+// post sends a JSON body with the token and returns the status and the
+// error's message, if any.
+func (e *env) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	resp, err := e.do(http.MethodPost, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var we struct {
+		Error string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&we)
+	return resp.StatusCode, we.Error
+}
+
 func (e *env) sale(id, card string, price money.Amount) (till.SaleResult, int) {
 	e.t.Helper()
 	res, code, err := e.client.Sale(context.Background(), till.SaleRequest{ID: id, Basket: pos.Basket{
@@ -237,17 +253,8 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{`{"card":"20 00","lines":[{"sku":"a","qty":1,"unit_price":5}]}`, "card"},
 		{`not json`, "request body"},
 	} {
-		resp, err := e.do(http.MethodPost, "/v1/quote", tc.body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var we struct {
-			Error string `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&we)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(we.Error, tc.want) {
-			t.Errorf("quote %s: %d %q; want 400 naming %q", tc.body, resp.StatusCode, we.Error, tc.want)
+		if code, msg := e.post(t, "/v1/quote", tc.body); code != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
+			t.Errorf("quote %s: %d %q; want 400 naming %q", tc.body, code, msg, tc.want)
 		}
 	}
 }
