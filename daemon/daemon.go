@@ -11,9 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tilld/tilld/device"
@@ -49,21 +50,22 @@ type Daemon struct {
 }
 
 // New opens the ledger and the local API's listener; Run starts everything else.
-// On error nothing stays open.
-func New(cfg Config, opts Options) (d *Daemon, err error) {
+// On error nothing stays open, and the error is in one of the classes of
+// ExitCodes when New can tell what went wrong: it says what, where, and what to do.
+func New(cfg Config, opts Options) (*Daemon, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	id, err := LoadIdentity(cfg.DataDir)
 	switch {
 	case errors.Is(err, ErrNotEnrolled):
 		id = nil
 	case err != nil:
-		return nil, fmt.Errorf("enrollment identity: %w", err)
+		return nil, fmt.Errorf("enrollment identity: %w", fileError(cfg.DataDir, err))
 	default:
 		if cfg.Terminal == "" {
 			cfg.Terminal = id.Terminal
@@ -78,23 +80,51 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 			cfg.HQKey = id.RulesKey
 		}
 	}
+	if err := enrolled(cfg, id); err != nil {
+		return nil, err
+	}
 	if err := cfg.Complete(); err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: cfg, log: log}
-	if d.token, err = localapi.EnsureToken(cfg.DataDir); err != nil {
-		return nil, err
-	}
+	d := &Daemon{cfg: cfg, log: log}
 	retain, err := ParseAge(cfg.Retention)
 	if err != nil {
 		return nil, fmt.Errorf("%w: retention: %w", ErrConfig, err)
 	}
-	d.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Terminal: cfg.Terminal, Retain: retain, Logger: log.With("component", "ledger")})
-	if err != nil {
+	var rulesKey ed25519.PublicKey
+	if cfg.HQKey != "" {
+		if rulesKey, err = wire.ParsePublicKey(cfg.HQKey); err != nil {
+			return nil, fmt.Errorf("%w: hq_key: %w", ErrConfig, err)
+		}
+	}
+	path := filepath.Join(cfg.DataDir, "ledger.db")
+	tokenFile := filepath.Join(cfg.DataDir, localapi.TokenFile)
+	if err := checkOwners(cfg.DataDir, filepath.Join(cfg.DataDir, identityDir), path, path+"-journal", tokenFile); err != nil {
 		return nil, err
 	}
+	// The address first: a till that cannot serve opens no file.
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, listenError(cfg.Listen, err)
+	}
+	ok := false
 	defer func() {
-		if err != nil {
+		if !ok {
+			d.ln.Close()
+		}
+	}()
+	if d.token, err = localapi.EnsureToken(cfg.DataDir); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			err = fmt.Errorf("%w: %w", ledger.ErrDiskFull, err)
+		}
+		return nil, fileError(cfg.DataDir, err)
+	}
+	d.ledger, err = ledger.Open(path, ledger.Options{Terminal: cfg.Terminal, Retain: retain, Logger: log.With("component", "ledger"),
+		CheckRuleset: till.RulesCheck(rulesKey)})
+	if err != nil {
+		return nil, fileError(cfg.DataDir, err)
+	}
+	defer func() {
+		if !ok {
 			d.ledger.Close()
 		}
 	}()
@@ -112,12 +142,6 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		}
 		if p, ok := r.Reader.(presenter); ok {
 			presenters[r.Name] = p
-		}
-	}
-	var rulesKey ed25519.PublicKey
-	if cfg.HQKey != "" {
-		if rulesKey, err = wire.ParsePublicKey(cfg.HQKey); err != nil {
-			return nil, fmt.Errorf("hq_key: %w", err)
 		}
 	}
 	topts := till.Options{
@@ -146,8 +170,7 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError}
 		}
 	}
-	d.till, err = till.New(topts)
-	if err != nil {
+	if d.till, err = till.New(topts); err != nil {
 		return nil, err
 	}
 	if cfg.HQ != "" {
@@ -157,11 +180,27 @@ func New(cfg Config, opts Options) (d *Daemon, err error) {
 		}
 		d.fwd = forward.New(fopts)
 	}
-	d.ln, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("local API: %w", err)
-	}
+	ok = true
 	return d, nil
+}
+
+// enrolled checks that a till without an enrollment identity can run: it has
+// a terminal id of its own and does not talk to an HQ that accepts only
+// enrolled tills (mutual TLS over https).
+func enrolled(cfg Config, id *Identity) error {
+	if id != nil {
+		return nil
+	}
+	where := filepath.Join(cfg.DataDir, identityDir)
+	enroll := "enroll it as the service user: runuser -u tilld -- tilld enroll --hq https://HQ:7460 --token TOKEN (`tillhq terminal add` prints the token)"
+	switch {
+	case cfg.Terminal == "":
+		return fmt.Errorf("%w: %s holds no identity and tilld.toml sets no terminal id. To join the chain, %s; "+
+			"for a stand-alone till, set terminal in tilld.toml", ErrNotEnrolled, where, enroll)
+	case strings.HasPrefix(cfg.HQ, "https://"):
+		return fmt.Errorf("%w: %s holds no identity, and HQ %s accepts only enrolled tills. To join the chain, %s", ErrNotEnrolled, where, cfg.HQ, enroll)
+	}
+	return nil
 }
 
 // presenter is a software reader a card can be presented to (device/fake).

@@ -109,9 +109,13 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	termDir := filepath.Join(opts.DataDir, "terminal")
+	if err := os.MkdirAll(termDir, 0o750); err != nil { // tilld itself never creates its data directory
+		return err
+	}
 	d, err := daemon.New(daemon.Config{
 		Terminal: "DEMO-1",
-		DataDir:  filepath.Join(opts.DataDir, "terminal"),
+		DataDir:  termDir,
 		Listen:   listen,
 		HQ:       "http://" + hqLn.Addr().String(),
 		HQKey:    wire.FormatPublicKey(pub),

@@ -51,6 +51,9 @@ type RulesInfo struct {
 	// Current is when the till last knew Version was HQ's latest: its last
 	// successful sync with HQ. Zero when never.
 	Current time.Time
+	// Problem is why the till refused a cached ruleset (it failed its
+	// signature check), "" when it did not: tilld's status rules_error.
+	Problem string
 }
 
 // Defaults of [RulesOptions].
@@ -89,6 +92,10 @@ func Rules(info func(ctx context.Context) (RulesInfo, error), opts RulesOptions)
 			return Result{Status: Fail, Detail: fmt.Sprintf("cannot read the rules' state: %v", err), Fix: "is tilld running? `systemctl status tilld`; `journalctl -u tilld` says why not."}
 		}
 		sync := fmt.Sprintf("check the hq setting in %s and the network; `tillctl status` shows the last sync and its error.", ConfigFile)
+		if st.Problem != "" {
+			return Result{Status: Fail, Detail: st.Problem,
+				Fix: "the ledger file was changed outside tilld: keep a copy of it for support (`tillctl ledger verify` lists what fails). tilld takes HQ's copy of the rules as soon as HQ answers; " + sync}
+		}
 		if st.Version == 0 {
 			return Result{Status: Fail, Detail: "no ruleset: no discounts or points until the first sync with HQ", Fix: sync}
 		}

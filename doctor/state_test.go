@@ -52,6 +52,8 @@ func TestRules(t *testing.T) {
 		{"custom ages", RulesInfo{Version: 7, Current: now.Add(-2 * time.Hour)}, nil, RulesOptions{WarnAge: time.Minute, FailAge: time.Hour}, Fail, "2h0m0s ago", "tillctl status"},
 		{"never confirmed", RulesInfo{Version: 7}, nil, RulesOptions{}, Warn, "version 7, never confirmed by HQ", "tillctl status"},
 		{"no ruleset", RulesInfo{}, nil, RulesOptions{}, Fail, "no ruleset: no discounts or points until the first sync with HQ", "hq setting"},
+		{"cached ruleset refused", RulesInfo{Version: 6, Current: now, Problem: "cached ruleset version 7: ruleset fails its check"}, nil, RulesOptions{}, Fail,
+			"cached ruleset version 7: ruleset fails its check", "changed outside tilld"},
 		{"tilld down", RulesInfo{}, errors.New("dial tcp 127.0.0.1:7450: connect: connection refused"), RulesOptions{}, Fail,
 			"cannot read the rules' state: dial tcp", "systemctl status tilld"},
 	}

@@ -122,25 +122,46 @@ func TestCrash(t *testing.T) {
 // address and the rules key there. It returns the URL of HQ's admin API.
 func startHQ(t *testing.T, work, dataDir string) (adminURL string) {
 	t.Helper()
+	return newHQ(t, work, dataDir).adminURL
+}
+
+// hqProc is a tillhq that a test may stop and start again on the same
+// addresses and data.
+type hqProc struct {
+	adminURL string
+	args     []string
+	proc     *proc
+}
+
+// newHQ starts tillhq as startHQ does and returns it.
+func newHQ(t *testing.T, work, dataDir string) *hqProc {
+	t.Helper()
 	rules := filepath.Join(work, "rules.toml")
 	if err := os.WriteFile(rules, discount.Example, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
-	adminURL = "http://" + adminAddr
 	hqData := filepath.Join(work, "hq")
 	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
-	start(t, "tillhq", "serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules)
+	h := &hqProc{adminURL: "http://" + adminAddr,
+		args: []string{"serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules}}
+	h.start(t)
+	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", h.adminURL, "--store", "S1", "--terminal", "S1-T1"))
+	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", dataDir)
+	return h
+}
+
+// start starts tillhq (again) and waits for its admin API.
+func (h *hqProc) start(t *testing.T) {
+	t.Helper()
+	h.proc = start(t, "tillhq", h.args...)
 	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
-		resp, err := http.Get(adminURL + "/healthz")
+		resp, err := http.Get(h.adminURL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil
 	})
-	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", adminURL, "--store", "S1", "--terminal", "S1-T1"))
-	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", dataDir)
-	return adminURL
 }
 
 // killable is a tilld this test kills; only its last output is kept.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -22,11 +23,13 @@ import (
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
 
-// standalone is a tilld without HQ whose ledger was given the example rules
-// before it started (as if HQ had sent them earlier).
+// standalone is a tilld without HQ whose ledger was given the example rules,
+// signed, before it started (as if HQ had sent them earlier); its config
+// carries the key they verify with.
 type standalone struct {
 	conf, ledger string
 	api          *localapi.Client
@@ -43,7 +46,8 @@ func newStandalone(t *testing.T, dataDir string) *standalone {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.PutRuleset(1, discount.Example, nil); err != nil {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	if err := l.PutRuleset(1, discount.Example, wire.SignRules(priv, discount.Example)); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.ActivateRuleset(1); err != nil {
@@ -53,7 +57,7 @@ func newStandalone(t *testing.T, dataDir string) *standalone {
 		t.Fatal(err)
 	}
 	s.conf = filepath.Join(filepath.Dir(dataDir), "tilld.toml")
-	writeFile(t, s.conf, fmt.Sprintf("terminal = \"S1-T1\"\ndata_dir = %q\nlisten = %q\n", dataDir, s.addr))
+	writeFile(t, s.conf, fmt.Sprintf("terminal = \"S1-T1\"\ndata_dir = %q\nlisten = %q\nhq_key = %q\n", dataDir, s.addr, wire.FormatPublicKey(pub)))
 	s.api = apiClient(s.addr, dataDir)
 	return s
 }
@@ -301,7 +305,7 @@ func TestLedgerTools(t *testing.T) {
 	}
 	p.stop(t)
 
-	if out := ctl(t, s.addr, "ledger", "verify", "--file", s.ledger); !strings.Contains(out, "OK") {
+	if out := ctl(t, s.addr, "ledger", "verify", "--file", s.ledger, "--config", s.conf); !strings.Contains(out, "OK") {
 		t.Errorf("tillctl ledger verify --file:\n%s", out)
 	}
 	checkJSONLines(t, ctl(t, s.addr, "ledger", "export", "--file", s.ledger, "--from", "11"), 11, 10)

@@ -97,3 +97,36 @@ func Verify(prevSeq uint64, prevHash string, next *Event) error {
 	}
 	return nil
 }
+
+// Epoch names one of a terminal's chains. A terminal's first ledger writes
+// the chain with the empty ID; a ledger that finds HQ holds other events under
+// seqs it used (it was restored from a backup, or started empty) continues in
+// a new epoch, and so does every ledger created empty: its events from
+// BaseSeq+1 on chain from BaseHash, the hash of event BaseSeq of the Parent
+// epoch (0 and "" when the chain starts from nothing). HQ keeps each epoch's
+// events beside the others, so no recovery path overwrites an acknowledged
+// event. An event's hash does not cover its epoch: the epoch is where an
+// event is filed, its hash is what it is.
+type Epoch struct {
+	ID       string `json:"id"`
+	Parent   string `json:"parent,omitempty"`
+	BaseSeq  uint64 `json:"base_seq,omitempty"`
+	BaseHash string `json:"base_hash,omitempty"`
+}
+
+// MaxEpochLen bounds an epoch's ID. IDs use the characters of terminal ids.
+const MaxEpochLen = 64
+
+// CheckEpochID reports whether id may name an epoch: empty (a terminal's
+// first chain) or at most MaxEpochLen letters, digits, '.', '_' and '-'.
+func CheckEpochID(id string) error {
+	if len(id) > MaxEpochLen {
+		return fmt.Errorf("epoch id of %d bytes, at most %d allowed", len(id), MaxEpochLen)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("epoch id %q: unexpected character %q", id, r)
+		}
+	}
+	return nil
+}

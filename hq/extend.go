@@ -24,6 +24,12 @@ type Extension struct {
 	Events []event.Event
 	Sales  []SaleFacts // what the sale events among Events say, same order
 	Next   Watermark
+	// Acked is the highest seq of the upload that HQ holds byte for byte once
+	// Events are stored (0 when none): the terminal's events 1..Acked are HQ's,
+	// since each hash covers the one before. It is what HQ acknowledges, never
+	// the watermark alone: a terminal restored from a backup must not take
+	// events it never sent as acknowledged.
+	Acked uint64
 }
 
 // SaleFacts is what HQ reads of a sale event's body: what the sales report and
@@ -37,25 +43,81 @@ type SaleFacts struct {
 	At       time.Time    `json:"-"` // the event's time
 }
 
+// HeldFunc returns the hashes of the events HQ holds under seqs from..to of the
+// chain being extended, in seq order, "" for a seq it does not hold. Extend
+// asks only for seqs at or below the chain's watermark, at most once per call.
+type HeldFunc func(from, to uint64) ([]string, error)
+
 // Extend decides which of a terminal's uploaded events extend its chain from w.
 // Every Store implementation calls it inside its own transaction, so all of them
-// deduplicate and verify the same way. The returned error, when not nil, is an
-// *event.ChainError wrapping ErrBrokenChain; the Extension still holds the events
-// before the break, which the store keeps.
-func Extend(terminal string, w Watermark, events []event.Event) (Extension, error) {
+// deduplicate and verify the same way.
+//
+// An event under a seq HQ already holds is compared with HQ's by hash (its
+// content's, recomputed): the same is a duplicate (at-least-once delivery,
+// exactly-once effect), another is a fork, a *ForkError: the events before it
+// are acknowledged and nothing is stored. An event above w that does not link
+// is an *event.ChainError wrapping ErrBrokenChain; the Extension still holds the
+// events before the break, which the store keeps. Any other error is held's.
+func Extend(terminal string, w Watermark, held HeldFunc, events []event.Event) (Extension, error) {
 	evs := append([]event.Event(nil), events...)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Seq < evs[j].Seq })
 	x := Extension{Next: w}
 	for i := range evs {
-		e := &evs[i]
-		if e.Terminal != terminal {
-			return x, &event.ChainError{Terminal: terminal, Seq: e.Seq,
-				Err: fmt.Errorf("%w: event names terminal %q", ErrBrokenChain, e.Terminal)}
-		}
 		switch {
+		case evs[i].Terminal != terminal:
+			return x, &event.ChainError{Terminal: terminal, Seq: evs[i].Seq,
+				Err: fmt.Errorf("%w: event names terminal %q", ErrBrokenChain, evs[i].Terminal)}
+		case evs[i].Seq == 0:
+			return x, &event.ChainError{Terminal: terminal, Err: fmt.Errorf("%w: an event with seq 0", ErrBrokenChain)}
+		}
+	}
+	// The upload's events at or below the watermark: compare, never skip on the
+	// seq alone. One look-up covers them and the event before the first, which
+	// tells whether a fork at the first one is right after what matches.
+	var heldHashes []string
+	var heldFrom uint64
+	if len(evs) > 0 && evs[0].Seq <= w.Seq {
+		heldFrom = max(evs[0].Seq, 2) - 1
+		to := w.Seq
+		for _, e := range evs {
+			if e.Seq <= w.Seq {
+				to = e.Seq
+			}
+		}
+		var err error
+		if heldHashes, err = held(heldFrom, to); err != nil {
+			return x, fmt.Errorf("read held events %d..%d: %w", heldFrom, to, err)
+		}
+	}
+	heldHash := func(seq uint64) string {
+		if seq < heldFrom || seq-heldFrom >= uint64(len(heldHashes)) {
+			return ""
+		}
+		return heldHashes[seq-heldFrom]
+	}
+	for i := range evs {
+		e := &evs[i]
+		switch {
+		case e.Seq <= w.Seq:
+			// Sorted: nothing is stored yet when one of these parts from HQ's.
+			if want := heldHash(e.Seq); e.Hash == want && e.ComputeHash() == want {
+				x.Acked = max(x.Acked, e.Seq)
+				continue
+			}
+			f := &ForkError{Terminal: terminal, At: e.Seq, Head: w, Acked: x.Acked}
+			if prev := e.Seq - 1; prev == 0 && e.Prev == "" || prev > 0 && e.Prev != "" && e.Prev == heldHash(prev) {
+				f.Acked = prev // HQ holds the event this one follows
+			}
+			return Extension{Next: w, Acked: f.Acked}, f
 		case e.Seq <= x.Next.Seq:
-			continue // already held: at-least-once delivery, exactly-once effect
-		case e.Seq > x.Next.Seq+1:
+			// The same seq twice in one upload: the first one was stored.
+			if e.Hash == x.Events[len(x.Events)-int(x.Next.Seq-e.Seq)-1].Hash && e.ComputeHash() == e.Hash {
+				continue
+			}
+			return x, &event.ChainError{Terminal: terminal, Seq: e.Seq,
+				Err: fmt.Errorf("%w: two different events under one seq in one upload", ErrBrokenChain)}
+		}
+		if e.Seq > x.Next.Seq+1 {
 			return x, nil // a gap: keep what links, the terminal sends the rest again
 		}
 		if err := event.Verify(x.Next.Seq, x.Next.Hash, e); err != nil {
@@ -72,12 +134,34 @@ func Extend(terminal string, w Watermark, events []event.Event) (Extension, erro
 		}
 		x.Events = append(x.Events, *e)
 		x.Next = Watermark{Seq: e.Seq, Hash: e.Hash}
+		x.Acked = e.Seq
 	}
 	return x, nil
 }
 
+// ForkError says an upload carries another event under a seq HQ holds for the
+// same chain: the terminal's ledger was restored from a backup, started empty,
+// or copied to another till. Nothing of the upload is stored.
+type ForkError struct {
+	Terminal string
+	Epoch    string
+	At       uint64    // the first seq whose event differs from HQ's
+	Acked    uint64    // the terminal's events 1..Acked are HQ's, byte for byte
+	Head     Watermark // where HQ's copy of the chain ends
+}
+
+func (e *ForkError) Error() string {
+	return fmt.Sprintf("terminal %s epoch %q: seq %d differs from the event HQ holds (HQ holds the chain up to %d): the till's ledger was restored or started anew; it must continue in a new epoch",
+		e.Terminal, e.Epoch, e.At, e.Head.Seq)
+}
+
+func (e *ForkError) Unwrap() error { return ErrFork }
+
 // IsBrokenChain reports whether err says an upload did not link to HQ's chain.
 func IsBrokenChain(err error) bool { return errors.Is(err, ErrBrokenChain) }
+
+// IsFork reports whether err says an upload parts from what HQ holds.
+func IsFork(err error) bool { return errors.Is(err, ErrFork) }
 
 // SalesByCard groups the sales that name a card by card, each card's in event
 // order (an overdraft depends on it), and returns the cards in byte order, the

@@ -22,7 +22,7 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tillhq_uploads_total", Help: "Upload batches from terminals, by outcome (ok, broken_chain, wrong_terminal, bad_request, error).",
+			Name: "tillhq_uploads_total", Help: "Upload batches from terminals, by outcome (ok, fork, broken_chain, wrong_terminal, bad_request, error).",
 		}, []string{"outcome"}),
 		ingested: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillhq_events_ingested_total", Help: "Ledger events newly stored (duplicates not counted); its rate is HQ's ingest rate.",

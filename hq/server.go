@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -91,6 +92,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathHolders, s.requireTerminal(s.holders))
 	mux.HandleFunc("GET "+wire.PathAccountPrefix+"{card}", s.requireTerminal(s.account))
 	mux.HandleFunc("GET "+wire.PathChanges, s.requireTerminal(s.changes))
+	mux.HandleFunc("GET "+wire.PathChains, s.requireTerminal(s.chains))
+	mux.HandleFunc("GET "+wire.PathChain, s.requireTerminal(s.chainEvents))
 	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
@@ -185,30 +188,95 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusForbidden, "wrong_terminal", fmt.Sprintf("this certificate belongs to terminal %s, not %s", cn, req.Terminal))
 		return
 	}
-	acked, err := s.opts.Store.Append(r.Context(), req.Terminal, req.Events)
+	if err := CheckEpoch(req.Epoch); err != nil {
+		s.metrics.uploads.WithLabelValues("bad_request").Inc()
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "upload: "+err.Error())
+		return
+	}
+	acked, err := s.opts.Store.AppendEpoch(r.Context(), req.Terminal, req.Epoch, req.Events)
 	s.metrics.ack(req.Terminal, acked)
-	if err != nil && !IsBrokenChain(err) {
+	var fork *ForkError
+	switch {
+	case errors.As(err, &fork):
+		// Another event under a seq HQ holds: never an ack, never an overwrite.
+		// The terminal continues in a new epoch based on event fork.At-1.
+		s.metrics.uploads.WithLabelValues("fork").Inc()
+		s.log.Error("upload parts from the chain HQ holds; the terminal must continue in a new epoch",
+			"terminal", req.Terminal, "epoch", req.Epoch.ID, "at", fork.At, "hq_head", fork.Head.Seq, "acked", acked)
+		wire.WriteJSON(w, http.StatusConflict, struct {
+			wire.Error
+			wire.UploadResponse
+		}{wire.Error{Code: wire.CodeFork, Message: fork.Error()},
+			wire.UploadResponse{Acked: acked, Fork: &wire.Fork{Epoch: req.Epoch.ID, At: fork.At, HeadSeq: fork.Head.Seq, HeadHash: fork.Head.Hash}}})
+		return
+	case err != nil && !IsBrokenChain(err):
 		s.metrics.uploads.WithLabelValues("error").Inc()
 		s.log.Error("append upload", "terminal", req.Terminal, "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot store uploads right now")
 		return
-	}
-	if err != nil {
+	case err != nil:
 		// Keep what linked, tell the terminal where HQ stands, and report it loudly:
 		// a broken chain is tampering or a bug, never silently accepted.
 		s.metrics.uploads.WithLabelValues("broken_chain").Inc()
 		s.log.Error("upload breaks the terminal's chain", "terminal", req.Terminal, "acked", acked, "err", err)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusConflict)
-		json.NewEncoder(w).Encode(struct {
+		wire.WriteJSON(w, http.StatusConflict, struct {
 			wire.Error
 			wire.UploadResponse
-		}{wire.Error{Code: "broken_chain", Message: err.Error()}, wire.UploadResponse{Acked: acked}})
+		}{wire.Error{Code: wire.CodeBrokenChain, Message: err.Error()}, wire.UploadResponse{Acked: acked}})
 		return
 	}
 	s.metrics.uploads.WithLabelValues("ok").Inc()
 	s.cards.fire()
 	wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
+}
+
+// chains lists the calling terminal's chains: what tillctl ledger restore
+// --from-hq chooses from.
+func (s *Server) chains(w http.ResponseWriter, r *http.Request) {
+	terminal := terminalOf(r)
+	if terminal == "" {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "name the terminal (?terminal=) or present its certificate")
+		return
+	}
+	cs, err := s.opts.Store.Chains(r.Context(), terminal)
+	if err != nil {
+		s.log.Error("chains", "terminal", terminal, "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		return
+	}
+	if cs == nil {
+		cs = []wire.Chain{}
+	}
+	wire.WriteJSON(w, http.StatusOK, wire.ChainsAnswer{Terminal: terminal, Chains: cs})
+}
+
+// chainEvents answers a page of one of the calling terminal's chains:
+// ?epoch=E&after=N, at most 1 000 events.
+func (s *Server) chainEvents(w http.ResponseWriter, r *http.Request) {
+	terminal := terminalOf(r)
+	q := r.URL.Query()
+	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+	if q.Get("after") == "" {
+		after, err = 0, nil
+	}
+	if terminal == "" || err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", "want ?epoch=E&after=SEQ and the terminal's certificate")
+		return
+	}
+	c, evs, err := s.opts.Store.ChainEvents(r.Context(), terminal, q.Get("epoch"), after, 1000)
+	switch {
+	case errors.Is(err, ErrNoChain):
+		wire.WriteError(w, http.StatusNotFound, "no_chain", fmt.Sprintf("HQ holds no chain of terminal %s under epoch %q", terminal, q.Get("epoch")))
+		return
+	case err != nil:
+		s.log.Error("chain events", "terminal", terminal, "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		return
+	}
+	if evs == nil {
+		evs = []event.Event{}
+	}
+	wire.WriteJSON(w, http.StatusOK, wire.ChainAnswer{Chain: c, Events: evs})
 }
 
 // readJSON decodes a request body of at most MaxUpload bytes into v. It reads

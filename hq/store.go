@@ -19,6 +19,11 @@ var (
 	// ErrBrokenChain: an event does not follow the last one HQ holds for its
 	// terminal (wrong prev hash or a hash that does not match its content).
 	ErrBrokenChain = errors.New("event chain broken")
+	// ErrFork: an upload carries another event under a seq HQ holds for the
+	// same chain (a *ForkError says where).
+	ErrFork = errors.New("upload parts from the chain HQ holds")
+	// ErrNoChain: the terminal has no chain under the epoch asked for.
+	ErrNoChain = errors.New("no such chain")
 	// ErrOldRuleset: a ruleset is published with a version not above the current one.
 	ErrOldRuleset = errors.New("ruleset version is not newer than the current one")
 	// ErrNoRuleset: nothing has been published yet.
@@ -36,16 +41,32 @@ type Ruleset struct {
 
 // Store keeps what HQ knows. Implementations are safe for concurrent use.
 type Store interface {
-	// Append stores the events of one terminal that directly extend what the store
-	// holds (seq = acked+1, prev = the held event's hash), skips the ones it already
-	// holds, ignores ones beyond a gap, and returns the new acked seq: the highest
-	// seq such that every event 1..seq is held. An event that should extend the
-	// chain but does not link to it stops the batch with ErrBrokenChain (wrapped in
-	// an *event.ChainError), keeping the events before it.
-	// Each stored sale adds its total to the terminal's report.
+	// Append is AppendEpoch of the terminal's first chain (the zero Epoch).
 	Append(ctx context.Context, terminal string, events []event.Event) (acked uint64, err error)
-	// Acked returns the terminal's acked seq (0 when it never uploaded).
+	// AppendEpoch stores the events of one of a terminal's chains that extend
+	// what the store holds of it, as Extend decides inside the store's
+	// transaction: it compares the events it holds by hash, ignores ones beyond
+	// a gap, and returns Extension.Acked, the highest seq of the upload it holds
+	// byte for byte. An event that differs from the one held under its seq is a
+	// *ForkError and nothing is stored; one that should extend the chain but
+	// does not link stops the batch with ErrBrokenChain (wrapped in an
+	// *event.ChainError), keeping the events before it. A chain the store does
+	// not have is created by its first upload that stores an event (OpenChain),
+	// and the chain an upload stores events in becomes the terminal's head:
+	// Acked and an Account's AsOf follow it. Each stored sale adds its total to
+	// the terminal's report, and its chain's.
+	AppendEpoch(ctx context.Context, terminal string, epoch event.Epoch, events []event.Event) (acked uint64, err error)
+	// Acked returns the acked seq of the terminal's head chain (0 when it
+	// never uploaded).
 	Acked(ctx context.Context, terminal string) (uint64, error)
+	// Chains returns the terminal's chains, oldest first, the head marked;
+	// none when it never uploaded.
+	Chains(ctx context.Context, terminal string) ([]wire.Chain, error)
+	// ChainEvents returns the chain of the epoch and up to limit of the
+	// events a ledger of that epoch holds after seq after, in seq order: its
+	// parents' up to its base, then its own, exactly as uploaded.
+	// ErrNoChain when the terminal has no such chain.
+	ChainEvents(ctx context.Context, terminal, epoch string, after uint64, limit int) (wire.Chain, []event.Event, error)
 	// SalesReport returns one line per terminal that uploaded, ordered by terminal.
 	SalesReport(ctx context.Context) ([]wire.TerminalSales, error)
 	// PublishRuleset stores a new current ruleset; ErrOldRuleset unless its version

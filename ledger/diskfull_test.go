@@ -9,6 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/tilld/tilld/internal/ledgertest"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts it at
@@ -42,18 +45,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	}
 	defer l.Close()
 	// Leave the ledger little room: a filler takes the rest of the file system.
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			break
-		}
-	}
-	f.Close()
+	filler := fill(t, dir)
 	if err := os.Truncate(filler, fileSize(t, filler)-256<<10); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +90,92 @@ func TestDiskFullTmpfs(t *testing.T) {
 	}
 	for i := range 50 {
 		record(t, l, sale{id: fmt.Sprint("after", i), card: "C1", spend: 1})
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, path, "T1", true)
+}
+
+// fill takes every free byte of the file system dir is on with a file it
+// returns the path of.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	filler, err := ledgertest.FillDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filler
+}
+
+// Sales journaled on a full disk, a stop that cannot move them into the file,
+// and a start on the still full disk: Close keeps them in the journal without
+// an error, Open serves them from the journal instead of hanging (bbolt's Close
+// used to wait for the transaction the replay left open), and once space
+// returns the next checkpoint writes them into the file.
+func TestReopenOnFullDisk(t *testing.T) {
+	dir := mountTmpfs(t, 1<<20)
+	path := filepath.Join(dir, "ledger.db")
+	l, err := Open(path, Options{Terminal: "T1", Now: testClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		record(t, l, sale{id: fmt.Sprint("a", i), card: "C1", spend: 100})
+	}
+	filler := fill(t, dir)
+	last := uint64(10)
+	var refused sale
+	for i := range 5000 {
+		s := sale{id: fmt.Sprint("b", i), card: "C1", spend: 100}
+		r, err := l.RecordSale(s.request(), s.price(nil))
+		if err != nil {
+			if !errors.Is(err, ErrDiskFull) {
+				t.Fatalf("sale %s on a full disk: %v", s.id, err)
+			}
+			refused = s
+			break
+		}
+		last = r.Seq
+	}
+	if refused.id == "" {
+		t.Fatal("5000 sales fit on a full 1 MiB file system")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close on a full disk with sales in the journal: %v", err)
+	}
+	if inFile := fileLastSeq(t, path); inFile >= last {
+		t.Fatalf("the file holds seq %d of %d: the disk took the checkpoint, so this test tests nothing", inFile, last)
+	}
+
+	opened := make(chan error, 1)
+	go func() {
+		var err error
+		l, err = Open(path, Options{Terminal: "T1", Now: testClock()})
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("Open on a full disk with sales in the journal: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open on a full disk hangs")
+	}
+	if st := mustStats(t, l); st.LastSeq != last {
+		t.Errorf("after a start on a full disk: last seq %d, want %d", st.LastSeq, last)
+	}
+	if a, ok, err := l.Account("C1"); err != nil || !ok || a.Sales != int64(last) {
+		t.Errorf("account after a start on a full disk: %+v %v %v; want %d sales", a, ok, err, last)
+	}
+	if rep, err := l.Verify(); err != nil || !rep.OK() || rep.LastSeq != last {
+		t.Errorf("verify on a full disk: %+v %v", rep, err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if r := record(t, l, refused); r.Seq != last+1 {
+		t.Errorf("the refused sale once space returned: seq %d, want %d", r.Seq, last+1)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

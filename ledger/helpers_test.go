@@ -216,3 +216,18 @@ func putActive(t testing.TB, l *Ledger, version int64, raw string) {
 		t.Fatalf("ActivateRuleset %d: %v", version, err)
 	}
 }
+
+// hashAt returns the hash of the ledger's event seq: what HQ names with a
+// snapshot as of that seq (PutSnapshot's asOfHash).
+func hashAt(t *testing.T, l *Ledger, seq uint64) string {
+	t.Helper()
+	var h string
+	err := l.Events(seq, func(e event.Event) error {
+		h = e.Hash
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		t.Fatalf("event %d: %v", seq, err)
+	}
+	return h
+}

@@ -191,7 +191,7 @@ func TestLotsFollowSales(t *testing.T) {
 		{Points: 200, Earned: old, Expires: testEpoch.Add(24 * time.Hour)},
 		{Points: 300, Earned: mid},
 	}}
-	if err := l.PutSnapshot(card, hq, 1); err != nil {
+	if err := l.PutSnapshot(card, hq, 1, hashAt(t, l, 1)); err != nil {
 		t.Fatal(err)
 	}
 	// Redeem 250: all of the oldest lot, 50 of the next; earn 7 as a new lot.

@@ -9,12 +9,14 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/tilld/tilld/internal/boltscrub"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/internal/boltscrub"
 )
 
 // SchemaVersion is the layout of the file this package writes (see the package
@@ -42,6 +44,12 @@ var (
 	// lower than the active one.
 	ErrOldRuleset = errors.New("ruleset version is older than the active one")
 
+	// ErrBadRuleset is returned by PutRuleset, ActivateRuleset and Ruleset for
+	// a ruleset that fails its check: its stored bytes do not match their
+	// SHA-256, or Options.CheckRuleset refuses it (HQ's signature does not
+	// verify). Rulesets reports it in CachedRuleset.Err, Verify as a problem.
+	ErrBadRuleset = errors.New("ruleset fails its check")
+
 	// ErrTerminalMismatch is returned by Open when the file belongs to another
 	// terminal than Options.Terminal.
 	ErrTerminalMismatch = errors.New("ledger belongs to another terminal")
@@ -63,6 +71,12 @@ var (
 	// the ledger already holds for the card: a newer snapshot, or events pruned
 	// beyond the snapshot's seq. Nothing is changed; the caller may ignore it.
 	ErrStaleSnapshot = errors.New("snapshot is older than the ledger's view")
+
+	// ErrOtherChain is returned by PutSnapshot for a snapshot HQ took of
+	// another chain than this ledger's (it was restored from a backup and has
+	// not synced since): HQ does not hold this ledger's events the snapshot
+	// claims. Nothing is changed; the caller may ignore it.
+	ErrOtherChain = errors.New("snapshot is of another chain of this terminal")
 
 	// ErrStorage is returned when a write did not reach the disk: an I/O error or
 	// a full file system (then ErrDiskFull holds too). Nothing of the failed
@@ -117,6 +131,14 @@ type Options struct {
 	// ErrLocked). Write methods return ErrReadOnly. A file with an older schema
 	// cannot be opened read-only: it must be migrated by a read-write Open first.
 	ReadOnly bool
+
+	// CheckRuleset checks a cached ruleset beyond its stored SHA-256, which
+	// anyone who can write the file can rewrite: tilld checks HQ's Ed25519
+	// signature and the version the bytes name (till.RulesCheck). The ledger
+	// calls it whenever a cached ruleset is read (Rulesets, Ruleset), stored,
+	// replaced or activated, and in Verify; it stores no ruleset it refuses. nil
+	// checks the SHA-256 only.
+	CheckRuleset func(version int64, raw, signature []byte) error
 }
 
 // Ledger is an open ledger file. It is safe for concurrent use.
@@ -128,6 +150,8 @@ type Ledger struct {
 	log      *slog.Logger
 	retain   time.Duration
 	readOnly bool
+	// checkRuleset is Options.CheckRuleset.
+	checkRuleset func(version int64, raw, signature []byte) error
 
 	commits committer
 	// failing is set while commits fail, so that a failure and its recovery are
@@ -235,7 +259,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 	case timeout < 0:
 		timeout = 0 // bbolt waits forever
 	}
-	l := &Ledger{path: path, now: opts.Now, log: opts.Logger, retain: opts.Retain, readOnly: opts.ReadOnly}
+	l := &Ledger{path: path, now: opts.Now, log: opts.Logger, retain: opts.Retain, readOnly: opts.ReadOnly, checkRuleset: opts.CheckRuleset}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -253,6 +277,12 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	db, file, err := openBolt(path, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, ReadOnly: opts.ReadOnly})
 	if err != nil {
+		if !existed && !errors.Is(err, berrors.ErrTimeout) {
+			// bbolt may have created the file before it failed (a full disk): an
+			// empty file left behind would be refused as corrupt next time. (On
+			// a timeout, another process created it and holds it.)
+			_ = os.Remove(path)
+		}
 		return nil, openError(path, timeout, boltOpenError(err, existed))
 	}
 	if err := sameFile(path, file); err != nil {
@@ -265,7 +295,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		m, err = l.openJournal(m, opts.NoSync)
 	}
 	if err != nil {
-		_ = db.Close()
+		l.abandon()
 		if !existed {
 			// Nothing of ours is in a file this call created; do not leave it behind.
 			_ = os.Remove(path)
@@ -290,6 +320,21 @@ func Open(path string, opts Options) (*Ledger, error) {
 	l.log = l.log.With(logTerminal, l.terminal)
 	l.log.Info("ledger opened", logSeq, m.lastSeq, logAcked, m.acked, logAnchor, m.anchorSeq, logCreated, !existed)
 	return l, nil
+}
+
+// abandon releases what a failed Open holds: the write transaction a journal
+// replay left open (bbolt's Close would wait for it forever), the journal and
+// the file.
+func (l *Ledger) abandon() {
+	if l.cur != nil {
+		_ = l.cur.Rollback()
+		l.cur = nil
+	}
+	if l.journal != nil {
+		_ = l.journal.close()
+		l.journal = nil
+	}
+	_ = l.db.Close()
 }
 
 // checkExisting reports whether path exists, and refuses what cannot be a ledger
@@ -416,6 +461,9 @@ func boltOpenError(err error, existed bool) error {
 // openError wraps an error from Open with the file name and, for a file that
 // cannot be read as a ledger, what to do about it.
 func openError(path string, timeout time.Duration, err error) error {
+	if (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) && !errors.Is(err, ErrDiskFull) {
+		err = storageError(err)
+	}
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("open ledger %s: %w (is another tilld running? stop it, or leave out --file to ask the running one); waited %s", path, ErrLocked, timeout)
@@ -511,7 +559,7 @@ func (l *Ledger) create(terminal string) (meta, error) {
 		return meta{}, errors.New("a terminal id is required to create a ledger")
 	}
 	l.terminal = terminal
-	m := meta{schema: SchemaVersion, terminal: terminal}
+	m := meta{schema: SchemaVersion, terminal: terminal, epoch: event.Epoch{ID: newEpochID()}}
 	return m, l.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -534,7 +582,7 @@ func (l *Ledger) create(terminal string) (meta, error) {
 				return fmt.Errorf("write meta %s: %w", kv.k, err)
 			}
 		}
-		return nil
+		return putEpoch(tx, m.epoch)
 	})
 }
 
@@ -612,8 +660,13 @@ func (l *Ledger) Close() error {
 	defer l.txMu.Unlock()
 	var errs []error
 	if err := l.checkpoint(); err != nil {
-		// The sales stay in the journal; the next Open replays them.
-		errs = append(errs, err)
+		if !errors.Is(err, ErrStorage) || l.broken != nil {
+			errs = append(errs, err)
+		} else {
+			// The disk refused the checkpoint (full): the sales are durable in
+			// the journal, and the next Open moves them into the file.
+			l.log.Warn("ledger closed with sales still in its journal: the disk refused to take them into the file; the next start does", logErr, err)
+		}
 	}
 	if l.cur != nil {
 		_ = l.cur.Rollback()
@@ -823,10 +876,9 @@ func (l *Ledger) openJournal(m meta, noSync bool) (meta, error) {
 	if err != nil {
 		return m, err
 	}
-	l.journal = j
+	l.journal = j // closed by Open on error
 	tx, err := l.db.Begin(true)
 	if err != nil {
-		_ = j.close()
 		return m, err
 	}
 	n, end, err := j.replay(tx)
@@ -835,16 +887,22 @@ func (l *Ledger) openJournal(m meta, noSync bool) (meta, error) {
 	}
 	if err != nil || n == 0 {
 		_ = tx.Rollback()
-		if err != nil {
-			_ = j.close()
-		}
 		return m, err
 	}
 	j.end = end
 	l.cur = tx
 	if err := l.commitWrite(nil); err != nil {
-		_ = j.close()
-		return m, fmt.Errorf("move %d journaled commits into the file: %w", n, err)
+		if !errors.Is(err, ErrStorage) || l.cur == nil {
+			return m, fmt.Errorf("move %d journaled commits into the file: %w", n, err)
+		}
+		// The disk refuses the checkpoint (full): the sales are durable in the
+		// journal and commitWrite replayed them into a new transaction, which
+		// readers read through. Serve from there; the file catches up at the
+		// next checkpoint that the disk takes.
+		l.log.Warn("ledger cannot move its journal into the file (sales are safe in the journal); it will at the next checkpoint",
+			"commits", n, logErr, err)
+		m, err = readMeta(l.cur)
+		return m, err
 	}
 	err = l.db.View(func(tx *bolt.Tx) error {
 		m, err = readMeta(tx)
@@ -905,6 +963,7 @@ type meta struct {
 	anchorSeq   uint64 // seq of the last pruned event, 0 when none was pruned
 	anchorHash  string
 	activeRules uint64 // 0 when no ruleset is active
+	epoch       event.Epoch
 	journalGen  uint64 // generation of the journal records in the file, 0 when none
 	journaled   bool   // a read-only open found records in the journal to replay
 }
@@ -937,6 +996,9 @@ func readMeta(tx *bolt.Tx) (meta, error) {
 	m.terminal = string(b.Get(keyTerminal))
 	m.lastHash = string(b.Get(keyLastHash))
 	m.anchorHash = string(b.Get(keyAnchorHash))
+	if m.epoch, err = readEpoch(b); err != nil {
+		return meta{}, err
+	}
 	return m, nil
 }
 

@@ -95,6 +95,10 @@ func TestRecordSale(t *testing.T) {
 		}
 	}
 	st := mustStats(t, l)
+	if len(st.Epoch.ID) != 16 || st.Epoch.BaseSeq != 0 || st.Epoch.Parent != "" {
+		t.Errorf("a new ledger's epoch = %+v; want its own, based on nothing", st.Epoch)
+	}
+	st.Epoch = event.Epoch{}
 	if st != (Stats{Terminal: "T042", LastSeq: 5, Acked: 0, Outbox: 5, OldestPending: testEpoch}) {
 		t.Errorf("Stats = %+v", st)
 	}
@@ -519,7 +523,7 @@ func TestClosed(t *testing.T) {
 	calls["PutRuleset"] = l.PutRuleset(1, []byte("x"), nil)
 	calls["ActivateRuleset"] = l.ActivateRuleset(1)
 	_, calls["Rulesets"] = l.Rulesets()
-	calls["PutSnapshot"] = l.PutSnapshot("C", pos.Account{}, 0)
+	calls["PutSnapshot"] = l.PutSnapshot("C", pos.Account{}, 0, "")
 	_, calls["Prune"] = l.Prune(time.Now())
 	_, _, _, calls["Ruleset"] = l.Ruleset()
 	_, calls["Verify"] = l.Verify()

@@ -13,9 +13,10 @@ import (
 // Stats is a snapshot of the ledger's bookkeeping.
 type Stats struct {
 	Terminal string
-	LastSeq  uint64 // seq of the last event, 0 when none
-	Acked    uint64 // highest seq HQ acknowledged
-	Outbox   uint64 // events HQ has not acknowledged: LastSeq - Acked
+	Epoch    event.Epoch // the chain new events are filed under at HQ
+	LastSeq  uint64      // seq of the last event, 0 when none
+	Acked    uint64      // highest seq HQ acknowledged
+	Outbox   uint64      // events HQ has not acknowledged: LastSeq - Acked
 	// Anchor is the seq of the last pruned event, 0 when none was: the ledger
 	// holds the events after it, and the first one's Prev is AnchorHash.
 	Anchor     uint64
@@ -33,7 +34,7 @@ func (l *Ledger) Stats() (Stats, error) {
 		if err != nil {
 			return err
 		}
-		s = Stats{Terminal: m.terminal, LastSeq: m.lastSeq, Acked: m.acked, Outbox: m.lastSeq - m.acked, Anchor: m.anchorSeq, AnchorHash: m.anchorHash}
+		s = Stats{Terminal: m.terminal, Epoch: m.epoch, LastSeq: m.lastSeq, Acked: m.acked, Outbox: m.lastSeq - m.acked, Anchor: m.anchorSeq, AnchorHash: m.anchorHash}
 		if s.Outbox == 0 {
 			return nil
 		}

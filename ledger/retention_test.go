@@ -39,7 +39,7 @@ func TestPrune(t *testing.T) {
 	for i, card := range cards {
 		record(t, l, sale{id: fmt.Sprint("s", i+1), card: card, spend: 100, points: int64(i)})
 	}
-	if err := l.PutSnapshot("B", pos.Account{LifetimeSpend: 1000, Points: 10, Sales: 5}, 3); err != nil {
+	if err := l.PutSnapshot("B", pos.Account{LifetimeSpend: 1000, Points: 10, Sales: 5}, 3, hashAt(t, l, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Ack(6); err != nil {
@@ -102,10 +102,11 @@ func TestPrune(t *testing.T) {
 		t.Errorf("replay after pruning = %+v", r)
 	}
 	// A snapshot older than the pruned events cannot be applied any more.
-	if err := l.PutSnapshot("A", pos.Account{}, 9); !errors.Is(err, ErrStaleSnapshot) {
+	if err := l.PutSnapshot("A", pos.Account{}, 9, ""); !errors.Is(err, ErrStaleSnapshot) {
 		t.Errorf("snapshot before the anchor: %v, want ErrStaleSnapshot", err)
 	}
-	if err := l.PutSnapshot("A", pos.Account{Points: 1}, 10); err != nil {
+	st, _ := l.Stats()
+	if err := l.PutSnapshot("A", pos.Account{Points: 1}, 10, st.AnchorHash); err != nil {
 		t.Errorf("snapshot at the anchor: %v", err)
 	}
 
@@ -248,7 +249,7 @@ func TestReadOnly(t *testing.T) {
 	calls["Ack"] = r1.Ack(1)
 	calls["PutRuleset"] = r1.PutRuleset(2, []byte("x"), nil)
 	calls["ActivateRuleset"] = r1.ActivateRuleset(1)
-	calls["PutSnapshot"] = r1.PutSnapshot("A", pos.Account{}, 5)
+	calls["PutSnapshot"] = r1.PutSnapshot("A", pos.Account{}, 5, "")
 	_, calls["Prune"] = r1.Prune(time.Now())
 	for name, err := range calls {
 		if !errors.Is(err, ErrReadOnly) {

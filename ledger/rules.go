@@ -19,6 +19,10 @@ type CachedRuleset struct {
 	Hash      string // sha256 of Raw in hex
 	// Active is set on the ruleset sales are priced with (see ActivateRuleset).
 	Active bool
+	// Err is why the record fails its check (ErrBadRuleset: its bytes do not
+	// match the stored hash, or Options.CheckRuleset refused it); nil when it
+	// passes. A ruleset with Err set must not be used.
+	Err error
 }
 
 // MaxSignatureLen bounds a stored ruleset signature (an Ed25519 signature is 64
@@ -27,13 +31,15 @@ const MaxSignatureLen = 1024
 
 // PutRuleset stores a ruleset HQ sent, with its signature, without making it
 // active: a ruleset that starts in the future waits in the cache until
-// ActivateRuleset. The ledger keeps the bytes as given and does not parse them;
-// checking the signature and content is the caller's job.
+// ActivateRuleset. The ledger keeps the bytes as given; it checks them with
+// Options.CheckRuleset (ErrBadRuleset when that refuses them), and parsing them
+// is the caller's job.
 //
 // A version lower than the active one is ErrOldRuleset. A stored version sent
 // again with the same bytes and signature does nothing; with others it is
-// ErrConflict, except that a version cached without a signature takes the one
-// that comes with its bytes.
+// ErrConflict, except that a stored version that fails its check (its bytes
+// were changed in the file, or schema 1 cached it without a signature) is
+// replaced by the one that passes.
 func (l *Ledger) PutRuleset(version int64, raw, signature []byte) error {
 	switch {
 	case version < 1:
@@ -43,7 +49,13 @@ func (l *Ledger) PutRuleset(version int64, raw, signature []byte) error {
 	case len(signature) > MaxSignatureLen:
 		return fmt.Errorf("put ruleset %d: signature of %d bytes, at most %d allowed", version, len(signature), MaxSignatureLen)
 	}
+	if l.checkRuleset != nil {
+		if err := l.checkRuleset(version, raw, signature); err != nil {
+			return fmt.Errorf("put ruleset %d: %w: %w", version, ErrBadRuleset, err)
+		}
+	}
 	var stored bool
+	var replaced error
 	err := l.update(func(tx *bolt.Tx) error {
 		m, err := readMeta(tx)
 		if err != nil {
@@ -54,11 +66,12 @@ func (l *Ledger) PutRuleset(version int64, raw, signature []byte) error {
 		}
 		b := tx.Bucket(bucketRulesets)
 		if v := b.Get(u64(uint64(version))); v != nil {
-			old, err := decodeRuleset(v)
-			if err != nil {
-				return fmt.Errorf("stored version %d: %w", version, err)
-			}
+			old, err := l.checkedRuleset(uint64(version), v)
 			switch {
+			case err != nil:
+				// The stored copy is not HQ's: the one that passes replaces it.
+				replaced, stored = err, true
+				return b.Put(u64(uint64(version)), encodeRuleset(raw, signature))
 			case bytes.Equal(old.Raw, raw) && bytes.Equal(old.Signature, signature):
 				return nil
 			case bytes.Equal(old.Raw, raw) && len(old.Signature) == 0:
@@ -74,35 +87,61 @@ func (l *Ledger) PutRuleset(version int64, raw, signature []byte) error {
 	if err != nil {
 		return fmt.Errorf("put ruleset %d: %w", version, err)
 	}
-	if stored {
+	switch {
+	case replaced != nil:
+		l.log.Warn("ruleset stored in place of a cached copy that failed its check", logVersion, version, logErr, replaced)
+	case stored:
 		l.log.Info("ruleset stored", logVersion, version)
 	}
 	return nil
 }
 
+// checkedRuleset decodes the stored record v of version and checks it with
+// Options.CheckRuleset. A record that fails is returned as far as it decodes,
+// with an ErrBadRuleset error.
+func (l *Ledger) checkedRuleset(version uint64, v []byte) (CachedRuleset, error) {
+	r, err := decodeRuleset(v)
+	if err == nil && l.checkRuleset != nil {
+		err = l.checkRuleset(int64(version), r.Raw, r.Signature)
+	}
+	r.Version = int64(version)
+	if err != nil {
+		return r, fmt.Errorf("cached ruleset version %d: %w: %w", version, ErrBadRuleset, err)
+	}
+	return r, nil
+}
+
 // ActivateRuleset makes a stored version the one sales are priced with. The
 // cache then keeps the active ruleset, the one active before it and any newer
-// (future-dated) ones; older ones are dropped. A version lower than the active one
-// is ErrOldRuleset, a version that is not stored ErrNoRuleset; the active version
-// again does nothing.
+// (future-dated) ones; older ones, and any that fail their check, are dropped. A
+// version lower than the active one is ErrOldRuleset, a version that is not
+// stored ErrNoRuleset, one whose stored copy fails its check ErrBadRuleset; the
+// active version again does nothing.
 func (l *Ledger) ActivateRuleset(version int64) error {
 	var previous uint64
 	var changed bool
+	var dropped []error
 	err := l.update(func(tx *bolt.Tx) error {
 		m, err := readMeta(tx)
 		if err != nil {
 			return err
 		}
 		previous = m.activeRules
-		switch v := uint64(version); {
+		switch {
 		case version < 1:
 			return fmt.Errorf("%w: version must be positive", ErrNoRuleset)
-		case v < previous:
+		case uint64(version) < previous:
 			return fmt.Errorf("%w (active: %d)", ErrOldRuleset, previous)
-		case v == previous:
-			return nil
-		case tx.Bucket(bucketRulesets).Get(u64(v)) == nil:
+		}
+		rec := tx.Bucket(bucketRulesets).Get(u64(uint64(version)))
+		if rec == nil {
 			return fmt.Errorf("%w: version %d is not stored", ErrNoRuleset, version)
+		}
+		if _, err := l.checkedRuleset(uint64(version), rec); err != nil {
+			return err
+		}
+		if uint64(version) == previous {
+			return nil
 		}
 		changed = true
 		// Keep the previous active one (or, when none was, nothing older).
@@ -111,13 +150,17 @@ func (l *Ledger) ActivateRuleset(version int64) error {
 			keep = previous
 		}
 		c := tx.Bucket(bucketRulesets).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			n, err := seqKey(k)
 			if err != nil {
 				return fmt.Errorf("rulesets: %w", err)
 			}
 			if n == keep || n >= uint64(version) {
-				continue
+				_, err := l.checkedRuleset(n, v)
+				if err == nil {
+					continue
+				}
+				dropped = append(dropped, err)
 			}
 			if err := c.Delete(); err != nil {
 				return err
@@ -131,11 +174,15 @@ func (l *Ledger) ActivateRuleset(version int64) error {
 	if changed {
 		l.log.Info("ruleset activated", logVersion, version, logPrevious, previous)
 	}
+	for _, err := range dropped {
+		l.log.Warn("cached ruleset that failed its check dropped", logErr, err)
+	}
 	return nil
 }
 
 // Ruleset returns the active ruleset: its version, its bytes and their sha256 in
-// hex. It is ErrNoRuleset when none is active.
+// hex. It is ErrNoRuleset when none is active, ErrBadRuleset when it fails its
+// check.
 func (l *Ledger) Ruleset() (version int64, raw []byte, hash string, err error) {
 	var r CachedRuleset
 	err = l.viewCommitted(func(tx *bolt.Tx) error {
@@ -150,11 +197,8 @@ func (l *Ledger) Ruleset() (version int64, raw []byte, hash string, err error) {
 		if v == nil {
 			return fmt.Errorf("%w: the active version %d is missing from the cache", ErrCorrupt, m.activeRules)
 		}
-		if r, err = decodeRuleset(v); err != nil {
-			return fmt.Errorf("version %d: %w", m.activeRules, err)
-		}
-		r.Version = int64(m.activeRules)
-		return nil
+		r, err = l.checkedRuleset(m.activeRules, v)
+		return err
 	})
 	if err != nil {
 		return 0, nil, "", fmt.Errorf("read ruleset: %w", err)
@@ -163,7 +207,9 @@ func (l *Ledger) Ruleset() (version int64, raw []byte, hash string, err error) {
 }
 
 // Rulesets returns every cached ruleset, newest first: any future-dated ones,
-// the active one and the one before it.
+// the active one and the one before it. One that fails its check is returned
+// with Err set (and as much of it as decodes), so that the caller can fall
+// back to another.
 func (l *Ledger) Rulesets() ([]CachedRuleset, error) {
 	var out []CachedRuleset
 	err := l.viewCommitted(func(tx *bolt.Tx) error {
@@ -177,11 +223,8 @@ func (l *Ledger) Rulesets() ([]CachedRuleset, error) {
 			if err != nil {
 				return fmt.Errorf("rulesets: %w", err)
 			}
-			r, err := decodeRuleset(v)
-			if err != nil {
-				return fmt.Errorf("version %d: %w", n, err)
-			}
-			r.Version, r.Active = int64(n), n == m.activeRules
+			r, err := l.checkedRuleset(n, v)
+			r.Active, r.Err = n == m.activeRules, err
 			out = append(out, r)
 		}
 		return nil

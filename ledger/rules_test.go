@@ -1,11 +1,16 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestRulesetCache(t *testing.T) {
@@ -84,5 +89,116 @@ func TestRulesetCache(t *testing.T) {
 				t.Errorf("cached versions %v, want %v", got, s.cached)
 			}
 		})
+	}
+}
+
+// signedBy is a stand-in for HQ's signature in these tests: a ruleset's
+// signature is "signed:" and its bytes.
+func signedBy(raw []byte) []byte { return append([]byte("signed:"), raw...) }
+
+func checkSigned(_ int64, raw, sig []byte) error {
+	if !bytes.Equal(sig, signedBy(raw)) {
+		return errBadSig
+	}
+	return nil
+}
+
+var errBadSig = errors.New("signature does not verify")
+
+// tamperRuleset rewrites a cached ruleset's bytes in the closed file at path
+// and the SHA-256 in front of them, keeping HQ's signature: what someone with
+// write access to the file can do.
+func tamperRuleset(t *testing.T, path string, version int64, raw []byte) {
+	t.Helper()
+	boltUpdate(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRulesets)
+		old, err := decodeRuleset(b.Get(u64(uint64(version))))
+		if err != nil {
+			return err
+		}
+		return b.Put(u64(uint64(version)), encodeRuleset(raw, old.Signature))
+	})
+}
+
+// With Options.CheckRuleset, a cached ruleset whose bytes were changed in the
+// file (and its SHA-256 rewritten to match) is never handed out as good: it is
+// reported by Rulesets, Ruleset and Verify, cannot be activated, is replaced
+// when HQ's copy comes again and is dropped when another is activated.
+func TestRulesetCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	opts := Options{Terminal: "T1", CheckRuleset: checkSigned}
+	raw := func(v int64) []byte { return fmt.Appendf(nil, "version = %d", v) }
+	l, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutRuleset(1, raw(1), []byte("forged")); !errors.Is(err, ErrBadRuleset) || !errors.Is(err, errBadSig) {
+		t.Fatalf("PutRuleset with a bad signature: %v, want ErrBadRuleset", err)
+	}
+	if rs, err := l.Rulesets(); err != nil || len(rs) != 0 {
+		t.Fatalf("a refused ruleset was stored: %+v %v", rs, err)
+	}
+	for v := int64(1); v <= 3; v++ {
+		if err := l.PutRuleset(v, raw(v), signedBy(raw(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.ActivateRuleset(1); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	tamperRuleset(t, path, 1, []byte("version = 1 # 99 % off"))
+	tamperRuleset(t, path, 3, []byte("version = 3 # 99 % off"))
+	l = openAt(t, path, opts, checkFull)
+	rs, err := l.Rulesets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[int64]bool{}
+	for _, r := range rs {
+		if r.Err != nil {
+			if !errors.Is(r.Err, ErrBadRuleset) || !errors.Is(r.Err, errBadSig) {
+				t.Errorf("version %d: Err = %v, want ErrBadRuleset from the check", r.Version, r.Err)
+			}
+			bad[r.Version] = true
+		}
+	}
+	if len(rs) != 3 || !bad[1] || bad[2] || !bad[3] {
+		t.Errorf("Rulesets = %+v, want 3 cached with 1 and 3 failing their check", rs)
+	}
+	if _, _, _, err := l.Ruleset(); !errors.Is(err, ErrBadRuleset) {
+		t.Errorf("Ruleset of the tampered active version: %v, want ErrBadRuleset", err)
+	}
+	if err := l.ActivateRuleset(1); !errors.Is(err, ErrBadRuleset) {
+		t.Errorf("ActivateRuleset of the tampered version: %v, want ErrBadRuleset", err)
+	}
+	rep, err := l.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 2 || !strings.Contains(rep.Problems[0].String(), "version 1") || !errors.Is(rep.Problems[0].Err, errBadSig) ||
+		!strings.Contains(rep.Problems[1].String(), "version 3") {
+		t.Errorf("Verify of tampered rulesets: %v, want versions 1 and 3 reported", rep.Problems)
+	}
+
+	// HQ's copy of version 1 comes again: it replaces the tampered one.
+	if err := l.PutRuleset(1, raw(1), signedBy(raw(1))); err != nil {
+		t.Fatalf("PutRuleset of HQ's copy over a tampered one: %v", err)
+	}
+	if v, r, _, err := l.Ruleset(); err != nil || v != 1 || !bytes.Equal(r, raw(1)) {
+		t.Errorf("Ruleset after the replacement: %d %q %v", v, r, err)
+	}
+	// A good copy is still never replaced.
+	if err := l.PutRuleset(1, []byte("version = 1 "), signedBy([]byte("version = 1 "))); !errors.Is(err, ErrConflict) {
+		t.Errorf("PutRuleset of other signed bytes over a good copy: %v, want ErrConflict", err)
+	}
+	// Activating 2 drops 3, which fails its check, and keeps 1 as the previous.
+	if err := l.ActivateRuleset(2); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ = l.Rulesets()
+	if len(rs) != 2 || rs[0].Version != 2 || !rs[0].Active || rs[1].Version != 1 || rs[0].Err != nil || rs[1].Err != nil {
+		t.Errorf("Rulesets after activating 2: %+v, want 2 (active) and 1", rs)
 	}
 }

@@ -25,13 +25,19 @@ type base struct {
 
 // PutSnapshot sets what HQ knows of a card: acct as of this terminal's seq
 // asOfHQ, that is, including every sale of this terminal up to asOfHQ (and
-// whatever other stores and HQ itself did). The card's view becomes acct plus the
-// sales recorded here after asOfHQ. acct.Card must be empty or card.
+// whatever other stores and HQ itself did), where HQ's event asOfHQ has the hash
+// asOfHash. The card's view becomes acct plus the sales recorded here after
+// asOfHQ. acct.Card must be empty or card.
 //
-// A snapshot older than the one stored, or older than the events pruned, is
-// ErrStaleSnapshot and changes nothing; asOfHQ beyond the last event is
-// ErrAckAhead. It reads the events after asOfHQ: keep HQ's snapshots recent.
-func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64) error {
+// HQ's claim holds only if this ledger's own event asOfHQ has that hash (each
+// hash covers the one before, so then HQ holds every event up to it as this
+// ledger has them), or asOfHQ is 0 and HQ acknowledged nothing here yet. A
+// ledger restored from a backup may hold other events under those seqs: then
+// the snapshot is ErrOtherChain and changes nothing, as it does when asOfHQ is
+// beyond the last event (ErrAckAhead). A snapshot older than the one stored,
+// or older than the events pruned, is ErrStaleSnapshot. The caller may ignore
+// all three. It reads the events after asOfHQ: keep HQ's snapshots recent.
+func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfHash string) error {
 	switch {
 	case card == "":
 		return fmt.Errorf("put snapshot: %w", &pos.InputError{Field: "card", Problem: "missing"})
@@ -51,6 +57,22 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64) error
 			return fmt.Errorf("%w: snapshot as of seq %d, the last event is %d", ErrAckAhead, asOfHQ, m.lastSeq)
 		case asOfHQ < m.anchorSeq:
 			return fmt.Errorf("%w: snapshot as of seq %d, events up to %d are pruned", ErrStaleSnapshot, asOfHQ, m.anchorSeq)
+		case asOfHQ == 0 && asOfHash == "":
+			if m.acked > 0 {
+				return fmt.Errorf("%w: HQ's snapshot includes none of this ledger's events, but HQ acknowledged up to %d", ErrOtherChain, m.acked)
+			}
+		case asOfHQ == m.anchorSeq:
+			if asOfHash != m.anchorHash {
+				return fmt.Errorf("%w: HQ's event %d is not this ledger's", ErrOtherChain, asOfHQ)
+			}
+		default:
+			e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(asOfHQ)))
+			if err != nil {
+				return fmt.Errorf("event %d: %w", asOfHQ, err)
+			}
+			if e.Hash != asOfHash {
+				return fmt.Errorf("%w: HQ's event %d is not this ledger's", ErrOtherChain, asOfHQ)
+			}
 		}
 		bases := tx.Bucket(bucketBases)
 		if v := bases.Get([]byte(card)); v != nil {

@@ -50,7 +50,7 @@ func TestPutSnapshot(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			err := l.PutSnapshot(s.card, s.acct, s.asOf)
+			err := l.PutSnapshot(s.card, s.acct, s.asOf, hashAt(t, l, s.asOf))
 			var in *pos.InputError
 			switch {
 			case s.input && !errors.As(err, &in):
@@ -69,7 +69,7 @@ func TestPutSnapshot(t *testing.T) {
 	}
 	// A snapshot's personal data is not kept with the account (holders are, see
 	// PutHolder); a sale adds to the view.
-	if err := l.PutSnapshot("C", hq, 5); err != nil {
+	if err := l.PutSnapshot("C", hq, 5, hashAt(t, l, 5)); err != nil {
 		t.Fatal(err)
 	}
 	record(t, l, sale{id: "f", card: "C", spend: 1, points: 1})

@@ -90,7 +90,7 @@ func (l *Ledger) Verify() (rep Report, err error) {
 				// pages checked are those of the file.
 				tx = cur
 			}
-			rep = verify(tx, l.readOnly)
+			rep = verify(tx, l.readOnly, l.checkedRuleset)
 			return nil
 		})
 		if !errors.Is(err, errMetaGone) {
@@ -145,6 +145,8 @@ func (l *Ledger) checkAllPages(tx *bolt.Tx, live bool) error {
 type verifier struct {
 	tx  *bolt.Tx
 	rep Report
+	// checkRuleset decodes and checks a cached ruleset (Ledger.checkedRuleset).
+	checkRuleset func(version uint64, rec []byte) (CachedRuleset, error)
 }
 
 func (v *verifier) add(seq uint64, card string, err error) {
@@ -155,8 +157,8 @@ func (v *verifier) addf(seq uint64, card, format string, args ...any) {
 	v.add(seq, card, fmt.Errorf(format, args...))
 }
 
-func verify(tx *bolt.Tx, boltCheck bool) Report {
-	v := &verifier{tx: tx}
+func verify(tx *bolt.Tx, boltCheck bool, checkRuleset func(version uint64, rec []byte) (CachedRuleset, error)) Report {
+	v := &verifier{tx: tx, checkRuleset: checkRuleset}
 	if boltCheck {
 		for err := range tx.Check() {
 			v.addf(0, "", "bbolt: %v", err)
@@ -200,6 +202,7 @@ func verify(tx *bolt.Tx, boltCheck bool) Report {
 		v.addf(0, "", "meta: events up to %d were pruned, but HQ acknowledged only %d", m.anchorSeq, m.acked)
 	}
 	v.sales(m.anchorSeq, lastSeq, ids)
+	v.epoch(tx, m)
 	v.accounts(accounts)
 	v.rules(m.activeRules)
 	v.holders()
@@ -422,8 +425,8 @@ func accountDiff(got, want pos.Account) string {
 	return strings.Join(diff, ", ")
 }
 
-// rules checks every cached ruleset's hash against its bytes, and that the
-// active one is cached.
+// rules checks every cached ruleset: its hash against its bytes, and with
+// Options.CheckRuleset HQ's signature; and that the active one is cached.
 func (v *verifier) rules(active uint64) {
 	found := false
 	_ = v.tx.Bucket(bucketRulesets).ForEach(func(k, val []byte) error {
@@ -433,8 +436,8 @@ func (v *verifier) rules(active uint64) {
 			return nil
 		}
 		found = found || n == active
-		if _, err := decodeRuleset(val); err != nil {
-			v.addf(0, "", "ruleset version %d: %v", n, err)
+		if _, err := v.checkRuleset(n, val); err != nil {
+			v.add(0, "", err)
 		}
 		return nil
 	})

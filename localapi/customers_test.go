@@ -103,7 +103,7 @@ func TestBirthdayGoldPartnerHappyHour(t *testing.T) {
 	ctx := context.Background()
 	card := "2771000000007"
 	// HQ knows the card's 12 000 ₽ of purchases in other stores.
-	if err := e.till.Ledger().PutSnapshot(card, pos.Account{LifetimeSpend: 12000_00, Sales: 9}, 0); err != nil {
+	if err := e.till.Ledger().PutSnapshot(card, pos.Account{LifetimeSpend: 12000_00, Sales: 9}, 0, ""); err != nil {
 		t.Fatal(err)
 	}
 	h, code, err := e.client.RegisterCustomer(ctx, pos.CardHolder{Card: card, Name: "Василий", Patronymic: "Петрович",

@@ -300,6 +300,9 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", in.Error())
 	case errors.Is(err, till.ErrConflict):
 		wire.WriteError(w, http.StatusConflict, "sale_id_reused", "This sale id was already used for a different basket.")
+	case errors.Is(err, till.ErrRulesRefused):
+		a.Logger.Warn(op, "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "rules_refused", "Prices are not available: the rules stored on this till failed their security check. The till is fetching them from HQ again; call support if this lasts.")
 	case errors.Is(err, till.ErrNoRules):
 		wire.WriteError(w, http.StatusServiceUnavailable, "no_rules", "Prices are not available yet: the till has no rules from HQ. Check the network and try again.")
 	case errors.Is(err, till.ErrUnknownReader):

@@ -202,6 +202,19 @@ func (c Currency) Format(a Amount) string {
 	return formatFixed(int64(a), c.Exponent)
 }
 
+// Display writes an amount for a person to read: major units with the
+// currency's fraction digits, then its code: "189.81 RUB". It is the one
+// formatter for money in every CLI report and log line a person reads. An
+// amount without a valid currency (nothing sold yet) shows two digits and no
+// code.
+func Display(a Amount, currency string) string {
+	c, err := ParseCurrency(currency)
+	if err != nil {
+		return formatFixed(int64(a), 2)
+	}
+	return c.Format(a) + " " + c.Code
+}
+
 // ParseBP reads a percentage ("5", "5%", "2.5 %", "0.01") into basis points.
 func ParseBP(s string) (BP, error) {
 	t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tilld/tilld/daemon"
 	"github.com/tilld/tilld/device/hidpos"
 	"github.com/tilld/tilld/doctor"
 )
@@ -64,5 +66,26 @@ func TestDoctorPathsAreInstalled(t *testing.T) {
 	}
 	if want := "User=" + doctor.ServiceUser + "\n"; !strings.Contains(unit, want) {
 		t.Errorf("tilld.service lacks %q", want)
+	}
+}
+
+// The unit stops restarting on exactly the exit statuses tilld calls final.
+func TestUnitRestartPreventExitStatus(t *testing.T) {
+	unit := read(t, "tilld/tilld.service")
+	m := regexp.MustCompile(`(?m)^RestartPreventExitStatus=(.*)$`).FindStringSubmatch(unit)
+	if m == nil {
+		t.Fatal("tilld.service has no RestartPreventExitStatus")
+	}
+	var want []string
+	for _, c := range daemon.ExitCodes {
+		if c.Final {
+			want = append(want, fmt.Sprint(c.Code))
+		}
+	}
+	got := strings.Fields(m[1])
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("RestartPreventExitStatus=%s; daemon.ExitCodes calls %v final", m[1], want)
 	}
 }

@@ -266,6 +266,10 @@ type Sale struct {
 	Card string    `json:"card,omitempty"`
 	At   time.Time `json:"at"`
 	Quote
+	// Request is the hex SHA-256 of the POS app's request the sale answered
+	// (its idempotency digest): a ledger rebuilt from HQ's copy of the chain
+	// still tells a retry of the sale from another basket under its id.
+	Request string `json:"request,omitempty"`
 }
 
 // ReturnLine asks to refund Qty units of the sale's line number Line (from

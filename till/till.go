@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -34,6 +36,11 @@ var (
 	// ErrUnknownReader: a scan was presented to a reader that is not configured
 	// or cannot be driven by software.
 	ErrUnknownReader = errors.New("no such reader that accepts presented cards")
+	// ErrRulesRefused: the rulesets cached on the till failed their check when
+	// they were loaded (their bytes were changed, HQ's signature does not
+	// verify, or there is no HQ key to check it with) and none older passes:
+	// nothing is priced until HQ sends them again. It wraps ErrNoRules.
+	ErrRulesRefused = fmt.Errorf("%w that passes its check", ErrNoRules)
 )
 
 // Options configure a Till.
@@ -78,6 +85,51 @@ type activeRules struct {
 type rulesState struct {
 	active *activeRules
 	next   []*activeRules
+	// refused are the cached rulesets that failed their check, newest first,
+	// until HQ sends the same version or a newer one.
+	refused []refusal
+}
+
+// refusal is a cached ruleset the till will not price with, and why.
+type refusal struct {
+	version int64
+	err     error
+}
+
+// with returns a copy of st with active and next replaced; refusals of
+// versions up to the newest ruleset held are settled by it.
+func (st *rulesState) with(active *activeRules, next []*activeRules) *rulesState {
+	out := &rulesState{active: active, next: next}
+	newest := int64(0)
+	if active != nil {
+		newest = active.version
+	}
+	if n := len(next); n > 0 {
+		newest = next[n-1].version
+	}
+	for _, r := range st.refused {
+		if r.version > newest {
+			out.refused = append(out.refused, r)
+		}
+	}
+	return out
+}
+
+// problem says why the till prices with an older ruleset than it cached, or
+// with none; "" when it does not.
+func (st *rulesState) problem() string {
+	if len(st.refused) == 0 {
+		return ""
+	}
+	var why []string
+	for _, r := range st.refused {
+		why = append(why, r.err.Error())
+	}
+	now := "nothing is priced until HQ sends a ruleset that passes"
+	if st.active != nil {
+		now = fmt.Sprintf("pricing with version %d meanwhile", st.active.version)
+	}
+	return fmt.Sprintf("%s; fetching the rules from HQ again; %s", strings.Join(why, "; "), now)
 }
 
 // Till is safe for concurrent use.
@@ -93,6 +145,12 @@ type Till struct {
 }
 
 // New returns a Till that prices with the ruleset cached in the ledger, if any.
+// Every cached ruleset is checked as it is loaded (RulesCheck with
+// Options.RulesKey); one that fails is never used: the till prices with the
+// newest older one that passes, or refuses to price (ErrRulesRefused), says why
+// in Status, and reports a lower RulesVersion so that HQ sends it again. The
+// ledger should be opened with RulesCheck(RulesKey) as its CheckRuleset, so that
+// HQ's copy replaces the refused one. Without a key nothing cached is trusted.
 func New(opts Options) (*Till, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -109,22 +167,32 @@ func New(opts Options) (*Till, error) {
 		return nil, fmt.Errorf("load cached rulesets: %w", err)
 	}
 	st := &rulesState{}
-	for _, c := range cached { // newest first
+	// Newest first; once past the active one (refused), an older one that
+	// passes takes its place.
+	pastActive := false
+	for _, c := range cached {
 		if st.active != nil {
 			break
 		}
-		rs, err := rulesfile.Parse(c.Raw)
+		pastActive = pastActive || c.Active
+		a, err := t.load(c)
 		if err != nil {
-			return nil, fmt.Errorf("cached ruleset version %d: %w", c.Version, err)
+			st.refused = append(st.refused, refusal{version: c.Version, err: err})
+			t.log.Error("cached ruleset refused: the till does not price with it and asks HQ for it again", "version", c.Version, "err", err)
+			continue
 		}
-		a := &activeRules{rs: rs, version: c.Version, hash: c.Hash}
-		if c.Active {
+		if pastActive {
 			st.active = a
 		} else {
 			st.next = append([]*activeRules{a}, st.next...)
 		}
 	}
-	if st.active == nil {
+	switch {
+	case st.active != nil && len(st.refused) > 0:
+		t.log.Warn("pricing with an older cached ruleset until HQ sends the refused one again", "version", st.active.version)
+	case st.active == nil && len(st.refused) > 0:
+		t.log.Error("no cached ruleset passes its check: nothing is priced until HQ sends one")
+	case st.active == nil:
 		t.log.Warn("no active ruleset cached; waiting for HQ before pricing")
 	}
 	t.rules.Store(st)
@@ -132,6 +200,48 @@ func New(opts Options) (*Till, error) {
 		t.log.Info("ruleset waits until it takes effect", "version", n.version, "effective", n.rs.Effective.String())
 	}
 	return t, nil
+}
+
+// load checks a cached ruleset and parses it.
+func (t *Till) load(c ledger.CachedRuleset) (*activeRules, error) {
+	if c.Err != nil {
+		return nil, c.Err
+	}
+	rs, err := checkRules(t.opts.RulesKey, c.Version, c.Raw, c.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("cached ruleset version %d: %w: %w", c.Version, ledger.ErrBadRuleset, err)
+	}
+	return &activeRules{rs: rs, version: c.Version, hash: c.Hash}, nil
+}
+
+// RulesCheck is the check of a cached ruleset that tilld gives its ledger
+// (ledger.Options.CheckRuleset) and that `tillctl ledger verify` runs: HQ's
+// Ed25519 signature with key, and that the bytes parse as the version they are
+// cached under. Without a key nothing passes (ErrRulesKey).
+func RulesCheck(key ed25519.PublicKey) func(version int64, raw, signature []byte) error {
+	return func(version int64, raw, signature []byte) error {
+		_, err := checkRules(key, version, raw, signature)
+		return err
+	}
+}
+
+// checkRules verifies HQ's signature of a ruleset with key and parses it as
+// ruleset version.
+func checkRules(key ed25519.PublicKey, version int64, raw, signature []byte) (*discount.Ruleset, error) {
+	if len(key) != ed25519.PublicKeySize {
+		return nil, ErrRulesKey
+	}
+	if err := wire.VerifyRules(key, raw, signature); err != nil {
+		return nil, err
+	}
+	rs, err := rulesfile.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if rs.Version != version {
+		return nil, fmt.Errorf("the ruleset's bytes say version %d", rs.Version)
+	}
+	return rs, nil
 }
 
 // Ledger is the ledger the till records in (the local API verifies and exports it).
@@ -167,21 +277,12 @@ var ErrRulesKey = errors.New("no HQ rules key configured (enroll the terminal or
 // not parse, whose version differs from the one announced, or that is older than
 // the active one.
 func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) error {
-	if len(t.opts.RulesKey) != ed25519.PublicKeySize {
-		return ErrRulesKey
-	}
-	if err := wire.VerifyRules(t.opts.RulesKey, raw, signature); err != nil {
+	rs, err := checkRules(t.opts.RulesKey, version, raw, signature)
+	if err != nil {
 		return fmt.Errorf("ruleset version %d: %w", version, err)
 	}
 	if cur := t.RulesVersion(); version < cur {
 		return fmt.Errorf("ruleset version %d is older than version %d the till has: %w", version, cur, ledger.ErrOldRuleset)
-	}
-	rs, err := rulesfile.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("ruleset version %d: %w", version, err)
-	}
-	if rs.Version != version {
-		return fmt.Errorf("ruleset announced as version %d says version %d", version, rs.Version)
 	}
 	sum := sha256.Sum256(raw)
 	if got := fmt.Sprintf("%x", sum); hash != "" && got != hash {
@@ -197,7 +298,7 @@ func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) err
 		return fmt.Errorf("cache ruleset version %d: %w", version, err)
 	}
 	a := &activeRules{rs: rs, version: version, hash: fmt.Sprintf("%x", sum)}
-	next := &rulesState{active: st.active, next: append(slices.Clone(st.next), a)}
+	next := st.with(st.active, append(slices.Clone(st.next), a))
 	if !rs.EffectiveAt(t.opts.Now()) {
 		t.rules.Store(next)
 		t.log.Info("ruleset waits until it takes effect", "version", version, "effective", rs.Effective.String())
@@ -207,28 +308,45 @@ func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) err
 }
 
 // activateLocked makes the newest ruleset of st.next that is in effect now the
-// active one, dropping the older ones, and stores the result. rulesMu is held.
-func (t *Till) activateLocked(st *rulesState) error {
+// active one, dropping the older ones, and stores the result. The ledger
+// checks the cached copy as it activates it: one that fails its check now is
+// refused (and asked of HQ again), and the next one down is tried; the error
+// says so. When the ledger cannot record the activation (a full disk) the
+// ruleset is active all the same, in memory: prices follow the rules in
+// effect, and the next start activates it again from the cache. rulesMu is
+// held.
+func (t *Till) activateLocked(st *rulesState) (refused error) {
 	now := t.opts.Now()
-	i := slices.IndexFunc(st.next, func(n *activeRules) bool { return !n.rs.EffectiveAt(now) })
-	if i < 0 {
-		i = len(st.next)
+	for {
+		i := slices.IndexFunc(st.next, func(n *activeRules) bool { return !n.rs.EffectiveAt(now) })
+		if i < 0 {
+			i = len(st.next)
+		}
+		if i == 0 {
+			t.rules.Store(st)
+			return refused
+		}
+		a := st.next[i-1]
+		err := t.opts.Ledger.ActivateRuleset(a.version)
+		if errors.Is(err, ledger.ErrBadRuleset) {
+			t.log.Error("cached ruleset refused as it takes effect: the till does not price with it and asks HQ for it again", "version", a.version, "err", err)
+			st = &rulesState{active: st.active, next: slices.Delete(slices.Clone(st.next), i-1, i),
+				refused: append([]refusal{{version: a.version, err: err}}, st.refused...)}
+			refused = err
+			continue
+		}
+		prev := int64(0)
+		if st.active != nil {
+			prev = st.active.version
+		}
+		t.rules.Store(st.with(a, slices.Clone(st.next[i:])))
+		if err != nil {
+			t.log.Error("ruleset active, but the ledger could not record it; the next start activates it again", "version", a.version, "err", err)
+		} else {
+			t.log.Info("ruleset active", "version", a.version, "previous", prev)
+		}
+		return refused
 	}
-	if i == 0 {
-		t.rules.Store(st)
-		return nil
-	}
-	a := st.next[i-1]
-	if err := t.opts.Ledger.ActivateRuleset(a.version); err != nil {
-		return fmt.Errorf("activate ruleset version %d: %w", a.version, err)
-	}
-	prev := int64(0)
-	if st.active != nil {
-		prev = st.active.version
-	}
-	t.rules.Store(&rulesState{active: a, next: slices.Clone(st.next[i:])})
-	t.log.Info("ruleset active", "version", a.version, "previous", prev)
-	return nil
 }
 
 // active returns the ruleset to price with now, first activating a waiting
@@ -238,14 +356,14 @@ func (t *Till) active() (*activeRules, error) {
 	st := t.rules.Load()
 	if len(st.next) > 0 && st.next[0].rs.EffectiveAt(t.opts.Now()) {
 		t.rulesMu.Lock()
-		err := t.activateLocked(t.rules.Load())
+		_ = t.activateLocked(t.rules.Load()) // a refusal is logged and in the state
 		t.rulesMu.Unlock()
-		if err != nil {
-			t.log.Error("a ruleset in effect now cannot be activated; pricing with the previous one", "err", err)
-		}
 		st = t.rules.Load()
 	}
-	if st.active == nil {
+	switch {
+	case st.active == nil && len(st.refused) > 0:
+		return nil, fmt.Errorf("%w: %s", ErrRulesRefused, st.problem())
+	case st.active == nil:
 		return nil, ErrNoRules
 	}
 	return st.active, nil
@@ -484,6 +602,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	now := t.opts.Now()
 	var greeting string // shown to the customer, never stored: it carries their name
 	lreq := ledger.SaleRequest{ID: req.ID, Digest: sha256.Sum256(canon), Card: req.Card, OfflineSince: t.offlineSince(now)}
+	digest := hex.EncodeToString(lreq.Digest[:])
 	rcpt, err := t.opts.Ledger.RecordSale(lreq,
 		func(acct pos.Account, at time.Time) (ledger.Priced, error) {
 			var acctp *pos.Account
@@ -498,7 +617,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 				return ledger.Priced{}, err
 			}
 			greeting, q.Greeting = q.Greeting, ""
-			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q})
+			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q, Request: digest})
 			if err != nil {
 				return ledger.Priced{}, err
 			}
@@ -572,7 +691,13 @@ type Status struct {
 	OldestUnsynced time.Time `json:"oldest_unsynced,omitzero"`
 	LastSeq        uint64    `json:"last_seq"`
 	Acked          uint64    `json:"acked"`
-	RulesetVersion int64     `json:"ruleset_version"`
+	// Epoch is the chain the ledger's events are filed under at HQ: a new
+	// one after the ledger was restored from a backup or started empty.
+	Epoch          event.Epoch `json:"epoch"`
+	RulesetVersion int64       `json:"ruleset_version"`
+	// RulesError says why the till prices with an older ruleset than it has
+	// cached, or with none, when a cached one failed its check; "" otherwise.
+	RulesError string `json:"rules_error,omitempty"`
 	// NextRuleset is the next ruleset waiting for its start, if any.
 	NextRuleset *NextRuleset    `json:"next_ruleset,omitempty"`
 	Devices     []device.Health `json:"devices"`
@@ -616,11 +741,13 @@ func (t *Till) Status() (Status, error) {
 	}
 	s := Status{
 		Terminal: t.opts.Terminal, Store: t.opts.Store, Region: t.opts.Region, Outbox: st.Outbox, OldestUnsynced: st.OldestPending,
-		LastSeq: st.LastSeq, Acked: st.Acked, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
+		LastSeq: st.LastSeq, Acked: st.Acked, Epoch: st.Epoch, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
 	}
-	if next := t.rules.Load().next; len(next) > 0 {
+	rules := t.rules.Load()
+	if next := rules.next; len(next) > 0 {
 		s.NextRuleset = &NextRuleset{Version: next[0].version, Effective: next[0].rs.Effective.String()}
 	}
+	s.RulesError = rules.problem()
 	if t.opts.Link != nil {
 		l := t.opts.Link()
 		s.Online, s.LastSync, s.LastSyncError = l.Online, l.LastSync, l.LastError
@@ -653,8 +780,14 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 	if card == "" {
 		return &pos.InputError{Field: "card", Problem: "missing"}
 	}
-	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf)
-	if err != nil && !errors.Is(err, ledger.ErrStaleSnapshot) {
+	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf, a.AsOfHash)
+	switch {
+	case errors.Is(err, ledger.ErrOtherChain), errors.Is(err, ledger.ErrAckAhead):
+		// HQ's copy of this terminal's chain is not this ledger's (restored
+		// from a backup, not synced since): the view stays as it is until
+		// the uploader has settled which events HQ holds.
+		t.log.Debug("HQ's account is of another chain of this terminal; keeping the view", "card", device.Mask(card), "err", err)
+	case err != nil && !errors.Is(err, ledger.ErrStaleSnapshot):
 		return err
 	}
 	switch {

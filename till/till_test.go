@@ -201,7 +201,7 @@ max_share = "100%"
 		t.Fatal(err)
 	}
 	card := "2000000000015"
-	if err := l.PutSnapshot(card, pos.Account{Points: 5000}, 0); err != nil {
+	if err := l.PutSnapshot(card, pos.Account{Points: 5000}, 0, ""); err != nil {
 		t.Fatal(err)
 	}
 	b := pos.Basket{Card: card, RedeemPoints: 400, Lines: []pos.Line{{SKU: "a", Qty: 1, UnitPrice: 1000_00}}}

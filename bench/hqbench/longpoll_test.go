@@ -338,6 +338,10 @@ type emptyOutbox struct{}
 
 func (emptyOutbox) Pending(int) ([]event.Event, error) { return nil, nil }
 func (emptyOutbox) Ack(uint64) error                   { return nil }
+func (emptyOutbox) Epoch() (event.Epoch, error)        { return event.Epoch{}, nil }
+func (emptyOutbox) Fork(string, uint64) (event.Epoch, bool, error) {
+	return event.Epoch{}, false, nil
+}
 
 // noCards is the card side of a terminal that registers no holders and keeps
 // no accounts: it follows the change feed and drops what comes.

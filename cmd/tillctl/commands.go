@@ -78,7 +78,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if !st.OldestUnsynced.IsZero() {
 					fmt.Fprintf(w, ", oldest %s ago", time.Since(st.OldestUnsynced).Round(time.Second))
 				}
-				fmt.Fprintf(w, "\nledger     last seq %d, acked by HQ %d\nrules      version %d\n", st.LastSeq, st.Acked, st.RulesetVersion)
+				fmt.Fprintf(w, "\nledger     last seq %d, acked by HQ %d", st.LastSeq, st.Acked)
+				switch e := st.Epoch; {
+				case e.BaseSeq > 0:
+					fmt.Fprintf(w, ", chain epoch %s (after seq %d of %q: restored from a backup)", e.ID, e.BaseSeq, e.Parent)
+				case e.ID != "":
+					fmt.Fprintf(w, ", chain epoch %s", e.ID)
+				}
+				fmt.Fprintf(w, "\nrules      version %d\n", st.RulesetVersion)
+				if st.RulesError != "" {
+					fmt.Fprintf(w, "           REFUSED: %s\n", st.RulesError)
+				}
 				return printDevices(w, st.Devices)
 			})
 		},

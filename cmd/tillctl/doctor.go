@@ -109,7 +109,7 @@ func doctorChecks(configFile string, c *conn) []doctor.Check {
 		doctor.Ledger(func(ctx context.Context) (doctor.LedgerInfo, error) { return verifyLedger(ctx, client, cfg.DataDir) }),
 		doctor.Rules(func(ctx context.Context) (doctor.RulesInfo, error) {
 			st, err := client.Status(ctx)
-			return doctor.RulesInfo{Version: st.RulesetVersion, Current: st.LastSync}, err
+			return doctor.RulesInfo{Version: st.RulesetVersion, Current: st.LastSync, Problem: st.RulesError}, err
 		}, doctor.RulesOptions{}),
 		doctor.Disk(cfg.DataDir, doctor.DiskOptions{}),
 	)

@@ -1,18 +1,25 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tilld/tilld/daemon"
+	"github.com/tilld/tilld/doctor"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/sync/wire"
+	"github.com/tilld/tilld/till"
 )
 
 // ledgerCmd is `tillctl ledger`: verify and export through the running tilld
@@ -27,10 +34,14 @@ func ledgerCmd(client func() *localapi.Client, stdout io.Writer) *cobra.Command 
 		return ledger.Open(path, ledger.Options{ReadOnly: true})
 	}
 
-	var verifyFile string
+	var verifyFile, verifyKey, verifyConfig string
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "check the hash chain, the gap-free seqs and the account views; exit 1 on any problem",
+		Short: "check the hash chain, the gap-free seqs, the account views and HQ's signatures of the cached rules; exit 1 on any problem",
+		Long: "Checks the ledger: the hash chain, the gap-free seqs, the sales index, every account view against its\n" +
+			"rebuild, and every cached ruleset's signature with HQ's key. With --file, the key is found as tilld\n" +
+			"finds it: --hq-key, else hq_key in --config when that file sets it, else the enrollment identity in\n" +
+			"the ledger file's directory (DATA_DIR/identity). Without a key, the rulesets are reported unchecked.",
 		Example: `  tillctl ledger verify
   tillctl ledger verify --file /var/lib/tilld/ledger.db   # with tilld stopped`,
 		Args: cobra.NoArgs,
@@ -42,7 +53,15 @@ func ledgerCmd(client func() *localapi.Client, stdout io.Writer) *cobra.Command 
 					return err
 				}
 			} else {
-				l, err := openFile(verifyFile)
+				key, err := rulesKeyFor(verifyFile, verifyKey, verifyConfig, cmd.Flags().Changed("config"))
+				if err != nil {
+					return err
+				}
+				if key == nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "no HQ rules key: not in %s nor in %s; the cached rulesets cannot be checked (pass --hq-key or --config)\n",
+						verifyConfig, filepath.Join(filepath.Dir(verifyFile), "identity"))
+				}
+				l, err := ledger.Open(verifyFile, ledger.Options{ReadOnly: true, CheckRuleset: till.RulesCheck(key)})
 				if err != nil {
 					return err
 				}
@@ -69,6 +88,8 @@ func ledgerCmd(client func() *localapi.Client, stdout io.Writer) *cobra.Command 
 		},
 	}
 	verify.Flags().StringVar(&verifyFile, "file", "", "verify this ledger file directly (tilld must be stopped)")
+	verify.Flags().StringVar(&verifyKey, "hq-key", "", "with --file: HQ's rules key (base64, as `tillhq init` prints it)")
+	verify.Flags().StringVar(&verifyConfig, "config", doctor.ConfigFile, "with --file: tilld's configuration file, for its hq_key")
 
 	var exportFile string
 	var from uint64
@@ -153,8 +174,56 @@ func ledgerCmd(client func() *localapi.Client, stdout io.Writer) *cobra.Command 
 	prune.Flags().StringVar(&pruneFile, "file", "", "the ledger file")
 	prune.Flags().StringVar(&olderThan, "older-than", "", "age of the newest event to remove, e.g. 90d")
 
-	cmd.AddCommand(verify, export, compact, prune)
+	cmd.AddCommand(verify, export, compact, prune, restoreCmd(stdout))
 	return cmd
+}
+
+// rulesKeyFor finds HQ's rules key for the ledger file at path the way tilld
+// finds it: keyFlag; else hq_key of the configuration file, when it sets one
+// and either was named on the command line or is the configuration of the
+// file's directory; else the enrollment identity in the file's directory. No
+// key is nil: the cached rulesets then fail their check, saying so.
+func rulesKeyFor(path, keyFlag, configFile string, configNamed bool) (ed25519.PublicKey, error) {
+	if keyFlag != "" {
+		key, err := wire.ParsePublicKey(keyFlag)
+		if err != nil {
+			return nil, fmt.Errorf("--hq-key: %w", err)
+		}
+		return key, nil
+	}
+	dir := filepath.Dir(path)
+	raw, err := os.ReadFile(configFile)
+	switch {
+	case err == nil:
+		cfg, err := daemon.ParseConfig(raw)
+		if err != nil {
+			if configNamed {
+				return nil, fmt.Errorf("%s: %w", configFile, err)
+			}
+			break
+		}
+		if sameDir(cfg.DataDir, dir) || configNamed {
+			if cfg.HQKey != "" {
+				return wire.ParsePublicKey(cfg.HQKey)
+			}
+		}
+	case configNamed:
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	id, err := daemon.LoadIdentity(dir)
+	switch {
+	case errors.Is(err, daemon.ErrNotEnrolled):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("enrollment identity beside %s: %w", path, err)
+	}
+	return wire.ParsePublicKey(id.RulesKey)
+}
+
+func sameDir(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 // jsonFlag reports whether the root's --json flag is set.

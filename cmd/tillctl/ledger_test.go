@@ -2,16 +2,20 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // runLedger runs `tillctl ledger ARGS` as the root command would, without a
@@ -128,4 +132,58 @@ func reportWithProblems() localapi.VerifyReport {
 		{Seq: 7, Problem: "hash does not match content"},
 		{Card: "****0015", Problem: "points 5, want 6"},
 	}}
+}
+
+// verify --file checks the cached rulesets' signatures with HQ's key, found
+// from --hq-key or the hq_key of --config, and reports them unchecked when it
+// has no key.
+func TestLedgerVerifyRulesKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ledger.db")
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	other, _, _ := ed25519.GenerateKey(nil)
+	l, err := ledger.Open(path, ledger.Options{Terminal: "S1-T1", NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutRuleset(1, discount.Example, wire.SignRules(priv, discount.Example)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ActivateRuleset(1); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	key := wire.FormatPublicKey(pub)
+	conf := filepath.Join(dir, "tilld.toml")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "terminal = \"S1-T1\"\ndata_dir = %q\nhq_key = %q\n", dir, key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noConf := filepath.Join(dir, "none.toml")
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		want    string
+	}{
+		{"--hq-key", []string{"--hq-key", key}, "", "OK"},
+		{"--config", []string{"--config", conf}, "", "OK"},
+		{"another key", []string{"--hq-key", wire.FormatPublicKey(other)}, "1 problems", "cached ruleset version 1: ruleset fails its check: ruleset signature does not verify with HQ's key"},
+		{"no key", []string{"--config", noConf}, "--config", ""},
+		{"no key anywhere", nil, "1 problems", "no HQ rules key"},
+		{"bad --hq-key", []string{"--hq-key", "c2hvcnQ="}, "--hq-key", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runLedger(t, append([]string{"verify", "--file", path}, tt.args...)...)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("error %v\n%s", err, out)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v, want one saying %q\n%s", err, tt.wantErr, out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output does not say %q:\n%s", tt.want, out)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
 		Use:           "tilld",
 		Short:         "tilld: the offline-first loyalty daemon of a point-of-sale terminal",
+		Long:          "tilld: the offline-first loyalty daemon of a point-of-sale terminal.\n\n" + exitCodeHelp(),
 		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -35,6 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	runCmd := &cobra.Command{
 		Use:   "run",
 		Short: "run the terminal daemon (what the systemd unit starts)",
+		Long:  "Runs the terminal daemon (what the systemd unit starts) until SIGTERM or SIGINT.\n\n" + exitCodeHelp(),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configFile, over)
@@ -125,6 +128,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	enrollCmd.MarkFlagRequired("token")
 	root.AddCommand(runCmd, demoCmd, configCmd, enrollCmd)
 	return root.ExecuteContext(ctx)
+}
+
+// exitCodeHelp lists tilld's exit statuses for --help.
+func exitCodeHelp() string {
+	var b strings.Builder
+	b.WriteString("Exit status: 0 after a clean stop; when tilld cannot start, one line on stderr says what failed,\nwhere and what to do, and the status says which class of failure it was:\n")
+	for _, c := range daemon.ExitCodes {
+		final := ""
+		if c.Final {
+			final = "; systemd does not restart"
+		}
+		fmt.Fprintf(&b, "  %3d  %s%s\n", c.Code, c.What, final)
+	}
+	b.WriteString("    1  anything else")
+	return b.String()
 }
 
 // loadConfig reads the file and applies command-line overrides.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,9 +17,6 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tilld:", err)
-		if errors.Is(err, daemon.ErrConfig) {
-			os.Exit(78) // EX_CONFIG: systemd's RestartPreventExitStatus stops the restart loop
-		}
-		os.Exit(1)
+		os.Exit(daemon.ExitCodeOf(err)) // one code per class: `tilld --help` lists them
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
 	"github.com/tilld/tilld/hq/pgstore"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/version"
@@ -221,18 +223,50 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(stdout).Encode(rep)
 			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL")
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL\t")
 			for _, t := range rep.Terminals {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d %s\n", t.Terminal, t.Count, t.MaxSeq, t.Total, t.Currency)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", t.Terminal, t.Count, t.MaxSeq, money.Display(money.Amount(t.Total), t.Currency))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return printChains(stdout, rep)
 		},
 	}
 	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON))
 	return cmd
+}
+
+// printChains lists the chains of every terminal that has more than one: a
+// ledger restored from a backup or started empty, kept beside the first.
+func printChains(w io.Writer, rep wire.SalesReport) error {
+	for _, t := range rep.Terminals {
+		if len(t.Chains) < 2 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s wrote %d chains (a ledger restored from a backup or started empty; HQ keeps every one):\n", t.Terminal, len(t.Chains))
+		for _, c := range t.Chains {
+			name, base := "first", "from the start"
+			if c.Epoch.ID != "" {
+				name = "epoch " + c.Epoch.ID
+			}
+			switch {
+			case c.Epoch.BaseSeq > 0 && c.BaseVerified:
+				base = fmt.Sprintf("based on seq %d of %s", c.Epoch.BaseSeq, cmp.Or(c.Epoch.Parent, "the first chain"))
+			case c.Epoch.BaseSeq > 0:
+				base = fmt.Sprintf("based on seq %d of %s, which HQ never held: events before it are missing here", c.Epoch.BaseSeq, cmp.Or(c.Epoch.Parent, "the first chain"))
+			}
+			head := ""
+			if c.Head {
+				head = ", uploading now"
+			}
+			fmt.Fprintf(w, "  %s: %d sales, %s, up to seq %d, %s%s\n", name, c.Count, money.Display(money.Amount(c.Total), t.Currency), c.Acked, base, head)
+		}
+	}
+	return nil
 }
 
 func doJSON(req *http.Request, out any) error {

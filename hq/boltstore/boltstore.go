@@ -1,8 +1,11 @@
 // Package boltstore is HQ's embedded store on one bbolt file: the default for a
 // small chain and for the demo. Layout: bucket "terminals" maps a terminal id to
-// its state (watermark and report totals); bucket "events" holds one nested bucket
-// per terminal mapping big-endian seq to the event as JSON; bucket "rules" maps a
-// big-endian version to the published ruleset; "tokens" holds enrollment tokens.
+// its state (its head chain's epoch and watermark, report totals); "chains" maps
+// terminal+NUL+epoch to that chain's state (hq.ChainState); bucket "events" holds
+// one nested bucket per chain, named by the terminal id for its first chain and
+// terminal+NUL+epoch for the others, mapping big-endian seq to the event as
+// JSON; bucket "rules" maps a big-endian version to the published ruleset;
+// "tokens" holds enrollment tokens.
 // Cards (customers.go): "cards" maps a card to its account across stores,
 // "holders" a card to its holder's personal data, "forgotten" a card to when its
 // holder was forgotten, "seen" terminal+NUL+card to nothing, and "changes" a
@@ -26,6 +29,7 @@ import (
 
 var (
 	bucketTerminals = []byte("terminals")
+	bucketChains    = []byte("chains")
 	bucketEvents    = []byte("events")
 	bucketRules     = []byte("rules")
 )
@@ -59,12 +63,35 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 
 var _ hq.Store = (*Store)(nil)
 
+// terminalState is a terminal's line: Acked and Hash are its head chain's
+// (Epoch), the totals every chain's.
 type terminalState struct {
+	Epoch    string `json:"epoch,omitempty"`
 	Acked    uint64 `json:"acked"`
 	Hash     string `json:"hash"`
 	Count    int64  `json:"count"`
 	Total    int64  `json:"total"`
 	Currency string `json:"currency,omitempty"`
+}
+
+// chainState is hq.ChainState as stored.
+type chainState struct {
+	Epoch        event.Epoch `json:"epoch"`
+	BaseVerified bool        `json:"base_verified"`
+	Acked        uint64      `json:"acked"`
+	Hash         string      `json:"hash"`
+	Count        int64       `json:"count"`
+	Total        int64       `json:"total"`
+	Currency     string      `json:"currency,omitempty"`
+	Created      time.Time   `json:"created,omitzero"`
+	Last         time.Time   `json:"last,omitzero"`
+}
+
+func chainKey(terminal, epoch string) []byte {
+	if epoch == "" {
+		return []byte(terminal)
+	}
+	return []byte(terminal + "\x00" + epoch)
 }
 
 type storedRuleset struct {
@@ -81,12 +108,12 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open hq store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTerminals, bucketEvents, bucketRules, bucketTokens, bucketCards, bucketHolders, bucketForgotten, bucketSeen, bucketChanges} {
+		for _, b := range [][]byte{bucketTerminals, bucketChains, bucketEvents, bucketRules, bucketTokens, bucketCards, bucketHolders, bucketForgotten, bucketSeen, bucketChanges} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return migrateChains(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -114,22 +141,120 @@ func getState(tx *bolt.Tx, terminal string) (terminalState, error) {
 	return st, nil
 }
 
+// migrateChains gives the terminals of a store written before chains had
+// epochs their first chain's record.
+func migrateChains(tx *bolt.Tx) error {
+	chains := tx.Bucket(bucketChains)
+	return tx.Bucket(bucketTerminals).ForEach(func(k, v []byte) error {
+		if chains.Get(k) != nil {
+			return nil
+		}
+		var st terminalState
+		if err := json.Unmarshal(v, &st); err != nil {
+			return fmt.Errorf("terminal %s state: %w", k, err)
+		}
+		if st.Epoch != "" {
+			return nil
+		}
+		return putChain(tx, string(k), hq.ChainState{BaseVerified: true, Watermark: hq.Watermark{Seq: st.Acked, Hash: st.Hash},
+			Count: st.Count, Total: st.Total, Currency: st.Currency})
+	})
+}
+
+func putChain(tx *bolt.Tx, terminal string, c hq.ChainState) error {
+	v, err := json.Marshal(chainState{Epoch: c.Epoch, BaseVerified: c.BaseVerified, Acked: c.Seq, Hash: c.Hash,
+		Count: c.Count, Total: c.Total, Currency: c.Currency, Created: c.Created, Last: c.Last})
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketChains).Put(chainKey(terminal, c.Epoch.ID), v)
+}
+
+func decodeChain(v []byte) (hq.ChainState, error) {
+	var cs chainState
+	if err := json.Unmarshal(v, &cs); err != nil {
+		return hq.ChainState{}, err
+	}
+	return hq.ChainState{Epoch: cs.Epoch, BaseVerified: cs.BaseVerified, Watermark: hq.Watermark{Seq: cs.Acked, Hash: cs.Hash},
+		Count: cs.Count, Total: cs.Total, Currency: cs.Currency, Created: cs.Created, Last: cs.Last}, nil
+}
+
+// chainTx is hq.ChainTx for one terminal in a bbolt transaction.
+type chainTx struct {
+	tx       *bolt.Tx
+	terminal string
+}
+
+func (c chainTx) Chain(epoch string) (hq.ChainState, bool, error) {
+	v := c.tx.Bucket(bucketChains).Get(chainKey(c.terminal, epoch))
+	if v == nil {
+		return hq.ChainState{}, false, nil
+	}
+	cs, err := decodeChain(v)
+	if err != nil {
+		return cs, false, fmt.Errorf("chain %s/%q: %w", c.terminal, epoch, err)
+	}
+	return cs, true, nil
+}
+
+func (c chainTx) Hashes(epoch string, from, to uint64) ([]string, error) {
+	out := make([]string, 0, to-from+1)
+	eb := c.tx.Bucket(bucketEvents).Bucket(chainKey(c.terminal, epoch))
+	if eb == nil {
+		return make([]string, to-from+1), nil
+	}
+	cur := eb.Cursor()
+	next := from
+	for k, v := cur.Seek(seqKey(from)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = cur.Next() {
+		seq := binary.BigEndian.Uint64(k)
+		for ; next < seq; next++ {
+			out = append(out, "")
+		}
+		var e struct {
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("event %s/%q/%d: %w", c.terminal, epoch, seq, err)
+		}
+		out = append(out, e.Hash)
+		next++
+	}
+	for ; next <= to; next++ {
+		out = append(out, "")
+	}
+	return out, nil
+}
+
 // Append implements hq.Store.
-func (s *Store) Append(_ context.Context, terminal string, events []event.Event) (uint64, error) {
+func (s *Store) Append(ctx context.Context, terminal string, events []event.Event) (uint64, error) {
+	return s.AppendEpoch(ctx, terminal, event.Epoch{}, events)
+}
+
+// AppendEpoch implements hq.Store.
+func (s *Store) AppendEpoch(_ context.Context, terminal string, epoch event.Epoch, events []event.Event) (uint64, error) {
 	var acked uint64
 	var chainErr error
 	err := s.update(func(tx *bolt.Tx) error {
+		now := time.Now().UTC()
+		ctx := chainTx{tx, terminal}
+		c, _, err := hq.OpenChain(ctx, epoch, now)
+		if err != nil {
+			return err
+		}
+		x, xerr := hq.Extend(terminal, c.Watermark, hq.Held(ctx, c), events)
+		if f, ok := xerr.(*hq.ForkError); ok {
+			f.Epoch = epoch.ID
+		}
+		chainErr = xerr
+		acked = x.Acked
+		if len(x.Events) == 0 {
+			return nil
+		}
 		st, err := getState(tx, terminal)
 		if err != nil {
 			return err
 		}
-		x, xerr := hq.Extend(terminal, hq.Watermark{Seq: st.Acked, Hash: st.Hash}, events)
-		chainErr = xerr
-		acked = x.Next.Seq
-		if len(x.Events) == 0 {
-			return nil
-		}
-		eb, err := tx.Bucket(bucketEvents).CreateBucketIfNotExists([]byte(terminal))
+		eb, err := tx.Bucket(bucketEvents).CreateBucketIfNotExists(chainKey(terminal, epoch.ID))
 		if err != nil {
 			return err
 		}
@@ -142,8 +267,13 @@ func (s *Store) Append(_ context.Context, terminal string, events []event.Event)
 				return err
 			}
 		}
+		before := c.Count
+		c.Appended(x, now)
+		if err := putChain(tx, terminal, c); err != nil {
+			return err
+		}
+		st.Count += c.Count - before
 		for _, sale := range x.Sales {
-			st.Count++
 			st.Total += int64(sale.Total)
 			if st.Currency == "" {
 				st.Currency = sale.Currency
@@ -152,7 +282,7 @@ func (s *Store) Append(_ context.Context, terminal string, events []event.Event)
 		if err := addSales(tx, terminal, x.Sales); err != nil {
 			return err
 		}
-		st.Acked, st.Hash = x.Next.Seq, x.Next.Hash
+		st.Epoch, st.Acked, st.Hash = epoch.ID, x.Next.Seq, x.Next.Hash
 		v, err := json.Marshal(st)
 		if err != nil {
 			return err
@@ -175,6 +305,88 @@ func (s *Store) Acked(_ context.Context, terminal string) (uint64, error) {
 	return st.Acked, err
 }
 
+// chains returns the terminal's chains, oldest first, the head marked.
+func chains(tx *bolt.Tx, terminal string) ([]wire.Chain, error) {
+	st, err := getState(tx, terminal)
+	if err != nil {
+		return nil, err
+	}
+	var out []wire.Chain
+	c := tx.Bucket(bucketChains).Cursor()
+	prefix := []byte(terminal)
+	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == terminal; k, v = c.Next() {
+		if len(k) > len(prefix) && k[len(prefix)] != 0 {
+			continue // another terminal whose id starts with this one
+		}
+		cs, err := decodeChain(v)
+		if err != nil {
+			return nil, fmt.Errorf("chain %q: %w", k, err)
+		}
+		out = append(out, cs.Wire(cs.Epoch.ID == st.Epoch))
+	}
+	hq.SortChains(out)
+	return out, nil
+}
+
+// Chains implements hq.Store.
+func (s *Store) Chains(_ context.Context, terminal string) (out []wire.Chain, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		out, err = chains(tx, terminal)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chains of %s: %w", terminal, err)
+	}
+	return out, nil
+}
+
+// ChainEvents implements hq.Store.
+func (s *Store) ChainEvents(_ context.Context, terminal, epoch string, after uint64, limit int) (wire.Chain, []event.Event, error) {
+	var wc wire.Chain
+	var out []event.Event
+	err := s.view(func(tx *bolt.Tx) error {
+		ctx := chainTx{tx, terminal}
+		c, ok, err := ctx.Chain(epoch)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return hq.ErrNoChain
+		}
+		st, err := getState(tx, terminal)
+		if err != nil {
+			return err
+		}
+		wc = c.Wire(st.Epoch == epoch)
+		if after >= c.Seq {
+			return nil
+		}
+		to := c.Seq
+		if limit > 0 {
+			to = min(to, after+uint64(limit))
+		}
+		return hq.Lineage(ctx, c, after+1, to, func(epoch string, from, to uint64) error {
+			eb := tx.Bucket(bucketEvents).Bucket(chainKey(terminal, epoch))
+			if eb == nil {
+				return nil
+			}
+			cur := eb.Cursor()
+			for k, v := cur.Seek(seqKey(from)); k != nil && binary.BigEndian.Uint64(k) <= to; k, v = cur.Next() {
+				var e event.Event
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+				}
+				out = append(out, e)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return wire.Chain{}, nil, fmt.Errorf("chain %s/%q after %d: %w", terminal, epoch, after, err)
+	}
+	return wc, out, nil
+}
+
 // SalesReport implements hq.Store.
 func (s *Store) SalesReport(context.Context) ([]wire.TerminalSales, error) {
 	var out []wire.TerminalSales
@@ -184,7 +396,11 @@ func (s *Store) SalesReport(context.Context) ([]wire.TerminalSales, error) {
 			if err := json.Unmarshal(v, &st); err != nil {
 				return fmt.Errorf("terminal %s state: %w", k, err)
 			}
-			out = append(out, wire.TerminalSales{Terminal: string(k), Count: st.Count, MaxSeq: st.Acked, Total: st.Total, Currency: st.Currency})
+			cs, err := chains(tx, string(k))
+			if err != nil {
+				return err
+			}
+			out = append(out, wire.TerminalSales{Terminal: string(k), Count: st.Count, MaxSeq: st.Acked, Total: st.Total, Currency: st.Currency, Chains: cs})
 			return nil
 		})
 	})

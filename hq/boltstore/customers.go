@@ -261,7 +261,7 @@ func answer(tx *bolt.Tx, terminal, number string) (wire.AccountAnswer, error) {
 		if err != nil {
 			return wire.AccountAnswer{}, err
 		}
-		a.AsOf = st.Acked
+		a.AsOf, a.AsOfHash = st.Acked, st.Hash
 	}
 	return a, nil
 }

@@ -60,7 +60,7 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	copyRows := func(evs []event.Event) error {
 		_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns,
-			pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) { return eventRow(&evs[i]), nil }))
+			pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) { return eventRow("", &evs[i]), nil }))
 		return err
 	}
 	// run times ingest with empty tables each time and reports rows/s.
@@ -113,7 +113,7 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func empty(b *testing.B, pool *pgxpool.Pool) {
-	if _, err := pool.Exec(context.Background(), "TRUNCATE events, terminals, cards, seen"); err != nil {
+	if _, err := pool.Exec(context.Background(), "TRUNCATE events, terminals, chains, cards, seen"); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -268,17 +268,17 @@ func (s *Store) ForgetHolder(ctx context.Context, card string, at time.Time) (bo
 }
 
 // accountColumns read a card (k.card), its account, holder and the asking
-// terminal's acked seq from cards c, holders h, forgotten f and terminals t;
-// scanAccount reads them.
+// terminal's head chain's acked seq and hash from cards c, holders h, forgotten
+// f and terminals t; scanAccount reads them.
 const accountColumns = `k.card, coalesce(c.lifetime_spend, 0), coalesce(c.points, 0), coalesce(c.sales, 0),
-	c.last_sale_unix_ns, coalesce(c.change, 0), h.holder, f.card IS NOT NULL, coalesce(t.acked, 0)`
+	c.last_sale_unix_ns, coalesce(c.change, 0), h.holder, f.card IS NOT NULL, coalesce(t.acked, 0), coalesce(t.hash, '')`
 
 func scanAccount(row pgx.Row) (wire.AccountAnswer, error) {
 	var spend, acked int64
 	var lastSale *int64
 	var forgotten bool
 	var a wire.AccountAnswer
-	if err := row.Scan(&a.Card, &spend, &a.Account.Points, &a.Account.Sales, &lastSale, &a.Change, &a.Holder, &forgotten, &acked); err != nil {
+	if err := row.Scan(&a.Card, &spend, &a.Account.Points, &a.Account.Sales, &lastSale, &a.Change, &a.Holder, &forgotten, &acked, &a.AsOfHash); err != nil {
 		return wire.AccountAnswer{}, err
 	}
 	a.Account.Card, a.Account.LifetimeSpend = a.Card, money.Amount(spend)

@@ -1,6 +1,8 @@
 package ledgerbench
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -21,8 +23,21 @@ import (
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
+
+// rulesKey signs the example ruleset the benchmarks cache, as HQ's key does:
+// a till prices only with a ruleset whose signature verifies.
+var rulesKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+
+// putExampleRules caches the example ruleset, signed, and activates it.
+func putExampleRules(l *ledger.Ledger) error {
+	if err := l.PutRuleset(1, discount.Example, wire.SignRules(rulesKey, discount.Example)); err != nil {
+		return err
+	}
+	return l.ActivateRuleset(1)
+}
 
 // sale is the benchmarks' typical sale: a card among cards, a basket of three
 // lines, priced as the till would.
@@ -422,13 +437,10 @@ func BenchmarkWritersInterleaved(b *testing.B) {
 // example ruleset: op(i) records the benchmark's i-th basket.
 func openTillSale(b *testing.B, dir string) func(int64) error {
 	l := openLedger(b, filepath.Join(dir, "ledger.db"), false)
-	if err := l.PutRuleset(1, discount.Example, nil); err != nil {
+	if err := putExampleRules(l); err != nil {
 		b.Fatal(err)
 	}
-	if err := l.ActivateRuleset(1); err != nil {
-		b.Fatal(err)
-	}
-	t, err := till.New(till.Options{Terminal: "S1-T1", Ledger: l})
+	t, err := till.New(till.Options{Terminal: "S1-T1", Ledger: l, RulesKey: rulesKey.Public().(ed25519.PublicKey)})
 	if err != nil {
 		b.Fatal(err)
 	}

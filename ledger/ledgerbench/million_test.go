@@ -1,6 +1,7 @@
 package ledgerbench
 
 import (
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/till"
@@ -48,10 +48,7 @@ func buildLedger(path string, n, cards int64) error {
 	if err != nil {
 		return err
 	}
-	if err := l.PutRuleset(1, discount.Example, nil); err != nil {
-		return err
-	}
-	if err := l.ActivateRuleset(1); err != nil {
+	if err := putExampleRules(l); err != nil {
 		return err
 	}
 	var next atomic.Int64
@@ -167,7 +164,7 @@ func BenchmarkMillion(b *testing.B) {
 		}
 		defer l.Close()
 		files[k].l = l
-		if files[k].till, err = till.New(till.Options{Terminal: "S1-T1", Ledger: l}); err != nil {
+		if files[k].till, err = till.New(till.Options{Terminal: "S1-T1", Ledger: l, RulesKey: rulesKey.Public().(ed25519.PublicKey)}); err != nil {
 			b.Fatal(err)
 		}
 		for c := range files[k].cards {

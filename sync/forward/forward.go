@@ -34,6 +34,11 @@ type Outbox interface {
 	Pending(max int) ([]event.Event, error)
 	// Ack records that HQ holds every event up to and including seq.
 	Ack(seq uint64) error
+	// Epoch is the chain the events are filed under at HQ.
+	Epoch() (event.Epoch, error)
+	// Fork moves the outbox to a new epoch because HQ holds, under the epoch
+	// named from, another event under seq at (ledger.Ledger.Fork).
+	Fork(from string, at uint64) (e event.Epoch, moved bool, err error)
 }
 
 // Rules receives rulesets from HQ.
@@ -204,7 +209,11 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 	if len(evs) == 0 {
 		return false, nil
 	}
-	body, err := json.Marshal(wire.UploadRequest{Terminal: f.opts.Terminal, Events: evs})
+	epoch, err := f.opts.Outbox.Epoch()
+	if err != nil {
+		return false, fmt.Errorf("read outbox: %w", err)
+	}
+	body, err := json.Marshal(wire.UploadRequest{Terminal: f.opts.Terminal, Epoch: epoch, Events: evs})
 	if err != nil {
 		return false, fmt.Errorf("encode upload: %w", err)
 	}
@@ -236,6 +245,21 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 		if err := f.opts.Outbox.Ack(ans.Acked); err != nil {
 			return false, fmt.Errorf("record ack %d: %w", ans.Acked, err)
 		}
+	}
+	if resp.StatusCode == http.StatusConflict && ans.Code == wire.CodeFork && ans.Fork != nil {
+		// HQ holds other events under this ledger's seqs: it was restored
+		// from a backup (or copied). Continue in a new epoch HQ keeps beside
+		// its copy; both sets of sales stay, none is taken as the other.
+		e, moved, err := f.opts.Outbox.Fork(ans.Fork.Epoch, ans.Fork.At)
+		switch {
+		case !moved && err != nil:
+			return false, fmt.Errorf("fork at %d: %w", ans.Fork.At, err)
+		case !moved:
+			return true, nil // an answer about an epoch the outbox has left
+		}
+		f.log.Warn("HQ holds other events under this till's seqs; continuing in a new epoch", "at", ans.Fork.At,
+			"hq_head", ans.Fork.HeadSeq, "epoch", e.ID, "base", e.BaseSeq, "err", err)
+		return true, nil
 	}
 	if resp.StatusCode == http.StatusConflict {
 		return false, fmt.Errorf("HQ refused the upload: %s", ans.Message)
@@ -303,6 +327,19 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 	sig, err := base64.StdEncoding.DecodeString(resp.Header.Get(wire.HeaderRulesSignature))
 	if err != nil {
 		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesSignature, err)
+	}
+	if have := f.opts.Rules.RulesVersion(); version <= have {
+		// HQ answered a long poll for something newer with what the till
+		// has (a proxy that drops the query, or an HQ rolled back): asking
+		// again at once would loop. Wait as long as a poll would have.
+		f.log.Debug("HQ answered with a ruleset the till has; waiting before asking again", "version", version, "have", have)
+		t := time.NewTimer(f.opts.LongPoll)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		return nil
 	}
 	if err := f.opts.Rules.ApplyRules(version, resp.Header.Get(wire.HeaderRulesHash), sig, data); err != nil {
 		// Refused (bad or older): keep selling on what we have; look again later

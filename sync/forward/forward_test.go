@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tilld/tilld/discount"
@@ -18,6 +21,7 @@ import (
 	"github.com/tilld/tilld/hq/boltstore"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // memOutbox is an in-memory outbox over a fixed chain of events.
@@ -42,6 +46,12 @@ func (o *memOutbox) Ack(seq uint64) error {
 	}
 	o.acked = max(o.acked, seq)
 	return nil
+}
+
+func (o *memOutbox) Epoch() (event.Epoch, error) { return event.Epoch{}, nil }
+
+func (o *memOutbox) Fork(from string, at uint64) (event.Epoch, bool, error) {
+	return event.Epoch{}, false, errors.New("the in-memory outbox cannot fork")
 }
 
 func (o *memOutbox) Acked() uint64 {
@@ -194,4 +204,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// roundTripFunc is an http.RoundTripper: answers without a network, so a
+// synctest bubble's clock runs while the forwarder waits.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// An HQ (or a proxy in front of it) that answers every long poll at once with
+// the ruleset the till has must not make the till ask again in a loop.
+func TestRulesSameVersionDoesNotLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var requests atomic.Int64
+		ctx, cancel := context.WithCancel(context.Background())
+		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if requests.Add(1) > 100 {
+				cancel() // a loop that never waits would never let the bubble's clock run
+			}
+			h := http.Header{}
+			h.Set(wire.HeaderRulesVersion, "1")
+			h.Set(wire.HeaderRulesSignature, "AAAA")
+			return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("version = 1")), Request: r}, nil
+		})}
+		rules := &memRules{version: 1}
+		f := forward.New(forward.Options{HQ: "http://hq.invalid", Terminal: "T1", Outbox: &memOutbox{}, Rules: rules, Client: client,
+			LongPoll: time.Second, MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond})
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+		time.Sleep(10 * time.Second)
+		cancel()
+		<-done
+		if n := requests.Load(); n > 12 {
+			t.Fatalf("%d rules requests in 10 s for a ruleset the till has; want about one per long poll (10)", n)
+		}
+		if rules.RulesVersion() != 1 {
+			t.Fatalf("rules version %d", rules.RulesVersion())
+		}
+	})
 }

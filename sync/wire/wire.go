@@ -30,25 +30,70 @@ const (
 	HeaderRulesHash    = "Tilld-Rules-Hash"
 )
 
-// UploadRequest is a batch of consecutive events of one terminal, oldest first.
+// UploadRequest is a batch of consecutive events of one terminal, oldest first,
+// filed under the terminal's chain Epoch (the zero Epoch: its first chain).
 type UploadRequest struct {
 	Terminal string        `json:"terminal"`
+	Epoch    event.Epoch   `json:"epoch,omitzero"`
 	Events   []event.Event `json:"events"`
 }
 
-// UploadResponse tells the terminal the highest seq such that HQ holds every event
-// 1..Acked. Events above it must be sent again.
+// UploadResponse tells the terminal the highest seq such that HQ holds every
+// event 1..Acked of the terminal's chain byte for byte (HQ compares hashes, and
+// a hash covers the one before). Events above it must be sent again. It is never
+// above the last event the upload carried.
 type UploadResponse struct {
 	Acked uint64 `json:"acked"`
+	// Fork is set on a 409 "fork" answer: HQ holds another event under a seq
+	// the upload carries.
+	Fork *Fork `json:"fork,omitempty"`
 }
 
-// TerminalSales is one terminal's line of the sales report.
+// Fork says where a terminal's upload parts from what HQ holds of the same
+// chain: HQ holds every event 1..At-1 as the terminal has them and another
+// event under At. A terminal restored from a backup, or started empty, gets
+// this; it continues in a new epoch based on event At-1, and HQ keeps both.
+type Fork struct {
+	Epoch    string `json:"epoch"`     // the epoch the upload named
+	At       uint64 `json:"at"`        // the first seq whose event differs
+	HeadSeq  uint64 `json:"head_seq"`  // where HQ's copy of that chain ends
+	HeadHash string `json:"head_hash"` // and the hash of its last event
+}
+
+// Error codes of a 409 answer to an upload.
+const (
+	CodeFork        = "fork"         // see Fork
+	CodeBrokenChain = "broken_chain" // an event does not link: tampering or a bug
+)
+
+// TerminalSales is one terminal's line of the sales report: the sales of
+// every chain (epoch) HQ holds of it, and each chain on its own.
 type TerminalSales struct {
 	Terminal string `json:"terminal"`
 	Count    int64  `json:"count"`
-	MaxSeq   uint64 `json:"max_seq"`
+	MaxSeq   uint64 `json:"max_seq"` // the head chain's acked seq
 	Total    int64  `json:"total"`
 	Currency string `json:"currency,omitempty"`
+	// Chains lists the terminal's chains, the first one first; more than one
+	// means the terminal was restored from a backup or started empty.
+	Chains []Chain `json:"chains,omitempty"`
+}
+
+// Chain is one of a terminal's chains as HQ holds it.
+type Chain struct {
+	Epoch event.Epoch `json:"epoch"`
+	// BaseVerified says HQ held the parent's event BaseSeq with BaseHash when
+	// the epoch began; false means events between what HQ held and the base
+	// are missing at HQ (a ledger restored from a backup newer than HQ's copy).
+	BaseVerified bool      `json:"base_verified"`
+	Acked        uint64    `json:"acked"`
+	Hash         string    `json:"hash,omitempty"`
+	Count        int64     `json:"count"`
+	Total        int64     `json:"total"`
+	Created      time.Time `json:"created,omitzero"`
+	LastUpload   time.Time `json:"last_upload,omitzero"`
+	// Head marks the chain the terminal uploaded to last.
+	Head bool `json:"head,omitempty"`
 }
 
 // SalesReport is the answer of PathReportSales.
@@ -61,6 +106,29 @@ type SalesReport struct {
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"error"`
+}
+
+// Paths for a terminal to rebuild its ledger from HQ's copy of its chain.
+const (
+	// PathChains lists the calling terminal's chains (GET, ChainsAnswer).
+	PathChains = "/v1/sync/chains"
+	// PathChain answers events of one of the calling terminal's chains after
+	// ?after=N (GET ?epoch=E, ChainAnswer), its parents' events up to its base
+	// included: the whole history a ledger of that epoch holds.
+	PathChain = "/v1/sync/chain"
+)
+
+// ChainsAnswer is the answer of PathChains.
+type ChainsAnswer struct {
+	Terminal string  `json:"terminal"`
+	Chains   []Chain `json:"chains"`
+}
+
+// ChainAnswer is a page of a chain's events; more follow when Events is full
+// (continue with ?after= the last seq) until the last seq is Chain.Acked.
+type ChainAnswer struct {
+	Chain  Chain         `json:"chain"`
+	Events []event.Event `json:"events"`
 }
 
 // PathEnroll takes a one-time token and a CSR and answers the terminal's
@@ -149,8 +217,12 @@ type AccountAnswer struct {
 	// Account adds up the sales of every terminal HQ holds (no Profile).
 	Account pos.Account `json:"account"`
 	// AsOf is the asking terminal's seq the account includes: every event of
-	// that terminal up to it (ledger.PutSnapshot's asOfHQ).
-	AsOf uint64 `json:"as_of"`
+	// that terminal's head chain up to it (ledger.PutSnapshot's asOfHQ), and
+	// AsOfHash the hash of event AsOf there. A terminal whose own event AsOf
+	// has another hash is on another chain (restored, not yet re-synced) and
+	// must not take the account as including its events.
+	AsOf     uint64 `json:"as_of"`
+	AsOfHash string `json:"as_of_hash,omitempty"`
 	// Holder is the card holder; nil when none is known or it was forgotten.
 	Holder *pos.CardHolder `json:"holder,omitempty"`
 	// Forgotten says the holder asked to be forgotten: a terminal deletes

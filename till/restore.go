@@ -1,0 +1,31 @@
+package till
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/pos"
+)
+
+// RestoredSale reads a sale event HQ holds of this terminal as Sale wrote it,
+// for ledger.Restore: the sale id, the POS app's request digest (zero for a
+// sale recorded before sales carried it), the card and what the sale did to
+// its account.
+func RestoredSale(e event.Event) (ledger.RestoredSale, error) {
+	var s pos.Sale
+	if err := json.Unmarshal(e.Body, &s); err != nil {
+		return ledger.RestoredSale{}, fmt.Errorf("sale body: %w", err)
+	}
+	r := ledger.RestoredSale{ID: s.ID, Card: s.Card, Spend: s.Total, Points: s.PointsEarned - s.PointsRedeemed}
+	if s.Request != "" {
+		b, err := hex.DecodeString(s.Request)
+		if err != nil || len(b) != len(r.Digest) {
+			return ledger.RestoredSale{}, fmt.Errorf("sale body: request digest %q is not a SHA-256 in hex", s.Request)
+		}
+		copy(r.Digest[:], b)
+	}
+	return r, nil
+}
