@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -155,6 +156,9 @@ func TestListenersStayOnLoopback(t *testing.T) {
 		}
 	}
 	// `tilld run --listen` overrides the file: refused at start, exit 78 (EX_CONFIG).
+	if err := os.MkdirAll(filepath.Join(work, "data"), 0o750); err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("terminal = \"T1\"\ndata_dir = %q\n", filepath.Join(work, "data")))
 	cmd := exec.Command(bin("tilld"), "run", "--config", conf, "--listen", "0.0.0.0:"+port(freeAddr(t)))
