@@ -11,8 +11,10 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 # System packages the build and tests use: libpcsclite-dev for the PC/SC reader (cgo);
 # pcscd + vsmartcard-vpcd run a virtual contactless reader (tests start a private
 # pcscd); socat makes serial pty pairs; postgresql-15 is the HQ store's throwaway test
-# cluster (the tests start and stop it themselves).
-TEST_DEBS := libpcsclite-dev pcscd vsmartcard-vpcd socat postgresql-15
+# cluster (the tests start and stop it themselves); chromium is the headless
+# browser of the e2e browser tests (a web page on the till attacking its API, the
+# till page itself), driven with chromedp.
+TEST_DEBS := libpcsclite-dev pcscd vsmartcard-vpcd socat postgresql-15 chromium
 
 .PHONY: all build demo test test-hid deps check unit fuzz fuzz-long clean deb deb-check
 

@@ -50,12 +50,14 @@ func newStack(tb testing.TB, readers map[string]device.Reader) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(localapi.Handler(localapi.Options{Till: tl, Heartbeat: time.Hour}))
+	const token = "bench-token-0123456789abcdef0123456789abcdef"
+	srv := httptest.NewServer(localapi.Handler(localapi.Options{Till: tl, Heartbeat: time.Hour, Token: token}))
 	tb.Cleanup(srv.Close)
 
 	s := &stack{till: tl, events: make(chan event, 1024)}
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token) // the POS app's view: the card in full
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/internal/tomlpos"
 	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -37,6 +39,10 @@ type Config struct {
 	DataDir string `toml:"data_dir"`
 	// Listen is the local API's loopback address (default 127.0.0.1:7450).
 	Listen string `toml:"listen"`
+	// RemoteAPI allows a Listen address that other machines reach (a LAN
+	// address, or every interface); each of their requests then needs the
+	// API token. Without it such an address is refused.
+	RemoteAPI bool `toml:"remote_api"`
 	// HQ is HQ's base URL; empty runs the till stand-alone (nothing is synced).
 	HQ string `toml:"hq"`
 	// HQKey is HQ's rules-signing public key (base64, as `tillhq init` prints
@@ -132,8 +138,8 @@ func ParseConfig(data []byte) (Config, error) {
 func (c Config) check() [][2]string {
 	var p [][2]string
 	if c.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			p = append(p, [2]string{"listen", fmt.Sprintf("%q is not host:port", c.Listen)})
+		if err := checkListen(c.Listen, c.RemoteAPI); err != nil {
+			p = append(p, [2]string{"listen", err.Error()})
 		}
 	}
 	if c.HQ != "" {
@@ -168,6 +174,9 @@ func (c Config) Complete() error {
 	if c.Terminal == "" {
 		p = append(p, "terminal: missing (enroll this till with `tilld enroll`, or set this till's id, e.g. \"S12-T3\")")
 	}
+	if err := checkListen(c.Listen, c.RemoteAPI); c.Listen != "" && err != nil {
+		p = append(p, "listen: "+err.Error())
+	}
 	if c.HQ != "" && c.HQKey == "" {
 		p = append(p, "hq_key: missing (enroll this till, or set HQ's rules key printed by `tillhq init`); without it no ruleset can be trusted")
 	}
@@ -192,6 +201,25 @@ func (c Config) withDefaults() Config {
 	}
 	c.HQ = strings.TrimRight(c.HQ, "/")
 	return c
+}
+
+// checkListen checks the local API's address: host:port, on loopback unless
+// remote allows more. A host name other than localhost is refused too: what
+// it resolves to can change.
+func checkListen(listen string, remote bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", listen)
+	}
+	if remote || serve.Loopback(host) {
+		return nil
+	}
+	what := fmt.Sprintf("host %q", host)
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		what = "every network interface"
+	}
+	return fmt.Errorf("%q listens on %s, not on loopback: other machines could reach the till's API. "+
+		"Use 127.0.0.1:PORT, or set remote_api = true to allow it (every request from another machine then needs the API token)", listen, what)
 }
 
 // ParseAge reads an age such as "90d", "36h" or "0" (days are 24 hours).

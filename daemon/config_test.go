@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -67,5 +69,40 @@ func TestParseConfigErrorsNameTheSetting(t *testing.T) {
 				t.Fatalf("ParseConfig = %v; want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestListenStaysOnLoopback: an address other machines reach is refused, by
+// the file's check and by Complete (which sees command-line overrides), unless
+// remote_api allows it.
+func TestListenStaysOnLoopback(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:7450", "localhost:7450", "[::1]:7450", "127.0.0.5:1"} {
+		cfg, err := ParseConfig([]byte(fmt.Sprintf("terminal = \"T\"\nlisten = %q", listen)))
+		if err != nil || cfg.Complete() != nil {
+			t.Errorf("listen %q: %v %v", listen, err, cfg.Complete())
+		}
+	}
+	for listen, says := range map[string]string{
+		"0.0.0.0:7450":     "every network interface",
+		":7450":            "every network interface",
+		"[::]:7450":        "every network interface",
+		"192.168.1.5:7450": `host "192.168.1.5"`,
+		"till7.lan:7450":   `host "till7.lan"`,
+	} {
+		conf := fmt.Sprintf("terminal = \"T\"\nlisten = %q", listen)
+		_, err := ParseConfig([]byte(conf))
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "line 2: listen: ") || !strings.Contains(err.Error(), says) || !strings.Contains(err.Error(), "remote_api = true") {
+			t.Errorf("listen %q: %v; want a config error on line 2 saying %q and naming remote_api", listen, err, says)
+		}
+		cfg, err := ParseConfig([]byte("terminal = \"T\"\nremote_api = true\nlisten = " + fmt.Sprintf("%q", listen)))
+		if err != nil || !cfg.RemoteAPI || cfg.Complete() != nil {
+			t.Errorf("listen %q with remote_api: %v %v", listen, err, cfg.Complete())
+		}
+		// As `tilld run --listen` overrides it.
+		cfg, _ = ParseConfig([]byte(`terminal = "T"`))
+		cfg.Listen = listen
+		if err := cfg.Complete(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), says) {
+			t.Errorf("override listen %q: Complete = %v; want a config error saying %q", listen, err, says)
+		}
 	}
 }

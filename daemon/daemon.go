@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tilld/tilld/device"
@@ -45,6 +46,7 @@ type Daemon struct {
 	till    *till.Till
 	fwd     *forward.Forwarder
 	ln      net.Listener
+	token   string // the local API's token, in DataDir's localapi.TokenFile
 }
 
 // New opens the ledger and the local API's listener; Run starts everything else.
@@ -96,7 +98,8 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 		}
 	}
 	path := filepath.Join(cfg.DataDir, "ledger.db")
-	if err := checkOwners(cfg.DataDir, filepath.Join(cfg.DataDir, identityDir), path, path+"-journal"); err != nil {
+	tokenFile := filepath.Join(cfg.DataDir, localapi.TokenFile)
+	if err := checkOwners(cfg.DataDir, filepath.Join(cfg.DataDir, identityDir), path, path+"-journal", tokenFile); err != nil {
 		return nil, err
 	}
 	// The address first: a till that cannot serve opens no file.
@@ -109,6 +112,12 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 			d.ln.Close()
 		}
 	}()
+	if d.token, err = localapi.EnsureToken(cfg.DataDir); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			err = fmt.Errorf("%w: %w", ledger.ErrDiskFull, err)
+		}
+		return nil, fileError(cfg.DataDir, err)
+	}
 	d.ledger, err = ledger.Open(path, ledger.Options{Terminal: cfg.Terminal, Retain: retain, Logger: log.With("component", "ledger"),
 		CheckRuleset: till.RulesCheck(rulesKey)})
 	if err != nil {
@@ -202,6 +211,9 @@ type presenter interface {
 // Addr is the local API's base URL, e.g. http://127.0.0.1:7450.
 func (d *Daemon) Addr() string { return "http://" + d.ln.Addr().String() }
 
+// TokenFile is the file that holds the local API's token.
+func (d *Daemon) TokenFile() string { return filepath.Join(d.cfg.DataDir, localapi.TokenFile) }
+
 // Till is the terminal's core, for callers that embed the daemon (the demo).
 func (d *Daemon) Till() *till.Till { return d.till }
 
@@ -217,7 +229,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { errc <- d.fwd.Run(ctx) })
 	}
 	wg.Go(func() {
-		errc <- serve.HTTP(ctx, d.ln, localapi.Handler(localapi.Options{Till: d.till, Logger: d.log.With("component", "api")}), 0)
+		errc <- serve.HTTP(ctx, d.ln, localapi.Handler(localapi.Options{Till: d.till, Token: d.token, Logger: d.log.With("component", "api")}), 0)
 	})
 	wg.Go(func() {
 		serve.Notify(ctx, func() error { _, err := d.ledger.Stats(); return err })

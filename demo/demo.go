@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +135,8 @@ func Run(ctx context.Context, opts Options) error {
 		cancel()
 		return err
 	}
-	fmt.Fprintf(opts.Out, welcome, d.Addr(), "http://"+hqLn.Addr().String(), d.Addr(), NewCustomer, Regular, Regular)
+	fmt.Fprintf(opts.Out, welcome, d.Addr(), "http://"+hqLn.Addr().String(), d.Addr(), d.TokenFile(),
+		strings.TrimPrefix(d.Addr(), "http://"), d.TokenFile(), NewCustomer, Regular, Regular)
 	if opts.Ready != nil {
 		opts.Ready(d.Addr())
 	}
@@ -186,8 +188,11 @@ tilld demo is running.
   HQ          %s
   local API   %s
 
+  API token   %s  (the POS app's and tillctl's; a web page has none)
+
 Try next, in another terminal:
 
+  export TILLD_ADDR=%s TILLD_TOKEN_FILE=%s
   tillctl scan %s                        # present a new customer's card on the fake reader
   tillctl scan %s                        # a regular in the Gold tier
   tillctl quote --card %s milk:dairy:2:99.90 cigarettes:tobacco:1:250
@@ -196,6 +201,6 @@ Try next, in another terminal:
   tillctl customer add --card 2000000000015 --name Мария --email maria@example.ru
   tillctl status
 
-(tillctl talks to 127.0.0.1:7450 by default; give --addr or TILLD_ADDR when the
-demo printed another address.) Ctrl-C stops the demo and removes its files.
+(tillctl finds tilld and its token by TILLD_ADDR and TILLD_TOKEN_FILE, or
+--addr and --token-file.) Ctrl-C stops the demo and removes its files.
 `

@@ -215,6 +215,12 @@ func identifyTrack(data string, opts IdentifyOptions) (Card, error) {
 	if err := digitsOnly(scheme+" PAN", pan); err != nil {
 		return Card{}, err
 	}
+	return checkPAN(pan, scheme, opts)
+}
+
+// checkPAN checks a PAN of digits read from scheme (a track, or "PAN"): its
+// length, its Luhn check digit and the program's ranges.
+func checkPAN(pan, scheme string, opts IdentifyOptions) (Card, error) {
 	if len(pan) < minPAN || len(pan) > maxPAN {
 		return Card{}, &CardError{Scheme: scheme, Problem: fmt.Sprintf("PAN has %d digits, want %d to %d", len(pan), minPAN, maxPAN), Err: ErrFormat}
 	}

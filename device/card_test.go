@@ -187,9 +187,16 @@ func FuzzIdentify(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(string(s.kind), s.data)
 	}
-	opts := IdentifyOptions{CardPrefixes: []string{"2", "460-469"}}
+	f.Add(string(KindBarcode), "CLUB-00A123")
+	opts := IdentifyOptions{CardPrefixes: []string{"2", "460-469"}, CardPatterns: []string{`^CLUB-([0-9A-Z]+)$`}}
 	f.Fuzz(func(t *testing.T, kind, data string) {
 		c, err := Identify(Scan{Kind: Kind(kind), Data: data}, opts)
+		if err == nil && !c.Product {
+			// The local API parses what the scan event said as the scan did.
+			if got, err := ParseCard(c.Number, c.Kind, opts); err != nil || got != c {
+				t.Fatalf("scan %q %q gave %+v; ParseCard(%q, %q) = %+v, %v", kind, data, c, c.Number, c.Kind, got, err)
+			}
+		}
 		if err != nil {
 			var ce *CardError
 			if !errors.As(err, &ce) {
@@ -206,22 +213,7 @@ func FuzzIdentify(f *testing.F) {
 		if c.Number == "" {
 			t.Fatalf("Identify(%q, %q) accepted an empty number", kind, data)
 		}
-		switch c.Kind {
-		case CardEAN13, CardEAN8, CardUPCA:
-			if strings.Trim(c.Number, "0123456789") != "" || gs1CheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
-				t.Fatalf("accepted barcode %q with a bad check digit or non-digits", c.Number)
-			}
-		case CardPAN:
-			if strings.Trim(c.Number, "0123456789") != "" || luhnCheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
-				t.Fatalf("accepted PAN %q failing Luhn", c.Number)
-			}
-		case CardUID:
-			if strings.Trim(c.Number, "0123456789ABCDEF") != "" || len(c.Number)%2 != 0 {
-				t.Fatalf("accepted UID %q that is not upper-case hex bytes", c.Number)
-			}
-		default:
-			t.Fatalf("unknown card kind %q", c.Kind)
-		}
+		checkCard(t, c, opts)
 		if c.Product && c.Kind != CardEAN13 && c.Kind != CardEAN8 && c.Kind != CardUPCA {
 			t.Fatalf("%s %q marked as a product", c.Kind, c.Number)
 		}
@@ -230,4 +222,31 @@ func FuzzIdentify(f *testing.F) {
 			t.Fatalf("Mask(%q) = %q changes the length", data, m)
 		}
 	})
+}
+
+// checkCard fails t unless c is well formed for its kind: digits with a right
+// GS1 or Luhn check digit, upper-case hex bytes, or a code one of opts'
+// patterns captures.
+func checkCard(t *testing.T, c Card, opts IdentifyOptions) {
+	t.Helper()
+	switch c.Kind {
+	case CardEAN13, CardEAN8, CardUPCA:
+		if strings.Trim(c.Number, "0123456789") != "" || gs1CheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
+			t.Fatalf("accepted barcode %q with a bad check digit or non-digits", c.Number)
+		}
+	case CardPAN:
+		if strings.Trim(c.Number, "0123456789") != "" || luhnCheckDigit(c.Number[:len(c.Number)-1]) != c.Number[len(c.Number)-1] {
+			t.Fatalf("accepted PAN %q failing Luhn", c.Number)
+		}
+	case CardUID:
+		if strings.Trim(c.Number, "0123456789ABCDEF") != "" || len(c.Number)%2 != 0 {
+			t.Fatalf("accepted UID %q that is not upper-case hex bytes", c.Number)
+		}
+	case CardCode:
+		if !captured(c.Number, opts.CardPatterns) {
+			t.Fatalf("accepted code %q that no pattern captures", c.Number)
+		}
+	default:
+		t.Fatalf("unknown card kind %q", c.Kind)
+	}
 }

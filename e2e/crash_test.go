@@ -63,7 +63,7 @@ func TestCrash(t *testing.T) {
 	apiAddr := freeAddr(t)
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\nlog_level = \"warn\"\n", dataDir, apiAddr))
-	api := localapi.NewClient(apiAddr)
+	api := apiClient(apiAddr, dataDir)
 	api.HTTP.Timeout = 5 * time.Second
 	book := newSaleBook()
 

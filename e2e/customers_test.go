@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tilld/tilld/localapi"
 )
 
 // TestForgetCustomerEverywhere runs the real binaries: a cashier signs a card
@@ -29,7 +27,7 @@ func TestForgetCustomerEverywhere(t *testing.T) {
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", tilldData, apiAddr))
 	start(t, "tilld", "run", "--config", conf)
-	api := localapi.NewClient(apiAddr)
+	api := apiClient(apiAddr, tilldData)
 	ctx := context.Background()
 	waitFor(t, 15*time.Second, "tilld online with rules", func() bool {
 		st, err := api.Status(ctx)

@@ -54,6 +54,19 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(text, "http://"+addr) {
 		t.Fatalf("demo did not print its URL http://%s:\n%s", addr, text)
 	}
+	// The demo says where tillctl finds its API token: use it as printed.
+	for _, l := range printed {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "export" {
+			for _, kv := range f[1:] {
+				if file, ok := strings.CutPrefix(kv, "TILLD_TOKEN_FILE="); ok {
+					tokenFiles.Store(addr, file)
+				}
+			}
+		}
+	}
+	if _, ok := tokenFiles.Load(addr); !ok {
+		t.Fatalf("demo did not print TILLD_TOKEN_FILE:\n%s", text)
+	}
 	// Run every tillctl line the demo suggests, as printed.
 	ran := 0
 	for _, l := range printed {

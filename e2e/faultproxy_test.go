@@ -130,7 +130,7 @@ func testSyncThroughFaults(t *testing.T, store string) {
 		conf := filepath.Join(work, ft.id+".toml")
 		writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\nhq = %q\n", data, apiAddr, "https://"+proxy.Addr()))
 		start(t, "tilld", "run", "--config", conf)
-		ft.api = localapi.NewClient(apiAddr)
+		ft.api = apiClient(apiAddr, data)
 		terms[i] = ft
 	}
 	// The rules come through the faults too.

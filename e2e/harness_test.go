@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/internal/pgtest"
+	"github.com/tilld/tilld/localapi"
 )
 
 var binDir string
@@ -154,10 +155,28 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// ctl runs tillctl against addr and returns its output.
+// tokenFiles maps a tilld's API address to the file of its API token, for
+// ctl: what store IT's tillctl reads from tilld's data directory.
+var tokenFiles sync.Map
+
+// apiClient is a local API client of the tilld at addr with data directory
+// dataDir: it sends the token tilld keeps there, and ctl does too.
+func apiClient(addr, dataDir string) *localapi.Client {
+	file := filepath.Join(dataDir, localapi.TokenFile)
+	tokenFiles.Store(addr, file)
+	c := localapi.NewClient(addr)
+	c.TokenFile = file
+	return c
+}
+
+// ctl runs tillctl against addr, with its token when apiClient knows it, and
+// returns its output.
 func ctl(t *testing.T, addr string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin("tillctl"), append([]string{"--addr", addr}, args...)...)
+	if file, ok := tokenFiles.Load(addr); ok {
+		cmd.Env = append(os.Environ(), "TILLD_TOKEN_FILE="+file.(string))
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("tillctl %s: %v\n%s", strings.Join(args, " "), err, out)

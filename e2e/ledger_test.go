@@ -58,7 +58,7 @@ func newStandalone(t *testing.T, dataDir string) *standalone {
 	}
 	s.conf = filepath.Join(filepath.Dir(dataDir), "tilld.toml")
 	writeFile(t, s.conf, fmt.Sprintf("terminal = \"S1-T1\"\ndata_dir = %q\nlisten = %q\nhq_key = %q\n", dataDir, s.addr, wire.FormatPublicKey(pub)))
-	s.api = localapi.NewClient(s.addr)
+	s.api = apiClient(s.addr, dataDir)
 	return s
 }
 

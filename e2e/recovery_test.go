@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
@@ -29,7 +28,7 @@ func TestRecovery(t *testing.T) {
 	addr := freeAddr(t)
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, addr))
-	api := localapi.NewClient(addr)
+	api := apiClient(addr, data)
 	ctx := context.Background()
 	const card = "2000000000015"
 

@@ -36,7 +36,7 @@ func TestTamperedRulesAtRest(t *testing.T) {
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", dataDir, apiAddr))
 	ledgerFile := filepath.Join(dataDir, "ledger.db")
-	api := localapi.NewClient(apiAddr)
+	api := apiClient(apiAddr, dataDir)
 	ctx := context.Background()
 	const card = "2000000000015"
 	cur, err := money.ParseCurrency("RUB")

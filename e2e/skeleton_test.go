@@ -71,7 +71,7 @@ port = %q
 baud = 9600
 `, tilldData, apiAddr, readerEnd))
 	start(t, "tilld", "run", "--config", conf)
-	api := localapi.NewClient(apiAddr)
+	api := apiClient(apiAddr, tilldData)
 	ctx := context.Background()
 	waitFor(t, 15*time.Second, "tilld to get the rules from HQ", func() bool {
 		st, err := api.Status(ctx)
@@ -79,7 +79,11 @@ baud = 9600
 	})
 
 	// A card typed on the serial scanner shows up on /v1/events.
-	events := subscribe(t, "http://"+apiAddr+"/v1/events")
+	tok, err := localapi.ReadToken(filepath.Join(tilldData, localapi.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := subscribe(t, "http://"+apiAddr+"/v1/events", tok)
 	scanner, err := os.OpenFile(scannerEnd, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -184,13 +188,17 @@ func salesReport(t *testing.T, adminURL string) wire.SalesReport {
 	return rep
 }
 
-// subscribe opens an SSE stream and delivers its scan events; it returns once
-// the stream is open, so nothing sent afterwards is missed.
-func subscribe(t *testing.T, url string) <-chan till.ScanEvent {
+// subscribe opens an SSE stream, as the POS app does with the API token (or
+// as the till page does, without), and delivers its scan events; it returns
+// once the stream is open, so nothing sent afterwards is missed.
+func subscribe(t *testing.T, url, token string) <-chan till.ScanEvent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -53,39 +54,76 @@ func checkHolderCard(card string) error {
 
 // RegisterHolder records a card holder signed up or corrected at this till,
 // durably, and marks it for HQ. created is false when the card already had a
-// holder, which h replaces (keeping its first registration time). h must have
-// passed Validate; Registered and Updated are set here.
+// holder, which h replaces whole (keeping its first registration time). h
+// must have passed Validate; Registered and Updated are set here.
 func (l *Ledger) RegisterHolder(h pos.CardHolder) (stored pos.CardHolder, created bool, err error) {
-	if err := checkHolderCard(h.Card); err != nil {
+	return l.ChangeHolder(h.Card, func(*pos.CardHolder) (pos.CardHolder, error) { return h, nil })
+}
+
+// ChangeHolder registers or corrects the holder of card at this till, durably,
+// and marks it for HQ: change gets the card's current holder (nil when it has
+// none) and returns the record to store, or an error that stores nothing and
+// is returned as it is. A correction that raced another of the same card is
+// made again on the record the other stored, so neither undoes the other's
+// fields. created is false when the card already had a holder; its first
+// registration time and terminal are kept.
+func (l *Ledger) ChangeHolder(card string, change func(old *pos.CardHolder) (pos.CardHolder, error)) (stored pos.CardHolder, created bool, err error) {
+	if err := checkHolderCard(card); err != nil {
 		return pos.CardHolder{}, false, fmt.Errorf("register holder: %w", err)
 	}
-	now := l.now().UTC()
-	h.Updated = now
-	err = l.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHolders)
-		h.Registered, h.Terminal = now, l.terminal
-		if v := b.Get([]byte(h.Card)); v != nil {
-			old, err := decodeHolder(v)
-			if err != nil {
-				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(h.Card), err)
-			}
-			if !old.Registered.IsZero() {
-				h.Registered, h.Terminal = old.Registered, old.Terminal
-			}
-		} else {
-			created = true
+	for range maxHolderRaces {
+		// change runs outside the write, so that a refusal costs no commit.
+		var raw []byte
+		err := l.viewCommitted(func(tx *bolt.Tx) error {
+			raw = bytes.Clone(tx.Bucket(bucketHolders).Get([]byte(card)))
+			return nil
+		})
+		if err != nil {
+			return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", mask(card), err)
 		}
+		now := l.now().UTC()
+		registered, terminal := now, l.terminal
+		var old *pos.CardHolder
+		if raw != nil {
+			r, err := decodeHolder(raw)
+			if err != nil {
+				return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w: %v", mask(card), ErrCorrupt, err)
+			}
+			old = &r.CardHolder
+			if !r.Registered.IsZero() {
+				registered, terminal = r.Registered, r.Terminal
+			}
+		}
+		h, err := change(old)
+		if err != nil {
+			return pos.CardHolder{}, false, err
+		}
+		h.Card, h.Registered, h.Terminal, h.Updated = card, registered, terminal, now
 		v, err := encodeHolder(holderRecord{CardHolder: h, Pending: true})
 		if err != nil {
-			return err
+			return pos.CardHolder{}, false, err
 		}
-		return b.Put([]byte(h.Card), v)
-	})
-	if err != nil {
-		return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", mask(h.Card), err)
+		raced := false
+		err = l.update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketHolders)
+			if raced = !bytes.Equal(b.Get([]byte(card)), raw); raced {
+				return nil
+			}
+			return b.Put([]byte(card), v)
+		})
+		if err != nil {
+			return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", mask(card), err)
+		}
+		if !raced {
+			return h, old == nil, nil
+		}
 	}
-	return h, created, nil
+	return pos.CardHolder{}, false, fmt.Errorf("register holder %s: changed %d times by others meanwhile; try again", mask(card), maxHolderRaces)
 }
+
+// maxHolderRaces bounds how often ChangeHolder starts again after another
+// change of the same card.
+const maxHolderRaces = 16
 
 // PutHolder stores a holder as HQ knows it. A record registered here that HQ
 // has not acknowledged and that is newer than h is kept: HQ will get it.

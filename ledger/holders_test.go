@@ -311,3 +311,60 @@ func TestReadsDoNotWaitForCommit(t *testing.T) {
 		t.Errorf("account %+v, want the sale in it", a)
 	}
 }
+
+// TestChangeHolderMerges: corrections of different fields of one card, made at
+// the same time, all survive; a refused change stores nothing.
+func TestChangeHolderMerges(t *testing.T) {
+	l, _ := openTest(t, Options{Terminal: "S1-T1"})
+	const card = "2000000000015"
+	if _, _, err := l.RegisterHolder(vasily(card)); err != nil {
+		t.Fatal(err)
+	}
+	set := func(f func(*pos.CardHolder)) func(*pos.CardHolder) (pos.CardHolder, error) {
+		return func(old *pos.CardHolder) (pos.CardHolder, error) {
+			h := *old
+			f(&h)
+			return h, nil
+		}
+	}
+	changes := []func(*pos.CardHolder){
+		func(h *pos.CardHolder) { h.Phone = "+7 900 000-00-01" },
+		func(h *pos.CardHolder) { h.Email = "v2@example.ru" },
+		func(h *pos.CardHolder) { h.Surname = "Тёркин-2" },
+		func(h *pos.CardHolder) { h.Lang = "en" },
+	}
+	errc := make(chan error, len(changes))
+	for _, c := range changes {
+		go func() {
+			_, created, err := l.ChangeHolder(card, set(c))
+			if err == nil && created {
+				err = errors.New("a correction created the holder")
+			}
+			errc <- err
+		}()
+	}
+	for range changes {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, _ := l.Holder(card)
+	if got.Phone != "+7 900 000-00-01" || got.Email != "v2@example.ru" || got.Surname != "Тёркин-2" || got.Lang != "en" || got.Birthday != "1978-03-05" {
+		t.Fatalf("after four concurrent corrections: %+v", got)
+	}
+	refuse := errors.New("refused")
+	if _, _, err := l.ChangeHolder(card, func(*pos.CardHolder) (pos.CardHolder, error) { return pos.CardHolder{}, refuse }); err != refuse {
+		t.Fatalf("refused change = %v, want the refusal as it is", err)
+	}
+	if again, _, _ := l.Holder(card); !reflect.DeepEqual(again, got) {
+		t.Fatalf("a refused change changed the holder: %+v", again)
+	}
+	if _, created, err := l.ChangeHolder("2000000000022", func(old *pos.CardHolder) (pos.CardHolder, error) {
+		if old != nil {
+			t.Errorf("new card's old holder = %+v", old)
+		}
+		return pos.CardHolder{Name: "Мария", Email: "m@example.ru"}, nil
+	}); err != nil || !created {
+		t.Fatalf("new holder: created %v, %v", created, err)
+	}
+}

@@ -20,6 +20,13 @@ import (
 type Client struct {
 	Base string // e.g. http://127.0.0.1:7450
 	HTTP *http.Client
+	// Token is the API token (ReadToken of tilld's TokenFile); without it
+	// only the till page's reads are answered.
+	Token string
+	// TokenFile, when Token is empty, is read for the token before each
+	// request, so a client made before tilld started (or made it anew)
+	// finds it.
+	TokenFile string
 }
 
 // NewClient returns a client for addr: a URL or a bare host:port.
@@ -59,6 +66,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	c.authorize(req)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("reach tilld at %s: %w", c.Base, err)
@@ -81,6 +89,17 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 	return resp.StatusCode, nil
 }
 
+// authorize adds the client's token to req.
+func (c *Client) authorize(req *http.Request) {
+	tok := c.Token
+	if tok == "" && c.TokenFile != "" {
+		tok, _ = ReadToken(c.TokenFile) // without it tilld answers 401, which says so
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+}
+
 // Quote prices a basket.
 func (c *Client) Quote(ctx context.Context, b pos.Basket) (till.QuoteResult, error) {
 	return c.QuoteWith(ctx, b, till.QuoteOptions{})
@@ -98,11 +117,18 @@ func (c *Client) QuoteWith(ctx context.Context, b pos.Basket, opts till.QuoteOpt
 	return q, err
 }
 
-// RegisterCustomer signs a card holder up at the till; the status is 201 for
-// a new holder, 200 when it replaced the card's earlier one.
+// RegisterCustomer signs a card holder up at the till with every field of h,
+// replacing each field of the card's earlier holder; the status is 201 for a
+// new holder, 200 for a correction.
 func (c *Client) RegisterCustomer(ctx context.Context, h pos.CardHolder) (pos.CardHolder, int, error) {
+	return c.ChangeCustomer(ctx, CustomerRequest{HolderChange: h.Change()})
+}
+
+// ChangeCustomer signs a card holder up or corrects one: only the fields the
+// request sets change.
+func (c *Client) ChangeCustomer(ctx context.Context, req CustomerRequest) (pos.CardHolder, int, error) {
 	var out pos.CardHolder
-	code, err := c.Do(ctx, http.MethodPost, "/v1/customers", h, &out)
+	code, err := c.Do(ctx, http.MethodPost, "/v1/customers", req, &out)
 	return out, code, err
 }
 
@@ -122,8 +148,18 @@ func (c *Client) Status(ctx context.Context) (till.Status, error) {
 
 // Account returns a card's account view.
 func (c *Client) Account(ctx context.Context, card string) (till.Customer, error) {
+	return c.AccountOfType(ctx, card, "")
+}
+
+// AccountOfType returns the account view of a card of the type named
+// (ean13, uid, ...); empty: read from the number.
+func (c *Client) AccountOfType(ctx context.Context, card, cardType string) (till.Customer, error) {
 	var a till.Customer
-	_, err := c.Do(ctx, http.MethodGet, "/v1/accounts/"+url.PathEscape(card), nil, &a)
+	path := "/v1/accounts/" + url.PathEscape(card)
+	if cardType != "" {
+		path += "?card_type=" + url.QueryEscape(cardType)
+	}
+	_, err := c.Do(ctx, http.MethodGet, path, nil, &a)
 	return a, err
 }
 

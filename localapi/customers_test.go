@@ -101,7 +101,7 @@ func TestBirthdayGoldPartnerHappyHour(t *testing.T) {
 		o.Now = func() time.Time { return now }
 	})
 	ctx := context.Background()
-	card := "2771000000001"
+	card := "2771000000007"
 	// HQ knows the card's 12 000 ₽ of purchases in other stores.
 	if err := e.till.Ledger().PutSnapshot(card, pos.Account{LifetimeSpend: 12000_00, Sales: 9}, 0, ""); err != nil {
 		t.Fatal(err)

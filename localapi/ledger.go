@@ -20,10 +20,6 @@ import (
 //	GET /v1/ledger/verify            → VerifyReport (200 whether or not it found problems)
 //	GET /v1/ledger/export?from=SEQ   → the events from SEQ (default: the first kept),
 //	                                   one JSON object per line (application/x-ndjson)
-func (a *api) ledgerRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/ledger/verify", a.ledgerVerify)
-	mux.HandleFunc("GET /v1/ledger/export", a.ledgerExport)
-}
 
 // VerifyReport is what verifying a ledger found, as the API and tillctl show it.
 type VerifyReport struct {
@@ -145,6 +141,7 @@ func (c *Client) LedgerExport(ctx context.Context, from uint64, w io.Writer) err
 	if err != nil {
 		return err
 	}
+	c.authorize(req)
 	resp, err := c.untimed().HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("reach tilld at %s: %w", c.Base, err)
@@ -184,5 +181,5 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func (c *Client) untimed() *Client {
 	hc := *c.HTTP
 	hc.Timeout = 0
-	return &Client{Base: c.Base, HTTP: &hc}
+	return &Client{Base: c.Base, HTTP: &hc, Token: c.Token, TokenFile: c.TokenFile}
 }

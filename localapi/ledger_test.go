@@ -79,7 +79,7 @@ func TestLedgerVerifyAndExport(t *testing.T) {
 		})
 	}
 
-	resp, err := http.Get(e.srv.URL + "/v1/ledger/export?from=x")
+	resp, err := e.do(http.MethodGet, "/v1/ledger/export?from=x", "")
 	if err != nil {
 		t.Fatal(err)
 	}

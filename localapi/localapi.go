@@ -5,6 +5,7 @@
 package localapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -30,6 +32,9 @@ type Options struct {
 	// Heartbeat is the interval of SSE comments that keep idle streams open
 	// through proxies (default 15 s).
 	Heartbeat time.Duration
+	// Token is the API token (see EnsureToken) the POS app and tillctl send;
+	// empty: no request has it, so only the till page's reads are served.
+	Token string
 }
 
 // Handler returns the API's routes.
@@ -42,18 +47,37 @@ func Handler(opts Options) http.Handler {
 	}
 	a := &api{Options: opts, metrics: newMetrics(opts.Till)}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.metrics.handler)
-	mux.HandleFunc("POST /v1/quote", a.quote)
-	mux.HandleFunc("POST /v1/sales", a.sale)
-	mux.HandleFunc("GET /v1/status", a.status)
-	mux.HandleFunc("GET /v1/accounts/{card}", a.account)
-	mux.HandleFunc("POST /v1/customers", a.register)
-	mux.HandleFunc("GET /v1/events", a.events)
-	mux.HandleFunc("GET /v1/devices", a.devices)
-	mux.HandleFunc("POST /v1/devices/{name}/scan", a.present)
-	a.ledgerRoutes(mux)
-	mux.HandleFunc("GET /{$}", a.page)
-	return mux
+	for _, rt := range a.routes() {
+		mux.HandleFunc(rt.pattern, a.route(rt.access, rt.handler))
+	}
+	return a.guard(mux)
+}
+
+// routes is every route of the API with the access it needs: the till page's
+// reads are open, everything else needs the API token (see guard).
+func (a *api) routes() []struct {
+	pattern string
+	access  access
+	handler http.HandlerFunc
+} {
+	return []struct {
+		pattern string
+		access  access
+		handler http.HandlerFunc
+	}{
+		{"GET /{$}", open, a.page},
+		{"GET /v1/status", open, a.status},
+		{"GET /v1/events", open, a.events},
+		{"GET /v1/devices", open, a.devices},
+		{"GET /metrics", open, a.metrics.handler.ServeHTTP},
+		{"POST /v1/quote", token, a.quote},
+		{"POST /v1/sales", token, a.sale},
+		{"GET /v1/accounts/{card}", token, a.account},
+		{"POST /v1/customers", token, a.register},
+		{"POST /v1/devices/{name}/scan", token, a.present},
+		{"GET /v1/ledger/verify", token, a.ledgerVerify},
+		{"GET /v1/ledger/export", token, a.ledgerExport},
+	}
 }
 
 type api struct {
@@ -64,17 +88,33 @@ type api struct {
 const maxBody = 1 << 20
 
 func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", "request body: "+err.Error())
 		return false
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		wire.WriteError(w, http.StatusBadRequest, "bad_request", "request body: more than one JSON value")
+	if err := decodeBody(body, v); err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return false
 	}
 	return true
+}
+
+// decodeBody decodes one JSON value of a request body into v: checkBody's
+// checks first, then no unknown fields and nothing after the value.
+func decodeBody(body []byte, v any) error {
+	if err := checkBody(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("request body: more than one JSON value")
+	}
+	return nil
 }
 
 func (a *api) quote(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +169,7 @@ func (a *api) devices(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) account(w http.ResponseWriter, r *http.Request) {
-	c, err := a.Till.Account(r.PathValue("card"))
+	c, err := a.Till.AccountOfType(r.PathValue("card"), r.URL.Query().Get("card_type"))
 	if err != nil {
 		a.fail(w, "account", err)
 		return
@@ -151,14 +191,21 @@ func boolParam(r *http.Request, name string) (bool, error) {
 	return b, nil
 }
 
-// register signs a card holder up: 201 with the record when the card had no
-// holder, 200 when it replaced one.
+// CustomerRequest is the body of POST /v1/customers: a holder's fields (those
+// not sent keep their value in a correction) and the card's type.
+type CustomerRequest struct {
+	pos.HolderChange
+	CardType string `json:"card_type,omitempty"`
+}
+
+// register signs a card holder up or corrects one: 201 with the record when
+// the card had no holder, 200 with the corrected one.
 func (a *api) register(w http.ResponseWriter, r *http.Request) {
-	var h pos.CardHolder
-	if !a.decode(w, r, &h) {
+	var req CustomerRequest
+	if !a.decode(w, r, &req) {
 		return
 	}
-	stored, created, err := a.Till.RegisterCustomer(h)
+	stored, created, err := a.Till.ChangeCustomer(req.HolderChange, req.CardType)
 	if err != nil {
 		a.fail(w, "customer", err)
 		return
@@ -193,6 +240,8 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
 		return
 	}
+	// Without the token, the stream is the till page's: what the page shows.
+	full := a.authenticated(r)
 	ch, cancel := a.Till.Subscribe()
 	defer cancel()
 	h := w.Header()
@@ -214,6 +263,9 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
+			if !full {
+				ev = pageView(ev)
+			}
 			data, err := json.Marshal(ev)
 			if err != nil {
 				a.Logger.Error("encode scan event", "err", err)
@@ -223,6 +275,18 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		}
 		fl.Flush()
 	}
+}
+
+// pageView is a scan event as the till page gets it: the card masked, no
+// holder's personal data.
+func pageView(ev till.ScanEvent) till.ScanEvent {
+	ev.Card = device.Mask(ev.Card)
+	if ev.Customer != nil {
+		c := *ev.Customer
+		c.Card, c.Holder = ev.Card, nil
+		ev.Customer = &c
+	}
+	return ev
 }
 
 // unsaved is how fail tells the cashier that what they recorded was not.

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -51,11 +52,20 @@ kind = "tiers"
   percent = "15%"
 `
 
+// testToken is the API token of the tests' servers.
+const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 type env struct {
-	t      *testing.T
-	till   *till.Till
-	client *localapi.Client
-	srv    *httptest.Server
+	t       *testing.T
+	till    *till.Till
+	client  *localapi.Client
+	srv     *httptest.Server
+	handler http.Handler // what srv serves
+}
+
+// handlerWith is the API of the env's till with token.
+func (e *env) handlerWith(token string) http.Handler {
+	return localapi.Handler(localapi.Options{Till: e.till, Heartbeat: time.Hour, Token: token})
 }
 
 func newEnv(t *testing.T, rules string) *env {
@@ -95,9 +105,46 @@ func newEnvWith(t *testing.T, rules string, opt func(*till.Options)) *env {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(localapi.Handler(localapi.Options{Till: tl, Heartbeat: time.Hour}))
+	e := &env{t: t, till: tl}
+	e.handler = e.handlerWith(testToken)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	return &env{t: t, till: tl, client: localapi.NewClient(srv.URL), srv: srv}
+	e.srv, e.client = srv, localapi.NewClient(srv.URL)
+	e.client.Token = testToken
+	return e
+}
+
+// do sends a request with the API token and, when body is not empty, a JSON body.
+func (e *env) do(method, path, body string) (*http.Response, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	return http.DefaultClient.Do(req)
+}
+
+// post sends a JSON body with the token and returns the status and the
+// error's message, if any.
+func (e *env) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	resp, err := e.do(http.MethodPost, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var we struct {
+		Error string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&we)
+	return resp.StatusCode, we.Error
 }
 
 func (e *env) sale(id, card string, price money.Amount) (till.SaleResult, int) {
@@ -158,7 +205,7 @@ func TestSaleIdempotency(t *testing.T) {
 	e := newEnv(t, tiersOnly)
 	body := `{"id":"pos-42","card":"2000000000015","lines":[{"sku":"milk","category":"dairy","qty":2,"unit_price":9990}]}`
 	post := func(b string) (int, []byte) {
-		resp, err := http.Post(e.srv.URL+"/v1/sales", "application/json", strings.NewReader(b))
+		resp, err := e.do(http.MethodPost, "/v1/sales", b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,17 +253,8 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{`{"card":"20 00","lines":[{"sku":"a","qty":1,"unit_price":5}]}`, "card"},
 		{`not json`, "request body"},
 	} {
-		resp, err := http.Post(e.srv.URL+"/v1/quote", "application/json", strings.NewReader(tc.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var we struct {
-			Error string `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&we)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(we.Error, tc.want) {
-			t.Errorf("quote %s: %d %q; want 400 naming %q", tc.body, resp.StatusCode, we.Error, tc.want)
+		if code, msg := e.post(t, "/v1/quote", tc.body); code != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
+			t.Errorf("quote %s: %d %q; want 400 naming %q", tc.body, code, msg, tc.want)
 		}
 	}
 }
@@ -236,6 +274,7 @@ func TestScanEventsStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

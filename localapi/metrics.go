@@ -21,6 +21,7 @@ type metrics struct {
 	quotes  *prometheus.CounterVec
 	sales   *prometheus.CounterVec
 	commit  prometheus.Histogram
+	refused *prometheus.CounterVec
 	handler http.Handler
 }
 
@@ -38,8 +39,11 @@ func newMetrics(t *till.Till) *metrics {
 			Help:    "Time from a sale request to its durable commit (fsync included).",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tilld_api_refused_total", Help: "Local API requests refused before any work, by why (cross_site, bad_host, remote_without_token, unauthorized, bad_content_type).",
+		}, []string{"why"}),
 	}
-	m.reg.MustRegister(m.quotes, m.sales, m.commit, &tillCollector{t: t},
+	m.reg.MustRegister(m.quotes, m.sales, m.commit, m.refused, &tillCollector{t: t},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m

@@ -2,7 +2,8 @@
 # check.sh [DIST]: check the packages build.sh put in DIST (default dist/):
 # inspect them with dpkg-deb, run lintian (no errors allowed), install the
 # tilld and tillhq packages of this machine's architecture with dpkg -i, run
-# the installed tilld --version, tilld config check and tillctl doctor, verify
+# the installed tilld --version, tilld config check and tillctl doctor, run
+# tilld as its user and check its API token's file mode and who can use it, verify
 # the systemd units with systemd-analyze (any output fails), then remove and
 # purge them and check that nothing is left behind.
 #
@@ -159,6 +160,34 @@ for conf in /etc/tilld/tilld.toml "$tmp/tilld.toml"; do
 done
 grep -q "serial port /dev/ttyUSB-tilld-check-missing missing: is the adapter plugged in?" "$tmp/doctor" ||
 	fail "tillctl doctor did not name the missing serial port"
+
+step "the local API's token"
+# tilld, run as its service user, makes the API token readable by user and
+# group tilld only: root's tillctl reads it and sells; another user's tillctl
+# is refused and told why; doctor checks it.
+chmod 0755 "$tmp"
+printf 'terminal = "CHECK-T1"\nlisten = "127.0.0.1:0"\n' >"$tmp/run.toml"
+chmod 0644 "$tmp/run.toml"
+setpriv --reuid=tilld --regid=tilld --init-groups tilld run --config "$tmp/run.toml" >"$tmp/tilld.log" 2>&1 &
+tilld_pid=$!
+for _ in $(seq 100); do
+	grep -q "tilld running" "$tmp/tilld.log" && break
+	sleep 0.1
+done
+addr=$(sed -n 's/.*api=http:\/\/\([0-9.:]*\).*/\1/p' "$tmp/tilld.log" | head -n 1)
+[ -n "$addr" ] || { cat "$tmp/tilld.log"; fail "tilld did not start as user tilld"; }
+mode=$(stat -c '%a %U:%G' /var/lib/tilld/api.token) || fail "tilld made no /var/lib/tilld/api.token"
+[ "$mode" = "640 tilld:tilld" ] || fail "/var/lib/tilld/api.token is $mode, want 640 tilld:tilld"
+tillctl --addr "$addr" account 2000000000015 | grep -q "^sales  *0" || fail "root's tillctl could not read an account with the token"
+if out=$(runuser -u nobody -- tillctl --addr "$addr" account 2000000000015 2>&1); then
+	fail "tillctl as nobody read an account: $out"
+fi
+echo "$out" | grep -q "readable by root and group tilld only" || fail "tillctl as nobody did not say why: $out"
+tillctl doctor --addr "$addr" --config "$tmp/run.toml" >"$tmp/doctor" 2>&1 || true
+grep -Eq '^api token +ok ' "$tmp/doctor" || { cat "$tmp/doctor"; fail "tillctl doctor's api token check did not pass"; }
+kill "$tilld_pid"
+wait "$tilld_pid" || fail "tilld did not stop cleanly on SIGTERM: $(cat "$tmp/tilld.log")"
+echo "api token: 640 tilld:tilld; root's tillctl uses it, nobody's is refused and told why"
 
 step "systemd-analyze verify"
 out=$(systemd-analyze verify /lib/systemd/system/tilld.service /lib/systemd/system/tillhq.service 2>&1) || fail "systemd-analyze verify: $out"

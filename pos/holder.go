@@ -41,24 +41,17 @@ const (
 	MaxContactLen = 254
 )
 
-// Validate reports the first thing wrong with the record, naming the field. It
-// trims the text fields first; a valid record has a card, a name, and a phone
-// or an e-mail address.
-func (h *CardHolder) Validate() error {
+// Validate is ValidateAt the current time.
+func (h *CardHolder) Validate() error { return h.ValidateAt(time.Now()) }
+
+// ValidateAt reports the first thing wrong with the record, naming the field,
+// with now the date a birthday may not be after. It trims the text fields
+// first; a valid record has a card, a name, and a phone or an e-mail address.
+func (h *CardHolder) ValidateAt(now time.Time) error {
 	for _, f := range []*string{&h.Card, &h.Name, &h.Patronymic, &h.Surname, &h.Lang, &h.Birthday, &h.Phone, &h.Email} {
 		*f = strings.TrimSpace(*f)
 	}
-	text := func(field, v string, limit int) error {
-		switch {
-		case !utf8.ValidString(v):
-			return &InputError{Field: field, Problem: "not valid UTF-8"}
-		case len(v) > limit:
-			return &InputError{Field: field, Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(v), limit)}
-		case strings.ContainsFunc(v, unicode.IsControl):
-			return &InputError{Field: field, Problem: "contains control characters"}
-		}
-		return nil
-	}
+	text := CheckText
 	switch {
 	case h.Card == "":
 		return &InputError{Field: "card", Problem: "missing"}
@@ -102,8 +95,72 @@ func (h *CardHolder) Validate() error {
 		if _, _, err := ParseBirthday(h.Birthday); err != nil {
 			return &InputError{Field: "birthday", Problem: err.Error()}
 		}
+		// A full date sorts as text; today's date on the till's clock is
+		// the latest a holder can have been born.
+		if today := now.Format(time.DateOnly); !strings.HasPrefix(h.Birthday, "--") && h.Birthday > today {
+			return &InputError{Field: "birthday", Problem: fmt.Sprintf("%q is in the future (today is %s)", h.Birthday, today)}
+		}
 	}
 	return nil
+}
+
+// CheckText checks a string field of a request: valid UTF-8 of at most limit
+// bytes without control characters (NUL, newlines, tabs, escapes).
+func CheckText(field, v string, limit int) error {
+	switch {
+	case !utf8.ValidString(v):
+		return &InputError{Field: field, Problem: "not valid UTF-8"}
+	case len(v) > limit:
+		return &InputError{Field: field, Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(v), limit)}
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return &InputError{Field: field, Problem: "contains control characters"}
+	}
+	return nil
+}
+
+// HolderChange is a card holder's registration or correction as a request
+// sends it: a nil field was not sent, and a correction keeps its stored
+// value; "" clears a text field. Registered, Terminal and Updated are the
+// stored record's, accepted so that a record read back can be sent again, and
+// ignored: whoever stores the record sets them.
+type HolderChange struct {
+	Card       string  `json:"card"`
+	Name       *string `json:"name,omitempty"`
+	Patronymic *string `json:"patronymic,omitempty"`
+	Surname    *string `json:"surname,omitempty"`
+	Lang       *string `json:"lang,omitempty"`
+	Birthday   *string `json:"birthday,omitempty"`
+	Phone      *string `json:"phone,omitempty"`
+	Email      *string `json:"email,omitempty"`
+	Consent    *bool   `json:"consent,omitempty"`
+
+	Registered time.Time `json:"registered,omitzero"`
+	Terminal   string    `json:"terminal,omitempty"`
+	Updated    time.Time `json:"updated,omitzero"`
+}
+
+// Change is the change that makes a card's holder h, every field set.
+func (h CardHolder) Change() HolderChange {
+	return HolderChange{Card: h.Card, Name: &h.Name, Patronymic: &h.Patronymic, Surname: &h.Surname, Lang: &h.Lang,
+		Birthday: &h.Birthday, Phone: &h.Phone, Email: &h.Email, Consent: &h.Consent}
+}
+
+// Apply returns h with the fields c sets; the card is c's.
+func (c HolderChange) Apply(h CardHolder) CardHolder {
+	h.Card = c.Card
+	for _, f := range []struct {
+		to   *string
+		from *string
+	}{{&h.Name, c.Name}, {&h.Patronymic, c.Patronymic}, {&h.Surname, c.Surname}, {&h.Lang, c.Lang},
+		{&h.Birthday, c.Birthday}, {&h.Phone, c.Phone}, {&h.Email, c.Email}} {
+		if f.from != nil {
+			*f.to = *f.from
+		}
+	}
+	if c.Consent != nil {
+		h.Consent = *c.Consent
+	}
+	return h
 }
 
 // ParseBirthday reads "YYYY-MM-DD" or "--MM-DD" and returns the month and day.

@@ -23,8 +23,12 @@ func (l Line) Amount() money.Amount { return l.UnitPrice * money.Amount(l.Qty) }
 
 // Basket is what the cashier rang up, with the card presented (empty when none).
 type Basket struct {
-	Card  string `json:"card,omitempty"`
-	Lines []Line `json:"lines"`
+	Card string `json:"card,omitempty"`
+	// CardType is the kind of card number Card is, as the scan event named it
+	// ("ean13", "uid", ...); empty: read from the number's shape. The till
+	// parses Card with it and then clears it.
+	CardType string `json:"card_type,omitempty"`
+	Lines    []Line `json:"lines"`
 
 	// RedeemPoints is the most points the customer wants to pay with; the
 	// engine caps it by the balance and the ruleset's limits. 0: none.
@@ -46,6 +50,11 @@ const (
 	MaxQty        = 1_000_000
 	MaxUnitPrice  = money.Amount(1_000_000_000_00)  // a billion major units
 	MaxLineAmount = money.Amount(10_000_000_000_00) // ten billion major units
+	// MaxRedeemPoints bounds a basket's RedeemPoints: far above any balance,
+	// and small enough that no sum of points can overflow.
+	MaxRedeemPoints = 1_000_000_000
+	// MaxTextLen bounds a line's SKU and category, in bytes.
+	MaxTextLen = 128
 )
 
 // Validate reports the first thing wrong with the basket, naming the line (from 1)
@@ -57,8 +66,17 @@ func (b Basket) Validate() error {
 	if len(b.Lines) > MaxLines {
 		return &InputError{Field: "lines", Problem: fmt.Sprintf("%d lines, at most %d allowed", len(b.Lines), MaxLines)}
 	}
+	if b.RedeemPoints < 0 || b.RedeemPoints > MaxRedeemPoints {
+		return &InputError{Field: "redeem_points", Problem: fmt.Sprintf("must be between 0 and %d, got %d", MaxRedeemPoints, b.RedeemPoints)}
+	}
 	for i, l := range b.Lines {
 		at := func(f string) string { return fmt.Sprintf("lines[%d].%s", i+1, f) }
+		if err := CheckText(at("sku"), l.SKU, MaxTextLen); err != nil {
+			return err
+		}
+		if err := CheckText(at("category"), l.Category, MaxTextLen); err != nil {
+			return err
+		}
 		switch {
 		case l.SKU == "":
 			return &InputError{Field: at("sku"), Problem: "missing"}

@@ -33,7 +33,7 @@ func (t *Till) HandleScan(s device.Scan) {
 	default:
 		ev.Card, ev.CardType = card.Number, string(card.Kind)
 		t.lookup(card.Number)
-		if c, err := t.Account(card.Number); err == nil {
+		if c, err := t.account(card.Number); err == nil {
 			ev.Customer = &c
 		} else {
 			t.log.Error("account for scanned card", "card", device.Mask(card.Number), "err", err)

@@ -413,12 +413,24 @@ func (t *Till) read(card string) (acct pos.Account, known bool, h *pos.CardHolde
 	return acct, known, h, nil
 }
 
-// Account returns the card's account view.
-func (t *Till) Account(card string) (Customer, error) {
-	card, err := normalizeCard(card)
-	if err != nil || card == "" {
-		return Customer{}, &pos.InputError{Field: "card", Problem: "missing or malformed card number"}
+// Account returns the view of a card, its type read from the number's shape.
+func (t *Till) Account(card string) (Customer, error) { return t.AccountOfType(card, "") }
+
+// AccountOfType returns the card's account view. cardType is the kind of card
+// number card is (see [pos.Basket].CardType); empty: read from its shape.
+func (t *Till) AccountOfType(card, cardType string) (Customer, error) {
+	card, err := t.parseCard(card, cardType)
+	if err != nil {
+		return Customer{}, err
 	}
+	if card == "" {
+		return Customer{}, &pos.InputError{Field: "card", Problem: "missing"}
+	}
+	return t.account(card)
+}
+
+// account returns the view of a card already parsed.
+func (t *Till) account(card string) (Customer, error) {
 	acct, known, h, err := t.read(card)
 	if err != nil {
 		return Customer{}, err
@@ -427,22 +439,40 @@ func (t *Till) Account(card string) (Customer, error) {
 	return t.customer(a, acct, known, h), nil
 }
 
-// RegisterCustomer records a card holder a cashier signed up (or corrected)
-// at the till, online or not: durably, before it answers, and for HQ.
-// created is false when it replaced the card's earlier holder.
+// RegisterCustomer records a card holder a cashier signed up at the till,
+// online or not, replacing every field of an earlier holder of the card: it
+// is ChangeCustomer with every field sent.
 func (t *Till) RegisterCustomer(h pos.CardHolder) (stored pos.CardHolder, created bool, err error) {
-	if h.Card, err = normalizeCard(h.Card); err != nil {
+	return t.ChangeCustomer(h.Change(), "")
+}
+
+// ChangeCustomer records a card holder a cashier signed up or corrected at
+// the till, online or not: durably, before it answers, and for HQ. A
+// correction changes only the fields c sets. cardType is as for Account.
+// created is false when the card had a holder.
+func (t *Till) ChangeCustomer(c pos.HolderChange, cardType string) (stored pos.CardHolder, created bool, err error) {
+	if c.Card, err = t.parseCard(c.Card, cardType); err != nil {
 		return pos.CardHolder{}, false, err
 	}
-	if err := h.Validate(); err != nil {
-		return pos.CardHolder{}, false, err
+	if c.Card == "" {
+		return pos.CardHolder{}, false, &pos.InputError{Field: "card", Problem: "missing"}
 	}
-	h.Registered, h.Updated, h.Terminal = time.Time{}, time.Time{}, ""
-	stored, created, err = t.opts.Ledger.RegisterHolder(h)
+	now := t.opts.Now()
+	stored, created, err = t.opts.Ledger.ChangeHolder(c.Card, func(old *pos.CardHolder) (pos.CardHolder, error) {
+		var h pos.CardHolder
+		if old != nil {
+			h = *old
+		}
+		h = c.Apply(h)
+		if err := h.ValidateAt(now); err != nil {
+			return pos.CardHolder{}, err
+		}
+		return h, nil
+	})
 	if err != nil {
 		return pos.CardHolder{}, false, err
 	}
-	t.log.Info("card holder registered", "card", device.Mask(h.Card), "created", created)
+	t.log.Info("card holder registered", "card", device.Mask(c.Card), "created", created)
 	if t.opts.OnSale != nil {
 		t.opts.OnSale()
 	}
@@ -483,11 +513,11 @@ func (t *Till) Quote(b pos.Basket, opts QuoteOptions) (QuoteResult, error) {
 	if err != nil {
 		return QuoteResult{}, err
 	}
-	card, err := normalizeCard(b.Card)
+	card, err := t.parseCard(b.Card, b.CardType)
 	if err != nil {
 		return QuoteResult{}, err
 	}
-	b.Card = card
+	b.Card, b.CardType = card, ""
 	if err := b.Validate(); err != nil {
 		return QuoteResult{}, err
 	}
@@ -539,12 +569,16 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 		return SaleResult{}, false, err
 	}
 	req.ID = strings.TrimSpace(req.ID)
-	if req.ID == "" || len(req.ID) > 128 {
-		return SaleResult{}, false, &pos.InputError{Field: "id", Problem: "a sale id of 1 to 128 characters is required"}
+	if req.ID == "" {
+		return SaleResult{}, false, &pos.InputError{Field: "id", Problem: "missing: a sale id of 1 to 128 bytes is required"}
 	}
-	if req.Card, err = normalizeCard(req.Card); err != nil {
+	if err := pos.CheckText("id", req.ID, 128); err != nil {
 		return SaleResult{}, false, err
 	}
+	if req.Card, err = t.parseCard(req.Card, req.CardType); err != nil {
+		return SaleResult{}, false, err
+	}
+	req.CardType = ""
 	if err := req.Validate(); err != nil {
 		return SaleResult{}, false, err
 	}
@@ -611,18 +645,31 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	return res, rcpt.Replayed, nil
 }
 
-// normalizeCard trims a card number typed or pasted by a person; "" stays "".
-func normalizeCard(card string) (string, error) {
-	card = strings.TrimSpace(card)
-	if len(card) > 64 {
-		return "", &pos.InputError{Field: "card", Problem: "longer than 64 characters"}
+// parseCard reads a card number the POS app sent as a scan of the card reads
+// it (device.ParseCard with the till's card ranges and patterns) and returns
+// it normalised; "" stays "" (no card).
+func (t *Till) parseCard(number, cardType string) (string, error) {
+	if strings.TrimSpace(number) == "" {
+		return "", nil
 	}
-	for _, r := range card {
-		if r <= ' ' || r > '~' {
-			return "", &pos.InputError{Field: "card", Problem: fmt.Sprintf("unexpected character %q", r)}
-		}
+	if len(number) > 64 {
+		return "", &pos.InputError{Field: "card", Problem: fmt.Sprintf("%d bytes, want at most 64", len(number))}
 	}
-	return card, nil
+	c, err := device.ParseCard(number, device.CardKind(cardType), t.opts.Cards)
+	if err != nil {
+		return "", &pos.InputError{Field: "card", Problem: cardProblem(err)}
+	}
+	return c.Number, nil
+}
+
+// cardProblem is what is wrong with a card number, for the person at the till:
+// the CardError's text with the number masked.
+func cardProblem(err error) string {
+	var ce *device.CardError
+	if errors.As(err, &ce) {
+		return ce.Error()
+	}
+	return err.Error()
 }
 
 // Link is the state of the terminal's connection to HQ.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/doctor"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
@@ -23,9 +25,9 @@ import (
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	addr := os.Getenv("TILLD_ADDR")
-	if addr == "" {
-		addr = localapi.DefaultAddr
+	c := &conn{addr: os.Getenv("TILLD_ADDR"), tokenFile: os.Getenv("TILLD_TOKEN_FILE"), config: doctor.ConfigFile}
+	if c.addr == "" {
+		c.addr = localapi.DefaultAddr
 	}
 	var asJSON bool
 	root := &cobra.Command{
@@ -35,12 +37,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&addr, "addr", addr, "tilld's local API (env TILLD_ADDR)")
+	root.PersistentFlags().StringVar(&c.addr, "addr", c.addr, "tilld's local API (env TILLD_ADDR)")
+	root.PersistentFlags().StringVar(&c.tokenFile, "token-file", c.tokenFile, "the local API's token (env TILLD_TOKEN_FILE; default: "+localapi.TokenFile+" in tilld's data_dir)")
 	root.PersistentFlags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	client := func() *localapi.Client { return localapi.NewClient(addr) }
+	client := c.client
 	out := func(v any, text func(io.Writer) error) error {
 		if asJSON {
 			enc := json.NewEncoder(stdout)
@@ -138,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	scan.Flags().StringVar(&reader, "reader", "demo", "name of the fake reader")
 
-	var card, basketFile string
+	var card, cardType, basketFile string
 	var explain bool
 	basket := func(args []string) (pos.Basket, error) {
 		b, err := parseBasket(args, basketFile)
@@ -147,6 +150,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if card != "" {
 			b.Card = card
+		}
+		if cardType != "" {
+			b.CardType = cardType
 		}
 		return b, nil
 	}
@@ -197,6 +203,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sale.Flags().StringVar(&saleID, "id", "", "client sale id (default: a new one)")
 	for _, c := range []*cobra.Command{quote, sale} {
 		c.Flags().StringVar(&card, "card", "", "loyalty card number")
+		c.Flags().StringVar(&cardType, "card-type", "", "the card number's type as the scan named it (ean13, uid, pan, ...); default: read from the number")
 		c.Flags().StringVar(&basketFile, "file", "", "basket as JSON ({\"card\":..., \"lines\":[...]}), - for stdin")
 	}
 
@@ -205,7 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Short: "a card's account: lifetime spend, points, tier",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := client().Account(cmd.Context(), args[0])
+			a, err := client().AccountOfType(cmd.Context(), args[0], cardType)
 			if err != nil {
 				return err
 			}
@@ -213,7 +220,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(w, "card            %s\nlifetime spend  %s\npoints          %d\ntier            %s\nsales           %d\n",
 					a.Card, rub.Format(money.Amount(a.LifetimeSpend)), a.Points, orDash(a.Tier), a.Sales)
 				if h := a.Holder; h != nil {
-					fmt.Fprintf(w, "holder          %s\n", strings.TrimSpace(h.Name+" "+h.Patronymic+" "+h.Surname))
+					fmt.Fprintf(w, "holder          %s\n", strings.Join(strings.Fields(h.Name+" "+h.Patronymic+" "+h.Surname), " "))
 					fmt.Fprintf(w, "birthday        %s\ncontact         %s\nconsent         %v\n", orDash(h.Birthday), orDash(strings.TrimSpace(h.Phone+" "+h.Email)), h.Consent)
 				}
 				return nil
@@ -221,10 +228,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 	}
 
-	root.AddCommand(status, devices, scan, quote, sale, account, customerCmd(client, out), doctorCmd(&addr, stdout), ledgerCmd(&addr, stdout))
+	account.Flags().StringVar(&cardType, "card-type", "", "the card number's type as the scan named it (ean13, uid, pan, ...); default: read from the number")
+	root.AddCommand(status, devices, scan, quote, sale, account, customerCmd(client, out), doctorCmd(c, stdout), ledgerCmd(client, stdout))
 	err := root.ExecuteContext(ctx)
 	var apiErr *localapi.APIError
 	if errors.As(err, &apiErr) {
+		if apiErr.Status == http.StatusUnauthorized {
+			return fmt.Errorf("%s (%d %s)\n%s", apiErr.Message, apiErr.Status, apiErr.Code, c.tokenHint())
+		}
 		return fmt.Errorf("%s (%d %s)", apiErr.Message, apiErr.Status, apiErr.Code)
 	}
 	return err

@@ -15,14 +15,36 @@ import (
 func customerCmd(client func() *localapi.Client, out func(any, func(io.Writer) error) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "customer", Short: "card holders registered at this till"}
 	var h pos.CardHolder
+	var cardType string
 	add := &cobra.Command{
-		Use:   "add --card CARD --name NAME (--phone PHONE | --email EMAIL)",
-		Short: "register (or correct) the holder of a card; kept on the till and sent to HQ",
+		Use:   "add --card CARD [--name NAME] [--phone PHONE | --email EMAIL] ...",
+		Short: "register the holder of a card, or correct the fields given; kept on the till and sent to HQ",
+		Long: `Register the holder of a card (name and a phone or an e-mail address are
+required), or correct a registered one: only the fields given change, and
+--surname "" clears one.`,
 		Example: `  tillctl customer add --card 2000000000015 --name Василий --patronymic Петрович \
-      --birthday 1978-03-05 --phone "+7 900 123-45-67" --consent`,
+      --birthday 1978-03-05 --phone "+7 900 123-45-67" --consent
+  tillctl customer add --card 2000000000015 --email vasily@example.ru   # a correction`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stored, code, err := client().RegisterCustomer(cmd.Context(), h)
+			req := localapi.CustomerRequest{HolderChange: pos.HolderChange{Card: h.Card}, CardType: cardType}
+			f := cmd.Flags()
+			set := func(name string, to **string, v *string) {
+				if f.Changed(name) {
+					*to = v
+				}
+			}
+			set("name", &req.Name, &h.Name)
+			set("patronymic", &req.Patronymic, &h.Patronymic)
+			set("surname", &req.Surname, &h.Surname)
+			set("birthday", &req.Birthday, &h.Birthday)
+			set("phone", &req.Phone, &h.Phone)
+			set("email", &req.Email, &h.Email)
+			set("lang", &req.Lang, &h.Lang)
+			if f.Changed("consent") {
+				req.Consent = &h.Consent
+			}
+			stored, code, err := client().ChangeCustomer(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -38,6 +60,7 @@ func customerCmd(client func() *localapi.Client, out func(any, func(io.Writer) e
 	}
 	f := add.Flags()
 	f.StringVar(&h.Card, "card", "", "loyalty card number")
+	f.StringVar(&cardType, "card-type", "", "the card number's type as the scan named it (ean13, uid, pan, ...); default: read from the number")
 	f.StringVar(&h.Name, "name", "", "first name")
 	f.StringVar(&h.Patronymic, "patronymic", "", "patronymic (отчество)")
 	f.StringVar(&h.Surname, "surname", "", "surname")
@@ -45,7 +68,7 @@ func customerCmd(client func() *localapi.Client, out func(any, func(io.Writer) e
 	f.StringVar(&h.Phone, "phone", "", "phone number")
 	f.StringVar(&h.Email, "email", "", "e-mail address")
 	f.StringVar(&h.Lang, "lang", "", "language to greet in: ru or en")
-	f.BoolVar(&h.Consent, "consent", false, "the holder agrees to be contacted")
+	f.BoolVar(&h.Consent, "consent", false, "the holder agrees to be contacted (--consent=false withdraws it)")
 	cmd.AddCommand(add)
 	return cmd
 }

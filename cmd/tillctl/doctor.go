@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,12 +19,13 @@ import (
 	"github.com/tilld/tilld/doctor"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/pos"
 )
 
 // doctorCmd is `tillctl doctor`: package doctor's checks, built from tilld.toml,
 // the enrollment identity and the running tilld. It exits non-zero when a check
 // fails.
-func doctorCmd(addr *string, stdout io.Writer) *cobra.Command {
+func doctorCmd(c *conn, stdout io.Writer) *cobra.Command {
 	var configFile string
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -33,7 +35,8 @@ func doctorCmd(addr *string, stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			rep := doctor.Run(ctx, doctorChecks(configFile, *addr))
+			c.config = configFile
+			rep := doctor.Run(ctx, doctorChecks(configFile, c))
 			if err := rep.Print(stdout); err != nil {
 				return err
 			}
@@ -45,7 +48,8 @@ func doctorCmd(addr *string, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func doctorChecks(configFile, addr string) []doctor.Check {
+func doctorChecks(configFile string, c *conn) []doctor.Check {
+	addr := c.addr
 	cfg := daemon.Config{DataDir: daemon.DefaultDataDir}
 	raw, err := os.ReadFile(configFile)
 	if err == nil {
@@ -67,7 +71,7 @@ func doctorChecks(configFile, addr string) []doctor.Check {
 	if uerr != nil {
 		user = doctor.Identity{} // not installed: judge for whoever runs doctor
 	}
-	client := localapi.NewClient(addr)
+	client := c.client()
 
 	checks := []doctor.Check{
 		{Name: "config", Run: func(context.Context) doctor.Result {
@@ -84,6 +88,20 @@ func doctorChecks(configFile, addr string) []doctor.Check {
 					Fix: "start it: `systemctl start tilld`; `journalctl -u tilld` says why it stopped."}
 			}
 			return doctor.Result{Status: doctor.OK, Detail: fmt.Sprintf("running as terminal %s, %d events not yet at HQ", st.Terminal, st.Outbox)}
+		}},
+		{Name: "api token", Run: func(ctx context.Context) doctor.Result {
+			// The POS app and tillctl need it for sales, customers and the
+			// ledger. A quote of an empty basket needs it and changes nothing:
+			// with the token it is refused as empty (400), without as 401.
+			_, err := client.Quote(ctx, pos.Basket{})
+			var apiErr *localapi.APIError
+			switch {
+			case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized:
+				return doctor.Result{Status: doctor.Fail, Detail: fmt.Sprintf("tilld refuses tillctl's token (%s)", c.tokenPath()), Fix: c.tokenHint()}
+			case err != nil && !errors.As(err, &apiErr):
+				return doctor.Result{Status: doctor.Warn, Detail: fmt.Sprintf("not checked: tilld not answering at %s", addr)}
+			}
+			return doctor.Result{Status: doctor.OK, Detail: fmt.Sprintf("%s works with the running tilld", c.tokenPath())}
 		}},
 	}
 	checks = append(checks, readerChecks(raw, cfg, user)...)

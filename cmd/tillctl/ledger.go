@@ -25,12 +25,11 @@ import (
 // ledgerCmd is `tillctl ledger`: verify and export through the running tilld
 // (which holds the file's lock), or straight from the file with --file when
 // tilld is stopped; compact and prune work on the file only, with tilld stopped.
-func ledgerCmd(addr *string, stdout io.Writer) *cobra.Command {
+func ledgerCmd(client func() *localapi.Client, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
 		Short: "verify, export, prune and compact the ledger of sales",
 	}
-	client := func() *localapi.Client { return localapi.NewClient(*addr) }
 	openFile := func(path string) (*ledger.Ledger, error) {
 		return ledger.Open(path, ledger.Options{ReadOnly: true})
 	}

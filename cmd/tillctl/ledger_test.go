@@ -22,9 +22,10 @@ import (
 // tilld: only the --file forms and argument errors.
 func runLedger(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	addr := "127.0.0.1:1" // nothing listens: the --file forms must not call it
+	// Nothing listens: the --file forms must not call it.
+	client := func() *localapi.Client { return localapi.NewClient("127.0.0.1:1") }
 	var out bytes.Buffer
-	cmd := ledgerCmd(&addr, &out)
+	cmd := ledgerCmd(client, &out)
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)

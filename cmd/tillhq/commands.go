@@ -87,6 +87,10 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 		Use:   "serve",
 		Short: "run the HQ server",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if host, _, err := net.SplitHostPort(admin); err != nil || !serve.Loopback(host) {
+				return fmt.Errorf("--admin %q: the admin API (rules, terminals, reports, customers) has no authentication yet, "+
+					"so it listens on loopback only: use 127.0.0.1:PORT, and reach it from elsewhere through an SSH tunnel", admin)
+			}
 			log := serve.NewLogger(stderr, slog.LevelInfo, os.Getenv("JOURNAL_STREAM"))
 			key, err := loadSigningKey(dataDir)
 			if err != nil {
@@ -138,7 +142,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
-	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports): keep it on loopback")
+	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports): loopback only, it has no authentication yet")
 	cmd.Flags().StringVar(&postgres, "postgres", "", "PostgreSQL URL (postgres://...): keep HQ's store there instead of DATA/hq.db, so several tillhq replicas can serve one chain (each needs DATA's keys)")
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "publish this ruleset file at start unless the store has that version or newer")
 	return cmd
