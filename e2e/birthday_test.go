@@ -65,7 +65,7 @@ func TestBirthdayBonusOnce(t *testing.T) {
 		conf := filepath.Join(work, terminal+".toml")
 		writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n\n[[reader]]\nname = \"front\"\ntype = \"fake\"\n", data, apiAddr))
 		start(t, "tilld", "run", "--config", conf)
-		api := localapi.NewClient(apiAddr)
+		api := apiClient(apiAddr, data)
 		waitFor(t, 15*time.Second, terminal+" online with rules", func() bool {
 			st, err := api.Status(ctx)
 			return err == nil && st.RulesetVersion > 0 && st.Online
