@@ -80,7 +80,18 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	if opts.Store != nil {
+		s.metrics.reg.MustRegister(auditCollector{opts.Store})
+	}
+	return s
+}
+
+// RunAuditor runs an Auditor (opts without Store, Wake and Logger: the
+// server's) until ctx ends: every replica runs one. It is woken by uploads.
+func (s *Server) RunAuditor(ctx context.Context, opts AuditorOptions) error {
+	opts.Store, opts.Wake, opts.Logger = s.opts.Store, s.cards.wait, s.log
+	return NewAuditor(opts).Run(ctx)
 }
 
 // Handler returns the routes terminals use: upload, rules, enrollment. Serve it
@@ -108,6 +119,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathAdminTerminals, s.addTerminal)
 	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
 	mux.HandleFunc("GET "+wire.PathReportOverdrafts, s.reportOverdrafts)
+	mux.HandleFunc("GET "+wire.PathReportAudit, s.reportAudit)
 	mux.HandleFunc("POST "+wire.PathAdminCustomers, s.importCustomers)
 	mux.HandleFunc("GET "+wire.PathAdminCustomers+"/{card}", s.showCustomer)
 	mux.HandleFunc("DELETE "+wire.PathAdminCustomers+"/{card}", s.forgetCustomer)
