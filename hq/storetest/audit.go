@@ -375,11 +375,11 @@ func runAudit(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		noCard.Card = ""
 		doctored := bytes.Replace(v1, []byte(`percent = "3%"`), []byte(`percent = "99%"`), 1)
 		evs, err := PricedSales("T9", 1, "",
-			PricedSpec{Rules: v1, Basket: basket, Account: gold, At: at},                                       // honest, an old ruleset
-			PricedSpec{Rules: v3, Basket: noCard, At: at},                                                      // honest, no card
-			PricedSpec{Rules: doctored, Basket: basket, Account: gold, At: at},                                 // 99 % under version 1
-			PricedSpec{Rules: Version(v1, 2), Basket: basket, Account: gold, At: at},                           // version 2 was never published
-			PricedSpec{Rules: v3, Basket: basket, Account: gold, At: at, NoInputs: true},                       // sold before tills kept inputs
+			PricedSpec{Rules: v1, Basket: basket, Account: gold, At: at},                                        // honest, an old ruleset
+			PricedSpec{Rules: v3, Basket: noCard, At: at},                                                       // honest, no card
+			PricedSpec{Rules: doctored, Basket: basket, Account: gold, At: at},                                  // 99 % under version 1
+			PricedSpec{Rules: Version(v1, 2), Basket: basket, Account: gold, At: at},                            // version 2 was never published
+			PricedSpec{Rules: v3, Basket: basket, Account: gold, At: at, NoInputs: true},                        // sold before tills kept inputs
 			PricedSpec{Rules: v3, Basket: basket, Account: gold, At: at, Edit: func(s *pos.Sale) { s.Total-- }}, // a kopeck off
 		)
 		if err != nil {
