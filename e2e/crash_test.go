@@ -129,12 +129,22 @@ func startHQ(t *testing.T, work, dataDir string) (adminURL string) {
 // addresses and data.
 type hqProc struct {
 	adminURL string
+	addr     string // where terminals reach it
 	args     []string
 	proc     *proc
 }
 
 // newHQ starts tillhq as startHQ does and returns it.
 func newHQ(t *testing.T, work, dataDir string) *hqProc {
+	t.Helper()
+	h := launchHQ(t, work, "")
+	h.enroll(t, "S1-T1", dataDir)
+	return h
+}
+
+// launchHQ starts tillhq with the example rules and its data in work/hq, its
+// store in the PostgreSQL database postgres unless that is "".
+func launchHQ(t *testing.T, work, postgres string) *hqProc {
 	t.Helper()
 	rules := filepath.Join(work, "rules.toml")
 	if err := os.WriteFile(rules, discount.Example, 0o644); err != nil {
@@ -143,19 +153,27 @@ func newHQ(t *testing.T, work, dataDir string) *hqProc {
 	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
 	hqData := filepath.Join(work, "hq")
 	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
-	h := &hqProc{adminURL: "http://" + adminAddr,
+	h := &hqProc{adminURL: "http://" + adminAddr, addr: hqAddr,
 		args: []string{"serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr, "--rules", rules}}
+	if postgres != "" {
+		h.args = append(h.args, "--postgres", postgres)
+	}
 	h.start(t)
-	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", h.adminURL, "--store", "S1", "--terminal", "S1-T1"))
-	run(t, bin("tilld"), "enroll", "--hq", "https://"+hqAddr, "--token", token, "--data", dataDir)
 	return h
+}
+
+// enroll enrolls terminal (of store S1) into dataDir, as store IT does.
+func (h *hqProc) enroll(t *testing.T, terminal, dataDir string) {
+	t.Helper()
+	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", h.adminURL, "--store", "S1", "--terminal", terminal))
+	run(t, bin("tilld"), "enroll", "--hq", "https://"+h.addr, "--token", token, "--data", dataDir)
 }
 
 // start starts tillhq (again) and waits for its admin API.
 func (h *hqProc) start(t *testing.T) {
 	t.Helper()
 	h.proc = start(t, "tillhq", h.args...)
-	waitFor(t, 10*time.Second, "tillhq's admin API", func() bool {
+	waitFor(t, 30*time.Second, "tillhq's admin API", func() bool {
 		resp, err := http.Get(h.adminURL + "/healthz")
 		if err == nil {
 			resp.Body.Close()

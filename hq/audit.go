@@ -350,8 +350,9 @@ func (a *Auditor) Step(ctx context.Context) (worked bool, err error) {
 		for i := range b.Events {
 			r.add(b.Events[i].Seq, AuditEvent(b.Epoch, b.Events[i], published))
 		}
-		for _, f := range r.Flags {
-			a.log.Warn("sale flagged by the audit", "terminal", f.Terminal, "epoch", f.Epoch, "seq", f.Seq, "sale", f.SaleID, "findings", len(f.Findings), "first", f.Findings[0].Code)
+		if n := len(r.Flags); n > 0 {
+			a.log.Warn("sales flagged by the audit (tillhq report audit)", "terminal", b.Terminal, "epoch", b.Epoch,
+				"flagged", n, "first_seq", r.Flags[0].Seq, "first", r.Flags[0].Findings[0].Code)
 		}
 		return r, nil
 	})

@@ -3,10 +3,15 @@ package hq_test
 import (
 	"bytes"
 	"cmp"
+	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +22,8 @@ import (
 	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -346,5 +353,127 @@ func TestFormatFinding(t *testing.T) {
 		if got := hq.FormatFinding(tc.f, "RUB"); got != tc.want {
 			t.Errorf("FormatFinding(%+v) = %q, want %q", tc.f, got, tc.want)
 		}
+	}
+}
+
+// FuzzAuditEvent: whatever the body of a sale event (an enrolled terminal
+// may upload anything that chains), the audit answers without panicking, and
+// a body it cannot price is flagged or found not re-priceable, never clean by
+// accident of a failure.
+func FuzzAuditEvent(f *testing.F) {
+	raw, err := os.ReadFile("../discount/testdata/rules/chain.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	rs, err := rulesfile.Parse(raw)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:])
+	published := map[int64]*hq.AuditRules{rs.Version: {Hash: hash, Rules: rs}}
+	files, _ := filepath.Glob("../discount/testdata/golden/*.json")
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var v vector
+		if err := json.Unmarshal(src, &v); err != nil || v.Rules != "rules/chain.toml" {
+			continue
+		}
+		b := v.Basket
+		b.Terminal = "S1-T1"
+		q, err := discount.Apply(rs, b, v.Account, v.Now)
+		if err != nil {
+			f.Fatal(err)
+		}
+		body, _ := json.Marshal(pos.Sale{ID: "s", Card: b.Card, At: v.Now.UTC(), Quote: q, Inputs: pos.NewSaleInputs(b, v.Account, v.Now)})
+		f.Add(body, v.Now.UnixNano())
+	}
+	f.Add([]byte(`{"inputs":{"utc_offset":-999999999999,"account":{"lots":[{"points":-1}]}},"lines":[{"qty":-1}],"birthday":true,"card":"x","ruleset_version":42}`), int64(0))
+	f.Fuzz(func(t *testing.T, body []byte, at int64) {
+		if !json.Valid(body) {
+			return // an upload is decoded whole first: its bodies are valid JSON
+		}
+		e := event.Event{Terminal: "S1-T1", Seq: 1, Type: event.TypeSale, At: time.Unix(0, at).UTC(), RulesetVersion: rs.Version, RulesetHash: hash, Body: body}
+		a := hq.AuditEvent("", e, published)
+		if !a.Sale {
+			t.Fatal("a sale event not audited as a sale")
+		}
+		var s pos.Sale
+		if json.Unmarshal(body, &s) != nil && a.Flag == nil {
+			t.Fatal("a body that is not a sale passed the audit")
+		}
+	})
+}
+
+// The admin API answers the audit as JSON and counts its flags in /metrics.
+func TestAuditReportRoute(t *testing.T) {
+	ctx := context.Background()
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, key, _ := ed25519.GenerateKey(nil)
+	srv := hq.NewServer(hq.Options{Store: store, SigningKey: key})
+	if _, err := srv.PublishRuleset(ctx, discount.Example); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	b := pos.Basket{Lines: []pos.Line{{SKU: "milk", Qty: 1, UnitPrice: 100_00}}}
+	evs, err := storetest.PricedSales("T1", 1, "",
+		storetest.PricedSpec{Rules: discount.Example, Basket: b, At: at},
+		storetest.PricedSpec{Rules: discount.Example, Basket: b, At: at, Edit: func(s *pos.Sale) { s.Total, s.Discount = 1_00, 99_00 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, "T1", evs); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- srv.RunAuditor(runCtx, hq.AuditorOptions{Idle: 10 * time.Millisecond}) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("RunAuditor: %v", err)
+		}
+	}()
+	admin := httptest.NewServer(srv.AdminHandler())
+	defer admin.Close()
+	get := func(path string) (int, []byte) {
+		t.Helper()
+		resp, err := http.Get(admin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	var rep wire.AuditReport
+	for deadline := time.Now().Add(10 * time.Second); rep.Summary.Sales < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the auditor did not audit 2 sales: %+v", rep.Summary)
+		}
+		code, body := get(wire.PathReportAudit)
+		if code != http.StatusOK || json.Unmarshal(body, &rep) != nil {
+			t.Fatalf("GET %s = %d %s", wire.PathReportAudit, code, body)
+		}
+	}
+	if rep.Summary != (wire.AuditSummary{Sales: 2, Flagged: 1}) || len(rep.Flags) != 1 || rep.Flags[0].Seq != 2 ||
+		rep.Flags[0].Findings[0] != (wire.AuditFinding{Code: wire.AuditTotal, Till: 1_00, HQ: 100_00}) {
+		t.Errorf("report = %+v", rep)
+	}
+	if code, body := get(wire.PathReportAudit + "?limit=0"); code != http.StatusOK || !bytes.Contains(body, []byte(`"seq":2`)) {
+		t.Errorf("?limit=0 = %d %s", code, body)
+	}
+	if code, body := get(wire.PathReportAudit + "?limit=ten"); code != http.StatusBadRequest || !bytes.Contains(body, []byte("limit")) {
+		t.Errorf("?limit=ten = %d %s", code, body)
+	}
+	if _, body := get("/metrics"); !bytes.Contains(body, []byte("\ntillhq_audit_flagged_sales 1\n")) || !bytes.Contains(body, []byte("\ntillhq_audit_sales 2\n")) {
+		t.Errorf("/metrics lacks the audit's counts:\n%s", body)
 	}
 }

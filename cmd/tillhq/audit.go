@@ -43,7 +43,7 @@ func auditCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
 
 func printAudit(w io.Writer, rep wire.AuditReport) error {
 	s := rep.Summary
-	fmt.Fprintf(w, "audited %d sales: %d flagged, %d not re-priceable; %d events not audited yet\n", s.Sales, s.Flagged, s.Unpriceable, s.Waiting)
+	fmt.Fprintf(w, "audited %s: %d flagged, %d not re-priceable; %s not audited yet\n", plural(s.Sales, "sale"), s.Flagged, s.Unpriceable, plural(s.Waiting, "event"))
 	for _, f := range rep.Flags {
 		chain := ""
 		if f.Epoch != "" {
@@ -66,8 +66,16 @@ func printAudit(w io.Writer, rep wire.AuditReport) error {
 		if c.Epoch != "" {
 			chain = "epoch " + c.Epoch
 		}
-		fmt.Fprintf(w, "\n%s %s: %d sales not re-priceable (sold before the till recorded what it priced with), seq %d-%d\n",
-			c.Terminal, chain, c.Unpriceable, c.UnpricedFirst, c.UnpricedLast)
+		fmt.Fprintf(w, "\n%s %s: %s not re-priceable (sold before the till recorded what it priced with), seq %d-%d\n",
+			c.Terminal, chain, plural(c.Unpriceable, "sale"), c.UnpricedFirst, c.UnpricedLast)
 	}
 	return nil
+}
+
+// plural writes n things: "1 sale", "2 sales".
+func plural(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -10,6 +10,8 @@
 // "holders" a card to its holder's personal data, "forgotten" a card to when its
 // holder was forgotten, "seen" terminal+NUL+card to nothing, and "changes" a
 // big-endian change position to the card that changed there.
+// The audit (audit.go): "audit" maps a chain's key to its audit cursor and
+// counts, "audit_flags" terminal+NUL+epoch+NUL+seq to a flagged sale.
 package boltstore
 
 import (

@@ -9,7 +9,8 @@
 // rulesets holds the published rulesets, enrollment_tokens the one-time
 // enrollment tokens (hq.TokenStore), cards the card accounts with their change
 // feed positions (handed out by change_feed), holders and forgotten the card
-// holders, seen which terminal has seen which card, and schema_migrations
+// holders, seen which terminal has seen which card, audit_chains and
+// audit_flags the audit of the synced sales (audit.go), and schema_migrations
 // records which migrations ran.
 //
 // Append locks the chain's row (SELECT ... FOR UPDATE), lets hq.Extend decide

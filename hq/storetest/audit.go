@@ -40,11 +40,16 @@ type PricedSpec struct {
 // per spec, each a sale as till.Sale records it, linked to prevHash.
 func PricedSales(terminal string, from uint64, prevHash string, specs ...PricedSpec) ([]event.Event, error) {
 	var out []event.Event
+	parsed := map[string]*discount.Ruleset{}
 	for i, sp := range specs {
 		seq := from + uint64(i)
-		rs, err := rulesfile.Parse(sp.Rules)
-		if err != nil {
-			return nil, err
+		rs, ok := parsed[string(sp.Rules)]
+		if !ok {
+			var err error
+			if rs, err = rulesfile.Parse(sp.Rules); err != nil {
+				return nil, err
+			}
+			parsed[string(sp.Rules)] = rs
 		}
 		b := sp.Basket
 		b.Terminal = terminal
