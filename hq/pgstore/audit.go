@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/sync/wire"
@@ -28,20 +30,61 @@ func (s *Store) Ruleset(ctx context.Context, version int64) (hq.Ruleset, error) 
 	return rs, nil
 }
 
-// AuditNext implements hq.Audits. The chain's row of audit_chains is locked
-// FOR UPDATE SKIP LOCKED for the whole batch: another replica's auditor takes
-// another chain, and ingest, which never touches audit_chains, is not held up.
-// Chains are taken least recently audited first.
+// auditPool is the audit's own connection to the database, opened at the
+// first audit: the auditor neither waits for the connections uploads use nor
+// takes one from them while it prices a batch.
+type auditPool struct {
+	mu     sync.Mutex
+	pool   *pgxpool.Pool
+	closed bool
+}
+
+func (a *auditPool) get(ctx context.Context, main *pgxpool.Pool) (*pgxpool.Pool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil, errors.New("store closed")
+	}
+	if a.pool == nil {
+		cfg := main.Config()
+		cfg.MaxConns, cfg.MinConns = 1, 0
+		p, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.pool = p
+	}
+	return a.pool, nil
+}
+
+func (a *auditPool) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// AuditNext implements hq.Audits, on the audit's own connection. The chain's
+// row of audit_chains is locked FOR UPDATE SKIP LOCKED for the whole batch:
+// another replica's auditor (or another caller here) takes another chain, and
+// ingest, which never touches audit_chains, is not held up. Chains are taken
+// least recently audited first.
 func (s *Store) AuditNext(ctx context.Context, limit int, fn func(hq.AuditBatch) (hq.AuditResult, error)) (bool, error) {
+	pool, err := s.audit.get(ctx, s.pool)
+	if err != nil {
+		return false, fmt.Errorf("audit: connect: %w", err)
+	}
 	// A chain never audited gets its row, at its base; replicas doing it at
 	// once conflict harmlessly.
-	if _, err := s.pool.Exec(ctx, `INSERT INTO audit_chains (terminal, epoch, audited)
+	if _, err := pool.Exec(ctx, `INSERT INTO audit_chains (terminal, epoch, audited)
 		SELECT c.terminal, c.epoch, c.base_seq FROM chains c
 		WHERE NOT EXISTS (SELECT 1 FROM audit_chains a WHERE a.terminal = c.terminal AND a.epoch = c.epoch)
 		ON CONFLICT DO NOTHING`); err != nil {
 		return false, fmt.Errorf("audit: add chains: %w", err)
 	}
-	tx, err := s.pool.Begin(ctx)
+	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("audit: %w", err)
 	}
@@ -62,8 +105,7 @@ func (s *Store) AuditNext(ctx context.Context, limit int, fn func(hq.AuditBatch)
 		return false, fmt.Errorf("audit: pick a chain: %w", err)
 	}
 	st.UnpricedFirst, st.UnpricedLast = uint64(first), uint64(last)
-	// Events up to the chain's watermark never change: read them from the pool.
-	if b.Events, err = s.events(ctx, b.Terminal, b.Epoch, uint64(audited), math.MaxInt64, max(limit, 1)); err != nil {
+	if b.Events, err = events(ctx, tx, b.Terminal, b.Epoch, uint64(audited), math.MaxInt64, max(limit, 1)); err != nil {
 		return false, fmt.Errorf("audit: %w", err)
 	}
 	if len(b.Events) == 0 {
