@@ -263,8 +263,12 @@ type AuditorOptions struct {
 	Idle time.Duration
 	// Pause is how long the auditor rests after each batch, as a multiple of
 	// the time the batch took (default 3: it works at most a quarter of the
-	// time), so that a backlog never takes the CPU ingest needs.
-	Pause float64
+	// time), so that a backlog never takes the CPU ingest needs. While Busy
+	// says the replica is taking uploads, it rests BusyPause times as long
+	// instead (default 19: a twentieth of the time).
+	Pause, BusyPause float64
+	// Busy reports whether uploads are under way; nil: never.
+	Busy func() bool
 	// Wake returns a channel closed when there may be new events (an upload
 	// stored them); nil: only Idle.
 	Wake   func() <-chan struct{}
@@ -292,6 +296,12 @@ func NewAuditor(opts AuditorOptions) *Auditor {
 	}
 	if opts.Pause <= 0 {
 		opts.Pause = 3
+	}
+	if opts.BusyPause <= 0 {
+		opts.BusyPause = 19
+	}
+	if opts.Busy == nil {
+		opts.Busy = func() bool { return false }
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -322,7 +332,11 @@ func (a *Auditor) Run(ctx context.Context) error {
 		}
 		var rest time.Duration
 		if worked && err == nil {
-			rest = time.Duration(float64(time.Since(start)) * a.opts.Pause)
+			pause := a.opts.Pause
+			if a.opts.Busy() {
+				pause = a.opts.BusyPause
+			}
+			rest = time.Duration(float64(time.Since(start)) * pause)
 			wake = nil
 		} else {
 			rest = a.opts.Idle

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,8 +57,9 @@ type Server struct {
 
 	metrics *metrics
 
-	published signal // fired when a ruleset is published
-	cards     signal // fired when a card's account or holder changes
+	published signal       // fired when a ruleset is published
+	cards     signal       // fired when a card's account or holder changes
+	uploading atomic.Int64 // uploads under way: the auditor yields to them
 }
 
 // NewServer returns a Server over opts.Store.
@@ -87,10 +89,12 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// RunAuditor runs an Auditor (opts without Store, Wake and Logger: the
-// server's) until ctx ends: every replica runs one. It is woken by uploads.
+// RunAuditor runs an Auditor (opts without Store, Wake, Busy and Logger: the
+// server's) until ctx ends: every replica runs one. It is woken by uploads,
+// and works less while uploads are under way.
 func (s *Server) RunAuditor(ctx context.Context, opts AuditorOptions) error {
 	opts.Store, opts.Wake, opts.Logger = s.opts.Store, s.cards.wait, s.log
+	opts.Busy = func() bool { return s.uploading.Load() > 0 }
 	return NewAuditor(opts).Run(ctx)
 }
 
@@ -186,6 +190,8 @@ func ValidateRuleset(raw []byte) (int64, error) {
 }
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	s.uploading.Add(1)
+	defer s.uploading.Add(-1)
 	var req wire.UploadRequest
 	if err := s.readJSON(w, r, &req); err != nil {
 		s.metrics.uploads.WithLabelValues("bad_request").Inc()

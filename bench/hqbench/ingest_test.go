@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/pgstore"
 	"github.com/tilld/tilld/internal/pgtest"
 	"github.com/tilld/tilld/sync/wire"
@@ -131,6 +132,7 @@ type ingest struct {
 	url     string // HQ
 	pool    *pgxpool.Pool
 	store   *pgstore.Store // HQ's
+	srv     *hq.Server
 	chains  [][]event.Event
 	all     []event.Event  // every chain, one after the other
 	uploads [][]upload     // per terminal, its uploads as sync/forward encodes them
@@ -171,8 +173,9 @@ func newIngestOf(tb testing.TB, terminals, per, batch int, chainOf func(terminal
 	}
 	tb.Cleanup(pool.Close)
 	ca := newCA(tb)
-	url, _ := startHQ(tb, ca, store)
-	e := &ingest{rows: terminals * per, batch: batch, url: url, pool: pool, store: store}
+	srv := hq.NewServer(hq.Options{Store: store, CA: ca, RequireClientCert: true})
+	url, _ := serveHQ(tb, ca, srv)
+	e := &ingest{rows: terminals * per, batch: batch, url: url, pool: pool, store: store, srv: srv}
 	for i := range terminals {
 		id := fmt.Sprintf("B%02d", i)
 		chain := chainOf(id, per)
