@@ -341,7 +341,7 @@ func TestAuditTally(t *testing.T) {
 	}
 }
 
-func TestFormatFinding(t *testing.T) {
+func TestAuditFormatFinding(t *testing.T) {
 	for _, tc := range []struct {
 		f    wire.AuditFinding
 		want string

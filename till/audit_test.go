@@ -25,7 +25,7 @@ import (
 // happy hour is 16:00-18:00 Moscow time), the card's account as priced
 // against (its tier, lots, offline state), what the customer asked for; and
 // none of the holder's personal data.
-func TestSalesArePricedAgainAtHQ(t *testing.T) {
+func TestAuditOfTillSales(t *testing.T) {
 	raw, err := os.ReadFile("../discount/testdata/rules/chain.toml")
 	if err != nil {
 		t.Fatal(err)

@@ -86,11 +86,21 @@ func Version(raw []byte, v int64) []byte {
 	return slices.Concat(raw[:i+1], fmt.Appendf(nil, "version = %d", v), raw[i+1+j:])
 }
 
-// runAudit holds every store to the same audit: rulesets by version, a cursor
-// per chain that never skips an event nor gives one twice (also to auditors
-// running at once), flags and tallies, and the Auditor over the store.
-func runAudit(t *testing.T, newStore func(t *testing.T) hq.Store) {
+// RunAudit is the audit's part of the suite: it holds every store to the same
+// audit: rulesets by version, a cursor per chain that never skips an event nor
+// gives one twice (also to auditors running at once), flags and tallies, an
+// upload during an audit, and the Auditor over the store. open is as for Run.
+func RunAudit(t *testing.T, open func(t *testing.T) hq.Store) {
 	ctx := context.Background()
+	newStore := func(t *testing.T) hq.Store {
+		s := open(t)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close store: %v", err)
+			}
+		})
+		return s
+	}
 	// seen records every event given to an audit function, and answers as
 	// one would: each a sale, seq 2 of every chain flagged, every event of
 	// terminal "OLD" not re-priceable.
