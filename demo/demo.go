@@ -93,8 +93,10 @@ func Run(ctx context.Context, opts Options) error {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/admin/", srv.AdminHandler())
 	mux.Handle(wire.PathReportSales, srv.AdminHandler())
+	mux.Handle(wire.PathReportAudit, srv.AdminHandler())
 	mux.Handle("/", srv.Handler())
 	wg.Go(func() { serve.HTTP(ctx, hqLn, mux, 0) })
+	wg.Go(func() { srv.RunAuditor(ctx, hq.AuditorOptions{}) })
 
 	listen := opts.Listen
 	if listen == "" {

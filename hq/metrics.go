@@ -1,7 +1,9 @@
 package hq
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,5 +53,42 @@ func (m *metrics) ack(terminal string, acked uint64) {
 		if seen {
 			m.ingested.Add(float64(acked - prev))
 		}
+	}
+}
+
+// auditCollector serves the audit's summary, read from the store at each
+// scrape: the same numbers at every replica.
+type auditCollector struct{ store Audits }
+
+var (
+	auditSalesDesc = prometheus.NewDesc("tillhq_audit_sales",
+		"Synced sales HQ's audit has priced again or found not re-priceable.", nil, nil)
+	auditFlaggedDesc = prometheus.NewDesc("tillhq_audit_flagged_sales",
+		"Synced sales the audit flagged: an unpublished or altered ruleset, or totals that differ from HQ's pricing.", nil, nil)
+	auditUnpriceableDesc = prometheus.NewDesc("tillhq_audit_unpriceable_sales",
+		"Synced sales sold before tills kept what they priced with, so not priced again.", nil, nil)
+	auditWaitingDesc = prometheus.NewDesc("tillhq_audit_waiting_events",
+		"Events HQ holds that the audit has not reached yet.", nil, nil)
+)
+
+func (auditCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{auditSalesDesc, auditFlaggedDesc, auditUnpriceableDesc, auditWaitingDesc} {
+		ch <- d
+	}
+}
+
+func (c auditCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sum, err := c.store.AuditSummary(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(auditFlaggedDesc, err)
+		return
+	}
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v int64
+	}{{auditSalesDesc, sum.Sales}, {auditFlaggedDesc, sum.Flagged}, {auditUnpriceableDesc, sum.Unpriceable}, {auditWaitingDesc, sum.Waiting}} {
+		ch <- prometheus.MustNewConstMetric(m.d, prometheus.GaugeValue, float64(m.v))
 	}
 }

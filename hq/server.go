@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,8 +57,9 @@ type Server struct {
 
 	metrics *metrics
 
-	published signal // fired when a ruleset is published
-	cards     signal // fired when a card's account or holder changes
+	published signal       // fired when a ruleset is published
+	cards     signal       // fired when a card's account or holder changes
+	uploading atomic.Int64 // uploads under way: the auditor yields to them
 }
 
 // NewServer returns a Server over opts.Store.
@@ -80,7 +82,20 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	if opts.Store != nil {
+		s.metrics.reg.MustRegister(auditCollector{opts.Store})
+	}
+	return s
+}
+
+// RunAuditor runs an Auditor (opts without Store, Wake, Busy and Logger: the
+// server's) until ctx ends: every replica runs one. It is woken by uploads,
+// and works less while uploads are under way.
+func (s *Server) RunAuditor(ctx context.Context, opts AuditorOptions) error {
+	opts.Store, opts.Wake, opts.Logger = s.opts.Store, s.cards.wait, s.log
+	opts.Busy = func() bool { return s.uploading.Load() > 0 }
+	return NewAuditor(opts).Run(ctx)
 }
 
 // Handler returns the routes terminals use: upload, rules, enrollment. Serve it
@@ -108,11 +123,14 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathAdminTerminals, s.addTerminal)
 	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
 	mux.HandleFunc("GET "+wire.PathReportOverdrafts, s.reportOverdrafts)
+	mux.HandleFunc("GET "+wire.PathReportAudit, s.reportAudit)
 	mux.HandleFunc("POST "+wire.PathAdminCustomers, s.importCustomers)
 	mux.HandleFunc("GET "+wire.PathAdminCustomers+"/{card}", s.showCustomer)
 	mux.HandleFunc("DELETE "+wire.PathAdminCustomers+"/{card}", s.forgetCustomer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// A metric that cannot be read (the audit's, from the store) leaves out
+	// itself, not the others.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return mux
 }
 
@@ -172,6 +190,8 @@ func ValidateRuleset(raw []byte) (int64, error) {
 }
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	s.uploading.Add(1)
+	defer s.uploading.Add(-1)
 	var req wire.UploadRequest
 	if err := s.readJSON(w, r, &req); err != nil {
 		s.metrics.uploads.WithLabelValues("bad_request").Inc()

@@ -26,7 +26,7 @@ var (
 	ErrNoChain = errors.New("no such chain")
 	// ErrOldRuleset: a ruleset is published with a version not above the current one.
 	ErrOldRuleset = errors.New("ruleset version is not newer than the current one")
-	// ErrNoRuleset: nothing has been published yet.
+	// ErrNoRuleset: nothing has been published yet, or not the version asked for.
 	ErrNoRuleset = errors.New("no ruleset published yet")
 )
 
@@ -74,7 +74,11 @@ type Store interface {
 	PublishRuleset(ctx context.Context, rs Ruleset) error
 	// CurrentRuleset returns the newest ruleset, ErrNoRuleset when none.
 	CurrentRuleset(ctx context.Context) (Ruleset, error)
+	// Ruleset returns the published ruleset of the version, ErrNoRuleset
+	// when HQ never published it.
+	Ruleset(ctx context.Context, version int64) (Ruleset, error)
 	Customers
+	Audits
 	Close() error
 }
 

@@ -279,6 +279,30 @@ type Sale struct {
 	// (its idempotency digest): a ledger rebuilt from HQ's copy of the chain
 	// still tells a retry of the sale from another basket under its id.
 	Request string `json:"request,omitempty"`
+	// Inputs is what the engine read to price the sale that the rest of the
+	// body does not say, so that HQ can price it again (docs/audit.md); nil
+	// in a sale recorded before tills kept it.
+	Inputs *SaleInputs `json:"inputs,omitempty"`
+}
+
+// SaleInputs is what a till priced a sale with beyond its lines, its card and
+// its time: where it sold, what the customer asked for, the card's account as
+// the till saw it, and the till's clock. It holds no personal data: the
+// account comes without its Profile (the quote's Birthday says what the
+// engine made of the birthday).
+type SaleInputs struct {
+	Store  string `json:"store,omitempty"`
+	Region string `json:"region,omitempty"`
+	// RedeemPoints and Donate are the basket's: what the customer asked for.
+	RedeemPoints int64 `json:"redeem_points,omitempty"`
+	Donate       bool  `json:"donate,omitempty"`
+	// UTCOffset is the till's offset from UTC at the sale, in seconds east:
+	// rules' windows are read on the till's wall clock.
+	UTCOffset int `json:"utc_offset"`
+	// Account is the card's account as the sale was priced against it, its
+	// Profile removed; nil for a sale without a card. Its Lots are kept only
+	// when the customer asked to pay with points: nothing else reads them.
+	Account *Account `json:"account,omitempty"`
 }
 
 // ReturnLine asks to refund Qty units of the sale's line number Line (from

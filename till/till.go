@@ -612,12 +612,14 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 			}
 			// The ledger's time is UTC; windows and birthdays are read on the
 			// till's wall clock, as for the quote.
-			q, err := discount.Apply(a.rs, req.Basket, acctp, at.In(now.Location()))
+			wall := at.In(now.Location())
+			q, err := discount.Apply(a.rs, req.Basket, acctp, wall)
 			if err != nil {
 				return ledger.Priced{}, err
 			}
 			greeting, q.Greeting = q.Greeting, ""
-			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q, Request: digest})
+			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q, Request: digest,
+				Inputs: pos.NewSaleInputs(req.Basket, acctp, wall)})
 			if err != nil {
 				return ledger.Priced{}, err
 			}

@@ -73,11 +73,16 @@ func terminalClient(tb testing.TB, ca *pki.CA, store, terminal string) *http.Cli
 // when tb ends). The caller closes store.
 func startHQ(tb testing.TB, ca *pki.CA, store hq.Store) (url string, stop func()) {
 	tb.Helper()
+	return serveHQ(tb, ca, hq.NewServer(hq.Options{Store: store, CA: ca, RequireClientCert: true}))
+}
+
+// serveHQ is startHQ for a server the caller made.
+func serveHQ(tb testing.TB, ca *pki.CA, srv *hq.Server) (url string, stop func()) {
+	tb.Helper()
 	cert, key, err := ca.ServerCert([]string{"127.0.0.1"}, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := hq.NewServer(hq.Options{Store: store, CA: ca, RequireClientCert: true})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

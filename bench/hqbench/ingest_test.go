@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/pgstore"
 	"github.com/tilld/tilld/internal/pgtest"
 	"github.com/tilld/tilld/sync/wire"
@@ -35,9 +36,10 @@ import (
 //     once, one COPY (one transaction) per 500 rows.
 //   - copy-single: the same rows in one COPY.
 //
-// Tables are emptied before each (events and terminals; the cards' accounts
-// stay, as at a live HQ). The upload bodies are encoded before the clock starts:
-// a terminal encodes its own on its own machine. It reports rows/s of each and
+// Tables are emptied before each (events, terminals and their chains, and
+// the audit's; the cards' accounts stay, as at a live HQ). The upload bodies
+// are encoded before the clock starts: a terminal encodes its own on its own
+// machine. It reports rows/s of each and
 // hq's rate as a percentage of each COPY's; ns/op is one iteration of all three
 // with their set-up.
 //
@@ -129,6 +131,8 @@ type ingest struct {
 	batch   int
 	url     string // HQ
 	pool    *pgxpool.Pool
+	store   *pgstore.Store // HQ's
+	srv     *hq.Server
 	chains  [][]event.Event
 	all     []event.Event  // every chain, one after the other
 	uploads [][]upload     // per terminal, its uploads as sync/forward encodes them
@@ -144,6 +148,12 @@ type upload struct {
 // newIngest starts HQ on a new database and gives each of the terminals per
 // sales (tillChain), to upload in batches of batch.
 func newIngest(tb testing.TB, terminals, per, batch int) *ingest {
+	tb.Helper()
+	return newIngestOf(tb, terminals, per, batch, tillChain)
+}
+
+// newIngestOf is newIngest with the terminals' chains made by chainOf.
+func newIngestOf(tb testing.TB, terminals, per, batch int, chainOf func(terminal string, n int) []event.Event) *ingest {
 	tb.Helper()
 	ctx := context.Background()
 	dbURL := pgtest.URL(tb)
@@ -163,11 +173,12 @@ func newIngest(tb testing.TB, terminals, per, batch int) *ingest {
 	}
 	tb.Cleanup(pool.Close)
 	ca := newCA(tb)
-	url, _ := startHQ(tb, ca, store)
-	e := &ingest{rows: terminals * per, batch: batch, url: url, pool: pool}
+	srv := hq.NewServer(hq.Options{Store: store, CA: ca, RequireClientCert: true})
+	url, _ := serveHQ(tb, ca, srv)
+	e := &ingest{rows: terminals * per, batch: batch, url: url, pool: pool, store: store, srv: srv}
 	for i := range terminals {
 		id := fmt.Sprintf("B%02d", i)
-		chain := tillChain(id, per)
+		chain := chainOf(id, per)
 		var ups []upload
 		for j := 0; j < len(chain); j += batch {
 			evs := chain[j:min(j+batch, len(chain))]
@@ -188,7 +199,7 @@ func newIngest(tb testing.TB, terminals, per, batch int) *ingest {
 // measure empties the tables, times ingest, and checks every row arrived.
 func (e *ingest) measure(tb testing.TB, ingest func(tb testing.TB)) time.Duration {
 	tb.Helper()
-	if _, err := e.pool.Exec(context.Background(), "TRUNCATE events, terminals"); err != nil {
+	if _, err := e.pool.Exec(context.Background(), "TRUNCATE events, terminals, chains, audit_chains, audit_flags"); err != nil {
 		tb.Fatal(err)
 	}
 	start := time.Now()

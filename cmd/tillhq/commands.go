@@ -133,6 +133,11 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			errc := make(chan error, 1)
 			go func() { errc <- serve.HTTP(cmd.Context(), adminLn, srv.AdminHandler(), 0) }()
 			go serve.Notify(cmd.Context(), func() error { _, err := store.Acked(cmd.Context(), ""); return err })
+			// The audit of synced sales runs beside, stopped before the store closes.
+			auditCtx, stopAudit := context.WithCancel(cmd.Context())
+			auditDone := make(chan error, 1)
+			go func() { auditDone <- srv.RunAuditor(auditCtx, hq.AuditorOptions{}) }()
+			defer func() { stopAudit(); <-auditDone }()
 			err = serve.HTTP(cmd.Context(), tls.NewListener(ln, tlsConf), srv.Handler(), 0)
 			if aerr := <-errc; err == nil {
 				err = aerr
@@ -236,7 +241,7 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON))
+	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON))
 	return cmd
 }
 

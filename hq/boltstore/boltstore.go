@@ -10,6 +10,8 @@
 // "holders" a card to its holder's personal data, "forgotten" a card to when its
 // holder was forgotten, "seen" terminal+NUL+card to nothing, and "changes" a
 // big-endian change position to the card that changed there.
+// The audit (audit.go): "audit" maps a chain's key to its audit cursor and
+// counts, "audit_flags" terminal+NUL+epoch+NUL+seq to a flagged sale.
 package boltstore
 
 import (
@@ -47,6 +49,10 @@ type Store struct {
 	// gate is held shared by every transaction and exclusively while the
 	// pages a forgotten holder left are zeroed (see ForgetHolder).
 	gate sync.RWMutex
+	// auditMu lets one auditor at a time work (audit.go); auditAfter is the
+	// key of the chain it audited last.
+	auditMu    sync.Mutex
+	auditAfter []byte
 }
 
 func (s *Store) view(fn func(*bolt.Tx) error) error {
@@ -424,9 +430,23 @@ func (s *Store) PublishRuleset(_ context.Context, rs hq.Ruleset) error {
 
 // CurrentRuleset implements hq.Store.
 func (s *Store) CurrentRuleset(context.Context) (hq.Ruleset, error) {
+	return s.ruleset(func(b *bolt.Bucket) []byte { _, v := b.Cursor().Last(); return v })
+}
+
+// Ruleset implements hq.Store.
+func (s *Store) Ruleset(_ context.Context, version int64) (hq.Ruleset, error) {
+	rs, err := s.ruleset(func(b *bolt.Bucket) []byte { return b.Get(seqKey(uint64(version))) })
+	if err != nil {
+		return rs, fmt.Errorf("ruleset version %d: %w", version, err)
+	}
+	return rs, nil
+}
+
+// ruleset decodes the published ruleset get finds, ErrNoRuleset when none.
+func (s *Store) ruleset(get func(*bolt.Bucket) []byte) (hq.Ruleset, error) {
 	var rs hq.Ruleset
 	err := s.view(func(tx *bolt.Tx) error {
-		_, v := tx.Bucket(bucketRules).Cursor().Last()
+		v := get(tx.Bucket(bucketRules))
 		if v == nil {
 			return hq.ErrNoRuleset
 		}

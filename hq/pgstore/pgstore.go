@@ -9,7 +9,8 @@
 // rulesets holds the published rulesets, enrollment_tokens the one-time
 // enrollment tokens (hq.TokenStore), cards the card accounts with their change
 // feed positions (handed out by change_feed), holders and forgotten the card
-// holders, seen which terminal has seen which card, and schema_migrations
+// holders, seen which terminal has seen which card, audit_chains and
+// audit_flags the audit of the synced sales (audit.go), and schema_migrations
 // records which migrations ran.
 //
 // Append locks the chain's row (SELECT ... FOR UPDATE), lets hq.Extend decide
@@ -54,6 +55,7 @@ type Store struct {
 	pool  *pgxpool.Pool
 	log   *slog.Logger
 	known known // rows this replica knows exist
+	audit auditPool
 }
 
 var _ hq.Store = (*Store)(nil)
@@ -85,6 +87,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 
 // Close closes the connections, waiting for the ones in use to be released.
 func (s *Store) Close() error {
+	s.audit.close()
 	s.pool.Close()
 	return nil
 }
@@ -350,16 +353,19 @@ func (s *Store) SalesReport(ctx context.Context) ([]wire.TerminalSales, error) {
 // after, in order (all of them when limit <= 0), exactly as they were
 // uploaded: their hashes verify.
 func (s *Store) Events(ctx context.Context, terminal string, after uint64, limit int) ([]event.Event, error) {
-	return s.events(ctx, terminal, "", after, math.MaxInt64, limit)
+	return events(ctx, s.pool, terminal, "", after, math.MaxInt64, limit)
 }
 
-// events returns up to limit events of one chain's own with seqs after..to.
-func (s *Store) events(ctx context.Context, terminal, epoch string, after, to uint64, limit int) ([]event.Event, error) {
+// events returns up to limit events of one chain's own with seqs after..to,
+// read through q (the pool or a transaction).
+func events(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}, terminal, epoch string, after, to uint64, limit int) ([]event.Event, error) {
 	var lim *int // NULL: no limit
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT terminal, seq, id, type, at_unix_ns, ruleset_version, ruleset_hash, prev, hash, body
+	rows, _ := q.Query(ctx, `SELECT terminal, seq, id, type, at_unix_ns, ruleset_version, ruleset_hash, prev, hash, body
 		FROM events WHERE terminal = $1 AND epoch = $2 AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT $5`,
 		terminal, epoch, int64(after), int64(min(to, math.MaxInt64)), lim)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (event.Event, error) {
@@ -402,7 +408,7 @@ func (s *Store) ChainEvents(ctx context.Context, terminal, epoch string, after u
 	}
 	var out []event.Event
 	err = hq.Lineage(ctl, c, after+1, to, func(epoch string, from, to uint64) error {
-		evs, err := s.events(ctx, terminal, epoch, from-1, to, 0)
+		evs, err := events(ctx, s.pool, terminal, epoch, from-1, to, 0)
 		out = append(out, evs...)
 		return err
 	})

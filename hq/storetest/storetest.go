@@ -49,7 +49,8 @@ func Chain(terminal string, from, to uint64, prevHash string, total money.Amount
 	return out
 }
 
-// Run runs the suite. open returns a new, empty store; Run closes it.
+// Run runs the suite but for the audit's part (RunAudit, which every store
+// runs too). open returns a new, empty store; Run closes it.
 func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 	ctx := context.Background()
 	newStore := func(t *testing.T) hq.Store {
