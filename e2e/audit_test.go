@@ -15,7 +15,6 @@ import (
 	"github.com/tilld/tilld/daemon"
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/hq/storetest"
-	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -72,7 +71,7 @@ func testAudit(t *testing.T, store string) {
 	conf := filepath.Join(work, "tilld.toml")
 	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", honest, apiAddr))
 	start(t, "tilld", "run", "--config", conf)
-	api := localapi.NewClient(apiAddr)
+	api := apiClient(apiAddr, honest)
 	waitFor(t, 15*time.Second, "tilld online with the rules", func() bool {
 		st, err := api.Status(ctx)
 		return err == nil && st.Online && st.RulesetVersion == 1
