@@ -112,7 +112,7 @@ func TestPowerCut(t *testing.T) {
 		if t.Failed() {
 			t.Fatalf("round %d failed; console of the killed guest:\n%s", round, v.console.tail(80))
 		}
-		t.Logf("cut %d: ready %s after boot, %d sales acknowledged so far", round, boots[len(boots)-1].Round(time.Millisecond), book.acked())
+		t.Logf("cut %d: tilld ready %s after boot; %d sales acknowledged so far, %d sent and not answered", round, boots[len(boots)-1].Round(time.Millisecond), book.acked(), book.unanswered())
 	}
 
 	// A last boot: settle what was in flight at the cuts, then check it all.
@@ -174,6 +174,14 @@ func killSeed(t *testing.T, replay string) uint64 {
 		}
 	})
 	return seed
+}
+
+// unanswered is how many sales were sent and have no answer yet: those a cut
+// swallowed, until they are sent again.
+func (sb *saleBook) unanswered() int {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return len(sb.pending)
 }
 
 // sellThenKill has four POS clients ring up sales for d, then calls kill
