@@ -28,8 +28,8 @@ import (
 )
 
 var (
-	soak      = flag.Bool("soak", false, "crash test: kill tilld 500 times instead of 50")
-	crashSeed = flag.Uint64("seed", 0, "crash test: replay the run of this seed (0: a new one)")
+	soak      = flag.Bool("soak", false, "kill tests: TestCrash kills tilld 500 times instead of 50, TestPowerCut cuts the guest's power 200 times instead of 20")
+	crashSeed = flag.Uint64("seed", 0, "kill tests: replay the run of this seed (0: a new one)")
 )
 
 // TestCrash kills tilld with SIGKILL at random moments while four POS clients
