@@ -496,12 +496,15 @@ func (v *guestVM) kill(t *testing.T) {
 	}
 }
 
-// waitLine waits for a console line starting with prefix and returns it.
+// waitLine waits for a whole console line starting with prefix and returns
+// it.
 func (v *guestVM) waitLine(t *testing.T, prefix string) (found string) {
 	t.Helper()
 	v.wait(t, fmt.Sprintf("%q on the guest's console", prefix), 20*time.Millisecond, func() bool {
 		for line := range strings.Lines(v.console.String()) {
-			if strings.HasPrefix(line, prefix) {
+			// The serial console delivers a line in pieces: one not ended yet
+			// may be cut short ("POWERCUT VERIFY " without its verdict).
+			if strings.HasPrefix(line, prefix) && strings.HasSuffix(line, "\n") {
 				found = strings.TrimRight(line, "\r\n")
 				return true
 			}
