@@ -83,6 +83,7 @@ func TestPowerCut(t *testing.T) {
 	seen := make(map[uint64]event.Event)
 	var boots []time.Duration
 	startupCuts := 0
+	durableUnanswered := make(map[string]bool) // sales durable at a cut that came before their answer
 
 	created := false // a boot has reached tilld's answer: the ledger exists
 	for round := 1; round <= kills; round++ {
@@ -101,7 +102,11 @@ func TestPowerCut(t *testing.T) {
 			continue
 		}
 		v.checkVerdict(t, created)
-		boots = append(boots, v.checkBoot(t, api, book, seen))
+		ready, unanswered := v.checkBoot(t, api, book, seen)
+		boots = append(boots, ready)
+		for _, id := range unanswered {
+			durableUnanswered[id] = true
+		}
 		created = true
 		if round%5 == 0 {
 			checkReplays(t, api, book, rng, 5)
@@ -118,7 +123,11 @@ func TestPowerCut(t *testing.T) {
 	// A last boot: settle what was in flight at the cuts, then check it all.
 	v := g.boot(t)
 	v.checkVerdict(t, created)
-	boots = append(boots, v.checkBoot(t, api, book, seen))
+	ready, unanswered := v.checkBoot(t, api, book, seen)
+	boots = append(boots, ready)
+	for _, id := range unanswered {
+		durableUnanswered[id] = true
+	}
 	book.settle(t, api)
 	rep, err := api.LedgerVerify(context.Background())
 	if err != nil || !rep.OK {
@@ -153,8 +162,8 @@ func TestPowerCut(t *testing.T) {
 	v.kill(t)
 
 	slices.Sort(boots)
-	t.Logf("%d power cuts (%d while the guest started); %d sales acknowledged, %d events, %d accounts; boot to ready: min %s, median %s, max %s",
-		kills, startupCuts, book.acked(), rep.Events, rep.Accounts,
+	t.Logf("%d power cuts (%d while the guest started); %d sales acknowledged, %d events (%d of them durable at a cut that swallowed their answer), %d accounts; boot to ready: min %s, median %s, max %s",
+		kills, startupCuts, book.acked(), rep.Events, len(durableUnanswered), rep.Accounts,
 		boots[0].Round(time.Millisecond), boots[len(boots)/2].Round(time.Millisecond), boots[len(boots)-1].Round(time.Millisecond))
 }
 
@@ -224,8 +233,9 @@ func (v *guestVM) checkVerdict(t *testing.T, created bool) {
 
 // checkBoot waits for a booted guest's tilld and checks what the power cut
 // left: verify through tilld, and the exported events against the book. It
-// returns the time from QEMU's start to tilld's answer.
-func (v *guestVM) checkBoot(t *testing.T, api *localapi.Client, book *saleBook, seen map[uint64]event.Event) time.Duration {
+// returns the time from QEMU's start to tilld's answer, and the sales in the
+// ledger whose answer a cut swallowed.
+func (v *guestVM) checkBoot(t *testing.T, api *localapi.Client, book *saleBook, seen map[uint64]event.Event) (time.Duration, []string) {
 	t.Helper()
 	v.waitReady(t, api)
 	ready := time.Since(v.started)
@@ -237,11 +247,11 @@ func (v *guestVM) checkBoot(t *testing.T, api *localapi.Client, book *saleBook, 
 	if err := api.LedgerExport(context.Background(), 0, &export); err != nil {
 		t.Fatalf("export after the power cut: %v", err)
 	}
-	book.checkDurable(t, export.Bytes(), rep, seen)
+	unanswered := book.checkDurable(t, export.Bytes(), rep, seen)
 	if t.Failed() {
 		t.Fatalf("console of the guest:\n%s", v.console.tail(80))
 	}
-	return ready
+	return ready, unanswered
 }
 
 // checkDurable checks the ledger a power cut left: the chain links from seq 1;
@@ -249,8 +259,10 @@ func (v *guestVM) checkBoot(t *testing.T, api *localapi.Client, book *saleBook, 
 // there at the seq it was answered with and with the content of its answer;
 // and every event seen at an earlier boot is still there, byte for byte (a
 // sale whose answer the cut swallowed may be there or not, but once there it
-// stays). It adds the events to seen.
-func (sb *saleBook) checkDurable(t *testing.T, export []byte, rep localapi.VerifyReport, seen map[uint64]event.Event) {
+// stays). It adds the events to seen, and returns the sales it found in the
+// ledger whose answer a cut swallowed: they were durable before the cut,
+// their answer on its way.
+func (sb *saleBook) checkDurable(t *testing.T, export []byte, rep localapi.VerifyReport, seen map[uint64]event.Event) (unanswered []string) {
 	t.Helper()
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
@@ -304,6 +316,12 @@ func (sb *saleBook) checkDurable(t *testing.T, export []byte, rep localapi.Verif
 			t.Errorf("sale %s as answered:\n%s\nas recorded (event %s):\n%s", id, answer, e.ID, e.Body)
 		}
 	}
+	for _, id := range sb.pending {
+		if _, ok := bySale[id]; ok {
+			unanswered = append(unanswered, id)
+		}
+	}
+	return unanswered
 }
 
 // sameSale reports whether an answer of POST /v1/sales is the sale event e.
