@@ -28,8 +28,8 @@ import (
 )
 
 var (
-	soak      = flag.Bool("soak", false, "crash test: kill tilld 500 times instead of 50")
-	crashSeed = flag.Uint64("seed", 0, "crash test: replay the run of this seed (0: a new one)")
+	soak      = flag.Bool("soak", false, "kill tests: TestCrash kills tilld 500 times instead of 50, TestPowerCut cuts the guest's power 200 times instead of 20")
+	crashSeed = flag.Uint64("seed", 0, "kill tests: replay the run of this seed (0: a new one)")
 )
 
 // TestCrash kills tilld with SIGKILL at random moments while four POS clients
@@ -45,16 +45,7 @@ func TestCrash(t *testing.T) {
 	if *soak {
 		kills = 500
 	}
-	seed := *crashSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d", seed)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("replay with: go test ./e2e -run 'TestCrash$' -seed %d (timing still varies)", seed)
-		}
-	})
+	seed := killSeed(t, "go test ./e2e -run 'TestCrash$' -seed %d (timing still varies)")
 	rng := rand.New(rand.NewPCG(seed, 0x7111d))
 
 	work := t.TempDir()
@@ -84,16 +75,7 @@ func TestCrash(t *testing.T) {
 			checkReplays(t, api, book, rng, 10)
 		}
 
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := range 4 {
-			wrng := rand.New(rand.NewPCG(seed, uint64(round*16+w)))
-			wg.Go(func() { book.drive(t, api, wrng, fmt.Sprintf("r%d-w%d", round, w), stop) })
-		}
-		time.Sleep(time.Duration(20+rng.IntN(380)) * time.Millisecond)
-		p.kill(t)
-		close(stop)
-		wg.Wait()
+		book.sellThenKill(t, api, seed, round, time.Duration(20+rng.IntN(380))*time.Millisecond, func() { p.kill(t) })
 		if t.Failed() {
 			t.Fatalf("round %d failed; output of the killed tilld:\n%s", round, p.out)
 		}

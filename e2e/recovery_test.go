@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +115,7 @@ func TestRecovery(t *testing.T) {
 	copyFiles := func(from, to []string) {
 		t.Helper()
 		for i := range from {
-			copyFile(t, from[i], to[i])
+			copyFile(t, from[i], to[i], 0o600)
 		}
 	}
 
@@ -200,24 +199,5 @@ func TestRecovery(t *testing.T) {
 	}
 	if out := run(t, bin("tillhq"), "report", "sales", "--admin", hq.adminURL); !strings.Contains(out, st.Epoch.ID) || !strings.Contains(out, "based on seq 10") {
 		t.Errorf("tillhq report sales does not show the chains:\n%s", out)
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -6,42 +6,37 @@
 #
 #   sh device/hidpos/qemutest/run.sh        # prints "HIDPOS-QEMU PASS" and exits 0
 #
-# TILLD_QEMU_CACHE (default /var/tmp/tilld-hidqemu) keeps the kernel between runs.
+# TILLD_QEMU_CACHE (default /var/tmp/tilld-hidqemu) keeps the kernel between runs
+# (see scripts/qemu-kernel.sh).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-cache=${TILLD_QEMU_CACHE:-/var/tmp/tilld-hidqemu}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 fail() { echo "HIDPOS-QEMU FAIL: $*"; exit 1; }
 
 # Packages: QEMU, a static busybox for the guest's shell, cpio for the
-# initramfs, gcc and libc6-dev for the static cgo build.
+# initramfs, xz for scripts/qemu-kernel.sh, gcc and libc6-dev for the static
+# cgo build.
 missing=""
 command -v qemu-system-x86_64 >/dev/null || missing="$missing qemu-system-x86"
 [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ! ldd /bin/busybox >/dev/null 2>&1 || missing="$missing busybox-static"
 command -v cpio >/dev/null || missing="$missing cpio"
+command -v xz >/dev/null || missing="$missing xz-utils"
 command -v gcc >/dev/null || missing="$missing gcc libc6-dev"
 if [ -n "$missing" ]; then
 	echo "installing:$missing"
 	apt-get install -y --no-install-recommends $missing >/dev/null || fail "apt-get install$missing failed"
 fi
 
-# The kernel: the newest Debian 6.1 image the archive has, downloaded once.
-mkdir -p "$cache"
-if ! ls "$cache"/kernel/boot/vmlinuz-* >/dev/null 2>&1; then
-	pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' | awk '{print $1}' | sort -V | tail -1)
-	[ -n "$pkg" ] || fail "no linux-image-6.1.0-*-amd64 in the apt lists (run apt-get update)"
-	echo "downloading $pkg"
-	(cd "$cache" && rm -f linux-image-*.deb && apt-get download "$pkg" >/dev/null 2>&1) || fail "apt-get download $pkg failed"
-	rm -rf "$cache/kernel"
-	dpkg-deb -x "$cache"/linux-image-*.deb "$cache/kernel" || fail "unpack $pkg"
-fi
-vmlinuz=$(ls "$cache"/kernel/boot/vmlinuz-* | head -1)
-kver=$(ls "$cache"/kernel/lib/modules | head -1)
-mods="$cache/kernel/lib/modules/$kver/kernel"
+# The kernel: the newest Debian 6.1 image the archive has, downloaded once
+# (scripts/qemu-kernel.sh, shared with the power-cut tier).
+kdir=$(sh "$root/scripts/qemu-kernel.sh") || fail "no kernel (run apt-get update?)"
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+kver=$(ls "$kdir"/lib/modules | head -1)
+mods="$kdir/lib/modules/$kver/kernel"
 
 # The guest program, static, with cgo (hidapi + libusb).
 echo "building the guest program"
