@@ -61,6 +61,9 @@ type kindSpec struct {
 	// keys are the rules-file keys of the kind besides the common ones, in
 	// the order the documentation and the error messages list them.
 	keys []Key
+	// needs says, for docs/rules.md, what a rule must have beyond its
+	// required keys; check refuses a rule without it.
+	needs string
 
 	// phase is when a rule of the kind runs.
 	phase func(r *Rule) phase
@@ -348,11 +351,12 @@ var kindTable = []kindSpec{
 			{Name: "partner", Type: ValueString, Required: "the id of the partner program",
 				Doc: "the id of the partner program", field: func(r *Rule) any { return &r.Partner }},
 			{Name: "prefixes", Type: ValuePrefixes, Required: `list the partner's card-number prefixes, e.g. ["2771", "4000-4099"]`, Example: `["2771", "4000-4099"]`,
-				Doc: "the partner's cards: numbers whose first digits, as a number, lie in a range", field: func(r *Rule) any { return &r.Prefixes }},
+				Doc: "the partner's cards: numbers whose first digits, as a number, lie in a range (`[\"2771\", \"4276-4279\"]`)", field: func(r *Rule) any { return &r.Prefixes }},
 			keyPercent.zero("leave it out for no discount").doc("the partner's discount"),
 			keyPoints.doc("partner points for every full `per` paid, owed by the partner"),
 			keyPer.doc("the spend that earns `points`"),
 		},
+		needs: "a `percent`, or `points` and `per`, or both",
 		phase: withPercent(phaseEarn),
 		check: func(k *ruleCheck) {
 			r := k.r
@@ -391,6 +395,7 @@ var kindTable = []kindSpec{
 			keyBonusPoints.doc("points given once per birthday"),
 			keyText.doc("the greeting inside the window, ahead of any greeting rule"),
 		},
+		needs: "at least one of `percent`, `bonus_points` and `text`",
 		phase: withPercent(phaseEarn),
 		check: func(k *ruleCheck) {
 			r := k.r
@@ -463,6 +468,7 @@ var kindTable = []kindSpec{
 				Doc: "or give this share of the points earned to the cause", field: func(r *Rule) any { return &r.PointsShare }},
 			{Name: "always", Type: ValueBool, Doc: "without the customer's consent (`Basket.Donate`)", field: func(r *Rule) any { return &r.Always }},
 		},
+		needs:   "`round_to` or `points_share`, not both (write two rules for both)",
 		phase:   in(phaseAfter),
 		card:    func(r *Rule) bool { return r.PointsShare > 0 },
 		cardDoc: "anyone for a round-up; card holders for `points_share`",
