@@ -202,9 +202,7 @@ var kindTable = []kindSpec{
 		},
 		targets:  promotionTargets,
 		discount: (*engine).wantPercent,
-		reason: func(_ money.Currency, r *Rule) string {
-			return named(r, "Акция", "скидка "+formatPercent(r.Percent))
-		},
+		reason:   percentUnder("Акция"),
 	},
 	{
 		kind:  KindAmountOff,
@@ -375,8 +373,8 @@ var kindTable = []kindSpec{
 		discount:  (*engine).wantPercent,
 		alsoEarns: func(r *Rule) bool { return r.Points > 0 },
 		earn:      (*engine).earnPer,
-		reason: func(_ money.Currency, r *Rule) string {
-			return named(r, "Карта партнёра «"+r.Partner+"»", "скидка "+formatPercent(r.Percent))
+		reason: func(cur money.Currency, r *Rule) string {
+			return percentUnder("Карта партнёра «"+r.Partner+"»")(cur, r)
 		},
 		earnReason: func(cur money.Currency, r *Rule) string {
 			if r.Points == 0 {
@@ -418,19 +416,12 @@ var kindTable = []kindSpec{
 			}
 			checkTexts(k.bad, "text", r.Text)
 		},
-		eligible:  (*engine).inBirthday,
-		discount:  (*engine).wantPercent,
-		alsoEarns: func(r *Rule) bool { return r.BonusPoints > 0 || len(r.Text) > 0 },
-		earn:      (*engine).earnBirthday,
-		reason: func(_ money.Currency, r *Rule) string {
-			return named(r, "С днём рождения", "скидка "+formatPercent(r.Percent))
-		},
-		earnReason: func(_ money.Currency, r *Rule) string {
-			if r.BonusPoints == 0 {
-				return ""
-			}
-			return named(r, "С днём рождения", pointsCount(r.BonusPoints)+" в подарок")
-		},
+		eligible:   (*engine).inBirthday,
+		discount:   (*engine).wantPercent,
+		alsoEarns:  func(r *Rule) bool { return r.BonusPoints > 0 || len(r.Text) > 0 },
+		earn:       (*engine).earnBirthday,
+		reason:     percentUnder("С днём рождения"),
+		earnReason: bonusUnder("С днём рождения"),
 	},
 	{
 		kind:  KindGreeting,
@@ -544,6 +535,25 @@ var (
 		Doc: "the categories it targets; with `skus`, a line matches if either lists it; both empty: every line", field: func(r *Rule) any { return &r.Categories }}
 	keyCardOnly = Key{Name: "card_only", Type: ValueBool, Doc: "card holders only", field: func(r *Rule) any { return &r.CardOnly }}
 )
+
+// percentUnder is the reason of a kind's discount: its percentage under the
+// rule's name, or title.
+func percentUnder(title string) func(money.Currency, *Rule) string {
+	return func(_ money.Currency, r *Rule) string {
+		return named(r, title, "скидка "+formatPercent(r.Percent))
+	}
+}
+
+// bonusUnder is the reason of a kind's bonus points: given, under the
+// rule's name, or title; none without a bonus.
+func bonusUnder(title string) func(money.Currency, *Rule) string {
+	return func(_ money.Currency, r *Rule) string {
+		if r.BonusPoints == 0 {
+			return ""
+		}
+		return named(r, title, pointsCount(r.BonusPoints)+" в подарок")
+	}
+}
 
 const cardOnlyDoc = "anyone; card holders only with `card_only = true`"
 

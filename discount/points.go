@@ -337,7 +337,16 @@ func (e *engine) earnPer(c *crule) (int64, error) {
 
 // earnBirthday: the bonus, once per birthday.
 func (e *engine) earnBirthday(c *crule) (int64, error) {
-	if c.r.BonusPoints == 0 || e.birthdayBonusSpent() {
+	if e.birthdayBonusSpent() {
+		return 0, nil
+	}
+	return e.earnBonus(c)
+}
+
+// earnBonus: the rule's BonusPoints, a gift rather than a share of the
+// purchase, spread over the lines by bonusWeights.
+func (e *engine) earnBonus(c *crule) (int64, error) {
+	if c.r.BonusPoints == 0 {
 		return 0, nil
 	}
 	e.bonusWeights(c)
