@@ -42,6 +42,8 @@ const (
 	KindCharity Kind = "charity"
 	// KindRaffle gives raffle tickets drawn deterministically.
 	KindRaffle Kind = "raffle"
+	// KindWelcome is a discount or points on a card's first purchase.
+	KindWelcome Kind = "welcome"
 )
 
 // Kinds lists every kind, in the order of the kinds table (and of
@@ -516,6 +518,34 @@ var kindTable = []kindSpec{
 			}
 		},
 		after: (*engine).raffle,
+	},
+	{
+		kind:  KindWelcome,
+		title: "a welcome offer on a card's first purchase",
+		keys: []Key{
+			keyPercent.zero("leave it out for no discount").doc("a discount on the first purchase"),
+			keyBonusPoints.doc("points given with the first purchase"),
+		},
+		needs: "a `percent`, `bonus_points`, or both",
+		phase: withPercent(phaseEarn),
+		check: func(k *ruleCheck) {
+			r := k.r
+			if r.Percent == 0 && r.BonusPoints == 0 {
+				k.bad("percent", "a welcome rule gives a percent, bonus_points or both; it has neither")
+			}
+			if r.Percent != 0 {
+				checkPercent(k.bad, "percent", r.Percent)
+			}
+			if r.BonusPoints != 0 {
+				checkCount(k.bad, "bonus_points", r.BonusPoints, 1)
+			}
+		},
+		eligible:   (*engine).firstPurchase,
+		discount:   (*engine).wantPercent,
+		alsoEarns:  func(r *Rule) bool { return r.BonusPoints > 0 },
+		earn:       (*engine).earnBonus,
+		reason:     percentUnder("Первая покупка по карте"),
+		earnReason: bonusUnder("Первая покупка по карте"),
 	},
 }
 

@@ -77,6 +77,8 @@ func TestParseChain(t *testing.T) {
 		"round-up": {ID: "round-up", Kind: discount.KindCharity, Cause: "Фонд «Подари жизнь»", RoundTo: 10_00},
 		"spring-raffle": {ID: "spring-raffle", Kind: discount.KindRaffle, Per: 1000_00, Tickets: 1, Chance: 500, Prize: "Сертификат на 1 000 ₽",
 			Window: discount.Window{Starts: day(2025, 3, 1), Ends: day(2025, 6, 1)}},
+		"welcome": {ID: "welcome", Kind: discount.KindWelcome, Name: "Добро пожаловать", Percent: 1000, BonusPoints: 100,
+			ExcludeCategories: []string{"tobacco", "alcohol"}},
 	}
 	kinds := map[discount.Kind]bool{}
 	for _, r := range rs.Rules {
@@ -317,7 +319,7 @@ percent = 5
 per_unit = true
 colour = "red"
 `, []string{
-			`line 9: rule "x" (#1): percent: not used by greeting rules (it belongs to card_percent, percent_off, buy_get, partner and birthday rules)`,
+			`line 9: rule "x" (#1): percent: not used by greeting rules (it belongs to card_percent, percent_off, buy_get, partner, birthday and welcome rules)`,
 			`line 10: rule "x" (#1): per_unit: not used by greeting rules (it belongs to amount_off rules)`,
 			`line 11: rule "x" (#1): colour: unknown key; greeting rules have text, nameless, lang, and the keys of every rule`,
 		}},
