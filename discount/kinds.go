@@ -54,7 +54,12 @@ var Kinds []Kind
 // of the rules file (which the rulesfile package decodes and docs/rules.md
 // lists), when its rules run, who they are for, how they are checked, and
 // the engine's hooks that evaluate and explain them. kindTable holds one per
-// kind; nothing else in the package lists the kinds.
+// kind; nothing else in the package lists the kinds. The few places that
+// still name one are that kind's own behaviour inside the engine's common
+// path: a gift is outside the limits and its own SKU does not count for
+// min_basket, a partner's points are owed by the partner, a birthday's
+// greeting comes first and its bonus is recorded, and account views ask
+// for the tiers rule.
 type kindSpec struct {
 	kind Kind
 	// title is what the kind is for, in the heading of its section in
