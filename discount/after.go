@@ -20,7 +20,6 @@ func (e *engine) after() error {
 	rules := e.rules(phaseAfter)
 	base := e.p.byPhase[phaseAfter]
 	total := e.subtotal - e.q.Discount
-	roundDone, greetDone := "", ""
 	// A birthday rule's greeting goes before any other.
 	for n := range e.p.rules {
 		if c := &e.p.rules[n]; e.active[n] && c.r.Kind == KindBirthday && len(c.r.Text) > 0 {
@@ -33,51 +32,54 @@ func (e *engine) after() error {
 	}
 	for n := range rules {
 		c := &rules[n]
-		r := c.r
-		if code := e.ineligible(c); code != dropNone {
-			e.drop(c, code, "")
+		if code, detail := e.ineligible(c); code != dropNone {
+			e.drop(c, code, detail)
+			continue
+		}
+		if by := e.supersededBy(c); by != "" {
+			e.drop(c, dropSuperseded, by)
 			continue
 		}
 		e.active[base+n] = true
-		switch r.Kind {
-		case KindCharity:
-			if r.RoundTo > 0 {
-				if roundDone != "" {
-					e.drop(c, dropSuperseded, roundDone)
-					continue
-				}
-				roundDone = r.ID
-				d := (r.RoundTo - total%r.RoundTo) % r.RoundTo
-				if d == 0 {
-					e.drop(c, dropNothing, "")
-					continue
-				}
-				e.q.Donations = append(e.q.Donations, pos.Donation{Rule: r.ID, Cause: r.Cause, Amount: d})
-				e.use(c)
-				continue
-			}
-			if err := e.donatePoints(c); err != nil {
-				return err
-			}
-		case KindRaffle:
-			e.raffle(c, total)
-		case KindGreeting:
-			if greetDone != "" {
-				e.drop(c, dropSuperseded, greetDone)
-				continue
-			}
-			g := e.greet(r.Text, r.Nameless, r.Lang)
-			if g == "" {
-				e.drop(c, dropNoProfile, "")
-				continue
-			}
-			greetDone = r.ID
-			if e.q.Greeting == "" {
-				e.q.Greeting = g
-			}
-			e.use(c)
+		if err := c.spec.after(e, c, total); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// charity gives to the cause the round-up of the total, or its share of
+// the points earned.
+func (e *engine) charity(c *crule, total money.Amount) error {
+	r := c.r
+	if r.RoundTo == 0 {
+		return e.donatePoints(c)
+	}
+	e.claim(c)
+	d := (r.RoundTo - total%r.RoundTo) % r.RoundTo
+	if d == 0 {
+		e.drop(c, dropNothing, "")
+		return nil
+	}
+	e.q.Donations = append(e.q.Donations, pos.Donation{Rule: r.ID, Cause: r.Cause, Amount: d})
+	e.use(c)
+	return nil
+}
+
+// greeting greets the customer, unless a greeting rule before it did; a
+// birthday rule's greeting stays first.
+func (e *engine) greeting(c *crule, _ money.Amount) error {
+	r := c.r
+	g := e.greet(r.Text, r.Nameless, r.Lang)
+	if g == "" {
+		e.drop(c, dropNoProfile, "")
+		return nil
+	}
+	e.claim(c)
+	if e.q.Greeting == "" {
+		e.q.Greeting = g
+	}
+	e.use(c)
 	return nil
 }
 
@@ -167,7 +169,7 @@ const maxRaffleTickets = 1000
 // SHA-256 of the ruleset's seed, the rule, the card, the card's sale count
 // and the basket, so the same sale draws the same way at the till and at
 // HQ, and the card's next sale draws afresh.
-func (e *engine) raffle(c *crule, total money.Amount) {
+func (e *engine) raffle(c *crule, total money.Amount) error {
 	r := c.r
 	tickets := r.Tickets
 	if r.Per > 0 {
@@ -180,7 +182,7 @@ func (e *engine) raffle(c *crule, total money.Amount) {
 	}
 	if tickets == 0 {
 		e.drop(c, dropNothing, "")
-		return
+		return nil
 	}
 	h := sha256.New()
 	field := func(s string) {
@@ -220,4 +222,5 @@ func (e *engine) raffle(c *crule, total money.Amount) {
 	}
 	e.q.Raffles = append(e.q.Raffles, entry)
 	e.use(c)
+	return nil
 }

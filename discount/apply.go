@@ -100,6 +100,32 @@ type engine struct {
 	q        pos.Quote
 	alloc    allocator
 	birthday bool // the customer is inside a birthday rule's window
+	// firsts are the rules that took a class of which one rule applies per
+	// basket (kindSpec.onePer), in firstsBuf while there are few.
+	firsts    []first
+	firstsBuf [4]first
+}
+
+type first struct{ class, rule string }
+
+// supersededBy returns the id of the rule that took c's class first, or "".
+func (e *engine) supersededBy(c *crule) string {
+	if c.onePer == "" {
+		return ""
+	}
+	for _, f := range e.firsts {
+		if f.class == c.onePer {
+			return f.rule
+		}
+	}
+	return ""
+}
+
+// claim records that c applies as the one of its class for this basket.
+func (e *engine) claim(c *crule) {
+	if c.onePer != "" && e.supersededBy(c) == "" {
+		e.firsts = append(e.firsts, first{c.onePer, c.r.ID})
+	}
 }
 
 func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now time.Time, opts Options) *engine {
@@ -166,6 +192,7 @@ func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now ti
 			e.hit(n, k)
 		}
 	}
+	e.firsts = e.firstsBuf[:0]
 	e.basketRoom = -1
 	if share := rs.Limits.BasketDiscount; share > 0 {
 		e.basketRoom = e.subtotal.Percent(share, money.Down)
@@ -281,48 +308,70 @@ func (e *engine) use(c *crule) {
 	}
 }
 
-// ineligible checks the conditions of rule c; dropNone means it may apply.
-func (e *engine) ineligible(c *crule) dropCode {
+// ineligible checks the conditions of rule c; dropNone means it may apply,
+// else the detail goes with the code into Dropped.
+func (e *engine) ineligible(c *crule) (dropCode, string) {
 	r := c.r
-	if r.needsCard() && e.acct == nil {
-		return dropNoCard
+	if c.card && e.acct == nil {
+		return dropNoCard, ""
 	}
 	if c.scoped && !e.inScope(r) {
-		return dropScope
+		return dropScope, ""
 	}
 	if c.windowed {
 		if code := c.win.outside(&e.now); code != dropNone {
-			return code
+			return code, ""
 		}
 	}
 	if r.MinBasket > 0 && e.reach(c) < r.MinBasket {
-		return dropMinBasket
+		return dropMinBasket, ""
 	}
-	switch r.Kind {
-	case KindTiers:
-		if e.q.Tier == "" {
-			return dropNoTier
-		}
-	case KindPartner:
-		if !e.partnerCard(r) {
-			return dropNotPartner
-		}
-	case KindBirthday:
-		pr := e.acct.Profile
-		if pr == nil || pr.BirthMonth < 1 || pr.BirthMonth > 12 || pr.BirthDay < 1 || pr.BirthDay > 31 {
-			return dropNoProfile
-		}
-		d := daysFromBirthday(e.now.date, pr.BirthMonth, pr.BirthDay)
-		if d < -r.DaysBefore || d > r.DaysAfter {
-			return dropNotBirthday
-		}
-		e.birthday = true
-	case KindCharity:
-		if !r.Always && !e.basket.Donate {
-			return dropOptIn
+	if c.spec.eligible != nil {
+		return c.spec.eligible(e, c)
+	}
+	return dropNone, ""
+}
+
+// inTier: a tiers rule applies to a card in a tier.
+func (e *engine) inTier(*crule) (dropCode, string) {
+	if e.q.Tier == "" {
+		return dropNoTier, ""
+	}
+	return dropNone, ""
+}
+
+// partnerCard: a partner rule applies to the partner's cards.
+func (e *engine) partnerCard(c *crule) (dropCode, string) {
+	for _, p := range c.r.Prefixes {
+		if p.Contains(e.card) {
+			return dropNone, ""
 		}
 	}
-	return dropNone
+	return dropNotPartner, ""
+}
+
+// inBirthday: a birthday rule applies inside its window around the
+// customer's birthday, which then flags the quote.
+func (e *engine) inBirthday(c *crule) (dropCode, string) {
+	r := c.r
+	pr := e.acct.Profile
+	if pr == nil || pr.BirthMonth < 1 || pr.BirthMonth > 12 || pr.BirthDay < 1 || pr.BirthDay > 31 {
+		return dropNoProfile, ""
+	}
+	d := daysFromBirthday(e.now.date, pr.BirthMonth, pr.BirthDay)
+	if d < -r.DaysBefore || d > r.DaysAfter {
+		return dropNotBirthday, ""
+	}
+	e.birthday = true
+	return dropNone, ""
+}
+
+// agreed: a charity rule applies when the customer agreed, or always.
+func (e *engine) agreed(c *crule) (dropCode, string) {
+	if !c.r.Always && !e.basket.Donate {
+		return dropOptIn, ""
+	}
+	return dropNone, ""
 }
 
 func (e *engine) inScope(r *Rule) bool {
@@ -330,15 +379,6 @@ func (e *engine) inScope(r *Rule) bool {
 	return b.Store != "" && slices.Contains(r.Stores, b.Store) ||
 		b.Region != "" && slices.Contains(r.Regions, b.Region) ||
 		b.Terminal != "" && slices.Contains(r.Terminals, b.Terminal)
-}
-
-func (e *engine) partnerCard(r *Rule) bool {
-	for _, p := range r.Prefixes {
-		if p.Contains(e.card) {
-			return true
-		}
-	}
-	return false
 }
 
 // reach is the basket's amount before discounts on the lines rule c does not

@@ -48,7 +48,7 @@ func (rs *Ruleset) check() (errs, warns []Problem) {
 	rs.checkLimits(top, topWarn)
 
 	seen := make(map[string]int, len(rs.Rules))
-	firstTiers := 0
+	firstOf := map[Kind]int{}
 	groupPhase := map[string]phase{}
 	groupFirst := map[string]int{}
 	for i := range rs.Rules {
@@ -70,7 +70,8 @@ func (rs *Ruleset) check() (errs, warns []Problem) {
 			seen[r.ID] = i + 1
 		}
 		checkNames(bad, warn, "exclude_categories", "category", r.ExcludeCategories)
-		if !r.Kind.Known() {
+		spec := specs[r.Kind]
+		if spec == nil {
 			if r.Kind == "" {
 				bad("kind", "missing; want one of %s", kindList())
 			} else {
@@ -78,16 +79,13 @@ func (rs *Ruleset) check() (errs, warns []Problem) {
 			}
 			continue
 		}
-		own := kindKeys[r.Kind]
-		for _, k := range r.setKeys() {
-			if !slices.Contains(own, k) {
-				bad(k, "not used by %s rules", string(r.Kind))
-			}
+		for _, k := range r.foreignKeys(spec) {
+			bad(k, "not used by %s rules", string(r.Kind))
 		}
 		rs.checkConditions(r, bad, warn)
 		if r.Group != "" {
 			switch p, ok := groupPhase[r.Group]; {
-			case !r.Kind.groupable():
+			case spec.noGroup:
 				bad("group", "%s rules cannot be in an exclusive group", string(r.Kind))
 			case !ok:
 				groupPhase[r.Group], groupFirst[r.Group] = r.phase(), i+1
@@ -96,136 +94,23 @@ func (rs *Ruleset) check() (errs, warns []Problem) {
 					r.Group, groupFirst[r.Group])
 			}
 		}
-
-		switch r.Kind {
-		case KindCardPercent:
-			checkPercent(bad, "percent", r.Percent)
-		case KindTiers:
-			if firstTiers > 0 {
-				bad("kind", "a ruleset has at most one tiers rule (rule #%d is one), so a card is in one tier", firstTiers)
+		if spec.onlyOne != "" {
+			if first := firstOf[r.Kind]; first > 0 {
+				bad("kind", "a ruleset has at most one %s rule (rule #%d is one), %s", string(r.Kind), first, spec.onlyOne)
 			} else {
-				firstTiers = i + 1
+				firstOf[r.Kind] = i + 1
 			}
-			checkTiers(rs.Currency, r, bad, warn)
-		case KindPoints:
-			checkPointsPer(rs.Currency, bad, r.Points, r.Per, true)
-			checkMultipliers(r, bad, warn)
-		case KindPercentOff:
-			checkPercent(bad, "percent", r.Percent)
-			checkTargets(r, bad, warn)
-		case KindAmountOff:
-			if r.Amount <= 0 || r.Amount > pos.MaxUnitPrice {
-				bad("amount", "must be more than 0 and at most %s, got %s", rs.Currency.Format(pos.MaxUnitPrice), rs.Currency.Format(r.Amount))
+		}
+		// A required key left empty, in the words the rules file uses for
+		// one left out. Numbers have their ranges checked instead, and tables
+		// their kind's own words for none.
+		for _, k := range spec.keys {
+			if k.Required != "" && k.empty(r) {
+				bad(k.Name, "missing; %s", k.Required)
 			}
-			checkTargets(r, bad, warn)
-		case KindBuyGet:
-			if r.Buy < 1 || r.Buy > maxBuyGet {
-				bad("buy", "must be between 1 and %d, got %d", maxBuyGet, r.Buy)
-			}
-			if r.Get < 1 || r.Get > maxBuyGet {
-				bad("get", "must be between 1 and %d, got %d", maxBuyGet, r.Get)
-			}
-			if r.Percent != 0 {
-				checkPercent(bad, "percent", r.Percent)
-			}
-			checkTargets(r, bad, warn)
-		case KindGift:
-			if strings.TrimSpace(r.GiftSKU) == "" {
-				bad("gift_sku", "missing; the SKU the cashier hands over")
-			}
-			if r.GiftQty < 0 || r.GiftQty > pos.MaxQty {
-				bad("gift_qty", "must be between 1 and %d, got %d", pos.MaxQty, r.GiftQty)
-			}
-			if r.MinBasket == 0 {
-				warn("min_basket", "not set: every basket gets the gift")
-			}
-		case KindRedeem:
-			if r.PointValue <= 0 || r.PointValue > pos.MaxUnitPrice {
-				bad("point_value", "must be more than 0 and at most %s, got %s", rs.Currency.Format(pos.MaxUnitPrice), rs.Currency.Format(r.PointValue))
-			}
-			if r.MaxShare != 0 {
-				checkPercent(bad, "max_share", r.MaxShare)
-			}
-			checkCount(bad, "min_balance", r.MinBalance, 0)
-		case KindCatalog:
-			checkCount(bad, "min_balance", r.MinBalance, 0)
-			checkItems(r, bad)
-		case KindPartner:
-			if strings.TrimSpace(r.Partner) == "" {
-				bad("partner", "missing; the id of the partner program")
-			}
-			checkPrefixes(r, bad)
-			if r.Percent == 0 && r.Points == 0 && r.Per == 0 {
-				bad("percent", "a partner rule gives a percent, points per amount, or both; it has neither")
-			}
-			if r.Percent != 0 {
-				checkPercent(bad, "percent", r.Percent)
-			}
-			if r.Points != 0 || r.Per != 0 {
-				checkPointsPer(rs.Currency, bad, r.Points, r.Per, true)
-			}
-		case KindBirthday:
-			for _, f := range []struct {
-				name string
-				v    int
-			}{{"days_before", r.DaysBefore}, {"days_after", r.DaysAfter}} {
-				if f.v < 0 || f.v > maxDays {
-					bad(f.name, "must be between 0 and %d days, got %d", maxDays, f.v)
-				}
-			}
-			if r.Percent == 0 && r.BonusPoints == 0 && len(r.Text) == 0 {
-				bad("percent", "a birthday rule gives a percent, bonus_points or a greeting text; it has none")
-			}
-			if r.Percent != 0 {
-				checkPercent(bad, "percent", r.Percent)
-			}
-			if r.BonusPoints != 0 {
-				checkCount(bad, "bonus_points", r.BonusPoints, 1)
-			}
-			checkTexts(bad, "text", r.Text)
-		case KindGreeting:
-			if len(r.Text) == 0 {
-				bad("text", "missing; write text = { ru = \"Здравствуйте, {name} {patronymic}!\" }")
-			}
-			checkTexts(bad, "text", r.Text)
-			checkTexts(bad, "nameless", r.Nameless)
-			if r.Lang != "" {
-				if !validLang(r.Lang) {
-					bad("lang", "want a language code of 2 or 3 lowercase letters such as \"ru\", got %q", r.Lang)
-				} else if _, ok := r.Text[r.Lang]; !ok && len(r.Text) > 0 {
-					bad("lang", "%q has no text; add text.%s", r.Lang, r.Lang)
-				}
-			}
-		case KindCharity:
-			if strings.TrimSpace(r.Cause) == "" {
-				bad("cause", "missing; the till shows the cause the customer gives to")
-			}
-			switch {
-			case r.RoundTo == 0 && r.PointsShare == 0:
-				bad("round_to", "a charity rule rounds the total up (round_to) or gives a share of the points (points_share); it has neither")
-			case r.RoundTo != 0 && r.PointsShare != 0:
-				bad("points_share", "set round_to or points_share, not both; write two rules for both")
-			case r.RoundTo != 0:
-				if r.RoundTo < 0 || r.RoundTo > pos.MaxUnitPrice {
-					bad("round_to", "must be more than 0 and at most %s, got %s", rs.Currency.Format(pos.MaxUnitPrice), rs.Currency.Format(r.RoundTo))
-				}
-			default:
-				checkPercent(bad, "points_share", r.PointsShare)
-			}
-		case KindRaffle:
-			checkCount(bad, "tickets", r.Tickets, 1)
-			if r.Tickets > maxTickets {
-				bad("tickets", "at most %d tickets per basket or per step, got %d", maxTickets, r.Tickets)
-			}
-			if r.Per < 0 {
-				bad("per", "must be 0 (tickets per basket) or more, got %s", rs.Currency.Format(r.Per))
-			}
-			if r.Chance < 0 || r.Chance > money.Whole {
-				bad("chance", "must be between 0 %% and 100 %%, got %s", r.Chance)
-			}
-			if r.Chance > 0 && strings.TrimSpace(r.Prize) == "" {
-				bad("prize", "missing; a ticket that wins, wins something")
-			}
+		}
+		if spec.check != nil {
+			spec.check(&ruleCheck{r: r, cur: rs.Currency, bad: bad, warn: warn})
 		}
 	}
 	rs.checkPartners(&errs)
@@ -256,7 +141,7 @@ func checkCount(bad reporter, field string, n, least int64) {
 	}
 }
 
-func checkPointsPer(cur money.Currency, bad reporter, points int64, per money.Amount, required bool) {
+func checkPointsPer(cur money.Currency, bad reporter, points int64, per money.Amount) {
 	if points <= 0 || points > maxPoints {
 		if points <= 0 {
 			bad("points", "must be 1 or more, got %d", points)
@@ -380,9 +265,6 @@ func checkItems(r *Rule, bad reporter) {
 }
 
 func checkPrefixes(r *Rule, bad reporter) {
-	if len(r.Prefixes) == 0 {
-		bad("prefixes", "missing; list the card-number prefixes of the partner, e.g. [\"2771\", \"4000-4099\"]")
-	}
 	for j, p := range r.Prefixes {
 		at := fmt.Sprintf("prefixes[%d]", j+1)
 		switch {
@@ -654,22 +536,19 @@ func (r *Rule) unconditional() bool {
 func (rs *Ruleset) shadowed() []Problem {
 	var warns []Problem
 	order := rs.order()
-	firstOf := map[string]int{} // "kind" or "charity:round" → first unconditional rule
+	firstOf := map[string]int{} // onePer's class → the first unconditional rule of it
 	for _, i := range order {
 		r := &rs.Rules[i]
 		key := ""
-		switch {
-		case r.Kind == KindGreeting || r.Kind == KindRedeem:
-			key = string(r.Kind)
-		case r.Kind == KindCharity && r.RoundTo > 0:
-			key = "charity:round"
+		if one := specs[r.Kind].onePer; one != nil {
+			key = one(r)
 		}
 		if key == "" {
 			continue
 		}
 		if j, ok := firstOf[key]; ok {
 			warns = append(warns, Problem{Rule: r.ID, Index: i + 1,
-				Msg: fmt.Sprintf("never fires: rule %q comes first and always applies; only one %s rule applies to a basket", rs.Rules[j].ID, kindNoun(key))})
+				Msg: fmt.Sprintf("never fires: rule %q comes first and always applies; only one %s rule applies to a basket", rs.Rules[j].ID, key)})
 			continue
 		}
 		if r.unconditional() && len(r.ExcludeCategories) == 0 {
@@ -695,13 +574,6 @@ func (rs *Ruleset) shadowed() []Problem {
 		}
 	}
 	return warns
-}
-
-func kindNoun(key string) string {
-	if key == "charity:round" {
-		return "round-up"
-	}
-	return key
 }
 
 // percentLike reports whether r is a plain percentage whose value depends

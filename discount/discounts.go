@@ -30,8 +30,8 @@ func (e *engine) discounts() error {
 			e.drop(c, dropNoLines, "")
 			continue
 		}
-		if code := e.ineligible(c); code != dropNone {
-			e.drop(c, code, "")
+		if code, detail := e.ineligible(c); code != dropNone {
+			e.drop(c, code, detail)
 			continue
 		}
 		e.active[base+n] = true
@@ -58,8 +58,8 @@ func (e *engine) contest(g int, value valueFunc) error {
 			e.drop(c, dropNoLines, "")
 			continue
 		}
-		if code := e.ineligible(c); code != dropNone {
-			e.drop(c, code, "")
+		if code, detail := e.ineligible(c); code != dropNone {
+			e.drop(c, code, detail)
 			continue
 		}
 		v, err := value(c)
@@ -111,7 +111,7 @@ func (e *engine) applyDiscount(c *crule) error {
 		e.use(c)
 	}
 	if wanted == 0 {
-		if r.Kind != KindGift && !e.earnsToo(r) {
+		if r.Kind != KindGift && !c.alsoEarns {
 			e.drop(c, dropNothing, "")
 		}
 		return nil
@@ -142,60 +142,62 @@ func (e *engine) applyDiscount(c *crule) error {
 	return nil
 }
 
-// earnsToo reports whether a discount rule also gives points later, so that
-// a zero discount is not the end of it.
-func (e *engine) earnsToo(r *Rule) bool {
-	return r.Kind == KindPartner && r.Points > 0 || r.Kind == KindBirthday && (r.BonusPoints > 0 || len(r.Text) > 0)
-}
-
 // wanted fills e.want with the shares of rule c's discount on what is left,
 // before limits, and returns their sum.
 func (e *engine) wanted(c *crule) (money.Amount, error) {
 	clear(e.want)
+	return c.spec.discount(e, c)
+}
+
+// wantPercent: the rule's percentage off the lines it reaches.
+func (e *engine) wantPercent(c *crule) (money.Amount, error) { return e.percentOff(c, c.r.Percent) }
+
+// wantTier: the percentage of the card's tier.
+func (e *engine) wantTier(c *crule) (money.Amount, error) {
+	t, _ := c.r.tierFor(e.acct.LifetimeSpend)
+	return e.percentOff(c, t.Percent)
+}
+
+// wantAmount: an amount off once, split over the lines reached, or off
+// every unit.
+func (e *engine) wantAmount(c *crule) (money.Amount, error) {
 	r := c.r
-	switch r.Kind {
-	case KindCardPercent, KindPercentOff, KindPartner, KindBirthday:
-		return e.percentOff(c, r.Percent)
-	case KindTiers:
-		t, _ := r.tierFor(e.acct.LifetimeSpend)
-		return e.percentOff(c, t.Percent)
-	case KindAmountOff:
-		if r.PerUnit {
-			var sum money.Amount
-			for _, k := range e.reached(c) {
-				// Amount ≤ MaxUnitPrice and qty ≤ MaxQty: the product fits.
-				e.want[k] = min(r.Amount*money.Amount(e.lines[k].Qty), e.left[k])
-				sum += e.want[k]
-			}
-			return sum, nil
-		}
-		base := e.baseWeights(c)
-		return e.spread(min(r.Amount, base))
-	case KindBuyGet:
-		return e.buyGet(c)
-	case KindGift:
-		qty := r.GiftQty
-		if qty == 0 {
-			qty = 1
-		}
+	if r.PerUnit {
 		var sum money.Amount
-		for k := range e.lines {
-			l := &e.lines[k]
-			if l.SKU != r.GiftSKU || c.excl.has(l.Category) || qty == 0 {
-				continue
-			}
-			u := min(qty, l.Qty)
-			qty -= u
-			s, err := money.MulDiv(e.left[k], u, l.Qty, money.HalfUp)
-			if err != nil {
-				return 0, err
-			}
-			e.want[k] = s
-			sum += s
+		for _, k := range e.reached(c) {
+			// Amount ≤ MaxUnitPrice and qty ≤ MaxQty: the product fits.
+			e.want[k] = min(r.Amount*money.Amount(e.lines[k].Qty), e.left[k])
+			sum += e.want[k]
 		}
 		return sum, nil
 	}
-	return 0, nil
+	base := e.baseWeights(c)
+	return e.spread(min(r.Amount, base))
+}
+
+// wantGift: the gift's units, when the cashier rang them up.
+func (e *engine) wantGift(c *crule) (money.Amount, error) {
+	r := c.r
+	qty := r.GiftQty
+	if qty == 0 {
+		qty = 1
+	}
+	var sum money.Amount
+	for k := range e.lines {
+		l := &e.lines[k]
+		if l.SKU != r.GiftSKU || c.excl.has(l.Category) || qty == 0 {
+			continue
+		}
+		u := min(qty, l.Qty)
+		qty -= u
+		s, err := money.MulDiv(e.left[k], u, l.Qty, money.HalfUp)
+		if err != nil {
+			return 0, err
+		}
+		e.want[k] = s
+		sum += s
+	}
+	return sum, nil
 }
 
 // baseWeights puts what is left of the lines c reaches into e.weights and

@@ -12,23 +12,27 @@
 // [ApplyWith]) and refunds sales made with them ([Refund]).
 //
 // docs/rules.md describes every rule kind with a worked example; the kinds
-// are listed in [Kinds].
+// are listed in [Kinds]. Everything the package knows about a kind (its
+// keys, when its rules run, whom they are for, its checks, its reasons and
+// the engine's hooks that evaluate it) is its entry in one table,
+// kindTable in kinds.go, which the checker, the engine, the rulesfile
+// package and docs/rules.md read: adding a kind is one entry, its
+// evaluator and its tests.
 //
 // # Phases
 //
 // A basket is priced in four phases, each running its rules in ascending
-// Priority, ties broken by ID:
+// Priority, ties broken by ID (each kind's entry says its phase):
 //
-//  1. Discounts: card_percent, tiers, percent_off, amount_off, buy_get, gift,
-//     and partner and birthday rules that give a percentage. Each takes its
-//     share of what is left of the lines it reaches after the rules before it
-//     (3 % then 10 % is 12.7 %), within the ruleset's [Limits].
-//  2. Payment with points: the bonus catalog, then redemption, within the
+//  1. Discounts: each takes its share of what is left of the lines it
+//     reaches after the rules before it (3 % then 10 % is 12.7 %), within
+//     the ruleset's [Limits].
+//  2. Payment with points: the bonus catalog and redemption, within the
 //     balance of unexpired lots, the share of the basket points may pay and
 //     the offline daily limit.
-//  3. Earning: points rules (with multipliers), partner points and birthday
-//     bonuses, on what is paid in money after the first two phases, rounded
-//     down: nobody earns a point for money not spent.
+//  3. Earning: points rules (with multipliers), partner points and bonuses,
+//     on what is paid in money after the first two phases, rounded down:
+//     nobody earns a point for money not spent.
 //  4. After the total: charity (a round-up or a share of the points earned),
 //     raffle tickets and the greeting.
 //

@@ -3,7 +3,6 @@ package discount_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,8 +15,6 @@ import (
 	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/pos"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected results of testdata/golden/*.json from what the engine gives now")
 
 // vector is one golden case: a rules file, the inputs of Apply and the quote
 // it must give, and optionally refunds of the resulting sale. HQ's audit
@@ -87,7 +84,7 @@ func TestGolden(t *testing.T) {
 					got.Refunds[i].Refund = &r
 				}
 			}
-			if *update {
+			if *discount.Update {
 				out, err := json.MarshalIndent(got, "", "  ")
 				if err != nil {
 					t.Fatal(err)

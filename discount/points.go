@@ -46,7 +46,6 @@ func (e *engine) redemption() error {
 			offlineLeft = max(lim-max(e.acct.OfflineRedeemedToday, 0), 0)
 		}
 	}
-	redeemDone := ""
 	for n := range rules {
 		c := &rules[n]
 		r := c.r
@@ -54,12 +53,12 @@ func (e *engine) redemption() error {
 			e.drop(c, dropNoLines, "")
 			continue
 		}
-		if code := e.ineligible(c); code != dropNone {
-			e.drop(c, code, "")
+		if code, detail := e.ineligible(c); code != dropNone {
+			e.drop(c, code, detail)
 			continue
 		}
-		if r.Kind == KindRedeem && redeemDone != "" {
-			e.drop(c, dropSuperseded, redeemDone)
+		if by := e.supersededBy(c); by != "" {
+			e.drop(c, dropSuperseded, by)
 			continue
 		}
 		switch {
@@ -73,21 +72,13 @@ func (e *engine) redemption() error {
 			e.drop(c, dropOffline, "")
 			continue
 		}
-		if r.Kind == KindRedeem {
-			redeemDone = r.ID
-		}
+		e.claim(c)
 		e.active[base+n] = true
 		allow := min(budget, balance)
 		if offlineLeft >= 0 {
 			allow = min(allow, offlineLeft)
 		}
-		var a pos.Applied
-		var skipped []catalogSkip
-		if r.Kind == KindCatalog {
-			a, skipped = e.catalog(c, allow)
-		} else {
-			a = e.redeem(c, allow, budget, balance, offlineLeft)
-		}
+		a, skipped := c.spec.pay(e, c, wallet{allow: allow, asked: budget, balance: balance, offlineLeft: offlineLeft})
 		if a.Redeemed == 0 {
 			code, detail := catalogDrop(skipped)
 			e.drop(c, code, detail)
@@ -117,8 +108,8 @@ func (e *engine) redemption() error {
 // so every unit it takes is worth at least one minor unit.
 //
 // The items it could not take are in skipped, for the explanation.
-func (e *engine) catalog(c *crule, allow int64) (a pos.Applied, skipped []catalogSkip) {
-	r := c.r
+func (e *engine) catalog(c *crule, w wallet) (a pos.Applied, skipped []catalogSkip) {
+	r, allow := c.r, w.allow
 	a = pos.Applied{Rule: r.ID, Kind: string(r.Kind)}
 	var names []string
 	for _, it := range r.Items {
@@ -177,10 +168,18 @@ type catalogSkip struct {
 	allow  int64 // not free: the points left to pay with
 }
 
+// wallet is what a rule paying with points may take: allow points, of the
+// asked the customer wants to pay with, the usable balance, and what the
+// offline limit leaves (-1: no limit).
+type wallet struct {
+	allow, asked, balance, offlineLeft int64
+}
+
 // redeem pays up to MaxShare of what is left of the lines it reaches with
-// points at PointValue each, within allow points.
-func (e *engine) redeem(c *crule, allow, asked, balance, offlineLeft int64) pos.Applied {
+// points at PointValue each, within the points allowed.
+func (e *engine) redeem(c *crule, w wallet) (pos.Applied, []catalogSkip) {
 	r := c.r
+	allow, asked, balance, offlineLeft := w.allow, w.asked, w.balance, w.offlineLeft
 	a := pos.Applied{Rule: r.ID, Kind: string(r.Kind)}
 	base := e.baseWeights(c)
 	share := r.MaxShare
@@ -191,7 +190,7 @@ func (e *engine) redeem(c *crule, allow, asked, balance, offlineLeft int64) pos.
 	byShare := int64(room / r.PointValue)
 	pts := min(allow, byShare)
 	if pts <= 0 {
-		return a
+		return a, nil
 	}
 	value := money.Amount(pts) * r.PointValue // ≤ room
 	e.alloc.into(e.want, value, e.weights)
@@ -216,7 +215,7 @@ func (e *engine) redeem(c *crule, allow, asked, balance, offlineLeft int64) pos.
 		why = "весь доступный остаток"
 	}
 	a.Reason = redeemReason(e.cur, r, pts, value, why)
-	return a
+	return a, nil
 }
 
 // consumeLots reports which lots the points paid with come from: the oldest
@@ -274,8 +273,8 @@ func (e *engine) earning() error {
 			}
 			continue
 		}
-		if code := e.ineligible(c); code != dropNone {
-			e.drop(c, code, "")
+		if code, detail := e.ineligible(c); code != dropNone {
+			e.drop(c, code, detail)
 			continue
 		}
 		e.active[base+n] = true
@@ -286,7 +285,7 @@ func (e *engine) earning() error {
 	// The points parts of partner and birthday rules that applied with the
 	// discounts.
 	for n := e.p.byPhase[phaseDiscount]; n < e.p.byPhase[phaseDiscount+1]; n++ {
-		if c := &e.p.rules[n]; e.active[n] && e.earnsToo(c.r) {
+		if c := &e.p.rules[n]; e.active[n] && c.alsoEarns {
 			if err := e.applyEarn(c); err != nil {
 				return err
 			}
@@ -303,38 +302,55 @@ func (e *engine) earnValue(c *crule) (money.Amount, error) {
 // earned computes the points rule c gives, with their weights per line in
 // e.weights.
 func (e *engine) earned(c *crule) (int64, error) {
-	r := c.r
-	switch {
-	case r.Kind == KindPoints || r.Kind == KindPartner && r.Points > 0:
-		var w money.Amount
-		for k := range e.lines {
-			l := &e.lines[k]
-			e.weights[k] = 0
-			if c.excl.has(l.Category) || e.left[k] == 0 {
-				continue
-			}
-			times := int64(100)
-			if r.Kind == KindPoints {
-				times = multiplier(r, l)
-			}
-			// left ≤ 10^12 and times ≤ 1000: the sum over 1000 lines fits.
-			e.weights[k] = e.left[k] * money.Amount(times)
-			w += e.weights[k]
-		}
-		units := w / (r.Per * 100)
-		pts, err := money.MulDiv(units, r.Points, 1, money.Down)
-		if err != nil {
-			return 0, fmt.Errorf("points of rule %q: %d × %d: %w", r.ID, units, r.Points, err)
-		}
-		return int64(pts), nil
-	case r.Kind == KindBirthday && r.BonusPoints > 0:
-		if e.birthdayBonusSpent() {
-			return 0, nil
-		}
-		e.bonusWeights(c)
-		return r.BonusPoints, nil
+	if c.spec.earn == nil {
+		return 0, nil
 	}
-	return 0, nil
+	return c.spec.earn(e, c)
+}
+
+// earnPer: Points for every full Per paid in money on the lines the rule
+// does not exclude, each line weighed by its multiplier, rounded down once
+// on the sum.
+func (e *engine) earnPer(c *crule) (int64, error) {
+	r := c.r
+	if r.Points == 0 { // a partner rule with a discount only
+		return 0, nil
+	}
+	var w money.Amount
+	for k := range e.lines {
+		l := &e.lines[k]
+		e.weights[k] = 0
+		if c.excl.has(l.Category) || e.left[k] == 0 {
+			continue
+		}
+		// left ≤ 10^12 and times ≤ 1000: the sum over 1000 lines fits.
+		e.weights[k] = e.left[k] * money.Amount(multiplier(r, l))
+		w += e.weights[k]
+	}
+	units := w / (r.Per * 100)
+	pts, err := money.MulDiv(units, r.Points, 1, money.Down)
+	if err != nil {
+		return 0, fmt.Errorf("points of rule %q: %d × %d: %w", r.ID, units, r.Points, err)
+	}
+	return int64(pts), nil
+}
+
+// earnBirthday: the bonus, once per birthday.
+func (e *engine) earnBirthday(c *crule) (int64, error) {
+	if e.birthdayBonusSpent() {
+		return 0, nil
+	}
+	return e.earnBonus(c)
+}
+
+// earnBonus: the rule's BonusPoints, a gift rather than a share of the
+// purchase, spread over the lines by bonusWeights.
+func (e *engine) earnBonus(c *crule) (int64, error) {
+	if c.r.BonusPoints == 0 {
+		return 0, nil
+	}
+	e.bonusWeights(c)
+	return c.r.BonusPoints, nil
 }
 
 // bonusWeights spreads a fixed bonus over what is paid on the lines c

@@ -43,6 +43,12 @@ type crule struct {
 	group    int // -1: none
 	// The reasons that do not depend on the basket, worked out once.
 	reason, earnReason string
+
+	// The rule's entry in the kinds table, and what it says of this rule.
+	spec      *kindSpec
+	card      bool   // card holders only
+	onePer    string // the class of which only one rule applies per basket
+	alsoEarns bool   // a discount rule that gives points later too
 }
 
 // set is a small string set: a slice when short, a map when long.
@@ -109,35 +115,43 @@ func compile(rs *Ruleset) *program {
 	groupIndex := map[string]int{}
 	for n, i := range rs.order() {
 		r := &rs.Rules[i]
+		spec := specs[r.Kind]
 		c := crule{
-			r:          r,
-			n:          n,
-			index:      i,
-			phase:      r.phase(),
-			win:        newWindow(&r.Window),
-			windowed:   !r.Window.Starts.IsZero() || !r.Window.Ends.IsZero() || len(r.Window.Days) > 0 || len(r.Window.Hours) > 0,
-			scoped:     len(r.Stores)+len(r.Regions)+len(r.Terminals) > 0,
-			skus:       newSet(r.SKUs),
-			cats:       newSet(r.Categories),
-			excl:       newSet(r.ExcludeCategories),
-			group:      -1,
-			reason:     discountReason(rs.Currency, r),
-			earnReason: pointsRuleReason(rs.Currency, r),
+			r:         r,
+			n:         n,
+			index:     i,
+			phase:     r.phase(),
+			win:       newWindow(&r.Window),
+			windowed:  !r.Window.Starts.IsZero() || !r.Window.Ends.IsZero() || len(r.Window.Days) > 0 || len(r.Window.Hours) > 0,
+			scoped:    len(r.Stores)+len(r.Regions)+len(r.Terminals) > 0,
+			skus:      newSet(r.SKUs),
+			cats:      newSet(r.Categories),
+			excl:      newSet(r.ExcludeCategories),
+			group:     -1,
+			spec:      spec,
+			card:      r.needsCard(),
+			alsoEarns: spec.alsoEarns != nil && spec.alsoEarns(r),
 		}
-		switch r.Kind {
-		case KindPercentOff, KindAmountOff, KindBuyGet:
-			c.targeted = len(r.SKUs)+len(r.Categories) > 0
-			for _, s := range r.SKUs {
+		if spec.onePer != nil {
+			c.onePer = spec.onePer(r)
+		}
+		if spec.reason != nil {
+			c.reason = spec.reason(rs.Currency, r)
+		}
+		if spec.earnReason != nil {
+			c.earnReason = spec.earnReason(rs.Currency, r)
+		}
+		if spec.targets != nil {
+			skus, cats := spec.targets(r)
+			c.targeted = len(skus)+len(cats) > 0
+			for _, s := range skus {
 				p.bySKU[s] = appendOnce(p.bySKU[s], int32(n))
 			}
-			for _, s := range r.Categories {
+			for _, s := range cats {
 				p.byCat[s] = appendOnce(p.byCat[s], int32(n))
 			}
-		case KindCatalog:
-			c.targeted = true
-			for _, it := range r.Items {
-				p.bySKU[it.SKU] = appendOnce(p.bySKU[it.SKU], int32(n))
-			}
+		}
+		switch r.Kind {
 		case KindTiers:
 			p.tiers = r
 		case KindRedeem:

@@ -153,6 +153,22 @@ func randomRuleset(r *rand.Rand) *Ruleset {
 	return rs
 }
 
+func randomWelcome(r *rand.Rand) Rule {
+	rule := Rule{ID: fmt.Sprintf("w%d", r.IntN(1000)), Kind: KindWelcome}
+	rule.Percent, rule.BonusPoints = randomPercent(r), 1+r.Int64N(1000)
+	switch r.IntN(3) {
+	case 0:
+		rule.BonusPoints = 0 // a discount only
+	case 1:
+		rule.Percent = 0 // points only
+	}
+	if r.IntN(3) == 0 {
+		rule.ExcludeCategories = []string{categories[1+r.IntN(len(categories)-1)]}
+	}
+	randomConditions(r, &rule)
+	return rule
+}
+
 func randomTargets(r *rand.Rand, rule *Rule) {
 	switch r.IntN(3) {
 	case 0:
@@ -312,6 +328,13 @@ func checkRandomRun(t *testing.T, r *rand.Rand, i int) {
 		// The last birthday bonus: around now, or a year before.
 		a.BirthdayBonus = now.AddDate(-r.IntN(2), 0, r.IntN(61)-30).Add(time.Duration(r.IntN(24*60)) * time.Minute)
 	}
+	// A welcome rule, and a new card for it, now and then: drawn last too.
+	if r.IntN(3) == 0 {
+		rs.Rules = append(rs.Rules, randomWelcome(r))
+	}
+	if a != nil && r.IntN(3) == 0 {
+		a.Sales = 0
+	}
 	if err := rs.Validate(); err != nil {
 		t.Fatalf("run %d: the generator made an invalid ruleset: %v", i, err)
 	}
@@ -396,7 +419,7 @@ func checkRandomRun(t *testing.T, r *rand.Rand, i int) {
 //	discounts (card_percent, tiers, percent_off, amount_off, buy_get, gift):
 //	    money off, no points either way
 //	points: points earned, nothing else
-//	partner, birthday: money off, or points earned (one entry each), never a payment
+//	partner, birthday, welcome: money off, or points earned (one entry each), never a payment
 //	redeem: points paid with, each worth the rule's point_value
 //	catalog: points paid with in whole units of its items, each unit worth
 //	    at least one minor unit of what was left to pay on it
@@ -421,7 +444,7 @@ func appliedProblems(rs *Ruleset, acct *pos.Account, now time.Time, q pos.Quote)
 			if a.Points <= 0 || a.Amount != 0 || a.Redeemed != 0 {
 				bad("points %+v: want points earned only", a)
 			}
-		case KindPartner, KindBirthday:
+		case KindPartner, KindBirthday, KindWelcome:
 			if a.Redeemed != 0 || (a.Amount > 0) == (a.Points > 0) {
 				bad("%s %+v: want either money off or points earned", r.Kind, a)
 			}

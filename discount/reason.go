@@ -68,10 +68,6 @@ func pointsWord(n int64) string {
 
 func pointsCount(n int64) string { return strconv.FormatInt(n, 10) + " " + pointsWord(n) }
 
-func cardPercentReason(p money.BP) string {
-	return "Скидка " + formatPercent(p) + " по клубной карте"
-}
-
 func tierReason(c money.Currency, t Tier, spend money.Amount) string {
 	return "Накопительная скидка " + formatPercent(t.Percent) + " (" + t.Name + "): сумма покупок " +
 		formatMoney(c, spend) + " ≥ " + formatMoney(c, t.From)
@@ -89,47 +85,24 @@ func named(r *Rule, title, detail string) string {
 	return title + ": " + detail
 }
 
-// reason explains a discount rule; the words depend on the basket only for
-// tiers, whose reason quotes the card's spend.
+// reason explains a discount rule: in words worked out once, unless its
+// kind's depend on the basket (a tier's quote the card's spend).
 func (e *engine) reason(c *crule) string {
-	if c.r.Kind == KindTiers {
-		t, _ := c.r.tierFor(e.acct.LifetimeSpend)
-		return tierReason(e.cur, t, e.acct.LifetimeSpend)
+	if c.spec.liveReason != nil {
+		return c.spec.liveReason(e, c)
 	}
 	return c.reason
 }
 
-// discountReason is the reason of a discount rule that does not depend on
-// the basket, worked out once when the ruleset is compiled.
-func discountReason(cur money.Currency, r *Rule) string {
-	switch r.Kind {
-	case KindCardPercent:
-		if r.Name != "" {
-			return named(r, "", "скидка "+formatPercent(r.Percent))
-		}
-		return cardPercentReason(r.Percent)
-	case KindPercentOff:
-		return named(r, "Акция", "скидка "+formatPercent(r.Percent))
-	case KindAmountOff:
-		if r.PerUnit {
-			return named(r, "Акция", "скидка "+formatMoney(cur, r.Amount)+" за штуку")
-		}
-		return named(r, "Акция", "скидка "+formatMoney(cur, r.Amount))
-	case KindBuyGet:
-		title := "Акция " + strconv.FormatInt(r.Buy, 10) + "+" + strconv.FormatInt(r.Get, 10)
-		if r.Percent == 0 || r.Percent == money.Whole {
-			return named(r, title, "самый дешёвый товар из каждых "+strconv.FormatInt(r.Buy+r.Get, 10)+" в подарок")
-		}
-		return named(r, title, "скидка "+formatPercent(r.Percent)+" на самый дешёвый товар из каждых "+strconv.FormatInt(r.Buy+r.Get, 10))
-	case KindGift:
-		return named(r, "Подарок", giftName(r)+" при покупке от "+formatMoney(cur, r.MinBasket))
-	case KindPartner:
-		return named(r, "Карта партнёра «"+r.Partner+"»", "скидка "+formatPercent(r.Percent))
-	case KindBirthday:
-		return named(r, "С днём рождения", "скидка "+formatPercent(r.Percent))
+// prefixName puts the rule's name, when it has one, before s.
+func prefixName(r *Rule, s string) string {
+	if r.Name != "" {
+		return r.Name + ": " + s
 	}
-	return ""
+	return s
 }
+
+func intString(n int64) string { return strconv.FormatInt(n, 10) }
 
 func giftName(r *Rule) string {
 	if r.GiftName != "" {
@@ -138,43 +111,23 @@ func giftName(r *Rule) string {
 	return r.GiftSKU
 }
 
-// earnReason explains points a rule gave; a points rule names the
-// multipliers that applied to this basket.
+// earnReason explains points a rule gave.
 func (e *engine) earnReason(c *crule) string {
-	r := c.r
-	if r.Kind != KindPoints || len(r.Multipliers) == 0 {
-		return c.earnReason
+	if c.spec.liveEarnReason != nil {
+		return c.spec.liveEarnReason(e, c)
 	}
+	return c.earnReason
+}
+
+// multipliedReason is a points rule's reason, naming the multipliers that
+// applied to this basket.
+func (e *engine) multipliedReason(c *crule) string {
+	r := c.r
 	m := e.multipliersUsed(r)
 	if m == "" {
 		return c.earnReason
 	}
-	s := pointsReason(e.cur, r) + " (" + m + ")"
-	if r.Name != "" {
-		s = r.Name + ": " + s
-	}
-	return s
-}
-
-// pointsRuleReason is the reason of the points a rule gives, without the
-// multipliers, worked out once when the ruleset is compiled.
-func pointsRuleReason(cur money.Currency, r *Rule) string {
-	switch r.Kind {
-	case KindPoints:
-		if r.Name != "" {
-			return r.Name + ": " + pointsReason(cur, r)
-		}
-		return pointsReason(cur, r)
-	case KindPartner:
-		if r.Points > 0 {
-			return named(r, "Карта партнёра «"+r.Partner+"»", pointsReason(cur, r))
-		}
-	case KindBirthday:
-		if r.BonusPoints > 0 {
-			return named(r, "С днём рождения", pointsCount(r.BonusPoints)+" в подарок")
-		}
-	}
-	return ""
+	return prefixName(r, pointsReason(e.cur, r)+" ("+m+")")
 }
 
 // multipliersUsed lists the multipliers of r that applied to a line of the

@@ -2,13 +2,17 @@ package rulesfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/internal/tomlpos"
 	"github.com/tilld/tilld/money"
 )
 
@@ -73,6 +77,8 @@ func TestParseChain(t *testing.T) {
 		"round-up": {ID: "round-up", Kind: discount.KindCharity, Cause: "Фонд «Подари жизнь»", RoundTo: 10_00},
 		"spring-raffle": {ID: "spring-raffle", Kind: discount.KindRaffle, Per: 1000_00, Tickets: 1, Chance: 500, Prize: "Сертификат на 1 000 ₽",
 			Window: discount.Window{Starts: day(2025, 3, 1), Ends: day(2025, 6, 1)}},
+		"welcome": {ID: "welcome", Kind: discount.KindWelcome, Name: "Добро пожаловать", Percent: 1000, BonusPoints: 100,
+			ExcludeCategories: []string{"tobacco", "alcohol"}},
 	}
 	kinds := map[discount.Kind]bool{}
 	for _, r := range rs.Rules {
@@ -313,7 +319,7 @@ percent = 5
 per_unit = true
 colour = "red"
 `, []string{
-			`line 9: rule "x" (#1): percent: not used by greeting rules (it belongs to card_percent, percent_off, buy_get, partner and birthday rules)`,
+			`line 9: rule "x" (#1): percent: not used by greeting rules (it belongs to card_percent, percent_off, buy_get, partner, birthday and welcome rules)`,
 			`line 10: rule "x" (#1): per_unit: not used by greeting rules (it belongs to amount_off rules)`,
 			`line 11: rule "x" (#1): colour: unknown key; greeting rules have text, nameless, lang, and the keys of every rule`,
 		}},
@@ -420,5 +426,101 @@ func TestBrokenExample(t *testing.T) {
 	line 26: rule "club-card-2" (#4): percnt: unknown key (did you mean "percent"?); card_percent rules have percent, and the keys of every rule: id, kind, name, priority, exclude_categories, group, stores, regions, terminals, starts, ends, days, hours, min_basket`
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// sample is a value of each type, as a rules file writes it.
+var sample = map[discount.ValueType]string{
+	discount.ValueString:     `"x"`,
+	discount.ValueBool:       `true`,
+	discount.ValueInt:        `3`,
+	discount.ValueDays:       `2`,
+	discount.ValuePercent:    `"5%"`,
+	discount.ValueAmount:     `"10.00"`,
+	discount.ValueMultiplier: `"1.5"`,
+	discount.ValueStrings:    `["x"]`,
+	discount.ValueTexts:      `{ ru = "Привет" }`,
+	discount.ValuePrefixes:   `["2771", "4000-4099"]`,
+}
+
+// everyKey is a rules file with one rule of kind with every key of its
+// kind set, but skip.
+func everyKey(t *testing.T, kind discount.Kind, skip string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s[[rule]]\nid = \"r\"\nkind = %q\n", header, kind)
+	for _, k := range kind.Keys() {
+		v, ok := sample[k.Type]
+		if k.Type == discount.ValueTables {
+			var fields []string
+			for _, f := range k.Fields {
+				fields = append(fields, f.Name+" = "+sample[f.Type])
+			}
+			v, ok = "[{ "+strings.Join(fields, ", ")+" }]", true
+		}
+		if !ok {
+			t.Fatalf("key %s: no sample value of type %s", k.Name, k.Type)
+		}
+		if k.Name != skip {
+			fmt.Fprintf(&b, "%s = %s\n", k.Name, v)
+		}
+	}
+	return b.String()
+}
+
+// TestEveryKeyDecodes: the rules file reads every key of every kind in the
+// kinds table into the rule, whatever its type; a kind added to the table
+// with a key of a new type fails here until this package reads the type.
+func TestEveryKeyDecodes(t *testing.T) {
+	for _, kind := range discount.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			src := everyKey(t, kind, "")
+			var doc map[string]any
+			if _, err := toml.Decode(src, &doc); err != nil {
+				t.Fatal(err)
+			}
+			d := &decoder{loc: tomlpos.Locate([]byte(src)), failed: map[fieldKey]bool{}}
+			rs := d.ruleset(doc)
+			if len(d.problems) > 0 {
+				t.Fatalf("decoding\n%s\ngave %v", src, d.problems)
+			}
+			for _, k := range kind.Keys() {
+				if reflect.ValueOf(k.Value(&rs.Rules[0])).Elem().IsZero() {
+					t.Errorf("key %s = %s was not read into the rule", k.Name, sample[k.Type])
+				}
+			}
+		})
+	}
+}
+
+// TestRequiredKeys: a required key left out is reported once, with the
+// table's hint, on the rule's line.
+func TestRequiredKeys(t *testing.T) {
+	for _, kind := range discount.Kinds {
+		for _, k := range kind.Keys() {
+			if k.Required == "" {
+				continue
+			}
+			t.Run(string(kind)+"/"+k.Name, func(t *testing.T) {
+				_, _, err := Check([]byte(everyKey(t, kind, k.Name)))
+				var ve *discount.ValidationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("err = %v, want a *discount.ValidationError", err)
+				}
+				want := discount.Problem{Line: 4, Rule: "r", Index: 1, Field: k.Name, Msg: "missing; " + k.Required}
+				n := 0
+				for _, p := range ve.Problems {
+					if p.Field == k.Name {
+						n++
+						if p != want {
+							t.Errorf("problem %q, want %q", p, want)
+						}
+					}
+				}
+				if n != 1 {
+					t.Errorf("%d problems with %s, want 1: %v", n, k.Name, err)
+				}
+			})
+		}
 	}
 }
