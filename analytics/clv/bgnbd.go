@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"gonum.org/v1/gonum/mathext"
 )
 
 // Errors returned by the fits and checks of this package.
@@ -113,6 +111,12 @@ func (m BGNBD) logOdds(c Summary) float64 {
 	return math.Log(m.A) - math.Log(m.B+x-1) + (m.R+x)*(math.Log(m.Alpha+c.T)-math.Log(m.Alpha+c.TX))
 }
 
+// MaxHorizon is the longest forecast horizon, in model time units; longer
+// ones (+Inf included) are computed as MaxHorizon. With a ≤ 1 the expected
+// number of purchases grows without bound (E[1/p] is infinite), so an
+// infinite horizon would have no finite answer.
+const MaxHorizon = 1e15
+
 // ExpectedPurchases is the number of purchases a customer with summary c is
 // expected to make in the t time units after the end of the calibration
 // period (FHL 2005, eq. 10). It is 0 for t ≤ 0.
@@ -120,9 +124,7 @@ func (m BGNBD) ExpectedPurchases(c Summary, t float64) float64 {
 	if !(t > 0) {
 		return 0
 	}
-	if math.IsInf(t, 1) {
-		t = math.MaxFloat64
-	}
+	t = min(t, MaxHorizon)
 	alive := m.PAlive(c)
 	if alive == 0 {
 		return 0
@@ -132,22 +134,20 @@ func (m BGNBD) ExpectedPurchases(c Summary, t float64) float64 {
 
 // ExpectedRepeat is E[X(t)], the number of repeat purchases a customer
 // chosen at random is expected to make in the t time units after the first
-// purchase (FHL 2005, eq. 9). It is 0 for t ≤ 0.
+// purchase (FHL 2005, eq. 9). It is 0 for t ≤ 0; see MaxHorizon.
 func (m BGNBD) ExpectedRepeat(t float64) float64 {
 	if !(t > 0) {
 		return 0
 	}
-	if math.IsInf(t, 1) {
-		t = math.MaxFloat64
-	}
-	return m.expectedIfAlive(0, 0, t)
+	return m.expectedIfAlive(0, 0, min(t, MaxHorizon))
 }
 
 // expectedIfAlive is the numerator of FHL 2005 eq. 10,
 //
 //	(a+b+x-1)/(a-1) · [1 - ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x-1; z)],  z = t/(α+T+t),
 //
-// which with x = T = 0 is E[X(t)] (eq. 9). Euler's transformation
+// the purchases expected in the next t of a customer known to be alive;
+// with x = T = 0 it is E[X(t)] (eq. 9). Euler's transformation
 // 2F1(A,B;C;z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns it into
 //
 //	(C/ε) · [1 - (1-z)^ε · 2F1(a+b-1-r, ε; C; z)],  ε = a-1, C = a+b+x-1,
@@ -158,9 +158,21 @@ func (m BGNBD) ExpectedRepeat(t float64) float64 {
 //	-[C · expm1(ε·L)/ε + (1-z)^ε · H],  L = log(1-z),
 //	H = Σ_{n≥1} (A')_n (ε+1)_{n-1} z^n / ((C+1)_{n-1} n!),  A' = a+b-1-r.
 //
-// So a = 1 and a+b+x = 1 need no special case, and nothing cancels
-// catastrophically for small z (a short forecast or a very old customer).
+// So a = 1 and a+b+x = 1 need no special case, and nothing cancels for a
+// short forecast or a very old customer. Where the series is slow (z near
+// 1) or its terms cancel (a large r makes A' large and negative), the
+// expectation is integrated from its definition instead
+// (expectedIfAliveQuad).
 func (m BGNBD) expectedIfAlive(x int, T, t float64) float64 {
+	if v, ok := m.expectedIfAliveSeries(x, T, t); ok {
+		return v
+	}
+	return m.expectedIfAliveQuad(x, T, t)
+}
+
+// expectedIfAliveSeries is the series evaluation of expectedIfAlive; it
+// reports false when the result cannot be trusted to about 1e-11.
+func (m BGNBD) expectedIfAliveSeries(x int, T, t float64) (float64, bool) {
 	xf := float64(x)
 	den := m.Alpha + T + t
 	z := t / den
@@ -175,78 +187,43 @@ func (m BGNBD) expectedIfAlive(x int, T, t float64) float64 {
 	if eps != 0 {
 		e1 = math.Expm1(eps*L) / eps
 	}
-	pow := math.Exp(eps * L) // (1-z)^ε
 	h, ok := hyperH(ap, eps, c, z)
 	if !ok {
-		h = hyperHTransformed(ap, eps, c, z, m, x, T, t)
+		return 0, false
 	}
-	v := -(c*e1 + pow*h)
-	if v < 0 || math.IsNaN(v) {
-		// The expectation is non-negative; rounding at the extremes of the
-		// parameter space is all that can make it otherwise.
-		return 0
+	p1, p2 := c*e1, math.Exp(eps*L)*h
+	v := -(p1 + p2)
+	if !finite(v) || v < 0 || math.Abs(v) < 1e-4*math.Max(math.Abs(p1), math.Abs(p2)) {
+		return 0, false
 	}
-	return v
+	return v, true
 }
 
-// seriesTerms caps the power series for H; beyond it (z near 1 and a small
-// C) Gonum's 2F1, which transforms to 1-z, takes over.
+// seriesTerms caps the power series for H; beyond it (z near 1) the
+// expectation is integrated instead.
 const seriesTerms = 2000
 
 // hyperH sums H = C·(2F1(A', ε; C; z) - 1)/ε as a power series. It reports
 // false when the series has not converged to double precision within
-// seriesTerms terms.
+// seriesTerms terms, or when its terms are so much larger than their sum
+// that cancellation has eaten more than four digits.
 func hyperH(ap, eps, c, z float64) (float64, bool) {
 	if z == 0 {
 		return 0, true
 	}
 	term := ap * z
 	sum := term
+	largest := math.Abs(term)
 	for n := 1; n < seriesTerms; n++ {
 		fn := float64(n)
 		term *= (ap + fn) * (eps + fn) / ((c + fn) * (fn + 1)) * z
 		sum += term
+		largest = math.Max(largest, math.Abs(term))
 		if math.Abs(term) <= 1e-17*math.Abs(sum) || term == 0 {
-			return sum, finite(sum)
+			return sum, finite(sum) && largest <= 1e4*math.Abs(sum)
 		}
 	}
 	return sum, false
-}
-
-// hyperHTransformed computes H from Gonum's Gaussian hypergeometric function
-// (Cephes, with the 1-z transformations for z near 1). Where ε or C is too
-// close to 0 for H = C·(2F1-1)/ε to keep its digits, it averages the model
-// at a shifted by ±nudge: the expectation is smooth in a, so the error is
-// of order nudge².
-func hyperHTransformed(ap, eps, c, z float64, m BGNBD, x int, T, t float64) float64 {
-	const tiny, nudge = 1e-5, 3e-5
-	if math.Abs(eps) < tiny || math.Abs(c) < tiny {
-		lo, hi := m, m
-		lo.A -= nudge
-		hi.A += nudge
-		// Returns H such that the caller's formula gives the average.
-		avg := (lo.expectedIfAliveGonum(x, T, t) + hi.expectedIfAliveGonum(x, T, t)) / 2
-		L := math.Log(m.Alpha+T) - math.Log(m.Alpha+T+t)
-		e1 := L
-		if eps != 0 {
-			e1 = math.Expm1(eps*L) / eps
-		}
-		return (-avg - c*e1) / math.Exp(eps*L)
-	}
-	return c * (mathext.Hypergeo(ap, eps, c, z) - 1) / eps
-}
-
-// expectedIfAliveGonum is expectedIfAlive with H always from Gonum; m's a
-// must keep ε and C away from 0.
-func (m BGNBD) expectedIfAliveGonum(x int, T, t float64) float64 {
-	xf := float64(x)
-	z := t / (m.Alpha + T + t)
-	L := math.Log(m.Alpha+T) - math.Log(m.Alpha+T+t)
-	eps := m.A - 1
-	c := m.A + m.B + xf - 1
-	ap := m.A + m.B - 1 - m.R
-	h := c * (mathext.Hypergeo(ap, eps, c, z) - 1) / eps
-	return -(c*math.Expm1(eps*L)/eps + math.Exp(eps*L)*h)
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -100,11 +100,16 @@ func minimize(f objective, theta0 []float64, o FitOptions) (optResult, error) {
 	if res.theta == nil {
 		return res, fmt.Errorf("%w: the log-likelihood is not finite at the starting point", ErrBadInput)
 	}
+	flat := false
 	if maxAbs(g) > o.GradientTolerance && maxAbs(g) <= polishFrom {
-		g = polish(bounded, &res, g, o)
+		g, flat = polish(bounded, &res, g, o)
 	}
 	if maxAbs(g) <= o.GradientTolerance {
 		return res, nil
+	}
+	if flat {
+		return res, fmt.Errorf("%w: the likelihood is flat or saddle-shaped where the search stopped (largest gradient component %.3g)",
+			ErrNotIdentified, maxAbs(g))
 	}
 	why := fmt.Sprintf("%d iterations", res.iterations)
 	if stalled {
@@ -192,8 +197,9 @@ func bfgs(f objective, theta0 []float64, o FitOptions) (res optResult, g []float
 
 // polish takes Newton steps from res.theta, whose gradient is g, while they
 // shrink the largest gradient component, at most 20 times. It updates res
-// and returns the final gradient.
-func polish(f objective, res *optResult, g []float64, o FitOptions) []float64 {
+// and returns the final gradient, and whether it stopped on a Hessian that
+// is not positive definite (no proper maximum of the likelihood there).
+func polish(f objective, res *optResult, g []float64, o FitOptions) ([]float64, bool) {
 	k := len(g)
 	xn, gn, step := make([]float64, k), make([]float64, k), make([]float64, k)
 	for i := 0; i < 20 && maxAbs(g) > o.GradientTolerance; i++ {
@@ -201,7 +207,7 @@ func polish(f objective, res *optResult, g []float64, o FitOptions) []float64 {
 		res.evaluations += 2 * k
 		inv, ok := invertSPD(hess)
 		if !ok {
-			break
+			return g, true
 		}
 		mulVec(step, inv, g)
 		for j := range xn {
@@ -217,7 +223,7 @@ func polish(f objective, res *optResult, g []float64, o FitOptions) []float64 {
 		copy(g, gn)
 		res.f = fn
 	}
-	return g
+	return g, false
 }
 
 // outOfRange tells a fit that ran off towards a parameter of 0 or ∞ apart
