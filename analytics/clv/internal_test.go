@@ -203,7 +203,9 @@ func TestInvertSPD(t *testing.T) {
 // from 10⁻² to 10² and random customers and horizons.
 func TestSeriesAgainstQuadrature(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	logU := func(lo, hi float64) float64 { return math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo))) }
+	logU := func(lo, hi float64) float64 {
+		return math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
+	}
 	compared := 0
 	for range 3000 {
 		m := BGNBD{R: logU(1e-2, 1e2), Alpha: logU(1e-2, 1e2), A: logU(1e-2, 1e2), B: logU(1e-2, 1e2)}
