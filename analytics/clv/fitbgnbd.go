@@ -167,13 +167,13 @@ func (d *bgData) negLL(theta, grad []float64) float64 {
 		}
 		ltx := math.Log(al + d.tx[i])
 		l4 := d.la4[k] - rx*ltx
-		if l3 > l4 {
-			ll += l3 + math.Log1p(math.Exp(l4-l3))
-		} else {
-			ll += l4 + math.Log1p(math.Exp(l3-l4))
-		}
+		e := math.Exp(-math.Abs(l3 - l4)) // the smaller of A3, A4 over the larger
+		ll += math.Max(l3, l4) + math.Log1p(e)
 		if grad != nil {
-			w4 := 1 / (1 + math.Exp(l3-l4)) // A4/(A3+A4)
+			w4 := 1 / (1 + e) // A4/(A3+A4)
+			if l3 > l4 {
+				w4 = e / (1 + e)
+			}
 			w3 := 1 - w4
 			gr -= w3*lT + w4*ltx
 			gal -= rx * (w3/(al+d.T[i]) + w4/(al+d.tx[i]))
