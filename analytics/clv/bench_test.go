@@ -52,6 +52,8 @@ func BenchmarkFitSynthetic(b *testing.B) {
 		}
 	}
 	checkRecovered(b, fit, cdnowLike, 4)
+	b.Logf("%d customers: r=%.4f±%.4f α=%.4f±%.4f a=%.4f±%.4f b=%.4f±%.4f", fit.Customers,
+		fit.Params.R, fit.StdErr.R, fit.Params.Alpha, fit.StdErr.Alpha, fit.Params.A, fit.StdErr.A, fit.Params.B, fit.StdErr.B)
 	b.ReportMetric(float64(fit.Iterations), "iterations")
 	b.ReportMetric(float64(fit.Evaluations), "evaluations")
 	for _, c := range []struct {
