@@ -79,22 +79,22 @@ func (m BGNBD) Validate() error {
 }
 
 // LogLikelihood is the log-likelihood of the customers' summaries under m
-// (FHL 2005, eq. 6), summed over customers.
+// (FHL 2005), summed over customers.
 func (m BGNBD) LogLikelihood(cs []Summary) (float64, error) {
 	if err := m.Validate(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("log-likelihood: %w", err)
 	}
 	d, err := newBGData(cs)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("log-likelihood: %w", err)
 	}
 	theta := []float64{math.Log(m.R), math.Log(m.Alpha), math.Log(m.A), math.Log(m.B)}
 	return -d.negLL(theta, nil) * float64(d.n), nil
 }
 
 // PAlive is the probability that a customer with summary c is still alive
-// at the end of the calibration period (FHL 2005, eq. 11; Fader, Hardie &
-// Lee's note on P(alive)). The model lets a customer drop out only after a
+// at the end of the calibration period (Fader, Hardie & Lee's note "Computing P(alive)
+// using the BG/NBD model"). The model lets a customer drop out only after a
 // repeat purchase, so a customer who made none is alive with probability 1:
 // read "alive" for such customers as "never shown any sign of leaving".
 func (m BGNBD) PAlive(c Summary) float64 {

@@ -101,6 +101,9 @@ func TestCDNOWPaper(t *testing.T) {
 			t.Errorf("BG/NBD %s = %.6f rounds to %v, the paper has %v", c.name, c.got, got, c.want)
 		}
 	}
+	if ll, err := p.LogLikelihood(clv.Summaries(hs)); err != nil || math.Abs(ll-fit.LogLikelihood) > 1e-9 {
+		t.Errorf("LogLikelihood at the fit: %v, %v; the fit reports %v", ll, err, fit.LogLikelihood)
+	}
 	// Fader & Hardie's note "Implementing the BG/NBD model ... in Excel"
 	// works this customer: x = 2, t_x = 30.43, T = 38.86, next 39 weeks.
 	if got := p.ExpectedPurchases(clv.Summary{X: 2, TX: 30.43, T: 38.86}, 39); round(got, 3) != 1.226 {

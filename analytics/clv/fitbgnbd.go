@@ -28,7 +28,7 @@ type BGNBDFit struct {
 }
 
 // FitBGNBD fits the BG/NBD model to customers' summaries by maximum
-// likelihood (FHL 2005, eq. 6). It returns ErrNoCustomers for none,
+// likelihood (FHL 2005). It returns ErrNoCustomers for none,
 // ErrBadInput naming the first bad summary, and ErrNotIdentified when the
 // data cannot determine the four parameters (e.g. a single customer, or no
 // repeat purchase at all) unless o.Penalty is set.

@@ -44,18 +44,21 @@ func (g GammaGamma) MeanSpend() (float64, error) {
 }
 
 // ExpectedSpend is the expected value of a future purchase by a customer
-// whose repeat purchases are s (FHL 2005b, eq. 5):
+// whose repeat purchases are s (FHL 2005b):
 //
 //	(γ + x·m̄)·p / (p·x + q - 1),
 //
 // a weighted mean of the population mean pγ/(q-1) and the customer's own
 // m̄ that leans on the customer more the more purchases there are. With
-// s.X = 0 it is the population mean. It returns ErrNoMean when p·x + q ≤ 1.
+// s.X = 0 it is the population mean. It returns ErrNoMean when p·x + q ≤ 1
+// and ErrBadInput for a mean that is negative or not finite.
 func (g GammaGamma) ExpectedSpend(s Spend) (float64, error) {
-	x := float64(max(s.X, 0))
-	m := s.Mean
-	if s.X <= 0 || !finite(m) || m < 0 {
-		x, m = 0, 0
+	var x, m float64
+	if s.X > 0 {
+		if !finite(s.Mean) || s.Mean < 0 {
+			return 0, fmt.Errorf("expected spend: %w: mean spend %v of %d purchases is not finite and non-negative", ErrBadInput, s.Mean, s.X)
+		}
+		x, m = float64(s.X), s.Mean
 	}
 	den := g.P*x + g.Q - 1
 	if !(den > 0) {

@@ -9,12 +9,16 @@ import (
 // penalty, with the tolerances documented on each field.
 //
 // The fits minimise the mean negative log-likelihood per customer over the
-// logarithms of the parameters (so every parameter stays positive) with
+// logarithms of the parameters (so every parameter stays positive). First
 // BFGS: an inverse-Hessian approximation started at the identity, scaled
 // after the first step (Nocedal & Wright, eq. 6.20), updated only when the
-// step's curvature sⁿy is positive, and a backtracking Armijo line search
+// step's curvature sᵀy is positive, with a backtracking Armijo line search
 // (c₁ = 10⁻⁴, step halved, at most 60 times) whose steps are capped at 2
-// in log-parameter space (a factor e² per parameter).
+// in log-parameter space (a factor e² per parameter), until the gradient
+// is below 10⁻⁶. Then Newton steps on the central-difference Hessian of the
+// analytic gradient, each kept only if it shrinks the gradient, until the
+// gradient is below GradientTolerance. Log-parameters are bounded by ±30;
+// a fit that ends beyond ±20 has run off towards 0 or ∞ (ErrNotIdentified).
 type FitOptions struct {
 	// MaxIterations caps the BFGS iterations; 0 means 1000.
 	MaxIterations int

@@ -221,3 +221,12 @@ func FuzzPredictions(f *testing.F) {
 		checkPredictions(t, m, c)
 	})
 }
+
+func TestExpectedSpendBadMean(t *testing.T) {
+	g := clv.GammaGamma{P: 6.25, Q: 3.74, Gamma: 15.44}
+	for _, m := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if _, err := g.ExpectedSpend(clv.Spend{X: 2, Mean: m}); !errors.Is(err, clv.ErrBadInput) {
+			t.Errorf("mean %v: %v, want ErrBadInput", m, err)
+		}
+	}
+}
