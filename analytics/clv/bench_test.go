@@ -56,15 +56,7 @@ func BenchmarkFitSynthetic(b *testing.B) {
 		fit.Params.R, fit.StdErr.R, fit.Params.Alpha, fit.StdErr.Alpha, fit.Params.A, fit.StdErr.A, fit.Params.B, fit.StdErr.B)
 	b.ReportMetric(float64(fit.Iterations), "iterations")
 	b.ReportMetric(float64(fit.Evaluations), "evaluations")
-	for _, c := range []struct {
-		name          string
-		got, se, want float64
-	}{
-		{"r", fit.Params.R, fit.StdErr.R, cdnowLike.R},
-		{"alpha", fit.Params.Alpha, fit.StdErr.Alpha, cdnowLike.Alpha},
-		{"a", fit.Params.A, fit.StdErr.A, cdnowLike.A},
-		{"b", fit.Params.B, fit.StdErr.B, cdnowLike.B},
-	} {
+	for _, c := range estimates(fit, cdnowLike) {
 		b.ReportMetric(math.Abs(c.got-c.want)/c.want, "rel-err-"+c.name)
 		b.ReportMetric((c.got-c.want)/c.se, "z-"+c.name)
 	}

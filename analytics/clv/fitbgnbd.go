@@ -37,26 +37,18 @@ func FitBGNBD(cs []Summary, o FitOptions) (BGNBDFit, error) {
 	if err != nil {
 		return BGNBDFit{}, fmt.Errorf("fit BG/NBD: %w", err)
 	}
-	o = o.withDefaults()
-	obj := func(theta, grad []float64) float64 {
-		return d.negLL(theta, grad) + o.penalty(theta, grad)
-	}
-	res, err := minimize(obj, []float64{0, 0, 0, 0}, o)
+	f, err := fitLogParams(d.negLL, 4, d.n, o)
 	if err != nil {
 		return BGNBDFit{}, fmt.Errorf("fit BG/NBD to %d customers: %w", d.n, err)
 	}
-	se, err := stdErrors(obj, res.theta, float64(d.n))
-	if err != nil {
-		return BGNBDFit{}, fmt.Errorf("fit BG/NBD to %d customers: %w", d.n, err)
-	}
-	th := res.theta
+	p, se := f.params, f.stdErr
 	return BGNBDFit{
-		Params:        BGNBD{R: math.Exp(th[0]), Alpha: math.Exp(th[1]), A: math.Exp(th[2]), B: math.Exp(th[3])},
+		Params:        BGNBD{R: p[0], Alpha: p[1], A: p[2], B: p[3]},
 		StdErr:        BGNBD{R: se[0], Alpha: se[1], A: se[2], B: se[3]},
-		LogLikelihood: -d.negLL(th, nil) * float64(d.n),
+		LogLikelihood: f.logLik,
 		Customers:     d.n,
-		Iterations:    res.iterations,
-		Evaluations:   res.evaluations,
+		Iterations:    f.iterations,
+		Evaluations:   f.evaluations,
 	}, nil
 }
 

@@ -90,26 +90,18 @@ func FitGammaGamma(ss []Spend, o FitOptions) (GammaGammaFit, error) {
 	if err != nil {
 		return GammaGammaFit{}, fmt.Errorf("fit Gamma-Gamma: %w", err)
 	}
-	o = o.withDefaults()
-	obj := func(theta, grad []float64) float64 {
-		return d.negLL(theta, grad) + o.penalty(theta, grad)
-	}
-	res, err := minimize(obj, []float64{0, 0, 0}, o)
+	f, err := fitLogParams(d.negLL, 3, d.n, o)
 	if err != nil {
 		return GammaGammaFit{}, fmt.Errorf("fit Gamma-Gamma to %d customers: %w", d.n, err)
 	}
-	se, err := stdErrors(obj, res.theta, float64(d.n))
-	if err != nil {
-		return GammaGammaFit{}, fmt.Errorf("fit Gamma-Gamma to %d customers: %w", d.n, err)
-	}
-	th := res.theta
+	p, se := f.params, f.stdErr
 	return GammaGammaFit{
-		Params:        GammaGamma{P: math.Exp(th[0]), Q: math.Exp(th[1]), Gamma: math.Exp(th[2])},
+		Params:        GammaGamma{P: p[0], Q: p[1], Gamma: p[2]},
 		StdErr:        GammaGamma{P: se[0], Q: se[1], Gamma: se[2]},
-		LogLikelihood: -d.negLL(th, nil) * float64(d.n),
+		LogLikelihood: f.logLik,
 		Customers:     d.n,
-		Iterations:    res.iterations,
-		Evaluations:   res.evaluations,
+		Iterations:    f.iterations,
+		Evaluations:   f.evaluations,
 	}, nil
 }
 

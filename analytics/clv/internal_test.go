@@ -207,7 +207,7 @@ func TestSeriesAgainstQuadrature(t *testing.T) {
 		return math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
 	}
 	compared := 0
-	for range 3000 {
+	for range 1000 {
 		m := BGNBD{R: logU(1e-2, 1e2), Alpha: logU(1e-2, 1e2), A: logU(1e-2, 1e2), B: logU(1e-2, 1e2)}
 		x := []int{0, 1, 3, 20, 500}[rng.IntN(5)]
 		T := logU(1e-3, 1e3)
@@ -225,7 +225,7 @@ func TestSeriesAgainstQuadrature(t *testing.T) {
 			t.Errorf("%+v x=%d T=%v t=%v: series %.15g, quadrature %.15g", m, x, T, tt, s, q)
 		}
 	}
-	if compared < 1500 {
-		t.Errorf("only %d of 3000 random points had a trusted series", compared)
+	if compared < 500 {
+		t.Errorf("only %d of 1000 random points had a trusted series", compared)
 	}
 }

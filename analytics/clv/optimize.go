@@ -60,6 +60,38 @@ func (o FitOptions) penalty(theta, grad []float64) float64 {
 	return o.Penalty * s
 }
 
+// mlFit is a maximum-likelihood fit on the log scale: the estimates e^θ,
+// their standard errors and the log-likelihood summed over n customers.
+type mlFit struct {
+	params, stdErr          []float64
+	logLik                  float64
+	iterations, evaluations int
+}
+
+// fitLogParams maximises the likelihood whose mean negative log per
+// customer is negLL, over k log-parameters started at 0 (every parameter 1),
+// and adds the standard errors.
+func fitLogParams(negLL objective, k, n int, o FitOptions) (mlFit, error) {
+	o = o.withDefaults()
+	obj := func(theta, grad []float64) float64 {
+		return negLL(theta, grad) + o.penalty(theta, grad)
+	}
+	res, err := minimize(obj, make([]float64, k), o)
+	if err != nil {
+		return mlFit{}, err
+	}
+	se, err := stdErrors(obj, res.theta, float64(n))
+	if err != nil {
+		return mlFit{}, err
+	}
+	f := mlFit{params: make([]float64, k), stdErr: se, logLik: -negLL(res.theta, nil) * float64(n),
+		iterations: res.iterations, evaluations: res.evaluations}
+	for i, t := range res.theta {
+		f.params[i] = math.Exp(t)
+	}
+	return f, nil
+}
+
 // objective returns the value at theta and, when grad is not nil, stores
 // the gradient there. It returns +Inf (or NaN) where it is not defined.
 type objective func(theta, grad []float64) float64

@@ -100,7 +100,7 @@ func checkPredictions(t *testing.T, m clv.BGNBD, c clv.Summary) {
 		}
 		prevRand = r
 	}
-	v, err := m.LifetimeValue(c, 25, clv.ValueOptions{Periods: 24, PeriodLength: 52.0 / 12, DiscountRate: 0.01})
+	v, err := m.LifetimeValue(c, 25, clv.ValueOptions{Periods: 6, PeriodLength: 52.0 / 12, DiscountRate: 0.01})
 	if err != nil || !finite(v) || v < 0 {
 		t.Errorf("%+v %+v: CLV = %v, %v", m, c, v, err)
 	}
@@ -116,9 +116,9 @@ func TestPredictionProperties(t *testing.T) {
 		models = append(models, clv.BGNBD{R: logU(), Alpha: logU(), A: logU(), B: logU()})
 	}
 	var customers []clv.Summary
-	for _, T := range []float64{0, 1e-9, 1, 38.86, 1e6, 1e12} {
+	for _, T := range []float64{0, 1e-9, 38.86, 1e12} {
 		customers = append(customers, clv.Summary{T: T})
-		for _, x := range []int{1, 2, 10, 1000, 1000000} {
+		for _, x := range []int{1, 10, 1000000} {
 			for _, tx := range []float64{0, T / 2, T} {
 				customers = append(customers, clv.Summary{X: x, TX: tx, T: T})
 			}

@@ -95,17 +95,24 @@ func TestSimulatedRecovery(t *testing.T) {
 	}
 }
 
-func checkRecovered(t testing.TB, fit clv.BGNBDFit, truth clv.BGNBD, k float64) {
-	t.Helper()
-	for _, c := range []struct {
-		name          string
-		got, se, want float64
-	}{
+// estimate is one fitted parameter next to the truth it was drawn from.
+type estimate struct {
+	name          string
+	got, se, want float64
+}
+
+func estimates(fit clv.BGNBDFit, truth clv.BGNBD) []estimate {
+	return []estimate{
 		{"r", fit.Params.R, fit.StdErr.R, truth.R},
 		{"alpha", fit.Params.Alpha, fit.StdErr.Alpha, truth.Alpha},
 		{"a", fit.Params.A, fit.StdErr.A, truth.A},
 		{"b", fit.Params.B, fit.StdErr.B, truth.B},
-	} {
+	}
+}
+
+func checkRecovered(t testing.TB, fit clv.BGNBDFit, truth clv.BGNBD, k float64) {
+	t.Helper()
+	for _, c := range estimates(fit, truth) {
 		if !(c.se > 0) || math.Abs(c.got-c.want) > k*c.se {
 			t.Errorf("%s = %.5f ± %.5f, truth %v: more than %v standard errors away", c.name, c.got, c.se, c.want, k)
 		}
@@ -155,10 +162,7 @@ func TestSimulatedGammaGamma(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		name          string
-		got, se, want float64
-	}{{"p", fit.Params.P, fit.StdErr.P, truth.P}, {"q", fit.Params.Q, fit.StdErr.Q, truth.Q}, {"gamma", fit.Params.Gamma, fit.StdErr.Gamma, truth.Gamma}} {
+	for _, c := range []estimate{{"p", fit.Params.P, fit.StdErr.P, truth.P}, {"q", fit.Params.Q, fit.StdErr.Q, truth.Q}, {"gamma", fit.Params.Gamma, fit.StdErr.Gamma, truth.Gamma}} {
 		if !(c.se > 0) || math.Abs(c.got-c.want) > 4*c.se {
 			t.Errorf("%s = %.4f ± %.4f, truth %v", c.name, c.got, c.se, c.want)
 		}
