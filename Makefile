@@ -84,6 +84,7 @@ fuzz:
 ## into docs/fuzzing.md (scripts/fuzz-long.sh says more). Not part of `make test`.
 ## A failing input stays in its package's testdata/fuzz: commit it with the fix.
 fuzz-long:
+	@scripts/ensure-debs.sh libpcsclite-dev
 	FUZZTIME=$(or $(FUZZTIME),10m) GO=$(GO) scripts/fuzz-long.sh
 
 clean:

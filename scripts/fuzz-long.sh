@@ -39,7 +39,9 @@ list="$FUZZLOGS/targets"
 : >"$list"
 for dir in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
 	pkg=$($GO list "$dir")
-	for f in $($GO test -list '^Fuzz' "$dir" | grep '^Fuzz' | grep -E "$FUZZTARGETS" || true); do
+	# A package whose tests do not build would drop its targets silently.
+	names=$($GO test -list '^Fuzz' "$dir") || { echo "fuzz-long: cannot list the fuzz targets of $pkg (above)" >&2; exit 1; }
+	for f in $(echo "$names" | grep '^Fuzz' | grep -E "$FUZZTARGETS" || true); do
 		echo "$pkg $f" >>"$list"
 	done
 done

@@ -229,3 +229,38 @@ func TestSeriesAgainstQuadrature(t *testing.T) {
 		t.Errorf("only %d of 1000 random points had a trusted series", compared)
 	}
 }
+
+// TestQuadratureNarrowBeta compares the two evaluations where the dropout
+// probability's Beta(a, b+x) is a spike a few hundredths wide in log p: a
+// in the thousands and a customer with up to a million purchases. Before
+// the integration cut its first pieces at the spike, it missed it and
+// answered 0 (FuzzPredictions' finding 64798bbc02b8be9b, E[Y] dropping
+// from 399 to 0 as the horizon grew).
+func TestQuadratureNarrowBeta(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	logU := func(lo, hi float64) float64 {
+		return math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
+	}
+	finding := BGNBD{R: 8099.973214285715, Alpha: 10.907999999999998, A: 2505.43125, B: 1.0977777777777782}
+	if q := finding.expectedIfAliveQuad(1000053, 1e12, 1e15); math.Abs(q-400.3138556) > 1e-6 {
+		t.Errorf("the finding: quadrature %.10g, want 400.3138556 (the series' value at t = 1e12, where it has saturated)", q)
+	}
+	compared := 0
+	for range 300 {
+		m := BGNBD{R: logU(1, 1e4), Alpha: logU(1, 1e2), A: logU(1e2, 1e4), B: logU(0.5, 10)}
+		x := []int{100, 10000, 1000000}[rng.IntN(3)]
+		T := logU(1e2, 1e6)
+		tt := logU(1e-1, 1e6)
+		s, ok := m.expectedIfAliveSeries(x, T, tt)
+		if !ok {
+			continue
+		}
+		compared++
+		if q := m.expectedIfAliveQuad(x, T, tt); math.Abs(s-q) > 1e-8*math.Max(s, 1e-300) {
+			t.Errorf("%+v x=%d T=%v t=%v: series %.15g, quadrature %.15g", m, x, T, tt, s, q)
+		}
+	}
+	if compared < 100 {
+		t.Errorf("only %d of 300 random points had a trusted series", compared)
+	}
+}

@@ -2,6 +2,7 @@ package clv
 
 import (
 	"math"
+	"slices"
 )
 
 // expectedIfAliveQuad evaluates the same expectation as expectedIfAlive
@@ -47,8 +48,14 @@ func (m BGNBD) expectedIfAliveQuad(x int, T, t float64) float64 {
 	}
 	// Beyond q1, p ≈ 1: ∫₀^{q1} q^{b'-1} G(1)/B dq.
 	rightTail := G(1) * math.Exp(bp*math.Log(q1)-lnB) / bp
-	v := gaussKronrod(left, math.Ln2, -math.Log(p1)) + leftTail +
-		gaussKronrod(right, math.Ln2, -math.Log(q1)) + rightTail
+	// The Beta density can be a spike far narrower than the range (a and
+	// b+x in the thousands make it a few hundredths wide in log p), and G
+	// rises from 0 to 1 around p = 1/(u·k): the integration starts from
+	// pieces cut at both, or a first estimate may miss the spike entirely
+	// and report a confident 0.
+	mode, spread := betaLogMode(a, bp)
+	v := gaussKronrod(left, math.Ln2, -math.Log(p1), -math.Log(mode), spread, math.Log(u*k), 1) + leftTail +
+		gaussKronrod(right, math.Ln2, -math.Log(q1), -math.Log1p(-mode), betaLogSpread(bp, a)) + rightTail
 	if !(v >= 0) || math.IsInf(v, 0) {
 		return 0
 	}
@@ -103,17 +110,55 @@ func gk15(f func(float64) float64, lo, hi float64) (val, err float64) {
 	return k * h, math.Abs((k - g) * h)
 }
 
+// betaLogMode is the mode of Beta(a, b) (a ≥ 1 and b ≥ 1; the nearer end
+// otherwise) and the standard deviation of log p under it, √(ψ'(a) - ψ'(a+b))
+// ≈ √(1/a - 1/(a+b)): where, and how wide in log p, its mass lies.
+func betaLogMode(a, b float64) (mode, spread float64) {
+	switch {
+	case a <= 1:
+		mode = 0
+	case b <= 1:
+		mode = 1
+	default:
+		mode = (a - 1) / (a + b - 2)
+	}
+	return mode, betaLogSpread(a, b)
+}
+
+// betaLogSpread is √(1/a - 1/(a+b)), about the standard deviation of log p
+// for p ~ Beta(a, b).
+func betaLogSpread(a, b float64) float64 { return math.Sqrt(math.Max(1/a-1/(a+b), 0)) }
+
 // gaussKronrod integrates f over [lo, hi] adaptively: it keeps bisecting
 // the interval with the largest error estimate until the estimates sum to
-// at most 1e-12 of the integral (or 1e-300), or 400 intervals.
-func gaussKronrod(f func(float64) float64, lo, hi float64) float64 {
+// at most 1e-12 of the integral (or 1e-300), or 400 intervals. features
+// are (centre, width) pairs of where f changes fast; the first pieces are
+// cut at each centre and at ±1, 2, 4 and 8 widths from it, so that no
+// feature falls between the nodes of the first estimate.
+func gaussKronrod(f func(float64) float64, lo, hi float64, features ...float64) float64 {
 	if !(hi > lo) {
 		return 0
 	}
+	cuts := []float64{lo, hi}
+	for i := 0; i+1 < len(features); i += 2 {
+		c, w := features[i], features[i+1]
+		for _, d := range []float64{0, 1, -1, 2, -2, 4, -4, 8, -8} {
+			if x := c + d*w; x > lo && x < hi {
+				cuts = append(cuts, x)
+			}
+		}
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
 	type piece struct{ lo, hi, val, err float64 }
-	v, e := gk15(f, lo, hi)
-	pieces := []piece{{lo, hi, v, e}}
-	total, errSum := v, e
+	var pieces []piece
+	total, errSum := 0.0, 0.0
+	for i := 1; i < len(cuts); i++ {
+		v, e := gk15(f, cuts[i-1], cuts[i])
+		pieces = append(pieces, piece{cuts[i-1], cuts[i], v, e})
+		total += v
+		errSum += e
+	}
 	for len(pieces) < 400 && errSum > math.Max(1e-12*math.Abs(total), 1e-300) {
 		worst := 0
 		for i, p := range pieces {
