@@ -23,39 +23,61 @@ func (m BGNBD) expectedIfAliveQuad(x int, T, t float64) float64 {
 	xf := float64(x)
 	a, bp, k := m.A, m.B+xf, m.R+xf
 	u := t / (m.Alpha + T)
+	// G(p) = 1 - (1+pu)^{-k}, in [0, 1].
+	G := func(p float64) float64 { return -math.Expm1(-k * math.Log1p(u*p)) }
+	// The Beta function's logarithm is only a scale here: lgamma of b+x
+	// near a million carries an absolute error near 1e-9, which would be a
+	// relative error of the answer. So the density is integrated with the
+	// same rule and cuts as the expectation, and the ratio of the two
+	// integrals cancels the scale and its error.
 	lga, _ := math.Lgamma(a)
 	lgb, _ := math.Lgamma(bp)
 	lgab, _ := math.Lgamma(a + bp)
 	lnB := lga + lgb - lgab
-	// G(p) = 1 - (1+pu)^{-k}, in [0, 1].
-	G := func(p float64) float64 { return -math.Expm1(-k * math.Log1p(u*p)) }
 
-	// Left half, p = e^{-s}: dp/p = ds, integrand p^{a-1} q^{b'-1} G(p) / B.
+	// Left half, p = e^{-s}: dp = p·ds. The expectation's integrand is
+	// p^{a-1} q^{b'-1} G(p) / B, the density's p^a q^{b'-1} / B.
 	p1 := math.Min(0.25, 1e-10/(u*(k+1)+math.Abs(bp-1)+1))
 	left := func(s float64) float64 {
 		p := math.Exp(-s)
 		return math.Exp((a-1)*(-s)+(bp-1)*math.Log1p(-p)-lnB) * G(p)
 	}
-	// Below p1, G(p) ≈ k·u·p and q^{b'-1} ≈ 1: ∫₀^{p1} k·u·p^a/B dp/p.
+	left0 := func(s float64) float64 {
+		p := math.Exp(-s)
+		return math.Exp(a*(-s) + (bp-1)*math.Log1p(-p) - lnB)
+	}
+	// Below p1, G(p) ≈ k·u·p and q^{b'-1} ≈ 1: ∫₀^{p1} k·u·p^a/B dp/p, and
+	// the density's ∫₀^{p1} p^{a-1}/B dp.
 	leftTail := k * u * math.Exp(a*math.Log(p1)-lnB) / a
-	// Right half, q = 1-p = e^{-w}: dp = q·dw, integrand p^{a-1} q^{b'} g(p) / B
-	// with g(p) = G(p)/p.
+	leftTail0 := math.Exp(a*math.Log(p1)-lnB) / a
+	// Right half, q = 1-p = e^{-w}: dp = q·dw. The expectation's integrand
+	// is p^{a-1} q^{b'} g(p) / B with g(p) = G(p)/p, the density's
+	// p^{a-1} q^{b'} / B.
 	q1 := math.Min(0.25, 1e-10/(math.Abs(a-1)+k+2))
 	right := func(w float64) float64 {
 		q := math.Exp(-w)
 		p := -math.Expm1(-w)
 		return math.Exp((a-1)*math.Log1p(-q)+bp*(-w)-lnB) * G(p) / p
 	}
-	// Beyond q1, p ≈ 1: ∫₀^{q1} q^{b'-1} G(1)/B dq.
-	rightTail := G(1) * math.Exp(bp*math.Log(q1)-lnB) / bp
+	right0 := func(w float64) float64 {
+		return math.Exp((a-1)*math.Log1p(-math.Exp(-w)) + bp*(-w) - lnB)
+	}
+	// Beyond q1, p ≈ 1: ∫₀^{q1} q^{b'-1} G(1)/B dq, and without G(1) for
+	// the density.
+	rightTail0 := math.Exp(bp*math.Log(q1)-lnB) / bp
+	rightTail := G(1) * rightTail0
 	// The Beta density can be a spike far narrower than the range (a and
 	// b+x in the thousands make it a few hundredths wide in log p), and G
 	// rises from 0 to 1 around p = 1/(u·k): the integration starts from
 	// pieces cut at both, or a first estimate may miss the spike entirely
 	// and report a confident 0.
 	mode, spread := betaLogMode(a, bp)
-	v := gaussKronrod(left, math.Ln2, -math.Log(p1), -math.Log(mode), spread, math.Log(u*k), 1) + leftTail +
-		gaussKronrod(right, math.Ln2, -math.Log(q1), -math.Log1p(-mode), betaLogSpread(bp, a)) + rightTail
+	lf := []float64{-math.Log(mode), spread, math.Log(u * k), 1}
+	rf := []float64{-math.Log1p(-mode), betaLogSpread(bp, a)}
+	lo, hiL, hiR := math.Ln2, -math.Log(p1), -math.Log(q1)
+	v := gaussKronrod(left, lo, hiL, lf...) + leftTail + gaussKronrod(right, lo, hiR, rf...) + rightTail
+	norm := gaussKronrod(left0, lo, hiL, lf...) + leftTail0 + gaussKronrod(right0, lo, hiR, rf...) + rightTail0
+	v /= norm
 	if !(v >= 0) || math.IsInf(v, 0) {
 		return 0
 	}
