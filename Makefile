@@ -37,6 +37,7 @@ deps:
 	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
 
 check:
+	@big=$$(git ls-files -z | xargs -0 stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 { print $$2 }'); if [ -n "$$big" ]; then echo "tracked files over 1 MiB (a built binary committed by mistake?):"; echo "$$big"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOBIN)/staticcheck ./...
