@@ -79,7 +79,7 @@ for d in $debs; do
 		dpkg-deb --info "$d" conffiles | grep -qx /etc/tilld/tilld.toml || fail "$d: /etc/tilld/tilld.toml is not a conffile"
 		;;
 	tillhq)
-		want="./usr/bin/tillhq ./lib/systemd/system/tillhq.service ./usr/share/doc/tillhq/copyright ./usr/share/doc/tillhq/changelog.gz"
+		want="./usr/bin/tillhq ./lib/systemd/system/tillhq.service ./usr/share/tillhq/example.toml ./usr/share/doc/tillhq/copyright ./usr/share/doc/tillhq/changelog.gz"
 		bins="usr/bin/tillhq"
 		;;
 	*) fail "$d: unexpected package $name" ;;
