@@ -337,15 +337,22 @@ func TestReadmeInstall(t *testing.T) {
 	pty, _ := socatPTY(t)
 
 	r := newReadmeRun(t, dist)
-	r.env = append(r.env, "DEBIAN_FRONTEND=noninteractive")
+	// apt asks before it installs a dependency (pcscd): answer yes, as the
+	// person would.
+	aptConf := filepath.Join(t.TempDir(), "apt.conf")
+	if err := os.WriteFile(aptConf, []byte("APT::Get::Assume-Yes \"true\";\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(r.env, "DEBIAN_FRONTEND=noninteractive", "APT_CONFIG="+aptConf)
 	r.replaceText("hq.example.com", "localhost")
 	r.replaceText("/dev/ttyUSB0", pty)
 	services := map[string]*proc{}
 	// systemctl enable --now / restart UNIT: the unit's ExecStart= line, as
 	// its User= and Group= with their groups, waited for until it serves.
 	systemctl := func(line string) string {
+		line, _, _ = strings.Cut(line, "#")
 		f := strings.Fields(line)
-		unit := f[len(f)-1]
+		unit := strings.TrimSuffix(f[len(f)-1], ".service")
 		if p := services[unit]; p != nil {
 			p.stop(t)
 		}

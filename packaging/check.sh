@@ -23,18 +23,8 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'check.sh: FAIL: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "run as root: it installs and removes packages"
 
-ensure_debs() {
-	missing=""
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-	done
-	[ -z "$missing" ] && return 0
-	echo "installing Debian packages:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=600 update -qq
-	# shellcheck disable=SC2086 # word splitting wanted
-	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
-}
+# ensure_debs PKG...: install the Debian packages that are missing.
+ensure_debs() { scripts/ensure-debs.sh "$@"; }
 
 # deb PACKAGE ARCH: the one .deb of PACKAGE for ARCH in dist.
 deb() {
