@@ -275,21 +275,27 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(stdout).Encode(rep)
 			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL\t")
-			for _, t := range rep.Terminals {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", t.Terminal, t.Count, t.MaxSeq, money.Display(money.Amount(t.Total), t.Currency))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			return printChains(stdout, rep)
+			return printSales(stdout, rep)
 		},
 	}
 	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON))
 	return cmd
+}
+
+// printSales writes the sales report: a row per terminal, its total in major
+// units with its currency, then the chains of terminals that wrote several.
+func printSales(w io.Writer, rep wire.SalesReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL\t")
+	for _, t := range rep.Terminals {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", t.Terminal, t.Count, t.MaxSeq, money.Display(money.Amount(t.Total), t.Currency))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printChains(w, rep)
 }
 
 // printChains lists the chains of every terminal that has more than one: a
@@ -315,7 +321,7 @@ func printChains(w io.Writer, rep wire.SalesReport) error {
 			if c.Head {
 				head = ", uploading now"
 			}
-			fmt.Fprintf(w, "  %s: %d sales, %s, up to seq %d, %s%s\n", name, c.Count, money.Display(money.Amount(c.Total), t.Currency), c.Acked, base, head)
+			fmt.Fprintf(w, "  %s: %s, %s, up to seq %d, %s%s\n", name, plural(c.Count, "sale"), money.Display(money.Amount(c.Total), t.Currency), c.Acked, base, head)
 		}
 	}
 	return nil
