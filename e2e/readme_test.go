@@ -294,6 +294,7 @@ func TestReadmeRunSeparately(t *testing.T) {
 	r.want["bin/tillhq rules publish"] = []string{"published version 2"}
 	r.want["bin/tillctl quote"] = []string{"club-card", "total 193.81 RUB"}
 	r.want["bin/tillhq report sales"] = []string{"S1-T1", "199.80 RUB"}
+	r.want["bin/tillhq customers show"] = []string{"lifetime spend  199.80 RUB", "sales           1"}
 	r.before["bin/tillhq report audit"] = func() {
 		waitFor(t, 20*time.Second, "HQ's audit of the sale", func() bool {
 			var rep wire.AuditReport
