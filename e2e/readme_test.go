@@ -33,6 +33,7 @@ var installDebs = flag.String("install.debs", "", "TestReadmeInstall: the direct
 // wait for; after each command its output is checked.
 type readmeRun struct {
 	t       *testing.T
+	source  string // where the commands come from, for messages (README.md)
 	dir     string // the working directory
 	env     []string
 	envFile string // the exports so far, as `export -p` writes them
@@ -54,7 +55,7 @@ func newReadmeRun(t *testing.T, dir string) *readmeRun {
 	if err := os.WriteFile(env, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &readmeRun{t: t, dir: dir, env: os.Environ(), envFile: env,
+	return &readmeRun{t: t, source: "README.md", dir: dir, env: os.Environ(), envFile: env,
 		instead: map[string]func(string) string{}, before: map[string]func(){}, want: map[string][]string{}, check: map[string]func(string){}}
 }
 
@@ -140,7 +141,7 @@ func (r *readmeRun) command(c readme.Command) {
 		delete(r.before, k)
 		f()
 	}
-	t.Logf("README.md:%d $ %s", c.Line, text)
+	t.Logf("%s:%d $ %s", r.source, c.Line, text)
 	var out string
 	k, instead := key(r.instead, c.Text)
 	switch {
@@ -156,7 +157,7 @@ func (r *readmeRun) command(c readme.Command) {
 		time.Sleep(100 * time.Millisecond)
 		select {
 		case <-p.done:
-			t.Fatalf("README.md:%d: %s exited at once: %v\n%s", c.Line, text, p.err, p.out)
+			t.Fatalf("%s:%d: %s exited at once: %v\n%s", r.source, c.Line, text, p.err, p.out)
 		default:
 		}
 	default:
@@ -165,14 +166,14 @@ func (r *readmeRun) command(c readme.Command) {
 		b, err := cmd.CombinedOutput()
 		out = string(b)
 		if err != nil {
-			t.Fatalf("README.md:%d: %s: %v\n%s", c.Line, text, err, out)
+			t.Fatalf("%s:%d: %s: %v\n%s", r.source, c.Line, text, err, out)
 		}
 	}
 	t.Logf("%s", out)
 	if k, ok := key(r.want, c.Text); ok {
 		for _, w := range r.want[k] {
 			if !strings.Contains(out, w) {
-				t.Errorf("README.md:%d: %s printed no %q:\n%s", c.Line, text, w, out)
+				t.Errorf("%s:%d: %s printed no %q:\n%s", r.source, c.Line, text, w, out)
 			}
 		}
 		delete(r.want, k)
