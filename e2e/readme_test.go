@@ -42,6 +42,7 @@ type readmeRun struct {
 	before  map[string]func()                   // by the command's first words
 	want    map[string][]string                 // by the command's first words: text its output must hold
 	check   map[string]func(out string)         // by the command's first words: checks its output
+	started []*proc                             // the commands run in the background, in order
 }
 
 type replacement struct {
@@ -153,7 +154,8 @@ func (r *readmeRun) command(c readme.Command) {
 		text = text[:background.FindStringIndex(text)[0]]
 		cmd := exec.Command("sh", "-c", ". "+r.envFile+"\nexec "+text)
 		cmd.Dir, cmd.Env = r.dir, r.env
-		p := startCmd(t, strings.Fields(text)[0], cmd)
+		p := startCmd(t, filepath.Base(strings.Fields(text)[0]), cmd)
+		r.started = append(r.started, p)
 		time.Sleep(100 * time.Millisecond)
 		select {
 		case <-p.done:
@@ -309,6 +311,27 @@ func TestReadmeRunSeparately(t *testing.T) {
 	}
 	r.want["bin/tillhq report audit"] = []string{"audited 1 sale: 0 flagged"}
 	r.section("Running tilld and tillhq separately")
+
+	// This till has a serial reader only: a scan presented without --reader
+	// says it tried the demo's reader, and which readers there are.
+	cmd := exec.Command(bin("tillctl"), "scan", "2000000000015")
+	cmd.Env = append(os.Environ(), "TILLD_TOKEN_FILE="+filepath.Join(tmp, "tilld", localapi.TokenFile))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `no software reader "demo" (the default of --reader`) || !strings.Contains(string(out), "its readers: front (serial)") {
+		t.Errorf("tillctl scan without --reader on a till without the demo's reader: %v\n%s", err, out)
+	}
+
+	// Stopped with SIGTERM, as systemd stops them, tilld and tillhq say they
+	// are stopping, then that they stopped.
+	for i := len(r.started) - 1; i >= 0; i-- {
+		p := r.started[i]
+		p.stop(t)
+		out := p.out.String()
+		stopping, stopped := strings.Index(out, p.name+" stopping"), strings.Index(out, p.name+" stopped")
+		if stopping < 0 || stopped < stopping {
+			t.Errorf("%s logged no %q, then %q on SIGTERM:\n%s", p.name, p.name+" stopping", p.name+" stopped", out)
+		}
+	}
 }
 
 // TestReadmeInstall runs README.md's "Install on a terminal (store IT)" on the

@@ -135,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := client().Present(cmd.Context(), reader, args[0]); err != nil {
-				return err
+				return noSuchReader(cmd, client(), reader, err)
 			}
 			fmt.Fprintf(stdout, "presented %s on reader %q\n", args[0], reader)
 			return nil
@@ -358,6 +358,31 @@ func printQuote(w io.Writer, q pos.Quote, c *till.Customer) error {
 		printRows(dropped)
 	}
 	return nil
+}
+
+// noSuchReader explains a scan tilld refused because it has no software
+// reader of that name: which name was tried (the default one, "demo", when
+// --reader was not given) and which readers the till has. Other errors are
+// returned as they are.
+func noSuchReader(cmd *cobra.Command, client *localapi.Client, reader string, err error) error {
+	var apiErr *localapi.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != "no_such_reader" {
+		return err
+	}
+	tried := fmt.Sprintf("reader %q", reader)
+	if !cmd.Flags().Changed("reader") {
+		tried = fmt.Sprintf("reader %q (the default of --reader: the demo's fake reader)", reader)
+	}
+	have := "none"
+	if d, derr := client.Devices(cmd.Context()); derr == nil && len(d.Configured) > 0 {
+		var names []string
+		for _, h := range d.Configured {
+			names = append(names, fmt.Sprintf("%s (%s)", h.Name, h.Type))
+		}
+		have = strings.Join(names, ", ")
+	}
+	return fmt.Errorf("tilld has no software %s; its readers: %s. Only a fake reader takes a presented card: "+
+		"add one to tilld.toml ([[reader]] type = \"fake\") and name it with --reader", tried, have)
 }
 
 func printDevices(w io.Writer, devs []device.Health) error {
