@@ -204,6 +204,24 @@ func waitTill(t *testing.T, c *localapi.Client, what string, cond func(till.Stat
 	}
 }
 
+// scanOn presents card on the scanner's end of a socat pty pair, as the
+// serial scanner would (CRLF after the number), and waits until the till
+// counts the scan.
+func scanOn(t *testing.T, scannerEnd string, c *localapi.Client, card string) {
+	t.Helper()
+	f, err := os.OpenFile(scannerEnd, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(card + "\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitTill(t, c, "the scan on the serial reader", func(s till.Status) bool {
+		return len(s.Devices) == 1 && s.Devices[0].Scans == 1
+	})
+}
+
 // tokenOf returns the token `tillhq terminal add` printed: its last line.
 func tokenOf(t *testing.T, out string) string {
 	t.Helper()
@@ -262,7 +280,7 @@ func TestReadmeRunSeparately(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	pty, _ := ptyPair(t)
+	pty, scanner := ptyPair(t)
 	r := newReadmeRun(t, tmp)
 	r.replaceText("/tmp/", tmp+"/")
 	r.replaceText("/dev/ttyUSB0", pty)
@@ -311,6 +329,7 @@ func TestReadmeRunSeparately(t *testing.T) {
 	}
 	r.want["bin/tillhq report audit"] = []string{"audited 1 sale: 0 flagged"}
 	r.section("Running tilld and tillhq separately")
+	scanOn(t, scanner, api, "2000000000015")
 
 	// This till has a serial reader only: a scan presented without --reader
 	// says it tried the demo's reader, and which readers there are.
@@ -359,7 +378,7 @@ func TestReadmeInstall(t *testing.T) {
 	}
 	purge()
 	t.Cleanup(purge)
-	pty, _ := socatPTY(t)
+	pty, scanner := socatPTY(t)
 
 	r := newReadmeRun(t, dist)
 	// apt asks before it installs a dependency (pcscd): answer yes, as the
@@ -429,6 +448,9 @@ func TestReadmeInstall(t *testing.T) {
 	r.want["tillctl sale"] = []string{"total 199.80 RUB"}
 	r.want["tillhq report sales"] = []string{"S12-T3", "199.80 RUB"}
 	r.section("Install on a terminal (store IT)")
+	// The reader works as installed: tilld, its user in group dialout, reads
+	// a card from the serial port.
+	scanOn(t, scanner, api, "2000000000015")
 	if p := services["tilld"]; p != nil && t.Failed() {
 		t.Logf("tilld:\n%s", p.out)
 	}
