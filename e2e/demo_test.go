@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,9 +99,6 @@ func TestDemo(t *testing.T) {
 	}
 	r := newReadmeRun(t, ".")
 	r.source = "the demo's text"
-	r.env = slices.DeleteFunc(r.env, func(kv string) bool {
-		return strings.HasPrefix(kv, "TILLD_ADDR=") || strings.HasPrefix(kv, "TILLD_TOKEN_FILE=")
-	})
 	r.before[bin("tillhq")+" report sales"] = func() {
 		waitTill(t, localapi.NewClient(addr), "the demo's sales at HQ", func(s till.Status) bool { return s.Outbox == 0 })
 	}

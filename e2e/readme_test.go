@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,11 @@ func newReadmeRun(t *testing.T, dir string) *readmeRun {
 	if err := os.WriteFile(env, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &readmeRun{t: t, source: "README.md", dir: dir, env: os.Environ(), envFile: env,
+	// The commands start from a shell that has no tillctl settings of its own.
+	environ := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "TILLD_ADDR=") || strings.HasPrefix(kv, "TILLD_TOKEN_FILE=")
+	})
+	return &readmeRun{t: t, source: "README.md", dir: dir, env: environ, envFile: env,
 		instead: map[string]func(string) string{}, before: map[string]func(){}, want: map[string][]string{}, check: map[string]func(string){}}
 }
 
