@@ -339,7 +339,7 @@ func TestReadmeRunSeparately(t *testing.T) {
 	// This till has a serial reader only: a scan presented without --reader
 	// says it tried the demo's reader, and which readers there are.
 	cmd := exec.Command(bin("tillctl"), "scan", "2000000000015")
-	cmd.Env = append(os.Environ(), "TILLD_TOKEN_FILE="+filepath.Join(tmp, "tilld", localapi.TokenFile))
+	cmd.Env = append(slices.Clone(r.env), "TILLD_TOKEN_FILE="+filepath.Join(tmp, "tilld", localapi.TokenFile))
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `no software reader "demo" (the default of --reader`) || !strings.Contains(string(out), "its readers: front (serial)") {
 		t.Errorf("tillctl scan without --reader on a till without the demo's reader: %v\n%s", err, out)
