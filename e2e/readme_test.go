@@ -27,11 +27,12 @@ var installDebs = flag.String("install.debs", "", "TestReadmeInstall: the direct
 // A README test runs the commands of a README section one after the other,
 // the way a person pastes them into one shell: an `export` carries over to
 // the next command, a command ending in & runs in the background until the
-// test ends. What this machine needs differently is said in three tables:
-// text replaced in every command (each must be used, so a README edit that
-// drops one fails the test), commands done by hand instead (systemctl, as
-// there is no systemd here), and before each command what a person would
-// wait for; after each command its output is checked.
+// test ends. What this machine needs differently, and what the test checks,
+// is said in tables: text replaced in every command, commands done another
+// way (systemctl, as there is no systemd here), what a person would wait
+// for before a command, and what a command must print. The tables are keyed
+// by how a command starts in README.md, the longest key winning; every
+// entry must be used, so a README edit that drops one fails the test.
 type readmeRun struct {
 	t       *testing.T
 	source  string // where the commands come from, for messages (README.md)
@@ -39,10 +40,10 @@ type readmeRun struct {
 	env     []string
 	envFile string // the exports so far, as `export -p` writes them
 	replace []*replacement
-	instead map[string]func(line string) string // by the command's first words
-	before  map[string]func()                   // by the command's first words
-	want    map[string][]string                 // by the command's first words: text its output must hold
-	check   map[string]func(out string)         // by the command's first words: checks its output
+	instead map[string]func(line string) string // by how the command starts
+	before  map[string]func()                   // by how the command starts
+	want    map[string][]string                 // by how the command starts: text its output must hold
+	check   map[string]func(out string)         // by how the command starts: checks its output
 	started []*proc                             // the commands run in the background, in order
 }
 
