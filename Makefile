@@ -65,9 +65,12 @@ test-powercut:
 deb:
 	packaging/build.sh $(VERSION)
 
-## deb-check: inspect the packages, lintian them, install/run/remove the amd64 tilld (root).
+## deb-check: inspect the packages, lintian them, install/run/remove the amd64 tilld (root),
+## then follow README's install section on them (e2e TestReadmeInstall: install, HQ init,
+## starter ruleset, enroll, reader, doctor, a sale, HQ's report; purged at the end).
 deb-check:
 	packaging/check.sh dist
+	$(GO) test -count=1 -timeout 10m -run '^TestReadmeInstall$$' ./e2e -install.debs=$(CURDIR)/dist
 
 ## fuzz: run every fuzz target for a while (FUZZTIME=30s by default). Minimizing an
 ## input the fuzzer finds interesting costs a number of runs that grows with the

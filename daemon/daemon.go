@@ -251,6 +251,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			break
 		}
 	}
+	if first != nil {
+		d.log.Error("tilld stopping", "err", first)
+	} else {
+		d.log.Info("tilld stopping", "why", context.Cause(ctx))
+	}
 	cancel()
 	wg.Wait()
 	close(errc)
@@ -262,5 +267,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.ledger.Close(); err != nil && first == nil {
 		first = err
 	}
+	d.log.Info("tilld stopped", "err", first)
 	return first
 }

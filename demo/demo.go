@@ -39,6 +39,10 @@ type Options struct {
 	DataDir string
 	Out     io.Writer // where the welcome text goes (default os.Stdout)
 	Logger  *slog.Logger
+	// Bin is the directory of tillctl and tillhq as the welcome text names
+	// them ("bin", as `make demo` runs from the repository; default: none,
+	// the commands are looked up in PATH).
+	Bin string
 	// Ready, when not nil, receives the local API's URL once the terminal has its
 	// rules and the welcome text is printed.
 	Ready func(url string)
@@ -117,6 +121,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d, err := daemon.New(daemon.Config{
 		Terminal: "DEMO-1",
+		Store:    "DEMO",
 		DataDir:  termDir,
 		Listen:   listen,
 		HQ:       "http://" + hqLn.Addr().String(),
@@ -137,8 +142,13 @@ func Run(ctx context.Context, opts Options) error {
 		cancel()
 		return err
 	}
-	fmt.Fprintf(opts.Out, welcome, d.Addr(), "http://"+hqLn.Addr().String(), d.Addr(), d.TokenFile(),
-		strings.TrimPrefix(d.Addr(), "http://"), d.TokenFile(), NewCustomer, Regular, Regular)
+	took := ""
+	if opts.Listen == "" && strings.TrimPrefix(d.Addr(), "http://") != daemon.DefaultListen {
+		took = fmt.Sprintf("  (%s was taken, so the demo listens on %s)\n", daemon.DefaultListen, strings.TrimPrefix(d.Addr(), "http://"))
+	}
+	hqURL := "http://" + hqLn.Addr().String()
+	fmt.Fprintf(opts.Out, welcome, d.Addr(), took, d.TokenFile(), hqURL+wire.PathReportSales,
+		strings.TrimPrefix(d.Addr(), "http://"), d.TokenFile(), "  "+strings.ReplaceAll(strings.TrimSuffix(Commands(opts.Bin, hqURL), "\n"), "\n", "\n  "))
 	if opts.Ready != nil {
 		opts.Ready(d.Addr())
 	}
@@ -183,25 +193,36 @@ func seedRegular(t *till.Till) error {
 	return nil
 }
 
+// Commands are what the welcome text suggests trying, one shell command a
+// line, after its export line: tillctl and tillhq in bin ("" for PATH),
+// the demo HQ's admin API at hqURL.
+func Commands(bin, hqURL string) string {
+	if bin != "" {
+		bin += "/"
+	}
+	return strings.NewReplacer("TILLCTL", bin+"tillctl", "TILLHQ", bin+"tillhq", "HQURL", hqURL, "NEW", NewCustomer, "REGULAR", Regular).Replace(
+		`TILLCTL scan NEW                       # present a new customer's card on the fake reader
+TILLCTL scan REGULAR                       # a regular in the Gold tier
+TILLCTL quote --explain --card REGULAR milk:dairy:2:99.90 cigarettes:tobacco:1:250
+TILLCTL sale  --card NEW --id sale-1 milk:dairy:2:99.90
+TILLCTL account NEW
+TILLCTL customer add --card NEW --name Мария --email maria@example.ru
+TILLCTL status
+TILLHQ report sales --admin HQURL          # the demo HQ's report: the sales once synced
+`)
+}
+
 const welcome = `
 tilld demo is running.
 
   till page   %s/        (open it in a browser, then present a card)
-  HQ          %s
-  local API   %s
+%s  API token   %s  (the POS app's and tillctl's; a web page has none)
+  HQ          %s  (the sales report, JSON)
 
-  API token   %s  (the POS app's and tillctl's; a web page has none)
-
-Try next, in another terminal:
+Try next, in another terminal, from this directory:
 
   export TILLD_ADDR=%s TILLD_TOKEN_FILE=%s
-  tillctl scan %s                        # present a new customer's card on the fake reader
-  tillctl scan %s                        # a regular in the Gold tier
-  tillctl quote --card %s milk:dairy:2:99.90 cigarettes:tobacco:1:250
-  tillctl sale  --card 2000000000015 --id sale-1 milk:dairy:2:99.90
-  tillctl account 2000000000015
-  tillctl customer add --card 2000000000015 --name Мария --email maria@example.ru
-  tillctl status
+%s
 
 (tillctl finds tilld and its token by TILLD_ADDR and TILLD_TOKEN_FILE, or
 --addr and --token-file.) Ctrl-C stops the demo and removes its files.

@@ -154,3 +154,24 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 }
+
+// The starter ruleset parses without warnings in any currency, has no rules,
+// and is version 1, below every ruleset a chain publishes after it.
+func TestStarterParses(t *testing.T) {
+	for _, code := range []string{"RUB", "EUR", "JPY", "KWD"} {
+		cur, err := money.ParseCurrency(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, warns, err := rulesfile.Check(discount.Starter(cur))
+		if err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		if len(warns) != 0 {
+			t.Errorf("%s: warnings: %v", code, warns)
+		}
+		if rs.Currency != cur || rs.Version != 1 || len(rs.Rules) != 0 {
+			t.Errorf("%s: currency %v, version %d, %d rules; want %v, 1, none", code, rs.Currency, rs.Version, len(rs.Rules), cur)
+		}
+	}
+}

@@ -2,15 +2,23 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"io"
+	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tilld/tilld/internal/readme"
+	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/till"
 )
 
-// TestDemo starts `tilld demo` and runs the commands it prints.
+// TestDemo starts `tilld demo` and runs the commands it prints, as printed,
+// and opens the HQ address it prints.
 func TestDemo(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(bin("tilld"), "demo", "--listen", addr)
@@ -54,38 +62,61 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(text, "http://"+addr) {
 		t.Fatalf("demo did not print its URL http://%s:\n%s", addr, text)
 	}
-	// The demo says where tillctl finds its API token: use it as printed.
-	for _, l := range printed {
-		if f := strings.Fields(l); len(f) > 0 && f[0] == "export" {
-			for _, kv := range f[1:] {
-				if file, ok := strings.CutPrefix(kv, "TILLD_TOKEN_FILE="); ok {
-					tokenFiles.Store(addr, file)
-				}
-			}
-		}
+	// The printed HQ address answers.
+	m := regexp.MustCompile(`(?m)^  HQ +(http://\S+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("demo printed no HQ address:\n%s", text)
 	}
-	if _, ok := tokenFiles.Load(addr); !ok {
-		t.Fatalf("demo did not print TILLD_TOKEN_FILE:\n%s", text)
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Run every tillctl line the demo suggests, as printed.
-	ran := 0
-	for _, l := range printed {
-		l = strings.TrimSpace(l)
-		if !strings.HasPrefix(l, "tillctl ") {
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the demo's HQ address %s answers %s", m[1], resp.Status)
+	}
+	// Run the commands it suggests as printed, in one shell, from here: the
+	// lines after "Try next" up to the blank line.
+	var block strings.Builder
+	for i, l := range printed {
+		if !strings.HasPrefix(l, "Try next") {
 			continue
 		}
-		if i := strings.Index(l, "#"); i >= 0 {
-			l = strings.TrimSpace(l[:i])
+		for _, l := range printed[i+2:] {
+			if strings.TrimSpace(l) == "" {
+				break
+			}
+			block.WriteString(strings.TrimPrefix(l, "  ") + "\n")
 		}
-		out := ctl(t, addr, strings.Fields(l)[1:]...)
-		t.Logf("$ %s\n%s", l, out)
-		ran++
+		break
 	}
-	if ran < 5 {
-		t.Fatalf("demo suggested %d tillctl commands, want at least 5:\n%s", ran, text)
+	cmds, err := readme.Commands(readme.Block{Text: block.String(), Line: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if len(cmds) < 6 || !strings.HasPrefix(cmds[0].Text, "export TILLD_ADDR="+addr+" TILLD_TOKEN_FILE=") {
+		t.Fatalf("demo suggested %d commands, the first %q; want an export of its address and token, then at least 5:\n%s", len(cmds), cmds[0].Text, text)
+	}
+	r := newReadmeRun(t, ".")
+	r.source = "the demo's text"
+	r.before[bin("tillhq")+" report sales"] = func() {
+		waitTill(t, localapi.NewClient(addr), "the demo's sales at HQ", func(s till.Status) bool { return s.Outbox == 0 })
+	}
+	r.want[bin("tillctl")+" quote --explain"] = []string{"tier Gold: ", "PRICE", "99.90 RUB", "199.80 RUB", "club-card"}
+	r.want[bin("tillhq")+" report sales"] = []string{"DEMO-1", " RUB"}
+	for _, c := range cmds {
+		r.command(c)
+	}
+	if len(r.before)+len(r.want) > 0 {
+		t.Errorf("the demo no longer prints some commands the test expects: %v %v", r.before, r.want)
+	}
+	tokenFiles.Store(addr, strings.TrimPrefix(strings.Fields(cmds[0].Text)[2], "TILLD_TOKEN_FILE="))
 	acct := ctl(t, addr, "account", "2000000000022")
 	if !strings.Contains(acct, "Gold") {
 		t.Errorf("the demo's regular is not in the Gold tier:\n%s", acct)
+	}
+	st, err := localapi.NewClient(addr).Status(context.Background())
+	if err != nil || st.Store != "DEMO" {
+		t.Errorf("the demo's /v1/status: store %q, %v; want DEMO", st.Store, err)
 	}
 }

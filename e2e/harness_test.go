@@ -109,7 +109,13 @@ func (s *syncBuffer) String() string {
 // start runs a binary until the test ends (or stop is called).
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(bin(name), args...), out: &syncBuffer{}, done: make(chan struct{})}
+	return startCmd(t, name, exec.Command(bin(name), args...))
+}
+
+// startCmd runs cmd until the test ends (or stop is called).
+func startCmd(t *testing.T, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -118,7 +124,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
-			t.Logf("output of %s %s:\n%s", name, strings.Join(args, " "), p.out)
+			t.Logf("output of %s:\n%s", strings.Join(cmd.Args, " "), p.out)
 		}
 	})
 	return p
@@ -200,13 +206,19 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // opens the first, the test writes to the second.
 func ptyPair(t *testing.T) (readerEnd, scannerEnd string) {
 	t.Helper()
+	return ptyPairIn(t, t.TempDir(), "")
+}
+
+// ptyPairIn is ptyPair with the ptys' links in dir, and socat's pty options
+// readerOpts (",group=dialout,perm=0660") on the reader's end.
+func ptyPairIn(t *testing.T, dir, readerOpts string) (readerEnd, scannerEnd string) {
+	t.Helper()
 	if _, err := exec.LookPath("socat"); err != nil {
 		t.Fatal("socat not found; install it (apt-get install -y socat) or run `make test`, which does")
 	}
-	dir := t.TempDir()
 	readerEnd, scannerEnd = filepath.Join(dir, "ttyV0"), filepath.Join(dir, "ttyV1")
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "socat", "pty,raw,echo=0,link="+readerEnd, "pty,raw,echo=0,link="+scannerEnd)
+	cmd := exec.CommandContext(ctx, "socat", "pty,raw,echo=0"+readerOpts+",link="+readerEnd, "pty,raw,echo=0,link="+scannerEnd)
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start socat: %v", err)

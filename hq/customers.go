@@ -1,6 +1,7 @@
 package hq
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -113,7 +115,22 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error())
 		return
 	}
+	a.Currency = s.currency(r.Context())
 	wire.WriteJSON(w, http.StatusOK, a)
+}
+
+// currency is the current ruleset's currency, "" when there is none (or it
+// cannot be read, which publishing prevents).
+func (s *Server) currency(ctx context.Context) string {
+	rs, err := s.opts.Store.CurrentRuleset(ctx)
+	if err != nil {
+		return ""
+	}
+	parsed, err := rulesfile.Parse(rs.Raw)
+	if err != nil {
+		return ""
+	}
+	return parsed.Currency.Code
 }
 
 func (s *Server) forgetCustomer(w http.ResponseWriter, r *http.Request) {

@@ -25,27 +25,6 @@ host=$(dpkg --print-architecture)
 say() { printf 'build.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-# ensure_debs PKG...: install the Debian packages that are missing.
-ensure_debs() {
-	missing=""
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-	done
-	[ -z "$missing" ] && return 0
-	say "installing Debian packages:$missing"
-	sudo=""
-	[ "$(id -u)" = 0 ] || sudo=sudo
-	case "$missing" in
-	*:arm64*)
-		dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
-		;;
-	esac
-	# Other jobs may hold the dpkg lock for a while: wait for it.
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-	# shellcheck disable=SC2086 # word splitting wanted
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing
-}
-
 # debversion VERSION: a Debian upstream version for a git describe string.
 debversion() {
 	v=${1#v}
@@ -85,7 +64,7 @@ for arch in $ARCHES; do
 	esac
 done
 # shellcheck disable=SC2086
-ensure_debs $debs
+"$root/scripts/ensure-debs.sh" $debs
 
 mkdir -p "$work/tools"
 if [ ! -x "$work/tools/nfpm" ]; then

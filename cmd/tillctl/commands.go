@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -133,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := client().Present(cmd.Context(), reader, args[0]); err != nil {
-				return err
+				return noSuchReader(cmd, client(), reader, err)
 			}
 			fmt.Fprintf(stdout, "presented %s on reader %q\n", args[0], reader)
 			return nil
@@ -284,35 +286,103 @@ func parseBasket(args []string, file string) (pos.Basket, error) {
 	return b, nil
 }
 
+// printQuote writes a priced basket for a person: each line's unit price,
+// amount, discount and total; the rules that applied (and, explained, those
+// that did not), aligned; the tier's message and the privileges; the totals.
+// Every amount is in major units with the quote's currency (money.Display).
 func printQuote(w io.Writer, q pos.Quote, c *till.Customer) error {
+	cash := func(a money.Amount) string { return money.Display(a, q.Currency) }
 	if c != nil {
-		fmt.Fprintf(w, "customer %s: tier %s, %d points, lifetime %s\n", c.Card, orDash(c.Tier), c.Points, rub.Format(money.Amount(c.LifetimeSpend)))
+		fmt.Fprintf(w, "customer %s: tier %s, %d points, lifetime %s\n", c.Card, orDash(c.Tier), c.Points, cash(money.Amount(c.LifetimeSpend)))
 	}
 	if q.Greeting != "" {
 		fmt.Fprintln(w, q.Greeting)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SKU\tQTY\tPRICE\tDISCOUNT\tTOTAL\t")
-	for _, l := range q.Lines {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", l.SKU, l.Qty, rub.Format(l.Amount), rub.Format(l.Discount), rub.Format(l.Total))
+	if q.TierMessage != "" {
+		fmt.Fprintf(w, "tier %s: %s\n", orDash(q.Tier), q.TierMessage)
 	}
-	tw.Flush()
+	privileges := q.Flags
+	if q.Birthday {
+		privileges = append(slices.Clone(privileges), "birthday")
+	}
+	if len(privileges) > 0 {
+		fmt.Fprintf(w, "privileges: %s\n", strings.Join(privileges, ", "))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "SKU\tQTY\tPRICE\tAMOUNT\tDISCOUNT\tTOTAL\t")
+	for _, l := range q.Lines {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\n", l.SKU, l.Qty, cash(l.UnitPrice), cash(l.Amount), cash(l.Discount), cash(l.Total))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// The rules that applied and those that did not, in one aligned table:
+	// rule, effect (right-aligned), reason.
+	type row struct{ rule, effect, reason string }
+	var applied, dropped []row
 	for _, a := range q.Applied {
-		effect := "-" + rub.Format(a.Amount)
-		if a.Amount == 0 && a.Points != 0 {
+		effect := "-" + cash(a.Amount)
+		switch {
+		case a.Amount == 0 && a.Redeemed != 0:
+			effect = fmt.Sprintf("-%d pts", a.Redeemed)
+		case a.Amount == 0 && a.Points != 0:
 			effect = fmt.Sprintf("%+d pts", a.Points)
 		}
-		fmt.Fprintf(w, "  %-14s %10s  %s\n", a.Rule, effect, a.Reason)
+		reason := a.Reason
+		if a.Note != "" {
+			reason += " (" + a.Note + ")"
+		}
+		applied = append(applied, row{a.Rule, effect, reason})
 	}
-	fmt.Fprintf(w, "subtotal %s  discount %s  total %s %s  points +%d  (rules v%d)\n",
-		rub.Format(q.Subtotal), rub.Format(q.Discount), rub.Format(q.Total), q.Currency, q.PointsEarned, q.RulesetVersion)
-	if len(q.Dropped) > 0 {
-		fmt.Fprintln(w, "not applied:")
-		for _, d := range q.Dropped {
-			fmt.Fprintf(w, "  %-14s %-12s %s\n", d.Rule, d.Code, d.Reason)
+	for _, d := range q.Dropped {
+		dropped = append(dropped, row{d.Rule, d.Code, d.Reason})
+	}
+	ruleW, effectW := 0, 0
+	for _, r := range append(slices.Clone(applied), dropped...) {
+		ruleW, effectW = max(ruleW, utf8.RuneCountInString(r.rule)), max(effectW, utf8.RuneCountInString(r.effect))
+	}
+	printRows := func(rows []row) {
+		for _, r := range rows {
+			fmt.Fprintf(w, "  %s%s  %s%s  %s\n", r.rule, strings.Repeat(" ", ruleW-utf8.RuneCountInString(r.rule)),
+				strings.Repeat(" ", effectW-utf8.RuneCountInString(r.effect)), r.effect, r.reason)
 		}
 	}
+	printRows(applied)
+	if q.PointsRedeemed > 0 {
+		fmt.Fprintf(w, "paid with %d points worth %s\n", q.PointsRedeemed, cash(q.PointsValue))
+	}
+	fmt.Fprintf(w, "subtotal %s  discount %s  total %s  points +%d  (rules v%d)\n",
+		cash(q.Subtotal), cash(q.Discount), cash(q.Total), q.PointsEarned, q.RulesetVersion)
+	if len(dropped) > 0 {
+		fmt.Fprintln(w, "not applied:")
+		printRows(dropped)
+	}
 	return nil
+}
+
+// noSuchReader explains a scan tilld refused because it has no software
+// reader of that name: which name was tried (the default one, "demo", when
+// --reader was not given) and which readers the till has. Other errors are
+// returned as they are.
+func noSuchReader(cmd *cobra.Command, client *localapi.Client, reader string, err error) error {
+	var apiErr *localapi.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != "no_such_reader" {
+		return err
+	}
+	tried := fmt.Sprintf("reader %q", reader)
+	if !cmd.Flags().Changed("reader") {
+		tried = fmt.Sprintf("reader %q (the default of --reader: the demo's fake reader)", reader)
+	}
+	have := "none"
+	if d, derr := client.Devices(cmd.Context()); derr == nil && len(d.Configured) > 0 {
+		var names []string
+		for _, h := range d.Configured {
+			names = append(names, fmt.Sprintf("%s (%s)", h.Name, h.Type))
+		}
+		have = strings.Join(names, ", ")
+	}
+	return fmt.Errorf("tilld has no software %s; its readers: %s. Only a fake reader takes a presented card: "+
+		"add one to tilld.toml ([[reader]] type = \"fake\") and name it with --reader", tried, have)
 }
 
 func printDevices(w io.Writer, devs []device.Health) error {

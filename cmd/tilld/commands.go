@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if verbose {
 				log = newLogger(stderr, "info")
 			}
-			return demo.Run(cmd.Context(), demo.Options{Listen: demoListen, Out: stdout, Logger: log})
+			return demo.Run(cmd.Context(), demo.Options{Listen: demoListen, Out: stdout, Logger: log, Bin: demoBin()})
 		},
 	}
 	demoCmd.Flags().StringVar(&demoListen, "listen", "", "local API address (default 127.0.0.1:7450, or a free port)")
@@ -181,4 +182,25 @@ func orNone(s string) string {
 		return "none (stand-alone)"
 	}
 	return s
+}
+
+// demoBin is how the demo's welcome text names the directory of tillctl and
+// tillhq: this tilld's, relative to the working directory when inside it
+// ("bin" under `make demo`); "" when tillctl is not beside tilld (then PATH
+// has them).
+func demoBin() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Dir(exe)
+	if _, err := os.Stat(filepath.Join(dir, "tillctl")); err != nil {
+		return ""
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, dir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return rel
+		}
+	}
+	return dir
 }

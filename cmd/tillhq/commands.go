@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
@@ -47,13 +49,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func initCmd(stdout io.Writer) *cobra.Command {
-	var dataDir string
+	var dataDir, currency string
 	var hosts []string
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "create HQ's data directory, store and rules-signing key",
+		Short: "create HQ's data directory, store, rules-signing key, CA and starter ruleset",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cur, err := money.ParseCurrency(currency)
+			if err != nil {
+				return fmt.Errorf("--currency: %w", err)
+			}
 			if err := os.MkdirAll(dataDir, 0o750); err != nil {
 				return err
 			}
@@ -71,12 +77,18 @@ func initCmd(stdout io.Writer) *cobra.Command {
 			if err := store.Close(); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "HQ initialised in %s (TLS names: %s)\nrules key (terminals get it at enrollment; hq_key for unenrolled ones):\n%s\n",
-				dataDir, strings.Join(hosts, ", "), wire.FormatPublicKey(pub))
+			starter := filepath.Join(dataDir, starterRulesFile)
+			if err := os.WriteFile(starter, discount.Starter(cur), 0o640); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "HQ initialised in %s (TLS names: %s)\nrules key (terminals get it at enrollment; hq_key for unenrolled ones):\n%s\n"+
+				"starter ruleset: %s (version 1, %s, list prices; tillhq serve publishes it while HQ has no ruleset)\n",
+				dataDir, strings.Join(hosts, ", "), wire.FormatPublicKey(pub), starter, cur.Code)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store and keys")
+	cmd.Flags().StringVar(&currency, "currency", "RUB", "currency of the starter ruleset (ISO 4217)")
 	cmd.Flags().StringSliceVar(&hosts, "host", []string{"localhost", "127.0.0.1"}, "host names and addresses terminals reach HQ by (repeatable)")
 	return cmd
 }
@@ -109,16 +121,11 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer func() { log.Info("tillhq stopped") }()
 			defer store.Close()
 			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, Logger: log})
-			if rulesFile != "" {
-				raw, err := os.ReadFile(rulesFile)
-				if err != nil {
-					return err
-				}
-				if _, err := srv.PublishRuleset(cmd.Context(), raw); err != nil && !errors.Is(err, hq.ErrOldRuleset) {
-					return fmt.Errorf("%s: %w", rulesFile, err)
-				}
+			if err := publishAtStart(cmd.Context(), srv, store, rulesFile, dataDir, log); err != nil {
+				return err
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -130,6 +137,15 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			log.Info("tillhq listening", "terminals", "https://"+ln.Addr().String(), "admin", "http://"+adminLn.Addr().String(), "data", dataDir, "version", version.Version)
+			stopped := make(chan struct{})
+			defer close(stopped)
+			go func() {
+				select {
+				case <-cmd.Context().Done():
+					log.Info("tillhq stopping", "why", context.Cause(cmd.Context()))
+				case <-stopped:
+				}
+			}()
 			errc := make(chan error, 1)
 			go func() { errc <- serve.HTTP(cmd.Context(), adminLn, srv.AdminHandler(), 0) }()
 			go serve.Notify(cmd.Context(), func() error { _, err := store.Acked(cmd.Context(), ""); return err })
@@ -149,8 +165,39 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports): loopback only, it has no authentication yet")
 	cmd.Flags().StringVar(&postgres, "postgres", "", "PostgreSQL URL (postgres://...): keep HQ's store there instead of DATA/hq.db, so several tillhq replicas can serve one chain (each needs DATA's keys)")
-	cmd.Flags().StringVar(&rulesFile, "rules", "", "publish this ruleset file at start unless the store has that version or newer")
+	cmd.Flags().StringVar(&rulesFile, "rules", "", "publish this ruleset file at start unless the store has that version or newer (default: DATA/"+starterRulesFile+" when HQ has published no ruleset yet)")
 	return cmd
+}
+
+// starterRulesFile is the starter ruleset `tillhq init` writes into HQ's data
+// directory (discount.Starter).
+const starterRulesFile = "starter-rules.toml"
+
+// publishAtStart publishes rulesFile unless the store has its version or a
+// newer one; without rulesFile, it publishes the starter ruleset of dataDir
+// when the store has no ruleset at all, so that enrolled tills can sell at
+// once.
+func publishAtStart(ctx context.Context, srv *hq.Server, store hq.Store, rulesFile, dataDir string, log *slog.Logger) error {
+	if rulesFile == "" {
+		_, err := store.CurrentRuleset(ctx)
+		if !errors.Is(err, hq.ErrNoRuleset) {
+			return err
+		}
+		rulesFile = filepath.Join(dataDir, starterRulesFile)
+		if _, err := os.Stat(rulesFile); errors.Is(err, fs.ErrNotExist) {
+			log.Warn("no ruleset published and no starter ruleset: tills cannot price until one is published (tillhq rules publish FILE)", "starter", rulesFile)
+			return nil
+		}
+		log.Info("no ruleset published yet: publishing the starter ruleset", "file", rulesFile)
+	}
+	raw, err := os.ReadFile(rulesFile)
+	if err != nil {
+		return err
+	}
+	if _, err := srv.PublishRuleset(ctx, raw); err != nil && !errors.Is(err, hq.ErrOldRuleset) {
+		return fmt.Errorf("%s: %w", rulesFile, err)
+	}
+	return nil
 }
 
 func rulesCmd(stdout io.Writer) *cobra.Command {
@@ -228,21 +275,27 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(stdout).Encode(rep)
 			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL\t")
-			for _, t := range rep.Terminals {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", t.Terminal, t.Count, t.MaxSeq, money.Display(money.Amount(t.Total), t.Currency))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			return printChains(stdout, rep)
+			return printSales(stdout, rep)
 		},
 	}
 	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON))
 	return cmd
+}
+
+// printSales writes the sales report: a row per terminal, its total in major
+// units with its currency, then the chains of terminals that wrote several.
+func printSales(w io.Writer, rep wire.SalesReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL\t")
+	for _, t := range rep.Terminals {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", t.Terminal, t.Count, t.MaxSeq, money.Display(money.Amount(t.Total), t.Currency))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printChains(w, rep)
 }
 
 // printChains lists the chains of every terminal that has more than one: a
@@ -268,7 +321,7 @@ func printChains(w io.Writer, rep wire.SalesReport) error {
 			if c.Head {
 				head = ", uploading now"
 			}
-			fmt.Fprintf(w, "  %s: %d sales, %s, up to seq %d, %s%s\n", name, c.Count, money.Display(money.Amount(c.Total), t.Currency), c.Acked, base, head)
+			fmt.Fprintf(w, "  %s: %s, %s, up to seq %d, %s%s\n", name, plural(c.Count, "sale"), money.Display(money.Amount(c.Total), t.Currency), c.Acked, base, head)
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -84,20 +85,7 @@ the tills that see the card. Importing the same file again is harmless.`,
 			if asJSON {
 				return json.NewEncoder(stdout).Encode(a)
 			}
-			fmt.Fprintf(stdout, "card            %s\nlifetime spend  %d\npoints          %d\nsales           %d\n", a.Card, a.Account.LifetimeSpend, a.Account.Points, a.Account.Sales)
-			if a.Overdraft > 0 {
-				fmt.Fprintf(stdout, "overdraft       %d points owed\n", a.Overdraft)
-			}
-			switch {
-			case a.Holder != nil:
-				h := a.Holder
-				fmt.Fprintf(stdout, "holder          %s\nbirthday        %s\nphone           %s\nemail           %s\nconsent         %v\n",
-					strings.TrimSpace(h.Name+" "+h.Patronymic+" "+h.Surname), h.Birthday, h.Phone, h.Email, h.Consent)
-			case a.Forgotten:
-				fmt.Fprintln(stdout, "holder          forgotten")
-			default:
-				fmt.Fprintln(stdout, "holder          none registered")
-			}
+			printAccount(stdout, a)
 			return nil
 		},
 	}
@@ -131,6 +119,26 @@ stay as they are, so ledgers still verify.`,
 	}
 	cmd.AddCommand(imp, show, forget)
 	return cmd
+}
+
+// printAccount writes a card's account at HQ, its lifetime spend in major
+// units with the currency, and its holder.
+func printAccount(w io.Writer, a wire.AccountAnswer) {
+	fmt.Fprintf(w, "card            %s\nlifetime spend  %s\npoints          %d\nsales           %d\n",
+		a.Card, money.Display(a.Account.LifetimeSpend, a.Currency), a.Account.Points, a.Account.Sales)
+	if a.Overdraft > 0 {
+		fmt.Fprintf(w, "overdraft       %d points owed\n", a.Overdraft)
+	}
+	switch {
+	case a.Holder != nil:
+		h := a.Holder
+		fmt.Fprintf(w, "holder          %s\nbirthday        %s\nphone           %s\nemail           %s\nconsent         %v\n",
+			strings.TrimSpace(h.Name+" "+h.Patronymic+" "+h.Surname), h.Birthday, h.Phone, h.Email, h.Consent)
+	case a.Forgotten:
+		fmt.Fprintln(w, "holder          forgotten")
+	default:
+		fmt.Fprintln(w, "holder          none registered")
+	}
 }
 
 // overdraftsCmd is `tillhq report overdrafts`.

@@ -228,6 +228,10 @@ type AccountAnswer struct {
 	// Forgotten says the holder asked to be forgotten: a terminal deletes
 	// its copy of the holder's personal data.
 	Forgotten bool `json:"forgotten,omitempty"`
+	// Currency is the currency of Account.LifetimeSpend, the current
+	// ruleset's; the admin API's answer has it, empty when HQ has published
+	// no ruleset.
+	Currency string `json:"currency,omitempty"`
 	// Overdraft is the points redeemed beyond the card's balance, owed until
 	// later earnings pay them back; 0 when none.
 	Overdraft int64 `json:"overdraft,omitempty"`
