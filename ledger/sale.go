@@ -62,6 +62,7 @@ type Receipt struct {
 	Seq     uint64
 	EventID string
 	At      time.Time
+	Hash    string          // the event's hash
 	Body    json.RawMessage // the stored body, in canonical form
 	// Replayed is true when the sale id was already recorded with the same digest:
 	// this is the original receipt and nothing new was stored.
@@ -87,7 +88,9 @@ func (l *Ledger) RecordSale(req SaleRequest, price PriceFunc) (Receipt, error) {
 	if err := req.validate(); err != nil {
 		return Receipt{}, fmt.Errorf("record sale: %w", err)
 	}
-	op := &commitOp{req: req, price: price, wake: make(chan bool, 1)}
+	op := &commitOp{id: req.ID, wake: make(chan bool, 1), apply: func(tx *bolt.Tx, m *meta, rec *journalRecord) (Receipt, error) {
+		return l.apply(tx, m, req, price, rec)
+	}}
 	l.record(op)
 	if op.panicked != nil {
 		panic(op.panicked)
@@ -115,6 +118,8 @@ func (req SaleRequest) validate() error {
 		return &pos.InputError{Field: "id", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(req.ID), MaxSaleIDLen)}
 	case !utf8.ValidString(req.ID):
 		return &pos.InputError{Field: "id", Problem: "not valid UTF-8"}
+	case req.ID[0] == 0:
+		return &pos.InputError{Field: "id", Problem: "starts with a zero byte"} // the index's other types (kinds)
 	case len(req.Card) > MaxCardLen:
 		return &pos.InputError{Field: "card", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(req.Card), MaxCardLen)}
 	case !utf8.ValidString(req.Card):
@@ -144,7 +149,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 		if err != nil {
 			return Receipt{}, fmt.Errorf("read event %d: %w", ref.seq, err)
 		}
-		return Receipt{Seq: e.Seq, EventID: e.ID, At: e.At, Body: e.Body, Replayed: true}, nil
+		return Receipt{Seq: e.Seq, EventID: e.ID, At: e.At, Hash: e.Hash, Body: e.Body, Replayed: true}, nil
 	}
 
 	var err error
@@ -192,7 +197,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 	}
 	var acctBytes []byte
 	if req.Card != "" {
-		if err := applyEffect(&acct, effect{spend: p.Spend, points: p.PointsDelta}, body, at); err != nil {
+		if err := applyEffect(&acct, effect{spend: p.Spend, points: p.PointsDelta}, event.TypeSale, body, at); err != nil {
 			return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
 		}
 		if acctBytes, err = encodeAccount(acct); err != nil {
@@ -219,7 +224,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 		rec.add(p)
 	}
 	m.lastSeq, m.lastHash = seq, e.Hash
-	return Receipt{Seq: seq, EventID: e.ID, At: at, Body: body}, nil
+	return Receipt{Seq: seq, EventID: e.ID, At: at, Hash: e.Hash, Body: body}, nil
 }
 
 // appendFill is the page fill of the append-only buckets.
@@ -233,6 +238,12 @@ type put struct {
 
 func (p put) do(tx *bolt.Tx) error {
 	b := tx.Bucket(p.bucket)
+	if b == nil && string(p.bucket) == string(bucketReturns) {
+		var err error
+		if b, err = tx.CreateBucket(p.bucket); err != nil {
+			return err
+		}
+	}
 	if b == nil {
 		return fmt.Errorf("no bucket %q", p.bucket)
 	}
