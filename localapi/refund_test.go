@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 
@@ -17,57 +18,13 @@ import (
 // returnsRules has what a return must take back: a tier discount, points,
 // the bonus catalog, a partner's points (the test card is in its range), a
 // round-up to charity and a raffle.
-const returnsRules = `
-schema = 1
-version = 1
-currency = "RUB"
-
-[[rule]]
-id = "cumulative"
-kind = "tiers"
-  [[rule.tier]]
-  name = "Silver"
-  from = "5000.00"
-  percent = "5%"
-  [[rule.tier]]
-  name = "Gold"
-  from = "10000.00"
-  percent = "10%"
-
-[[rule]]
-id = "bonus"
-kind = "points"
-points = 1
-per = "100.00"
-
-[[rule]]
-id = "mugs"
-kind = "catalog"
-  [[rule.item]]
-  sku = "mug"
-  points = 500
-  name = "Кружка"
-
-[[rule]]
-id = "aero"
-kind = "partner"
-partner = "aeroflot"
-prefixes = ["2000"]
-points = 2
-per = "100.00"
-
-[[rule]]
-id = "kids"
-kind = "charity"
-cause = "Детский фонд"
-round_to = "100.00"
-always = true
-
-[[rule]]
-id = "spring"
-kind = "raffle"
-tickets = 1
-`
+var returnsRules = func() string {
+	b, err := os.ReadFile("../discount/testdata/rules/returns.toml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 const returnsCard = "2000000000015"
 
