@@ -27,8 +27,8 @@ type ChainState struct {
 	// epoch began (always true for a chain based on nothing).
 	BaseVerified bool
 	Watermark
-	Count    int64
-	Total    int64
+	Count int64
+	Total int64
 	// Refunds and Refunded are the refund events and the money they took
 	// off the sales (the goods' part of what they handed back).
 	Refunds  int64
