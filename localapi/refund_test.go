@@ -259,3 +259,33 @@ point_value = "1.00"
 		t.Errorf("after the next purchase: %d points", a.Points)
 	}
 }
+
+// TestRefundsAreGuarded: a refund is a write like a sale: it needs the
+// token, JSON, and a same-origin caller; refused requests record nothing.
+func TestRefundsAreGuarded(t *testing.T) {
+	e := newEnv(t, returnsRules)
+	s, _ := e.sale("s1", returnsCard, 100_00)
+	body := `{"id":"r1","sale":"s1"}`
+	plain := map[string]string{"Content-Type": "application/json"}
+	withToken := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + testToken}
+	for _, tc := range []struct {
+		name string
+		hdr  map[string]string
+		want int
+	}{
+		{"without the token", plain, http.StatusUnauthorized},
+		{"as text/plain", map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer " + testToken}, http.StatusUnsupportedMediaType},
+		{"cross-site with the token", map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + testToken, "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"from another site's page", map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + testToken, "Origin": "http://evil.example"}, http.StatusForbidden},
+	} {
+		if w := e.serve("POST", "/v1/refunds", body, "127.0.0.1:1", tc.hdr); w.Code != tc.want {
+			t.Errorf("refund %s: %d %s, want %d", tc.name, w.Code, w.Body, tc.want)
+		}
+	}
+	if st, _ := e.till.Status(); st.LastSeq != s.Seq {
+		t.Fatalf("a refused refund was recorded: last seq %d", st.LastSeq)
+	}
+	if w := e.serve("POST", "/v1/refunds", body, "127.0.0.1:1", withToken); w.Code != http.StatusCreated {
+		t.Errorf("refund with the token: %d %s", w.Code, w.Body)
+	}
+}
