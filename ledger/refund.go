@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -66,32 +65,16 @@ func (l *Ledger) RecordRefund(req RefundRequest, price RefundFunc) (Receipt, err
 	if err := req.validate(); err != nil {
 		return Receipt{}, fmt.Errorf("record refund: %w", err)
 	}
-	op := &commitOp{id: req.ID, wake: make(chan bool, 1), apply: func(tx *bolt.Tx, m *meta, rec *journalRecord) (Receipt, error) {
+	return l.commitOne(event.TypeRefund, req.ID, "", func(tx *bolt.Tx, m *meta, rec *journalRecord) (Receipt, error) {
 		return l.applyRefund(tx, m, req, price, rec)
-	}}
-	l.record(op)
-	if op.panicked != nil {
-		panic(op.panicked)
-	}
-	if op.err != nil {
-		return Receipt{}, fmt.Errorf("record refund %s: %w", req.ID, op.err)
-	}
-	if op.r.Replayed {
-		l.log.Info("refund replayed", logSaleID, req.ID, logSeq, op.r.Seq)
-	} else {
-		l.log.Debug("refund recorded", logSaleID, req.ID, logSeq, op.r.Seq)
-	}
-	return op.r, nil
+	})
 }
 
 func (req RefundRequest) validate() error {
+	if err := checkClientID(req.ID); err != nil {
+		return err
+	}
 	switch {
-	case req.ID == "":
-		return &pos.InputError{Field: "id", Problem: "missing"}
-	case len(req.ID) > MaxSaleIDLen:
-		return &pos.InputError{Field: "id", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(req.ID), MaxSaleIDLen)}
-	case !utf8.ValidString(req.ID):
-		return &pos.InputError{Field: "id", Problem: "not valid UTF-8"}
 	case (req.SaleID == "") == (req.SaleSeq == 0):
 		return &pos.InputError{Field: "sale", Problem: "name the sale by its id or by its seq, one of them"}
 	case len(req.SaleID) > MaxSaleIDLen || strings.HasPrefix(req.SaleID, "\x00"):
@@ -177,21 +160,9 @@ func findSale(tx *bolt.Tx, m *meta, req RefundRequest) (event.Event, error) {
 // applyRefund records one refund inside tx, as apply does a sale: it reads,
 // checks, prices and encodes everything before its first write.
 func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price RefundFunc, rec *journalRecord) (Receipt, error) {
-	sales, events := tx.Bucket(bucketSales), tx.Bucket(bucketEvents)
 	idx := indexKey(event.TypeRefund, req.ID)
-	if v := sales.Get(idx); v != nil {
-		ref, err := decodeSaleRef(v)
-		if err != nil {
-			return Receipt{}, err
-		}
-		if ref.digest != req.Digest {
-			return Receipt{}, ErrConflict
-		}
-		e, err := decodeEvent(events.Get(u64(ref.seq)))
-		if err != nil {
-			return Receipt{}, fmt.Errorf("read event %d: %w", ref.seq, err)
-		}
-		return Receipt{Seq: e.Seq, EventID: e.ID, At: e.At, Hash: e.Hash, Body: e.Body, Replayed: true}, nil
+	if r, ok, err := replayed(tx, idx, req.Digest); ok || err != nil {
+		return r, err
 	}
 	sale, err := findSale(tx, m, req)
 	if err != nil {
@@ -265,55 +236,13 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 		after[r.Line-1] += r.Qty
 	}
 
-	seq := m.lastSeq + 1
-	e := event.Event{
-		Terminal:       m.terminal,
-		Seq:            seq,
-		ID:             eventID(m.terminal, seq),
-		Type:           event.TypeRefund,
-		At:             at,
-		RulesetVersion: p.RulesetVersion,
-		RulesetHash:    p.RulesetHash,
-		Prev:           m.lastHash,
-		Body:           body,
-	}
-	e.Hash = e.ComputeHash()
-	ev, err := encodeEvent(&e)
-	if err != nil {
-		return Receipt{}, err
+	var acctp *pos.Account
+	if card != "" {
+		acctp = &acct
 	}
 	f := effect{card: card, saleID: string(idx), spend: p.Spend, points: p.PointsDelta}
-	var acctBytes []byte
-	if card != "" {
-		if err := applyEffect(&acct, f, event.TypeRefund, body, at); err != nil {
-			return Receipt{}, fmt.Errorf("card %s: %w", mask(card), err)
-		}
-		if acctBytes, err = encodeAccount(acct); err != nil {
-			return Receipt{}, err
-		}
-	}
-
-	// Writes. From here on an error is bbolt's and fails the whole transaction.
-	key := u64(seq)
-	puts := []put{
-		{bucketEvents, key, ev},
-		{bucketEffects, key, encodeEffect(f)},
-		{bucketSales, idx, encodeSaleRef(saleRef{seq: seq, digest: req.Digest})},
-		{bucketReturns, rkey, encodeReturns(returnsRecord{Lines: after})},
-		{bucketMeta, keyLastSeq, key},
-		{bucketMeta, keyLastHash, []byte(e.Hash)},
-	}
-	if acctBytes != nil {
-		puts = append(puts, put{bucketAccounts, []byte(card), acctBytes})
-	}
-	for _, p := range puts {
-		if err := p.do(tx); err != nil {
-			return Receipt{}, &writeError{fmt.Errorf("write event %d: %w", seq, err)}
-		}
-		rec.add(p)
-	}
-	m.lastSeq, m.lastHash = seq, e.Hash
-	return Receipt{Seq: seq, EventID: e.ID, At: at, Hash: e.Hash, Body: body}, nil
+	return l.appendEvent(tx, m, rec, event.TypeRefund, at, p, body, f, req.Digest, acctp,
+		put{bucketReturns, rkey, encodeReturns(returnsRecord{Lines: after})})
 }
 
 // says checks that a refund body names the sale, the card and the units

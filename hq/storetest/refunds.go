@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -34,13 +33,7 @@ func Refunds(terminal string, from uint64, prevHash string, specs ...RefundSpec)
 				Lines:  []pos.RefundLine{{Line: 1, SKU: "milk", Qty: 1, Amount: sp.Spend, Points: sp.Reversed, Redeemed: sp.Returned}},
 				Amount: sp.Spend, Back: sp.Spend, PointsReversed: sp.Reversed, PointsReturned: sp.Returned},
 			Spend: sp.Spend}
-		body, err := json.Marshal(r)
-		if err != nil {
-			panic(err)
-		}
-		e := event.Event{Terminal: terminal, Seq: seq, ID: fmt.Sprintf("%s-%d", terminal, seq), Type: event.TypeRefund,
-			At: r.At, RulesetVersion: 1, Prev: prevHash, Body: body}
-		e.Hash = e.ComputeHash()
+		e := link(terminal, seq, event.TypeRefund, r.At, prevHash, r)
 		prevHash = e.Hash
 		out = append(out, e)
 	}
