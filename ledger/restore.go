@@ -129,12 +129,15 @@ func (l *Ledger) Restore(epoch event.Epoch, events []event.Event, sale func(even
 				return err
 			}
 			key := u64(e.Seq)
+			var idx []byte
+			if s.ID != "" {
+				idx = indexKey(e.Type, s.ID)
+			}
 			puts := []put{
 				{bucketEvents, key, ev},
-				{bucketEffects, key, encodeEffect(effect{card: s.Card, saleID: s.ID, spend: s.Spend, points: s.Points})},
+				{bucketEffects, key, encodeEffect(effect{card: s.Card, saleID: string(idx), spend: s.Spend, points: s.Points})},
 			}
 			if s.ID != "" {
-				idx := indexKey(e.Type, s.ID)
 				if tx.Bucket(bucketSales).Get(idx) != nil {
 					return fmt.Errorf("event %d: %s id %q was recorded before", e.Seq, e.Type, s.ID)
 				}

@@ -2,6 +2,7 @@ package till_test
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
@@ -220,4 +222,70 @@ func sameLots(a, b []pos.PointsLot) bool {
 	slices.Sort(ka)
 	slices.Sort(kb)
 	return slices.Equal(ka, kb)
+}
+
+// TestRestoreKeepsReturns: a ledger rebuilt from HQ's copy of the chain
+// (ledger.Restore with RestoredSale, as `tillctl ledger restore --from-hq`
+// does) keeps what the refunds returned: the accounts, the replay of a
+// refund, and the bound of the sale.
+func TestRestoreKeepsReturns(t *testing.T) {
+	raw, err := os.ReadFile("../discount/testdata/rules/returns.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	open := func() (*ledger.Ledger, *till.Till) {
+		l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1", NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if rep, err := l.Verify(); err != nil || !rep.OK() {
+				t.Errorf("verify: %v %v", err, rep.Problems)
+			}
+			l.Close()
+		})
+		tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tl.ApplyRules(1, "", wire.SignRules(priv, raw), raw); err != nil {
+			t.Fatal(err)
+		}
+		return l, tl
+	}
+	const card = "2000000000015"
+	l1, t1 := open()
+	if _, _, err := t1.Sale(till.SaleRequest{ID: "s1", Basket: pos.Basket{Card: card, Lines: []pos.Line{{SKU: "tea", Qty: 3, UnitPrice: 300_00}}}}); err != nil {
+		t.Fatal(err)
+	}
+	r1, _, err := t1.Refund(till.RefundRequest{ID: "r1", Sale: "s1", Lines: []pos.ReturnLine{{Line: 1, Qty: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []event.Event
+	if err := l1.Events(0, func(e event.Event) error { evs = append(evs, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := l1.Stats()
+
+	l2, t2 := open()
+	if err := l2.Restore(st.Epoch, evs, till.RestoredSale); err != nil {
+		t.Fatal(err)
+	}
+	a1, _ := t1.Account(card)
+	a2, _ := t2.Account(card)
+	if a1.Points != a2.Points || a1.LifetimeSpend != a2.LifetimeSpend || a1.Sales != a2.Sales {
+		t.Errorf("restored account %+v, the till's %+v", a2, a1)
+	}
+	again, replayed, err := t2.Refund(till.RefundRequest{ID: "r1", Sale: "s1", Lines: []pos.ReturnLine{{Line: 1, Qty: 2}}})
+	if err != nil || !replayed || again.Seq != r1.Seq {
+		t.Errorf("r1 again on the restored ledger: %v %v %+v", err, replayed, again)
+	}
+	if _, _, err := t2.Refund(till.RefundRequest{ID: "r2", Sale: "s1", Lines: []pos.ReturnLine{{Line: 1, Qty: 2}}}); !errors.Is(err, till.ErrOverReturn) {
+		t.Errorf("2 more of 3 with 2 returned, on the restored ledger: %v", err)
+	}
+	if _, _, err := t2.Refund(till.RefundRequest{ID: "r2", Sale: "s1"}); err != nil {
+		t.Errorf("the last unit on the restored ledger: %v", err)
+	}
 }
