@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -242,18 +243,61 @@ func waitReady(t *testing.T, api *localapi.Client, p *killable, first bool) {
 	}
 }
 
-// saleBook is what the POS clients sent and what tilld answered.
+// saleBook is what the POS clients sent and what tilld answered: sales and
+// the returns of some of them, each under its book id (bookID).
 type saleBook struct {
 	mu       sync.Mutex
-	sent     map[string]till.SaleRequest // every sale id ever sent, with its basket
-	answered map[string][]byte           // id → the body of its first 201 or 200, the sale as stored
+	sent     map[string]bookRequest // every id ever sent, with its request
+	answered map[string][]byte      // id → the body of its first 201 or 200, the event as stored
 	seqs     map[string]uint64
 	pending  []string // sent, but the answer was lost in a kill
 	n201     int
 }
 
+// bookRequest is a sale or a refund the POS clients sent.
+type bookRequest struct {
+	path string // /v1/sales or /v1/refunds
+	body any    // till.SaleRequest or till.RefundRequest
+}
+
+// refundPrefix marks a refund's book id: sale and refund ids are apart at
+// the till, and in the book.
+const refundPrefix = "refund:"
+
+// bookID is the book's id of the event e records: its sale id, or its
+// refund id after refundPrefix.
+func bookID(e event.Event) (string, error) {
+	var v struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(e.Body, &v); err != nil {
+		return "", err
+	}
+	if e.Type == event.TypeRefund {
+		return refundPrefix + v.ID, nil
+	}
+	return v.ID, nil
+}
+
+// answeredAs reports whether an answer of POST /v1/sales or /v1/refunds is
+// the event e: its event id, and its content as stored (the answer less its
+// seq, event id, receipt code and the greeting, which is never stored).
+func answeredAs(answer []byte, e event.Event) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(answer, &m) != nil {
+		return false
+	}
+	var id string
+	json.Unmarshal(m["event_id"], &id)
+	for _, k := range []string{"seq", "event_id", "receipt_code", "greeting"} {
+		delete(m, k)
+	}
+	body, _ := json.Marshal(m)
+	return id == e.ID && sameJSON(body, e.Body)
+}
+
 func newSaleBook() *saleBook {
-	return &saleBook{sent: map[string]till.SaleRequest{}, answered: map[string][]byte{}, seqs: map[string]uint64{}}
+	return &saleBook{sent: map[string]bookRequest{}, answered: map[string][]byte{}, seqs: map[string]uint64{}}
 }
 
 var crashCards = []string{"", "2000000000015", "2000000000022", "2000000000039", "2000000000046"}
@@ -268,21 +312,42 @@ func newBasket(rng *rand.Rand) pos.Basket {
 }
 
 // drive rings up sales until stop is closed and the requests start failing:
-// new ones, and the ones whose answer a kill swallowed (same id, same basket).
+// new ones, now and then a return of one of its answered sales (a unit of
+// its first line, or the whole sale), and the ones whose answer a kill
+// swallowed (same id, same request).
 func (sb *saleBook) drive(t *testing.T, api *localapi.Client, rng *rand.Rand, prefix string, stop <-chan struct{}) {
+	var mine []string // this client's answered sales, none returned yet
 	for n := 0; ; n++ {
-		var req till.SaleRequest
+		var id string
 		sb.mu.Lock()
-		if len(sb.pending) > 0 && rng.IntN(2) == 0 {
-			id := sb.pending[0]
+		switch {
+		case len(sb.pending) > 0 && rng.IntN(2) == 0:
+			id = sb.pending[0]
 			sb.pending = sb.pending[1:]
-			req = sb.sent[id]
-		} else {
-			req = till.SaleRequest{ID: fmt.Sprintf("%s-%d", prefix, n), Basket: newBasket(rng)}
-			sb.sent[req.ID] = req
+		case len(mine) > 0 && rng.IntN(5) == 0:
+			k := rng.IntN(len(mine))
+			req := till.RefundRequest{ID: fmt.Sprintf("%s-%d", prefix, n), Sale: mine[k], Reason: "e2e"}
+			if rng.IntN(2) == 0 {
+				req.Lines = []pos.ReturnLine{{Line: 1, Qty: 1}}
+			}
+			mine = append(mine[:k], mine[k+1:]...)
+			id = refundPrefix + req.ID
+			sb.sent[id] = bookRequest{path: "/v1/refunds", body: req}
+		default:
+			req := till.SaleRequest{ID: fmt.Sprintf("%s-%d", prefix, n), Basket: newBasket(rng)}
+			id = req.ID
+			sb.sent[id] = bookRequest{path: "/v1/sales", body: req}
 		}
 		sb.mu.Unlock()
-		if !sb.send(t, api, req) {
+		answered := sb.send(t, api, id)
+		if answered && !strings.HasPrefix(id, refundPrefix) {
+			sb.mu.Lock()
+			if _, ok := sb.answered[id]; ok {
+				mine = append(mine, id)
+			}
+			sb.mu.Unlock()
+		}
+		if !answered {
 			select {
 			case <-stop:
 				return
@@ -293,41 +358,47 @@ func (sb *saleBook) drive(t *testing.T, api *localapi.Client, rng *rand.Rand, pr
 	}
 }
 
-// send sends one sale and books the answer. It returns false when there was no
-// answer (tilld died), leaving the sale pending.
-func (sb *saleBook) send(t *testing.T, api *localapi.Client, req till.SaleRequest) bool {
+// send sends the request booked under id and books the answer. It returns
+// false when there was no answer (tilld died), leaving the request pending.
+func (sb *saleBook) send(t *testing.T, api *localapi.Client, id string) bool {
+	sb.mu.Lock()
+	req := sb.sent[id]
+	sb.mu.Unlock()
 	var raw json.RawMessage
-	code, err := api.Do(context.Background(), http.MethodPost, "/v1/sales", req, &raw)
+	code, err := api.Do(context.Background(), http.MethodPost, req.path, req.body, &raw)
 	var apiErr *localapi.APIError
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	switch {
 	case errors.As(err, &apiErr):
-		t.Errorf("sale %s: tilld answered %v", req.ID, err)
+		t.Errorf("%s: tilld answered %v", id, err)
 		return true
 	case err != nil:
-		sb.pending = append(sb.pending, req.ID)
+		sb.pending = append(sb.pending, id)
 		return false
 	}
-	var res till.SaleResult
-	if err := json.Unmarshal(raw, &res); err != nil || res.ID != req.ID || res.Seq == 0 {
-		t.Errorf("sale %s: answer %s (%v)", req.ID, raw, err)
+	var res struct {
+		ID  string `json:"id"`
+		Seq uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil || res.ID != strings.TrimPrefix(id, refundPrefix) || res.Seq == 0 {
+		t.Errorf("%s: answer %s (%v)", id, raw, err)
 		return true
 	}
 	if code == http.StatusCreated {
 		sb.n201++
-		if _, dup := sb.answered[req.ID]; dup {
-			t.Errorf("sale %s answered 201 twice: recorded twice", req.ID)
+		if _, dup := sb.answered[id]; dup {
+			t.Errorf("%s answered 201 twice: recorded twice", id)
 		}
 	}
-	if first, ok := sb.answered[req.ID]; ok {
+	if first, ok := sb.answered[id]; ok {
 		if !sameJSON(first, raw) {
-			t.Errorf("sale %s answered differently:\nfirst %s\nnow   %s", req.ID, first, raw)
+			t.Errorf("%s answered differently:\nfirst %s\nnow   %s", id, first, raw)
 		}
 		return true
 	}
-	sb.answered[req.ID] = raw
-	sb.seqs[req.ID] = res.Seq
+	sb.answered[id] = raw
+	sb.seqs[id] = res.Seq
 	return true
 }
 
@@ -348,16 +419,15 @@ func (sb *saleBook) settle(t *testing.T, api *localapi.Client) {
 		}
 		id := sb.pending[0]
 		sb.pending = sb.pending[1:]
-		req := sb.sent[id]
 		sb.mu.Unlock()
-		if !sb.send(t, api, req) {
-			t.Fatalf("sale %s: no answer from a running tilld", id)
+		if !sb.send(t, api, id) {
+			t.Fatalf("%s: no answer from a running tilld", id)
 		}
 	}
 }
 
-// checkReplays resends n answered sales: each must come back 200 with the
-// answer it got first.
+// checkReplays resends n answered sales and refunds: each must come back
+// 200 with the answer it got first.
 func checkReplays(t *testing.T, api *localapi.Client, sb *saleBook, rng *rand.Rand, n int) {
 	t.Helper()
 	sb.mu.Lock()
@@ -372,7 +442,7 @@ func checkReplays(t *testing.T, api *localapi.Client, sb *saleBook, rng *rand.Ra
 		req, first := sb.sent[id], sb.answered[id]
 		sb.mu.Unlock()
 		var raw json.RawMessage
-		code, err := api.Do(context.Background(), http.MethodPost, "/v1/sales", req, &raw)
+		code, err := api.Do(context.Background(), http.MethodPost, req.path, req.body, &raw)
 		if err != nil || code != http.StatusOK || !sameJSON(first, raw) {
 			t.Errorf("replay of %s: %d %v\n got %s\nwant %s", id, code, err, raw, first)
 		}
@@ -380,8 +450,8 @@ func checkReplays(t *testing.T, api *localapi.Client, sb *saleBook, rng *rand.Ra
 }
 
 // checkExport compares the exported ledger with the book: the chain links from
-// seq 1, every answered sale is there at its seq with the content it was
-// answered with, and nothing else is.
+// seq 1, every answered sale and refund is there at its seq with the content
+// it was answered with, and nothing else is.
 func (sb *saleBook) checkExport(t *testing.T, export *bytes.Buffer, rep localapi.VerifyReport) {
 	t.Helper()
 	sb.mu.Lock()
@@ -399,28 +469,24 @@ func (sb *saleBook) checkExport(t *testing.T, export *bytes.Buffer, rep localapi
 			t.Errorf("exported chain: %v", err)
 		}
 		prev = e
-		var sale pos.Sale
-		if err := json.Unmarshal(e.Body, &sale); err != nil {
+		id, err := bookID(e)
+		if err != nil {
 			t.Fatalf("event %d body: %v", e.Seq, err)
 		}
 		if other, dup := bySeq[e.Seq]; dup {
-			t.Errorf("seq %d exported twice (%s, %s)", e.Seq, other, sale.ID)
+			t.Errorf("seq %d exported twice (%s, %s)", e.Seq, other, id)
 		}
-		bySeq[e.Seq] = sale.ID
-		answer, ok := sb.answered[sale.ID]
+		bySeq[e.Seq] = id
+		answer, ok := sb.answered[id]
 		if !ok {
-			t.Errorf("event %d records sale %q, which was never answered", e.Seq, sale.ID)
+			t.Errorf("event %d records %q, which was never answered", e.Seq, id)
 			continue
 		}
-		if sb.seqs[sale.ID] != e.Seq {
-			t.Errorf("sale %s was answered with seq %d, it is recorded as %d", sale.ID, sb.seqs[sale.ID], e.Seq)
+		if sb.seqs[id] != e.Seq {
+			t.Errorf("%s was answered with seq %d, it is recorded as %d", id, sb.seqs[id], e.Seq)
 		}
-		var res till.SaleResult
-		json.Unmarshal(answer, &res)
-		res.Greeting = "" // shown to the customer, never stored: it may carry their name
-		body, _ := json.Marshal(res.Sale)
-		if !sameJSON(body, e.Body) || res.EventID != e.ID {
-			t.Errorf("sale %s as answered:\n%s (event %s)\nas recorded:\n%s (event %s)", sale.ID, body, res.EventID, e.Body, e.ID)
+		if !answeredAs(answer, e) {
+			t.Errorf("%s as answered:\n%s\nas recorded:\n%s (event %s)", id, answer, e.Body, e.ID)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -430,7 +496,7 @@ func (sb *saleBook) checkExport(t *testing.T, export *bytes.Buffer, rep localapi
 		t.Errorf("export has %d events to seq %d, verify saw %d to seq %d", len(bySeq), prev.Seq, rep.Events, rep.LastSeq)
 	}
 	if len(bySeq) != len(sb.answered) {
-		t.Errorf("%d sales answered, %d recorded", len(sb.answered), len(bySeq))
+		t.Errorf("%d sales and refunds answered, %d recorded", len(sb.answered), len(bySeq))
 	}
 }
 

@@ -39,12 +39,13 @@ const (
 	faultWorkers   = 4 // POS clients per terminal
 )
 
-// TestSyncThroughFaults records 10 000 sales on 3 terminals while a proxy
+// TestSyncThroughFaults records 10 000 sales and returns (about one event in
+// six a return of an earlier sale) on 3 terminals while a proxy
 // between them and HQ resets connections, slows them, cuts requests and answers
 // mid-way, and answers 500 and 503 with Retry-After in HQ's place. Once the
-// faults stop, every outbox must drain and HQ hold each sale exactly once: per
-// terminal, seqs 1..n, the count and total of the sales the terminal answered,
-// and (where the store can list them) the very sales, each once, in a chain
+// faults stop, every outbox must drain and HQ hold each sale and return exactly
+// once: per terminal, seqs 1..n, the count and total of the sales and returns
+// the terminal answered, and the very events, each once, in a chain
 // that verifies. Every kind of fault must have happened during the sales, and
 // no terminal may have come back before a Retry-After was up. It runs against
 // both HQ stores; -fault-seed replays a run's faults and baskets.
@@ -191,8 +192,12 @@ func testSyncThroughFaults(t *testing.T, store string) {
 	}
 	for i, ft := range terms {
 		got := rep.Terminals[i]
-		if got.Terminal != ft.id || got.Count != int64(ft.quota) || got.MaxSeq != uint64(ft.quota) || got.Total != ft.total {
-			t.Errorf("HQ reports %+v; want terminal %s with %d sales, max seq %d, total %d", got, ft.id, ft.quota, ft.quota, ft.total)
+		if got.Terminal != ft.id || got.Count != ft.sales || got.MaxSeq != uint64(ft.quota) || got.Total != ft.total ||
+			got.Refunds != ft.refunds || got.Refunded != ft.refunded || got.Net != ft.total-ft.refunded {
+			t.Errorf("HQ reports %+v; want terminal %s with %d sales, max seq %d, total %d, %d refunds of %d", got, ft.id, ft.sales, ft.quota, ft.total, ft.refunds, ft.refunded)
+		}
+		if ft.refunds == 0 {
+			t.Errorf("terminal %s recorded no refunds: the test mixes returns into its sales", ft.id)
 		}
 	}
 	for _, ft := range terms {
@@ -315,36 +320,64 @@ func hqTLS(t *testing.T, hqData string) *tls.Config {
 type faultTerminal struct {
 	id    string
 	api   *localapi.Client
-	quota int          // sales to record
-	next  atomic.Int64 // sales handed to workers
+	quota int          // sales and refunds to record
+	next  atomic.Int64 // events handed to workers
 
-	mu    sync.Mutex
-	total int64             // of the sales answered 201
-	seqs  map[uint64]string // seq → sale id
+	mu       sync.Mutex
+	sales    int64             // answered 201
+	total    int64             // of the sales answered 201
+	refunds  int64             // answered 201
+	refunded int64             // the goods' money of the refunds answered 201
+	seqs     map[uint64]string // seq → sale id, or refundPrefix and the refund id
 }
 
-// sell records sales until the terminal's quota is handed out. Only the link
-// to HQ is faulty, so every sale must be answered 201 at once.
+// sell records sales, and now and then a return of one of its sales (a unit
+// of its first line, or the whole sale), until the terminal's quota is
+// handed out. Only the link to HQ is faulty, so every sale and return must
+// be answered 201 at once.
 func (ft *faultTerminal) sell(t *testing.T, rng *rand.Rand) {
+	var mine []string // this worker's sales, none returned yet
 	for {
 		n := ft.next.Add(1)
 		if n > int64(ft.quota) {
 			return
 		}
-		req := till.SaleRequest{ID: fmt.Sprintf("%s-%05d", ft.id, n), Basket: newBasket(rng)}
+		id := fmt.Sprintf("%s-%05d", ft.id, n)
+		if len(mine) > 0 && rng.IntN(5) == 0 {
+			k := rng.IntN(len(mine))
+			req := till.RefundRequest{ID: id, Sale: mine[k]}
+			if rng.IntN(2) == 0 {
+				req.Lines = []pos.ReturnLine{{Line: 1, Qty: 1}}
+			}
+			mine = append(mine[:k], mine[k+1:]...)
+			res, code, err := ft.api.Refund(context.Background(), req)
+			if err != nil || code != http.StatusCreated || res.ID != req.ID || res.Seq == 0 {
+				t.Errorf("terminal %s, refund %s: %d %v %+v", ft.id, req.ID, code, err, res)
+				return
+			}
+			ft.answered(t, res.Seq, refundPrefix+id, func() { ft.refunds++; ft.refunded += int64(res.Spend) })
+			continue
+		}
+		req := till.SaleRequest{ID: id, Basket: newBasket(rng)}
 		res, code, err := ft.api.Sale(context.Background(), req)
 		if err != nil || code != http.StatusCreated || res.ID != req.ID || res.Seq == 0 {
 			t.Errorf("terminal %s, sale %s: %d %v %+v", ft.id, req.ID, code, err, res)
 			return
 		}
-		ft.mu.Lock()
-		ft.total += int64(res.Total)
-		if other, dup := ft.seqs[res.Seq]; dup {
-			t.Errorf("terminal %s answered seq %d for %s and %s", ft.id, res.Seq, other, req.ID)
-		}
-		ft.seqs[res.Seq] = req.ID
-		ft.mu.Unlock()
+		mine = append(mine, id)
+		ft.answered(t, res.Seq, id, func() { ft.sales++; ft.total += int64(res.Total) })
 	}
+}
+
+// answered books an event the terminal answered with seq.
+func (ft *faultTerminal) answered(t *testing.T, seq uint64, id string, count func()) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	count()
+	if other, dup := ft.seqs[seq]; dup {
+		t.Errorf("terminal %s answered seq %d for %s and %s", ft.id, seq, other, id)
+	}
+	ft.seqs[seq] = id
 }
 
 // checkSeqs checks the terminal answered seqs 1..quota.
@@ -392,27 +425,39 @@ func checkHeld(t *testing.T, store, boltFile, pgURL string, terms []*faultTermin
 		}
 		var prev event.Event
 		ids := map[string]bool{}
-		var total int64
+		var total, refunded int64
 		for _, e := range evs {
 			if err := event.Verify(prev.Seq, prev.Hash, &e); err != nil {
 				t.Fatalf("HQ's chain of %s: %v", ft.id, err)
 			}
 			prev = e
+			id, err := bookID(e)
+			if err != nil {
+				t.Fatalf("HQ's event %d of %s: %v", e.Seq, ft.id, err)
+			}
+			if ids[id] {
+				t.Errorf("HQ holds %s of %s twice", id, ft.id)
+			}
+			ids[id] = true
+			if ft.seqs[e.Seq] != id {
+				t.Errorf("HQ holds %s at seq %d of %s; the terminal answered %q there", id, e.Seq, ft.id, ft.seqs[e.Seq])
+			}
+			if e.Type == event.TypeRefund {
+				var r pos.Refund
+				if err := json.Unmarshal(e.Body, &r); err != nil {
+					t.Fatalf("HQ's event %d of %s: %v", e.Seq, ft.id, err)
+				}
+				refunded += int64(r.Spend)
+				continue
+			}
 			var sale pos.Sale
 			if err := json.Unmarshal(e.Body, &sale); err != nil {
 				t.Fatalf("HQ's event %d of %s: %v", e.Seq, ft.id, err)
 			}
-			if ids[sale.ID] {
-				t.Errorf("HQ holds sale %s of %s twice", sale.ID, ft.id)
-			}
-			ids[sale.ID] = true
-			if ft.seqs[e.Seq] != sale.ID {
-				t.Errorf("HQ holds sale %s at seq %d of %s; the terminal answered %q there", sale.ID, e.Seq, ft.id, ft.seqs[e.Seq])
-			}
 			total += int64(sale.Total)
 		}
-		if total != ft.total {
-			t.Errorf("HQ's sales of %s total %d; the terminal answered %d", ft.id, total, ft.total)
+		if total != ft.total || refunded != ft.refunded {
+			t.Errorf("HQ's sales of %s total %d and refunds %d; the terminal answered %d and %d", ft.id, total, refunded, ft.total, ft.refunded)
 		}
 	}
 }

@@ -38,6 +38,13 @@ type standalone struct {
 
 func newStandalone(t *testing.T, dataDir string) *standalone {
 	t.Helper()
+	return newStandaloneWith(t, dataDir, discount.Example, nil)
+}
+
+// newStandaloneWith is newStandalone with the rules file rules, and prep (when
+// not nil) run on the ledger before tilld starts.
+func newStandaloneWith(t *testing.T, dataDir string, rules []byte, prep func(*ledger.Ledger) error) *standalone {
+	t.Helper()
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +54,16 @@ func newStandalone(t *testing.T, dataDir string) *standalone {
 		t.Fatal(err)
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if err := l.PutRuleset(1, discount.Example, wire.SignRules(priv, discount.Example)); err != nil {
+	if err := l.PutRuleset(1, rules, wire.SignRules(priv, rules)); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.ActivateRuleset(1); err != nil {
 		t.Fatal(err)
+	}
+	if prep != nil {
+		if err := prep(l); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

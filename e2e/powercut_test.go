@@ -22,6 +22,7 @@ import (
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 var powercutKernel = flag.String("powercut.kernel", "", "power-cut test: the unpacked Debian kernel package it boots (scripts/qemu-kernel.sh prints it); `make test-powercut` passes it")
@@ -142,7 +143,7 @@ func TestPowerCut(t *testing.T) {
 	if err := api.LedgerExport(context.Background(), 0, &export); err != nil {
 		t.Fatal(err)
 	}
-	total := exportTotal(t, export.Bytes())
+	sales, total, refunds, refunded := exportTotals(t, export.Bytes())
 	book.checkExport(t, &export, rep)
 	checkReplays(t, api, book, rng, 20)
 
@@ -153,16 +154,13 @@ func TestPowerCut(t *testing.T) {
 		st, err := api.Status(context.Background())
 		return err == nil && st.Acked == rep.LastSeq
 	})
-	var hq struct {
-		count int64
-		seq   uint64
-		total int64
-	}
+	var hq wire.TerminalSales
 	for _, row := range salesReport(t, adminURL).Terminals {
-		hq.count, hq.seq, hq.total = row.Count, row.MaxSeq, row.Total
+		hq = row
 	}
-	if hq.count != int64(rep.Events) || hq.seq != rep.LastSeq || hq.total != total {
-		t.Errorf("HQ holds %d sales to seq %d totalling %d; the till %d to seq %d totalling %d", hq.count, hq.seq, hq.total, rep.Events, rep.LastSeq, total)
+	if hq.Count != sales || hq.MaxSeq != rep.LastSeq || hq.Total != total || hq.Refunds != refunds || hq.Refunded != refunded || sales+refunds != int64(rep.Events) {
+		t.Errorf("HQ holds %d sales to seq %d totalling %d and %d refunds of %d; the till %d sales totalling %d and %d refunds of %d, %d events to seq %d",
+			hq.Count, hq.MaxSeq, hq.Total, hq.Refunds, hq.Refunded, sales, total, refunds, refunded, rep.Events, rep.LastSeq)
 	}
 	v.kill(t)
 
@@ -288,14 +286,14 @@ func (sb *saleBook) checkDurable(t *testing.T, export []byte, rep localapi.Verif
 			t.Errorf("event %d changed across a power cut:\nbefore %s (%s)\nafter  %s (%s)", e.Seq, old.Body, old.Hash, e.Body, e.Hash)
 		}
 		seen[e.Seq] = e
-		var sale pos.Sale
-		if err := json.Unmarshal(e.Body, &sale); err != nil {
+		id, err := bookID(e)
+		if err != nil {
 			t.Fatalf("event %d body: %v", e.Seq, err)
 		}
-		if _, ok := sb.sent[sale.ID]; !ok {
-			t.Errorf("event %d records sale %q, which was never sent", e.Seq, sale.ID)
+		if _, ok := sb.sent[id]; !ok {
+			t.Errorf("event %d records %q, which was never sent", e.Seq, id)
 		}
-		bySale[sale.ID] = e
+		bySale[id] = e
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -317,7 +315,7 @@ func (sb *saleBook) checkDurable(t *testing.T, export []byte, rep localapi.Verif
 		if e.Seq != sb.seqs[id] {
 			t.Errorf("sale %s was answered with seq %d, it is recorded as %d", id, sb.seqs[id], e.Seq)
 		}
-		if !sameSale(answer, e) {
+		if !answeredAs(answer, e) {
 			t.Errorf("sale %s as answered:\n%s\nas recorded (event %s):\n%s", id, answer, e.ID, e.Body)
 		}
 	}
@@ -329,36 +327,32 @@ func (sb *saleBook) checkDurable(t *testing.T, export []byte, rep localapi.Verif
 	return unanswered
 }
 
-// sameSale reports whether an answer of POST /v1/sales is the sale event e.
-func sameSale(answer []byte, e event.Event) bool {
-	var res struct {
-		EventID string `json:"event_id"`
-		pos.Sale
-	}
-	if json.Unmarshal(answer, &res) != nil {
-		return false
-	}
-	res.Greeting = "" // shown to the customer, never stored
-	body, _ := json.Marshal(res.Sale)
-	return res.EventID == e.ID && sameJSON(body, e.Body)
-}
-
-// exportTotal sums the totals of the exported sales, in minor units.
-func exportTotal(t *testing.T, export []byte) int64 {
+// exportTotals counts the exported sales and refunds and sums what they
+// took and gave back for goods, in minor units: what HQ's sales report says.
+func exportTotals(t *testing.T, export []byte) (sales, total, refunds, refunded int64) {
 	t.Helper()
-	var total int64
 	for line := range bytes.Lines(export) {
 		var e event.Event
-		var sale pos.Sale
 		if err := json.Unmarshal(line, &e); err != nil {
 			t.Fatal(err)
 		}
+		if e.Type == event.TypeRefund {
+			var r pos.Refund
+			if err := json.Unmarshal(e.Body, &r); err != nil {
+				t.Fatal(err)
+			}
+			refunds++
+			refunded += int64(r.Spend)
+			continue
+		}
+		var sale pos.Sale
 		if err := json.Unmarshal(e.Body, &sale); err != nil {
 			t.Fatal(err)
 		}
+		sales++
 		total += int64(sale.Total)
 	}
-	return total
+	return sales, total, refunds, refunded
 }
 
 // powerGuest is the QEMU guest of the power-cut test: its kernel, initramfs

@@ -16,6 +16,8 @@ import (
 // Types of event.
 const (
 	TypeSale = "sale"
+	// TypeRefund is a return against an earlier sale (a pos.Refund).
+	TypeRefund = "refund"
 )
 
 // Event is one entry of a terminal's ledger. Seq is gap-free per terminal and

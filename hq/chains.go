@@ -27,8 +27,12 @@ type ChainState struct {
 	// epoch began (always true for a chain based on nothing).
 	BaseVerified bool
 	Watermark
-	Count    int64
-	Total    int64
+	Count int64
+	Total int64
+	// Refunds and Refunded are the refund events and the money they took
+	// off the sales (the goods' part of what they handed back).
+	Refunds  int64
+	Refunded int64
 	Currency string
 	Created  time.Time
 	Last     time.Time // the last upload that stored events
@@ -37,7 +41,8 @@ type ChainState struct {
 // Wire returns the chain as the reports show it.
 func (c ChainState) Wire(head bool) wire.Chain {
 	return wire.Chain{Epoch: c.Epoch, BaseVerified: c.BaseVerified, Acked: c.Seq, Hash: c.Hash,
-		Count: c.Count, Total: c.Total, Created: c.Created, LastUpload: c.Last, Head: head}
+		Count: c.Count, Total: c.Total, Refunds: c.Refunds, Refunded: c.Refunded, Net: c.Total - c.Refunded,
+		Created: c.Created, LastUpload: c.Last, Head: head}
 }
 
 // ChainTx is what the chain logic reads of one terminal inside a store's
@@ -169,8 +174,13 @@ func Lineage(tx ChainTx, c ChainState, from, to uint64, fn func(epoch string, fr
 func (c *ChainState) Appended(x Extension, now time.Time) {
 	c.Watermark = x.Next
 	for _, s := range x.Sales {
-		c.Count++
-		c.Total += int64(s.Total)
+		if s.Refund {
+			c.Refunds++
+			c.Refunded -= int64(s.Total)
+		} else {
+			c.Count++
+			c.Total += int64(s.Total)
+		}
 		if c.Currency == "" {
 			c.Currency = s.Currency
 		}

@@ -1,6 +1,7 @@
 package hq
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,7 +23,7 @@ type Watermark struct {
 // chain stands after them, with what each sale adds to the report.
 type Extension struct {
 	Events []event.Event
-	Sales  []SaleFacts // what the sale events among Events say, same order
+	Sales  []SaleFacts // what the sale and refund events among Events say, same order
 	Next   Watermark
 	// Acked is the highest seq of the upload that HQ holds byte for byte once
 	// Events are stored (0 when none): the terminal's events 1..Acked are HQ's,
@@ -44,6 +45,61 @@ type SaleFacts struct {
 	// card's bonus for this birthday is spent (pos.Account.BirthdayBonus).
 	BirthdayBonus int64     `json:"birthday_bonus"`
 	At            time.Time `json:"-"` // the event's time
+
+	// Refund is set for a refund event (a pos.Refund): it is no purchase,
+	// and its figures are the negatives of what it takes off the card, so
+	// that adding it like a sale undoes its part of the sale: Total is minus
+	// the spend it takes off, Earned minus the points earned it takes back,
+	// Redeemed minus the points paid with it gives back. Back is the money
+	// it handed back (goods and the round-up's share).
+	Refund bool         `json:"-"`
+	Back   money.Amount `json:"-"`
+}
+
+// Points is what the sale or refund adds to the card's points.
+func (s SaleFacts) Points() int64 { return s.Earned - s.Redeemed }
+
+// Overdrawn returns the points newly overdrawn when the card's points go
+// from before to after with this event: below zero, and below where they
+// were, never more than the sale redeemed (two terminals offline spending
+// the same points) or the refund took back (points already spent).
+func (s SaleFacts) Overdrawn(before, after int64) int64 {
+	limit := s.Redeemed
+	if s.Refund {
+		limit = -s.Earned
+	}
+	return max(min(min(before, 0)-after, limit), 0)
+}
+
+// refundFacts is what HQ reads of a refund body.
+type refundFacts struct {
+	Card     string       `json:"card"`
+	Currency string       `json:"currency"`
+	Spend    money.Amount `json:"spend"`
+	Back     money.Amount `json:"back"`
+	Reversed int64        `json:"points_reversed"`
+	Returned int64        `json:"points_returned"`
+}
+
+// decodeRefundFacts reads a refund body as the SaleFacts it adds up as.
+func decodeRefundFacts(body []byte) (SaleFacts, error) {
+	var r refundFacts
+	if err := json.Unmarshal(body, &r); err != nil {
+		return SaleFacts{}, err
+	}
+	if r.Spend < 0 || r.Back < 0 || r.Reversed < 0 || r.Returned < 0 {
+		return SaleFacts{}, fmt.Errorf("a refund with a negative amount or points")
+	}
+	return SaleFacts{Card: r.Card, Currency: r.Currency, Total: -r.Spend, Earned: -r.Reversed, Redeemed: -r.Returned,
+		Refund: true, Back: r.Back}, nil
+}
+
+// eventFacts reads what the reports and accounts add up of each type of
+// event; a type without an entry adds nothing (it is stored and chained all
+// the same).
+var eventFacts = map[string]func(body []byte) (SaleFacts, error){
+	event.TypeSale:   decodeSaleFacts,
+	event.TypeRefund: decodeRefundFacts,
 }
 
 // HeldFunc returns the hashes of the events HQ holds under seqs from..to of the
@@ -126,11 +182,11 @@ func Extend(terminal string, w Watermark, held HeldFunc, events []event.Event) (
 		if err := event.Verify(x.Next.Seq, x.Next.Hash, e); err != nil {
 			return x, fmt.Errorf("%w: %w", ErrBrokenChain, err)
 		}
-		if e.Type == event.TypeSale {
-			s, err := decodeSaleFacts(e.Body)
+		if decode := eventFacts[e.Type]; decode != nil {
+			s, err := decode(e.Body)
 			if err != nil {
 				return x, &event.ChainError{Terminal: terminal, Seq: e.Seq,
-					Err: fmt.Errorf("%w: sale body: %v", ErrBrokenChain, err)}
+					Err: fmt.Errorf("%w: %s body: %v", ErrBrokenChain, e.Type, err)}
 			}
 			s.At = e.At
 			x.Sales = append(x.Sales, s)

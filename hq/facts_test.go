@@ -56,3 +56,28 @@ func BenchmarkDecodeSaleFacts(b *testing.B) {
 		}
 	})
 }
+
+// FuzzDecodeRefundFacts: a refund body never panics HQ's reading of it, and
+// what it reads is the negative of what the body says, with no negative
+// amounts accepted.
+func FuzzDecodeRefundFacts(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":"r1","card":"2000000000015","currency":"RUB","sale_seq":3,"amount":27000,"back":28421,"spend":27000,"points_reversed":3,"points_returned":0}`,
+		`{"spend":-1}`, `{"points_returned":"x"}`, `[]`, `{}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := decodeRefundFacts(body)
+		if err != nil {
+			return
+		}
+		var r refundFacts
+		if json.Unmarshal(body, &r) != nil {
+			t.Fatalf("%q: decoded, json.Unmarshal fails", body)
+		}
+		if !s.Refund || s.Total != -r.Spend || s.Earned != -r.Reversed || s.Redeemed != -r.Returned || s.Back != r.Back || s.Total > 0 || s.Back < 0 {
+			t.Fatalf("%q: %+v", body, s)
+		}
+	})
+}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -223,78 +221,6 @@ func decodeAccount(b []byte) (pos.Account, error) {
 		return pos.Account{}, fmt.Errorf("decode account: %w", err)
 	}
 	return a, nil
-}
-
-// addAccount applies the effect of one sale made at at to an account, refusing
-// an overflow rather than wrapping around. LastSale is the latest sale the
-// account knows of, whichever came first.
-func addAccount(a *pos.Account, spend money.Amount, points int64, at time.Time) error {
-	if (spend > 0 && a.LifetimeSpend > math.MaxInt64-spend) || (spend < 0 && a.LifetimeSpend < math.MinInt64-spend) {
-		return fmt.Errorf("lifetime spend %d + %d overflows", a.LifetimeSpend, spend)
-	}
-	if (points > 0 && a.Points > math.MaxInt64-points) || (points < 0 && a.Points < math.MinInt64-points) {
-		return fmt.Errorf("points %d + %d overflow", a.Points, points)
-	}
-	a.LifetimeSpend += spend
-	a.Points += points
-	a.Sales++
-	if at.After(a.LastSale) {
-		a.LastSale = at
-	}
-	return nil
-}
-
-// applyEffect applies the effect of one sale event to its card's account: the
-// spend and the net points; the time of a sale that paid the card's birthday
-// bonus (the body's "birthday_bonus", see pos.Account.BirthdayBonus); and,
-// when the account keeps its points in lots, the lots the sale redeemed from
-// (the body's "lots" member, pos.LotUse indexes into the account's lots as
-// they were when the sale was priced) and a new lot for the points it earned.
-// Lots left empty are dropped. The account views, their rebuild by Verify and
-// the folding of pruned events all go through here, so they agree.
-func applyEffect(a *pos.Account, f effect, body []byte, at time.Time) error {
-	if err := addAccount(a, f.spend, f.points, at); err != nil {
-		return err
-	}
-	var b struct {
-		Lots          []pos.LotUse `json:"lots"`
-		BirthdayBonus int64        `json:"birthday_bonus"`
-	}
-	// The body is decoded only when it may hold either member: most sales
-	// have neither, and a sale is recorded faster without a second decode.
-	bonus := bytes.Contains(body, birthdayBonusKey)
-	if (len(a.Lots) > 0 || bonus) && len(body) > 0 && body[0] == '{' {
-		_ = json.Unmarshal(body, &b) // a body without them redeemed from no lot and paid no bonus
-	}
-	if bonus && b.BirthdayBonus > 0 && at.After(a.BirthdayBonus) {
-		a.BirthdayBonus = at
-	}
-	if len(a.Lots) == 0 {
-		return nil // Points is one lot that never expires
-	}
-	earned := f.points
-	for _, u := range b.Lots {
-		if u.Lot < 0 || u.Lot >= len(a.Lots) || u.Points <= 0 {
-			continue
-		}
-		take := min(u.Points, a.Lots[u.Lot].Points)
-		a.Lots[u.Lot].Points -= take
-		earned += take
-	}
-	// Points taken back (earned < 0, a refund) come off the newest lots.
-	for i := len(a.Lots) - 1; i >= 0 && earned < 0; i-- {
-		take := min(-earned, a.Lots[i].Points)
-		a.Lots[i].Points -= take
-		earned += take
-	}
-	if earned > 0 {
-		a.Lots = append(a.Lots, pos.PointsLot{Points: earned, Earned: at})
-	}
-	a.Lots = slices.DeleteFunc(a.Lots, func(l pos.PointsLot) bool { return l.Points <= 0 })
-	if len(a.Lots) == 0 {
-		a.Lots = nil
-	}
-	return nil
 }
 
 // birthdayBonusKey is how encoding/json writes pos.Quote's BirthdayBonus; a

@@ -38,10 +38,13 @@ const maxBatch = 256
 // maxGather bounds a leader's wait for company.
 const maxGather = 2 * time.Millisecond
 
-// commitOp is one RecordSale waiting in the queue.
+// commitOp is one RecordSale or RecordRefund waiting in the queue.
 type commitOp struct {
-	req   SaleRequest
-	price PriceFunc
+	id string // the client's id, for logs
+	// apply records the event inside the transaction (Ledger.apply for a
+	// sale, applyRefund for a refund): it must check everything before its
+	// first write, and fail with a *writeError once it has written.
+	apply func(tx *bolt.Tx, m *meta, rec *journalRecord) (Receipt, error)
 
 	// Set by the leader before it wakes the caller.
 	r        Receipt
@@ -175,7 +178,7 @@ func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 			// bbolt refused a write half way through a sale: the transaction
 			// holds part of it. Rebuild the transaction and redo the others.
 			l.discard()
-			l.log.Error("sale write refused; committing the rest of its batch without it", logSaleID, o.req.ID, logErr, o.err)
+			l.log.Error("sale write refused; committing the rest of its batch without it", logSaleID, o.id, logErr, o.err)
 			rest := make([]*commitOp, 0, len(batch)-1)
 			rest = append(append(rest, batch[:i]...), batch[i+1:]...)
 			for _, r := range rest {
@@ -212,7 +215,7 @@ func (l *Ledger) applyOp(tx *bolt.Tx, m *meta, o *commitOp, rec *journalRecord) 
 			r, err = Receipt{}, fmt.Errorf("price panicked: %v", p)
 		}
 	}()
-	return l.apply(tx, m, o.req, o.price, rec)
+	return o.apply(tx, m, rec)
 }
 
 // writeError is a write bbolt refused inside apply, after the sale's first

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(u64(42))
 	f.Add([]byte{})
 	f.Add([]byte(`{"seq":-1,"at":"yesterday"}`))
+	f.Add(encodeReturns(returnsRecord{Lines: []int64{3, 0, 1}}))
+	f.Add([]byte(`{"id":"r1","card":"C","sale_seq":4,"sale_at":"2025-03-01T10:00:00Z","lines":[{"line":1,"qty":2}],"returned_lots":[{"points":5,"earned":"2025-01-01T00:00:00Z"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if n, err := seqKey(b); err == nil && !bytes.Equal(u64(n), b) {
 			t.Errorf("seqKey(%x) = %d, re-encodes to %x", b, n, u64(n))
@@ -79,6 +82,21 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		bodyCard(b)
+		for _, n := range []int{0, 1, 3} {
+			if r, err := decodeReturns(b, n); err == nil {
+				if r2, err := decodeReturns(encodeReturns(r), n); err != nil || !slices.Equal(r2.Lines, r.Lines) {
+					t.Errorf("returns round trip: %v → %v (%v)", r, r2, err)
+				}
+			}
+		}
+		if f, err := decodeRefundFacts(b); err == nil && f.SaleSeq == 0 {
+			t.Errorf("refund facts of %q name no sale", b)
+		}
+		// What the account effects read of a body never panics, whatever it is.
+		for _, typ := range []string{event.TypeSale, event.TypeRefund} {
+			a := pos.Account{Card: "C", Points: 10, Lots: []pos.PointsLot{{Points: 10}}}
+			_ = applyEffect(&a, effect{points: -3}, typ, b, time.Time{})
+		}
 	})
 }
 

@@ -194,6 +194,9 @@ var (
 	bucketBases    = []byte("bases")
 	bucketRulesets = []byte("rulesets")
 	bucketHolders  = []byte("holders")
+	// bucketReturns is made by the first refund (put.do): a file without it
+	// has none, and schema 3 files from before refunds open as they are.
+	bucketReturns = []byte("returns")
 
 	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketBases, bucketRulesets, bucketHolders}
 

@@ -222,7 +222,7 @@ func migrate2to3(tx *bolt.Tx) error {
 			if err != nil {
 				return fmt.Errorf("%w: event %d: %v", ErrCorrupt, seq, err)
 			}
-			return applyEffect(&view, f, e.Body, e.At)
+			return applyEffect(&view, f, e.Type, e.Body, e.At)
 		})
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -17,8 +18,46 @@ import (
 // index, every one acknowledged (HQ holds it), and files new events under the
 // epoch HQ keeps them in, so the till sells on where the chain left off.
 
-// RestoredSale is what Restore needs to know of a sale event to rebuild the
-// records a sale writes beside it: the client's sale id and request digest
+// restoredReturns is the write that counts a restored refund's units in
+// the returns of its sale, when the sale is kept.
+func restoredReturns(tx *bolt.Tx, m meta, e *event.Event) ([]put, error) {
+	f, err := decodeRefundFacts(e.Body)
+	if err != nil {
+		return nil, err
+	}
+	if f.SaleSeq <= m.anchorSeq || f.SaleSeq >= e.Seq {
+		return nil, nil
+	}
+	se, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(f.SaleSeq)))
+	if err != nil {
+		return nil, fmt.Errorf("the refund's sale %d: %w", f.SaleSeq, err)
+	}
+	var sl saleLines
+	if err := json.Unmarshal(se.Body, &sl); err != nil {
+		return nil, fmt.Errorf("the refund's sale %d: %w", f.SaleSeq, err)
+	}
+	counts := make([]int64, len(sl.Lines))
+	if b := tx.Bucket(bucketReturns); b != nil {
+		if v := b.Get(u64(f.SaleSeq)); v != nil {
+			r, err := decodeReturns(v, len(sl.Lines))
+			if err != nil {
+				return nil, err
+			}
+			counts = r.Lines
+		}
+	}
+	for _, l := range f.Lines {
+		if l.Line < 1 || l.Line > len(counts) || l.Qty < 1 || counts[l.Line-1]+l.Qty > sl.Lines[l.Line-1].Qty {
+			return nil, fmt.Errorf("%w: the refund returns %d of line %d of sale %d", ErrOverReturn, l.Qty, l.Line, f.SaleSeq)
+		}
+		counts[l.Line-1] += l.Qty
+	}
+	return []put{{bucketReturns, u64(f.SaleSeq), encodeReturns(returnsRecord{Lines: counts})}}, nil
+}
+
+// RestoredSale is what Restore needs to know of a sale event (or of any event
+// type the ledger records: a refund's id, digest, card, spend and points) to
+// rebuild the records a sale writes beside it: the client's sale id and request digest
 // (idempotency; a zero Digest when the event does not say, and then a retry
 // of that sale id is answered ErrConflict, never recorded twice), the card
 // and what the sale did to its account.
@@ -78,28 +117,38 @@ func (l *Ledger) Restore(epoch event.Epoch, events []event.Event, sale func(even
 			if err != nil || string(body) != string(e.Body) {
 				return fmt.Errorf("event %d: the body is not in the ledger's canonical form (%v)", e.Seq, err)
 			}
-			var s RestoredSale
-			if e.Type == event.TypeSale {
-				if s, err = sale(*e); err != nil {
-					return fmt.Errorf("event %d: %w", e.Seq, err)
-				}
-			} else {
+			if _, ok := kinds[e.Type]; !ok {
 				return fmt.Errorf("event %d: type %q cannot be restored", e.Seq, e.Type)
+			}
+			s, err := sale(*e)
+			if err != nil {
+				return fmt.Errorf("event %d: %w", e.Seq, err)
 			}
 			ev, err := encodeEvent(e)
 			if err != nil {
 				return err
 			}
 			key := u64(e.Seq)
+			var idx []byte
+			if s.ID != "" {
+				idx = indexKey(e.Type, s.ID)
+			}
 			puts := []put{
 				{bucketEvents, key, ev},
-				{bucketEffects, key, encodeEffect(effect{card: s.Card, saleID: s.ID, spend: s.Spend, points: s.Points})},
+				{bucketEffects, key, encodeEffect(effect{card: s.Card, saleID: string(idx), spend: s.Spend, points: s.Points})},
 			}
 			if s.ID != "" {
-				if tx.Bucket(bucketSales).Get([]byte(s.ID)) != nil {
-					return fmt.Errorf("event %d: sale id %q was recorded before", e.Seq, s.ID)
+				if tx.Bucket(bucketSales).Get(idx) != nil {
+					return fmt.Errorf("event %d: %s id %q was recorded before", e.Seq, e.Type, s.ID)
 				}
-				puts = append(puts, put{bucketSales, []byte(s.ID), encodeSaleRef(saleRef{seq: e.Seq, digest: s.Digest})})
+				puts = append(puts, put{bucketSales, idx, encodeSaleRef(saleRef{seq: e.Seq, digest: s.Digest})})
+			}
+			if e.Type == event.TypeRefund {
+				p, err := restoredReturns(tx, m, e)
+				if err != nil {
+					return fmt.Errorf("event %d: %w", e.Seq, err)
+				}
+				puts = append(puts, p...)
 			}
 			if s.Card != "" {
 				acct := accountOf(s.Card)
@@ -108,7 +157,7 @@ func (l *Ledger) Restore(epoch event.Epoch, events []event.Event, sale func(even
 						return fmt.Errorf("card %s: %w", mask(s.Card), err)
 					}
 				}
-				if err := applyEffect(&acct, effect{spend: s.Spend, points: s.Points}, e.Body, e.At); err != nil {
+				if err := applyEffect(&acct, effect{spend: s.Spend, points: s.Points}, e.Type, e.Body, e.At); err != nil {
 					return fmt.Errorf("event %d, card %s: %w", e.Seq, mask(s.Card), err)
 				}
 				av, err := encodeAccount(acct)

@@ -121,7 +121,7 @@ func (l *Ledger) pruneTx(tx *bolt.Tx, cutoff time.Time, limit int) (uint64, uint
 				folded[f.card] = b
 			}
 			if e.Seq > b.through { // a snapshot may already count it
-				if err := applyEffect(&b.acct, f, e.Body, e.At); err != nil {
+				if err := applyEffect(&b.acct, f, e.Type, e.Body, e.At); err != nil {
 					return 0, 0, fmt.Errorf("card %s: %w", mask(f.card), err)
 				}
 				b.through = e.Seq
@@ -129,6 +129,12 @@ func (l *Ledger) pruneTx(tx *bolt.Tx, cutoff time.Time, limit int) (uint64, uint
 		}
 		if ref, err := decodeSaleRef(sales.Get([]byte(f.saleID))); err == nil && ref.seq == e.Seq {
 			if err := sales.Delete([]byte(f.saleID)); err != nil {
+				return 0, 0, err
+			}
+		}
+		if r := tx.Bucket(bucketReturns); r != nil && e.Type == event.TypeSale {
+			// Its refunds' counts go with it: no refund of it can be checked here now.
+			if err := r.Delete(key); err != nil {
 				return 0, 0, err
 			}
 		}

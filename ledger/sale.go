@@ -62,6 +62,7 @@ type Receipt struct {
 	Seq     uint64
 	EventID string
 	At      time.Time
+	Hash    string          // the event's hash
 	Body    json.RawMessage // the stored body, in canonical form
 	// Replayed is true when the sale id was already recorded with the same digest:
 	// this is the original receipt and nothing new was stored.
@@ -87,34 +88,56 @@ func (l *Ledger) RecordSale(req SaleRequest, price PriceFunc) (Receipt, error) {
 	if err := req.validate(); err != nil {
 		return Receipt{}, fmt.Errorf("record sale: %w", err)
 	}
-	op := &commitOp{req: req, price: price, wake: make(chan bool, 1)}
+	return l.commitOne(event.TypeSale, req.ID, req.Card, func(tx *bolt.Tx, m *meta, rec *journalRecord) (Receipt, error) {
+		return l.apply(tx, m, req, price, rec)
+	})
+}
+
+// commitOne records one event of type typ under the client's id through the
+// group commit (apply records it inside the transaction) and logs what
+// happened. A panic in apply is re-raised here, in the caller's goroutine.
+func (l *Ledger) commitOne(typ, id, card string, apply func(tx *bolt.Tx, m *meta, rec *journalRecord) (Receipt, error)) (Receipt, error) {
+	op := &commitOp{id: id, wake: make(chan bool, 1), apply: apply}
 	l.record(op)
 	if op.panicked != nil {
 		panic(op.panicked)
 	}
 	if op.err != nil {
 		if errors.Is(op.err, ErrConflict) {
-			l.log.Warn("sale id reused with a different request", logSaleID, req.ID)
+			l.log.Warn(typ+" id reused with a different request", logSaleID, id)
 		}
-		return Receipt{}, fmt.Errorf("record sale %s: %w", req.ID, op.err)
+		return Receipt{}, fmt.Errorf("record %s %s: %w", typ, id, op.err)
 	}
 	r := op.r
 	if r.Replayed {
-		l.log.Info("sale replayed", logSaleID, req.ID, logSeq, r.Seq)
+		l.log.Info(typ+" replayed", logSaleID, id, logSeq, r.Seq)
 	} else {
-		l.log.Debug("sale recorded", logSaleID, req.ID, logSeq, r.Seq, logCard, mask(req.Card))
+		l.log.Debug(typ+" recorded", logSaleID, id, logSeq, r.Seq, logCard, mask(card))
 	}
 	return r, nil
 }
 
-func (req SaleRequest) validate() error {
+// checkClientID checks a client's id of an event (sale, refund): the
+// idempotency key, non-empty UTF-8 of at most MaxSaleIDLen bytes.
+func checkClientID(id string) error {
 	switch {
-	case req.ID == "":
+	case id == "":
 		return &pos.InputError{Field: "id", Problem: "missing"}
-	case len(req.ID) > MaxSaleIDLen:
-		return &pos.InputError{Field: "id", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(req.ID), MaxSaleIDLen)}
-	case !utf8.ValidString(req.ID):
+	case len(id) > MaxSaleIDLen:
+		return &pos.InputError{Field: "id", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(id), MaxSaleIDLen)}
+	case !utf8.ValidString(id):
 		return &pos.InputError{Field: "id", Problem: "not valid UTF-8"}
+	}
+	return nil
+}
+
+func (req SaleRequest) validate() error {
+	if err := checkClientID(req.ID); err != nil {
+		return err
+	}
+	switch {
+	case req.ID[0] == 0:
+		return &pos.InputError{Field: "id", Problem: "starts with a zero byte"} // the index's other types (kinds)
 	case len(req.Card) > MaxCardLen:
 		return &pos.InputError{Field: "card", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(req.Card), MaxCardLen)}
 	case !utf8.ValidString(req.Card):
@@ -130,21 +153,9 @@ func (req SaleRequest) validate() error {
 //
 // m is the meta as of the sales before; apply moves it on past this one.
 func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, rec *journalRecord) (Receipt, error) {
-	sales := tx.Bucket(bucketSales)
-	events := tx.Bucket(bucketEvents)
-	if v := sales.Get([]byte(req.ID)); v != nil {
-		ref, err := decodeSaleRef(v)
-		if err != nil {
-			return Receipt{}, err
-		}
-		if ref.digest != req.Digest {
-			return Receipt{}, ErrConflict
-		}
-		e, err := decodeEvent(events.Get(u64(ref.seq)))
-		if err != nil {
-			return Receipt{}, fmt.Errorf("read event %d: %w", ref.seq, err)
-		}
-		return Receipt{Seq: e.Seq, EventID: e.ID, At: e.At, Body: e.Body, Replayed: true}, nil
+	idx := indexKey(event.TypeSale, req.ID)
+	if r, ok, err := replayed(tx, idx, req.Digest); ok || err != nil {
+		return r, err
 	}
 
 	var err error
@@ -173,12 +184,48 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 		return Receipt{}, fmt.Errorf("price: %w", err)
 	}
 
+	var acctp *pos.Account
+	if req.Card != "" {
+		acctp = &acct
+	}
+	return l.appendEvent(tx, m, rec, event.TypeSale, at, p, body, effect{card: req.Card, saleID: string(idx), spend: p.Spend, points: p.PointsDelta}, req.Digest, acctp)
+}
+
+// replayed returns the receipt of the event recorded under the index key
+// idx, ok when there is one; ErrConflict when it was recorded with another
+// digest.
+func replayed(tx *bolt.Tx, idx []byte, digest [32]byte) (r Receipt, ok bool, err error) {
+	v := tx.Bucket(bucketSales).Get(idx)
+	if v == nil {
+		return Receipt{}, false, nil
+	}
+	ref, err := decodeSaleRef(v)
+	if err != nil {
+		return Receipt{}, false, err
+	}
+	if ref.digest != digest {
+		return Receipt{}, false, ErrConflict
+	}
+	e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(ref.seq)))
+	if err != nil {
+		return Receipt{}, false, fmt.Errorf("read event %d: %w", ref.seq, err)
+	}
+	return Receipt{Seq: e.Seq, EventID: e.ID, At: e.At, Hash: e.Hash, Body: e.Body, Replayed: true}, true, nil
+}
+
+// appendEvent chains an event of type typ with the canonical body after the
+// last one of m and writes it with its effect f, its idempotency index entry
+// (f.saleID, the index key, with digest), acct changed by the effect (nil
+// for an event without a card) and the extra writes, adding every write to
+// rec. It encodes everything before its first write; a write bbolt refuses
+// is a *writeError. m moves on past the event.
+func (l *Ledger) appendEvent(tx *bolt.Tx, m *meta, rec *journalRecord, typ string, at time.Time, p Priced, body []byte, f effect, digest [32]byte, acct *pos.Account, extra ...put) (Receipt, error) {
 	seq := m.lastSeq + 1
 	e := event.Event{
 		Terminal:       m.terminal,
 		Seq:            seq,
 		ID:             eventID(m.terminal, seq),
-		Type:           event.TypeSale,
+		Type:           typ,
 		At:             at,
 		RulesetVersion: p.RulesetVersion,
 		RulesetHash:    p.RulesetHash,
@@ -191,26 +238,26 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 		return Receipt{}, err
 	}
 	var acctBytes []byte
-	if req.Card != "" {
-		if err := applyEffect(&acct, effect{spend: p.Spend, points: p.PointsDelta}, body, at); err != nil {
-			return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
+	if acct != nil {
+		if err := applyEffect(acct, f, typ, body, at); err != nil {
+			return Receipt{}, fmt.Errorf("card %s: %w", mask(f.card), err)
 		}
-		if acctBytes, err = encodeAccount(acct); err != nil {
+		if acctBytes, err = encodeAccount(*acct); err != nil {
 			return Receipt{}, err
 		}
 	}
 
 	// Writes. From here on an error is bbolt's and fails the whole transaction.
 	key := u64(seq)
-	puts := []put{
+	puts := append([]put{
 		{bucketEvents, key, ev},
-		{bucketEffects, key, encodeEffect(effect{card: req.Card, saleID: req.ID, spend: p.Spend, points: p.PointsDelta})},
-		{bucketSales, []byte(req.ID), encodeSaleRef(saleRef{seq: seq, digest: req.Digest})},
+		{bucketEffects, key, encodeEffect(f)},
+		{bucketSales, []byte(f.saleID), encodeSaleRef(saleRef{seq: seq, digest: digest})},
 		{bucketMeta, keyLastSeq, key},
 		{bucketMeta, keyLastHash, []byte(e.Hash)},
-	}
+	}, extra...)
 	if acctBytes != nil {
-		puts = append(puts, put{bucketAccounts, []byte(req.Card), acctBytes})
+		puts = append(puts, put{bucketAccounts, []byte(f.card), acctBytes})
 	}
 	for _, p := range puts {
 		if err := p.do(tx); err != nil {
@@ -219,7 +266,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 		rec.add(p)
 	}
 	m.lastSeq, m.lastHash = seq, e.Hash
-	return Receipt{Seq: seq, EventID: e.ID, At: at, Body: body}, nil
+	return Receipt{Seq: seq, EventID: e.ID, At: at, Hash: e.Hash, Body: body}, nil
 }
 
 // appendFill is the page fill of the append-only buckets.
@@ -233,6 +280,12 @@ type put struct {
 
 func (p put) do(tx *bolt.Tx) error {
 	b := tx.Bucket(p.bucket)
+	if b == nil && string(p.bucket) == string(bucketReturns) {
+		var err error
+		if b, err = tx.CreateBucket(p.bucket); err != nil {
+			return err
+		}
+	}
 	if b == nil {
 		return fmt.Errorf("no bucket %q", p.bucket)
 	}

@@ -93,7 +93,7 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 			if err != nil {
 				return fmt.Errorf("event %d: %w", seq, err)
 			}
-			return applyEffect(&view, f, e.Body, e.At)
+			return applyEffect(&view, f, e.Type, e.Body, e.At)
 		})
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -187,7 +188,7 @@ func verify(tx *bolt.Tx, boltCheck bool, checkRuleset func(version uint64, rec [
 		v.addf(0, "", "meta: %v", err)
 	}
 	bases := v.bases(m.lastSeq)
-	lastSeq, lastHash, ids, accounts := v.events(m, bases)
+	lastSeq, lastHash, ids, accounts, returns := v.events(m, bases)
 	v.rep.LastSeq = lastSeq
 	if m.lastSeq != lastSeq {
 		v.addf(0, "", "meta: last seq is %d, the last event is %d", m.lastSeq, lastSeq)
@@ -204,6 +205,7 @@ func verify(tx *bolt.Tx, boltCheck bool, checkRuleset func(version uint64, rec [
 	v.sales(m.anchorSeq, lastSeq, ids)
 	v.epoch(tx, m)
 	v.accounts(accounts)
+	v.returns(returns)
 	v.rules(m.activeRules)
 	v.holders()
 	return v.rep
@@ -249,8 +251,9 @@ func (v *verifier) bases(lastSeq uint64) map[string]base {
 // events walks the chain from the anchor and rebuilds the accounts from their
 // bases and the effects. It returns the last seq and hash seen, the sale id of
 // each event, and the rebuilt accounts.
-func (v *verifier) events(m meta, bases map[string]base) (lastSeq uint64, lastHash string, ids map[uint64]string, accounts map[string]*pos.Account) {
+func (v *verifier) events(m meta, bases map[string]base) (lastSeq uint64, lastHash string, ids map[uint64]string, accounts map[string]*pos.Account, returns map[uint64][]int64) {
 	accounts = make(map[string]*pos.Account)
+	returns = make(map[uint64][]int64)
 	ids = make(map[uint64]string)
 	for card, b := range bases {
 		a := b.acct
@@ -305,6 +308,9 @@ func (v *verifier) events(m meta, bases map[string]base) (lastSeq uint64, lastHa
 		if card, ok := bodyCard(e.Body); ok && card != f.card {
 			v.addf(seq, f.card, "effect's card differs from the card in the event body (%s)", mask(card))
 		}
+		if e.Type == event.TypeRefund {
+			v.refund(m, seq, e.Body, returns)
+		}
 		if f.card == "" || seq <= bases[f.card].through {
 			continue
 		}
@@ -313,7 +319,7 @@ func (v *verifier) events(m meta, bases map[string]base) (lastSeq uint64, lastHa
 			a = &pos.Account{Card: f.card}
 			accounts[f.card] = a
 		}
-		if err := applyEffect(a, f, e.Body, e.At); err != nil {
+		if err := applyEffect(a, f, e.Type, e.Body, e.At); err != nil {
 			v.add(seq, f.card, err)
 		}
 	}
@@ -327,7 +333,98 @@ func (v *verifier) events(m meta, bases map[string]base) (lastSeq uint64, lastHa
 			v.addf(0, "", "effects: record %x beyond the last event %d", k, lastSeq)
 		}
 	}
-	return lastSeq, lastHash, ids, accounts
+	return lastSeq, lastHash, ids, accounts, returns
+}
+
+// refund adds what the refund event seq returned to the counts of its sale,
+// when the sale is kept, checking it against the sale's lines.
+func (v *verifier) refund(m meta, seq uint64, body []byte, returns map[uint64][]int64) {
+	f, err := decodeRefundFacts(body)
+	switch {
+	case err != nil:
+		v.add(seq, "", err)
+		return
+	case f.SaleSeq >= seq:
+		v.addf(seq, "", "refund of sale %d, recorded after it", f.SaleSeq)
+		return
+	case f.SaleSeq <= m.anchorSeq:
+		return // the sale is pruned, and its counts with it
+	}
+	counts := returns[f.SaleSeq]
+	if counts == nil {
+		var sl saleLines
+		e, err := decodeEvent(v.tx.Bucket(bucketEvents).Get(u64(f.SaleSeq)))
+		if err == nil && e.Type != event.TypeSale {
+			err = fmt.Errorf("event %d is a %s", f.SaleSeq, e.Type)
+		}
+		if err == nil {
+			err = json.Unmarshal(e.Body, &sl)
+		}
+		if err != nil {
+			v.addf(seq, "", "refund of sale %d: %v", f.SaleSeq, err)
+			return
+		}
+		counts = make([]int64, len(sl.Lines))
+		for i, l := range sl.Lines {
+			counts[i] = -l.Qty // what is left to return, below zero
+		}
+		returns[f.SaleSeq] = counts
+	}
+	for _, l := range f.Lines {
+		if l.Line < 1 || l.Line > len(counts) || l.Qty < 1 {
+			v.addf(seq, "", "refund of sale %d returns %d of line %d", f.SaleSeq, l.Qty, l.Line)
+			continue
+		}
+		counts[l.Line-1] += l.Qty
+		if counts[l.Line-1] > 0 {
+			v.addf(seq, "", "refunds of sale %d return %d more units of line %d than were sold", f.SaleSeq, counts[l.Line-1], l.Line)
+		}
+	}
+}
+
+// returns compares the returns bucket with the counts rebuilt from the
+// refund events.
+func (v *verifier) returns(rebuilt map[uint64][]int64) {
+	stored := map[uint64]bool{}
+	if b := v.tx.Bucket(bucketReturns); b != nil {
+		_ = b.ForEach(func(k, val []byte) error {
+			seq, err := seqKey(k)
+			if err != nil {
+				v.addf(0, "", "returns: key %x: %v", k, err)
+				return nil
+			}
+			stored[seq] = true
+			counts, ok := rebuilt[seq]
+			if !ok {
+				v.addf(seq, "", "returns recorded for sale %d, which no refund kept returns", seq)
+				return nil
+			}
+			r, err := decodeReturns(val, len(counts))
+			if err != nil {
+				v.add(seq, "", err)
+				return nil
+			}
+			e, _ := decodeEvent(v.tx.Bucket(bucketEvents).Get(k))
+			var sl saleLines
+			_ = json.Unmarshal(e.Body, &sl)
+			for i := range counts {
+				if i < len(sl.Lines) && r.Lines[i] != counts[i]+sl.Lines[i].Qty {
+					v.addf(seq, "", "returns of sale %d: line %d counted %d, the refunds return %d", seq, i+1, r.Lines[i], counts[i]+sl.Lines[i].Qty)
+				}
+			}
+			return nil
+		})
+	}
+	seqs := make([]uint64, 0)
+	for seq := range rebuilt {
+		if !stored[seq] {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		v.addf(seq, "", "the returns of sale %d are not recorded", seq)
+	}
 }
 
 // sales checks the sales index against the events' sale ids, both ways: every

@@ -139,6 +139,14 @@ func (c *Client) Sale(ctx context.Context, req till.SaleRequest) (till.SaleResul
 	return s, code, err
 }
 
+// Refund records a return; the status is 201 for a new refund, 200 for a
+// replay.
+func (c *Client) Refund(ctx context.Context, req till.RefundRequest) (till.RefundResult, int, error) {
+	var r till.RefundResult
+	code, err := c.Do(ctx, http.MethodPost, "/v1/refunds", req, &r)
+	return r, code, err
+}
+
 // Status returns the terminal's status.
 func (c *Client) Status(ctx context.Context) (till.Status, error) {
 	var s till.Status

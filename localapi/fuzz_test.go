@@ -23,9 +23,9 @@ import (
 )
 
 // fuzzRoutes are the request bodies FuzzRequestBody sends, by route.
-var fuzzRoutes = []string{"/v1/quote", "/v1/sales", "/v1/customers"}
+var fuzzRoutes = []string{"/v1/quote", "/v1/sales", "/v1/customers", "/v1/refunds"}
 
-// FuzzRequestBody sends arbitrary bodies to quote, sale and customers through
+// FuzzRequestBody sends arbitrary bodies to quote, sale, customers and refunds through
 // the API's real handler (guard, decoding, the till's validation, the ledger):
 // it never panics or fails inside (no 5xx), refuses with 400 and a message
 // every body that is not valid UTF-8, and whatever it accepts — a priced
@@ -49,6 +49,11 @@ func FuzzRequestBody(f *testing.F) {
 		{2, `{"card":"2000000000015","name":"Вася","email":"v@example.ru"}`},
 		{2, `{"card":"2000000000039","name":"A","email":"a@b.c","birthday":"3000-01-01"}`},
 		{2, `{"card":"2000000000015","card":"x"}`},
+		{3, `{"id":"r-1","sale":"pos-1","lines":[{"line":1,"qty":1}],"reason":"брак"}`},
+		{3, `{"id":"r-2","seq":1}`},
+		{3, `{"id":"r-3","receipt":"T1-1-abcdef"}`},
+		{3, `{"id":"r-4","sale":"pos-1","lines":[{"line":1,"qty":1},{"line":1,"qty":1}]}`},
+		{3, `{"id":"r-5","sale":"pos-1","seq":1}`},
 		{0, `[]`}, {0, `null`}, {1, `{"lines":[{}]}`}, {2, `{}`}, {0, ``}, {1, `{"a":{"b":[1,{"c":"\u0001"}]}}`},
 	} {
 		f.Add(uint8(s.route), []byte(s.body))
@@ -134,6 +139,15 @@ func FuzzRequestBody(f *testing.F) {
 				}
 			}
 			checkCard(s.Card)
+		case "/v1/refunds":
+			var r till.RefundResult
+			if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
+				t.Fatal(err)
+			}
+			if !typed(r.ID) || r.ID == "" || !typed(r.Reason) || r.SaleSeq == 0 || r.Back != r.Amount+r.Donated {
+				t.Fatalf("refund of %q recorded %+v", body, r)
+			}
+			checkCard(r.Card)
 		case "/v1/customers":
 			var hd pos.CardHolder
 			if err := json.Unmarshal(w.Body.Bytes(), &hd); err != nil {

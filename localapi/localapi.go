@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tilld/tilld/device"
@@ -72,6 +73,7 @@ func (a *api) routes() []struct {
 		{"GET /metrics", open, a.metrics.handler.ServeHTTP},
 		{"POST /v1/quote", token, a.quote},
 		{"POST /v1/sales", token, a.sale},
+		{"POST /v1/refunds", token, a.refund},
 		{"GET /v1/accounts/{card}", token, a.account},
 		{"POST /v1/customers", token, a.register},
 		{"POST /v1/devices/{name}/scan", token, a.present},
@@ -146,6 +148,24 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 	a.metrics.observeSale(start, replayed, err)
 	if err != nil {
 		a.fail(w, "sale", err)
+		return
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	wire.WriteJSON(w, status, res)
+}
+
+// refund records a return: 201 with the refund, 200 for a replay.
+func (a *api) refund(w http.ResponseWriter, r *http.Request) {
+	var req till.RefundRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	res, replayed, err := a.Till.Refund(req)
+	if err != nil {
+		a.fail(w, "refund", err)
 		return
 	}
 	status := http.StatusCreated
@@ -290,7 +310,7 @@ func pageView(ev till.ScanEvent) till.ScanEvent {
 }
 
 // unsaved is how fail tells the cashier that what they recorded was not.
-var unsaved = map[string]string{"sale": "The sale was", "customer": "The customer's details were"}
+var unsaved = map[string]string{"sale": "The sale was", "refund": "The refund was", "customer": "The customer's details were"}
 
 // fail maps an error to a status and a message for the person at the till.
 func (a *api) fail(w http.ResponseWriter, op string, err error) {
@@ -298,8 +318,16 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 	switch {
 	case errors.As(err, &in):
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", in.Error())
+	case errors.Is(err, till.ErrConflict) && op == "refund":
+		wire.WriteError(w, http.StatusConflict, "refund_id_reused", "This refund id was already used for a different return.")
 	case errors.Is(err, till.ErrConflict):
 		wire.WriteError(w, http.StatusConflict, "sale_id_reused", "This sale id was already used for a different basket.")
+	case errors.Is(err, till.ErrOverReturn):
+		wire.WriteError(w, http.StatusConflict, "over_return", "More would be returned than the sale sold, counting its earlier returns: "+cashierDetail(err, till.ErrOverReturn))
+	case errors.Is(err, till.ErrNoSale):
+		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code (sales older than the ledger keeps are returned through HQ).")
+	case errors.Is(err, till.ErrOtherTerminal):
+		wire.WriteError(w, http.StatusUnprocessableEntity, "other_terminal", "The receipt is of a sale made at another till: return it there.")
 	case errors.Is(err, till.ErrRulesRefused):
 		a.Logger.Warn(op, "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "rules_refused", "Prices are not available: the rules stored on this till failed their security check. The till is fetching them from HQ again; call support if this lasts.")
@@ -324,4 +352,15 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 		a.Logger.Error(op, "err", err)
 		wire.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong on the till; nothing was saved. Try again; call support if it repeats.")
 	}
+}
+
+// cashierDetail is what err says after sentinel's own text: the detail a
+// cashier can act on (which line, how many), without the operation's
+// wrapping.
+func cashierDetail(err, sentinel error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
+		return msg[i+len(sentinel.Error())+2:]
+	}
+	return sentinel.Error()
 }

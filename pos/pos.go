@@ -323,6 +323,9 @@ type RefundLine struct {
 	Points        int64        `json:"points,omitempty"`         // earned points taken back
 	Redeemed      int64        `json:"redeemed,omitempty"`       // redeemed points given back
 	PartnerPoints int64        `json:"partner_points,omitempty"` // partner points taken back
+	// Donated is the line's share of the sale's round-up to charity, given
+	// back with the line.
+	Donated money.Amount `json:"donated,omitempty"`
 }
 
 // RefundQuote is what a refund gives back and takes back, line by line and
@@ -337,4 +340,46 @@ type RefundQuote struct {
 	PointsReturned int64        `json:"points_returned"`
 	Partner        string       `json:"partner,omitempty"`
 	PartnerPoints  int64        `json:"partner_points,omitempty"`
+
+	// Donated is the share of the sale's round-up to charity the returned
+	// units carry: the cause gets that much less and the customer gets it
+	// back. Back is all the money handed back: Amount + Donated.
+	Donated money.Amount `json:"donated,omitempty"`
+	Back    money.Amount `json:"back"`
+	// Donations are the shares of the sale's donations reversed, by rule:
+	// money (Amount, part of Donated) and points (taken from what the cause
+	// got; the customer never had them).
+	Donations []Donation `json:"donations,omitempty"`
+
+	// Set by RefundAfter, which knows the sale's earlier refunds:
+	// ReturnedLots are the lots the redeemed points go back to, with the
+	// times they were earned and expire; Full says the sale is returned
+	// whole with this refund, and then RafflesVoid lists the sale's raffle
+	// entries, void.
+	ReturnedLots []PointsLot   `json:"returned_lots,omitempty"`
+	Full         bool          `json:"full,omitempty"`
+	RafflesVoid  []RaffleEntry `json:"raffles_void,omitempty"`
+}
+
+// Refund is a return the customer got: the content of a refund event in the
+// ledger and at HQ. It points at its original sale (SaleID, SaleEvent,
+// SaleSeq) and says what the return gave back and took back, worked out from
+// the sale's own figures, never priced again. Like a Sale it carries the card
+// number and never personal data.
+type Refund struct {
+	ID string    `json:"id"` // the POS app's refund id
+	At time.Time `json:"at"`
+	// SaleEvent is the original sale's event id ("T042-17"), SaleSeq its
+	// seq in that terminal's chain and SaleAt its time.
+	SaleEvent string    `json:"sale_event"`
+	SaleSeq   uint64    `json:"sale_seq"`
+	SaleAt    time.Time `json:"sale_at"`
+	Reason    string    `json:"reason,omitempty"`
+	RefundQuote
+	// Spend is what the refund takes off the card's lifetime spend: the
+	// money the returned lines were paid, so the next purchase's tier is
+	// worked out without them.
+	Spend money.Amount `json:"spend"`
+	// Request is the hex SHA-256 of the POS app's request, as in Sale.
+	Request string `json:"request,omitempty"`
 }

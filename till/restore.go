@@ -15,6 +15,9 @@ import (
 // sale recorded before sales carried it), the card and what the sale did to
 // its account.
 func RestoredSale(e event.Event) (ledger.RestoredSale, error) {
+	if e.Type == event.TypeRefund {
+		return restoredRefund(e)
+	}
 	var s pos.Sale
 	if err := json.Unmarshal(e.Body, &s); err != nil {
 		return ledger.RestoredSale{}, fmt.Errorf("sale body: %w", err)
@@ -28,4 +31,21 @@ func RestoredSale(e event.Event) (ledger.RestoredSale, error) {
 		copy(r.Digest[:], b)
 	}
 	return r, nil
+}
+
+// restoredRefund reads a refund event as Refund wrote it, for ledger.Restore.
+func restoredRefund(e event.Event) (ledger.RestoredSale, error) {
+	var r pos.Refund
+	if err := json.Unmarshal(e.Body, &r); err != nil {
+		return ledger.RestoredSale{}, fmt.Errorf("refund body: %w", err)
+	}
+	s := ledger.RestoredSale{ID: r.ID, Card: r.Card, Spend: -r.Spend, Points: r.PointsReturned - r.PointsReversed}
+	if r.Request != "" {
+		b, err := hex.DecodeString(r.Request)
+		if err != nil || len(b) != len(s.Digest) {
+			return ledger.RestoredSale{}, fmt.Errorf("refund body: request digest %q is not a SHA-256 in hex", r.Request)
+		}
+		copy(s.Digest[:], b)
+	}
+	return s, nil
 }

@@ -558,6 +558,9 @@ type SaleRequest struct {
 type SaleResult struct {
 	Seq     uint64 `json:"seq"`
 	EventID string `json:"event_id"`
+	// ReceiptCode is printed on the receipt: a refund names the sale by it
+	// (see ReceiptCode).
+	ReceiptCode string `json:"receipt_code"`
 	pos.Sale
 }
 
@@ -629,7 +632,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	if err != nil {
 		return SaleResult{}, false, fmt.Errorf("record sale %s: %w", req.ID, err)
 	}
-	res = SaleResult{Seq: rcpt.Seq, EventID: rcpt.EventID}
+	res = SaleResult{Seq: rcpt.Seq, EventID: rcpt.EventID, ReceiptCode: ReceiptCode(rcpt.EventID, rcpt.Hash)}
 	if err := json.Unmarshal(rcpt.Body, &res.Sale); err != nil {
 		return SaleResult{}, false, fmt.Errorf("record sale %s: stored body: %w", req.ID, err)
 	}

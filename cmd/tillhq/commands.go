@@ -262,7 +262,7 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "report", Short: "read HQ's reports"}
 	sales := &cobra.Command{
 		Use:   "sales",
-		Short: "sales per terminal",
+		Short: "sales, returns and net per terminal",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(hqURL, "/")+wire.PathReportSales, nil)
 			if err != nil {
@@ -288,9 +288,10 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 // units with its currency, then the chains of terminals that wrote several.
 func printSales(w io.Writer, rep wire.SalesReport) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TERMINAL\tSALES\tMAX SEQ\tTOTAL\t")
+	fmt.Fprintln(tw, "TERMINAL\tSALES\tRETURNS\tMAX SEQ\tTOTAL\tRETURNED\tNET\t")
 	for _, t := range rep.Terminals {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t\n", t.Terminal, t.Count, t.MaxSeq, money.Display(money.Amount(t.Total), t.Currency))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t\n", t.Terminal, t.Count, t.Refunds, t.MaxSeq, money.Display(money.Amount(t.Total), t.Currency),
+			money.Display(money.Amount(t.Refunded), t.Currency), money.Display(money.Amount(t.Net), t.Currency))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -321,7 +322,8 @@ func printChains(w io.Writer, rep wire.SalesReport) error {
 			if c.Head {
 				head = ", uploading now"
 			}
-			fmt.Fprintf(w, "  %s: %s, %s, up to seq %d, %s%s\n", name, plural(c.Count, "sale"), money.Display(money.Amount(c.Total), t.Currency), c.Acked, base, head)
+			fmt.Fprintf(w, "  %s: %s, %s, %s, %s net, up to seq %d, %s%s\n", name, plural(c.Count, "sale"), money.Display(money.Amount(c.Total), t.Currency),
+				plural(c.Refunds, "return"), money.Display(money.Amount(c.Net), t.Currency), c.Acked, base, head)
 		}
 	}
 	return nil

@@ -15,21 +15,21 @@ import (
 func TestReportsPrintMoneyInMajorUnits(t *testing.T) {
 	var b strings.Builder
 	rep := wire.SalesReport{Terminals: []wire.TerminalSales{
-		{Terminal: "S1-T1", Count: 1, MaxSeq: 1, Total: 18981, Currency: "RUB"},
-		{Terminal: "S2-T1", Count: 3, MaxSeq: 7, Total: 1500, Currency: "JPY", Chains: []wire.Chain{
-			{Count: 2, Total: 1000, Acked: 5},
-			{Epoch: event.Epoch{ID: "e2", BaseSeq: 5}, BaseVerified: true, Count: 1, Total: 500, Acked: 7, Head: true},
+		{Terminal: "S1-T1", Count: 2, Refunds: 1, MaxSeq: 3, Total: 28981, Refunded: 5050, Net: 23931, Currency: "RUB"},
+		{Terminal: "S2-T1", Count: 3, MaxSeq: 7, Total: 1500, Net: 1500, Currency: "JPY", Chains: []wire.Chain{
+			{Count: 2, Total: 1000, Net: 1000, Acked: 5},
+			{Epoch: event.Epoch{ID: "e2", BaseSeq: 5}, BaseVerified: true, Count: 1, Total: 500, Net: 500, Acked: 7, Head: true},
 		}},
 	}}
 	if err := printSales(&b, rep); err != nil {
 		t.Fatal(err)
 	}
 	wantAll(t, "report sales", b.String(),
-		"  TERMINAL  SALES  MAX SEQ       TOTAL\n",
-		"     S1-T1      1        1  189.81 RUB\n",
-		"     S2-T1      3        7    1500 JPY\n",
-		"  first: 2 sales, 1000 JPY, up to seq 5",
-		"  epoch e2: 1 sale, 500 JPY, up to seq 7, based on seq 5 of the first chain, uploading now")
+		"  TERMINAL  SALES  RETURNS  MAX SEQ       TOTAL   RETURNED         NET\n",
+		"     S1-T1      2        1        3  289.81 RUB  50.50 RUB  239.31 RUB\n",
+		"     S2-T1      3        0        7    1500 JPY      0 JPY    1500 JPY\n",
+		"  first: 2 sales, 1000 JPY, 0 returns, 1000 JPY net, up to seq 5",
+		"  epoch e2: 1 sale, 500 JPY, 0 returns, 500 JPY net, up to seq 7, based on seq 5 of the first chain, uploading now")
 
 	b.Reset()
 	printAccount(&b, wire.AccountAnswer{Card: "2000000000022", Currency: "RUB",

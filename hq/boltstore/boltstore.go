@@ -77,6 +77,8 @@ type terminalState struct {
 	Hash     string `json:"hash"`
 	Count    int64  `json:"count"`
 	Total    int64  `json:"total"`
+	Refunds  int64  `json:"refunds,omitempty"`
+	Refunded int64  `json:"refunded,omitempty"`
 	Currency string `json:"currency,omitempty"`
 }
 
@@ -88,6 +90,8 @@ type chainState struct {
 	Hash         string      `json:"hash"`
 	Count        int64       `json:"count"`
 	Total        int64       `json:"total"`
+	Refunds      int64       `json:"refunds,omitempty"`
+	Refunded     int64       `json:"refunded,omitempty"`
 	Currency     string      `json:"currency,omitempty"`
 	Created      time.Time   `json:"created,omitzero"`
 	Last         time.Time   `json:"last,omitzero"`
@@ -169,7 +173,7 @@ func migrateChains(tx *bolt.Tx) error {
 
 func putChain(tx *bolt.Tx, terminal string, c hq.ChainState) error {
 	v, err := json.Marshal(chainState{Epoch: c.Epoch, BaseVerified: c.BaseVerified, Acked: c.Seq, Hash: c.Hash,
-		Count: c.Count, Total: c.Total, Currency: c.Currency, Created: c.Created, Last: c.Last})
+		Count: c.Count, Total: c.Total, Refunds: c.Refunds, Refunded: c.Refunded, Currency: c.Currency, Created: c.Created, Last: c.Last})
 	if err != nil {
 		return err
 	}
@@ -182,7 +186,7 @@ func decodeChain(v []byte) (hq.ChainState, error) {
 		return hq.ChainState{}, err
 	}
 	return hq.ChainState{Epoch: cs.Epoch, BaseVerified: cs.BaseVerified, Watermark: hq.Watermark{Seq: cs.Acked, Hash: cs.Hash},
-		Count: cs.Count, Total: cs.Total, Currency: cs.Currency, Created: cs.Created, Last: cs.Last}, nil
+		Count: cs.Count, Total: cs.Total, Refunds: cs.Refunds, Refunded: cs.Refunded, Currency: cs.Currency, Created: cs.Created, Last: cs.Last}, nil
 }
 
 // chainTx is hq.ChainTx for one terminal in a bbolt transaction.
@@ -273,17 +277,17 @@ func (s *Store) AppendEpoch(_ context.Context, terminal string, epoch event.Epoc
 				return err
 			}
 		}
-		before := c.Count
+		before := c
 		c.Appended(x, now)
 		if err := putChain(tx, terminal, c); err != nil {
 			return err
 		}
-		st.Count += c.Count - before
-		for _, sale := range x.Sales {
-			st.Total += int64(sale.Total)
-			if st.Currency == "" {
-				st.Currency = sale.Currency
-			}
+		st.Count += c.Count - before.Count
+		st.Total += c.Total - before.Total
+		st.Refunds += c.Refunds - before.Refunds
+		st.Refunded += c.Refunded - before.Refunded
+		if st.Currency == "" {
+			st.Currency = c.Currency
 		}
 		if err := addSales(tx, terminal, x.Sales); err != nil {
 			return err
@@ -406,7 +410,8 @@ func (s *Store) SalesReport(context.Context) ([]wire.TerminalSales, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, wire.TerminalSales{Terminal: string(k), Count: st.Count, MaxSeq: st.Acked, Total: st.Total, Currency: st.Currency, Chains: cs})
+			out = append(out, wire.TerminalSales{Terminal: string(k), Count: st.Count, MaxSeq: st.Acked, Total: st.Total,
+				Refunds: st.Refunds, Refunded: st.Refunded, Net: st.Total - st.Refunded, Currency: st.Currency, Chains: cs})
 			return nil
 		})
 	})

@@ -98,16 +98,18 @@ func addSales(tx *bolt.Tx, terminal string, sales []hq.SaleFacts) error {
 		for _, s := range byCard[number] {
 			before := c.Points
 			c.Spend += s.Total
-			c.Points += s.Earned - s.Redeemed
-			c.Sales++
-			if s.At.After(c.LastSale) {
-				c.LastSale = s.At
+			c.Points += s.Points()
+			if !s.Refund {
+				c.Sales++
+				if s.At.After(c.LastSale) {
+					c.LastSale = s.At
+				}
 			}
 			if s.BirthdayBonus > 0 && s.At.After(c.BirthdayBonus) {
 				c.BirthdayBonus = s.At
 			}
-			if over := min(before, 0) - c.Points; over > 0 {
-				c.Overdrawn += min(over, s.Redeemed)
+			if over := s.Overdrawn(before, c.Points); over > 0 {
+				c.Overdrawn += over
 				if c.First.IsZero() {
 					c.First = s.At
 				}

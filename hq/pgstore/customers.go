@@ -45,22 +45,24 @@ type cardRow struct {
 	BirthdayBonus *int64
 }
 
-// addSale adds one sale to the card's account. A sale that takes the points
-// below zero, and below where they were, records the newly overdrawn points,
-// never more than it redeemed.
+// addSale adds one sale or refund to the card's account. One that takes the
+// points below zero, and below where they were, records the newly overdrawn
+// points (hq.SaleFacts.Overdrawn).
 func (c *cardRow) addSale(s hq.SaleFacts) {
 	before := c.Points
 	at := s.At.UnixNano() // as events.at_unix_ns keeps it
 	c.Spend += int64(s.Total)
-	c.Points += s.Earned - s.Redeemed
-	c.Sales++
-	if c.LastSale == nil || at > *c.LastSale {
-		c.LastSale = &at
+	c.Points += s.Points()
+	if !s.Refund {
+		c.Sales++
+		if c.LastSale == nil || at > *c.LastSale {
+			c.LastSale = &at
+		}
 	}
 	if s.BirthdayBonus > 0 && (c.BirthdayBonus == nil || at > *c.BirthdayBonus) {
 		c.BirthdayBonus = &at
 	}
-	if over := min(min(before, 0)-c.Points, s.Redeemed); over > 0 {
+	if over := s.Overdrawn(before, c.Points); over > 0 {
 		c.Overdrawn += over
 		if c.First == nil {
 			c.First = &at

@@ -161,19 +161,22 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 	before := c
 	c.Appended(x, now)
 	count, total := c.Count-before.Count, c.Total-before.Total
+	refunds, refunded := c.Refunds-before.Refunds, c.Refunded-before.Refunded
 	// One round trip for the watermarks and, when sales name cards, locking
 	// their accounts and marking them seen; then one statement writes the
 	// accounts back, each card once however many of its sales the batch holds.
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE chains SET acked = $3, hash = $4, sale_count = $5, sale_total = $6, currency = $7, last_unix_ns = $8
+	b.Queue(`UPDATE chains SET acked = $3, hash = $4, sale_count = $5, sale_total = $6, currency = $7, last_unix_ns = $8,
+		refund_count = $9, refund_total = $10
 		WHERE terminal = $1 AND epoch = $2`,
-		terminal, epoch.ID, int64(c.Seq), c.Hash, c.Count, c.Total, c.Currency, now.UnixNano())
-	b.Queue(`INSERT INTO terminals AS t (terminal, epoch, acked, hash, sale_count, sale_total, currency)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		terminal, epoch.ID, int64(c.Seq), c.Hash, c.Count, c.Total, c.Currency, now.UnixNano(), c.Refunds, c.Refunded)
+	b.Queue(`INSERT INTO terminals AS t (terminal, epoch, acked, hash, sale_count, sale_total, currency, refund_count, refund_total)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (terminal) DO UPDATE SET epoch = $2, acked = $3, hash = $4,
 		sale_count = t.sale_count + $5, sale_total = t.sale_total + $6,
+		refund_count = t.refund_count + $8, refund_total = t.refund_total + $9,
 		currency = CASE WHEN t.currency = '' THEN $7 ELSE t.currency END`,
-		terminal, epoch.ID, int64(x.Next.Seq), x.Next.Hash, count, total, c.Currency)
+		terminal, epoch.ID, int64(x.Next.Seq), x.Next.Hash, count, total, c.Currency, refunds, refunded)
 	byCard, cards := hq.SalesByCard(x.Sales)
 	var accounts []cardRow
 	if len(cards) > 0 {
@@ -201,13 +204,13 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 
 // chainColumns are the columns of table chains that make an hq.ChainState,
 // read by scanChain.
-const chainColumns = `epoch, parent, base_seq, base_hash, base_verified, acked, hash, sale_count, sale_total, currency, created_unix_ns, last_unix_ns`
+const chainColumns = `epoch, parent, base_seq, base_hash, base_verified, acked, hash, sale_count, sale_total, currency, created_unix_ns, last_unix_ns, refund_count, refund_total`
 
 func scanChain(row pgx.Row) (hq.ChainState, error) {
 	var c hq.ChainState
 	var baseSeq, acked, created, last int64
 	err := row.Scan(&c.Epoch.ID, &c.Epoch.Parent, &baseSeq, &c.Epoch.BaseHash, &c.BaseVerified, &acked, &c.Hash,
-		&c.Count, &c.Total, &c.Currency, &created, &last)
+		&c.Count, &c.Total, &c.Currency, &created, &last, &c.Refunds, &c.Refunded)
 	c.Epoch.BaseSeq, c.Seq = uint64(baseSeq), uint64(acked)
 	if created != 0 {
 		c.Created = time.Unix(0, created).UTC()
@@ -296,7 +299,7 @@ func (s *Store) chains(ctx context.Context, terminal string) (map[string][]wire.
 		var c hq.ChainState
 		var baseSeq, acked, created, last int64
 		err := row.Scan(&term, &head, &c.Epoch.ID, &c.Epoch.Parent, &baseSeq, &c.Epoch.BaseHash, &c.BaseVerified, &acked, &c.Hash,
-			&c.Count, &c.Total, &c.Currency, &created, &last)
+			&c.Count, &c.Total, &c.Currency, &created, &last, &c.Refunds, &c.Refunded)
 		c.Epoch.BaseSeq, c.Seq = uint64(baseSeq), uint64(acked)
 		if created != 0 {
 			c.Created = time.Unix(0, created).UTC()
@@ -334,12 +337,13 @@ func (s *Store) SalesReport(ctx context.Context) ([]wire.TerminalSales, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sales report: %w", err)
 	}
-	rows, _ := s.pool.Query(ctx, "SELECT terminal, sale_count, acked, sale_total, currency FROM terminals ORDER BY terminal")
+	rows, _ := s.pool.Query(ctx, "SELECT terminal, sale_count, acked, sale_total, currency, refund_count, refund_total FROM terminals ORDER BY terminal")
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (wire.TerminalSales, error) {
 		var ts wire.TerminalSales
 		var acked int64
-		err := row.Scan(&ts.Terminal, &ts.Count, &acked, &ts.Total, &ts.Currency)
+		err := row.Scan(&ts.Terminal, &ts.Count, &acked, &ts.Total, &ts.Currency, &ts.Refunds, &ts.Refunded)
 		ts.MaxSeq = uint64(acked)
+		ts.Net = ts.Total - ts.Refunded
 		ts.Chains = chains[ts.Terminal]
 		return ts, err
 	})

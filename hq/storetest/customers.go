@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sync"
@@ -40,13 +39,7 @@ func Sales(terminal string, from uint64, prevHash string, specs ...SaleSpec) []e
 				Subtotal: sp.Total, Total: sp.Total, PointsEarned: sp.Earned, PointsRedeemed: sp.Redeemed, RulesetVersion: 1,
 			},
 		}
-		body, err := json.Marshal(sale)
-		if err != nil {
-			panic(err)
-		}
-		e := event.Event{Terminal: terminal, Seq: seq, ID: fmt.Sprintf("%s-%d", terminal, seq), Type: event.TypeSale,
-			At: sale.At, RulesetVersion: 1, Prev: prevHash, Body: body}
-		e.Hash = e.ComputeHash()
+		e := link(terminal, seq, event.TypeSale, sale.At, prevHash, sale)
 		prevHash = e.Hash
 		out = append(out, e)
 	}

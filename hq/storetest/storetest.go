@@ -34,19 +34,24 @@ func Chain(terminal string, from, to uint64, prevHash string, total money.Amount
 				Subtotal: total, Total: total, RulesetVersion: 1,
 			},
 		}
-		body, err := json.Marshal(sale)
-		if err != nil {
-			panic(err)
-		}
-		e := event.Event{
-			Terminal: terminal, Seq: seq, ID: fmt.Sprintf("%s-%d", terminal, seq), Type: event.TypeSale,
-			At: sale.At, RulesetVersion: 1, Prev: prevHash, Body: body,
-		}
-		e.Hash = e.ComputeHash()
+		e := link(terminal, seq, event.TypeSale, sale.At, prevHash, sale)
 		prevHash = e.Hash
 		out = append(out, e)
 	}
 	return out
+}
+
+// link returns event seq of a terminal's chain, of type typ at at, with v as
+// its body, chained to prevHash.
+func link(terminal string, seq uint64, typ string, at time.Time, prevHash string, v any) event.Event {
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	e := event.Event{Terminal: terminal, Seq: seq, ID: fmt.Sprintf("%s-%d", terminal, seq), Type: typ,
+		At: at, RulesetVersion: 1, Prev: prevHash, Body: body}
+	e.Hash = e.ComputeHash()
+	return e
 }
 
 // Run runs the suite but for the audit's part (RunAudit, which every store
@@ -242,4 +247,5 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 	})
 	runCustomers(t, newStore)
 	runChains(t, newStore)
+	runRefunds(t, newStore)
 }

@@ -73,6 +73,11 @@ type TerminalSales struct {
 	Count    int64  `json:"count"`
 	MaxSeq   uint64 `json:"max_seq"` // the head chain's acked seq
 	Total    int64  `json:"total"`
+	// Refunds is the returns recorded against the sales, Refunded the money
+	// they took off them, Net what stays sold: Total - Refunded.
+	Refunds  int64  `json:"refunds"`
+	Refunded int64  `json:"refunded"`
+	Net      int64  `json:"net"`
 	Currency string `json:"currency,omitempty"`
 	// Chains lists the terminal's chains, the first one first; more than one
 	// means the terminal was restored from a backup or started empty.
@@ -90,6 +95,9 @@ type Chain struct {
 	Hash         string    `json:"hash,omitempty"`
 	Count        int64     `json:"count"`
 	Total        int64     `json:"total"`
+	Refunds      int64     `json:"refunds"`
+	Refunded     int64     `json:"refunded"`
+	Net          int64     `json:"net"`
 	Created      time.Time `json:"created,omitzero"`
 	LastUpload   time.Time `json:"last_upload,omitzero"`
 	// Head marks the chain the terminal uploaded to last.

@@ -1,0 +1,291 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
+)
+
+// Errors of RecordRefund.
+var (
+	// ErrNoSale is returned when the sale a refund names is not kept in this
+	// ledger: never recorded here, pruned, or not a sale.
+	ErrNoSale = errors.New("no such sale in this ledger")
+	// ErrOverReturn is returned when a refund would return more units of a
+	// line than were sold, counting the refunds before it.
+	ErrOverReturn = errors.New("return exceeds what was sold")
+)
+
+// RefundRequest identifies one refund for idempotency and the sale it
+// returns units of.
+type RefundRequest struct {
+	// ID is the client's refund id, the idempotency key, as SaleRequest's.
+	// Refund ids and sale ids never collide: they are kept apart.
+	ID     string
+	Digest [32]byte
+	// The original sale: by the client's sale id, or by its seq here.
+	SaleID  string
+	SaleSeq uint64
+	// SaleHash, when not empty, must begin the sale event's hash: a receipt
+	// code carries a few hex digits of it, so a mistyped code names no sale.
+	SaleHash string
+	// Lines are the units to return, each line (from 1) once; Before is set
+	// by the ledger. None: every unit not returned yet.
+	Lines []pos.ReturnLine
+}
+
+// RefundFunc works out what a refund gives back and takes back, given the
+// original sale's event, the lines returned (Before set: the units of the
+// line earlier refunds returned), before (the units of every line of the
+// sale earlier refunds returned), the card's account as PriceFunc gets it,
+// and the time the refund event will carry. The Body it returns is a
+// pos.Refund: its "sale_seq", "card" and "lines" ("line" and "qty") must
+// say what was asked. It runs under the same rules as PriceFunc.
+type RefundFunc func(sale event.Event, returned []pos.ReturnLine, before []int64, acct pos.Account, at time.Time) (Priced, error)
+
+// RecordRefund records a refund of units of a sale recorded in this ledger,
+// durably, as RecordSale records a sale: the same id and digest again is the
+// stored receipt with Replayed set, another digest ErrConflict.
+//
+// The refund is checked inside the transaction that records it, against the
+// sale's lines and every refund of the sale recorded before it, so refunds
+// that race never return more than was sold: one that would is
+// ErrOverReturn, and nothing of it is stored. A sale that is not kept here
+// is ErrNoSale. The refund's event (type refund) is chained like a sale's,
+// joins the outbox, and changes the sale's card's account by the spend and
+// points price returns; it does not count as a sale.
+func (l *Ledger) RecordRefund(req RefundRequest, price RefundFunc) (Receipt, error) {
+	if err := req.validate(); err != nil {
+		return Receipt{}, fmt.Errorf("record refund: %w", err)
+	}
+	return l.commitOne(event.TypeRefund, req.ID, "", func(tx *bolt.Tx, m *meta, rec *journalRecord) (Receipt, error) {
+		return l.applyRefund(tx, m, req, price, rec)
+	})
+}
+
+func (req RefundRequest) validate() error {
+	if err := checkClientID(req.ID); err != nil {
+		return err
+	}
+	switch {
+	case (req.SaleID == "") == (req.SaleSeq == 0):
+		return &pos.InputError{Field: "sale", Problem: "name the sale by its id or by its seq, one of them"}
+	case len(req.SaleID) > MaxSaleIDLen || strings.HasPrefix(req.SaleID, "\x00"):
+		return &pos.InputError{Field: "sale", Problem: "not a sale id"}
+	case len(req.Lines) > pos.MaxLines:
+		return &pos.InputError{Field: "lines", Problem: fmt.Sprintf("%d lines, at most %d allowed", len(req.Lines), pos.MaxLines)}
+	}
+	seen := map[int]bool{}
+	for i, r := range req.Lines {
+		at := func(f string) string { return fmt.Sprintf("lines[%d].%s", i+1, f) }
+		switch {
+		case r.Line < 1:
+			return &pos.InputError{Field: at("line"), Problem: fmt.Sprintf("lines are numbered from 1, got %d", r.Line)}
+		case seen[r.Line]:
+			return &pos.InputError{Field: at("line"), Problem: fmt.Sprintf("line %d is named twice; return it once with the whole quantity", r.Line)}
+		case r.Qty < 1 || r.Qty > pos.MaxQty:
+			return &pos.InputError{Field: at("qty"), Problem: fmt.Sprintf("must be between 1 and %d, got %d", pos.MaxQty, r.Qty)}
+		}
+		seen[r.Line] = true
+	}
+	return nil
+}
+
+// saleLines is what the ledger reads of a sale body to bound its refunds.
+type saleLines struct {
+	Card  string `json:"card"`
+	Lines []struct {
+		Qty int64 `json:"qty"`
+	} `json:"lines"`
+}
+
+// refundFacts is what the ledger reads of a refund body.
+type refundFacts struct {
+	Card    string `json:"card"`
+	SaleSeq uint64 `json:"sale_seq"`
+	Lines   []struct {
+		Line int   `json:"line"`
+		Qty  int64 `json:"qty"`
+	} `json:"lines"`
+}
+
+func decodeRefundFacts(body []byte) (refundFacts, error) {
+	var f refundFacts
+	if err := json.Unmarshal(body, &f); err != nil {
+		return refundFacts{}, fmt.Errorf("refund body: %w", err)
+	}
+	if f.SaleSeq == 0 {
+		return refundFacts{}, errors.New("refund body: no sale_seq")
+	}
+	return f, nil
+}
+
+// findSale returns the sale event a refund names and its seq.
+func findSale(tx *bolt.Tx, m *meta, req RefundRequest) (event.Event, error) {
+	seq := req.SaleSeq
+	if req.SaleID != "" {
+		v := tx.Bucket(bucketSales).Get(indexKey(event.TypeSale, req.SaleID))
+		if v == nil {
+			return event.Event{}, fmt.Errorf("%w: sale id %q", ErrNoSale, req.SaleID)
+		}
+		ref, err := decodeSaleRef(v)
+		if err != nil {
+			return event.Event{}, err
+		}
+		seq = ref.seq
+	}
+	if seq <= m.anchorSeq || seq > m.lastSeq {
+		return event.Event{}, fmt.Errorf("%w: seq %d (this ledger keeps %d to %d)", ErrNoSale, seq, m.anchorSeq+1, m.lastSeq)
+	}
+	e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(seq)))
+	if err != nil {
+		return event.Event{}, fmt.Errorf("read event %d: %w", seq, err)
+	}
+	switch {
+	case e.Type != event.TypeSale:
+		return event.Event{}, fmt.Errorf("%w: event %d is a %s", ErrNoSale, seq, e.Type)
+	case req.SaleHash != "" && !strings.HasPrefix(e.Hash, strings.ToLower(req.SaleHash)):
+		return event.Event{}, fmt.Errorf("%w: the receipt code does not match sale %d", ErrNoSale, seq)
+	}
+	return e, nil
+}
+
+// applyRefund records one refund inside tx, as apply does a sale: it reads,
+// checks, prices and encodes everything before its first write.
+func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price RefundFunc, rec *journalRecord) (Receipt, error) {
+	idx := indexKey(event.TypeRefund, req.ID)
+	if r, ok, err := replayed(tx, idx, req.Digest); ok || err != nil {
+		return r, err
+	}
+	sale, err := findSale(tx, m, req)
+	if err != nil {
+		return Receipt{}, err
+	}
+	var sl saleLines
+	if err := json.Unmarshal(sale.Body, &sl); err != nil || len(sl.Lines) == 0 {
+		return Receipt{}, fmt.Errorf("%w: event %d: a sale body without lines (%v)", ErrCorrupt, sale.Seq, err)
+	}
+	rkey := u64(sale.Seq)
+	before := make([]int64, len(sl.Lines))
+	if b := tx.Bucket(bucketReturns); b != nil {
+		if v := b.Get(rkey); v != nil {
+			r, err := decodeReturns(v, len(sl.Lines))
+			if err != nil {
+				return Receipt{}, fmt.Errorf("%w: returns of sale %d: %v", ErrCorrupt, sale.Seq, err)
+			}
+			before = r.Lines
+		}
+	}
+	returned := make([]pos.ReturnLine, 0, len(req.Lines))
+	if len(req.Lines) == 0 {
+		for i, l := range sl.Lines {
+			if left := l.Qty - before[i]; left > 0 {
+				returned = append(returned, pos.ReturnLine{Line: i + 1, Qty: left, Before: before[i]})
+			}
+		}
+		if len(returned) == 0 {
+			return Receipt{}, fmt.Errorf("%w: sale %s is returned whole already", ErrOverReturn, sale.ID)
+		}
+	}
+	for _, r := range req.Lines {
+		if r.Line > len(sl.Lines) {
+			return Receipt{}, &pos.InputError{Field: "lines", Problem: fmt.Sprintf("the sale has lines 1 to %d, got %d", len(sl.Lines), r.Line)}
+		}
+		sold, back := sl.Lines[r.Line-1].Qty, before[r.Line-1]
+		if r.Qty > sold-back {
+			return Receipt{}, fmt.Errorf("%w: line %d: %d sold, %d returned before, %d asked", ErrOverReturn, r.Line, sold, back, r.Qty)
+		}
+		returned = append(returned, pos.ReturnLine{Line: r.Line, Qty: r.Qty, Before: back})
+	}
+
+	accounts := tx.Bucket(bucketAccounts)
+	card := sl.Card
+	acct := pos.Account{Card: card}
+	if card != "" {
+		if v := accounts.Get([]byte(card)); v != nil {
+			if acct, err = decodeAccount(v); err != nil {
+				return Receipt{}, fmt.Errorf("card %s: %w", mask(card), err)
+			}
+		}
+	}
+	at := l.now().UTC()
+	p, err := price(sale, returned, append([]int64(nil), before...), acct, at)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("price: %w", err)
+	}
+	body, err := canonicalBody(p.Body)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("price: %w", err)
+	}
+	facts, err := decodeRefundFacts(body)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("price: %w", err)
+	}
+	if err := facts.says(sale.Seq, card, returned); err != nil {
+		return Receipt{}, fmt.Errorf("price: %w", err)
+	}
+	after := append([]int64(nil), before...)
+	for _, r := range returned {
+		after[r.Line-1] += r.Qty
+	}
+
+	var acctp *pos.Account
+	if card != "" {
+		acctp = &acct
+	}
+	f := effect{card: card, saleID: string(idx), spend: p.Spend, points: p.PointsDelta}
+	return l.appendEvent(tx, m, rec, event.TypeRefund, at, p, body, f, req.Digest, acctp,
+		put{bucketReturns, rkey, encodeReturns(returnsRecord{Lines: after})})
+}
+
+// says checks that a refund body names the sale, the card and the units
+// the ledger checked.
+func (f refundFacts) says(saleSeq uint64, card string, returned []pos.ReturnLine) error {
+	switch {
+	case f.SaleSeq != saleSeq:
+		return fmt.Errorf("the refund body names sale %d, not %d", f.SaleSeq, saleSeq)
+	case f.Card != card:
+		return fmt.Errorf("the refund body names card %s, not the sale's %s", mask(f.Card), mask(card))
+	case len(f.Lines) != len(returned):
+		return fmt.Errorf("the refund body returns %d lines, not %d", len(f.Lines), len(returned))
+	}
+	for i, r := range returned {
+		if f.Lines[i].Line != r.Line || f.Lines[i].Qty != r.Qty {
+			return fmt.Errorf("the refund body's line %d returns %d of line %d, not %d of line %d", i+1, f.Lines[i].Qty, f.Lines[i].Line, r.Qty, r.Line)
+		}
+	}
+	return nil
+}
+
+// ReturnedOf returns how many units of each line of the sale with seq
+// refunds recorded here returned; nil when none did.
+func (l *Ledger) ReturnedOf(seq uint64) ([]int64, error) {
+	var out []int64
+	err := l.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReturns)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(u64(seq))
+		if v == nil {
+			return nil
+		}
+		var r returnsRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("%w: returns of sale %d: %v", ErrCorrupt, seq, err)
+		}
+		out = r.Lines
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("returns of sale %d: %w", seq, err)
+	}
+	return out, nil
+}

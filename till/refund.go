@@ -1,0 +1,171 @@
+package till
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/pos"
+)
+
+// Errors of Refund, beside the ledger's ErrConflict (a refund id used
+// before for another return).
+var (
+	// ErrNoSale: the sale a refund names is not kept on this till.
+	ErrNoSale = ledger.ErrNoSale
+	// ErrOverReturn: the refund would return more than the sale sold,
+	// counting its earlier refunds.
+	ErrOverReturn = ledger.ErrOverReturn
+	// ErrOtherTerminal: the receipt code names a sale made at another
+	// terminal; this till refunds its own sales.
+	ErrOtherTerminal = errors.New("the sale was made at another terminal")
+)
+
+// MaxReasonLen bounds a refund's reason, in bytes.
+const MaxReasonLen = 256
+
+// receiptHashLen is the hex digits of the sale event's hash a receipt code
+// carries: a mistyped code names no sale (one chance in 16^6 that it does).
+const receiptHashLen = 6
+
+// ReceiptCode is the code printed on a sale's receipt that a refund can name
+// the sale by: "<event id>-<first 6 hex digits of its hash>", e.g.
+// "T042-17-3fa9c2".
+func ReceiptCode(eventID, hash string) string {
+	return eventID + "-" + hash[:min(len(hash), receiptHashLen)]
+}
+
+// parseReceiptCode reads a receipt code into its terminal, seq and hash
+// prefix.
+func parseReceiptCode(code string) (terminal string, seq uint64, hash string, err error) {
+	bad := &pos.InputError{Field: "receipt", Problem: fmt.Sprintf("%q is not a receipt code (terminal-seq-check, e.g. T042-17-3fa9c2)", code)}
+	code = strings.TrimSpace(code)
+	i := strings.LastIndexByte(code, '-')
+	if i <= 0 {
+		return "", 0, "", bad
+	}
+	hash = strings.ToLower(code[i+1:])
+	if len(hash) != receiptHashLen {
+		return "", 0, "", bad
+	}
+	if _, err := hex.DecodeString(hash); err != nil {
+		return "", 0, "", bad
+	}
+	j := strings.LastIndexByte(code[:i], '-')
+	if j <= 0 {
+		return "", 0, "", bad
+	}
+	seq, err = strconv.ParseUint(code[j+1:i], 10, 64)
+	if err != nil || seq == 0 {
+		return "", 0, "", bad
+	}
+	return code[:j], seq, hash, nil
+}
+
+// RefundRequest is a return at the till: units of one of its sales, named
+// by the POS app's sale id, by its seq, or by the receipt code printed with
+// it (exactly one), under the POS app's own refund id.
+type RefundRequest struct {
+	ID      string `json:"id"`
+	Sale    string `json:"sale,omitempty"`
+	Seq     uint64 `json:"seq,omitempty"`
+	Receipt string `json:"receipt,omitempty"`
+	// Lines are the units returned: each line of the sale (from 1) once,
+	// with a quantity. None: everything of the sale not returned yet.
+	Lines  []pos.ReturnLine `json:"lines,omitempty"`
+	Reason string           `json:"reason,omitempty"`
+}
+
+// RefundResult is the answer to a recorded refund: the refund as stored,
+// its seq and event id. A retry with the same id and body gets the same.
+type RefundResult struct {
+	Seq     uint64 `json:"seq"`
+	EventID string `json:"event_id"`
+	pos.Refund
+}
+
+// Refund records a return of units of one of this till's sales; it returns
+// only once the refund is durable. What it gives back and takes back is
+// worked out from the sale's own figures (discount.RefundAfter), never
+// priced again: the money the returned units were paid and their share of
+// a round-up to charity, the points they earned (the balance may go below
+// zero when those were spent: an overdraft that later earnings pay back),
+// the points they were paid with (back to their lots), their partner
+// points, and the lifetime spend they added. replayed is true when the id
+// was recorded before with the same request.
+func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err error) {
+	req.ID = strings.TrimSpace(req.ID)
+	req.Sale = strings.TrimSpace(req.Sale)
+	req.Reason = strings.TrimSpace(req.Reason)
+	switch {
+	case req.ID == "":
+		return RefundResult{}, false, &pos.InputError{Field: "id", Problem: "missing: a refund id of 1 to 128 bytes is required"}
+	case (req.Sale != "") && (req.Seq != 0 || req.Receipt != "") || req.Seq != 0 && req.Receipt != "":
+		return RefundResult{}, false, &pos.InputError{Field: "sale", Problem: "name the sale once: by its sale id, its seq or its receipt code"}
+	case req.Sale == "" && req.Seq == 0 && req.Receipt == "":
+		return RefundResult{}, false, &pos.InputError{Field: "sale", Problem: "missing: name the sale by its sale id, its seq or its receipt code"}
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"id", req.ID, ledger.MaxSaleIDLen}, {"sale", req.Sale, ledger.MaxSaleIDLen}, {"reason", req.Reason, MaxReasonLen}} {
+		if err := pos.CheckText(f.name, f.v, f.max); err != nil {
+			return RefundResult{}, false, err
+		}
+	}
+	canon, err := json.Marshal(req)
+	if err != nil {
+		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+	}
+	lreq := ledger.RefundRequest{ID: req.ID, Digest: sha256.Sum256(canon), SaleID: req.Sale, SaleSeq: req.Seq, Lines: req.Lines}
+	if req.Receipt != "" {
+		terminal, seq, hash, err := parseReceiptCode(req.Receipt)
+		if err != nil {
+			return RefundResult{}, false, err
+		}
+		if terminal != t.opts.Ledger.Terminal() {
+			return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s", req.Receipt, ErrOtherTerminal, terminal)
+		}
+		lreq.SaleSeq, lreq.SaleHash = seq, hash
+	}
+	digest := hex.EncodeToString(lreq.Digest[:])
+	rcpt, err := t.opts.Ledger.RecordRefund(lreq, func(se event.Event, returned []pos.ReturnLine, before []int64, _ pos.Account, at time.Time) (ledger.Priced, error) {
+		var sale pos.Sale
+		if err := json.Unmarshal(se.Body, &sale); err != nil {
+			return ledger.Priced{}, fmt.Errorf("sale %s: %w", se.ID, err)
+		}
+		rq, err := discount.RefundAfter(sale, returned, before)
+		if err != nil {
+			return ledger.Priced{}, err
+		}
+		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At,
+			Reason: req.Reason, RefundQuote: rq, Spend: rq.Amount, Request: digest})
+		if err != nil {
+			return ledger.Priced{}, err
+		}
+		return ledger.Priced{Body: body, Spend: -rq.Amount, PointsDelta: rq.PointsReturned - rq.PointsReversed,
+			RulesetVersion: se.RulesetVersion, RulesetHash: se.RulesetHash}, nil
+	})
+	if err != nil {
+		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+	}
+	res = RefundResult{Seq: rcpt.Seq, EventID: rcpt.EventID}
+	if err := json.Unmarshal(rcpt.Body, &res.Refund); err != nil {
+		return RefundResult{}, false, fmt.Errorf("record refund %s: stored body: %w", req.ID, err)
+	}
+	if !rcpt.Replayed {
+		t.log.Info("refund recorded", "refund", req.ID, "sale", res.SaleID, "seq", rcpt.Seq)
+		if t.opts.OnSale != nil {
+			t.opts.OnSale()
+		}
+	}
+	return res, rcpt.Replayed, nil
+}
