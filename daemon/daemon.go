@@ -10,18 +10,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 
@@ -167,18 +166,19 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 		topts.Lookup = func(ctx context.Context, card string) error { return d.fwd.Lookup(ctx, card) }
 		topts.Link = func() till.Link {
 			s := d.fwd.Status()
-			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError}
+			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError, Problem: s.Problem}
 		}
 	}
 	if d.till, err = till.New(topts); err != nil {
 		return nil, err
 	}
 	if cfg.HQ != "" {
-		fopts := forward.Options{HQ: cfg.HQ, Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Cards: d.till, Logger: log.With("component", "sync")}
+		var hqopts hqclient.Options
 		if id != nil {
-			fopts.Client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLS}}
+			hqopts.TLS = id.TLS
 		}
-		d.fwd = forward.New(fopts)
+		d.fwd = forward.New(forward.Options{HQ: hqclient.New(cfg.HQ, hqopts), Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Cards: d.till,
+			Logger: log.With("component", "sync")})
 	}
 	ok = true
 	return d, nil

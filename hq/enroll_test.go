@@ -61,14 +61,14 @@ func (e *hqEnv) enroll(t *testing.T, store, terminal string) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pin, err := hq.SplitToken(token)
+	_, pin, err := wire.SplitToken(token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := pki.NewKey()
 	csr, _ := pki.NewCSR(key)
 	body, _ := json.Marshal(wire.EnrollRequest{Token: token, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))})
-	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin)}}
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin, "")}}
 	resp, err := pinned.Post(e.ts.URL+wire.PathEnroll, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestUploadsOnlyForTheCertificatesTerminal(t *testing.T) {
 		t.Errorf("A uploading as A: %d, want 200", code)
 	}
 	// Trusting HQ's CA but presenting no certificate is not enough.
-	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(e.ca.Cert))}}
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(e.ca.Cert), "")}}
 	if code := upload(t, anon, e.ts.URL, "A"); code != http.StatusUnauthorized {
 		t.Errorf("upload without a certificate: %d, want 401", code)
 	}
@@ -125,7 +125,7 @@ func TestUploadsOnlyForTheCertificatesTerminal(t *testing.T) {
 func TestPinnedTLSRefusesAnotherHQ(t *testing.T) {
 	e := newTLSHQ(t)
 	other, _ := pki.NewCA("impostor", time.Now())
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(other.Cert))}}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(other.Cert), "")}}
 	resp, err := c.Get(e.ts.URL + "/healthz")
 	if err == nil {
 		resp.Body.Close()

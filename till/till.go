@@ -679,16 +679,22 @@ type Link struct {
 	Online    bool      `json:"online"`
 	LastSync  time.Time `json:"last_sync,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Problem is why HQ is offline, or why it gives no rules, in a person's
+	// words with the fix; "" when all is well.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Status is the terminal's health at a glance.
 type Status struct {
-	Terminal       string    `json:"terminal"`
-	Store          string    `json:"store,omitempty"`
-	Region         string    `json:"region,omitempty"`
-	Online         bool      `json:"online"`
-	LastSync       time.Time `json:"last_sync,omitzero"`
-	LastSyncError  string    `json:"last_sync_error,omitempty"`
+	Terminal      string    `json:"terminal"`
+	Store         string    `json:"store,omitempty"`
+	Region        string    `json:"region,omitempty"`
+	Online        bool      `json:"online"`
+	LastSync      time.Time `json:"last_sync,omitzero"`
+	LastSyncError string    `json:"last_sync_error,omitempty"`
+	// HQProblem is why HQ is offline (or gives no rules) in a person's
+	// words, with what to do: Link.Problem.
+	HQProblem      string    `json:"hq_problem,omitempty"`
 	Outbox         uint64    `json:"outbox"`
 	OldestUnsynced time.Time `json:"oldest_unsynced,omitzero"`
 	LastSeq        uint64    `json:"last_seq"`
@@ -752,7 +758,7 @@ func (t *Till) Status() (Status, error) {
 	s.RulesError = rules.problem()
 	if t.opts.Link != nil {
 		l := t.opts.Link()
-		s.Online, s.LastSync, s.LastSyncError = l.Online, l.LastSync, l.LastError
+		s.Online, s.LastSync, s.LastSyncError, s.HQProblem = l.Online, l.LastSync, l.LastError, l.Problem
 	}
 	if t.opts.Devices != nil {
 		s.Devices = append(s.Devices, t.opts.Devices()...)

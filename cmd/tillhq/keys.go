@@ -145,3 +145,59 @@ func loadPKI(dir string) (*pki.CA, *tls.Config, error) {
 	}
 	return &pki.CA{Cert: caCert, Key: caKey}, pki.ServerTLS(caCert, srvCert, srvKey), nil
 }
+
+// reissueServerCert makes HQ a new TLS certificate for hosts from its
+// existing CA, so enrolled terminals and outstanding tokens (which pin the
+// CA) keep working. It returns the names the old certificate covered.
+func reissueServerCert(dir string, hosts []string) (old []string, err error) {
+	ca, _, err := loadPKI(dir)
+	if err != nil {
+		return nil, err
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, serverCertFile)); err == nil {
+		if c, err := pki.DecodeCert(raw); err == nil {
+			old = pki.Names(c)
+		}
+	}
+	cert, key, err := ca.ServerCert(hosts, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	// The key first: a crash between the two leaves the old certificate
+	// with a key that does not match, which serve reports, rather than a
+	// new certificate served with the old key.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{serverKeyFile, keyPEM}, {serverCertFile, pki.EncodeCert(cert)}} {
+		if err := replaceFile(filepath.Join(dir, f.name), f.data); err != nil {
+			return nil, err
+		}
+	}
+	return old, nil
+}
+
+// replaceFile writes data to path through a synced temporary file and a rename.
+func replaceFile(path string, data []byte) error {
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
