@@ -130,6 +130,9 @@ func noRules(ctx context.Context, hq *hqclient.Client, sync string) Result {
 	v, err := hq.PublishedRules(ctx)
 	if err != nil {
 		d := hqclient.Diagnose(hq.Base(), err)
+		if d.Problem == hqclient.Unreachable {
+			d.Fix = "check the network and the hq address (tilld.toml, or the enrollment's): the till takes HQ's rules as soon as HQ answers."
+		}
 		return Result{Status: Fail, Detail: none + " until HQ answers; " + d.String(), Fix: d.Fix}
 	}
 	if v == 0 {

@@ -302,7 +302,7 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 	q := url.Values{"after": {strconv.FormatInt(have, 10)}, "wait": {strconv.Itoa(wait)}}
 	ctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
 	defer cancel()
-	a, err := f.opts.HQ.Do(ctx, hqclient.Request{Path: wire.PathRules + "?" + q.Encode(), Limit: 8 << 20, Expect: []int{http.StatusNoContent}})
+	a, err := f.opts.HQ.Do(ctx, hqclient.Request{Path: wire.PathRules + "?" + q.Encode(), Limit: 8 << 20})
 	if err != nil {
 		return fmt.Errorf("fetch rules: %w", err)
 	}

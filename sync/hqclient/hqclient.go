@@ -75,8 +75,8 @@ type Request struct {
 	// Limit is how many bytes of the answer are read at most; default
 	// DefaultLimit.
 	Limit int64
-	// Expect lists the statuses besides 200 that are answers rather than
-	// errors (204 for a long poll that saw nothing new, 409 for a fork).
+	// Expect lists the statuses besides 2xx that are answers rather than
+	// errors (409 for a fork).
 	Expect []int
 }
 
@@ -123,7 +123,7 @@ func RetryAfter(err error) time.Duration {
 }
 
 // Do sends r to HQ and reads its answer. A transport failure is returned as
-// net/http gives it (Diagnose tells its kind); a status that is neither 200
+// net/http gives it (Diagnose tells its kind); a status that is neither 2xx
 // nor in r.Expect is a *StatusError.
 func (c *Client) Do(ctx context.Context, r Request) (Answer, error) {
 	method := r.Method
@@ -155,7 +155,7 @@ func (c *Client) Do(ctx context.Context, r Request) (Answer, error) {
 		return Answer{}, fmt.Errorf("read HQ's answer: %w", err)
 	}
 	a := Answer{Status: resp.StatusCode, Header: resp.Header, Body: data}
-	if resp.StatusCode == http.StatusOK {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return a, nil
 	}
 	for _, s := range r.Expect {
@@ -167,7 +167,7 @@ func (c *Client) Do(ctx context.Context, r Request) (Answer, error) {
 }
 
 // JSON sends in (nil: no body) as JSON with method to path and decodes HQ's
-// 200 answer into out (nil: ignore it).
+// 2xx answer into out (nil: ignore it).
 func (c *Client) JSON(ctx context.Context, method, path string, in, out any) error {
 	r := Request{Method: method, Path: path}
 	if in != nil {
@@ -203,7 +203,7 @@ func statusError(resp *http.Response, body []byte) error {
 // PublishedRules asks HQ which ruleset version it publishes now, without
 // waiting: 0 when it has published none yet.
 func (c *Client) PublishedRules(ctx context.Context) (int64, error) {
-	a, err := c.Do(ctx, Request{Path: wire.PathRules + "?after=0&wait=0", Limit: 8 << 20, Expect: []int{http.StatusNoContent}})
+	a, err := c.Do(ctx, Request{Path: wire.PathRules + "?after=0&wait=0", Limit: 8 << 20})
 	if err != nil {
 		return 0, fmt.Errorf("ask HQ for its rules: %w", err)
 	}
