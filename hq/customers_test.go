@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,7 +109,9 @@ func TestCustomerRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv := hq.NewServer(hq.Options{Store: store, Now: func() time.Time { return importNow }, MaxWait: 5 * time.Second})
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := hq.NewServer(hq.Options{Store: store, Now: func() time.Time { return importNow }, MaxWait: 5 * time.Second, Logger: log})
 	admin := httptest.NewServer(srv.AdminHandler())
 	defer admin.Close()
 	term := httptest.NewServer(srv.Handler())
@@ -192,4 +196,26 @@ func TestCustomerRoutes(t *testing.T) {
 	if !reflect.DeepEqual(res["card"], "2000000000015") {
 		t.Errorf("forget answer %v", res)
 	}
+	// HQ's log names the card of every step masked, never in full.
+	if l := logs.String(); strings.Contains(l, "2000000000015") || !strings.Contains(l, `msg="customer forgotten" card=•••••••••0015`) {
+		t.Errorf("HQ's log shows a full card number, or not the masked one of the forget:\n%s", l)
+	}
+}
+
+// syncBuffer is a log buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

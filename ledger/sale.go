@@ -102,7 +102,7 @@ func (l *Ledger) RecordSale(req SaleRequest, price PriceFunc) (Receipt, error) {
 	if r.Replayed {
 		l.log.Info("sale replayed", logSaleID, req.ID, logSeq, r.Seq)
 	} else {
-		l.log.Debug("sale recorded", logSaleID, req.ID, logSeq, r.Seq, logCard, mask(req.Card))
+		l.log.Debug("sale recorded", logSaleID, req.ID, logSeq, r.Seq, logCard, pos.MaskCard(req.Card))
 	}
 	return r, nil
 }
@@ -153,7 +153,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 	if req.Card != "" {
 		if v := accounts.Get([]byte(req.Card)); v != nil {
 			if acct, err = decodeAccount(v); err != nil {
-				return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
+				return Receipt{}, fmt.Errorf("card %s: %w", pos.MaskCard(req.Card), err)
 			}
 		}
 	}
@@ -193,7 +193,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 	var acctBytes []byte
 	if req.Card != "" {
 		if err := applyEffect(&acct, effect{spend: p.Spend, points: p.PointsDelta}, body, at); err != nil {
-			return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
+			return Receipt{}, fmt.Errorf("card %s: %w", pos.MaskCard(req.Card), err)
 		}
 		if acctBytes, err = encodeAccount(acct); err != nil {
 			return Receipt{}, err
@@ -261,7 +261,7 @@ func (l *Ledger) Account(card string) (acct pos.Account, ok bool, err error) {
 		return err
 	})
 	if err != nil {
-		return pos.Account{}, false, fmt.Errorf("read account %s: %w", mask(card), err)
+		return pos.Account{}, false, fmt.Errorf("read account %s: %w", pos.MaskCard(card), err)
 	}
 	return acct, ok, nil
 }
@@ -279,7 +279,7 @@ func (l *Ledger) PendingRedeemed(card string, since time.Time) (points int64, er
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("pending redemptions of %s: %w", mask(card), err)
+		return 0, fmt.Errorf("pending redemptions of %s: %w", pos.MaskCard(card), err)
 	}
 	return points, nil
 }

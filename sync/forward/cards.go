@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -60,7 +60,7 @@ func (f *Forwarder) fetchChanges(ctx context.Context) error {
 	for _, a := range ch.Accounts {
 		if err := f.opts.Cards.ApplyAccount(a); err != nil {
 			// One card's view that does not apply must not stop the others.
-			f.log.Error("account from HQ not applied", "card", device.Mask(a.Card), "err", err)
+			f.log.Error("account from HQ not applied", "card", pos.MaskCard(a.Card), "err", err)
 		}
 	}
 	f.changesAfter.Store(ch.Next)
