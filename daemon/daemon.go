@@ -1,6 +1,11 @@
 // Package daemon assembles a terminal: the ledger file, the card readers, the
 // till core, the local API and the link to HQ, from a Config. cmd/tilld and the
-// demo both run a Daemon; nothing here reads files or the environment.
+// demo both run a Daemon. It reads and writes the data directory's files that
+// are the terminal's own: the enrollment identity in DATA_DIR/identity (Enroll
+// writes it, LoadIdentity reads it), the data directory's owner and the ledger
+// (checked at start, rebuilt from HQ by RestoreFromHQ). It reads no
+// configuration file and no environment: cmd/tilld parses tilld.toml
+// (ParseConfig takes its bytes) and hands over a Config.
 package daemon
 
 import (
