@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tilld/tilld/internal/atomicfile"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
@@ -126,7 +127,7 @@ func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error
 		name string
 		data []byte
 	}{{keyFile, keyPEM}, {certFile, []byte(ans.Certificate)}, {caFile, []byte(ans.CA)}, {identityFile, idJSON}} {
-		if err := writeFileSync(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return nil, fmt.Errorf("enroll: %w", err)
 		}
 	}
@@ -135,20 +136,4 @@ func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error
 
 func pemCSR(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

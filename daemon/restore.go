@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tilld/tilld/internal/atomicfile"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/sync/forward"
 	"github.com/tilld/tilld/sync/hqclient"
@@ -127,18 +128,8 @@ func RestoreFromHQ(ctx context.Context, opts RestoreOptions) (RestoreResult, err
 	if err := os.Rename(path, res.Path); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(opts.DataDir); err != nil {
+	if err := atomicfile.SyncDir(opts.DataDir); err != nil {
 		return fail(err)
 	}
 	return res, nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

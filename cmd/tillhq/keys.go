@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/tilld/tilld/internal/atomicfile"
 	"github.com/tilld/tilld/pki"
 	"io/fs"
 	"os"
@@ -99,15 +100,7 @@ func createPKI(dir string, hosts []string) (*pki.CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{caKeyFile, caKey}, {caCertFile, pki.EncodeCert(ca.Cert)}, {serverKeyFile, srvKey}, {serverCertFile, pki.EncodeCert(cert)}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	return ca, nil
+	return ca, writeFiles(dir, []namedFile{{caKeyFile, caKey}, {caCertFile, pki.EncodeCert(ca.Cert)}, {serverKeyFile, srvKey}, {serverCertFile, pki.EncodeCert(cert)}})
 }
 
 // loadPKI reads HQ's CA and its TLS configuration.
@@ -170,34 +163,21 @@ func reissueServerCert(dir string, hosts []string) (old []string, err error) {
 	// The key first: a crash between the two leaves the old certificate
 	// with a key that does not match, which serve reports, rather than a
 	// new certificate served with the old key.
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{serverKeyFile, keyPEM}, {serverCertFile, pki.EncodeCert(cert)}} {
-		if err := replaceFile(filepath.Join(dir, f.name), f.data); err != nil {
-			return nil, err
-		}
-	}
-	return old, nil
+	return old, writeFiles(dir, []namedFile{{serverKeyFile, keyPEM}, {serverCertFile, pki.EncodeCert(cert)}})
 }
 
-// replaceFile writes data to path through a synced temporary file and a rename.
-func replaceFile(path string, data []byte) error {
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
+type namedFile struct {
+	name string
+	data []byte
+}
+
+// writeFiles writes HQ's key and certificate files into dir, in order, each
+// whole or not at all, readable by HQ's user only.
+func writeFiles(dir string, files []namedFile) error {
+	for _, f := range files {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
+			return err
+		}
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
