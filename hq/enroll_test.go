@@ -3,12 +3,10 @@ package hq_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tilld/tilld/hq"
-	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/hqtest"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/wire"
@@ -30,27 +28,8 @@ type hqEnv struct {
 
 func newTLSHQ(t *testing.T) *hqEnv {
 	t.Helper()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	now := time.Now()
-	ca, err := pki.NewCA("test CA", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, err := ca.ServerCert([]string{"127.0.0.1"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, signing, _ := ed25519.GenerateKey(nil)
-	srv := hq.NewServer(hq.Options{Store: store, SigningKey: signing, CA: ca, RequireClientCert: true})
-	ts := httptest.NewUnstartedServer(srv.Handler())
-	ts.TLS = pki.ServerTLS(ca.Cert, cert, key)
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
-	return &hqEnv{srv: srv, ts: ts, ca: ca}
+	h := hqtest.StartTLS(t)
+	return &hqEnv{srv: h.Server, ts: h.TLS, ca: h.CA}
 }
 
 // enroll runs the enrollment exchange by hand and returns a client holding the

@@ -2,27 +2,25 @@ package hqclient_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tilld/tilld/hq"
-	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/hqtest"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
-// hqEnv is a real HQ (hq.Server on a bbolt store) behind a real TLS socket
-// whose certificate covers 127.0.0.1 only, as `tillhq init --host 127.0.0.1`.
+// hqEnv is a real HQ behind a real TLS socket whose certificate covers
+// 127.0.0.1 only, as `tillhq init --host 127.0.0.1`.
 type hqEnv struct {
 	srv   *hq.Server
 	ts    *httptest.Server
@@ -32,27 +30,8 @@ type hqEnv struct {
 
 func newHQ(t *testing.T) *hqEnv {
 	t.Helper()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	now := time.Now()
-	ca, err := pki.NewCA("test CA", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, err := ca.ServerCert([]string{"127.0.0.1"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, signing, _ := ed25519.GenerateKey(nil)
-	srv := hq.NewServer(hq.Options{Store: store, SigningKey: signing, CA: ca, RequireClientCert: true})
-	ts := httptest.NewUnstartedServer(srv.Handler())
-	ts.TLS = pki.ServerTLS(ca.Cert, cert, key)
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
-	return &hqEnv{srv: srv, ts: ts, ca: ca, https: ts.URL}
+	h := hqtest.StartTLS(t, "127.0.0.1")
+	return &hqEnv{srv: h.Server, ts: h.TLS, ca: h.CA, https: h.TLS.URL}
 }
 
 func (e *hqEnv) token(t *testing.T, terminal string) string {
