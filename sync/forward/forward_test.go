@@ -244,3 +244,40 @@ func TestRulesSameVersionDoesNotLoop(t *testing.T) {
 		}
 	})
 }
+
+// Status says why a till is offline or has no rules, in a person's words:
+// HQ that answers with no ruleset at all, then HQ gone.
+func TestStatusSaysWhy(t *testing.T) {
+	var asked atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == wire.PathRules {
+			if asked.Add(1) == 1 && r.URL.Query().Get("wait") != "0" {
+				t.Errorf("a till without rules waited %ss for its first answer", r.URL.Query().Get("wait"))
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{})
+	}))
+	f := forward.New(forward.Options{HQ: hqclient.New(ts.URL, hqclient.Options{}), Terminal: "T1", Outbox: &memOutbox{}, Rules: &memRules{},
+		LongPoll: time.Second, MinWait: time.Millisecond, MaxWait: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitStatus := func(what string, ok func(forward.Status) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok(f.Status()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("status never showed %s: %+v", what, f.Status())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitStatus("no rules published", func(s forward.Status) bool { return s.Online && s.Problem == forward.NoRulesProblem })
+	ts.Close()
+	waitStatus("HQ unreachable", func(s forward.Status) bool {
+		return !s.Online && strings.HasPrefix(s.Problem, "HQ unreachable: no answer from "+ts.URL)
+	})
+}
