@@ -190,14 +190,30 @@ func statusError(resp *http.Response, body []byte) error {
 	if json.Unmarshal(body, &we) == nil {
 		e.Code, e.Message = we.Code, we.Message
 	}
-	if s := resp.Header.Get("Retry-After"); s != "" {
-		if secs, err := strconv.Atoi(s); err == nil && secs >= 0 {
-			e.RetryAfter = time.Duration(secs) * time.Second
-		} else if t, err := http.ParseTime(s); err == nil {
-			e.RetryAfter = max(time.Until(t), 0)
-		}
-	}
+	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
+}
+
+// maxRetryAfter bounds what a Retry-After header is taken to ask: an hour.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads a Retry-After header (seconds, or an HTTP date) at
+// now: 0 when there is none or it does not parse, never negative, at most
+// maxRetryAfter.
+func parseRetryAfter(s string, now time.Time) time.Duration {
+	if s == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return min(time.Duration(min(secs, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
+	}
+	if t, err := http.ParseTime(s); err == nil {
+		return min(max(t.Sub(now), 0), maxRetryAfter)
+	}
+	return 0
 }
 
 // PublishedRules asks HQ which ruleset version it publishes now, without
