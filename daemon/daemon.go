@@ -1,6 +1,11 @@
 // Package daemon assembles a terminal: the ledger file, the card readers, the
 // till core, the local API and the link to HQ, from a Config. cmd/tilld and the
-// demo both run a Daemon; nothing here reads files or the environment.
+// demo both run a Daemon. It reads and writes the data directory's files that
+// are the terminal's own: the enrollment identity in DATA_DIR/identity (Enroll
+// writes it, LoadIdentity reads it), the data directory's owner and the ledger
+// (checked at start, rebuilt from HQ by RestoreFromHQ). It reads no
+// configuration file and no environment: cmd/tilld parses tilld.toml
+// (ParseConfig takes its bytes) and hands over a Config.
 package daemon
 
 import (
@@ -10,18 +15,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 
@@ -167,18 +171,19 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 		topts.Lookup = func(ctx context.Context, card string) error { return d.fwd.Lookup(ctx, card) }
 		topts.Link = func() till.Link {
 			s := d.fwd.Status()
-			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError}
+			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError, Problem: s.Problem}
 		}
 	}
 	if d.till, err = till.New(topts); err != nil {
 		return nil, err
 	}
 	if cfg.HQ != "" {
-		fopts := forward.Options{HQ: cfg.HQ, Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Cards: d.till, Logger: log.With("component", "sync")}
+		var hqopts hqclient.Options
 		if id != nil {
-			fopts.Client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLS}}
+			hqopts.TLS = id.TLS
 		}
-		d.fwd = forward.New(fopts)
+		d.fwd = forward.New(forward.Options{HQ: hqclient.New(cfg.HQ, hqopts), Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Cards: d.till,
+			Logger: log.With("component", "sync")})
 	}
 	ok = true
 	return d, nil

@@ -1,23 +1,21 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/internal/atomicfile"
 	"github.com/tilld/tilld/pki"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -101,8 +99,7 @@ func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error
 	if _, err := os.Stat(filepath.Join(dir, identityFile)); err == nil {
 		return nil, fmt.Errorf("enroll: %s already holds an identity; move it aside to enroll again", dir)
 	}
-	_, pin, err := hq.SplitToken(token)
-	if err != nil {
+	if _, _, err := wire.SplitToken(token); err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
 	key, err := pki.NewKey()
@@ -113,30 +110,9 @@ func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error
 	if err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(wire.EnrollRequest{Token: token, CSR: string(pemCSR(csr))})
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hqURL+wire.PathEnroll, bytes.NewReader(body))
+	ans, err := hqclient.Enroll(ctx, hqURL, token, pemCSR(csr))
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("enroll at %s: %w", hqURL, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var we wire.Error
-		json.Unmarshal(data, &we)
-		return nil, fmt.Errorf("enroll at %s: HQ answered %s: %s", hqURL, resp.Status, we.Message)
-	}
-	var ans wire.EnrollResponse
-	if err := json.Unmarshal(data, &ans); err != nil {
-		return nil, fmt.Errorf("enroll: answer: %w", err)
+		return nil, fmt.Errorf("enroll: %w", err)
 	}
 	keyPEM, err := pki.EncodeKey(key)
 	if err != nil {
@@ -151,7 +127,7 @@ func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error
 		name string
 		data []byte
 	}{{keyFile, keyPEM}, {certFile, []byte(ans.Certificate)}, {caFile, []byte(ans.CA)}, {identityFile, idJSON}} {
-		if err := writeFileSync(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return nil, fmt.Errorf("enroll: %w", err)
 		}
 	}
@@ -160,20 +136,4 @@ func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error
 
 func pemCSR(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

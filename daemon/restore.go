@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/tilld/tilld/internal/atomicfile"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
@@ -66,8 +66,7 @@ func RestoreFromHQ(ctx context.Context, opts RestoreOptions) (RestoreResult, err
 	}
 	res.Terminal = id.Terminal
 	hqURL := cmp.Or(opts.HQ, id.HQ)
-	fwd := forward.New(forward.Options{HQ: hqURL, Terminal: id.Terminal,
-		Client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLS}}})
+	fwd := forward.New(forward.Options{HQ: hqclient.New(hqURL, hqclient.Options{TLS: id.TLS}), Terminal: id.Terminal})
 	chains, err := fwd.Chains(ctx)
 	if err != nil {
 		return fail(err)
@@ -129,18 +128,8 @@ func RestoreFromHQ(ctx context.Context, opts RestoreOptions) (RestoreResult, err
 	if err := os.Rename(path, res.Path); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(opts.DataDir); err != nil {
+	if err := atomicfile.SyncDir(opts.DataDir); err != nil {
 		return fail(err)
 	}
 	return res, nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/sync/hqclient"
 )
 
 // Start-up failures. New wraps every failure it can tell apart in one of these
@@ -58,13 +59,18 @@ var ExitCodes = []ExitCode{
 	{69, ErrListen, "the local API's address is taken (EX_UNAVAILABLE)", false},
 }
 
+// EnrollExitCodes are `tilld enroll`'s exit statuses besides 0 and 1.
+var EnrollExitCodes = []ExitCode{
+	{76, hqclient.ErrWrongName, "HQ's certificate does not cover the address in --hq: nothing was sent or written (EX_PROTOCOL)", true},
+}
+
 // ExitCodeOf returns the exit status for err: its class's code, 1 for an error
 // of no class, 0 for nil.
 func ExitCodeOf(err error) int {
 	if err == nil {
 		return 0
 	}
-	for _, c := range ExitCodes {
+	for _, c := range append(ExitCodes[:len(ExitCodes):len(ExitCodes)], EnrollExitCodes...) {
 		if errors.Is(err, c.Err) {
 			return c.Code
 		}

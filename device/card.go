@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tilld/tilld/pos"
 )
 
 // CardKind names the numbering scheme of a card number.
@@ -38,7 +40,7 @@ type Card struct {
 func (c Card) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String(logKeyKind, string(c.Kind)),
-		slog.String(logKeyCard, Mask(c.Number)),
+		slog.String(logKeyCard, pos.MaskCard(c.Number)),
 		slog.Bool(logKeyProduct, c.Product),
 	)
 }
@@ -122,7 +124,7 @@ func (e *CardError) Error() string {
 	if e.Number == "" {
 		return e.Scheme + ": " + e.Problem
 	}
-	return e.Scheme + " " + Mask(e.Number) + ": " + e.Problem
+	return e.Scheme + " " + pos.MaskCard(e.Number) + ": " + e.Problem
 }
 
 func (e *CardError) Unwrap() error { return e.Err }
@@ -346,24 +348,4 @@ func inRanges(number string, prefixes []string) bool {
 		}
 	}
 	return false
-}
-
-// Mask hides all but the last four characters of a card number behind "•", so
-// "2000000012345" becomes "•••••••••2345". Numbers shorter than eight characters
-// keep only half of them, so none is ever shown whole.
-func Mask(number string) string {
-	n := utf8.RuneCountInString(number)
-	keep := min(4, n/2)
-	var b strings.Builder
-	b.Grow(len(number) + 2*(n-keep))
-	i := 0
-	for _, r := range number {
-		if i < n-keep {
-			b.WriteString("•")
-		} else {
-			b.WriteRune(r)
-		}
-		i++
-	}
-	return b.String()
 }

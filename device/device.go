@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tilld/tilld/pos"
 )
 
 // Kind says what the data of a scan is.
@@ -46,7 +48,7 @@ type Scan struct {
 
 // String describes the scan with its data masked.
 func (s Scan) String() string {
-	return fmt.Sprintf("%s scan from %s: %s", s.Kind, s.Source, Mask(s.Data))
+	return fmt.Sprintf("%s scan from %s: %s", s.Kind, s.Source, pos.MaskCard(s.Data))
 }
 
 // LogValue logs the scan with its data masked.
@@ -54,7 +56,7 @@ func (s Scan) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String(logKeySource, s.Source),
 		slog.String(logKeyKind, string(s.Kind)),
-		slog.String(logKeyData, Mask(s.Data)),
+		slog.String(logKeyData, pos.MaskCard(s.Data)),
 	)
 }
 

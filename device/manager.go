@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tilld/tilld/internal/backoff"
 )
 
 // Defaults of [ManagerOptions].
@@ -109,8 +110,8 @@ type supervised struct {
 	lastSeen     time.Time // when it was last seen, repeats included
 	failing      bool      // between the first failure and the recovery, each logged once
 	failingSince time.Time
-	episodeErrs  int64 // errors since failing began
-	failures     int   // consecutive failed Runs, for the backoff
+	episodeErrs  int64           // errors since failing began
+	backoff      backoff.Backoff // consecutive failed Runs
 }
 
 // NewManager returns a Manager with no readers.
@@ -149,11 +150,12 @@ func (m *Manager) Add(name, typ string, r Reader) error {
 		}
 	}
 	m.readers = append(m.readers, &supervised{
-		name:   name,
-		typ:    typ,
-		reader: r,
-		log:    m.log.With(logKeyReader, name, logKeyType, typ),
-		health: Health{Name: name, Type: typ, State: StateStopped},
+		name:    name,
+		typ:     typ,
+		reader:  r,
+		log:     m.log.With(logKeyReader, name, logKeyType, typ),
+		health:  Health{Name: name, Type: typ, State: StateStopped},
+		backoff: backoff.Backoff{Min: m.opts.MinBackoff, Max: m.opts.MaxBackoff},
 	})
 	return nil
 }
@@ -219,14 +221,7 @@ func (m *Manager) supervise(ctx context.Context, s *supervised) {
 		if err == nil {
 			err = errStoppedEarly
 		}
-		wait := m.runFailed(s, err, time.Since(started))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		if ctx.Err() != nil {
+		if !backoff.Sleep(ctx, m.runFailed(s, err, time.Since(started))) {
 			break
 		}
 	}
@@ -254,11 +249,7 @@ func (m *Manager) setState(s *supervised, st State) {
 // runFailed records a failed Run and returns how long to wait before the next.
 func (m *Manager) runFailed(s *supervised, err error, lasted time.Duration) time.Duration {
 	m.mu.Lock()
-	if lasted > m.opts.MaxBackoff {
-		s.failures = 0 // it ran fine for a while: start the backoff over
-	}
-	s.failures++
-	wait := Backoff(s.failures, m.opts.MinBackoff, m.opts.MaxBackoff)
+	wait := s.backoff.Failed(lasted) // a Run that lasted longer than MaxBackoff starts the backoff over
 	s.health.State = StateRestarting
 	first := m.failedLocked(s, err)
 	m.mu.Unlock()
@@ -368,16 +359,4 @@ func (m *Manager) emit(s *supervised, sc Scan) {
 		m.mu.Unlock()
 		s.log.Warn("scan dropped: OnScan is not keeping up", logKeyScan, sc)
 	}
-}
-
-// Backoff is the wait before attempt number failures (from 1) of anything that
-// retries a device: lo doubled per earlier failure, capped at hi, jittered to
-// [d/2, d]. The manager and every transport use it, so they back off alike.
-func Backoff(failures int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
 }

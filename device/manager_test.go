@@ -396,24 +396,3 @@ func TestManagerAddAndRunErrors(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	for _, tt := range []struct {
-		failures int
-		want     time.Duration
-	}{{1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {5, 16 * time.Second}, {6, 30 * time.Second}, {1000, 30 * time.Second}} {
-		t.Run(fmt.Sprint(tt.failures), func(t *testing.T) {
-			seen := map[time.Duration]bool{}
-			for range 200 {
-				d := Backoff(tt.failures, time.Second, 30*time.Second)
-				if d < tt.want/2 || d > tt.want {
-					t.Fatalf("Backoff(%d) = %v, want between %v and %v", tt.failures, d, tt.want/2, tt.want)
-				}
-				seen[d] = true
-			}
-			if len(seen) < 100 {
-				t.Errorf("Backoff(%d) took only %d distinct values in 200 tries: not jittered", tt.failures, len(seen))
-			}
-		})
-	}
-}

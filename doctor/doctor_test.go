@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tilld/tilld/sync/hqclient"
 )
 
 // The issue's acceptance test: a till whose serial adapter is unplugged, whose
@@ -34,7 +36,7 @@ func TestDoctorNamesEveryProblemWithItsFix(t *testing.T) {
 	cert := writeCert(t, dir, "S1-T1", now.AddDate(-1, 0, 0), now.AddDate(0, 0, -3))
 
 	checks := []Check{Serial("front", port, SerialOptions{})}
-	checks = append(checks, HQ(hqURL, HQOptions{})...)
+	checks = append(checks, HQ(hqclient.New(hqURL, hqclient.Options{}), HQOptions{})...)
 	checks = append(checks,
 		Certificate(cert, CertOptions{Now: func() time.Time { return now }}),
 		Disk(dir, DiskOptions{WarnBelow: 1, FailBelow: 1}),
@@ -52,7 +54,7 @@ func TestDoctorNamesEveryProblemWithItsFix(t *testing.T) {
 		"serial front  FAIL",
 		"serial port " + port + " missing: is the adapter plugged in?",
 		"hq            FAIL",
-		"HQ " + hqURL + " unreachable",
+		"HQ unreachable: no answer from " + hqURL,
 		"certificate   FAIL",
 		"expired 3 days ago, on 2025-11-17",
 		// ...and each with its fix.
@@ -60,7 +62,7 @@ func TestDoctorNamesEveryProblemWithItsFix(t *testing.T) {
 		"FAIL hq: check the network and the hq setting in /etc/tilld/tilld.toml",
 		"FAIL certificate: renew it: get a new token from HQ's staff (`tillhq terminal add`), move " + dir + " aside and run `sudo -u tilld tilld enroll --hq HQ_URL --token TOKEN`",
 		// the rest is reported too
-		"clock         WARN    not measured: HQ unreachable",
+		"clock         WARN    not measured: no answer from HQ",
 		"disk          ok",
 		"ledger        ok      intact: 42 events",
 		"6 checks: 2 ok, 1 warning, 3 failures.",

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/tilld/tilld/sync/hqclient"
 )
 
 // Defaults of [HQOptions].
@@ -23,10 +23,6 @@ const HealthPath = "/healthz"
 
 // HQOptions configure [HQ]. The zero value means the defaults.
 type HQOptions struct {
-	// Client makes the request. Default: a client with a DefaultHQTimeout
-	// timeout. Give one with the terminal's certificate when HQ requires
-	// mutual TLS.
-	Client *http.Client
 	// Now is the clock compared with HQ's; default time.Now.
 	Now func() time.Time
 	// SkewWarn and SkewFail are the clock differences that warn and fail;
@@ -34,18 +30,16 @@ type HQOptions struct {
 	SkewWarn, SkewFail time.Duration
 }
 
-// HQ returns two checks sharing one GET of baseURL + HealthPath: "hq" (is HQ
-// reachable and healthy) and "clock" (how far this machine's clock is from
-// HQ's, read from the answer's Date header). An empty baseURL is a stand-alone
-// till: one check that says so.
-func HQ(baseURL string, opts HQOptions) []Check {
-	if baseURL == "" {
+// HQ returns two checks sharing one GET of HealthPath through hq (the
+// terminal's client, with its certificate): "hq" (is HQ reachable and
+// healthy, and if not, why: unreachable, a certificate that does not match,
+// ...) and "clock" (how far this machine's clock is from HQ's, read from the
+// answer's Date header). A nil hq is a stand-alone till: one check that says so.
+func HQ(hq *hqclient.Client, opts HQOptions) []Check {
+	if hq == nil {
 		return []Check{{Name: "hq", Run: func(context.Context) Result {
 			return Result{Status: OK, Detail: "none configured: stand-alone till, nothing is synced"}
 		}}}
-	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: DefaultHQTimeout}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -56,16 +50,16 @@ func HQ(baseURL string, opts HQOptions) []Check {
 	if opts.SkewFail == 0 {
 		opts.SkewFail = DefaultSkewFail
 	}
-	p := &hqProbe{url: strings.TrimRight(baseURL, "/") + HealthPath, opts: opts}
+	p := &hqProbe{hq: hq, opts: opts}
 	return []Check{
-		{Name: "hq", Run: func(ctx context.Context) Result { return p.get(ctx).reachable(baseURL) }},
+		{Name: "hq", Run: func(ctx context.Context) Result { return p.get(ctx).reachable(hq.Base()) }},
 		{Name: "clock", Run: func(ctx context.Context) Result { return p.get(ctx).clock(opts) }},
 	}
 }
 
 // hqProbe makes its GET once, for whichever of the two checks asks first.
 type hqProbe struct {
-	url  string
+	hq   *hqclient.Client
 	opts HQOptions
 	once sync.Once
 	ans  hqAnswer
@@ -86,24 +80,20 @@ func (p *hqProbe) get(ctx context.Context) hqAnswer {
 }
 
 func (p *hqProbe) do(ctx context.Context) hqAnswer {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
-	if err != nil {
-		return hqAnswer{err: err}
-	}
 	var a hqAnswer
 	a.sent = p.opts.Now()
-	resp, err := p.opts.Client.Do(req)
+	ans, err := p.hq.Do(ctx, hqclient.Request{Path: HealthPath, Limit: 4 << 10})
 	a.got = p.opts.Now()
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+	var se *hqclient.StatusError
+	switch {
+	case errors.As(err, &se):
+		a.status, a.reason = se.Status, se.Reason
+	case err != nil:
 		return hqAnswer{err: err}
+	default:
+		a.status, a.reason = ans.Status, "200 OK"
 	}
-	resp.Body.Close()
-	a.status, a.reason = resp.StatusCode, resp.Status
-	if d := resp.Header.Get("Date"); d == "" {
+	if d := ans.Header.Get("Date"); d == "" {
 		a.dateErr = errors.New("HQ sent no Date header")
 	} else if a.date, err = http.ParseTime(d); err != nil {
 		a.dateErr = fmt.Errorf("HQ's Date header %q: %w", d, err)
@@ -113,10 +103,13 @@ func (p *hqProbe) do(ctx context.Context) hqAnswer {
 
 func (a hqAnswer) reachable(baseURL string) Result {
 	if a.err != nil {
-		return Result{Status: Fail,
-			Detail: fmt.Sprintf("HQ %s unreachable: %v", baseURL, a.err),
-			Fix: fmt.Sprintf("check the network and the hq setting in %s (`curl -sv %s%s`). "+
-				"The till keeps selling offline and forwards its sales once HQ is back.", ConfigFile, strings.TrimRight(baseURL, "/"), HealthPath)}
+		d := hqclient.Diagnose(baseURL, a.err)
+		fix := d.Fix
+		if d.Problem == hqclient.Unreachable {
+			fix = fmt.Sprintf("check the network and the hq setting in %s (`curl -sv %s%s`). "+
+				"The till keeps selling offline and forwards its sales once HQ is back.", ConfigFile, baseURL, HealthPath)
+		}
+		return Result{Status: Fail, Detail: d.String(), Fix: fix}
 	}
 	if a.status != http.StatusOK {
 		return Result{Status: Fail,
@@ -128,7 +121,7 @@ func (a hqAnswer) reachable(baseURL string) Result {
 
 func (a hqAnswer) clock(opts HQOptions) Result {
 	if a.err != nil {
-		return Result{Status: Warn, Detail: "not measured: HQ unreachable", Fix: "see hq above; meanwhile `timedatectl` shows whether NTP keeps the clock right."}
+		return Result{Status: Warn, Detail: "not measured: no answer from HQ", Fix: "see hq above; meanwhile `timedatectl` shows whether NTP keeps the clock right."}
 	}
 	if a.dateErr != nil {
 		return Result{Status: Warn, Detail: "not measured: " + a.dateErr.Error(), Fix: "`timedatectl` shows whether NTP keeps the clock right."}

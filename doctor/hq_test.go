@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tilld/tilld/sync/hqclient"
 )
 
 func TestHQ(t *testing.T) {
@@ -48,8 +50,8 @@ func TestHQ(t *testing.T) {
 		{name: "bad Date header", handler: badDate,
 			hq: OK, clock: Warn, clockDet: `not measured: HQ's Date header "yesterday"`, clockFix: "timedatectl"},
 		{name: "unreachable",
-			hq: Fail, hqDetail: "unreachable: dial tcp", hqFix: "check the network and the hq setting in /etc/tilld/tilld.toml",
-			clock: Warn, clockDet: "not measured: HQ unreachable", clockFix: "see hq above"},
+			hq: Fail, hqDetail: "HQ unreachable: no answer from http://127.0.0.1:", hqFix: "check the network and the hq setting in /etc/tilld/tilld.toml",
+			clock: Warn, clockDet: "not measured: no answer from HQ", clockFix: "see hq above"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,13 +70,10 @@ func TestHQ(t *testing.T) {
 			} else {
 				defer srv.Close()
 			}
-			if tt.opts.Client == nil {
-				// A transport of its own, so no idle connection outlives the test.
-				tr := &http.Transport{}
-				defer tr.CloseIdleConnections()
-				tt.opts.Client = &http.Client{Transport: tr, Timeout: 5 * time.Second}
-			}
-			checks := HQ(srv.URL+"/", tt.opts) // a trailing slash is fine
+			// A transport of its own, so no idle connection outlives the test.
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			checks := HQ(hqclient.New(srv.URL+"/", hqclient.Options{Transport: tr, Timeout: 5 * time.Second}), tt.opts) // a trailing slash is fine
 			if len(checks) != 2 || checks[0].Name != "hq" || checks[1].Name != "clock" {
 				t.Fatalf("checks %+v", checks)
 			}
@@ -89,7 +88,7 @@ func TestHQ(t *testing.T) {
 }
 
 func TestHQStandAlone(t *testing.T) {
-	checks := HQ("", HQOptions{})
+	checks := HQ(nil, HQOptions{})
 	if len(checks) != 1 {
 		t.Fatalf("%d checks for a stand-alone till", len(checks))
 	}

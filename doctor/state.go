@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+
+	"github.com/tilld/tilld/sync/hqclient"
 )
 
 // LedgerInfo is what verifying the ledger found.
@@ -70,6 +72,10 @@ type RulesOptions struct {
 	// confirmed current before the check warns or fails; defaults
 	// DefaultRulesWarn and DefaultRulesFail.
 	WarnAge, FailAge time.Duration
+	// HQ, when the till has one, is asked which ruleset it publishes when
+	// the till has none, to tell "none published yet" from "HQ unreachable"
+	// from "certificate does not match". nil: a stand-alone till.
+	HQ *hqclient.Client
 }
 
 // Rules checks that the till has a ruleset and how long ago it last knew it
@@ -97,7 +103,7 @@ func Rules(info func(ctx context.Context) (RulesInfo, error), opts RulesOptions)
 				Fix: "the ledger file was changed outside tilld: keep a copy of it for support (`tillctl ledger verify` lists what fails). tilld takes HQ's copy of the rules as soon as HQ answers; " + sync}
 		}
 		if st.Version == 0 {
-			return Result{Status: Fail, Detail: "no ruleset: no discounts or points until the first sync with HQ", Fix: sync}
+			return noRules(ctx, opts.HQ, sync)
 		}
 		if st.Current.IsZero() {
 			return Result{Status: Warn, Detail: fmt.Sprintf("version %d, never confirmed by HQ since tilld started", st.Version), Fix: sync}
@@ -112,4 +118,27 @@ func Rules(info func(ctx context.Context) (RulesInfo, error), opts RulesOptions)
 		}
 		return Result{Status: OK, Detail: detail}
 	}}
+}
+
+// noRules says why a till has no ruleset: HQ has published none yet, HQ
+// cannot be reached (and why), or HQ has one the till has not taken.
+func noRules(ctx context.Context, hq *hqclient.Client, sync string) Result {
+	const none = "no ruleset: the till sells nothing"
+	if hq == nil {
+		return Result{Status: Fail, Detail: none + " (a stand-alone till prices only with a ruleset it was given)", Fix: sync}
+	}
+	v, err := hq.PublishedRules(ctx)
+	if err != nil {
+		d := hqclient.Diagnose(hq.Base(), err)
+		if d.Problem == hqclient.Unreachable {
+			d.Fix = "check the network and the hq address (tilld.toml, or the enrollment's): the till takes HQ's rules as soon as HQ answers."
+		}
+		return Result{Status: Fail, Detail: none + " until HQ answers; " + d.String(), Fix: d.Fix}
+	}
+	if v == 0 {
+		return Result{Status: Fail, Detail: none + ": HQ is reachable but has published no rules yet",
+			Fix: "at HQ, publish a ruleset: `tillhq rules check FILE`, then `tillhq rules publish FILE`; online tills take it within a second."}
+	}
+	return Result{Status: Fail, Detail: fmt.Sprintf("%s: HQ publishes version %d but the till has not taken it", none, v),
+		Fix: "`tillctl status` shows the last sync error; `journalctl -u tilld` says why a ruleset was refused (a wrong hq_key in tilld.toml refuses every one)."}
 }

@@ -142,7 +142,7 @@ func (s *Server) forgetCustomer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cards.fire()
-	s.log.Info("customer forgotten", "card", card, "had_holder", had)
+	s.log.Info("customer forgotten", "card", pos.MaskCard(card), "had_holder", had)
 	wire.WriteJSON(w, http.StatusOK, map[string]any{"card": card, "forgotten": had})
 }
 

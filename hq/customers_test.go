@@ -2,14 +2,17 @@ package hq_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,7 +110,8 @@ func TestCustomerRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv := hq.NewServer(hq.Options{Store: store, Now: func() time.Time { return importNow }, MaxWait: 5 * time.Second})
+	logs := &cardLog{t: t, card: "2000000000015", masked: "•••••••••0015"}
+	srv := hq.NewServer(hq.Options{Store: store, Now: func() time.Time { return importNow }, MaxWait: 5 * time.Second, Logger: slog.New(logs)})
 	admin := httptest.NewServer(srv.AdminHandler())
 	defer admin.Close()
 	term := httptest.NewServer(srv.Handler())
@@ -192,4 +196,31 @@ func TestCustomerRoutes(t *testing.T) {
 	if !reflect.DeepEqual(res["card"], "2000000000015") {
 		t.Errorf("forget answer %v", res)
 	}
+	// HQ's log names the card masked, never in full.
+	if logs.seen.Load() == 0 {
+		t.Error("HQ logged the forget without the masked card")
+	}
+}
+
+// cardLog is a log handler that fails the test on a record that shows card
+// in full, and counts the records that show it masked.
+type cardLog struct {
+	t            *testing.T
+	card, masked string
+	seen         atomic.Int32
+}
+
+func (h *cardLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *cardLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *cardLog) WithGroup(string) slog.Handler            { return h }
+func (h *cardLog) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	if strings.Contains(line, h.card) {
+		h.t.Errorf("HQ logged a full card number: %s", line)
+	}
+	if strings.Contains(line, h.masked) {
+		h.seen.Add(1)
+	}
+	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/tilld/tilld/pki"
@@ -77,16 +76,7 @@ func (s *Server) AddTerminal(ctx context.Context, store, terminal string, ttl ti
 	if err != nil {
 		return "", fmt.Errorf("add terminal %s: %w", terminal, err)
 	}
-	return secret + "." + pki.Fingerprint(s.opts.CA.Cert), nil
-}
-
-// SplitToken separates a token into its secret and the CA fingerprint it pins.
-func SplitToken(token string) (secret, fingerprint string, err error) {
-	secret, fingerprint, ok := strings.Cut(strings.TrimSpace(token), ".")
-	if !ok || secret == "" || len(fingerprint) != 64 {
-		return "", "", errors.New("malformed enrollment token: want SECRET.FINGERPRINT as `tillhq terminal add` prints it")
-	}
-	return secret, fingerprint, nil
+	return wire.JoinToken(secret, pki.Fingerprint(s.opts.CA.Cert)), nil
 }
 
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +90,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusNotImplemented, "no_enrollment", "this HQ does not enroll terminals")
 		return
 	}
-	secret, _, err := SplitToken(req.Token)
+	secret, _, err := wire.SplitToken(req.Token)
 	if err != nil {
 		wire.WriteError(w, http.StatusBadRequest, "bad_token", err.Error())
 		return

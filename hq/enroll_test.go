@@ -3,12 +3,10 @@ package hq_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tilld/tilld/hq"
-	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/hqtest"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/wire"
@@ -30,27 +28,8 @@ type hqEnv struct {
 
 func newTLSHQ(t *testing.T) *hqEnv {
 	t.Helper()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	now := time.Now()
-	ca, err := pki.NewCA("test CA", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, err := ca.ServerCert([]string{"127.0.0.1"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, signing, _ := ed25519.GenerateKey(nil)
-	srv := hq.NewServer(hq.Options{Store: store, SigningKey: signing, CA: ca, RequireClientCert: true})
-	ts := httptest.NewUnstartedServer(srv.Handler())
-	ts.TLS = pki.ServerTLS(ca.Cert, cert, key)
-	ts.StartTLS()
-	t.Cleanup(ts.Close)
-	return &hqEnv{srv: srv, ts: ts, ca: ca}
+	h := hqtest.StartTLS(t)
+	return &hqEnv{srv: h.Server, ts: h.TLS, ca: h.CA}
 }
 
 // enroll runs the enrollment exchange by hand and returns a client holding the
@@ -61,14 +40,14 @@ func (e *hqEnv) enroll(t *testing.T, store, terminal string) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pin, err := hq.SplitToken(token)
+	_, pin, err := wire.SplitToken(token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := pki.NewKey()
 	csr, _ := pki.NewCSR(key)
 	body, _ := json.Marshal(wire.EnrollRequest{Token: token, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))})
-	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin)}}
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin, "")}}
 	resp, err := pinned.Post(e.ts.URL+wire.PathEnroll, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +95,7 @@ func TestUploadsOnlyForTheCertificatesTerminal(t *testing.T) {
 		t.Errorf("A uploading as A: %d, want 200", code)
 	}
 	// Trusting HQ's CA but presenting no certificate is not enough.
-	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(e.ca.Cert))}}
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(e.ca.Cert), "")}}
 	if code := upload(t, anon, e.ts.URL, "A"); code != http.StatusUnauthorized {
 		t.Errorf("upload without a certificate: %d, want 401", code)
 	}
@@ -125,7 +104,7 @@ func TestUploadsOnlyForTheCertificatesTerminal(t *testing.T) {
 func TestPinnedTLSRefusesAnotherHQ(t *testing.T) {
 	e := newTLSHQ(t)
 	other, _ := pki.NewCA("impostor", time.Now())
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(other.Cert))}}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pki.Fingerprint(other.Cert), "")}}
 	resp, err := c.Get(e.ts.URL + "/healthz")
 	if err == nil {
 		resp.Body.Close()

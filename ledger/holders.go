@@ -79,7 +79,7 @@ func (l *Ledger) ChangeHolder(card string, change func(old *pos.CardHolder) (pos
 			return nil
 		})
 		if err != nil {
-			return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", mask(card), err)
+			return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", pos.MaskCard(card), err)
 		}
 		now := l.now().UTC()
 		registered, terminal := now, l.terminal
@@ -87,7 +87,7 @@ func (l *Ledger) ChangeHolder(card string, change func(old *pos.CardHolder) (pos
 		if raw != nil {
 			r, err := decodeHolder(raw)
 			if err != nil {
-				return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w: %v", mask(card), ErrCorrupt, err)
+				return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w: %v", pos.MaskCard(card), ErrCorrupt, err)
 			}
 			old = &r.CardHolder
 			if !r.Registered.IsZero() {
@@ -112,13 +112,13 @@ func (l *Ledger) ChangeHolder(card string, change func(old *pos.CardHolder) (pos
 			return b.Put([]byte(card), v)
 		})
 		if err != nil {
-			return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", mask(card), err)
+			return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", pos.MaskCard(card), err)
 		}
 		if !raced {
 			return h, old == nil, nil
 		}
 	}
-	return pos.CardHolder{}, false, fmt.Errorf("register holder %s: changed %d times by others meanwhile; try again", mask(card), maxHolderRaces)
+	return pos.CardHolder{}, false, fmt.Errorf("register holder %s: changed %d times by others meanwhile; try again", pos.MaskCard(card), maxHolderRaces)
 }
 
 // maxHolderRaces bounds how often ChangeHolder starts again after another
@@ -136,7 +136,7 @@ func (l *Ledger) PutHolder(h pos.CardHolder) error {
 		if v := b.Get([]byte(h.Card)); v != nil {
 			old, err := decodeHolder(v)
 			if err != nil {
-				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(h.Card), err)
+				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, pos.MaskCard(h.Card), err)
 			}
 			if old.Pending && old.Updated.After(h.Updated) {
 				return nil
@@ -149,7 +149,7 @@ func (l *Ledger) PutHolder(h pos.CardHolder) error {
 		return b.Put([]byte(h.Card), v)
 	})
 	if err != nil {
-		return fmt.Errorf("put holder %s: %w", mask(h.Card), err)
+		return fmt.Errorf("put holder %s: %w", pos.MaskCard(h.Card), err)
 	}
 	return nil
 }
@@ -166,13 +166,13 @@ func (l *Ledger) Holder(card string) (h pos.CardHolder, ok bool, err error) {
 		}
 		r, err := decodeHolder(v)
 		if err != nil {
-			return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(card), err)
+			return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, pos.MaskCard(card), err)
 		}
 		h, ok = r.CardHolder, true
 		return nil
 	})
 	if err != nil {
-		return pos.CardHolder{}, false, fmt.Errorf("read holder %s: %w", mask(card), err)
+		return pos.CardHolder{}, false, fmt.Errorf("read holder %s: %w", pos.MaskCard(card), err)
 	}
 	return h, ok, nil
 }
@@ -186,7 +186,7 @@ func (l *Ledger) PendingHolders(limit int) ([]pos.CardHolder, error) {
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			r, err := decodeHolder(v)
 			if err != nil {
-				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(string(k)), err)
+				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, pos.MaskCard(string(k)), err)
 			}
 			if r.Pending {
 				out = append(out, r.CardHolder)
@@ -212,7 +212,7 @@ func (l *Ledger) HoldersSynced(sent []pos.CardHolder) error {
 			}
 			r, err := decodeHolder(v)
 			if err != nil {
-				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, mask(h.Card), err)
+				return fmt.Errorf("%w: holder of %s: %v", ErrCorrupt, pos.MaskCard(h.Card), err)
 			}
 			if !r.Pending || !r.Updated.Equal(h.Updated) {
 				continue
@@ -257,7 +257,7 @@ func (l *Ledger) ForgetHolders(cards ...string) (forgotten int, err error) {
 				continue
 			}
 			if err := b.Delete([]byte(card)); err != nil {
-				return fmt.Errorf("forget holder %s: %w", mask(card), err)
+				return fmt.Errorf("forget holder %s: %w", pos.MaskCard(card), err)
 			}
 			forgotten++
 		}

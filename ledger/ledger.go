@@ -1021,17 +1021,3 @@ func getU64(b *bolt.Bucket, key []byte) (uint64, error) {
 func eventID(terminal string, seq uint64) string {
 	return fmt.Sprintf("%s-%d", terminal, seq)
 }
-
-// mask hides all but the last four characters of a card number for logs and
-// reports.
-func mask(card string) string {
-	if card == "" {
-		return ""
-	}
-	const show = 4
-	r := []rune(card)
-	if len(r) <= show {
-		return "****"
-	}
-	return "****" + string(r[len(r)-show:])
-}

@@ -617,23 +617,6 @@ func TestRecordSaleConcurrent(t *testing.T) {
 	}
 }
 
-func TestMask(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"123", "****"},
-		{"1234", "****"},
-		{"4000001234567899", "****7899"},
-		{"ЖЖЖЖЖЖ", "****ЖЖЖЖ"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := mask(tt.in); got != tt.want {
-				t.Errorf("mask(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
 // A compaction renames a new file over the ledger while holding the old one's
 // lock: an Open that got the old file must notice it no longer is the ledger.
 func TestSameFile(t *testing.T) {

@@ -150,7 +150,7 @@ func migrate2to3(tx *bolt.Tx) error {
 			var prefix []byte
 			if name[0] == bucketBases[0] {
 				if len(v) < 8 {
-					return fmt.Errorf("%w: base of %s: %d bytes", ErrCorrupt, mask(card), len(v))
+					return fmt.Errorf("%w: base of %s: %d bytes", ErrCorrupt, pos.MaskCard(card), len(v))
 				}
 				prefix, v = v[:8], v[8:]
 			}
@@ -158,14 +158,14 @@ func migrate2to3(tx *bolt.Tx) error {
 				Profile *pos.Profile `json:"profile"`
 			}
 			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, mask(card), err)
+				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, pos.MaskCard(card), err)
 			}
 			if a.Profile == nil {
 				return nil
 			}
 			acct, err := decodeAccount(v)
 			if err != nil {
-				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, mask(card), err)
+				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, pos.MaskCard(card), err)
 			}
 			nv, err := encodeAccount(acct) // without the profile
 			if err != nil {
@@ -201,7 +201,7 @@ func migrate2to3(tx *bolt.Tx) error {
 	err = tx.Bucket(bucketBases).ForEach(func(k, v []byte) error {
 		b, err := decodeBase(v)
 		if err != nil {
-			return fmt.Errorf("%w: base of %s: %v", ErrCorrupt, mask(string(k)), err)
+			return fmt.Errorf("%w: base of %s: %v", ErrCorrupt, pos.MaskCard(string(k)), err)
 		}
 		if len(b.acct.Lots) > 0 {
 			withLots = append(withLots, string(k))

@@ -211,7 +211,7 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 	if card != "" {
 		if v := accounts.Get([]byte(card)); v != nil {
 			if acct, err = decodeAccount(v); err != nil {
-				return Receipt{}, fmt.Errorf("card %s: %w", mask(card), err)
+				return Receipt{}, fmt.Errorf("card %s: %w", pos.MaskCard(card), err)
 			}
 		}
 	}
@@ -252,7 +252,7 @@ func (f refundFacts) says(saleSeq uint64, card string, returned []pos.ReturnLine
 	case f.SaleSeq != saleSeq:
 		return fmt.Errorf("the refund body names sale %d, not %d", f.SaleSeq, saleSeq)
 	case f.Card != card:
-		return fmt.Errorf("the refund body names card %s, not the sale's %s", mask(f.Card), mask(card))
+		return fmt.Errorf("the refund body names card %s, not the sale's %s", pos.MaskCard(f.Card), pos.MaskCard(card))
 	case len(f.Lines) != len(returned):
 		return fmt.Errorf("the refund body returns %d lines, not %d", len(f.Lines), len(returned))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // A ledger rebuilt from HQ's copy of the terminal's chain (`tillctl ledger
@@ -154,11 +155,11 @@ func (l *Ledger) Restore(epoch event.Epoch, events []event.Event, sale func(even
 				acct := accountOf(s.Card)
 				if v := accounts.Get([]byte(s.Card)); v != nil {
 					if acct, err = decodeAccount(v); err != nil {
-						return fmt.Errorf("card %s: %w", mask(s.Card), err)
+						return fmt.Errorf("card %s: %w", pos.MaskCard(s.Card), err)
 					}
 				}
 				if err := applyEffect(&acct, effect{spend: s.Spend, points: s.Points}, e.Type, e.Body, e.At); err != nil {
-					return fmt.Errorf("event %d, card %s: %w", e.Seq, mask(s.Card), err)
+					return fmt.Errorf("event %d, card %s: %w", e.Seq, pos.MaskCard(s.Card), err)
 				}
 				av, err := encodeAccount(acct)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
 )
 
 // PruneBatch is the most events one pruning transaction removes, so that
@@ -115,14 +116,14 @@ func (l *Ledger) pruneTx(tx *bolt.Tx, cutoff time.Time, limit int) (uint64, uint
 				b = &base{acct: accountOf(f.card)}
 				if v := bases.Get([]byte(f.card)); v != nil {
 					if *b, err = decodeBase(v); err != nil {
-						return 0, 0, fmt.Errorf("card %s: %w", mask(f.card), err)
+						return 0, 0, fmt.Errorf("card %s: %w", pos.MaskCard(f.card), err)
 					}
 				}
 				folded[f.card] = b
 			}
 			if e.Seq > b.through { // a snapshot may already count it
 				if err := applyEffect(&b.acct, f, e.Type, e.Body, e.At); err != nil {
-					return 0, 0, fmt.Errorf("card %s: %w", mask(f.card), err)
+					return 0, 0, fmt.Errorf("card %s: %w", pos.MaskCard(f.card), err)
 				}
 				b.through = e.Seq
 			}

@@ -112,7 +112,7 @@ func (l *Ledger) commitOne(typ, id, card string, apply func(tx *bolt.Tx, m *meta
 	if r.Replayed {
 		l.log.Info(typ+" replayed", logSaleID, id, logSeq, r.Seq)
 	} else {
-		l.log.Debug(typ+" recorded", logSaleID, id, logSeq, r.Seq, logCard, mask(card))
+		l.log.Debug(typ+" recorded", logSaleID, id, logSeq, r.Seq, logCard, pos.MaskCard(card))
 	}
 	return r, nil
 }
@@ -164,7 +164,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 	if req.Card != "" {
 		if v := accounts.Get([]byte(req.Card)); v != nil {
 			if acct, err = decodeAccount(v); err != nil {
-				return Receipt{}, fmt.Errorf("card %s: %w", mask(req.Card), err)
+				return Receipt{}, fmt.Errorf("card %s: %w", pos.MaskCard(req.Card), err)
 			}
 		}
 	}
@@ -240,7 +240,7 @@ func (l *Ledger) appendEvent(tx *bolt.Tx, m *meta, rec *journalRecord, typ strin
 	var acctBytes []byte
 	if acct != nil {
 		if err := applyEffect(acct, f, typ, body, at); err != nil {
-			return Receipt{}, fmt.Errorf("card %s: %w", mask(f.card), err)
+			return Receipt{}, fmt.Errorf("card %s: %w", pos.MaskCard(f.card), err)
 		}
 		if acctBytes, err = encodeAccount(*acct); err != nil {
 			return Receipt{}, err
@@ -314,7 +314,7 @@ func (l *Ledger) Account(card string) (acct pos.Account, ok bool, err error) {
 		return err
 	})
 	if err != nil {
-		return pos.Account{}, false, fmt.Errorf("read account %s: %w", mask(card), err)
+		return pos.Account{}, false, fmt.Errorf("read account %s: %w", pos.MaskCard(card), err)
 	}
 	return acct, ok, nil
 }
@@ -332,7 +332,7 @@ func (l *Ledger) PendingRedeemed(card string, since time.Time) (points int64, er
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("pending redemptions of %s: %w", mask(card), err)
+		return 0, fmt.Errorf("pending redemptions of %s: %w", pos.MaskCard(card), err)
 	}
 	return points, nil
 }

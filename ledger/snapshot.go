@@ -44,7 +44,7 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 	case len(card) > MaxCardLen || !utf8.ValidString(card):
 		return fmt.Errorf("put snapshot: %w", &pos.InputError{Field: "card", Problem: fmt.Sprintf("not UTF-8 of at most %d bytes", MaxCardLen)})
 	case acct.Card != "" && acct.Card != card:
-		return fmt.Errorf("put snapshot %s: %w", mask(card), &pos.InputError{Field: "card", Problem: "the account is of another card"})
+		return fmt.Errorf("put snapshot %s: %w", pos.MaskCard(card), &pos.InputError{Field: "card", Problem: "the account is of another card"})
 	}
 	acct.Card = card
 	err := l.update(func(tx *bolt.Tx) error {
@@ -112,7 +112,7 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 		return tx.Bucket(bucketAccounts).Put([]byte(card), av)
 	})
 	if err != nil {
-		return fmt.Errorf("put snapshot %s: %w", mask(card), err)
+		return fmt.Errorf("put snapshot %s: %w", pos.MaskCard(card), err)
 	}
 	return nil
 }

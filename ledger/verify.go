@@ -41,17 +41,17 @@ type Problem struct {
 
 // MaskedCard is the problem's card with all but its last four characters
 // hidden, empty when the problem is not about a card.
-func (p Problem) MaskedCard() string { return mask(p.Card) }
+func (p Problem) MaskedCard() string { return pos.MaskCard(p.Card) }
 
 // String describes the problem with the card masked, fit for logs and screens.
 func (p Problem) String() string {
 	switch {
 	case p.Seq > 0 && p.Card != "":
-		return fmt.Sprintf("seq %d card %s: %v", p.Seq, mask(p.Card), p.Err)
+		return fmt.Sprintf("seq %d card %s: %v", p.Seq, pos.MaskCard(p.Card), p.Err)
 	case p.Seq > 0:
 		return fmt.Sprintf("seq %d: %v", p.Seq, p.Err)
 	case p.Card != "":
-		return fmt.Sprintf("card %s: %v", mask(p.Card), p.Err)
+		return fmt.Sprintf("card %s: %v", pos.MaskCard(p.Card), p.Err)
 	}
 	return p.Err.Error()
 }
@@ -221,7 +221,7 @@ func (v *verifier) holders() {
 		case err != nil:
 			v.add(0, string(k), err)
 		case r.Card != string(k):
-			v.addf(0, string(k), "holder record names card %s", mask(r.Card))
+			v.addf(0, string(k), "holder record names card %s", pos.MaskCard(r.Card))
 		}
 		return nil
 	})
@@ -239,7 +239,7 @@ func (v *verifier) bases(lastSeq uint64) map[string]base {
 		case b.through > lastSeq:
 			v.addf(0, card, "base as of seq %d, beyond the last event %d", b.through, lastSeq)
 		case b.acct.Card != card:
-			v.addf(0, card, "base of card %s stored under this card", mask(b.acct.Card))
+			v.addf(0, card, "base of card %s stored under this card", pos.MaskCard(b.acct.Card))
 		default:
 			out[card] = b
 		}
@@ -306,7 +306,7 @@ func (v *verifier) events(m meta, bases map[string]base) (lastSeq uint64, lastHa
 			ids[seq] = f.saleID
 		}
 		if card, ok := bodyCard(e.Body); ok && card != f.card {
-			v.addf(seq, f.card, "effect's card differs from the card in the event body (%s)", mask(card))
+			v.addf(seq, f.card, "effect's card differs from the card in the event body (%s)", pos.MaskCard(card))
 		}
 		if e.Type == event.TypeRefund {
 			v.refund(m, seq, e.Body, returns)
@@ -500,7 +500,7 @@ func (v *verifier) accounts(rebuilt map[string]*pos.Account) {
 func accountDiff(got, want pos.Account) string {
 	var diff []string
 	if got.Card != want.Card {
-		diff = append(diff, fmt.Sprintf("card %s, want %s", mask(got.Card), mask(want.Card)))
+		diff = append(diff, fmt.Sprintf("card %s, want %s", pos.MaskCard(got.Card), pos.MaskCard(want.Card)))
 	}
 	if got.LifetimeSpend != want.LifetimeSpend {
 		diff = append(diff, fmt.Sprintf("lifetime_spend %d, want %d", got.LifetimeSpend, want.LifetimeSpend))

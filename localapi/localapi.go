@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -300,7 +299,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 // pageView is a scan event as the till page gets it: the card masked, no
 // holder's personal data.
 func pageView(ev till.ScanEvent) till.ScanEvent {
-	ev.Card = device.Mask(ev.Card)
+	ev.Card = pos.MaskCard(ev.Card)
 	if ev.Customer != nil {
 		c := *ev.Customer
 		c.Card, c.Holder = ev.Card, nil

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/tilld/tilld/internal/atomicfile"
 )
 
 // TokenFile is the name of the API token's file in tilld's data directory.
@@ -39,27 +41,7 @@ func EnsureToken(dir string) (string, error) {
 		return "", fmt.Errorf("api token: %w", err)
 	}
 	tok := hex.EncodeToString(b)
-	tmp, err := os.CreateTemp(dir, TokenFile+".*")
-	if err != nil {
-		return "", fmt.Errorf("api token: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(tokenMode); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
-		return "", fmt.Errorf("api token: %w", err)
-	}
-	if _, err := tmp.WriteString(tok + "\n"); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("api token: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("api token: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("api token: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(tok+"\n"), tokenMode); err != nil {
 		return "", fmt.Errorf("api token: %w", err)
 	}
 	return tok, nil

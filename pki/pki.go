@@ -212,9 +212,12 @@ func ClientTLS(ca *x509.Certificate, cert *x509.Certificate, key crypto.Signer) 
 }
 
 // PinnedTLS trusts a server whose chain contains a certificate with the given
-// fingerprint and that verifies against it: how a terminal reaches HQ during
-// enrollment, before it has HQ's CA.
-func PinnedTLS(fingerprint string) *tls.Config {
+// fingerprint, that verifies against it and whose certificate covers host
+// (the host name or address the terminal dialled; "" skips that check): how
+// a terminal reaches HQ during enrollment, before it has HQ's CA. A
+// certificate that does not cover host fails the handshake with an
+// x509.HostnameError, before anything (the token) is sent.
+func PinnedTLS(fingerprint, host string) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		InsecureSkipVerify: true, // replaced by the pin check below
@@ -236,9 +239,24 @@ func PinnedTLS(fingerprint string) *tls.Config {
 				if _, err := certs[0].Verify(x509.VerifyOptions{Roots: pool}); err != nil {
 					return fmt.Errorf("HQ's certificate does not chain to the pinned CA: %w", err)
 				}
+				if host != "" {
+					return certs[0].VerifyHostname(host)
+				}
 				return nil
 			}
-			return errors.New("HQ did not present the CA pinned by the enrollment token")
+			return ErrNotPinned
 		},
 	}
+}
+
+// ErrNotPinned: the server did not present the CA an enrollment token pins.
+var ErrNotPinned = errors.New("HQ did not present the CA pinned by the enrollment token")
+
+// Names lists the host names and addresses a certificate covers.
+func Names(c *x509.Certificate) []string {
+	names := append([]string(nil), c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
 }

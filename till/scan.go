@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/pos"
 )
 
 // ScanEvent is what the till screen hears when a reader delivers something: a
@@ -36,9 +37,9 @@ func (t *Till) HandleScan(s device.Scan) {
 		if c, err := t.account(card.Number); err == nil {
 			ev.Customer = &c
 		} else {
-			t.log.Error("account for scanned card", "card", device.Mask(card.Number), "err", err)
+			t.log.Error("account for scanned card", "card", pos.MaskCard(card.Number), "err", err)
 		}
-		t.log.Info("card scanned", "reader", s.Source, "card", device.Mask(card.Number))
+		t.log.Info("card scanned", "reader", s.Source, "card", pos.MaskCard(card.Number))
 	}
 	t.publish(ev)
 }

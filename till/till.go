@@ -399,7 +399,7 @@ func (t *Till) customer(a *activeRules, acct pos.Account, known bool, h *pos.Car
 func (t *Till) read(card string) (acct pos.Account, known bool, h *pos.CardHolder, err error) {
 	acct, known, err = t.opts.Ledger.Account(card)
 	if err != nil {
-		return pos.Account{}, false, nil, fmt.Errorf("account %s: %w", device.Mask(card), err)
+		return pos.Account{}, false, nil, fmt.Errorf("account %s: %w", pos.MaskCard(card), err)
 	}
 	acct.Card = card
 	holder, ok, err := t.opts.Ledger.Holder(card)
@@ -472,7 +472,7 @@ func (t *Till) ChangeCustomer(c pos.HolderChange, cardType string) (stored pos.C
 	if err != nil {
 		return pos.CardHolder{}, false, err
 	}
-	t.log.Info("card holder registered", "card", device.Mask(c.Card), "created", created)
+	t.log.Info("card holder registered", "card", pos.MaskCard(c.Card), "created", created)
 	if t.opts.OnSale != nil {
 		t.opts.OnSale()
 	}
@@ -682,16 +682,22 @@ type Link struct {
 	Online    bool      `json:"online"`
 	LastSync  time.Time `json:"last_sync,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Problem is why HQ is offline, or why it gives no rules, in a person's
+	// words with the fix; "" when all is well.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Status is the terminal's health at a glance.
 type Status struct {
-	Terminal       string    `json:"terminal"`
-	Store          string    `json:"store,omitempty"`
-	Region         string    `json:"region,omitempty"`
-	Online         bool      `json:"online"`
-	LastSync       time.Time `json:"last_sync,omitzero"`
-	LastSyncError  string    `json:"last_sync_error,omitempty"`
+	Terminal      string    `json:"terminal"`
+	Store         string    `json:"store,omitempty"`
+	Region        string    `json:"region,omitempty"`
+	Online        bool      `json:"online"`
+	LastSync      time.Time `json:"last_sync,omitzero"`
+	LastSyncError string    `json:"last_sync_error,omitempty"`
+	// HQProblem is why HQ is offline (or gives no rules) in a person's
+	// words, with what to do: Link.Problem.
+	HQProblem      string    `json:"hq_problem,omitempty"`
 	Outbox         uint64    `json:"outbox"`
 	OldestUnsynced time.Time `json:"oldest_unsynced,omitzero"`
 	LastSeq        uint64    `json:"last_seq"`
@@ -755,7 +761,7 @@ func (t *Till) Status() (Status, error) {
 	s.RulesError = rules.problem()
 	if t.opts.Link != nil {
 		l := t.opts.Link()
-		s.Online, s.LastSync, s.LastSyncError = l.Online, l.LastSync, l.LastError
+		s.Online, s.LastSync, s.LastSyncError, s.HQProblem = l.Online, l.LastSync, l.LastError, l.Problem
 	}
 	if t.opts.Devices != nil {
 		s.Devices = append(s.Devices, t.opts.Devices()...)
@@ -772,7 +778,7 @@ func (t *Till) lookup(card string) {
 	ctx, cancel := context.WithTimeout(context.Background(), t.opts.LookupTimeout)
 	defer cancel()
 	if err := t.opts.Lookup(ctx, card); err != nil {
-		t.log.Debug("card look-up at HQ failed; showing the cached view", "card", device.Mask(card), "err", err)
+		t.log.Debug("card look-up at HQ failed; showing the cached view", "card", pos.MaskCard(card), "err", err)
 	}
 }
 
@@ -791,7 +797,7 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 		// HQ's copy of this terminal's chain is not this ledger's (restored
 		// from a backup, not synced since): the view stays as it is until
 		// the uploader has settled which events HQ holds.
-		t.log.Debug("HQ's account is of another chain of this terminal; keeping the view", "card", device.Mask(card), "err", err)
+		t.log.Debug("HQ's account is of another chain of this terminal; keeping the view", "card", pos.MaskCard(card), "err", err)
 	case err != nil && !errors.Is(err, ledger.ErrStaleSnapshot):
 		return err
 	}
@@ -804,7 +810,7 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 	case a.Forgotten:
 		n, err := t.opts.Ledger.ForgetHolders(card)
 		if n > 0 {
-			t.log.Info("card holder forgotten at HQ's request", "card", device.Mask(card))
+			t.log.Info("card holder forgotten at HQ's request", "card", pos.MaskCard(card))
 		}
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/hqclient"
 )
 
 // drainSales is how many queued sales the drain benchmark uploads.
@@ -69,7 +70,7 @@ func newDrain(tb testing.TB, ca *pki.CA, kind storeKind, tmpl string, n int) *dr
 	var url string
 	url, d.stopHQ = startHQ(tb, ca, d.store)
 	d.fwd = forward.New(forward.Options{
-		HQ: url, Terminal: "T1", Client: terminalClient(tb, ca, "S1", "T1"),
+		HQ: hqclient.New(url, hqclient.Options{Transport: terminalClient(tb, ca, "S1", "T1").Transport}), Terminal: "T1",
 		Outbox: &ackWatch{Ledger: l, want: d.n, done: d.acked},
 	})
 	return d

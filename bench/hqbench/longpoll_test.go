@@ -26,6 +26,7 @@ import (
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -143,8 +144,8 @@ func newPoll(tb testing.TB, bin string, n int, changes, postgres bool) *poll {
 		c := terminalClient(tb, p.ca, fmt.Sprintf("S%02d", i/10), fmt.Sprintf("P%03d", i))
 		transports = append(transports, c.Transport.(*http.Transport))
 		c.Transport = parkCounter{c.Transport, &p.fleet.parked}
-		opts := forward.Options{HQ: p.hq.terminals, Terminal: fmt.Sprintf("P%03d", i),
-			Outbox: emptyOutbox{}, Rules: &pollTerminal{fleet: p.fleet}, Client: c}
+		opts := forward.Options{HQ: hqclient.New(p.hq.terminals, hqclient.Options{Transport: c.Transport}), Terminal: fmt.Sprintf("P%03d", i),
+			Outbox: emptyOutbox{}, Rules: &pollTerminal{fleet: p.fleet}}
 		if changes {
 			opts.Cards = noCards{}
 		}

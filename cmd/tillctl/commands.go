@@ -73,7 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if !st.LastSync.IsZero() {
 					fmt.Fprintf(w, " (last sync %s ago)", time.Since(st.LastSync).Round(time.Second))
 				}
-				if st.LastSyncError != "" {
+				switch {
+				case st.HQProblem != "":
+					fmt.Fprintf(w, " — %s", st.HQProblem)
+				case st.LastSyncError != "":
 					fmt.Fprintf(w, " — %s", st.LastSyncError)
 				}
 				fmt.Fprintf(w, "\noutbox     %d unsynced", st.Outbox)

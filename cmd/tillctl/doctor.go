@@ -20,6 +20,7 @@ import (
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/hqclient"
 )
 
 // doctorCmd is `tillctl doctor`: package doctor's checks, built from tilld.toml,
@@ -72,6 +73,15 @@ func doctorChecks(configFile string, c *conn) []doctor.Check {
 		user = doctor.Identity{} // not installed: judge for whoever runs doctor
 	}
 	client := c.client()
+	var hq *hqclient.Client // nil: a stand-alone till
+	if cfg.HQ != "" {
+		var opts hqclient.Options
+		if idErr == nil {
+			opts.TLS = id.TLS
+		}
+		opts.Timeout = doctor.DefaultHQTimeout
+		hq = hqclient.New(cfg.HQ, opts)
+	}
 
 	checks := []doctor.Check{
 		{Name: "config", Run: func(context.Context) doctor.Result {
@@ -110,18 +120,12 @@ func doctorChecks(configFile string, c *conn) []doctor.Check {
 		doctor.Rules(func(ctx context.Context) (doctor.RulesInfo, error) {
 			st, err := client.Status(ctx)
 			return doctor.RulesInfo{Version: st.RulesetVersion, Current: st.LastSync, Problem: st.RulesError}, err
-		}, doctor.RulesOptions{}),
+		}, doctor.RulesOptions{HQ: hq}),
 		doctor.Disk(cfg.DataDir, doctor.DiskOptions{}),
 	)
-	if cfg.HQ != "" {
-		hqClient := &http.Client{Timeout: doctor.DefaultHQTimeout}
-		if idErr == nil {
-			hqClient.Transport = &http.Transport{TLSClientConfig: id.TLS}
-		}
-		checks = append(checks, doctor.HQ(cfg.HQ, doctor.HQOptions{Client: hqClient})...)
+	checks = append(checks, doctor.HQ(hq, doctor.HQOptions{})...)
+	if hq != nil {
 		checks = append(checks, doctor.Certificate(filepath.Join(cfg.DataDir, "identity", "terminal.crt"), doctor.CertOptions{}))
-	} else {
-		checks = append(checks, doctor.HQ("", doctor.HQOptions{})...)
 	}
 	return checks
 }

@@ -104,7 +104,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Use:     "enroll",
 		Short:   "join the chain: trade HQ's one-time token for this terminal's certificate",
 		Example: `  tilld enroll --hq https://hq.example:7460 --token 'SECRET.FINGERPRINT'`,
-		Args:    cobra.NoArgs,
+		Long: "Join the chain: trade HQ's one-time token for this terminal's certificate. The connection trusts only\n" +
+			"the CA the token pins, and only a certificate of HQ's that covers the host in --hq: otherwise nothing is\n" +
+			"sent or written and the error names the names it covers.\n\n" + enrollExitHelp(),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if enrollData == "" {
 				enrollData = daemon.DefaultDataDir
@@ -129,6 +132,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	enrollCmd.MarkFlagRequired("token")
 	root.AddCommand(runCmd, demoCmd, configCmd, enrollCmd)
 	return root.ExecuteContext(ctx)
+}
+
+// enrollExitHelp lists `tilld enroll`'s exit statuses.
+func enrollExitHelp() string {
+	var b strings.Builder
+	b.WriteString("Exit status: 0 when enrolled, 1 for any failure not listed here:\n")
+	for _, c := range daemon.EnrollExitCodes {
+		fmt.Fprintf(&b, "  %d  %s\n", c.Code, c.What)
+	}
+	return b.String()
 }
 
 // exitCodeHelp lists tilld's exit statuses for --help.

@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -22,13 +21,8 @@ func auditCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
 		Short: "synced sales HQ priced again and flagged: unpublished or altered rulesets, totals that differ",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet,
-				fmt.Sprintf("%s%s?limit=%d", strings.TrimRight(*adminURL, "/"), wire.PathReportAudit, limit), nil)
-			if err != nil {
-				return err
-			}
 			var rep wire.AuditReport
-			if err := doJSON(req, &rep); err != nil {
+			if err := doJSON(cmd.Context(), *adminURL, hqclient.Request{Path: fmt.Sprintf("%s?limit=%d", wire.PathReportAudit, limit)}, &rep); err != nil {
 				return err
 			}
 			if *asJSON {

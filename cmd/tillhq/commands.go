@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -27,6 +28,7 @@ import (
 	"github.com/tilld/tilld/hq/pgstore"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/serve"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/version"
 )
@@ -44,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(initCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout), terminalCmd(stdout), customersCmd(stdout))
+	root.AddCommand(initCmd(stdout), certCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout), terminalCmd(stdout), customersCmd(stdout))
 	return root.ExecuteContext(ctx)
 }
 
@@ -90,6 +92,36 @@ func initCmd(stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store and keys")
 	cmd.Flags().StringVar(&currency, "currency", "RUB", "currency of the starter ruleset (ISO 4217)")
 	cmd.Flags().StringSliceVar(&hosts, "host", []string{"localhost", "127.0.0.1"}, "host names and addresses terminals reach HQ by (repeatable)")
+	return cmd
+}
+
+// certCmd is `tillhq cert`: HQ's TLS certificate issued again from its CA
+// for other names, when terminals reach HQ by a name the old one lacks.
+func certCmd(stdout io.Writer) *cobra.Command {
+	var dataDir string
+	var hosts []string
+	cmd := &cobra.Command{
+		Use:   "cert",
+		Short: "issue HQ's TLS certificate again, from its CA, for the names terminals reach it by",
+		Long: `Issue HQ's TLS certificate again from HQ's CA, for exactly the names given with --host
+(list the old ones too to keep them). Enrolled terminals and outstanding tokens trust
+the CA, not the certificate, so they keep working. Restart tillhq to serve it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(hosts) == 0 {
+				return errors.New("name at least one --host: the names and addresses terminals reach HQ by")
+			}
+			old, err := reissueServerCert(dataDir, hosts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "HQ's TLS certificate in %s now covers %s (it covered %s); restart tillhq to serve it\n",
+				dataDir, strings.Join(hosts, ", "), cmp.Or(strings.Join(old, ", "), "nothing readable"))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "HQ's data directory (tillhq init)")
+	cmd.Flags().StringSliceVar(&hosts, "host", nil, "a host name or address terminals reach HQ by (repeatable; required)")
 	return cmd
 }
 
@@ -235,16 +267,13 @@ func rulesCmd(stdout io.Writer) *cobra.Command {
 			if _, err := hq.ValidateRuleset(raw); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(hqURL, "/")+wire.PathAdminRules, strings.NewReader(string(raw)))
-			if err != nil {
-				return err
-			}
 			var ans struct {
 				Version int64  `json:"version"`
 				Hash    string `json:"hash"`
 				wire.Error
 			}
-			if err := doJSON(req, &ans); err != nil {
+			r := hqclient.Request{Method: http.MethodPost, Path: wire.PathAdminRules, Body: bytes.NewReader(raw), ContentType: "application/toml"}
+			if err := doJSON(cmd.Context(), hqURL, r, &ans); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "published version %d (sha256 %s)\n", ans.Version, ans.Hash)
@@ -264,12 +293,8 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 		Use:   "sales",
 		Short: "sales, returns and net per terminal",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(hqURL, "/")+wire.PathReportSales, nil)
-			if err != nil {
-				return err
-			}
 			var rep wire.SalesReport
-			if err := doJSON(req, &rep); err != nil {
+			if err := doJSON(cmd.Context(), hqURL, hqclient.Request{Path: wire.PathReportSales}, &rep); err != nil {
 				return err
 			}
 			if asJSON {
@@ -329,23 +354,13 @@ func printChains(w io.Writer, rep wire.SalesReport) error {
 	return nil
 }
 
-func doJSON(req *http.Request, out any) error {
-	c := &http.Client{Timeout: 30 * time.Second}
-	resp, err := c.Do(req)
+// doJSON sends r to the admin API at base and decodes its JSON answer.
+func doJSON(ctx context.Context, base string, r hqclient.Request, out any) error {
+	a, err := hqclient.New(base, hqclient.Options{Timeout: 30 * time.Second}).Do(ctx, r)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var we wire.Error
-		json.Unmarshal(data, &we)
-		return fmt.Errorf("HQ answered %s: %s", resp.Status, we.Message)
-	}
-	return json.Unmarshal(data, out)
+	return a.JSON(out)
 }
 
 func terminalCmd(stdout io.Writer) *cobra.Command {
@@ -358,12 +373,9 @@ func terminalCmd(stdout io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			body, _ := json.Marshal(req)
-			r, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(adminURL, "/")+wire.PathAdminTerminals, strings.NewReader(string(body)))
-			if err != nil {
-				return err
-			}
 			var ans wire.AddTerminalResponse
-			if err := doJSON(r, &ans); err != nil {
+			r := hqclient.Request{Method: http.MethodPost, Path: wire.PathAdminTerminals, Body: bytes.NewReader(body)}
+			if err := doJSON(cmd.Context(), adminURL, r, &ans); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "enrollment token for terminal %s of store %s (one use, until %s):\n%s\n", req.Terminal, req.Store, ans.Expires, ans.Token)

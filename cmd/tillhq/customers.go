@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -24,9 +25,6 @@ func customersCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "customers", Short: "import, look up and forget card holders"}
 	cmd.PersistentFlags().StringVar(&adminURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
-	admin := func(cmd *cobra.Command, method, path string, body io.Reader) (*http.Request, error) {
-		return http.NewRequestWithContext(cmd.Context(), method, strings.TrimRight(adminURL, "/")+path, body)
-	}
 	imp := &cobra.Command{
 		Use:   "import FILE",
 		Short: "import an existing customer base from CSV (header: card,name,patronymic,surname,birthday,phone,email,consent,lang)",
@@ -43,13 +41,9 @@ the tills that see the card. Importing the same file again is harmless.`,
 				return err
 			}
 			defer f.Close()
-			req, err := admin(cmd, http.MethodPost, wire.PathAdminCustomers, f)
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "text/csv")
 			var rep wire.ImportReport
-			if err := doJSON(req, &rep); err != nil {
+			r := hqclient.Request{Method: http.MethodPost, Path: wire.PathAdminCustomers, Body: f, ContentType: "text/csv"}
+			if err := doJSON(cmd.Context(), adminURL, r, &rep); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if asJSON {
@@ -74,12 +68,8 @@ the tills that see the card. Importing the same file again is harmless.`,
 		Short: "a card's account across every store, and its holder",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := admin(cmd, http.MethodGet, wire.PathAdminCustomers+"/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
 			var a wire.AccountAnswer
-			if err := doJSON(req, &a); err != nil {
+			if err := doJSON(cmd.Context(), adminURL, hqclient.Request{Path: wire.PathAdminCustomers + "/" + url.PathEscape(args[0])}, &a); err != nil {
 				return err
 			}
 			if asJSON {
@@ -98,15 +88,12 @@ pages of their ledger file that held them). Sales, points and every hash chain
 stay as they are, so ledgers still verify.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := admin(cmd, http.MethodDelete, wire.PathAdminCustomers+"/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
 			var ans struct {
 				Card      string `json:"card"`
 				Forgotten bool   `json:"forgotten"`
 			}
-			if err := doJSON(req, &ans); err != nil {
+			r := hqclient.Request{Method: http.MethodDelete, Path: wire.PathAdminCustomers + "/" + url.PathEscape(args[0])}
+			if err := doJSON(cmd.Context(), adminURL, r, &ans); err != nil {
 				return err
 			}
 			if ans.Forgotten {
@@ -147,12 +134,8 @@ func overdraftsCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Comm
 		Use:   "overdrafts",
 		Short: "cards whose points were redeemed beyond their balance (offline at two tills)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(*adminURL, "/")+wire.PathReportOverdrafts, nil)
-			if err != nil {
-				return err
-			}
 			var rep wire.OverdraftReport
-			if err := doJSON(req, &rep); err != nil {
+			if err := doJSON(cmd.Context(), *adminURL, hqclient.Request{Path: wire.PathReportOverdrafts}, &rep); err != nil {
 				return err
 			}
 			if *asJSON {

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/tilld/tilld/internal/atomicfile"
 	"github.com/tilld/tilld/pki"
 	"io/fs"
 	"os"
@@ -99,15 +100,7 @@ func createPKI(dir string, hosts []string) (*pki.CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{caKeyFile, caKey}, {caCertFile, pki.EncodeCert(ca.Cert)}, {serverKeyFile, srvKey}, {serverCertFile, pki.EncodeCert(cert)}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	return ca, nil
+	return ca, writeFiles(dir, []namedFile{{caKeyFile, caKey}, {caCertFile, pki.EncodeCert(ca.Cert)}, {serverKeyFile, srvKey}, {serverCertFile, pki.EncodeCert(cert)}})
 }
 
 // loadPKI reads HQ's CA and its TLS configuration.
@@ -144,4 +137,47 @@ func loadPKI(dir string) (*pki.CA, *tls.Config, error) {
 		return nil, nil, fmt.Errorf("%s: %w", serverKeyFile, err)
 	}
 	return &pki.CA{Cert: caCert, Key: caKey}, pki.ServerTLS(caCert, srvCert, srvKey), nil
+}
+
+// reissueServerCert makes HQ a new TLS certificate for hosts from its
+// existing CA, so enrolled terminals and outstanding tokens (which pin the
+// CA) keep working. It returns the names the old certificate covered.
+func reissueServerCert(dir string, hosts []string) (old []string, err error) {
+	ca, _, err := loadPKI(dir)
+	if err != nil {
+		return nil, err
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, serverCertFile)); err == nil {
+		if c, err := pki.DecodeCert(raw); err == nil {
+			old = pki.Names(c)
+		}
+	}
+	cert, key, err := ca.ServerCert(hosts, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	// The key first: a crash between the two leaves the old certificate
+	// with a key that does not match, which serve reports, rather than a
+	// new certificate served with the old key.
+	return old, writeFiles(dir, []namedFile{{serverKeyFile, keyPEM}, {serverCertFile, pki.EncodeCert(cert)}})
+}
+
+type namedFile struct {
+	name string
+	data []byte
+}
+
+// writeFiles writes HQ's key and certificate files into dir, in order, each
+// whole or not at all, readable by HQ's user only.
+func writeFiles(dir string, files []namedFile) error {
+	for _, f := range files {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/karalabe/hid"
 
 	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/internal/backoff"
 )
 
 func init() {
@@ -153,22 +154,16 @@ func (r *Reader) Run(ctx context.Context, emit func(device.Scan)) error {
 	if !r.supported() {
 		return fmt.Errorf("hidpos reader %s: %w", r.name, errNoCgo)
 	}
-	failures := 0
+	b := backoff.Backoff{Min: r.retryMin, Max: r.retryMax}
 	for ctx.Err() == nil {
 		opened := time.Now()
 		err := r.session(ctx, emit)
 		if err == nil {
 			return nil
 		}
-		if time.Since(opened) > r.retryMax {
-			failures = 0 // it worked for a while: look again quickly first
-		}
-		failures++
 		device.ReportHealth(ctx, err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(device.Backoff(failures, r.retryMin, r.retryMax)):
-		}
+		// A scanner that worked for a while is looked for quickly first.
+		backoff.Sleep(ctx, b.Failed(time.Since(opened)))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ebfe/scard"
 
 	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/internal/backoff"
 )
 
 // pnpReader is the pseudo-reader whose state changes when a reader is
@@ -58,22 +59,16 @@ func (c scardContext) Connect(reader string) (pcscCard, error) {
 // cancel and never gives up by itself: while pcscd is unreachable it reports
 // the fault with device.ReportHealth and reconnects with backoff.
 func (r *Reader) Run(ctx context.Context, emit func(device.Scan)) error {
-	failures := 0
+	b := backoff.Backoff{Min: r.retryMin, Max: r.retryMax}
 	for ctx.Err() == nil {
 		started := time.Now()
 		err := r.session(ctx, emit)
 		if ctx.Err() != nil {
 			break
 		}
-		if time.Since(started) > r.retryMax {
-			failures = 0 // it worked for a while: retry quickly first
-		}
-		failures++
 		device.ReportHealth(ctx, err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(device.Backoff(failures, r.retryMin, r.retryMax)):
-		}
+		// A session that worked for a while is retried quickly first.
+		backoff.Sleep(ctx, b.Failed(time.Since(started)))
 	}
 	return nil
 }

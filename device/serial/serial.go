@@ -22,6 +22,7 @@ import (
 	tarm "github.com/tarm/serial"
 
 	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/internal/backoff"
 )
 
 func init() {
@@ -149,7 +150,7 @@ func (r *Reader) Run(ctx context.Context, emit func(device.Scan)) error {
 	if err != nil { // New checked the options already
 		return fmt.Errorf("serial reader %s: %w", r.name, err)
 	}
-	failures := 0
+	b := backoff.Backoff{Min: r.retryMin, Max: r.retryMax}
 	for ctx.Err() == nil {
 		opened := time.Now()
 		port, err := r.open()
@@ -165,18 +166,11 @@ func (r *Reader) Run(ctx context.Context, emit func(device.Scan)) error {
 			if err == nil {
 				return nil
 			}
-			if time.Since(opened) > r.retryMax {
-				failures = 0 // it worked for a while: retry quickly first
-			}
 		}
-		failures++
 		device.ReportHealth(ctx, fmt.Errorf("serial port %s: %w", r.cfg.Port, err))
 		framer.Reset()
-		wait := device.Backoff(failures, r.retryMin, r.retryMax)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
+		// A port that worked for a while is retried quickly first.
+		backoff.Sleep(ctx, b.Failed(time.Since(opened)))
 	}
 	return nil
 }

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -60,7 +60,7 @@ func (f *Forwarder) fetchChanges(ctx context.Context) error {
 	for _, a := range ch.Accounts {
 		if err := f.opts.Cards.ApplyAccount(a); err != nil {
 			// One card's view that does not apply must not stop the others.
-			f.log.Error("account from HQ not applied", "card", device.Mask(a.Card), "err", err)
+			f.log.Error("account from HQ not applied", "card", pos.MaskCard(a.Card), "err", err)
 		}
 	}
 	f.changesAfter.Store(ch.Next)
@@ -83,32 +83,14 @@ func (f *Forwarder) Lookup(ctx context.Context, card string) error {
 
 // call sends one request to HQ and decodes its JSON answer.
 func (f *Forwarder) call(ctx context.Context, method, path string, body []byte, out any) error {
-	var rd io.Reader
+	r := hqclient.Request{Method: method, Path: path}
 	if body != nil {
-		rd = bytes.NewReader(body)
+		r.Body = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, f.opts.HQ+path, rd)
+	a, err := f.opts.HQ.Do(ctx, r)
 	if err != nil {
 		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := f.opts.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return httpError(resp, data)
 	}
 	f.succeeded()
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("answer: %w", err)
-	}
-	return nil
+	return a.JSON(out)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
@@ -83,7 +84,7 @@ func newStore(t *testing.T, terminal, hqURL string, key ed25519.PrivateKey) *sto
 	if err := s.till.ApplyRules(1, "", wire.SignRules(key, []byte(storeRules)), []byte(storeRules)); err != nil {
 		t.Fatal(err)
 	}
-	s.fwd = forward.New(forward.Options{HQ: hqURL, Terminal: terminal, Outbox: l, Cards: s.till, LongPoll: 2 * time.Second,
+	s.fwd = forward.New(forward.Options{HQ: hqclient.New(hqURL, hqclient.Options{}), Terminal: terminal, Outbox: l, Cards: s.till, LongPoll: 2 * time.Second,
 		Poll: 20 * time.Millisecond, MinWait: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond})
 	t.Cleanup(func() {
 		s.stop()

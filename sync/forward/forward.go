@@ -12,9 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,7 +21,9 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/internal/backoff"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -66,12 +66,12 @@ type Cards interface {
 
 // Options configure a Forwarder. Zero values mean the documented defaults.
 type Options struct {
-	HQ       string // base URL of HQ, e.g. https://hq.example:7460; required
-	Terminal string // this terminal's id; required
-	Outbox   Outbox // required
-	Rules    Rules  // nil: do not fetch rules
-	Cards    Cards  // nil: no card holders to send, no account changes to follow
-	Client   *http.Client
+	// HQ is the client of HQ (hqclient.New with the terminal's TLS); required.
+	HQ       *hqclient.Client
+	Terminal string        // this terminal's id; required
+	Outbox   Outbox        // required
+	Rules    Rules         // nil: do not fetch rules
+	Cards    Cards         // nil: no card holders to send, no account changes to follow
 	Batch    int           // events per upload, default 500
 	Poll     time.Duration // how often to look at the outbox without a Kick, default 5 s
 	MinWait  time.Duration // first retry delay, default 250 ms
@@ -85,6 +85,9 @@ type Status struct {
 	Online    bool      `json:"online"`
 	LastSync  time.Time `json:"last_sync,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Problem is why the last exchange failed, in a person's words, with
+	// its fix (hqclient.Diagnose); "" while HQ answers.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Forwarder moves events to HQ and rules from HQ.
@@ -93,11 +96,13 @@ type Forwarder struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	mu     sync.Mutex
-	status Status
-	down   bool // an outage is being reported (logged once)
+	mu      sync.Mutex
+	status  Status
+	down    bool // an outage is being reported (logged once)
+	noRules bool // HQ answered that it has published no ruleset
 
 	changesAfter atomic.Int64 // position in HQ's change feed
+	askedRules   atomic.Bool  // the first rules request was made
 
 	// batch is the upload size now: halved after each failed upload (a link
 	// that cuts long requests still lets small ones through), doubled back
@@ -107,9 +112,6 @@ type Forwarder struct {
 
 // New returns a Forwarder; call Run to start it.
 func New(opts Options) *Forwarder {
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 60 * time.Second}
-	}
 	if opts.Batch == 0 {
 		opts.Batch = 500
 	}
@@ -143,7 +145,21 @@ func (f *Forwarder) Kick() {
 func (f *Forwarder) Status() Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.status
+	s := f.status
+	if s.Problem == "" && f.noRules {
+		s.Problem = NoRulesProblem
+	}
+	return s
+}
+
+// NoRulesProblem is Status.Problem while HQ answers but has published no
+// ruleset: a till without one sells nothing.
+const NoRulesProblem = "no rules published yet: HQ answers but has published no ruleset; publish one at HQ (`tillhq rules publish FILE`)"
+
+func (f *Forwarder) setNoRules(none bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noRules = none
 }
 
 // Run uploads and fetches rules until ctx is cancelled; it returns nil then.
@@ -161,7 +177,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 }
 
 func (f *Forwarder) uploadLoop(ctx context.Context) {
-	var b backoff
+	b := backoff.Backoff{Min: f.opts.MinWait, Max: f.opts.MaxWait}
 	for {
 		wait := f.opts.Poll
 		more, err := f.uploadOnce(ctx)
@@ -173,10 +189,10 @@ func (f *Forwarder) uploadLoop(ctx context.Context) {
 			return
 		case err != nil:
 			f.failed(err)
-			wait = b.next(f.opts.MinWait, f.opts.MaxWait, err)
+			wait = b.After(retryAfter(err))
 			f.batch = max(f.batch/2, 1)
 		default:
-			b.reset()
+			b.Reset()
 			f.batch = min(f.batch*2, f.opts.Batch)
 			if more {
 				continue
@@ -217,36 +233,24 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("encode upload: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.opts.HQ+wire.PathUpload, bytes.NewReader(body))
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := f.opts.Client.Do(req)
+	a, err := f.opts.HQ.Do(ctx, hqclient.Request{Method: http.MethodPost, Path: wire.PathUpload, Body: bytes.NewReader(body),
+		Limit: 1 << 20, Expect: []int{http.StatusConflict}})
 	if err != nil {
 		return false, fmt.Errorf("upload to HQ: %w", err)
 	}
-	defer resp.Body.Close()
 	var ans struct {
 		wire.UploadResponse
 		wire.Error
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return false, fmt.Errorf("upload to HQ: read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusConflict {
-		return false, httpError(resp, data)
-	}
-	if err := json.Unmarshal(data, &ans); err != nil {
-		return false, fmt.Errorf("upload to HQ: answer: %w", err)
+	if err := a.JSON(&ans); err != nil {
+		return false, fmt.Errorf("upload to HQ: %w", err)
 	}
 	if ans.Acked > 0 {
 		if err := f.opts.Outbox.Ack(ans.Acked); err != nil {
 			return false, fmt.Errorf("record ack %d: %w", ans.Acked, err)
 		}
 	}
-	if resp.StatusCode == http.StatusConflict && ans.Code == wire.CodeFork && ans.Fork != nil {
+	if a.Status == http.StatusConflict && ans.Code == wire.CodeFork && ans.Fork != nil {
 		// HQ holds other events under this ledger's seqs: it was restored
 		// from a backup (or copied). Continue in a new epoch HQ keeps beside
 		// its copy; both sets of sales stay, none is taken as the other.
@@ -261,7 +265,7 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 			"hq_head", ans.Fork.HeadSeq, "epoch", e.ID, "base", e.BaseSeq, "err", err)
 		return true, nil
 	}
-	if resp.StatusCode == http.StatusConflict {
+	if a.Status == http.StatusConflict {
 		return false, fmt.Errorf("HQ refused the upload: %s", ans.Message)
 	}
 	f.succeeded()
@@ -272,59 +276,48 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 // pollLoop runs one of HQ's long polls (rules, account changes) until ctx ends,
 // backing off while HQ cannot be reached.
 func (f *Forwarder) pollLoop(ctx context.Context, poll func(context.Context) error) {
-	var b backoff
+	b := backoff.Backoff{Min: f.opts.MinWait, Max: f.opts.MaxWait}
 	for {
 		err := poll(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
-			b.reset()
+			b.Reset()
 			continue
 		}
 		f.failed(err)
-		t := time.NewTimer(b.next(f.opts.MinWait, f.opts.MaxWait, err))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, b.After(retryAfter(err))) {
 			return
-		case <-t.C:
 		}
 	}
 }
 
 func (f *Forwarder) fetchRules(ctx context.Context) error {
 	have := f.opts.Rules.RulesVersion()
-	q := url.Values{"after": {strconv.FormatInt(have, 10)}, "wait": {strconv.Itoa(int(f.opts.LongPoll / time.Second))}}
+	wait := int(f.opts.LongPoll / time.Second)
+	if have == 0 && !f.askedRules.Swap(true) {
+		wait = 0 // a till without rules learns at once whether HQ has any
+	}
+	q := url.Values{"after": {strconv.FormatInt(have, 10)}, "wait": {strconv.Itoa(wait)}}
 	ctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.opts.HQ+wire.PathRules+"?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := f.opts.Client.Do(req)
+	a, err := f.opts.HQ.Do(ctx, hqclient.Request{Path: wire.PathRules + "?" + q.Encode(), Limit: 8 << 20})
 	if err != nil {
 		return fmt.Errorf("fetch rules: %w", err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("fetch rules: read: %w", err)
-	}
-	switch resp.StatusCode {
-	case http.StatusNoContent:
-		f.succeeded()
-		return nil
-	case http.StatusOK:
-	default:
-		return httpError(resp, data)
-	}
 	f.succeeded()
-	version, err := strconv.ParseInt(resp.Header.Get(wire.HeaderRulesVersion), 10, 64)
+	if a.Status == http.StatusNoContent {
+		// Asked for anything newer than none, HQ had nothing to give.
+		f.setNoRules(have == 0)
+		return nil
+	}
+	f.setNoRules(false)
+	version, err := strconv.ParseInt(a.Header.Get(wire.HeaderRulesVersion), 10, 64)
 	if err != nil {
 		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesVersion, err)
 	}
-	sig, err := base64.StdEncoding.DecodeString(resp.Header.Get(wire.HeaderRulesSignature))
+	sig, err := base64.StdEncoding.DecodeString(a.Header.Get(wire.HeaderRulesSignature))
 	if err != nil {
 		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesSignature, err)
 	}
@@ -341,11 +334,11 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 		}
 		return nil
 	}
-	if err := f.opts.Rules.ApplyRules(version, resp.Header.Get(wire.HeaderRulesHash), sig, data); err != nil {
+	if err := f.opts.Rules.ApplyRules(version, a.Header.Get(wire.HeaderRulesHash), sig, a.Body); err != nil {
 		// Refused (bad or older): keep selling on what we have; look again later
 		// rather than fetching the same refused file in a loop.
 		f.log.Error("ruleset from HQ refused", "version", version, "err", err)
-		return &retryAfter{err: err, after: f.opts.MaxWait}
+		return &refused{err: err, after: f.opts.MaxWait}
 	}
 	f.log.Info("ruleset activated", "version", version)
 	return nil
@@ -356,6 +349,7 @@ func (f *Forwarder) failed(err error) {
 	defer f.mu.Unlock()
 	f.status.Online = false
 	f.status.LastError = err.Error()
+	f.status.Problem = hqclient.Diagnose(f.opts.HQ.Base(), err).String()
 	if !f.down {
 		f.down = true
 		f.log.Warn("HQ unreachable; selling offline and retrying", "err", err)
@@ -368,55 +362,29 @@ func (f *Forwarder) succeeded() {
 	f.status.Online = true
 	f.status.LastSync = time.Now()
 	f.status.LastError = ""
+	f.status.Problem = ""
 	if f.down {
 		f.down = false
 		f.log.Info("HQ reachable again")
 	}
 }
 
-// retryAfter is an error that says how long to wait before the next try.
-type retryAfter struct {
+// refused is a ruleset the till refused: look again after a while rather
+// than fetching the same file in a loop.
+type refused struct {
 	err   error
 	after time.Duration
 }
 
-func (e *retryAfter) Error() string { return e.err.Error() }
-func (e *retryAfter) Unwrap() error { return e.err }
+func (e *refused) Error() string { return e.err.Error() }
+func (e *refused) Unwrap() error { return e.err }
 
-func httpError(resp *http.Response, body []byte) error {
-	var we wire.Error
-	msg := resp.Status
-	if json.Unmarshal(body, &we) == nil && we.Message != "" {
-		msg += ": " + we.Message
+// retryAfter is how long err asks to wait: HQ's Retry-After, or a refused
+// ruleset's pause.
+func retryAfter(err error) time.Duration {
+	var r *refused
+	if errors.As(err, &r) {
+		return r.after
 	}
-	err := fmt.Errorf("HQ answered %s", msg)
-	if s := resp.Header.Get("Retry-After"); s != "" {
-		if secs, perr := strconv.Atoi(s); perr == nil && secs >= 0 {
-			return &retryAfter{err: err, after: time.Duration(secs) * time.Second}
-		}
-		if t, perr := http.ParseTime(s); perr == nil {
-			return &retryAfter{err: err, after: time.Until(t)}
-		}
-	}
-	return err
-}
-
-// backoff doubles from min to max with full jitter in the upper half, and defers
-// to a server's Retry-After when it asks for longer.
-type backoff struct{ cur time.Duration }
-
-func (b *backoff) reset() { b.cur = 0 }
-
-func (b *backoff) next(lo, hi time.Duration, err error) time.Duration {
-	if b.cur == 0 {
-		b.cur = lo
-	} else {
-		b.cur = min(2*b.cur, hi)
-	}
-	d := b.cur/2 + rand.N(b.cur/2+1)
-	var ra *retryAfter
-	if errors.As(err, &ra) && ra.after > d {
-		d = min(ra.after, 10*hi)
-	}
-	return d
+	return hqclient.RetryAfter(err)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tilld/tilld/hq/boltstore"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/sync/forward"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -122,7 +123,7 @@ func TestUploadsExactlyOnceThroughFaults(t *testing.T) {
 	defer ts.Close()
 	const n = 1000
 	out := &memOutbox{evs: storetest.Chain("T1", 1, n, "", 100)}
-	f := forward.New(forward.Options{HQ: ts.URL, Terminal: "T1", Outbox: out, Batch: 37,
+	f := forward.New(forward.Options{HQ: hqclient.New(ts.URL, hqclient.Options{}), Terminal: "T1", Outbox: out, Batch: 37,
 		MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond, Poll: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -157,7 +158,7 @@ func TestOfflineThenOnline(t *testing.T) {
 	}))
 	defer ts.Close()
 	out := &memOutbox{evs: storetest.Chain("T1", 1, 20, "", 5)}
-	f := forward.New(forward.Options{HQ: ts.URL, Terminal: "T1", Outbox: out,
+	f := forward.New(forward.Options{HQ: hqclient.New(ts.URL, hqclient.Options{}), Terminal: "T1", Outbox: out,
 		MinWait: time.Millisecond, MaxWait: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -181,7 +182,7 @@ func TestRulesLongPoll(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	rules := &memRules{}
-	f := forward.New(forward.Options{HQ: ts.URL, Terminal: "T1", Outbox: &memOutbox{}, Rules: rules,
+	f := forward.New(forward.Options{HQ: hqclient.New(ts.URL, hqclient.Options{}), Terminal: "T1", Outbox: &memOutbox{}, Rules: rules,
 		// HQ holds the poll for up to 30 s: the ruleset arriving well before the
 		// test's 20 s limit shows the publish woke the waiting poll.
 		LongPoll: time.Hour, MinWait: time.Millisecond, MaxWait: 20 * time.Millisecond})
@@ -218,7 +219,7 @@ func TestRulesSameVersionDoesNotLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var requests atomic.Int64
 		ctx, cancel := context.WithCancel(context.Background())
-		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		transport := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			if requests.Add(1) > 100 {
 				cancel() // a loop that never waits would never let the bubble's clock run
 			}
@@ -226,9 +227,9 @@ func TestRulesSameVersionDoesNotLoop(t *testing.T) {
 			h.Set(wire.HeaderRulesVersion, "1")
 			h.Set(wire.HeaderRulesSignature, "AAAA")
 			return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("version = 1")), Request: r}, nil
-		})}
+		})
 		rules := &memRules{version: 1}
-		f := forward.New(forward.Options{HQ: "http://hq.invalid", Terminal: "T1", Outbox: &memOutbox{}, Rules: rules, Client: client,
+		f := forward.New(forward.Options{HQ: hqclient.New("http://hq.invalid", hqclient.Options{Transport: transport}), Terminal: "T1", Outbox: &memOutbox{}, Rules: rules,
 			LongPoll: time.Second, MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond})
 		done := make(chan struct{})
 		go func() { f.Run(ctx); close(done) }()
@@ -241,5 +242,42 @@ func TestRulesSameVersionDoesNotLoop(t *testing.T) {
 		if rules.RulesVersion() != 1 {
 			t.Fatalf("rules version %d", rules.RulesVersion())
 		}
+	})
+}
+
+// Status says why a till is offline or has no rules, in a person's words:
+// HQ that answers with no ruleset at all, then HQ gone.
+func TestStatusSaysWhy(t *testing.T) {
+	var asked atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == wire.PathRules {
+			if asked.Add(1) == 1 && r.URL.Query().Get("wait") != "0" {
+				t.Errorf("a till without rules waited %ss for its first answer", r.URL.Query().Get("wait"))
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{})
+	}))
+	f := forward.New(forward.Options{HQ: hqclient.New(ts.URL, hqclient.Options{}), Terminal: "T1", Outbox: &memOutbox{}, Rules: &memRules{},
+		LongPoll: time.Second, MinWait: time.Millisecond, MaxWait: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitStatus := func(what string, ok func(forward.Status) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok(f.Status()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("status never showed %s: %+v", what, f.Status())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitStatus("no rules published", func(s forward.Status) bool { return s.Online && s.Problem == forward.NoRulesProblem })
+	ts.Close()
+	waitStatus("HQ unreachable", func(s forward.Status) bool {
+		return !s.Online && strings.HasPrefix(s.Problem, "HQ unreachable: no answer from "+ts.URL)
 	})
 }
