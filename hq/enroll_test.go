@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/tilld/tilld/hq/hqtest"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/pki"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -40,35 +42,22 @@ func (e *hqEnv) enroll(t *testing.T, store, terminal string) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pin, err := wire.SplitToken(token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, _ := pki.NewKey()
 	csr, _ := pki.NewCSR(key)
-	body, _ := json.Marshal(wire.EnrollRequest{Token: token, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))})
-	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(pin, "")}}
-	resp, err := pinned.Post(e.ts.URL+wire.PathEnroll, "application/json", bytes.NewReader(body))
+	csrPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})
+	ans, err := hqclient.Enroll(context.Background(), e.ts.URL, token, csrPEM)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var ans wire.EnrollResponse
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&ans) != nil {
-		t.Fatalf("enroll %s: %s", terminal, resp.Status)
+		t.Fatalf("enroll %s: %v", terminal, err)
 	}
 	cert, err := pki.DecodeCert([]byte(ans.Certificate))
 	if err != nil || cert.Subject.CommonName != terminal {
 		t.Fatalf("certificate for %s: %v %v", terminal, cert.Subject, err)
 	}
 	// A second use of the same token is refused.
-	resp2, err := pinned.Post(e.ts.URL+wire.PathEnroll, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp2.Body.Close()
-	if resp2.StatusCode != http.StatusForbidden {
-		t.Fatalf("reused token: %s, want 403", resp2.Status)
+	_, err = hqclient.Enroll(context.Background(), e.ts.URL, token, csrPEM)
+	var se *hqclient.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusForbidden || se.Code != "token_refused" {
+		t.Fatalf("reused token: %v, want 403 token_refused", err)
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: pki.ClientTLS(e.ca.Cert, cert, key)}}
 }
