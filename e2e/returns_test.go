@@ -79,6 +79,13 @@ func TestReturns(t *testing.T) {
 		t.Errorf("a return beyond the sale: %s", out)
 	}
 
+	// What the card can get for its 1 000 points, and how much of a basket
+	// they may pay (no redeem rule here: only the catalog's mug).
+	if out := ctl(t, s.addr, "rewards", returnsCard, "tv:electronics:1:600.00"); !strings.Contains(out, "points          1000 (1000 usable now)") ||
+		!strings.Contains(out, "Кружка (mug) for 500 points: available") || !strings.Contains(out, "this basket     up to 0 points, 0.00 RUB") {
+		t.Errorf("tillctl rewards:\n%s", out)
+	}
+
 	// A hundred buy-then-return cycles leave nothing behind.
 	for i := range 100 {
 		s2, _, err := s.api.Sale(ctx, till.SaleRequest{ID: fmt.Sprintf("c%d", i), Basket: pos.Basket{Card: returnsCard, Lines: []pos.Line{{SKU: "tv", Qty: 1, UnitPrice: 1234_56}}}})

@@ -289,3 +289,45 @@ func TestRefundsAreGuarded(t *testing.T) {
 		t.Errorf("refund with the token: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestRewardsThroughTheAPI: GET /v1/accounts/{card}/rewards lists what the
+// card can get now; POSTed a basket, how much of it points may pay, and a
+// sale asking for part of that pays with exactly that part.
+func TestRewardsThroughTheAPI(t *testing.T) {
+	e := newEnv(t, returnsRules+`
+[[rule]]
+id = "pay"
+kind = "redeem"
+point_value = "1.00"
+max_share = "50%"
+`)
+	ctx := context.Background()
+	if err := e.till.Ledger().PutSnapshot(returnsCard, pos.Account{Points: 460, Sales: 3}, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.client.Rewards(ctx, returnsCard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Usable != 460 || len(r.Catalog) != 1 || r.Catalog[0].Affordable || r.NextReason != "ещё 40 баллов до «Кружка»" {
+		t.Errorf("rewards: %+v", r)
+	}
+	basket := pos.Basket{Lines: []pos.Line{{SKU: "tv", Qty: 1, UnitPrice: 600_00}}}
+	r, err = e.client.Rewards(ctx, returnsCard, &basket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Redeem == nil || r.Redeem.Points != 300 || r.Redeem.Value != 300_00 {
+		t.Errorf("rewards on a basket of 600.00: %+v", r.Redeem)
+	}
+	// The customer pays 120 of the 300 points they may.
+	basket.Card, basket.RedeemPoints = returnsCard, 120
+	s, _, err := e.client.Sale(ctx, till.SaleRequest{ID: "s1", Basket: basket})
+	if err != nil || s.PointsRedeemed != 120 || s.Total != 480_00 {
+		t.Fatalf("a sale paying 120 points: %v %+v", err, s.Quote)
+	}
+	var ae *localapi.APIError
+	if _, err := e.client.Rewards(ctx, "12", nil); !errors.As(err, &ae) || ae.Code != "bad_request" {
+		t.Errorf("rewards of a bad card: %v", err)
+	}
+}
