@@ -166,6 +166,7 @@ func (a *api) refund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, replayed, err := a.Till.Refund(req)
+	a.metrics.observeRefund(replayed, err)
 	if err != nil {
 		a.fail(w, "refund", err)
 		return

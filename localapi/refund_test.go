@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -144,6 +145,13 @@ func TestRefundWorkedExample(t *testing.T) {
 	}
 	if code, msg := e.post(t, "/v1/refunds", `{"id":"r5","sale":"s1","lines":[{"line":1,"qty":1,"extra":1}]}`); code != http.StatusBadRequest {
 		t.Errorf("unknown field: %d %s", code, msg)
+	}
+	w := e.serve("GET", "/metrics", "", "127.0.0.1:1", nil)
+	for _, want := range []string{`tilld_refunds_total{outcome="recorded"} 3`, `tilld_refunds_total{outcome="replayed"} 1`,
+		`tilld_refunds_total{outcome="over_return"} 2`, `tilld_refunds_total{outcome="no_sale"} 1`, `tilld_refunds_total{outcome="conflict"} 1`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("metrics: no %s", want)
+		}
 	}
 }
 
