@@ -138,6 +138,24 @@ func TestReturns(t *testing.T) {
 	}
 	account(1000, "12000.00")
 
+	// A return after the points it takes back were spent: 60 000.00 at Gold
+	// earns 540 points; three mugs take 1 500 of the 1 540; returning the
+	// first sale takes back 540 the card no longer has: -500, an overdraft
+	// that later earnings pay back before any point can be spent.
+	big, _, err := s.api.Sale(ctx, till.SaleRequest{ID: "big", Basket: pos.Basket{Card: returnsCard, Lines: []pos.Line{{SKU: "sofa", Qty: 1, UnitPrice: 60000_00}}}})
+	if err != nil || big.PointsEarned != 540 {
+		t.Fatalf("big sale: %v, %d points", err, big.PointsEarned)
+	}
+	mugs, _, err := s.api.Sale(ctx, till.SaleRequest{ID: "mugs", Basket: pos.Basket{Card: returnsCard, RedeemPoints: 1500, Lines: []pos.Line{{SKU: "mug", Qty: 3, UnitPrice: 300_00}}}})
+	if err != nil || mugs.PointsRedeemed != 1500 || mugs.PointsEarned != 0 {
+		t.Fatalf("mugs: %v, %d redeemed, %d earned", err, mugs.PointsRedeemed, mugs.PointsEarned)
+	}
+	ctl(t, s.addr, "refund", "--id", "big-back", "--sale", "big")
+	account(-500, "12000.00")
+	if out := ctl(t, s.addr, "rewards", returnsCard); !strings.Contains(out, "next            ещё 1000 баллов до «Кружка»") {
+		t.Errorf("tillctl rewards of a card in overdraft:\n%s", out)
+	}
+
 	// After a restart: the same refund again is its first answer, and the
 	// sale's bound holds.
 	p.stop(t)
