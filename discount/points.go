@@ -14,19 +14,7 @@ import (
 
 // usable returns the points the card may spend at now: its unexpired lots,
 // never more than its balance.
-func (e *engine) usable() int64 {
-	a := e.acct
-	if len(a.Lots) == 0 {
-		return max(a.Points, 0)
-	}
-	var sum int64
-	for _, l := range a.Lots {
-		if l.Points > 0 && !e.expired(l) {
-			sum += l.Points
-		}
-	}
-	return max(min(sum, a.Points), 0)
-}
+func (e *engine) usable() int64 { return Usable(*e.acct, e.now.t) }
 
 func (e *engine) expired(l pos.PointsLot) bool {
 	return !l.Expires.IsZero() && !e.now.t.Before(l.Expires)

@@ -256,3 +256,31 @@ func TestRefundProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestRefundKeepsAGiftItsBasketNoLongerEarns is the documented choice
+// (docs/rules.md, "Refunds"): a return is never priced again, so returning
+// most of a basket that earned a free gift gives back what the returned
+// lines were paid and charges nothing for the gift the customer keeps;
+// returning the gift itself gives back what it was paid: nothing.
+func TestRefundKeepsAGiftItsBasketNoLongerEarns(t *testing.T) {
+	rs := ruleset(Rule{ID: "umbrella", Kind: KindGift, GiftSKU: "umbrella", GiftName: "Зонт", MinBasket: 3000_00})
+	b := basket(line("tv", "electronics", 1, 3000_00), line("tea", "food", 1, 500_00), line("umbrella", "gifts", 1, 500_00))
+	sale := sell(t, rs, b, nil)
+	if sale.Lines[2].Total != 0 || sale.Total != 3500_00 {
+		t.Fatalf("the umbrella should be free above 3 000.00: %+v", sale.Lines)
+	}
+	r, err := RefundAfter(sale, []pos.ReturnLine{{Line: 1, Qty: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Amount != 3000_00 || r.Back != 3000_00 || r.Full {
+		t.Errorf("returning the tv: %+v; want 3 000.00 back and the umbrella kept", r)
+	}
+	r, err = RefundAfter(sale, []pos.ReturnLine{{Line: 3, Qty: 1}}, []int64{1, 0, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Amount != 0 {
+		t.Errorf("returning the free umbrella gave back %d", r.Amount)
+	}
+}

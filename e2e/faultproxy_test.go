@@ -213,8 +213,12 @@ func testSyncThroughFaults(t *testing.T, store string) {
 		t.Errorf("some kind of fault never happened: %v", faults)
 	}
 	answered.check(t)
-	t.Logf("%d sales on %d terminals: start %v, sales %v, drain %v, total %v",
-		faultSales, len(terms), ready.Sub(began).Round(time.Millisecond), sold.Sub(ready).Round(time.Millisecond),
+	var refunds int64
+	for _, ft := range terms {
+		refunds += ft.refunds
+	}
+	t.Logf("%d events (%d of them returns) on %d terminals: start %v, sales %v, drain %v, total %v",
+		faultSales, refunds, len(terms), ready.Sub(began).Round(time.Millisecond), sold.Sub(ready).Round(time.Millisecond),
 		drained.Sub(sold).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }
 

@@ -79,6 +79,13 @@ func TestReturns(t *testing.T) {
 		t.Errorf("a return beyond the sale: %s", out)
 	}
 
+	// What the card can get for its 1 000 points, and how much of a basket
+	// they may pay (no redeem rule here: only the catalog's mug).
+	if out := ctl(t, s.addr, "rewards", returnsCard, "tv:electronics:1:600.00"); !strings.Contains(out, "points          1000 (1000 usable now)") ||
+		!strings.Contains(out, "Кружка (mug) for 500 points: available") || !strings.Contains(out, "this basket     up to 0 points, 0.00 RUB") {
+		t.Errorf("tillctl rewards:\n%s", out)
+	}
+
 	// A hundred buy-then-return cycles leave nothing behind.
 	for i := range 100 {
 		s2, _, err := s.api.Sale(ctx, till.SaleRequest{ID: fmt.Sprintf("c%d", i), Basket: pos.Basket{Card: returnsCard, Lines: []pos.Line{{SKU: "tv", Qty: 1, UnitPrice: 1234_56}}}})
@@ -130,6 +137,24 @@ func TestReturns(t *testing.T) {
 		t.Errorf("%d of 20 refused, %s back; want 10 and %s", refused, money.Display(back, "RUB"), money.Display(pens.Total+donated, "RUB"))
 	}
 	account(1000, "12000.00")
+
+	// A return after the points it takes back were spent: 60 000.00 at Gold
+	// earns 540 points; three mugs take 1 500 of the 1 540; returning the
+	// first sale takes back 540 the card no longer has: -500, an overdraft
+	// that later earnings pay back before any point can be spent.
+	big, _, err := s.api.Sale(ctx, till.SaleRequest{ID: "big", Basket: pos.Basket{Card: returnsCard, Lines: []pos.Line{{SKU: "sofa", Qty: 1, UnitPrice: 60000_00}}}})
+	if err != nil || big.PointsEarned != 540 {
+		t.Fatalf("big sale: %v, %d points", err, big.PointsEarned)
+	}
+	mugs, _, err := s.api.Sale(ctx, till.SaleRequest{ID: "mugs", Basket: pos.Basket{Card: returnsCard, RedeemPoints: 1500, Lines: []pos.Line{{SKU: "mug", Qty: 3, UnitPrice: 300_00}}}})
+	if err != nil || mugs.PointsRedeemed != 1500 || mugs.PointsEarned != 0 {
+		t.Fatalf("mugs: %v, %d redeemed, %d earned", err, mugs.PointsRedeemed, mugs.PointsEarned)
+	}
+	ctl(t, s.addr, "refund", "--id", "big-back", "--sale", "big")
+	account(-500, "12000.00")
+	if out := ctl(t, s.addr, "rewards", returnsCard); !strings.Contains(out, "next            ещё 1000 баллов до «Кружка»") {
+		t.Errorf("tillctl rewards of a card in overdraft:\n%s", out)
+	}
 
 	// After a restart: the same refund again is its first answer, and the
 	// sale's bound holds.

@@ -1,7 +1,9 @@
-// Package ledger is a terminal's durable record: one bbolt file holding every sale
-// event (gap-free, hash chained), the outbox of events HQ has not acknowledged yet,
-// the idempotency index of client sale ids, the loyalty account views the sales
-// changed, and the cache of rulesets. A sale is recorded in one fsynced journal
+// Package ledger is a terminal's durable record: one bbolt file holding every
+// sale and refund event (gap-free, hash chained; RecordRefund checks a refund
+// against its sale and the refunds before it inside the commit), the outbox
+// of events HQ has not acknowledged yet, the idempotency index of client
+// sale and refund ids, the loyalty account views the events changed, and
+// the cache of rulesets. A sale is recorded in one fsynced journal
 // record together with everything it changes, so after a crash or a power cut the
 // ledger holds either all of a sale or none of it, and RecordSale returns only
 // once its record is on disk. The journal (PATH-journal, see journal.go) is moved
@@ -29,8 +31,9 @@
 //	effects   seq → what the event did to its card and which sale it recorded:
 //	          spend (int64), points (int64), the card's length (1 byte), the card
 //	          (empty for a sale without a card), the client's sale id.
-//	sales     client sale id → seq (8 bytes) + sha256 request digest (32 bytes),
-//	          for the events kept.
+//	sales     client id → seq (8 bytes) + sha256 request digest (32 bytes),
+//	          for the events kept: a sale's id as is, another type's id
+//	          after its prefix ("\x00refund\x00", see kinds in kinds.go).
 //	accounts  card → pos.Account as JSON: the card's view.
 //	bases     card → seq (8 bytes) + pos.Account as JSON: what the view starts
 //	          from, complete up to that seq (an HQ snapshot, or pruned events).
@@ -38,6 +41,9 @@
 //	          signature, the ruleset's bytes as HQ sent them.
 //	holders   card → pos.CardHolder as JSON with "pending" set while HQ has not
 //	          acknowledged it: the holder's personal data, beside the chain.
+//	returns   sale seq → {"lines": units of each line refunds returned} for
+//	          the kept sales that refunds returned units of. Made by the
+//	          first refund: a file without it has none (no schema change).
 //
 // The meta also holds "journal_gen", the generation of the last journal records
 // a checkpoint moved into the file (absent before the first).

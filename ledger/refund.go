@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,8 +109,9 @@ type saleLines struct {
 
 // refundFacts is what the ledger reads of a refund body.
 type refundFacts struct {
-	Card    string `json:"card"`
-	SaleSeq uint64 `json:"sale_seq"`
+	Card    string  `json:"card"`
+	SaleSeq uint64  `json:"sale_seq"`
+	Before  []int64 `json:"before"`
 	Lines   []struct {
 		Line int   `json:"line"`
 		Qty  int64 `json:"qty"`
@@ -228,7 +230,7 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 	if err != nil {
 		return Receipt{}, fmt.Errorf("price: %w", err)
 	}
-	if err := facts.says(sale.Seq, card, returned); err != nil {
+	if err := facts.says(sale.Seq, card, returned, before); err != nil {
 		return Receipt{}, fmt.Errorf("price: %w", err)
 	}
 	after := append([]int64(nil), before...)
@@ -246,9 +248,11 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 }
 
 // says checks that a refund body names the sale, the card and the units
-// the ledger checked.
-func (f refundFacts) says(saleSeq uint64, card string, returned []pos.ReturnLine) error {
+// the ledger checked, and, when it says, the units returned before.
+func (f refundFacts) says(saleSeq uint64, card string, returned []pos.ReturnLine, before []int64) error {
 	switch {
+	case f.Before != nil && !slices.Equal(f.Before, before):
+		return fmt.Errorf("the refund body counts %v returned before, the ledger %v", f.Before, before)
 	case f.SaleSeq != saleSeq:
 		return fmt.Errorf("the refund body names sale %d, not %d", f.SaleSeq, saleSeq)
 	case f.Card != card:

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
@@ -169,6 +170,20 @@ func (c *Client) AccountOfType(ctx context.Context, card, cardType string) (till
 	}
 	_, err := c.Do(ctx, http.MethodGet, path, nil, &a)
 	return a, err
+}
+
+// Rewards tells what a card can get for its points now; with a basket that
+// has lines, also how much of it the card may pay with points.
+func (c *Client) Rewards(ctx context.Context, card string, b *pos.Basket) (discount.Rewards, error) {
+	var rw discount.Rewards
+	path := "/v1/accounts/" + url.PathEscape(card) + "/rewards"
+	var err error
+	if b != nil {
+		_, err = c.Do(ctx, http.MethodPost, path, b, &rw)
+	} else {
+		_, err = c.Do(ctx, http.MethodGet, path, nil, &rw)
+	}
+	return rw, err
 }
 
 // Present makes a software reader deliver data, as if a card were presented.

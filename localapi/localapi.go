@@ -74,6 +74,8 @@ func (a *api) routes() []struct {
 		{"POST /v1/sales", token, a.sale},
 		{"POST /v1/refunds", token, a.refund},
 		{"GET /v1/accounts/{card}", token, a.account},
+		{"GET /v1/accounts/{card}/rewards", token, a.rewards},
+		{"POST /v1/accounts/{card}/rewards", token, a.rewards},
 		{"POST /v1/customers", token, a.register},
 		{"POST /v1/devices/{name}/scan", token, a.present},
 		{"GET /v1/ledger/verify", token, a.ledgerVerify},
@@ -163,6 +165,7 @@ func (a *api) refund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, replayed, err := a.Till.Refund(req)
+	a.metrics.observeRefund(replayed, err)
 	if err != nil {
 		a.fail(w, "refund", err)
 		return
@@ -194,6 +197,21 @@ func (a *api) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, c)
+}
+
+// rewards answers what a card can get for its points now; POSTed a basket,
+// also how much of it the card may pay with points.
+func (a *api) rewards(w http.ResponseWriter, r *http.Request) {
+	var b pos.Basket
+	if r.Method == http.MethodPost && !a.decode(w, r, &b) {
+		return
+	}
+	rw, err := a.Till.Rewards(r.PathValue("card"), r.URL.Query().Get("card_type"), b)
+	if err != nil {
+		a.fail(w, "rewards", err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, rw)
 }
 
 // boolParam reads an optional query parameter that is true or false ("1",

@@ -20,6 +20,7 @@ type metrics struct {
 	reg     *prometheus.Registry
 	quotes  *prometheus.CounterVec
 	sales   *prometheus.CounterVec
+	refunds *prometheus.CounterVec
 	commit  prometheus.Histogram
 	refused *prometheus.CounterVec
 	handler http.Handler
@@ -34,6 +35,9 @@ func newMetrics(t *till.Till) *metrics {
 		sales: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tilld_sales_total", Help: "Sale requests, by outcome (recorded, replayed, conflict, bad_request, error).",
 		}, []string{"outcome"}),
+		refunds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tilld_refunds_total", Help: "Refund requests, by outcome (recorded, replayed, conflict, over_return, no_sale, bad_request, error).",
+		}, []string{"outcome"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tilld_sale_commit_seconds",
 			Help:    "Time from a sale request to its durable commit (fsync included).",
@@ -43,7 +47,7 @@ func newMetrics(t *till.Till) *metrics {
 			Name: "tilld_api_refused_total", Help: "Local API requests refused before any work, by why (cross_site, bad_host, remote_without_token, unauthorized, bad_content_type).",
 		}, []string{"why"}),
 	}
-	m.reg.MustRegister(m.quotes, m.sales, m.commit, m.refused, &tillCollector{t: t},
+	m.reg.MustRegister(m.quotes, m.sales, m.refunds, m.commit, m.refused, &tillCollector{t: t},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
@@ -126,4 +130,20 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// observeRefund counts a refund request by its outcome.
+func (m *metrics) observeRefund(replayed bool, err error) {
+	switch {
+	case err == nil && replayed:
+		m.refunds.WithLabelValues("replayed").Inc()
+	case err == nil:
+		m.refunds.WithLabelValues("recorded").Inc()
+	case errors.Is(err, till.ErrOverReturn):
+		m.refunds.WithLabelValues("over_return").Inc()
+	case errors.Is(err, till.ErrNoSale):
+		m.refunds.WithLabelValues("no_sale").Inc()
+	default:
+		m.refunds.WithLabelValues(outcome(err)).Inc()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -144,6 +145,13 @@ func TestRefundWorkedExample(t *testing.T) {
 	}
 	if code, msg := e.post(t, "/v1/refunds", `{"id":"r5","sale":"s1","lines":[{"line":1,"qty":1,"extra":1}]}`); code != http.StatusBadRequest {
 		t.Errorf("unknown field: %d %s", code, msg)
+	}
+	w := e.serve("GET", "/metrics", "", "127.0.0.1:1", nil)
+	for _, want := range []string{`tilld_refunds_total{outcome="recorded"} 3`, `tilld_refunds_total{outcome="replayed"} 1`,
+		`tilld_refunds_total{outcome="over_return"} 2`, `tilld_refunds_total{outcome="no_sale"} 1`, `tilld_refunds_total{outcome="conflict"} 1`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("metrics: no %s", want)
+		}
 	}
 }
 
@@ -287,5 +295,47 @@ func TestRefundsAreGuarded(t *testing.T) {
 	}
 	if w := e.serve("POST", "/v1/refunds", body, "127.0.0.1:1", withToken); w.Code != http.StatusCreated {
 		t.Errorf("refund with the token: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestRewardsThroughTheAPI: GET /v1/accounts/{card}/rewards lists what the
+// card can get now; POSTed a basket, how much of it points may pay, and a
+// sale asking for part of that pays with exactly that part.
+func TestRewardsThroughTheAPI(t *testing.T) {
+	e := newEnv(t, returnsRules+`
+[[rule]]
+id = "pay"
+kind = "redeem"
+point_value = "1.00"
+max_share = "50%"
+`)
+	ctx := context.Background()
+	if err := e.till.Ledger().PutSnapshot(returnsCard, pos.Account{Points: 460, Sales: 3}, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.client.Rewards(ctx, returnsCard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Usable != 460 || len(r.Catalog) != 1 || r.Catalog[0].Affordable || r.NextReason != "ещё 40 баллов до «Кружка»" {
+		t.Errorf("rewards: %+v", r)
+	}
+	basket := pos.Basket{Lines: []pos.Line{{SKU: "tv", Qty: 1, UnitPrice: 600_00}}}
+	r, err = e.client.Rewards(ctx, returnsCard, &basket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Redeem == nil || r.Redeem.Points != 300 || r.Redeem.Value != 300_00 {
+		t.Errorf("rewards on a basket of 600.00: %+v", r.Redeem)
+	}
+	// The customer pays 120 of the 300 points they may.
+	basket.Card, basket.RedeemPoints = returnsCard, 120
+	s, _, err := e.client.Sale(ctx, till.SaleRequest{ID: "s1", Basket: basket})
+	if err != nil || s.PointsRedeemed != 120 || s.Total != 480_00 {
+		t.Fatalf("a sale paying 120 points: %v %+v", err, s.Quote)
+	}
+	var ae *localapi.APIError
+	if _, err := e.client.Rewards(ctx, "12", nil); !errors.As(err, &ae) || ae.Code != "bad_request" {
+		t.Errorf("rewards of a bad card: %v", err)
 	}
 }

@@ -375,6 +375,10 @@ type Refund struct {
 	SaleSeq   uint64    `json:"sale_seq"`
 	SaleAt    time.Time `json:"sale_at"`
 	Reason    string    `json:"reason,omitempty"`
+	// Before is how many units of each of the sale's lines earlier refunds
+	// had returned: with the sale, what the refund was worked out from
+	// (discount.RefundAfter), so that anyone holding both can check it.
+	Before []int64 `json:"before,omitempty"`
 	RefundQuote
 	// Spend is what the refund takes off the card's lifetime spend: the
 	// money the returned lines were paid, so the next purchase's tier is

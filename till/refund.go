@@ -147,7 +147,7 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			return ledger.Priced{}, err
 		}
 		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At,
-			Reason: req.Reason, RefundQuote: rq, Spend: rq.Amount, Request: digest})
+			Reason: req.Reason, Before: before, RefundQuote: rq, Spend: rq.Amount, Request: digest})
 		if err != nil {
 			return ledger.Priced{}, err
 		}

@@ -234,7 +234,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	account.Flags().StringVar(&cardType, "card-type", "", "the card number's type as the scan named it (ean13, uid, pan, ...); default: read from the number")
-	root.AddCommand(status, devices, scan, quote, sale, refundCmd(client, out), account, customerCmd(client, out), doctorCmd(c, stdout), ledgerCmd(client, stdout))
+	root.AddCommand(status, devices, scan, quote, sale, refundCmd(client, out), rewardsCmd(client, out), account, customerCmd(client, out), doctorCmd(c, stdout), ledgerCmd(client, stdout))
 	err := root.ExecuteContext(ctx)
 	var apiErr *localapi.APIError
 	if errors.As(err, &apiErr) {
