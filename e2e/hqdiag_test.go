@@ -16,7 +16,8 @@ import (
 )
 
 // hqWithoutRules initialises tillhq in work/hq for the TLS names hosts and
-// starts it with no ruleset, as after `tillhq init` and `systemctl start`.
+// starts it with no ruleset: `tillhq init` and `systemctl start` with the
+// starter ruleset init wrote taken away, so that serve publishes nothing.
 func hqWithoutRules(t *testing.T, work string, hosts ...string) *hqProc {
 	t.Helper()
 	hqData := filepath.Join(work, "hq")
@@ -25,6 +26,9 @@ func hqWithoutRules(t *testing.T, work string, hosts ...string) *hqProc {
 		args = append(args, "--host", h)
 	}
 	run(t, bin("tillhq"), args...)
+	if err := os.Remove(filepath.Join(hqData, "starter-rules.toml")); err != nil {
+		t.Fatal(err)
+	}
 	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
 	h := &hqProc{adminURL: "http://" + adminAddr, addr: hqAddr,
 		args: []string{"serve", "--data", hqData, "--listen", hqAddr, "--admin", adminAddr}}
