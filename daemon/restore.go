@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tilld/tilld/internal/durable"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/sync/forward"
 	"github.com/tilld/tilld/sync/wire"
@@ -126,21 +127,8 @@ func RestoreFromHQ(ctx context.Context, opts RestoreOptions) (RestoreResult, err
 	if err := l.Close(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(path, res.Path); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(opts.DataDir); err != nil {
+	if err := durable.Rename(path, res.Path); err != nil {
 		return fail(err)
 	}
 	return res, nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
