@@ -8,12 +8,15 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/tilld/tilld/internal/sysdirs"
 )
 
 // Paths the fixes point at: where the tilld package installs its rules and
 // configuration.
+var ConfigFile = sysdirs.ConfigFile
+
 const (
-	ConfigFile = "/etc/tilld/tilld.toml"
 	UdevRules  = "/lib/udev/rules.d/60-tilld.rules"
 	PolkitRule = "/usr/share/polkit-1/rules.d/60-tilld.rules"
 )

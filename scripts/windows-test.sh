@@ -17,7 +17,11 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 GO=${GO:-go}
-WINDOWS_TEST_PKGS=${WINDOWS_TEST_PKGS:-"./money ./pos ./event ./discount ./discount/rulesfile ./device ./device/serial ./sync/wire ./internal/tomlpos ./internal/durable ./ledger"}
+WINDOWS_TEST_PKGS=${WINDOWS_TEST_PKGS:-"./money ./pos ./discount ./discount/rulesfile ./device ./internal/tomlpos ./internal/durable ./ledger"}
+# Skipped under wine: the tests that run `go list` over the source tree (the
+# same on every system; there is no go command inside the prefix).
+WINDOWS_SKIP='^(TestPureImports|TestOwnImports)$'
+
 pkgs=${*:-$WINDOWS_TEST_PKGS}
 scripts/ensure-debs.sh gcc-mingw-w64-x86-64 wine64 socat
 
@@ -37,5 +41,5 @@ printf '{"Replace":{"%s":"%s"}}\n' "$at" "$work/at_windows.go" >"$work/overlay.j
 # The prefix, once, before the test binaries race to make it.
 scripts/windows-wine.sh cmd /c exit >/dev/null 2>&1 || true
 GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc \
-	$GO test -count=1 -timeout 10m -p 1 -overlay "$work/overlay.json" \
+	$GO test -count=1 -timeout 10m -p 1 -skip "$WINDOWS_SKIP" -overlay "$work/overlay.json" \
 	-exec "$root/scripts/windows-wine.sh" $pkgs

@@ -17,7 +17,7 @@ import (
 	"github.com/tilld/tilld/version"
 )
 
-const defaultConfig = "/etc/tilld/tilld.toml"
+var defaultConfig = daemon.DefaultConfigFile
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
