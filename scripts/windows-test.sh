@@ -17,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 GO=${GO:-go}
-WINDOWS_TEST_PKGS=${WINDOWS_TEST_PKGS:-"./money ./pos ./discount ./discount/rulesfile ./device ./internal/tomlpos ./internal/durable ./ledger"}
+WINDOWS_TEST_PKGS=${WINDOWS_TEST_PKGS:-"./money ./pos ./discount ./discount/rulesfile ./device ./internal/tomlpos ./internal/durable ./ledger ./daemon/winsvc"}
 # Skipped under wine: the tests that run `go list` over the source tree (the
 # same on every system; there is no go command inside the prefix).
 WINDOWS_SKIP='^(TestPureImports|TestOwnImports)$'
@@ -37,6 +37,10 @@ if cmp -s "$at" "$work/at_windows.go"; then
 	exit 1
 fi
 printf '{"Replace":{"%s":"%s"}}\n' "$at" "$work/at_windows.go" >"$work/overlay.json"
+
+# tilld.exe for the service test (daemon/winsvc), by its wine path.
+OUT="$work/bin" scripts/windows-build.sh test >/dev/null
+export TILLD_WINDOWS_EXE="Z:$(echo "$work/bin/tilld.exe" | tr / '\\')"
 
 # The prefix, once, before the test binaries race to make it.
 scripts/windows-wine.sh cmd /c exit >/dev/null 2>&1 || true

@@ -6,11 +6,13 @@ package sysdirs
 import (
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/windows"
 )
 
 // Under %ProgramData%\tilld, which `tilld service install` and the .msi
 // create; the service gives the data and log directories an ACL that keeps
-// users other than SYSTEM and the Administrators out (winsvc.SecureDirs).
+// users other than SYSTEM and the Administrators out (cmd/tilld: SecureDirs).
 var (
 	Root       = root()
 	ConfigFile = filepath.Join(Root, "tilld.toml")
@@ -18,11 +20,16 @@ var (
 	LogDir     = filepath.Join(Root, "log")
 )
 
-// root is %ProgramData%\tilld (C:\ProgramData\tilld when the variable is unset).
+// root is the ProgramData known folder's tilld. The known folder, not the
+// %ProgramData% variable: a variable can differ between processes (under wine
+// a service gets C:\users\Public, a console C:\ProgramData), and the service,
+// the installer and tillctl must agree.
 func root() string {
-	pd := os.Getenv("ProgramData")
-	if pd == "" {
-		pd = `C:\ProgramData`
+	pd, err := windows.KnownFolderPath(windows.FOLDERID_ProgramData, 0)
+	if err != nil || pd == "" {
+		if pd = os.Getenv("ProgramData"); pd == "" {
+			pd = `C:\ProgramData`
+		}
 	}
 	return filepath.Join(pd, "tilld")
 }
