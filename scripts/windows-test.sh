@@ -17,13 +17,13 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 GO=${GO:-go}
-WINDOWS_TEST_PKGS=${WINDOWS_TEST_PKGS:-"./money ./pos ./discount ./discount/rulesfile ./device ./internal/tomlpos ./internal/durable ./ledger ./daemon/winsvc"}
+WINDOWS_TEST_PKGS=${WINDOWS_TEST_PKGS:-"./money ./pos ./discount ./discount/rulesfile ./device ./internal/tomlpos ./internal/durable ./ledger ./daemon/winsvc ./device/hidpos"}
 # Skipped under wine: the tests that run `go list` over the source tree (the
 # same on every system; there is no go command inside the prefix).
 WINDOWS_SKIP='^(TestPureImports|TestOwnImports)$'
 
 pkgs=${*:-$WINDOWS_TEST_PKGS}
-scripts/ensure-debs.sh gcc-mingw-w64-x86-64 wine64 socat
+scripts/ensure-debs.sh gcc-mingw-w64-x86-64 wine64
 
 work=$(mktemp -d /tmp/tilld-wine.XXXXXX)
 trap 'wineserver_stop; rm -rf "$work"' EXIT INT TERM
@@ -44,6 +44,16 @@ export TILLD_WINDOWS_EXE="Z:$(echo "$work/bin/tilld.exe" | tr / '\\')"
 
 # The prefix, once, before the test binaries race to make it.
 scripts/windows-wine.sh cmd /c exit >/dev/null 2>&1 || true
-GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc \
-	$GO test -count=1 -timeout 10m -p 1 -skip "$WINDOWS_SKIP" -overlay "$work/overlay.json" \
-	-exec "$root/scripts/windows-wine.sh" $pkgs
+wintest() {
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc \
+		$GO test -count=1 -timeout 10m -p 1 -overlay "$work/overlay.json" \
+		-exec "$root/scripts/windows-wine.sh" "$@"
+}
+wintest -skip "$WINDOWS_SKIP" $pkgs
+
+# Not run: device/serial's TestCOMPort. Wine 8.0 maps COM5 to a socat pty
+# (dosdevices\com5 -> the pty) and tarm/serial opens it, but its first read
+# never returns, neither with the bytes written to the other end nor after
+# its timeout: wine does not honour the COMMTIMEOUTS tarm/serial sets for its
+# overlapped reads on a pty. The test runs on Windows with a null-modem pair
+# (com0com): TILLD_WINE_COM=COM5 TILLD_WINE_COM_HOST=COM6 go test -run COM ./device/serial.
