@@ -2,7 +2,8 @@
 # windows-test.sh [PACKAGE...]: run packages' tests as windows/amd64 binaries
 # under Debian's wine64, in one throwaway wine prefix made for this run (`make
 # test-windows`). Without arguments: the pure packages, the ledger and the
-# Windows-only parts (WINDOWS_TEST_PKGS below).
+# Windows-only parts (WINDOWS_TEST_PKGS below), then the .msi
+# (packaging/windows/check-msi.sh).
 #
 # Two things in wine 8.0 are worked around, for the tests only:
 #  - it has no bcryptprimitives.dll, which Go's runtime needs: windows-wine.sh
@@ -23,7 +24,7 @@ WINDOWS_TEST_PKGS=${WINDOWS_TEST_PKGS:-"./money ./pos ./discount ./discount/rule
 WINDOWS_SKIP='^(TestPureImports|TestOwnImports)$'
 
 pkgs=${*:-$WINDOWS_TEST_PKGS}
-scripts/ensure-debs.sh gcc-mingw-w64-x86-64 wine64
+scripts/ensure-debs.sh gcc-mingw-w64-x86-64 wine64 wixl msitools
 
 work=$(mktemp -d /tmp/tilld-wine.XXXXXX)
 trap 'wineserver_stop; rm -rf "$work"' EXIT INT TERM
@@ -39,7 +40,7 @@ fi
 printf '{"Replace":{"%s":"%s"}}\n' "$at" "$work/at_windows.go" >"$work/overlay.json"
 
 # tilld.exe for the service test (daemon/winsvc), by its wine path.
-OUT="$work/bin" scripts/windows-build.sh test >/dev/null
+NO_MSI=1 OUT="$work/bin" scripts/windows-build.sh test >/dev/null
 export TILLD_WINDOWS_EXE="Z:$(echo "$work/bin/tilld.exe" | tr / '\\')"
 
 # The prefix, once, before the test binaries race to make it.
@@ -50,6 +51,10 @@ wintest() {
 		-exec "$root/scripts/windows-wine.sh" "$@"
 }
 wintest -skip "$WINDOWS_SKIP" $pkgs
+[ $# -gt 0 ] && exit 0
+
+# The .msi: its tables, then install, upgrade, uninstall under wine's msiexec.
+packaging/windows/check-msi.sh "$work/bin"
 
 # Not run: device/serial's TestCOMPort. Wine 8.0 maps COM5 to a socat pty
 # (dosdevices\com5 -> the pty) and tarm/serial opens it, but its first read

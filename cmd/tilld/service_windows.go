@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -65,7 +67,7 @@ func isFinal(code int) bool {
 // runs them too).
 func platformCommands() []*cobra.Command {
 	cmd := &cobra.Command{Use: "service", Short: "install or remove tilld as a Windows service"}
-	var config string
+	var config, template string
 	var manual bool
 	install := &cobra.Command{
 		Use:   "install",
@@ -87,8 +89,16 @@ Administrators only; the configuration readable by local users too.`,
 			if err := SecureDirs(); err != nil {
 				return err
 			}
+			if template != "" {
+				if err := copyIfMissing(template, config); err != nil {
+					return err
+				}
+			}
 			if err := winsvc.Install(winsvc.InstallOptions{Exe: exe, Args: []string{"service", "run", "--config", config}, Manual: manual,
 				Warn: func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "tilld: warning:", msg) }}); err != nil {
+				return err
+			}
+			if err := winsvc.AddToPath(filepath.Dir(exe)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "service %s installed: %s service run --config %s\n", winsvc.Name, exe, config)
@@ -97,20 +107,35 @@ Administrators only; the configuration readable by local users too.`,
 	}
 	install.Flags().StringVar(&config, "config", daemon.DefaultConfigFile, "configuration file the service runs with")
 	install.Flags().BoolVar(&manual, "manual", false, "start by hand, not at boot")
+	install.Flags().StringVar(&template, "config-template", "", "copy this file to the configuration file when that is missing (the .msi's tilld.toml.example)")
 	var timeout time.Duration
+	var purge bool
 	remove := &cobra.Command{
 		Use:   "remove",
-		Short: "stop and remove the tilld service; the configuration and data stay",
+		Short: "stop and remove the tilld service; the configuration and data stay unless --purge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := winsvc.Remove(timeout); err != nil {
+			if err := winsvc.Remove(timeout); err != nil && !purge {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "service %s removed; %s stays\n", winsvc.Name, sysdirs.Root)
+			if exe, err := os.Executable(); err == nil {
+				if err := winsvc.RemoveFromPath(filepath.Dir(exe)); err != nil {
+					return err
+				}
+			}
+			if !purge {
+				fmt.Fprintf(cmd.OutOrStdout(), "service %s removed; %s stays\n", winsvc.Name, sysdirs.Root)
+				return nil
+			}
+			if err := removeTree(sysdirs.Root); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "service %s removed, and %s with the ledger, keys and configuration\n", winsvc.Name, sysdirs.Root)
 			return nil
 		},
 	}
 	remove.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the service to stop")
+	remove.Flags().BoolVar(&purge, "purge", false, "remove "+sysdirs.Root+" too: the configuration, the ledger (sales HQ may not have yet), the keys")
 	var runConfig string
 	runCmd := &cobra.Command{
 		Use:   "run",
@@ -133,6 +158,49 @@ func SecureDirs() error {
 	}
 	for _, d := range []string{sysdirs.DataDir, sysdirs.LogDir} {
 		if err := winsvc.SecureDir(d, winsvc.PrivateSDDL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyIfMissing copies the template to path unless path exists: an
+// installation never replaces a configuration store IT edited.
+func copyIfMissing(template, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	b, err := os.ReadFile(template)
+	if err != nil {
+		return fmt.Errorf("configuration template: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write the configuration: %w", err)
+	}
+	return nil
+}
+
+// removeTree removes dir and everything in it, deepest first, one os.Remove
+// (DeleteFile, RemoveDirectory) at a time. Not os.RemoveAll: Go 1.26's
+// deletes through FileDispositionInformationEx, which wine 8.0 does not
+// implement, and the .msi's purge is tested under wine.
+func removeTree(dir string) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		paths = append(paths, path)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := os.Remove(paths[i]); err != nil {
 			return err
 		}
 	}

@@ -138,6 +138,12 @@ func Install(o InstallOptions) error {
 		cfg.StartType, cfg.DelayedAutoStart = mgr.StartManual, false
 	}
 	s, err := m.CreateService(Name, o.Exe, cfg, o.Args...)
+	if errors.Is(err, windows.ERROR_INVALID_LEVEL) && cfg.DelayedAutoStart {
+		// Wine 8.0 has no delayed automatic start (Windows has since Vista).
+		o.warn("this system has no delayed automatic start: tilld starts at boot with the other services")
+		cfg.DelayedAutoStart = false
+		s, err = m.CreateService(Name, o.Exe, cfg, o.Args...)
+	}
 	if err != nil {
 		return fmt.Errorf("install service %s: %w", Name, err)
 	}
