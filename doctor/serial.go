@@ -45,8 +45,7 @@ func Serial(reader, path string, opts SerialOptions) Check {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Result{Status: Fail,
 				Detail: fmt.Sprintf("serial port %s missing: is the adapter plugged in?", path),
-				Fix: fmt.Sprintf("plug the adapter in; `ls -l /dev/serial/by-id/` lists the connected ones. "+
-					"If it shows up under another name, set port of reader %q in %s to its /dev/serial/by-id/ link, which stays the same across reboots.", reader, ConfigFile),
+				Fix:    serialMissingFix(reader),
 			}
 		}
 		if err != nil {
