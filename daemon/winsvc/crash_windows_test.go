@@ -131,4 +131,3 @@ func runExe(t *testing.T, exe string, args ...string) string {
 	}
 	return string(out)
 }
-
