@@ -16,7 +16,7 @@ GOBIN       := $(shell $(GO) env GOPATH)/bin
 # till page itself), driven with chromedp.
 TEST_DEBS := libpcsclite-dev pcscd vsmartcard-vpcd socat postgresql-15 chromium
 
-.PHONY: all build demo test test-hid test-powercut deps check unit fuzz fuzz-long clean deb deb-check
+.PHONY: all build demo test test-hid test-powercut test-windows windows deps check unit fuzz fuzz-long clean deb deb-check
 
 all: build
 
@@ -30,7 +30,7 @@ demo: build
 
 ## test: everything CI runs — formatting, vet, staticcheck, all tests for real, the QEMU
 ## HID tier, and the .deb packages built, linted, installed, run and removed.
-test: deps check unit test-hid test-powercut deb deb-check
+test: deps check unit test-hid test-powercut test-windows deb deb-check
 
 deps:
 	@scripts/ensure-debs.sh $(TEST_DEBS)
@@ -60,6 +60,16 @@ test-powercut:
 	@scripts/ensure-debs.sh $(POWERCUT_DEBS)
 	@kernel=$$(scripts/qemu-kernel.sh) && \
 	  $(GO) test -count=1 -timeout 3h -run '^TestPowerCut$$' ./e2e -powercut.kernel="$$kernel" $(POWERCUT_FLAGS)
+
+## windows: tilld.exe, tillctl.exe, tillhq.exe for windows/amd64 (cgo with mingw-w64 for
+## hid) and the .msi into dist/windows/ (packaging/windows/README.md).
+windows:
+	scripts/windows-build.sh $(VERSION)
+
+## test-windows: the pure packages', the ledger's and the Windows parts' tests as
+## windows/amd64 binaries under wine64, in a throwaway wine prefix (a few minutes).
+test-windows:
+	scripts/windows-test.sh
 
 ## deb: .deb packages of tilld (with tillctl) and tillhq for amd64 and arm64 into dist/.
 deb:

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/tilld/tilld/device"
+	"github.com/tilld/tilld/internal/sysdirs"
 	"github.com/tilld/tilld/internal/tomlpos"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/serve"
@@ -21,9 +22,12 @@ import (
 )
 
 // Defaults of the configuration file's settings.
-const (
-	DefaultDataDir = "/var/lib/tilld"
-	DefaultListen  = localapi.DefaultAddr
+const DefaultListen = localapi.DefaultAddr
+
+// Defaults that depend on the system (internal/sysdirs).
+var (
+	DefaultDataDir    = sysdirs.DataDir
+	DefaultConfigFile = sysdirs.ConfigFile
 )
 
 // Config is tilld.toml, decoded and checked. The zero value of every field but

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tilld/tilld/internal/atomicfile"
+	"github.com/tilld/tilld/internal/durable"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
@@ -127,7 +127,7 @@ func Enroll(ctx context.Context, hqURL, token, dataDir string) (*Identity, error
 		name string
 		data []byte
 	}{{keyFile, keyPEM}, {certFile, []byte(ans.Certificate)}, {caFile, []byte(ans.CA)}, {identityFile, idJSON}} {
-		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
+		if err := durable.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return nil, fmt.Errorf("enroll: %w", err)
 		}
 	}

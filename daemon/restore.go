@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tilld/tilld/internal/atomicfile"
+	"github.com/tilld/tilld/internal/durable"
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/sync/forward"
 	"github.com/tilld/tilld/sync/hqclient"
@@ -125,10 +125,7 @@ func RestoreFromHQ(ctx context.Context, opts RestoreOptions) (RestoreResult, err
 	if err := l.Close(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(path, res.Path); err != nil {
-		return fail(err)
-	}
-	if err := atomicfile.SyncDir(opts.DataDir); err != nil {
+	if err := durable.Rename(path, res.Path); err != nil {
 		return fail(err)
 	}
 	return res, nil

@@ -27,8 +27,7 @@ func PCSC(list func(ctx context.Context) ([]string, error), opts PCSCOptions) Ch
 		if err != nil {
 			return Result{Status: Fail,
 				Detail: fmt.Sprintf("pcscd not reachable: %v", err),
-				Fix: fmt.Sprintf("install and start it: `apt-get install pcscd`, `systemctl enable --now pcscd.socket`. "+
-					"If it runs, the polkit rule %s must let user %s use it: `journalctl -u pcscd` shows refusals.", PolkitRule, ServiceUser)}
+				Fix:    pcscUnreachableFix()}
 		}
 		var missing []string
 		for _, w := range opts.Want {
@@ -46,7 +45,7 @@ func PCSC(list func(ctx context.Context) ([]string, error), opts PCSCOptions) Ch
 		if len(readers) > 0 {
 			seen = strings.Join(readers, ", ")
 		}
-		fix := "plug the reader in; `pcsc_scan` (package pcsc-tools) shows what pcscd sees; most USB readers need package libccid."
+		fix := pcscNoReaderFix
 		switch {
 		case len(missing) > 0:
 			return Result{Status: Fail, Detail: fmt.Sprintf("no reader matching %s; pcscd sees: %s", strings.Join(missing, ", "), seen),
@@ -100,13 +99,13 @@ func HID(reader, device string, enumerate func(ctx context.Context) ([]HIDDevice
 			var err error
 			if vid, pid, err = parseUSBID(device); err != nil {
 				return Result{Status: Fail, Detail: fmt.Sprintf("reader %q: device %q is not a USB vid:pid such as \"1eab:1310\"", reader, device),
-					Fix: fmt.Sprintf("fix the device setting of reader %q in %s: `lsusb` shows the id.", reader, ConfigFile)}
+					Fix: fmt.Sprintf("fix the device setting of reader %q in %s: %s shows the id.", reader, ConfigFile, usbList)}
 			}
 		}
 		devs, err := enumerate(ctx)
 		if err != nil {
 			return Result{Status: Fail, Detail: fmt.Sprintf("cannot list USB HID devices: %v", err),
-				Fix: "tilld and tillctl need a build with cgo for HID scanners (the Debian package has it); `lsusb` lists the devices meanwhile."}
+				Fix: "tilld and tillctl need a build with cgo for HID scanners (the Debian package and the .msi have it); " + usbList + " lists the devices meanwhile."}
 		}
 		var dev *HIDDevice
 		for i := range devs {
@@ -122,8 +121,8 @@ func HID(reader, device string, enumerate func(ctx context.Context) ([]HIDDevice
 		if dev == nil {
 			return Result{Status: Fail,
 				Detail: fmt.Sprintf("HID scanner %s missing: is it plugged in?", id),
-				Fix: fmt.Sprintf("plug it in; `lsusb` lists what is connected. If the scanner shows there under another id, "+
-					"set the device setting of reader %q in %s to it.", reader, ConfigFile)}
+				Fix: fmt.Sprintf("plug it in; %s lists what is connected. If the scanner shows there under another id, "+
+					"set the device setting of reader %q in %s to it.", usbList, reader, ConfigFile)}
 		}
 		id = fmt.Sprintf("%04x:%04x", dev.VendorID, dev.ProductID)
 		name := id

@@ -8,12 +8,15 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/tilld/tilld/internal/sysdirs"
 )
 
 // Paths the fixes point at: where the tilld package installs its rules and
 // configuration.
+var ConfigFile = sysdirs.ConfigFile
+
 const (
-	ConfigFile = "/etc/tilld/tilld.toml"
 	UdevRules  = "/lib/udev/rules.d/60-tilld.rules"
 	PolkitRule = "/usr/share/polkit-1/rules.d/60-tilld.rules"
 )
@@ -42,8 +45,7 @@ func Serial(reader, path string, opts SerialOptions) Check {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Result{Status: Fail,
 				Detail: fmt.Sprintf("serial port %s missing: is the adapter plugged in?", path),
-				Fix: fmt.Sprintf("plug the adapter in; `ls -l /dev/serial/by-id/` lists the connected ones. "+
-					"If it shows up under another name, set port of reader %q in %s to its /dev/serial/by-id/ link, which stays the same across reboots.", reader, ConfigFile),
+				Fix:    serialMissingFix(reader),
 			}
 		}
 		if err != nil {

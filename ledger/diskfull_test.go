@@ -182,12 +182,3 @@ func TestReopenOnFullDisk(t *testing.T) {
 	}
 	checkFile(t, path, "T1", true)
 }
-
-func fileSize(t *testing.T, path string) int64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Size()
-}

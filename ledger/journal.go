@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/internal/durable"
 )
 
 // The journal: a sale is durable once its record is in the journal.
@@ -84,7 +86,7 @@ func openJournal(path string, gen uint64, noSync bool) (*journal, error) {
 	f, err := os.OpenFile(jp, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		if f, err = os.OpenFile(jp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil && !noSync {
-			err = syncDir(filepath.Dir(jp))
+			err = durable.Created(filepath.Dir(jp))
 		}
 	}
 	if err != nil {

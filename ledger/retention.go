@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"runtime"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/internal/durable"
 	"github.com/tilld/tilld/pos"
 )
 
@@ -228,13 +229,19 @@ func Compact(path string, opts Options) (CompactResult, error) {
 	if err := checkCopy(tmp, src.terminal, rep); err != nil {
 		return fail(fmt.Errorf("the compacted copy %s: %w", tmp, err))
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if runtime.GOOS == "windows" {
+		// NTFS cannot replace a file that is open or memory-mapped, so the
+		// original is closed (and unlocked) first. A tilld that opens it in
+		// between keeps it open, and the rename below then fails rather than
+		// leave that tilld writing into a file no path leads to.
+		if err := src.Close(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := durable.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
 	ok = true
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fail(err)
-	}
 	if fi, err = os.Stat(path); err != nil {
 		return fail(err)
 	}
@@ -260,14 +267,4 @@ func checkCopy(path, terminal string, want Report) error {
 			got.Events, got.LastSeq, got.Accounts, want.Events, want.LastSeq, want.Accounts)
 	}
 	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -260,3 +260,12 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("read-only Open of a missing file: %v, want ErrNotExist", err)
 	}
 }
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}

@@ -4,6 +4,7 @@ package ledger
 
 import "os"
 
-// unlock is a no-op off unix (bbolt uses flock only there): after a fault during
-// Open the lock is left to the closing of the file, which is not verified here.
+// unlock does nothing off unix: on Windows bbolt locks with LockFileEx, and
+// the system drops a handle's locks when the handle is closed, which openBolt
+// does right after.
 func unlock(*os.File) {}

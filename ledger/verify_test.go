@@ -362,7 +362,7 @@ func TestOpenBoltRecovers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "x.db")
+			path := filepath.Join(faultedDir(t), "x.db")
 			if err := os.WriteFile(path, tt.content, 0o600); err != nil {
 				t.Fatal(err)
 			}

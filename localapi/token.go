@@ -11,7 +11,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/tilld/tilld/internal/atomicfile"
+	"github.com/tilld/tilld/internal/durable"
 )
 
 // TokenFile is the name of the API token's file in tilld's data directory.
@@ -41,7 +41,7 @@ func EnsureToken(dir string) (string, error) {
 		return "", fmt.Errorf("api token: %w", err)
 	}
 	tok := hex.EncodeToString(b)
-	if err := atomicfile.WriteFile(path, []byte(tok+"\n"), tokenMode); err != nil {
+	if err := durable.WriteFile(path, []byte(tok+"\n"), tokenMode); err != nil {
 		return "", fmt.Errorf("api token: %w", err)
 	}
 	return tok, nil

@@ -18,7 +18,7 @@ import (
 	"github.com/tilld/tilld/version"
 )
 
-const defaultConfig = "/etc/tilld/tilld.toml"
+var defaultConfig = daemon.DefaultConfigFile
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	enrollCmd.MarkFlagRequired("hq")
 	enrollCmd.MarkFlagRequired("token")
 	root.AddCommand(runCmd, demoCmd, configCmd, enrollCmd)
+	root.AddCommand(platformCommands()...)
 	return root.ExecuteContext(ctx)
 }
 
@@ -187,7 +188,11 @@ func loadConfig(file string, over daemon.Config) (daemon.Config, error) {
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
-	return serve.NewLogger(w, l, os.Getenv("JOURNAL_STREAM"))
+	log := serve.NewLogger(w, l, os.Getenv("JOURNAL_STREAM"))
+	if serviceLog != nil { // the event log, under Windows' service manager
+		return slog.New(slog.NewMultiHandler(log.Handler(), serviceLog))
+	}
+	return log
 }
 
 func orNone(s string) string {

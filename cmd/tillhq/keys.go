@@ -9,7 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/tilld/tilld/internal/atomicfile"
+	"github.com/tilld/tilld/internal/durable"
 	"github.com/tilld/tilld/pki"
 	"io/fs"
 	"os"
@@ -175,7 +175,7 @@ type namedFile struct {
 // whole or not at all, readable by HQ's user only.
 func writeFiles(dir string, files []namedFile) error {
 	for _, f := range files {
-		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
+		if err := durable.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return err
 		}
 	}
