@@ -73,6 +73,7 @@ func (a *api) routes() []struct {
 		{"POST /v1/quote", token, a.quote},
 		{"POST /v1/sales", token, a.sale},
 		{"POST /v1/refunds", token, a.refund},
+		{"POST /v1/feedback", token, a.feedback},
 		{"GET /v1/accounts/{card}", token, a.account},
 		{"POST /v1/customers", token, a.register},
 		{"POST /v1/devices/{name}/scan", token, a.present},
@@ -165,6 +166,25 @@ func (a *api) refund(w http.ResponseWriter, r *http.Request) {
 	res, replayed, err := a.Till.Refund(req)
 	if err != nil {
 		a.fail(w, "refund", err)
+		return
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	wire.WriteJSON(w, status, res)
+}
+
+// feedback records a customer's NPS answer to a sale: 201 with the
+// feedback, 200 for a replay of the same request.
+func (a *api) feedback(w http.ResponseWriter, r *http.Request) {
+	var req till.FeedbackRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	res, replayed, err := a.Till.Feedback(req)
+	if err != nil {
+		a.fail(w, "feedback", err)
 		return
 	}
 	status := http.StatusCreated
@@ -309,7 +329,7 @@ func pageView(ev till.ScanEvent) till.ScanEvent {
 }
 
 // unsaved is how fail tells the cashier that what they recorded was not.
-var unsaved = map[string]string{"sale": "The sale was", "refund": "The refund was", "customer": "The customer's details were"}
+var unsaved = map[string]string{"sale": "The sale was", "refund": "The refund was", "customer": "The customer's details were", "feedback": "The customer's answer was"}
 
 // fail maps an error to a status and a message for the person at the till.
 func (a *api) fail(w http.ResponseWriter, op string, err error) {
@@ -317,6 +337,10 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 	switch {
 	case errors.As(err, &in):
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", in.Error())
+	case errors.Is(err, till.ErrConflict) && op == "feedback":
+		wire.WriteError(w, http.StatusConflict, "feedback_given", "The customer has already answered about this sale; one answer per sale is kept.")
+	case errors.Is(err, till.ErrNoSale) && op == "feedback":
+		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: the answer must name a sale made at this till by its sale id.")
 	case errors.Is(err, till.ErrConflict) && op == "refund":
 		wire.WriteError(w, http.StatusConflict, "refund_id_reused", "This refund id was already used for a different return.")
 	case errors.Is(err, till.ErrConflict):

@@ -561,6 +561,9 @@ type SaleResult struct {
 	// ReceiptCode is printed on the receipt: a refund names the sale by it
 	// (see ReceiptCode).
 	ReceiptCode string `json:"receipt_code"`
+	// AskNPS says the till asks the customer the NPS question now (see
+	// AskNPS): the answer goes to POST /v1/feedback.
+	AskNPS bool `json:"ask_nps,omitempty"`
 	pos.Sale
 }
 
@@ -643,6 +646,9 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 		if q, err := discount.Apply(a.rs, req.Basket, &acct, rcpt.At.In(now.Location())); err == nil {
 			res.Greeting = q.Greeting
 		}
+	}
+	if res.AskNPS, err = t.AskNPS(res.Quote, req.Card, now); err != nil {
+		t.log.Warn("nps question", "err", err) // the sale is recorded: ask nothing
 	}
 	if !rcpt.Replayed && t.opts.OnSale != nil {
 		t.opts.OnSale()
