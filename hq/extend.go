@@ -27,7 +27,7 @@ type Extension struct {
 	// Feedback is what the feedback events among Events say, same order:
 	// the store keeps each with the events.
 	Feedback []Feedback
-	Next   Watermark
+	Next     Watermark
 	// Acked is the highest seq of the upload that HQ holds byte for byte once
 	// Events are stored (0 when none): the terminal's events 1..Acked are HQ's,
 	// since each hash covers the one before. It is what HQ acknowledges, never
