@@ -135,6 +135,7 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "quote", err)
 		return
 	}
+	a.Till.Publish("quote", basketView(q.Quote, b.Card))
 	wire.WriteJSON(w, http.StatusOK, q)
 }
 
@@ -149,6 +150,9 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.fail(w, "sale", err)
 		return
+	}
+	if !replayed {
+		a.publishSale(res)
 	}
 	status := http.StatusCreated
 	if replayed {
@@ -186,6 +190,9 @@ func (a *api) feedback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.fail(w, "feedback", err)
 		return
+	}
+	if !replayed {
+		a.Till.Publish("feedback", FeedbackView{SaleID: res.SaleID, Score: res.Score, Card: pos.MaskCard(res.Card)})
 	}
 	status := http.StatusCreated
 	if replayed {
@@ -249,6 +256,7 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "customer", err)
 		return
 	}
+	a.Till.Publish("customer", CustomerView{Card: pos.MaskCard(stored.Card), Created: created})
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -273,6 +281,10 @@ func (a *api) present(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// events is the screens' event stream (SSE): every event with its id, so
+// that a page that reconnects with Last-Event-ID gets what it missed while
+// the till keeps it; a comment every Heartbeat keeps the connection open.
+// Any number of pages may follow it at once.
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -281,14 +293,29 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 	// Without the token, the stream is the till page's: what the page shows.
 	full := a.authenticated(r)
-	ch, cancel := a.Till.Subscribe()
+	missed, ch, cancel := a.Till.Follow(r.Header.Get("Last-Event-ID"))
 	defer cancel()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, ": tilld scan events\n\n")
+	io.WriteString(w, ": tilld events\nretry: 1000\n\n")
+	send := func(ev till.Event) {
+		data := ev.Data
+		if sc, ok := data.(till.ScanEvent); ok && !full {
+			data = pageView(sc)
+		}
+		b, err := json.Marshal(data)
+		if err != nil {
+			a.Logger.Error("encode event", "event", ev.Name, "err", err)
+			return
+		}
+		fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", a.Till.EventID(ev), ev.Name, b)
+	}
+	for _, ev := range missed {
+		send(ev)
+	}
 	fl.Flush()
 	beat := time.NewTicker(a.Heartbeat)
 	defer beat.Stop()
@@ -302,15 +329,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if !full {
-				ev = pageView(ev)
-			}
-			data, err := json.Marshal(ev)
-			if err != nil {
-				a.Logger.Error("encode scan event", "err", err)
-				continue
-			}
-			fmt.Fprintf(w, "event: scan\ndata: %s\n\n", data)
+			send(ev)
 		}
 		fl.Flush()
 	}

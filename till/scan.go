@@ -3,6 +3,8 @@ package till
 import (
 	"time"
 
+	"github.com/tilld/tilld/discount"
+
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/pos"
 )
@@ -17,7 +19,10 @@ type ScanEvent struct {
 	CardType string    `json:"card_type,omitempty"` // ean13, uid, pan, ...
 	Product  string    `json:"product,omitempty"`   // a product code (the POS app adds it to the basket)
 	Customer *Customer `json:"customer,omitempty"`
-	Error    string    `json:"error,omitempty"` // why the scan was not understood
+	// Welcome is what the screens show of the card before any basket: the
+	// greeting the rules build, the tier's privileges, the next tier.
+	Welcome *discount.Welcome `json:"welcome,omitempty"`
+	Error   string            `json:"error,omitempty"` // why the scan was not understood
 }
 
 // HandleScan identifies a scan and tells every subscriber. It is the device
@@ -36,6 +41,7 @@ func (t *Till) HandleScan(s device.Scan) {
 		t.lookup(card.Number)
 		if c, err := t.account(card.Number); err == nil {
 			ev.Customer = &c
+			ev.Welcome = t.Welcome(card.Number)
 		} else {
 			t.log.Error("account for scanned card", "card", pos.MaskCard(card.Number), "err", err)
 		}
@@ -45,6 +51,7 @@ func (t *Till) HandleScan(s device.Scan) {
 }
 
 func (t *Till) publish(ev ScanEvent) {
+	t.Publish("scan", ev)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for ch := range t.subs {
@@ -78,4 +85,25 @@ func (t *Till) Present(reader, data string) error {
 		return ErrUnknownReader
 	}
 	return t.opts.Present(reader, data)
+}
+
+// Welcome builds what the screens show of a card the moment it is
+// presented (discount.Greet); nil without rules.
+func (t *Till) Welcome(card string) *discount.Welcome {
+	a, err := t.active()
+	if err != nil {
+		return nil
+	}
+	acct, _, _, err := t.read(card)
+	if err != nil {
+		return nil
+	}
+	scope := pos.Basket{Card: card}
+	t.place(&scope)
+	w, err := discount.Greet(a.rs, scope, &acct, t.opts.Now())
+	if err != nil {
+		t.log.Warn("greeting", "card", pos.MaskCard(card), "err", err)
+		return nil
+	}
+	return &w
 }

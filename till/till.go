@@ -142,6 +142,7 @@ type Till struct {
 
 	mu   sync.Mutex
 	subs map[chan ScanEvent]struct{}
+	evs  events // the screens' event stream (events.go)
 }
 
 // New returns a Till that prices with the ruleset cached in the ledger, if any.
