@@ -45,7 +45,7 @@ func Handler(opts Options) http.Handler {
 	if opts.Heartbeat == 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	a := &api{Options: opts, metrics: newMetrics(opts.Till)}
+	a := &api{Options: opts, metrics: newMetrics(opts.Till), pageSecret: newPageSecret()}
 	mux := http.NewServeMux()
 	for _, rt := range a.routes() {
 		mux.HandleFunc(rt.pattern, a.route(rt.access, rt.handler))
@@ -66,6 +66,7 @@ func (a *api) routes() []struct {
 		handler http.HandlerFunc
 	}{
 		{"GET /{$}", open, a.page},
+		{"GET /display", open, a.display},
 		{"GET /v1/status", open, a.status},
 		{"GET /v1/events", open, a.events},
 		{"GET /v1/devices", open, a.devices},
@@ -73,9 +74,9 @@ func (a *api) routes() []struct {
 		{"POST /v1/quote", token, a.quote},
 		{"POST /v1/sales", token, a.sale},
 		{"POST /v1/refunds", token, a.refund},
-		{"POST /v1/feedback", token, a.feedback},
+		{"POST /v1/feedback", page, a.feedback},
 		{"GET /v1/accounts/{card}", token, a.account},
-		{"POST /v1/customers", token, a.register},
+		{"POST /v1/customers", page, a.register},
 		{"POST /v1/devices/{name}/scan", token, a.present},
 		{"GET /v1/ledger/verify", token, a.ledgerVerify},
 		{"GET /v1/ledger/export", token, a.ledgerExport},
@@ -84,7 +85,8 @@ func (a *api) routes() []struct {
 
 type api struct {
 	Options
-	metrics *metrics
+	metrics    *metrics
+	pageSecret string // the screens' cookie (guard.go)
 }
 
 const maxBody = 1 << 20
@@ -250,6 +252,14 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	var req CustomerRequest
 	if !a.decode(w, r, &req) {
 		return
+	}
+	if !a.authenticated(r) {
+		// The sign-up form: a new holder only.
+		known, err := a.Till.Account(req.Card)
+		if err == nil && known.Holder != nil {
+			wire.WriteError(w, http.StatusConflict, "holder_exists", "This card already has a holder; corrections are made in the POS app.")
+			return
+		}
 	}
 	stored, created, err := a.Till.ChangeCustomer(req.HolderChange, req.CardType)
 	if err != nil {
