@@ -312,8 +312,11 @@ func TestScreensScanLatency(t *testing.T) {
 	}
 	times := js[[][2]float64](t, tab, `window.scanTimes`)
 	var lat []float64
-	for _, p := range times {
+	for i, p := range times {
 		lat = append(lat, p[1]-p[0])
+		if p[1]-p[0] > 50 {
+			t.Logf("scan %d took %.1f ms", i+1, p[1]-p[0])
+		}
 	}
 	slices.Sort(lat)
 	p := func(q float64) float64 { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }

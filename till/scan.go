@@ -23,6 +23,9 @@ type ScanEvent struct {
 	// greeting the rules build, the tier's privileges, the next tier.
 	Welcome *discount.Welcome `json:"welcome,omitempty"`
 	Error   string            `json:"error,omitempty"` // why the scan was not understood
+	// Refreshed marks the second event of a scan: HQ's answer changed the
+	// card's figures after the first was shown.
+	Refreshed bool `json:"refreshed,omitempty"`
 }
 
 // HandleScan identifies a scan and tells every subscriber. It is the device
@@ -38,16 +41,36 @@ func (t *Till) HandleScan(s device.Scan) {
 		ev.Product = card.Number
 	default:
 		ev.Card, ev.CardType = card.Number, string(card.Kind)
-		t.lookup(card.Number)
-		if c, err := t.account(card.Number); err == nil {
-			ev.Customer = &c
-			ev.Welcome = t.Welcome(card.Number)
-		} else {
-			t.log.Error("account for scanned card", "card", pos.MaskCard(card.Number), "err", err)
-		}
 		t.log.Info("card scanned", "reader", s.Source, "card", pos.MaskCard(card.Number))
+		// Greet at once from what the till knows; then ask HQ, and when its
+		// answer changes the card's figures, tell the screens again.
+		t.fill(&ev)
+		if t.opts.Lookup == nil {
+			break
+		}
+		t.publish(ev)
+		before := ev.Customer
+		t.lookup(card.Number)
+		t.fill(&ev)
+		if before != nil && ev.Customer != nil && before.Points == ev.Customer.Points &&
+			before.LifetimeSpend == ev.Customer.LifetimeSpend && before.Sales == ev.Customer.Sales {
+			return
+		}
+		ev.Refreshed = true
 	}
 	t.publish(ev)
+}
+
+// fill sets a card's scan event's customer and welcome from the till's
+// view of its account.
+func (t *Till) fill(ev *ScanEvent) {
+	c, err := t.account(ev.Card)
+	if err != nil {
+		t.log.Error("account for scanned card", "card", pos.MaskCard(ev.Card), "err", err)
+		return
+	}
+	ev.Customer = &c
+	ev.Welcome = t.Welcome(ev.Card)
 }
 
 func (t *Till) publish(ev ScanEvent) {
