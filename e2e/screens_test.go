@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,6 +42,9 @@ type screensTill struct {
 	hq   *hqProc
 	addr string
 	api  *localapi.Client
+	// unplug kills the serial line of the reader "counter" (a socat pty
+	// pair), as pulling its USB adapter does.
+	unplug func()
 }
 
 func startScreensTill(t *testing.T) *screensTill {
@@ -51,7 +55,19 @@ func startScreensTill(t *testing.T) *screensTill {
 	h.enroll(t, "S1", "S1-T1", data)
 	s := &screensTill{hq: h, addr: freeAddr(t)}
 	conf := filepath.Join(work, "tilld.toml")
-	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n\n[[reader]]\nname = \"front\"\ntype = \"fake\"\n", data, s.addr))
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Fatal("socat not found; install it (apt-get install -y socat) or run `make test`, which does")
+	}
+	readerEnd, scannerEnd := filepath.Join(work, "ttyV0"), filepath.Join(work, "ttyV1")
+	socatCtx, kill := context.WithCancel(context.Background())
+	socat := exec.CommandContext(socatCtx, "socat", "pty,raw,echo=0,link="+readerEnd, "pty,raw,echo=0,link="+scannerEnd)
+	if err := socat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.unplug = func() { kill(); socat.Wait() }
+	t.Cleanup(s.unplug)
+	waitFor(t, 5*time.Second, "socat's ptys", func() bool { _, err := os.Stat(readerEnd); return err == nil })
+	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n\n[[reader]]\nname = \"front\"\ntype = \"fake\"\n\n[[reader]]\nname = \"counter\"\ntype = \"serial\"\nport = %q\nbaud = 9600\n", data, s.addr, readerEnd))
 	start(t, "tilld", "run", "--config", conf)
 	s.api = apiClient(s.addr, data)
 	ctx := context.Background()
@@ -263,6 +279,16 @@ func TestScreens(t *testing.T) {
 		t.Errorf("NPS at HQ: %+v", rep.Total)
 	}
 	screenshot(t, display, "display-en-online.png")
+
+	// The serial reader's line goes: the page says so at once.
+	if !js[bool](t, cashier, `document.getElementById('readers').hidden`) {
+		t.Errorf("a reader shown as not working before it was unplugged: %q", text(t, cashier, "readers"))
+	}
+	s.unplug()
+	waitText(t, cashier, "readers", "the unplugged reader on the page", func(v string) bool { return strings.Contains(v, "counter") })
+	if got := text(t, cashier, "readers"); !strings.HasPrefix(got, "Считыватель не работает: counter") {
+		t.Errorf("readers: %q", got)
+	}
 
 	// The sign-up form creates a holder, with explicit consent.
 	const newCard = "2000000000039"
