@@ -127,4 +127,3 @@ func TestEventStreamKeepAlive(t *testing.T) {
 	}
 	t.Fatal("no keep-alive")
 }
-
