@@ -118,6 +118,8 @@ func open(t *testing.T, tab context.Context, url string) {
 	if err := chromedp.Do(tab, chromedp.Navigate(url), chromedp.WaitReady(chromedp.ID("greeting"))); err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
+	// The page hears events from when its stream is open.
+	waitFor(t, 10*time.Second, "the page's event stream", func() bool { return js[string](t, tab, `document.body.dataset.stream || ""`) == "open" })
 }
 
 // TestScreens is issue 18 in headless Chromium against the real tilld with
@@ -303,6 +305,14 @@ func TestScreens(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText(t, cashier, "signup-result", "the form to ask for consent", func(v string) bool { return v == "Нужно согласие покупателя." })
+	// A phone the till refuses: the field named in the cashier's language.
+	if err := chromedp.Do(cashier, chromedp.Click(chromedp.ID("su-consent")), chromedp.SetValue(chromedp.ID("su-phone"), "12"), chromedp.Click(chromedp.ID("su-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, cashier, "signup-result", "the refusal in Russian", func(v string) bool { return v == "Проверьте поле: Телефон" })
+	if err := chromedp.Do(cashier, chromedp.SetValue(chromedp.ID("su-phone"), "+7 900 765-43-21"), chromedp.Click(chromedp.ID("su-consent"))); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(cashier, chromedp.Click(chromedp.ID("su-consent")), chromedp.Click(chromedp.ID("su-submit"))); err != nil {
 		t.Fatal(err)
 	}
