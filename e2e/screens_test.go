@@ -280,7 +280,29 @@ func TestScreens(t *testing.T) {
 	if rep.Total.Answers != 1 || rep.Total.Promoters != 1 {
 		t.Errorf("NPS at HQ: %+v", rep.Total)
 	}
+	// John buys: the display (in English) asks him, and the cashier keys
+	// his answer in: 7, Enter.
+	if _, _, err := s.api.Sale(ctx, till.SaleRequest{ID: "screen-3", Basket: pos.Basket{Card: john, Lines: []pos.Line{{SKU: "tea", Category: "grocery", Qty: 3, UnitPrice: 120_00}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the question for John", func() bool { return js[bool](t, display, `!document.getElementById('nps').hidden`) })
 	screenshot(t, display, "display-en-online.png")
+	if err := chromedp.Do(display, chromedp.KeyEvent("7"), chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "thanks for the keyed answer", func() bool { return js[bool](t, display, `!document.getElementById('thanks').hidden`) })
+	if got := text(t, display, "thanks"); got != "Thank you for your answer!" {
+		t.Errorf("display after the keyed answer: %q", got)
+	}
+	seven := 7
+	if f, code, err := s.api.Feedback(ctx, till.FeedbackRequest{Sale: "screen-3", Score: &seven}); err != nil || code != http.StatusOK || f.Card != john {
+		t.Errorf("the keyed answer at the till: %d %v %+v", code, err, f)
+	}
+	waitFor(t, 30*time.Second, "the keyed answer at HQ", func() bool {
+		var rep loyalty.NPSReport
+		err := json.Unmarshal([]byte(run(t, bin("tillhq"), "report", "nps", "--admin", s.hq.adminURL, "--store", "S1", "--json")), &rep)
+		return err == nil && rep.Total.Answers == 2 && rep.Total.Passives == 1 && rep.Total.Promoters == 1
+	})
 
 	// The serial reader's line goes: the page says so at once.
 	if !js[bool](t, cashier, `document.getElementById('readers').hidden`) {
