@@ -73,34 +73,7 @@ func (t *Till) fill(ev *ScanEvent) {
 	ev.Welcome = t.Welcome(ev.Card)
 }
 
-func (t *Till) publish(ev ScanEvent) {
-	t.Publish("scan", ev)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for ch := range t.subs {
-		select {
-		case ch <- ev:
-		default: // a subscriber that does not keep up loses events, never blocks scans
-		}
-	}
-}
-
-// Subscribe returns a channel of scan events and a function that ends the
-// subscription and closes the channel.
-func (t *Till) Subscribe() (<-chan ScanEvent, func()) {
-	ch := make(chan ScanEvent, 64)
-	t.mu.Lock()
-	t.subs[ch] = struct{}{}
-	t.mu.Unlock()
-	return ch, func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if _, ok := t.subs[ch]; ok {
-			delete(t.subs, ch)
-			close(ch)
-		}
-	}
-}
+func (t *Till) publish(ev ScanEvent) { t.Publish("scan", ev) }
 
 // Present makes a software reader deliver data, as if a card were presented.
 func (t *Till) Present(reader, data string) error {

@@ -140,9 +140,7 @@ type Till struct {
 	// rulesMu serialises changes of rules (ApplyRules, activation on time).
 	rulesMu sync.Mutex
 
-	mu   sync.Mutex
-	subs map[chan ScanEvent]struct{}
-	evs  events // the screens' event stream (events.go)
+	evs events // the screens' event stream (events.go)
 }
 
 // New returns a Till that prices with the ruleset cached in the ledger, if any.
@@ -162,7 +160,7 @@ func New(opts Options) (*Till, error) {
 	if opts.LookupTimeout == 0 {
 		opts.LookupTimeout = 300 * time.Millisecond
 	}
-	t := &Till{opts: opts, log: opts.Logger, subs: make(map[chan ScanEvent]struct{})}
+	t := &Till{opts: opts, log: opts.Logger}
 	cached, err := opts.Ledger.Rulesets()
 	if err != nil {
 		return nil, fmt.Errorf("load cached rulesets: %w", err)
