@@ -224,3 +224,17 @@ func (e *engine) raffle(c *crule, total money.Amount) error {
 	e.use(c)
 	return nil
 }
+
+// maxNPSEveryDays bounds an nps rule's every_days: ten years.
+const maxNPSEveryDays = 3660
+
+// nps has the till ask the NPS question after the sale (the first nps rule
+// that applies): the till asks unless the card answered within every_days,
+// which only the till knows.
+func (e *engine) nps(c *crule, _ money.Amount) error {
+	if e.q.NPS == nil {
+		e.q.NPS = &pos.NPSQuestion{Rule: c.r.ID, EveryDays: c.r.EveryDays}
+		e.use(c)
+	}
+	return nil
+}

@@ -44,6 +44,8 @@ const (
 	KindRaffle Kind = "raffle"
 	// KindWelcome is a discount or points on a card's first purchase.
 	KindWelcome Kind = "welcome"
+	// KindNPS has the till ask the customer the NPS question after a sale.
+	KindNPS Kind = "nps"
 )
 
 // Kinds lists every kind, in the order of the kinds table (and of
@@ -551,6 +553,25 @@ var kindTable = []kindSpec{
 		earn:       (*engine).earnBonus,
 		reason:     percentUnder("Первая покупка по карте"),
 		earnReason: bonusUnder("Первая покупка по карте"),
+	},
+	{
+		kind:  KindNPS,
+		title: "the NPS question after a sale",
+		keys: []Key{
+			{Name: "every_days", Type: ValueInt, Default: 90,
+				Doc: "ask a card's holder at most once in this many days (1 to 3 660)", field: func(r *Rule) any { return &r.EveryDays }},
+		},
+		phase:   in(phaseAfter),
+		card:    func(*Rule) bool { return true },
+		cardDoc: "card holders (the till asks each card at most once per `every_days`)",
+		noGroup: true,
+		onePer:  func(*Rule) string { return "nps" },
+		check: func(k *ruleCheck) {
+			if d := k.r.EveryDays; d < 1 || d > maxNPSEveryDays {
+				k.bad("every_days", "must be between 1 and %d, got %d", maxNPSEveryDays, d)
+			}
+		},
+		after: (*engine).nps,
 	},
 }
 

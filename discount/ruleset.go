@@ -140,6 +140,8 @@ type Rule struct {
 	Text     map[string]string
 	Nameless map[string]string
 	Lang     string
+	// EveryDays is how often an nps rule lets the till ask one card.
+	EveryDays int64
 	// Cause of a charity rule, and what it gives: the total rounded up to a
 	// multiple of RoundTo, or PointsShare of the points earned. Without
 	// Always, only when the customer agreed (pos.Basket.Donate).

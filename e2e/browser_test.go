@@ -223,9 +223,11 @@ func TestBrowserOtherOriginCannotSell(t *testing.T) {
 	waitFor(t, 10*time.Second, "the till page to greet the card", func() bool {
 		greeting, _ = chromedp.Run(tab, chromedp.Text(chromedp.ID("greeting")))
 		details, _ = chromedp.Run(tab, chromedp.Text(chromedp.ID("details")))
-		return greeting == "Здравствуйте!"
+		return strings.HasPrefix(greeting, "Здравствуйте")
 	})
-	if !strings.Contains(details, "•••• 0022") || strings.Contains(details, "Василий") {
+	// The greeting is the rules' (by name, issue 18); the details show the
+	// card masked and no other personal data.
+	if !strings.Contains(details, "•••• 0022") || strings.Contains(details, "Василий") || strings.Contains(details, "900") {
 		t.Errorf("the till page shows %q after the scan; want the card's last four digits", details)
 	}
 	link, _ := chromedp.Run(tab, chromedp.Text(chromedp.ID("link")))

@@ -210,8 +210,13 @@ func subscribe(t *testing.T, url, token string) <-chan till.ScanEvent {
 	ch := make(chan till.ScanEvent, 16)
 	go func() {
 		defer resp.Body.Close()
+		name := ""
 		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			if n, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				name = n
+				continue
+			}
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && name == "scan" {
 				var ev till.ScanEvent
 				if json.Unmarshal([]byte(data), &ev) == nil {
 					ch <- ev

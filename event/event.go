@@ -18,6 +18,9 @@ const (
 	TypeSale = "sale"
 	// TypeRefund is a return against an earlier sale (a pos.Refund).
 	TypeRefund = "refund"
+	// TypeFeedback is a customer's answer to the NPS question after a sale
+	// (a pos.Feedback).
+	TypeFeedback = "feedback"
 )
 
 // Event is one entry of a terminal's ledger. Seq is gap-free per terminal and

@@ -24,7 +24,10 @@ type Watermark struct {
 type Extension struct {
 	Events []event.Event
 	Sales  []SaleFacts // what the sale and refund events among Events say, same order
-	Next   Watermark
+	// Feedback is what the feedback events among Events say, same order:
+	// the store keeps each with the events.
+	Feedback []Feedback
+	Next     Watermark
 	// Acked is the highest seq of the upload that HQ holds byte for byte once
 	// Events are stored (0 when none): the terminal's events 1..Acked are HQ's,
 	// since each hash covers the one before. It is what HQ acknowledges, never
@@ -190,6 +193,14 @@ func Extend(terminal string, w Watermark, held HeldFunc, events []event.Event) (
 			}
 			s.At = e.At
 			x.Sales = append(x.Sales, s)
+		}
+		if e.Type == event.TypeFeedback {
+			f, err := decodeFeedback(e)
+			if err != nil {
+				return x, &event.ChainError{Terminal: terminal, Seq: e.Seq,
+					Err: fmt.Errorf("%w: feedback body: %v", ErrBrokenChain, err)}
+			}
+			x.Feedback = append(x.Feedback, f)
 		}
 		x.Events = append(x.Events, *e)
 		x.Next = Watermark{Seq: e.Seq, Hash: e.Hash}

@@ -128,6 +128,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET "+wire.PathReportOverdrafts, s.reportOverdrafts)
 	mux.HandleFunc("GET "+wire.PathReportAudit, s.reportAudit)
 	s.loyaltyRoutes(mux)
+	mux.HandleFunc("GET "+PathReportNPS, s.reportNPS)
 	mux.HandleFunc("POST "+wire.PathAdminCustomers, s.importCustomers)
 	mux.HandleFunc("GET "+wire.PathAdminCustomers+"/{card}", s.showCustomer)
 	mux.HandleFunc("DELETE "+wire.PathAdminCustomers+"/{card}", s.forgetCustomer)

@@ -38,6 +38,8 @@ type kind struct {
 var kinds = map[string]kind{
 	event.TypeSale:   {purchase: true, body: saleBody},
 	event.TypeRefund: {index: "\x00refund\x00", body: refundBody},
+	// Feedback is indexed by the id of the sale it answers: one per sale.
+	event.TypeFeedback: {index: "\x00feedback\x00"},
 }
 
 // indexKey is the key of a client id of an event type in the idempotency

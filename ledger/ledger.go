@@ -197,6 +197,9 @@ var (
 	// bucketReturns is made by the first refund (put.do): a file without it
 	// has none, and schema 3 files from before refunds open as they are.
 	bucketReturns = []byte("returns")
+	// bucketAsked is made by the first feedback (put.do), like returns: the
+	// time of each card's latest NPS answer recorded here.
+	bucketAsked = []byte("asked")
 
 	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketBases, bucketRulesets, bucketHolders}
 

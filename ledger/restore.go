@@ -151,6 +151,9 @@ func (l *Ledger) Restore(epoch event.Epoch, events []event.Event, sale func(even
 				}
 				puts = append(puts, p...)
 			}
+			if e.Type == event.TypeFeedback && s.Card != "" {
+				puts = append(puts, put{bucketAsked, []byte(s.Card), u64(uint64(e.At.UnixNano()))})
+			}
 			if s.Card != "" {
 				acct := accountOf(s.Card)
 				if v := accounts.Get([]byte(s.Card)); v != nil {

@@ -280,7 +280,7 @@ type put struct {
 
 func (p put) do(tx *bolt.Tx) error {
 	b := tx.Bucket(p.bucket)
-	if b == nil && string(p.bucket) == string(bucketReturns) {
+	if b == nil && (string(p.bucket) == string(bucketReturns) || string(p.bucket) == string(bucketAsked)) {
 		var err error
 		if b, err = tx.CreateBucket(p.bucket); err != nil {
 			return err

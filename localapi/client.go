@@ -148,6 +148,14 @@ func (c *Client) Refund(ctx context.Context, req till.RefundRequest) (till.Refun
 	return r, code, err
 }
 
+// Feedback records a customer's NPS answer to a sale; the status is 201
+// for a new one, 200 for a replay.
+func (c *Client) Feedback(ctx context.Context, req till.FeedbackRequest) (till.FeedbackResult, int, error) {
+	var f till.FeedbackResult
+	code, err := c.Do(ctx, http.MethodPost, "/v1/feedback", req, &f)
+	return f, code, err
+}
+
 // Status returns the terminal's status.
 func (c *Client) Status(ctx context.Context) (till.Status, error) {
 	var s till.Status

@@ -41,6 +41,10 @@ const (
 	open access = iota
 	// token: the POS app's and tillctl's: needs the API token.
 	token
+	// page: the screens' own writes (the display's NPS answer, the
+	// cashier's sign-up form): the API token, or the page cookie tilld
+	// sets when it serves its screens (see pageCookie).
+	page
 )
 
 // crossOrigin judges where a browser says a request comes from. Its checks
@@ -91,6 +95,12 @@ func (a *api) guard(next http.Handler) http.Handler {
 // routes the token.
 func (a *api) route(acc access, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if acc == page && !a.authenticated(r) && !a.pageCredential(r) {
+			a.refuse(r, "unauthorized")
+			wire.WriteError(w, http.StatusUnauthorized, "unauthorized",
+				"This call needs the till's API token, or the till's own page (reload it).")
+			return
+		}
 		if acc == token && !a.authenticated(r) {
 			a.refuse(r, "unauthorized")
 			wire.WriteError(w, http.StatusUnauthorized, "unauthorized",
@@ -128,4 +138,26 @@ func loopbackHost(host string) bool {
 		host = h
 	}
 	return serve.Loopback(strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), "."))
+}
+
+// The screens tilld serves write twice: the customer's NPS answer on the
+// display and a new card holder from the cashier's sign-up form. They
+// cannot hold the API token (a page's script is readable by whatever else
+// the browser runs), so serving a screen sets a cookie with a secret of
+// this process: HttpOnly (no script reads it), SameSite=Strict (no other
+// site's page sends it) and for /v1/ only. A route of access page takes
+// it in place of the token; guard's checks (same origin, loopback Host)
+// apply as to every request. With the cookie, POST /v1/customers only
+// signs a new holder up: correcting one needs the token.
+const pageCookie = "tilld_page"
+
+// pageCredential reports whether r carries the screens' cookie.
+func (a *api) pageCredential(r *http.Request) bool {
+	c, err := r.Cookie(pageCookie)
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(a.pageSecret)) == 1
+}
+
+// setPageCookie gives a screen being served its credential.
+func (a *api) setPageCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: pageCookie, Value: a.pageSecret, Path: "/v1/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }

@@ -45,7 +45,7 @@ func Handler(opts Options) http.Handler {
 	if opts.Heartbeat == 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	a := &api{Options: opts, metrics: newMetrics(opts.Till)}
+	a := &api{Options: opts, metrics: newMetrics(opts.Till), pageSecret: newPageSecret()}
 	mux := http.NewServeMux()
 	for _, rt := range a.routes() {
 		mux.HandleFunc(rt.pattern, a.route(rt.access, rt.handler))
@@ -66,6 +66,7 @@ func (a *api) routes() []struct {
 		handler http.HandlerFunc
 	}{
 		{"GET /{$}", open, a.page},
+		{"GET /display", open, a.display},
 		{"GET /v1/status", open, a.status},
 		{"GET /v1/events", open, a.events},
 		{"GET /v1/devices", open, a.devices},
@@ -73,10 +74,11 @@ func (a *api) routes() []struct {
 		{"POST /v1/quote", token, a.quote},
 		{"POST /v1/sales", token, a.sale},
 		{"POST /v1/refunds", token, a.refund},
+		{"POST /v1/feedback", page, a.feedback},
 		{"GET /v1/accounts/{card}", token, a.account},
 		{"GET /v1/accounts/{card}/rewards", token, a.rewards},
 		{"POST /v1/accounts/{card}/rewards", token, a.rewards},
-		{"POST /v1/customers", token, a.register},
+		{"POST /v1/customers", page, a.register},
 		{"POST /v1/devices/{name}/scan", token, a.present},
 		{"GET /v1/ledger/verify", token, a.ledgerVerify},
 		{"GET /v1/ledger/export", token, a.ledgerExport},
@@ -85,7 +87,8 @@ func (a *api) routes() []struct {
 
 type api struct {
 	Options
-	metrics *metrics
+	metrics    *metrics
+	pageSecret string // the screens' cookie (guard.go)
 }
 
 const maxBody = 1 << 20
@@ -136,6 +139,7 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "quote", err)
 		return
 	}
+	a.Till.Publish("quote", basketView(q.Quote, b.Card))
 	wire.WriteJSON(w, http.StatusOK, q)
 }
 
@@ -150,6 +154,9 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.fail(w, "sale", err)
 		return
+	}
+	if !replayed {
+		a.publishSale(res)
 	}
 	status := http.StatusCreated
 	if replayed {
@@ -169,6 +176,28 @@ func (a *api) refund(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.fail(w, "refund", err)
 		return
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	wire.WriteJSON(w, status, res)
+}
+
+// feedback records a customer's NPS answer to a sale: 201 with the
+// feedback, 200 for a replay of the same request.
+func (a *api) feedback(w http.ResponseWriter, r *http.Request) {
+	var req till.FeedbackRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	res, replayed, err := a.Till.Feedback(req)
+	if err != nil {
+		a.fail(w, "feedback", err)
+		return
+	}
+	if !replayed {
+		a.Till.Publish("feedback", FeedbackView{SaleID: res.SaleID, Score: res.Score, Card: pos.MaskCard(res.Card)})
 	}
 	status := http.StatusCreated
 	if replayed {
@@ -242,11 +271,20 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
+	if !a.authenticated(r) {
+		// The sign-up form: a new holder only.
+		known, err := a.Till.Account(req.Card)
+		if err == nil && known.Holder != nil {
+			wire.WriteError(w, http.StatusConflict, "holder_exists", "This card already has a holder; corrections are made in the POS app.")
+			return
+		}
+	}
 	stored, created, err := a.Till.ChangeCustomer(req.HolderChange, req.CardType)
 	if err != nil {
 		a.fail(w, "customer", err)
 		return
 	}
+	a.Till.Publish("customer", CustomerView{Card: pos.MaskCard(stored.Card), Created: created})
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -271,6 +309,10 @@ func (a *api) present(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// events is the screens' event stream (SSE): every event with its id, so
+// that a page that reconnects with Last-Event-ID gets what it missed while
+// the till keeps it; a comment every Heartbeat keeps the connection open.
+// Any number of pages may follow it at once.
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -279,14 +321,29 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 	// Without the token, the stream is the till page's: what the page shows.
 	full := a.authenticated(r)
-	ch, cancel := a.Till.Subscribe()
+	missed, ch, cancel := a.Till.Follow(r.Header.Get("Last-Event-ID"))
 	defer cancel()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, ": tilld scan events\n\n")
+	io.WriteString(w, ": tilld events\nretry: 1000\n\n")
+	send := func(ev till.Event) {
+		data := ev.Data
+		if sc, ok := data.(till.ScanEvent); ok && !full {
+			data = pageView(sc)
+		}
+		b, err := json.Marshal(data)
+		if err != nil {
+			a.Logger.Error("encode event", "event", ev.Name, "err", err)
+			return
+		}
+		fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", a.Till.EventID(ev), ev.Name, b)
+	}
+	for _, ev := range missed {
+		send(ev)
+	}
 	fl.Flush()
 	beat := time.NewTicker(a.Heartbeat)
 	defer beat.Stop()
@@ -300,15 +357,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if !full {
-				ev = pageView(ev)
-			}
-			data, err := json.Marshal(ev)
-			if err != nil {
-				a.Logger.Error("encode scan event", "err", err)
-				continue
-			}
-			fmt.Fprintf(w, "event: scan\ndata: %s\n\n", data)
+			send(ev)
 		}
 		fl.Flush()
 	}
@@ -327,7 +376,7 @@ func pageView(ev till.ScanEvent) till.ScanEvent {
 }
 
 // unsaved is how fail tells the cashier that what they recorded was not.
-var unsaved = map[string]string{"sale": "The sale was", "refund": "The refund was", "customer": "The customer's details were"}
+var unsaved = map[string]string{"sale": "The sale was", "refund": "The refund was", "customer": "The customer's details were", "feedback": "The customer's answer was"}
 
 // fail maps an error to a status and a message for the person at the till.
 func (a *api) fail(w http.ResponseWriter, op string, err error) {
@@ -335,6 +384,10 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 	switch {
 	case errors.As(err, &in):
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", in.Error())
+	case errors.Is(err, till.ErrConflict) && op == "feedback":
+		wire.WriteError(w, http.StatusConflict, "feedback_given", "The customer has already answered about this sale; one answer per sale is kept.")
+	case errors.Is(err, till.ErrNoSale) && op == "feedback":
+		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: the answer must name a sale made at this till by its sale id.")
 	case errors.Is(err, till.ErrConflict) && op == "refund":
 		wire.WriteError(w, http.StatusConflict, "refund_id_reused", "This refund id was already used for a different return.")
 	case errors.Is(err, till.ErrConflict):

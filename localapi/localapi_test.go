@@ -68,6 +68,12 @@ func (e *env) handlerWith(token string) http.Handler {
 	return localapi.Handler(localapi.Options{Till: e.till, Heartbeat: time.Hour, Token: token})
 }
 
+// handlerWithHeartbeat is the API of the env's till with the token and
+// keep-alives every d.
+func (e *env) handlerWithHeartbeat(d time.Duration) http.Handler {
+	return localapi.Handler(localapi.Options{Till: e.till, Heartbeat: d, Token: testToken})
+}
+
 func newEnv(t *testing.T, rules string) *env {
 	t.Helper()
 	return newEnvWith(t, rules, nil)

@@ -253,6 +253,9 @@ type Quote struct {
 	Flags       []string `json:"flags,omitempty"`
 	Birthday    bool     `json:"birthday,omitempty"`
 	Greeting    string   `json:"greeting,omitempty"`
+	// NPS, when set, says an nps rule applies: the till asks the NPS
+	// question after the sale unless the card answered within EveryDays.
+	NPS *NPSQuestion `json:"nps,omitempty"`
 	// BirthdayBonus is the points of PointsEarned that birthday rules gave as
 	// their bonus: once this sale is recorded, the card's bonus for this
 	// birthday is spent (Account.BirthdayBonus).

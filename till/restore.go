@@ -15,8 +15,11 @@ import (
 // sale recorded before sales carried it), the card and what the sale did to
 // its account.
 func RestoredSale(e event.Event) (ledger.RestoredSale, error) {
-	if e.Type == event.TypeRefund {
+	switch e.Type {
+	case event.TypeRefund:
 		return restoredRefund(e)
+	case event.TypeFeedback:
+		return restoredFeedback(e)
 	}
 	var s pos.Sale
 	if err := json.Unmarshal(e.Body, &s); err != nil {
@@ -48,4 +51,22 @@ func restoredRefund(e event.Event) (ledger.RestoredSale, error) {
 		copy(s.Digest[:], b)
 	}
 	return s, nil
+}
+
+// restoredFeedback reads a feedback event as Feedback wrote it, for
+// ledger.Restore: filed under its sale's id, with no effect on the account.
+func restoredFeedback(e event.Event) (ledger.RestoredSale, error) {
+	var f pos.Feedback
+	if err := json.Unmarshal(e.Body, &f); err != nil {
+		return ledger.RestoredSale{}, fmt.Errorf("feedback body: %w", err)
+	}
+	r := ledger.RestoredSale{ID: f.SaleID, Card: f.Card}
+	if f.Request != "" {
+		b, err := hex.DecodeString(f.Request)
+		if err != nil || len(b) != len(r.Digest) {
+			return ledger.RestoredSale{}, fmt.Errorf("feedback body: request digest %q is not a SHA-256 in hex", f.Request)
+		}
+		copy(r.Digest[:], b)
+	}
+	return r, nil
 }

@@ -3,6 +3,8 @@ package till
 import (
 	"time"
 
+	"github.com/tilld/tilld/discount"
+
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/pos"
 )
@@ -17,7 +19,13 @@ type ScanEvent struct {
 	CardType string    `json:"card_type,omitempty"` // ean13, uid, pan, ...
 	Product  string    `json:"product,omitempty"`   // a product code (the POS app adds it to the basket)
 	Customer *Customer `json:"customer,omitempty"`
-	Error    string    `json:"error,omitempty"` // why the scan was not understood
+	// Welcome is what the screens show of the card before any basket: the
+	// greeting the rules build, the tier's privileges, the next tier.
+	Welcome *discount.Welcome `json:"welcome,omitempty"`
+	Error   string            `json:"error,omitempty"` // why the scan was not understood
+	// Refreshed marks the second event of a scan: HQ's answer changed the
+	// card's figures after the first was shown.
+	Refreshed bool `json:"refreshed,omitempty"`
 }
 
 // HandleScan identifies a scan and tells every subscriber. It is the device
@@ -33,44 +41,39 @@ func (t *Till) HandleScan(s device.Scan) {
 		ev.Product = card.Number
 	default:
 		ev.Card, ev.CardType = card.Number, string(card.Kind)
-		t.lookup(card.Number)
-		if c, err := t.account(card.Number); err == nil {
-			ev.Customer = &c
-		} else {
-			t.log.Error("account for scanned card", "card", pos.MaskCard(card.Number), "err", err)
-		}
 		t.log.Info("card scanned", "reader", s.Source, "card", pos.MaskCard(card.Number))
+		// Greet at once from what the till knows; then ask HQ, and when its
+		// answer changes the card's figures, tell the screens again.
+		t.fill(&ev)
+		if t.opts.Lookup == nil {
+			break
+		}
+		t.publish(ev)
+		before := ev.Customer
+		t.lookup(card.Number)
+		t.fill(&ev)
+		if before != nil && ev.Customer != nil && before.Points == ev.Customer.Points &&
+			before.LifetimeSpend == ev.Customer.LifetimeSpend && before.Sales == ev.Customer.Sales {
+			return
+		}
+		ev.Refreshed = true
 	}
 	t.publish(ev)
 }
 
-func (t *Till) publish(ev ScanEvent) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for ch := range t.subs {
-		select {
-		case ch <- ev:
-		default: // a subscriber that does not keep up loses events, never blocks scans
-		}
+// fill sets a card's scan event's customer and welcome from the till's
+// view of its account.
+func (t *Till) fill(ev *ScanEvent) {
+	c, err := t.account(ev.Card)
+	if err != nil {
+		t.log.Error("account for scanned card", "card", pos.MaskCard(ev.Card), "err", err)
+		return
 	}
+	ev.Customer = &c
+	ev.Welcome = t.Welcome(ev.Card)
 }
 
-// Subscribe returns a channel of scan events and a function that ends the
-// subscription and closes the channel.
-func (t *Till) Subscribe() (<-chan ScanEvent, func()) {
-	ch := make(chan ScanEvent, 64)
-	t.mu.Lock()
-	t.subs[ch] = struct{}{}
-	t.mu.Unlock()
-	return ch, func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if _, ok := t.subs[ch]; ok {
-			delete(t.subs, ch)
-			close(ch)
-		}
-	}
-}
+func (t *Till) publish(ev ScanEvent) { t.Publish("scan", ev) }
 
 // Present makes a software reader deliver data, as if a card were presented.
 func (t *Till) Present(reader, data string) error {
@@ -78,4 +81,25 @@ func (t *Till) Present(reader, data string) error {
 		return ErrUnknownReader
 	}
 	return t.opts.Present(reader, data)
+}
+
+// Welcome builds what the screens show of a card the moment it is
+// presented (discount.Greet); nil without rules.
+func (t *Till) Welcome(card string) *discount.Welcome {
+	a, err := t.active()
+	if err != nil {
+		return nil
+	}
+	acct, _, _, err := t.read(card)
+	if err != nil {
+		return nil
+	}
+	scope := pos.Basket{Card: card}
+	t.place(&scope)
+	w, err := discount.Greet(a.rs, scope, &acct, t.opts.Now())
+	if err != nil {
+		t.log.Warn("greeting", "card", pos.MaskCard(card), "err", err)
+		return nil
+	}
+	return &w
 }

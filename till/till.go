@@ -140,8 +140,7 @@ type Till struct {
 	// rulesMu serialises changes of rules (ApplyRules, activation on time).
 	rulesMu sync.Mutex
 
-	mu   sync.Mutex
-	subs map[chan ScanEvent]struct{}
+	evs events // the screens' event stream (events.go)
 }
 
 // New returns a Till that prices with the ruleset cached in the ledger, if any.
@@ -161,7 +160,7 @@ func New(opts Options) (*Till, error) {
 	if opts.LookupTimeout == 0 {
 		opts.LookupTimeout = 300 * time.Millisecond
 	}
-	t := &Till{opts: opts, log: opts.Logger, subs: make(map[chan ScanEvent]struct{})}
+	t := &Till{opts: opts, log: opts.Logger}
 	cached, err := opts.Ledger.Rulesets()
 	if err != nil {
 		return nil, fmt.Errorf("load cached rulesets: %w", err)
@@ -561,6 +560,9 @@ type SaleResult struct {
 	// ReceiptCode is printed on the receipt: a refund names the sale by it
 	// (see ReceiptCode).
 	ReceiptCode string `json:"receipt_code"`
+	// AskNPS says the till asks the customer the NPS question now (see
+	// AskNPS): the answer goes to POST /v1/feedback.
+	AskNPS bool `json:"ask_nps,omitempty"`
 	pos.Sale
 }
 
@@ -643,6 +645,9 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 		if q, err := discount.Apply(a.rs, req.Basket, &acct, rcpt.At.In(now.Location())); err == nil {
 			res.Greeting = q.Greeting
 		}
+	}
+	if res.AskNPS, err = t.AskNPS(res.Quote, req.Card, now); err != nil {
+		t.log.Warn("nps question", "err", err) // the sale is recorded: ask nothing
 	}
 	if !rcpt.Replayed && t.opts.OnSale != nil {
 		t.opts.OnSale()

@@ -79,6 +79,7 @@ func TestParseChain(t *testing.T) {
 			Window: discount.Window{Starts: day(2025, 3, 1), Ends: day(2025, 6, 1)}},
 		"welcome": {ID: "welcome", Kind: discount.KindWelcome, Name: "Добро пожаловать", Percent: 1000, BonusPoints: 100,
 			ExcludeCategories: []string{"tobacco", "alcohol"}},
+		"nps": {ID: "nps", Kind: discount.KindNPS, Name: "Оцените нас", EveryDays: 90},
 	}
 	kinds := map[discount.Kind]bool{}
 	for _, r := range rs.Rules {

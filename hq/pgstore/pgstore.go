@@ -183,6 +183,7 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 		queueLockKnownCards(b, cards, s.known.newCards(cards), &accounts)
 		queueSeen(b, terminal, s.known.unseen(terminal, cards))
 	}
+	queueFeedback(b, epoch.ID, x.Feedback)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		s.known.forget() // in case a row it knew is gone
 		return 0, nil, fmt.Errorf("update watermarks and accounts: %w", err)

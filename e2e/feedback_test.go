@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/analytics/loyalty"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/till"
+)
+
+// npsChainRules: points, and the NPS question every 90 days.
+const npsChainRules = `schema = 1
+version = 1
+currency = "RUB"
+
+[[rule]]
+id = "bonus"
+kind = "points"
+points = 1
+per = "100.00"
+
+[[rule]]
+id = "nps"
+kind = "nps"
+every_days = 90
+`
+
+// TestFeedbackReachesHQOnce is issue 18's NPS capture through the real
+// binaries: a sale with a card asks the question; HQ goes down; the
+// customer's answer is recorded at the till and waits in the outbox; a
+// second answer to the same sale is refused; HQ comes back and keeps the
+// answer exactly once, and `tillhq report nps --store S1` prints its band
+// and the score.
+func TestFeedbackReachesHQOnce(t *testing.T) {
+	work := t.TempDir()
+	h := launchHQ(t, work, []byte(npsChainRules), "")
+	data := filepath.Join(work, "S1-T1")
+	h.enroll(t, "S1", "S1-T1", data)
+	apiAddr := freeAddr(t)
+	conf := filepath.Join(work, "tilld.toml")
+	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, apiAddr))
+	start(t, "tilld", "run", "--config", conf)
+	api := apiClient(apiAddr, data)
+	ctx := context.Background()
+	waitFor(t, 15*time.Second, "the till online with rules", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.RulesetVersion > 0 && st.Online
+	})
+	const card = "2000000000015"
+	sale, code, err := api.Sale(ctx, till.SaleRequest{ID: "s1", Basket: pos.Basket{Card: card, Lines: []pos.Line{{SKU: "tea", Qty: 1, UnitPrice: 500_00}}}})
+	if err != nil || code != http.StatusCreated || !sale.AskNPS {
+		t.Fatalf("sale: %d %v, ask_nps %v", code, err, sale.AskNPS)
+	}
+	waitFor(t, 15*time.Second, "the sale at HQ", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.Outbox == 0
+	})
+
+	h.proc.stop(t)
+	nine := 9
+	fb, code, err := api.Feedback(ctx, till.FeedbackRequest{Sale: "s1", Card: card, Score: &nine, Comment: "Всё отлично"})
+	if err != nil || code != http.StatusCreated || fb.Store != "S1" || !fb.Asked {
+		t.Fatalf("feedback with HQ down: %d %v %+v", code, err, fb)
+	}
+	ten := 10
+	if _, code, err := api.Feedback(ctx, till.FeedbackRequest{Sale: "s1", Score: &ten}); code != http.StatusConflict {
+		t.Errorf("a second answer to the sale: %d %v", code, err)
+	}
+	waitFor(t, 15*time.Second, "the till to see HQ offline", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && !st.Online && st.Outbox == 1
+	})
+
+	h.start(t)
+	waitFor(t, 30*time.Second, "the feedback at HQ", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.Outbox == 0 && st.Online
+	})
+	var rep loyalty.NPSReport
+	if err := json.Unmarshal([]byte(run(t, bin("tillhq"), "report", "nps", "--admin", h.adminURL, "--store", "S1", "--json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if n := rep.Total; n.Answers != 1 || n.Promoters != 1 || n.Score == nil || *n.Score != 100 || n.Asked != 1 {
+		t.Errorf("nps at HQ: %+v", n)
+	}
+	out := run(t, bin("tillhq"), "report", "nps", "--admin", h.adminURL, "--store", "S1")
+	for _, want := range []string{"PROMOTERS 9-10", "total", "+100.0", "asked at 1 sales, 1 answered"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tillhq report nps: no %q in:\n%s", want, out)
+		}
+	}
+	if out := run(t, bin("tillhq"), "report", "nps", "--admin", h.adminURL, "--store", "S2", "--json"); !strings.Contains(out, `"answers":0`) {
+		t.Errorf("another store's nps: %s", out)
+	}
+}

@@ -1,0 +1,85 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/hq"
+)
+
+// bucketFeedback keeps the NPS answers (hq.Feedback as JSON) under the
+// terminal, a zero byte, the epoch, a zero byte and the big-endian seq of
+// their event: stored with the event, in its transaction, so once.
+var bucketFeedback = []byte("feedback")
+
+func feedbackKey(terminal, epoch string, seq uint64) []byte {
+	return append([]byte(terminal+"\x00"+epoch+"\x00"), seqKey(seq)...)
+}
+
+// addFeedback stores the answers of the feedback events an upload stored.
+func addFeedback(tx *bolt.Tx, epoch string, fs []hq.Feedback) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketFeedback)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		f.Epoch = epoch
+		v, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(feedbackKey(f.Terminal, epoch, f.Seq), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Feedback implements hq.Store.
+func (s *Store) Feedback(_ context.Context, ff hq.FeedbackFilter) ([]hq.Feedback, error) {
+	out := []hq.Feedback{}
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFeedback)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var f hq.Feedback
+			if err := json.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("feedback %q: %w", k, err)
+			}
+			if ff.Match(f) {
+				out = append(out, f)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("feedback: %w", err)
+	}
+	sortFeedback(out)
+	return out, nil
+}
+
+func sortFeedback(fs []hq.Feedback) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Day != b.Day {
+			return a.Day < b.Day
+		}
+		if a.Terminal != b.Terminal {
+			return a.Terminal < b.Terminal
+		}
+		if a.Epoch != b.Epoch {
+			return a.Epoch < b.Epoch
+		}
+		return a.Seq < b.Seq
+	})
+}

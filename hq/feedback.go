@@ -1,0 +1,101 @@
+package hq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tilld/tilld/analytics/loyalty"
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
+)
+
+// Feedback is one NPS answer HQ keeps, from a feedback event a till
+// uploaded (a pos.Feedback): per store, terminal, card and day.
+type Feedback struct {
+	Terminal string `json:"terminal"`
+	Epoch    string `json:"epoch,omitempty"`
+	Seq      uint64 `json:"seq"`
+	Store    string `json:"store"`
+	Region   string `json:"region,omitempty"`
+	Card     string `json:"card,omitempty"`
+	// Day is the till's day of the answer, YYYY-MM-DD.
+	Day     string    `json:"day"`
+	SaleID  string    `json:"sale_id"`
+	Score   int       `json:"score"`
+	Asked   bool      `json:"asked"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// FeedbackFilter selects feedback: the zero value selects all.
+type FeedbackFilter struct {
+	Store    string // only this store's
+	Terminal string // only this terminal's
+	Card     string // only this card's
+	// From and To bound the day, YYYY-MM-DD, both included; "": no bound.
+	From, To string
+}
+
+// Match reports whether the filter selects f.
+func (ff FeedbackFilter) Match(f Feedback) bool {
+	return (ff.Store == "" || f.Store == ff.Store) && (ff.Terminal == "" || f.Terminal == ff.Terminal) &&
+		(ff.Card == "" || f.Card == ff.Card) && (ff.From == "" || f.Day >= ff.From) && (ff.To == "" || f.Day <= ff.To)
+}
+
+// Feedbacks is the part of a Store that keeps the NPS answers. Append
+// stores one Feedback per feedback event it stores, in the same
+// transaction, so an answer uploaded twice is kept once.
+type Feedbacks interface {
+	// Feedback returns the answers the filter selects, ordered by day,
+	// terminal and seq.
+	Feedback(ctx context.Context, f FeedbackFilter) ([]Feedback, error)
+}
+
+// decodeFeedback reads a feedback event's body (a pos.Feedback) as HQ
+// keeps it. A score outside 0-10, a comment that is not text a person
+// typed or a missing sale id is an error: the till never records one.
+func decodeFeedback(e *event.Event) (Feedback, error) {
+	var b pos.Feedback
+	if err := json.Unmarshal(e.Body, &b); err != nil {
+		return Feedback{}, err
+	}
+	switch {
+	case b.Score < pos.MinNPSScore || b.Score > pos.MaxNPSScore:
+		return Feedback{}, fmt.Errorf("score %d is not between 0 and 10", b.Score)
+	case b.SaleID == "" || len(b.SaleID) > 128 || !utf8.ValidString(b.SaleID):
+		return Feedback{}, errors.New("no sale id")
+	case len(b.Comment) > pos.MaxFeedbackComment || !utf8.ValidString(b.Comment) || strings.ContainsFunc(b.Comment, unicode.IsControl):
+		return Feedback{}, errors.New("a comment that is not text")
+	case b.UTCOffset < -14*3600 || b.UTCOffset > 14*3600:
+		return Feedback{}, fmt.Errorf("utc_offset %d is not an offset from UTC", b.UTCOffset)
+	}
+	for _, s := range []string{b.Store, b.Region, b.Card} {
+		if len(s) > 128 || !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+			return Feedback{}, errors.New("a store, region or card that is not text")
+		}
+	}
+	return Feedback{Terminal: e.Terminal, Seq: e.Seq, Store: b.Store, Region: b.Region, Card: b.Card,
+		Day: loyalty.DateString(loyalty.DayOf(e.At, b.UTCOffset)), SaleID: b.SaleID, Score: b.Score, Asked: b.Asked,
+		Comment: b.Comment, At: e.At.UTC()}, nil
+}
+
+// NPSAnswers turns stored feedback into the answers analytics/loyalty's
+// NPS function reads.
+func NPSAnswers(fs []Feedback) []loyalty.Answer {
+	out := make([]loyalty.Answer, 0, len(fs))
+	for _, f := range fs {
+		day, err := time.Parse(time.DateOnly, f.Day)
+		if err != nil {
+			continue // a store keeps only days it parsed
+		}
+		out = append(out, loyalty.Answer{Store: f.Store, Region: f.Region, Terminal: f.Terminal,
+			Day: loyalty.DayOf(day, 0), Asked: f.Asked, Score: f.Score})
+	}
+	return out
+}
