@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,10 +61,16 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	}
 
 	// Operators and revocations live in the database: an admin added on A
-	// works on B, and a terminal revoked on B is refused by both.
+	// works on B, and a terminal revoked on A is refused by B at once, its
+	// long poll there included.
 	admin := lastLine(mustTillhqAs(t, "", "user", "add", "anna", "--role", "admin", "--admin", a.adminURL))
-	mustTillhqAs(t, admin, "terminal", "revoke", "S1-T1", "--admin", b.adminURL)
 	if out, code := tillhqAs(t, "", "report", "sales", "--admin", b.adminURL); code == 0 {
 		t.Fatalf("replica B answered without a token after A got an operator:\n%s", out)
 	}
+	mustTillhqAs(t, admin, "report", "sales", "--admin", b.adminURL)
+	mustTillhqAs(t, admin, "terminal", "revoke", "S1-T1", "--admin", a.adminURL)
+	waitFor(t, 10*time.Second, "the till polling B to be refused after its revocation on A", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && strings.Contains(st.LastSyncError+st.HQProblem, "revoked")
+	})
 }
