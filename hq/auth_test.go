@@ -30,7 +30,7 @@ type adminEnv struct {
 	ts    *httptest.Server
 }
 
-func newAdminEnv(t *testing.T, opts hq.Options) *adminEnv {
+func newAdminEnv(t testing.TB, opts hq.Options) *adminEnv {
 	t.Helper()
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
 	if err != nil {
@@ -259,4 +259,33 @@ func TestRevokedTerminalRefused(t *testing.T) {
 	if _, err := e.srv.AddTerminal(context.Background(), "S1", "A", time.Hour); err == nil {
 		t.Fatal("a revoked terminal id got a new enrollment token")
 	}
+}
+
+// FuzzAdminCredentials: whatever Authorization header and session cookie a
+// caller sends, an HQ with an operator never lets them through without a
+// real credential, and never fails other than with 401 or 403.
+func FuzzAdminCredentials(f *testing.F) {
+	f.Add("Bearer thq_abc", "")
+	f.Add("", "thq_abc")
+	f.Add("Bearer ", "\x00")
+	f.Add("Basic YW5uYTpwdw==", "")
+	f.Add("Bearer thq_"+strings.Repeat("A", 43), "x; y=z")
+	e := newAdminEnv(f, hq.Options{})
+	if _, err := hq.AddOperator(context.Background(), e.store, wire.AddUserRequest{Name: "anna", Role: "admin"}, time.Now()); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, authz, cookie string) {
+		req := httptest.NewRequest("GET", wire.PathReportSales, nil)
+		if authz != "" {
+			req.Header["Authorization"] = []string{authz}
+		}
+		if cookie != "" {
+			req.Header["Cookie"] = []string{wire.CookieSession + "=" + cookie}
+		}
+		w := httptest.NewRecorder()
+		e.srv.AdminHandler().ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized && w.Code != http.StatusForbidden {
+			t.Fatalf("Authorization %q, cookie %q: %d %s", authz, cookie, w.Code, w.Body)
+		}
+	})
 }
