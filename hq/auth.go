@@ -246,6 +246,7 @@ func (s *Server) adminAuthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+wire.PathAdminUsers+"/{name}"+wire.PathAdminUserDisable, s.disableUser)
 	mux.HandleFunc("GET "+wire.PathAdminLog, s.adminLog)
 	mux.HandleFunc("POST "+wire.PathAdminTerminals+"/{terminal}"+wire.PathAdminRevoke, s.revokeTerminal)
+	mux.HandleFunc("GET "+wire.PathAdminFleet, s.fleet)
 }
 
 func (s *Server) storeError(w http.ResponseWriter, what string, err error) {

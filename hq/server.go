@@ -333,6 +333,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 
 func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	s.recordContact(r, after)
 	s.longPoll(w, r, &s.published, func() bool {
 		rs, err := s.opts.Store.CurrentRuleset(r.Context())
 		switch {

@@ -247,3 +247,33 @@ func (s *Store) Revoked(_ context.Context, terminal string) (hq.Revocation, bool
 	})
 	return r, ok, err
 }
+
+// bucketContacts maps a terminal to its last contact (hq.FleetStore).
+var bucketContacts = []byte("contacts")
+
+var _ hq.FleetStore = (*Store)(nil)
+
+// PutContact implements hq.FleetStore.
+func (s *Store) PutContact(_ context.Context, c hq.Contact) error {
+	return s.update(func(tx *bolt.Tx) error { return putJSON(tx, bucketContacts, []byte(c.Terminal), c) })
+}
+
+// Contacts implements hq.FleetStore.
+func (s *Store) Contacts(_ context.Context) ([]hq.Contact, error) {
+	var out []hq.Contact
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketContacts)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var c hq.Contact
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("contact of %q: %w", k, err)
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}

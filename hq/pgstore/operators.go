@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -258,4 +259,44 @@ func (s *Store) listenOnce(ctx context.Context, fn func(string), again bool) err
 		}
 		fn(n.Payload)
 	}
+}
+
+var _ hq.FleetStore = (*Store)(nil)
+
+// PutContact implements hq.FleetStore.
+func (s *Store) PutContact(ctx context.Context, c hq.Contact) error {
+	var oldest *time.Time
+	if !c.Health.Oldest.IsZero() {
+		oldest = &c.Health.Oldest
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO terminal_contacts (terminal, at, remote, ruleset, tilld, outbox, oldest)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (terminal) DO UPDATE SET at = $2, remote = $3, ruleset = $4, tilld = $5, outbox = $6, oldest = $7`,
+		c.Terminal, c.At, c.Remote, c.Ruleset, c.Health.Tilld, int64(min(c.Health.Outbox, math.MaxInt64)), oldest)
+	if err != nil {
+		return fmt.Errorf("record contact of %s: %w", c.Terminal, err)
+	}
+	return nil
+}
+
+// Contacts implements hq.FleetStore.
+func (s *Store) Contacts(ctx context.Context) ([]hq.Contact, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT terminal, at, remote, ruleset, tilld, outbox, oldest FROM terminal_contacts ORDER BY terminal")
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.Contact, error) {
+		var c hq.Contact
+		var outbox int64
+		var oldest *time.Time
+		if err := r.Scan(&c.Terminal, &c.At, &c.Remote, &c.Ruleset, &c.Health.Tilld, &outbox, &oldest); err != nil {
+			return c, err
+		}
+		c.At, c.Health.Outbox = c.At.UTC(), uint64(outbox)
+		if oldest != nil {
+			c.Health.Oldest = oldest.UTC()
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read contacts: %w", err)
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // RunOperators runs the suite of hq.OperatorStore: operators, credentials,
@@ -184,6 +185,37 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 		if _, ok, _ := st.Revoked(ctx, "S1-T2"); ok {
 			t.Fatal("S1-T2 revoked with S1-T1")
+		}
+	})
+
+	t.Run("fleet", func(t *testing.T) {
+		st := newStore(t)
+		fs, ok := st.(hq.FleetStore)
+		if !ok {
+			t.Fatalf("%T is no hq.FleetStore", st)
+		}
+		if cs, err := fs.Contacts(ctx); err != nil || len(cs) != 0 {
+			t.Fatalf("a new store has contacts %v (%v)", cs, err)
+		}
+		first := hq.Contact{Terminal: "S1-T2", At: at, Remote: "10.0.0.2:4000", Ruleset: 3, Health: wire.Health{Tilld: "1.0", Outbox: 0}}
+		other := hq.Contact{Terminal: "S1-T1", At: at, Remote: "10.0.0.1:4000", Ruleset: 2}
+		later := hq.Contact{Terminal: "S1-T2", At: at.Add(time.Minute), Remote: "10.0.0.2:4001", Ruleset: 4,
+			Health: wire.Health{Tilld: "1.1", Outbox: 12, Oldest: at.Add(-time.Hour)}}
+		for _, c := range []hq.Contact{first, other, later} {
+			if err := fs.PutContact(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs, err := fs.Contacts(ctx)
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("contacts = %+v (%v), want 2", cs, err)
+		}
+		for i, want := range []hq.Contact{other, later} {
+			got := cs[i]
+			if got.Terminal != want.Terminal || !got.At.Equal(want.At) || got.Remote != want.Remote || got.Ruleset != want.Ruleset ||
+				got.Health.Tilld != want.Health.Tilld || got.Health.Outbox != want.Health.Outbox || !got.Health.Oldest.Equal(want.Health.Oldest) {
+				t.Fatalf("contact %d = %+v, want %+v", i, got, want)
+			}
 		}
 	})
 }

@@ -29,3 +29,14 @@ CREATE TABLE revoked_terminals (
     at       timestamptz NOT NULL,
     by_whom  text NOT NULL
 );
+
+-- Each terminal's last rules poll and the health it sent (hq.FleetStore).
+CREATE TABLE terminal_contacts (
+    terminal text PRIMARY KEY,
+    at       timestamptz NOT NULL,
+    remote   text NOT NULL,
+    ruleset  bigint NOT NULL,
+    tilld    text NOT NULL,
+    outbox   bigint NOT NULL,
+    oldest   timestamptz
+);
