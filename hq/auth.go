@@ -102,7 +102,7 @@ func (w *statusWriter) Flush() {
 func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
-		if pattern == "" || pattern == "GET /healthz" || pattern == "POST "+wire.PathAdminLogin {
+		if pattern == "" || pattern == "GET /healthz" || pattern == "POST "+wire.PathAdminLogin || pattern == "GET "+PathConsole || pattern == "GET /{$}" {
 			mux.ServeHTTP(w, r)
 			return
 		}
@@ -247,6 +247,7 @@ func (s *Server) adminAuthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+wire.PathAdminLog, s.adminLog)
 	mux.HandleFunc("POST "+wire.PathAdminTerminals+"/{terminal}"+wire.PathAdminRevoke, s.revokeTerminal)
 	mux.HandleFunc("GET "+wire.PathAdminFleet, s.fleet)
+	s.consoleRoutes(mux)
 }
 
 func (s *Server) storeError(w http.ResponseWriter, what string, err error) {

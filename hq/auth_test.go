@@ -289,3 +289,23 @@ func FuzzAdminCredentials(f *testing.F) {
 		}
 	})
 }
+
+func TestConsoleServedToAnyoneWithItsPolicy(t *testing.T) {
+	e := newAdminEnv(t, hq.Options{RequireOperator: true})
+	code, body := e.call(t, "GET", hq.PathConsole, "", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `<form id="login"`) {
+		t.Fatalf("console: %d %.200s", code, body)
+	}
+	resp, err := http.Get(e.ts.URL + hq.PathConsole + "app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || resp.StatusCode != http.StatusOK {
+		t.Fatalf("app.js: %d, CSP %q", resp.StatusCode, csp)
+	}
+	// The fleet behind it is not open.
+	if code, _ := e.call(t, "GET", wire.PathAdminFleet, "", nil); code != http.StatusUnauthorized {
+		t.Fatalf("fleet without a session: %d, want 401", code)
+	}
+}

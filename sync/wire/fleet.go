@@ -53,8 +53,8 @@ type FleetTerminal struct {
 	LastContact string `json:"last_contact"` // RFC 3339
 	Remote      string `json:"remote"`
 	Tilld       string `json:"tilld,omitempty"`
-	Ruleset     int64  `json:"ruleset"`             // the version the till has
-	Waiting     uint64 `json:"waiting"`             // events waiting to be uploaded
+	Ruleset     int64  `json:"ruleset"`               // the version the till has
+	Waiting     uint64 `json:"waiting"`               // events waiting to be uploaded
 	OldestWait  string `json:"oldest_wait,omitempty"` // RFC 3339
 	Revoked     bool   `json:"revoked,omitempty"`
 }

@@ -1,0 +1,133 @@
+// tillhq's console: no framework, no CDN, served from tillhq itself.
+"use strict";
+
+const OFFLINE_AFTER_MS = 2 * 60 * 1000; // a till polls HQ at least every 40 s
+
+const texts = {
+  en: {
+    lang: "RU", logout: "Log out", login: "Log in", name: "Name", password: "Password", fleet: "Fleet",
+    terminal: "Terminal", state: "State", last: "Last contact", tilld: "tilld", ruleset: "Ruleset",
+    waiting: "Sales waiting", oldest: "Oldest waiting", online: "online", offline: "offline", revoked: "revoked",
+    badLogin: "Wrong name or password.", summary: (n, off, cur) => `${n} terminals, ${off} offline; current ruleset ${cur}.`,
+    ago: (s) => s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`,
+  },
+  ru: {
+    lang: "EN", logout: "Выйти", login: "Войти", name: "Имя", password: "Пароль", fleet: "Кассы",
+    terminal: "Касса", state: "Состояние", last: "Последняя связь", tilld: "tilld", ruleset: "Правила",
+    waiting: "Продаж в очереди", oldest: "Самая старая в очереди", online: "на связи", offline: "нет связи", revoked: "отозвана",
+    badLogin: "Неверное имя или пароль.", summary: (n, off, cur) => `Касс: ${n}, без связи: ${off}; текущие правила: ${cur}.`,
+    ago: (s) => s < 60 ? `${s} с назад` : s < 3600 ? `${Math.floor(s / 60)} мин назад` : `${Math.floor(s / 3600)} ч назад`,
+  },
+};
+let lang = localStorage.getItem("tillhq-lang") || (navigator.language.startsWith("ru") ? "ru" : "en");
+const t = (k) => texts[lang][k];
+const $ = (id) => document.getElementById(id);
+
+function translate() {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+}
+
+async function api(method, path, body) {
+  const opts = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, opts);
+  let data = null;
+  if (resp.status !== 204) data = await resp.json().catch(() => null);
+  return { status: resp.status, data };
+}
+
+function showLogin() {
+  $("login").hidden = false;
+  $("fleet").hidden = true;
+  $("logout").hidden = true;
+  $("who").textContent = "";
+}
+
+async function start() {
+  translate();
+  const me = await api("GET", "/v1/admin/me");
+  if (me.status !== 200) return showLogin();
+  $("login").hidden = true;
+  $("logout").hidden = false;
+  $("who").textContent = me.data.open ? "(open)" : `${me.data.name} (${me.data.role})`;
+  await loadFleet();
+}
+
+// attention orders terminals by what needs looking at first.
+function attention(term, now, current) {
+  if (term.revoked) return 0;
+  if (now - Date.parse(term.last_contact) > OFFLINE_AFTER_MS) return 1;
+  if (term.ruleset < current) return 2;
+  if (term.waiting > 0) return 3;
+  return 4;
+}
+
+async function loadFleet() {
+  $("fleet").hidden = false;
+  const res = await api("GET", "/v1/admin/fleet");
+  if (res.status !== 200) {
+    $("fleet-error").textContent = (res.data && res.data.error) || `HTTP ${res.status}`;
+    return;
+  }
+  $("fleet-error").textContent = "";
+  const now = Date.now();
+  const current = res.data.current_ruleset;
+  const terms = res.data.terminals.slice().sort((a, b) =>
+    attention(a, now, current) - attention(b, now, current) || b.waiting - a.waiting || a.terminal.localeCompare(b.terminal));
+  const body = $("terminals");
+  body.replaceChildren();
+  let offline = 0;
+  for (const term of terms) {
+    const tr = document.createElement("tr");
+    tr.dataset.terminal = term.terminal;
+    const age = Math.max(0, Math.round((now - Date.parse(term.last_contact)) / 1000));
+    const isOffline = age * 1000 > OFFLINE_AFTER_MS;
+    if (isOffline) offline++;
+    const state = term.revoked ? "revoked" : isOffline ? "offline" : "online";
+    tr.className = [term.revoked ? "revoked" : "", isOffline ? "offline" : "", term.ruleset < current ? "behind" : ""].join(" ").trim();
+    const cells = [
+      [term.terminal, "terminal"], [t(state), "state"], [t("ago")(age), "last"], [term.tilld || "", "tilld"],
+      [String(term.ruleset), "ruleset"], [String(term.waiting), "waiting num"],
+      [term.oldest_wait ? new Date(term.oldest_wait).toLocaleString(lang) : "", "oldest"],
+    ];
+    for (const [text, cls] of cells) {
+      const td = document.createElement("td");
+      td.textContent = text; // never innerHTML: terminal ids and versions come from tills
+      td.className = cls;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  $("summary").textContent = t("summary")(terms.length, offline, current);
+}
+
+$("login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const res = await api("POST", "/v1/admin/login", { name: $("name").value, password: $("password").value });
+  $("password").value = "";
+  if (res.status !== 200) {
+    $("login-error").textContent = t("badLogin");
+    return;
+  }
+  $("login-error").textContent = "";
+  await start();
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("POST", "/v1/admin/logout");
+  showLogin();
+});
+
+$("lang").addEventListener("click", () => {
+  lang = lang === "ru" ? "en" : "ru";
+  localStorage.setItem("tillhq-lang", lang);
+  translate();
+  if (!$("fleet").hidden) loadFleet();
+});
+
+setInterval(() => { if (!$("fleet").hidden) loadFleet(); }, 15000);
+start();
