@@ -78,7 +78,7 @@ func TestConsoleLoginAndFleet(t *testing.T) {
 	}
 	screenshot(t, ctx, "console-fleet.png")
 	t.Logf("fleet row: %q; %s", row, summary)
-	cells := strings.Split(strings.TrimSpace(row), "\t")
+	cells := strings.Split(strings.TrimSuffix(row, "\n"), "\t")
 	if len(cells) != 7 {
 		t.Fatalf("fleet row %q: want 7 cells", row)
 	}
