@@ -58,17 +58,22 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 	if rs, err := s.opts.Store.CurrentRuleset(r.Context()); err == nil {
 		ans.Current = rs.Version
 	}
-	st := s.operators()
+	revoked := map[string]bool{}
+	if st := s.operators(); st != nil {
+		revs, err := st.Revocations(r.Context())
+		if err != nil {
+			s.storeError(w, "fleet", err)
+			return
+		}
+		for _, rev := range revs {
+			revoked[rev.Terminal] = true
+		}
+	}
 	for _, c := range cs {
 		ft := wire.FleetTerminal{Terminal: c.Terminal, LastContact: c.At.UTC().Format(time.RFC3339), Remote: c.Remote, Tilld: c.Health.Tilld,
-			Ruleset: c.Ruleset, Waiting: c.Health.Outbox}
+			Ruleset: c.Ruleset, Waiting: c.Health.Outbox, Revoked: revoked[c.Terminal]}
 		if !c.Health.Oldest.IsZero() {
 			ft.OldestWait = c.Health.Oldest.UTC().Format(time.RFC3339)
-		}
-		if st != nil {
-			if _, revoked, err := st.Revoked(r.Context(), c.Terminal); err == nil {
-				ft.Revoked = revoked
-			}
 		}
 		ans.Terminals = append(ans.Terminals, ft)
 	}

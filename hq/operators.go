@@ -116,6 +116,8 @@ type OperatorStore interface {
 	RevokeTerminal(ctx context.Context, r Revocation) error
 	// Revoked returns the terminal's revocation; ok is false when it has none.
 	Revoked(ctx context.Context, terminal string) (r Revocation, ok bool, err error)
+	// Revocations returns every revocation, by terminal.
+	Revocations(ctx context.Context) ([]Revocation, error)
 }
 
 // PasswordCost is the bcrypt cost of stored passwords (about a quarter of a

@@ -277,3 +277,23 @@ func (s *Store) Contacts(_ context.Context) ([]hq.Contact, error) {
 	})
 	return out, err
 }
+
+// Revocations implements hq.OperatorStore.
+func (s *Store) Revocations(_ context.Context) ([]hq.Revocation, error) {
+	var out []hq.Revocation
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRevoked)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r hq.Revocation
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("revocation of %q: %w", k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}

@@ -209,6 +209,21 @@ func (s *Store) Revoked(ctx context.Context, terminal string) (hq.Revocation, bo
 	return r, true, nil
 }
 
+// Revocations implements hq.OperatorStore.
+func (s *Store) Revocations(ctx context.Context) ([]hq.Revocation, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT terminal, at, by_whom FROM revoked_terminals ORDER BY terminal")
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.Revocation, error) {
+		var rev hq.Revocation
+		err := r.Scan(&rev.Terminal, &rev.At, &rev.By)
+		rev.At = rev.At.UTC()
+		return rev, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read revocations: %w", err)
+	}
+	return out, nil
+}
+
 // notifyChannel is the PostgreSQL channel replicas wake each other on.
 const notifyChannel = "tillhq"
 

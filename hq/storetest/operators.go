@@ -186,6 +186,13 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		if _, ok, _ := st.Revoked(ctx, "S1-T2"); ok {
 			t.Fatal("S1-T2 revoked with S1-T1")
 		}
+		if err := st.RevokeTerminal(ctx, hq.Revocation{Terminal: "S0-T9", At: at, By: "anna"}); err != nil {
+			t.Fatal(err)
+		}
+		revs, err := st.Revocations(ctx)
+		if err != nil || len(revs) != 2 || revs[0].Terminal != "S0-T9" || revs[1].Terminal != "S1-T1" || revs[1].By != "anna" || !revs[1].At.Equal(at) {
+			t.Fatalf("revocations = %+v (%v), want S0-T9 and S1-T1 by terminal", revs, err)
+		}
 	})
 
 	t.Run("fleet", func(t *testing.T) {
