@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/hq/storetest"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // replica starts another tillhq on h's data directory (its keys and CA) and
@@ -63,11 +65,40 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	// Operators and revocations live in the database: an admin added on A
 	// works on B, and a terminal revoked on A is refused by B at once, its
 	// long poll there included.
-	admin := lastLine(mustTillhqAs(t, "", "user", "add", "anna", "--role", "admin", "--admin", a.adminURL))
+	added := mustTillhqAs(t, "", "user", "add", "anna", "--role", "admin", "--admin", a.adminURL)
+	admin := lastLine(added)
 	if out, code := tillhqAs(t, "", "report", "sales", "--admin", b.adminURL); code == 0 {
 		t.Fatalf("replica B answered without a token after A got an operator:\n%s", out)
 	}
 	mustTillhqAs(t, admin, "report", "sales", "--admin", b.adminURL)
+	// A web session opened on A works on B: sessions are in the database.
+	_, password, _ := strings.Cut(added, "password (shown once): ")
+	password, _, _ = strings.Cut(password, "\n")
+	resp, err := http.Post(a.adminURL+wire.PathAdminLogin, "application/json",
+		strings.NewReader(fmt.Sprintf(`{"name":"anna","password":%q}`, password)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == wire.CookieSession {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusOK || session == nil {
+		t.Fatalf("login on A: %d, cookie %v", resp.StatusCode, session)
+	}
+	req, _ := http.NewRequest(http.MethodGet, b.adminURL+wire.PathAdminMe, nil)
+	req.AddCookie(session)
+	me, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me.Body.Close()
+	if me.StatusCode != http.StatusOK {
+		t.Fatalf("A's session on B: %d, want 200", me.StatusCode)
+	}
 	mustTillhqAs(t, admin, "terminal", "revoke", "S1-T1", "--admin", a.adminURL)
 	waitFor(t, 10*time.Second, "the till polling B to be refused after its revocation on A", func() bool {
 		st, err := api.Status(ctx)
