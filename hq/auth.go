@@ -116,7 +116,11 @@ func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 			if status == http.StatusUnauthorized {
 				code, outcome = wire.CodeUnauthenticated, "unauthenticated"
 			}
-			s.logAdmin(r, who, pattern, auditNote{detail: msg}, outcome, status)
+			// The console asks who is there on every visit: that question
+			// unanswered is no attempt at anything.
+			if pattern != "GET "+wire.PathAdminMe || status != http.StatusUnauthorized {
+				s.logAdmin(r, who, pattern, auditNote{detail: msg}, outcome, status)
+			}
 			wire.WriteError(w, status, code, msg)
 			return
 		}

@@ -8,6 +8,11 @@ const texts = {
     lang: "RU", logout: "Log out", login: "Log in", name: "Name", password: "Password", fleet: "Fleet",
     terminal: "Terminal", state: "State", last: "Last contact", tilld: "tilld", ruleset: "Ruleset",
     waiting: "Sales waiting", oldest: "Oldest waiting", online: "online", offline: "offline", revoked: "revoked",
+    adminLog: "Admin log", enroll: "Enroll a terminal", store: "Store", enrollButton: "Make a one-time token",
+    tokenOnce: "Shown once: hand it to store IT for tilld enroll.", revoke: "Revoke a terminal", revokeType: "Type the terminal id",
+    revokeButton: "Revoke for good", revokedAt: (id, at) => `${id} revoked at ${at}.`, at: "When", operator: "Who", action: "What",
+    target: "Target", outcome: "Outcome", from: "From", detail: "Detail",
+    chainOK: "Hash chain intact.", chainBroken: (why) => `Hash chain BROKEN: ${why}`,
     badLogin: "Wrong name or password.", summary: (n, off, cur) => `${n} terminals, ${off} offline; current ruleset ${cur}.`,
     ago: (s) => s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`,
   },
@@ -15,6 +20,11 @@ const texts = {
     lang: "EN", logout: "Выйти", login: "Войти", name: "Имя", password: "Пароль", fleet: "Кассы",
     terminal: "Касса", state: "Состояние", last: "Последняя связь", tilld: "tilld", ruleset: "Правила",
     waiting: "Продаж в очереди", oldest: "Самая старая в очереди", online: "на связи", offline: "нет связи", revoked: "отозвана",
+    adminLog: "Журнал действий", enroll: "Подключить кассу", store: "Магазин", enrollButton: "Выдать одноразовый токен",
+    tokenOnce: "Показывается один раз: передайте его ИТ магазина для tilld enroll.", revoke: "Отозвать кассу", revokeType: "Введите номер кассы",
+    revokeButton: "Отозвать навсегда", revokedAt: (id, at) => `Касса ${id} отозвана: ${at}.`, at: "Когда", operator: "Кто", action: "Что",
+    target: "Объект", outcome: "Итог", from: "Откуда", detail: "Подробности",
+    chainOK: "Цепочка хешей цела.", chainBroken: (why) => `Цепочка хешей НАРУШЕНА: ${why}`,
     badLogin: "Неверное имя или пароль.", summary: (n, off, cur) => `Касс: ${n}, без связи: ${off}; текущие правила: ${cur}.`,
     ago: (s) => s < 60 ? `${s} с назад` : s < 3600 ? `${Math.floor(s / 60)} мин назад` : `${Math.floor(s / 3600)} ч назад`,
   },
@@ -43,6 +53,9 @@ async function api(method, path, body) {
 function showLogin() {
   $("login").hidden = false;
   $("fleet").hidden = true;
+  $("log").hidden = true;
+  $("nav-fleet").hidden = true;
+  $("nav-log").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
 }
@@ -54,6 +67,10 @@ async function start() {
   $("login").hidden = true;
   $("logout").hidden = false;
   $("who").textContent = me.data.open ? "(open)" : `${me.data.name} (${me.data.role})`;
+  const admin = me.data.role === "admin";
+  $("nav-fleet").hidden = false;
+  $("nav-log").hidden = !admin;
+  for (const f of document.querySelectorAll(".actions form")) f.hidden = !admin;
   await loadFleet();
 }
 
@@ -68,6 +85,7 @@ function attention(term, now, current) {
 
 async function loadFleet() {
   $("fleet").hidden = false;
+  $("log").hidden = true;
   const res = await api("GET", "/v1/admin/fleet");
   if (res.status !== 200) {
     $("fleet-error").textContent = (res.data && res.data.error) || `HTTP ${res.status}`;
@@ -116,6 +134,53 @@ $("login").addEventListener("submit", async (ev) => {
   $("login-error").textContent = "";
   await start();
 });
+
+function cell(tr, text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  tr.append(td);
+}
+
+async function loadLog() {
+  $("fleet").hidden = true;
+  $("log").hidden = false;
+  const res = await api("GET", "/v1/admin/log?limit=500");
+  const body = $("log-entries");
+  body.replaceChildren();
+  if (res.status !== 200) {
+    $("log-verified").textContent = (res.data && res.data.error) || `HTTP ${res.status}`;
+    return;
+  }
+  $("log-verified").textContent = res.data.verified ? t("chainOK") : t("chainBroken")(res.data.broken);
+  $("log-verified").className = res.data.verified ? "" : "broken";
+  for (const e of res.data.entries.slice().reverse()) { // newest first
+    const tr = document.createElement("tr");
+    tr.dataset.seq = e.seq;
+    for (const text of [String(e.seq), new Date(e.at).toLocaleString(lang), e.operator, e.action, e.target || "",
+      `${e.outcome} ${e.status}`, e.remote, e.detail || ""]) cell(tr, text);
+    body.append(tr);
+  }
+}
+
+$("enroll").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const res = await api("POST", "/v1/admin/terminals", { store: $("enroll-store").value, terminal: $("enroll-terminal").value });
+  $("enroll-token").textContent = res.status === 201 ? res.data.token : "";
+  $("enroll-error").textContent = res.status === 201 ? "" : ((res.data && res.data.error) || `HTTP ${res.status}`);
+});
+
+$("revoke").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const id = $("revoke-terminal").value;
+  const res = await api("POST", `/v1/admin/terminals/${encodeURIComponent(id)}/revoke`);
+  $("revoke-result").textContent = res.status === 200 ? t("revokedAt")(res.data.terminal, new Date(res.data.at).toLocaleString(lang))
+    : ((res.data && res.data.error) || `HTTP ${res.status}`);
+  $("revoke-terminal").value = "";
+  await loadFleet();
+});
+
+$("nav-fleet").addEventListener("click", loadFleet);
+$("nav-log").addEventListener("click", loadLog);
 
 $("logout").addEventListener("click", async () => {
   await api("POST", "/v1/admin/logout");
