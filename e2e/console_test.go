@@ -26,14 +26,7 @@ func TestConsoleLoginAndFleet(t *testing.T) {
 	data := filepath.Join(work, "tilld")
 	h := launchHQ(t, work, discount.Example, "")
 	const password = "correct horse battery staple"
-	add := exec.Command(bin("tillhq"), "user", "add", "anna", "--role", "admin", "--password-stdin", "--admin", h.adminURL)
-	add.Stdin = strings.NewReader(password + "\n")
-	add.Env = append(add.Environ(), "TILLHQ_TOKEN_FILE="+filepath.Join(work, "no-token"))
-	out, err := add.CombinedOutput()
-	if err != nil || strings.Contains(string(out), "password (shown once)") {
-		t.Fatalf("tillhq user add --password-stdin: %v\n%s", err, out)
-	}
-	admin := lastLine(string(out))
+	admin := addOperator(t, h.adminURL, "", "anna", "admin", password)
 	token := lastLine(mustTillhqAs(t, admin, "terminal", "add", "--admin", h.adminURL, "--store", "S1", "--terminal", "S1-T1"))
 	run(t, bin("tilld"), "enroll", "--hq", "https://"+h.addr, "--token", token, "--data", data)
 	addr := freeAddr(t)
@@ -47,7 +40,7 @@ func TestConsoleLoginAndFleet(t *testing.T) {
 	})
 
 	ctx := browser(t)
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(h.adminURL+"/"),
 		chromedp.WaitVisible(chromedp.ID("login")),
 		chromedp.SendKeys(chromedp.ID("name"), "anna"),
@@ -145,5 +138,150 @@ func TestConsoleLoginAndFleet(t *testing.T) {
 	// Logging out ends the session: the page shows the login again.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("login")), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("login"))); err != nil {
 		t.Fatalf("log out: %v", err)
+	}
+}
+
+// addOperator adds an operator with the password through tillhq user add
+// --password-stdin, as the operator with token (or nobody), and returns the
+// new operator's API token.
+func addOperator(t *testing.T, adminURL, token, name, role, password string) string {
+	t.Helper()
+	add := exec.Command(bin("tillhq"), "user", "add", name, "--role", role, "--password-stdin", "--admin", adminURL)
+	add.Stdin = strings.NewReader(password + "\n")
+	add.Env = append(add.Environ(), "TILLHQ_TOKEN="+token, "TILLHQ_TOKEN_FILE="+filepath.Join(t.TempDir(), "no-token"))
+	out, err := add.CombinedOutput()
+	if err != nil || strings.Contains(string(out), "password (shown once)") {
+		t.Fatalf("tillhq user add %s --password-stdin: %v\n%s", name, err, out)
+	}
+	return lastLine(string(out))
+}
+
+// consoleLogin logs in on the console's page at adminURL.
+func consoleLogin(t *testing.T, ctx context.Context, adminURL, name, password string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(adminURL+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("name"), name),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("nav-rules")),
+	)
+	if err != nil {
+		t.Fatalf("log in as %s: %v", name, err)
+	}
+}
+
+// TestConsoleRules: in the console, an analyst's publish is refused (and
+// in the admin log); a marketing operator edits the active ruleset, checks
+// it, sees the change against the active one, publishes, and a real tilld
+// prices with it. A ruleset with an error is shown with its line.
+func TestConsoleRules(t *testing.T) {
+	work := t.TempDir()
+	data := filepath.Join(work, "tilld")
+	h := launchHQ(t, work, discount.Example, "")
+	const password = "correct horse battery staple"
+	admin := addOperator(t, h.adminURL, "", "anna", "admin", password)
+	addOperator(t, h.adminURL, admin, "boris", "analyst", password)
+	addOperator(t, h.adminURL, admin, "mila", "marketing", password)
+	h.enrollAs(t, admin, "S1", "S1-T1", data)
+	addr := freeAddr(t)
+	conf := filepath.Join(work, "tilld.toml")
+	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, addr))
+	start(t, "tilld", "run", "--config", conf)
+	api := apiClient(addr, data)
+	waitFor(t, 30*time.Second, "tilld ready", func() bool {
+		st, err := api.Status(context.Background())
+		return err == nil && st.RulesetVersion == 1 && st.Online
+	})
+	ctx := browser(t)
+	const bump = `(() => { const t = document.getElementById("rules-text"); t.value = t.value.replace("version = 1", "version = 2"); t.dispatchEvent(new Event("input")); return true })()`
+
+	// The analyst may read the rules but not publish.
+	consoleLogin(t, ctx, h.adminURL, "boris", password)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("nav-rules")), chromedp.WaitVisible(chromedp.ID("rules-text"))); err != nil {
+		t.Fatal(err)
+	}
+	var result string
+	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
+		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
+		return strings.Contains(v, "version = 1")
+	})
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](bump)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("rules-publish"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the analyst's publish refused", func() bool {
+		result, _ = chromedp.Run(ctx, chromedp.Text(chromedp.ID("rules-result")))
+		return strings.Contains(result, "needs marketing")
+	})
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("login"))); err != nil {
+		t.Fatal(err)
+	}
+
+	// Marketing: a mistake is shown at its line; then the real change.
+	consoleLogin(t, ctx, h.adminURL, "mila", password)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("nav-rules")), chromedp.WaitVisible(chromedp.ID("rules-text"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
+		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
+		return strings.Contains(v, "version = 1")
+	})
+	broken := `(() => { const t = document.getElementById("rules-text"); t.value = t.value.replace("version = 1", "version = 2").replace('currency = "RUB"', 'currency = "RUBLES"'); t.dispatchEvent(new Event("input")); return true })()`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](broken)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("rules-check"))); err != nil {
+		t.Fatal(err)
+	}
+	var problems string
+	waitFor(t, 10*time.Second, "the check's errors", func() bool {
+		problems, _ = chromedp.Run(ctx, chromedp.Text(chromedp.ID("rules-problems")))
+		return problems != ""
+	})
+	if !strings.Contains(problems, "line 7") {
+		t.Errorf("the check's problems %q do not name line 7 (currency)", problems)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const t = document.getElementById("rules-text"); t.value = t.value.replace('"RUBLES"', '"RUB"'); t.dispatchEvent(new Event("input")); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("rules-check"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the check to pass", func() bool {
+		result, _ = chromedp.Run(ctx, chromedp.Text(chromedp.ID("rules-result")))
+		return strings.HasPrefix(result, "OK: version 2")
+	})
+	diff, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("rules-diff")))
+	if !strings.Contains(diff, "- 6: version = 1") || !strings.Contains(diff, "+ 6: version = 2") || strings.Count(diff, "\n") > 3 {
+		t.Errorf("the diff against the active ruleset:\n%s\nwant exactly the version line changed", diff)
+	}
+	screenshot(t, ctx, "console-rules.png")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("rules-publish"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the publish", func() bool {
+		result, _ = chromedp.Run(ctx, chromedp.Text(chromedp.ID("rules-result")))
+		return strings.Contains(result, "Published version 2")
+	})
+	waitFor(t, 30*time.Second, "the till to price with version 2", func() bool {
+		st, err := api.Status(context.Background())
+		return err == nil && st.RulesetVersion == 2
+	})
+	q, err := api.Quote(context.Background(), basket("2000000000015", 0))
+	if err != nil || q.RulesetVersion != 2 {
+		t.Fatalf("the till's quote after the publish: version %d, %v", q.RulesetVersion, err)
+	}
+	log := mustTillhqAs(t, admin, "report", "admin-log", "--admin", h.adminURL)
+	var denied, published bool
+	for _, l := range strings.Split(log, "\n") {
+		denied = denied || strings.Contains(l, "boris") && strings.Contains(l, "POST /v1/admin/rules ") && strings.Contains(l, "denied 403")
+		published = published || strings.Contains(l, "mila") && strings.Contains(l, "version 2") && strings.Contains(l, "ok 201")
+	}
+	if !denied || !published {
+		t.Errorf("admin log: boris's publish denied %v, mila's published %v:\n%s", denied, published, log)
 	}
 }

@@ -162,3 +162,10 @@ func TestAdminBeyondLoopbackNeedsTLSAndAnOperator(t *testing.T) {
 		}
 	}
 }
+
+// enrollAs is enroll with an operator's API token.
+func (h *hqProc) enrollAs(t *testing.T, token, store, terminal, dataDir string) {
+	t.Helper()
+	tok := lastLine(mustTillhqAs(t, token, "terminal", "add", "--admin", h.adminURL, "--store", store, "--terminal", terminal))
+	run(t, bin("tilld"), "enroll", "--hq", "https://"+h.addr, "--token", tok, "--data", dataDir)
+}

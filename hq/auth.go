@@ -22,7 +22,7 @@ const SessionTTL = 12 * time.Hour
 func RoleFor(pattern string) Role {
 	method, path, _ := strings.Cut(pattern, " ")
 	switch {
-	case path == wire.PathAdminMe, path == wire.PathAdminLogout:
+	case path == wire.PathAdminMe, path == wire.PathAdminLogout, pattern == "GET "+wire.PathAdminRules:
 		return "" // any operator
 	case strings.HasPrefix(path, wire.PathAdminRules):
 		if method == http.MethodGet {
@@ -128,7 +128,7 @@ func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 		ctx := context.WithValue(context.WithValue(r.Context(), callerKey{}, who), noteKey{}, note)
 		sw := &statusWriter{ResponseWriter: w}
 		mux.ServeHTTP(sw, r.WithContext(ctx))
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && pattern != "POST "+PathAdminRulesCheck {
 			outcome := "ok"
 			if sw.status >= 400 {
 				outcome = "failed"
@@ -252,6 +252,7 @@ func (s *Server) adminAuthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+wire.PathAdminTerminals+"/{terminal}"+wire.PathAdminRevoke, s.revokeTerminal)
 	mux.HandleFunc("GET "+wire.PathAdminFleet, s.fleet)
 	s.consoleRoutes(mux)
+	s.rulesRoutes(mux)
 }
 
 func (s *Server) storeError(w http.ResponseWriter, what string, err error) {

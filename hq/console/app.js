@@ -8,6 +8,10 @@ const texts = {
     lang: "RU", logout: "Log out", login: "Log in", name: "Name", password: "Password", fleet: "Fleet",
     terminal: "Terminal", state: "State", last: "Last contact", tilld: "tilld", ruleset: "Ruleset",
     waiting: "Sales waiting", oldest: "Oldest waiting", online: "online", offline: "offline", revoked: "revoked",
+    rules: "Rules", check: "Check", publish: "Publish", diff: "Changes against the active ruleset",
+    activeRules: (v) => v ? `Active ruleset: version ${v}.` : "No ruleset published yet.",
+    checkOK: (r) => `OK: version ${r.version}, ${r.currency}, ${r.rules} rules.`, checkBad: "The ruleset has errors:",
+    published: (v) => `Published version ${v}: the tills get it now.`, line: "line", warning: "warning", noChanges: "(no changes)",
     adminLog: "Admin log", enroll: "Enroll a terminal", store: "Store", enrollButton: "Make a one-time token",
     tokenOnce: "Shown once: hand it to store IT for tilld enroll.", revoke: "Revoke a terminal", revokeType: "Type the terminal id",
     revokeButton: "Revoke for good", revokedAt: (id, at) => `${id} revoked at ${at}.`, at: "When", operator: "Who", action: "What",
@@ -20,6 +24,10 @@ const texts = {
     lang: "EN", logout: "Выйти", login: "Войти", name: "Имя", password: "Пароль", fleet: "Кассы",
     terminal: "Касса", state: "Состояние", last: "Последняя связь", tilld: "tilld", ruleset: "Правила",
     waiting: "Продаж в очереди", oldest: "Самая старая в очереди", online: "на связи", offline: "нет связи", revoked: "отозвана",
+    rules: "Правила", check: "Проверить", publish: "Опубликовать", diff: "Изменения относительно действующих правил",
+    activeRules: (v) => v ? `Действуют правила версии ${v}.` : "Правила ещё не опубликованы.",
+    checkOK: (r) => `Без ошибок: версия ${r.version}, ${r.currency}, правил: ${r.rules}.`, checkBad: "В правилах ошибки:",
+    published: (v) => `Опубликована версия ${v}: кассы получат её сейчас.`, line: "строка", warning: "предупреждение", noChanges: "(без изменений)",
     adminLog: "Журнал действий", enroll: "Подключить кассу", store: "Магазин", enrollButton: "Выдать одноразовый токен",
     tokenOnce: "Показывается один раз: передайте его ИТ магазина для tilld enroll.", revoke: "Отозвать кассу", revokeType: "Введите номер кассы",
     revokeButton: "Отозвать навсегда", revokedAt: (id, at) => `Касса ${id} отозвана: ${at}.`, at: "Когда", operator: "Кто", action: "Что",
@@ -54,7 +62,9 @@ function showLogin() {
   $("login").hidden = false;
   $("fleet").hidden = true;
   $("log").hidden = true;
+  $("rules").hidden = true;
   $("nav-fleet").hidden = true;
+  $("nav-rules").hidden = true;
   $("nav-log").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
@@ -69,6 +79,7 @@ async function start() {
   $("who").textContent = me.data.open ? "(open)" : `${me.data.name} (${me.data.role})`;
   const admin = me.data.role === "admin";
   $("nav-fleet").hidden = false;
+  $("nav-rules").hidden = false;
   $("nav-log").hidden = !admin;
   for (const f of document.querySelectorAll(".actions form")) f.hidden = !admin;
   await loadFleet();
@@ -83,9 +94,12 @@ function attention(term, now, current) {
   return 4;
 }
 
+function show(id) {
+  for (const sec of ["fleet", "rules", "log"]) $(sec).hidden = sec !== id;
+}
+
 async function loadFleet() {
-  $("fleet").hidden = false;
-  $("log").hidden = true;
+  show("fleet");
   const res = await api("GET", "/v1/admin/fleet");
   if (res.status !== 200) {
     $("fleet-error").textContent = (res.data && res.data.error) || `HTTP ${res.status}`;
@@ -142,8 +156,7 @@ function cell(tr, text) {
 }
 
 async function loadLog() {
-  $("fleet").hidden = true;
-  $("log").hidden = false;
+  show("log");
   const res = await api("GET", "/v1/admin/log?limit=500");
   const body = $("log-entries");
   body.replaceChildren();
@@ -179,6 +192,92 @@ $("revoke").addEventListener("submit", async (ev) => {
   await loadFleet();
 });
 
+// The rules page: the active ruleset to edit, a check with the problems at
+// their lines, the changes against the active one, and publish.
+let activeTOML = "";
+
+async function loadRules() {
+  show("rules");
+  const res = await api("GET", "/v1/admin/rules");
+  if (res.status !== 200) {
+    $("rules-result").textContent = (res.data && res.data.error) || `HTTP ${res.status}`;
+    return;
+  }
+  activeTOML = res.data.toml;
+  $("rules-active").textContent = t("activeRules")(res.data.version);
+  $("rules-text").value = activeTOML;
+  $("rules-result").textContent = "";
+  $("rules-problems").replaceChildren();
+  renderDiff();
+}
+
+// lineDiff is the longest-common-subsequence diff of two texts, by line.
+function lineDiff(a, b) {
+  const x = a.split("\n"), y = b.split("\n");
+  const n = x.length, m = y.length;
+  const lcs = Array.from({ length: n + 1 }, () => new Int32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const out = [];
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && x[i] === y[j]) { i++; j++; continue; }
+    if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) out.push(["del", `- ${i + 1}: ${x[i++]}`]);
+    else out.push(["add", `+ ${j + 1}: ${y[j++]}`]);
+  }
+  return out;
+}
+
+function renderDiff() {
+  const pre = $("rules-diff");
+  pre.replaceChildren();
+  const d = lineDiff(activeTOML, $("rules-text").value);
+  if (d.length === 0) pre.textContent = t("noChanges");
+  for (const [cls, text] of d) {
+    const span = document.createElement("span");
+    span.className = cls;
+    span.textContent = text + "\n";
+    pre.append(span);
+  }
+}
+
+async function checkRules() {
+  renderDiff();
+  const resp = await fetch("/v1/admin/rules/check", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
+  const res = await resp.json().catch(() => null);
+  const list = $("rules-problems");
+  list.replaceChildren();
+  if (resp.status !== 200 || !res) {
+    $("rules-result").textContent = (res && res.error) || `HTTP ${resp.status}`;
+    return false;
+  }
+  $("rules-result").textContent = res.ok ? t("checkOK")(res) : t("checkBad");
+  for (const [kind, ps] of [["error", res.errors], ["warning", res.warnings]]) {
+    for (const p of ps) {
+      const li = document.createElement("li");
+      li.className = kind;
+      li.textContent = [p.line ? `${t("line")} ${p.line}` : "", kind === "warning" ? t("warning") : "", p.rule ? `"${p.rule}"` : "", p.field, p.msg]
+        .filter(Boolean).join(": ");
+      list.append(li);
+    }
+  }
+  return res.ok;
+}
+
+$("rules-text").addEventListener("input", renderDiff);
+$("rules-check").addEventListener("click", checkRules);
+$("rules-publish").addEventListener("click", async () => {
+  const resp = await fetch("/v1/admin/rules", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
+  const res = await resp.json().catch(() => null);
+  if (resp.status !== 201) {
+    $("rules-result").textContent = (res && res.error) || `HTTP ${resp.status}`;
+    return;
+  }
+  await loadRules();
+  $("rules-result").textContent = t("published")(res.version);
+});
+$("nav-rules").addEventListener("click", loadRules);
 $("nav-fleet").addEventListener("click", loadFleet);
 $("nav-log").addEventListener("click", loadLog);
 
