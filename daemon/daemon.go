@@ -28,6 +28,7 @@ import (
 	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
+	"github.com/tilld/tilld/version"
 
 	// Reader transports register themselves by type name.
 	_ "github.com/tilld/tilld/device/fake"
@@ -183,7 +184,7 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 			hqopts.TLS = id.TLS
 		}
 		d.fwd = forward.New(forward.Options{HQ: hqclient.New(cfg.HQ, hqopts), Terminal: cfg.Terminal, Outbox: d.ledger, Rules: d.till, Cards: d.till,
-			Logger: log.With("component", "sync")})
+			Health: d.health, Logger: log.With("component", "sync")})
 	}
 	ok = true
 	return d, nil
@@ -274,4 +275,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("tilld stopped", "err", first)
 	return first
+}
+
+// health is what the till tells HQ with its rules poll (HQ's fleet view).
+func (d *Daemon) health() wire.Health {
+	h := wire.Health{Tilld: version.Version}
+	if st, err := d.ledger.Stats(); err == nil {
+		h.Outbox, h.Oldest = st.Outbox, st.OldestPending
+	}
+	return h
 }

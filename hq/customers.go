@@ -46,7 +46,7 @@ func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n > 0 {
-		s.cards.fire()
+		s.wake(r.Context(), TopicCards)
 	}
 	wire.WriteJSON(w, http.StatusOK, wire.HoldersResponse{Stored: n})
 }
@@ -103,9 +103,10 @@ func (s *Server) importCustomers(w http.ResponseWriter, r *http.Request) {
 		rep.Stored += n
 	}
 	if rep.Stored > 0 {
-		s.cards.fire()
+		s.wake(r.Context(), TopicCards)
 	}
 	s.log.Info("customers imported", "rows", rep.Rows, "stored", rep.Stored, "rejected", len(rep.Rejected))
+	noteAudit(r, "", fmt.Sprintf("%d rows, %d stored, %d rejected", rep.Rows, rep.Stored, len(rep.Rejected)))
 	wire.WriteJSON(w, http.StatusOK, rep)
 }
 
@@ -135,13 +136,14 @@ func (s *Server) currency(ctx context.Context) string {
 
 func (s *Server) forgetCustomer(w http.ResponseWriter, r *http.Request) {
 	card := r.PathValue("card")
+	noteAudit(r, pos.MaskCard(card), "forget")
 	had, err := s.opts.Store.ForgetHolder(r.Context(), card, s.opts.Now())
 	if err != nil {
 		s.log.Error("forget customer", "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ could not forget the customer; try again")
 		return
 	}
-	s.cards.fire()
+	s.wake(r.Context(), TopicCards)
 	s.log.Info("customer forgotten", "card", pos.MaskCard(card), "had_holder", had)
 	wire.WriteJSON(w, http.StatusOK, map[string]any{"card": card, "forgotten": had})
 }

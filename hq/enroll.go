@@ -66,6 +66,9 @@ func (s *Server) AddTerminal(ctx context.Context, store, terminal string, ttl ti
 	if !ok {
 		return "", errors.New("add terminal: this store keeps no enrollment tokens")
 	}
+	if err := s.checkNotRevoked(ctx, terminal); err != nil {
+		return "", err
+	}
 	var b [24]byte
 	rand.Read(b[:])
 	secret := base64.RawURLEncoding.EncodeToString(b[:])
@@ -101,7 +104,14 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := ts.UseToken(r.Context(), TokenHash(secret), s.opts.Now())
+	if err == nil {
+		err = s.checkNotRevoked(r.Context(), tok.Terminal)
+	}
 	switch {
+	case errors.Is(err, ErrTerminalRevoked):
+		s.log.Warn("enrollment of a revoked terminal refused", "err", err, "remote", r.RemoteAddr)
+		wire.WriteError(w, http.StatusForbidden, wire.CodeRevoked, err.Error())
+		return
 	case errors.Is(err, ErrTokenUnknown), errors.Is(err, ErrTokenUsed), errors.Is(err, ErrTokenExpired):
 		s.log.Warn("enrollment refused", "err", err, "remote", r.RemoteAddr)
 		wire.WriteError(w, http.StatusForbidden, "token_refused", err.Error()+": ask HQ for a new one (tillhq terminal add)")
@@ -141,6 +151,9 @@ func (s *Server) requireTerminal(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.RequireClientCert && TerminalOf(r) == "" {
 			wire.WriteError(w, http.StatusUnauthorized, "no_certificate", "a terminal certificate is required: enroll the terminal (tilld enroll)")
+			return
+		}
+		if s.refuseRevoked(w, r) {
 			return
 		}
 		h(w, r)

@@ -45,6 +45,9 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, sig *signal, a
 	defer deadline.Stop()
 	for {
 		woken := sig.wait()
+		if s.refuseRevoked(w, r) {
+			return
+		}
 		if answer() {
 			return
 		}

@@ -47,7 +47,13 @@ type Options struct {
 	MaxUpload int64
 	// MaxWait bounds a rules long poll (default 30 s).
 	MaxWait time.Duration
-	Logger  *slog.Logger
+	// RequireOperator refuses admin requests without an operator's
+	// credential even while the store has no operator (tillhq sets it when
+	// the admin API listens beyond loopback). Off, the admin API is open
+	// until the first operator is added, then every request but the login
+	// needs an API token or a session (auth.go, docs/hq.md).
+	RequireOperator bool
+	Logger          *slog.Logger
 }
 
 // Server answers terminals and HQ staff over HTTP.
@@ -118,8 +124,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 // AdminHandler returns the routes for HQ staff: publishing rules, adding
-// terminals, reports. Serve it on loopback (or behind the chain's own access
-// control) only: it has no authentication of its own.
+// terminals, reports, operators. Every route but /healthz and the login needs
+// an operator whose role allows it (auth.go); every change is in the admin log.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.PathAdminRules, s.publish)
@@ -136,7 +142,8 @@ func (s *Server) AdminHandler() http.Handler {
 	// A metric that cannot be read (the audit's, from the store) leaves out
 	// itself, not the others.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	return mux
+	s.adminAuthRoutes(mux)
+	return s.guardAdmin(mux)
 }
 
 func (s *Server) addTerminal(w http.ResponseWriter, r *http.Request) {
@@ -153,6 +160,7 @@ func (s *Server) addTerminal(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	noteAudit(r, req.Terminal, "store "+req.Store)
 	tok, err := s.AddTerminal(r.Context(), req.Store, req.Terminal, ttl)
 	if err != nil {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
@@ -180,7 +188,7 @@ func (s *Server) PublishRuleset(ctx context.Context, raw []byte) (Ruleset, error
 		return Ruleset{}, err
 	}
 	s.metrics.rules.Set(float64(version))
-	s.published.fire()
+	s.wake(ctx, TopicRules)
 	s.log.Info("ruleset published", "version", version, "hash", rs.Hash[:12])
 	return rs, nil
 }
@@ -251,7 +259,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.uploads.WithLabelValues("ok").Inc()
-	s.cards.fire()
+	s.wake(r.Context(), TopicCards)
 	wire.WriteJSON(w, http.StatusOK, wire.UploadResponse{Acked: acked})
 }
 
@@ -326,6 +334,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 
 func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	s.recordContact(r, after)
 	s.longPoll(w, r, &s.published, func() bool {
 		rs, err := s.opts.Store.CurrentRuleset(r.Context())
 		switch {
@@ -352,6 +361,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rs, err := s.PublishRuleset(r.Context(), raw)
+	if err == nil {
+		noteAudit(r, fmt.Sprintf("version %d", rs.Version), "sha256 "+rs.Hash)
+	}
 	switch {
 	case errors.Is(err, ErrOldRuleset):
 		wire.WriteError(w, http.StatusConflict, "old_version", err.Error())

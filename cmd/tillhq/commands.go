@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(initCmd(stdout), certCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout), terminalCmd(stdout), customersCmd(stdout))
+	root.AddCommand(initCmd(stdout), certCmd(stdout), serveCmd(stderr), rulesCmd(stdout), reportCmd(stdout), terminalCmd(stdout), customersCmd(stdout), userCmd(stdout, os.Stdin))
 	return root.ExecuteContext(ctx)
 }
 
@@ -127,13 +127,14 @@ the CA, not the certificate, so they keep working. Restart tillhq to serve it.`,
 
 func serveCmd(stderr io.Writer) *cobra.Command {
 	var dataDir, listen, admin, rulesFile, postgres string
+	var adminTLS bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "run the HQ server",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if host, _, err := net.SplitHostPort(admin); err != nil || !serve.Loopback(host) {
-				return fmt.Errorf("--admin %q: the admin API (rules, terminals, reports, customers) has no authentication yet, "+
-					"so it listens on loopback only: use 127.0.0.1:PORT, and reach it from elsewhere through an SSH tunnel", admin)
+			loopback, err := checkAdminAddr(admin, adminTLS)
+			if err != nil {
+				return err
 			}
 			log := serve.NewLogger(stderr, slog.LevelInfo, os.Getenv("JOURNAL_STREAM"))
 			key, err := loadSigningKey(dataDir)
@@ -155,7 +156,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			}
 			defer func() { log.Info("tillhq stopped") }()
 			defer store.Close()
-			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, Logger: log})
+			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, RequireOperator: !loopback, Logger: log})
 			if err := publishAtStart(cmd.Context(), srv, store, rulesFile, dataDir, log); err != nil {
 				return err
 			}
@@ -168,7 +169,11 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 				ln.Close()
 				return err
 			}
-			log.Info("tillhq listening", "terminals", "https://"+ln.Addr().String(), "admin", "http://"+adminLn.Addr().String(), "data", dataDir, "version", version.Version)
+			adminScheme := "http://"
+			if adminTLS {
+				adminLn, adminScheme = tls.NewListener(adminLn, adminTLSConfig(tlsConf)), "https://"
+			}
+			log.Info("tillhq listening", "terminals", "https://"+ln.Addr().String(), "admin", adminScheme+adminLn.Addr().String(), "data", dataDir, "version", version.Version)
 			stopped := make(chan struct{})
 			defer close(stopped)
 			go func() {
@@ -190,6 +195,10 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			loyaltyDone := make(chan error, 1)
 			go func() { loyaltyDone <- srv.RunLoyalty(auditCtx) }()
 			defer func() { stopAudit(); <-loyaltyDone }()
+			// And the wake-ups of the other replicas on the same database.
+			notifyDone := make(chan error, 1)
+			go func() { notifyDone <- srv.RunNotifications(auditCtx) }()
+			defer func() { stopAudit(); <-notifyDone }()
 			err = serve.HTTP(cmd.Context(), tls.NewListener(ln, tlsConf), srv.Handler(), 0)
 			if aerr := <-errc; err == nil {
 				err = aerr
@@ -199,7 +208,8 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
-	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports): loopback only, it has no authentication yet")
+	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports, operators): loopback, or any address with --admin-tls (docs/hq.md)")
+	cmd.Flags().BoolVar(&adminTLS, "admin-tls", false, "serve the admin API over TLS with HQ's certificate; needed to listen beyond loopback, where every request needs an operator's token or session")
 	cmd.Flags().StringVar(&postgres, "postgres", "", "PostgreSQL URL (postgres://...): keep HQ's store there instead of DATA/hq.db, so several tillhq replicas can serve one chain (each needs DATA's keys)")
 	cmd.Flags().StringVar(&rulesFile, "rules", "", "publish this ruleset file at start unless the store has that version or newer (default: DATA/"+starterRulesFile+" when HQ has published no ruleset yet)")
 	return cmd
@@ -310,7 +320,8 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON),
-		cadenceCmd(stdout, &hqURL, &asJSON), overdueCmd(stdout, &hqURL, &asJSON), segmentsCmd(stdout, &hqURL, &asJSON), clvCmd(stdout, &hqURL, &asJSON), kpiCmd(stdout, &hqURL, &asJSON), npsCmd(stdout, &hqURL, &asJSON))
+		cadenceCmd(stdout, &hqURL, &asJSON), overdueCmd(stdout, &hqURL, &asJSON), segmentsCmd(stdout, &hqURL, &asJSON), clvCmd(stdout, &hqURL, &asJSON), kpiCmd(stdout, &hqURL, &asJSON), npsCmd(stdout, &hqURL, &asJSON),
+		adminLogCmd(stdout, &hqURL, &asJSON))
 	return cmd
 }
 
@@ -361,15 +372,19 @@ func printChains(w io.Writer, rep wire.SalesReport) error {
 
 // doJSON sends r to the admin API at base and decodes its JSON answer.
 func doJSON(ctx context.Context, base string, r hqclient.Request, out any) error {
-	a, err := hqclient.New(base, hqclient.Options{Timeout: 30 * time.Second}).Do(ctx, r)
+	c, err := adminClient(base, 30*time.Second)
 	if err != nil {
+		return err
+	}
+	a, err := c.Do(ctx, r)
+	if err != nil || out == nil {
 		return err
 	}
 	return a.JSON(out)
 }
 
 func terminalCmd(stdout io.Writer) *cobra.Command {
-	cmd := &cobra.Command{Use: "terminal", Short: "enroll terminals"}
+	cmd := &cobra.Command{Use: "terminal", Short: "enroll and revoke terminals"}
 	var req wire.AddTerminalRequest
 	var adminURL string
 	add := &cobra.Command{
@@ -390,9 +405,9 @@ func terminalCmd(stdout io.Writer) *cobra.Command {
 	add.Flags().StringVar(&req.Store, "store", "", "store id (required)")
 	add.Flags().StringVar(&req.Terminal, "terminal", "", "terminal id, unique in the chain (required)")
 	add.Flags().StringVar(&req.TTL, "ttl", "24h", "how long the token stays valid")
-	add.Flags().StringVar(&adminURL, "admin", defaultAdmin, "HQ's admin API")
+	cmd.PersistentFlags().StringVar(&adminURL, "admin", defaultAdmin, "HQ's admin API")
 	add.MarkFlagRequired("store")
 	add.MarkFlagRequired("terminal")
-	cmd.AddCommand(add)
+	cmd.AddCommand(add, revokeCmd(stdout, &adminURL))
 	return cmd
 }

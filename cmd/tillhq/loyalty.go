@@ -137,7 +137,11 @@ func overdueCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command
 				// The whole list, however long: a chain's overdue customers
 				// can run to tens of megabytes.
 				r := hqclient.Request{Path: hq.PathReportOverdue + "?" + f.query(url.Values{"format": {"csv"}}), Limit: 1 << 30}
-				a, err := hqclient.New(*adminURL, hqclient.Options{Timeout: 10 * time.Minute}).Do(cmd.Context(), r)
+				c, err := adminClient(*adminURL, 10*time.Minute)
+				if err != nil {
+					return err
+				}
+				a, err := c.Do(cmd.Context(), r)
 				if err != nil {
 					return err
 				}

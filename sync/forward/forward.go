@@ -77,7 +77,9 @@ type Options struct {
 	MinWait  time.Duration // first retry delay, default 250 ms
 	MaxWait  time.Duration // retry delay cap, default 30 s
 	LongPoll time.Duration // how long HQ may hold a rules request, default 25 s
-	Logger   *slog.Logger
+	// Health, when set, is sent with every rules poll (HQ's fleet view).
+	Health func() wire.Health
+	Logger *slog.Logger
 }
 
 // Status is what the forwarder knows of its link to HQ.
@@ -300,6 +302,9 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 		wait = 0 // a till without rules learns at once whether HQ has any
 	}
 	q := url.Values{"after": {strconv.FormatInt(have, 10)}, "wait": {strconv.Itoa(wait)}}
+	if f.opts.Health != nil {
+		f.opts.Health().AddTo(q)
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
 	defer cancel()
 	a, err := f.opts.HQ.Do(ctx, hqclient.Request{Path: wire.PathRules + "?" + q.Encode(), Limit: 8 << 20})

@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/hq/storetest"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// replica starts another tillhq on h's data directory (its keys and CA) and
+// PostgreSQL database, on addresses of its own.
+func (h *hqProc) replica(t *testing.T, postgres string) *hqProc {
+	t.Helper()
+	hqAddr, adminAddr := freeAddr(t), freeAddr(t)
+	r := &hqProc{adminURL: "http://" + adminAddr, addr: hqAddr,
+		args: []string{"serve", "--data", h.args[2], "--listen", hqAddr, "--admin", adminAddr, "--postgres", postgres}}
+	r.start(t)
+	return r
+}
+
+// TestReplicasWakeEachOther: two tillhq replicas on one PostgreSQL; a till
+// enrolled through and long-polling replica B gets a ruleset published on
+// replica A at once (LISTEN/NOTIFY), not when its 30 s poll runs out; and a
+// terminal revoked on A is refused by B.
+func TestReplicasWakeEachOther(t *testing.T) {
+	work := t.TempDir()
+	pgURL := pgDatabase(t)
+	a := launchHQ(t, work, discount.Example, pgURL)
+	b := a.replica(t, pgURL)
+	data := filepath.Join(work, "tilld")
+	b.enroll(t, "S1", "S1-T1", data) // its HQ address is B's
+	addr := freeAddr(t)
+	conf := filepath.Join(work, "tilld.toml")
+	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, addr))
+	start(t, "tilld", "run", "--config", conf)
+	api := apiClient(addr, data)
+	ctx := context.Background()
+	waitFor(t, 30*time.Second, "tilld ready through replica B", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.RulesetVersion == 1 && st.Online
+	})
+	time.Sleep(500 * time.Millisecond) // the till is in its long poll at B
+
+	for v := int64(2); v <= 4; v++ {
+		file := filepath.Join(work, fmt.Sprintf("rules-v%d.toml", v))
+		writeFile(t, file, string(storetest.Version(discount.Example, v)))
+		published := time.Now()
+		mustTillhqAs(t, "", "rules", "publish", file, "--admin", a.adminURL)
+		// Generous, but well under the 30 s the poll would wait unwoken.
+		waitFor(t, 10*time.Second, fmt.Sprintf("ruleset %d published on A at the till polling B", v), func() bool {
+			st, err := api.Status(ctx)
+			return err == nil && st.RulesetVersion == v
+		})
+		t.Logf("ruleset %d: published on A, active on the till of B %s later", v, time.Since(published).Round(time.Millisecond))
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// Operators and revocations live in the database: an admin added on A
+	// works on B, and a terminal revoked on A is refused by B at once, its
+	// long poll there included.
+	added := mustTillhqAs(t, "", "user", "add", "anna", "--role", "admin", "--admin", a.adminURL)
+	admin := lastLine(added)
+	if out, code := tillhqAs(t, "", "report", "sales", "--admin", b.adminURL); code == 0 {
+		t.Fatalf("replica B answered without a token after A got an operator:\n%s", out)
+	}
+	mustTillhqAs(t, admin, "report", "sales", "--admin", b.adminURL)
+	// A web session opened on A works on B: sessions are in the database.
+	_, password, _ := strings.Cut(added, "password (shown once): ")
+	password, _, _ = strings.Cut(password, "\n")
+	resp, err := http.Post(a.adminURL+wire.PathAdminLogin, "application/json",
+		strings.NewReader(fmt.Sprintf(`{"name":"anna","password":%q}`, password)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == wire.CookieSession {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusOK || session == nil {
+		t.Fatalf("login on A: %d, cookie %v", resp.StatusCode, session)
+	}
+	req, _ := http.NewRequest(http.MethodGet, b.adminURL+wire.PathAdminMe, nil)
+	req.AddCookie(session)
+	me, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me.Body.Close()
+	if me.StatusCode != http.StatusOK {
+		t.Fatalf("A's session on B: %d, want 200", me.StatusCode)
+	}
+	mustTillhqAs(t, admin, "terminal", "revoke", "S1-T1", "--admin", a.adminURL)
+	waitFor(t, 10*time.Second, "the till polling B to be refused after its revocation on A", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && strings.Contains(st.LastSyncError+st.HQProblem, "revoked")
+	})
+}

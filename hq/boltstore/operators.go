@@ -1,0 +1,299 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tilld/tilld/hq"
+)
+
+// Operators (hq.OperatorStore): "operators" maps a name to the operator,
+// "credentials" a credential's hash to it, "admin_log" a big-endian position
+// to an admin log entry, "revoked" a terminal to its revocation. The buckets
+// are made by the first write, so a file of an older tillhq opens as it is.
+var (
+	bucketOperators   = []byte("operators")
+	bucketCredentials = []byte("credentials")
+	bucketAdminLog    = []byte("admin_log")
+	bucketRevoked     = []byte("revoked")
+)
+
+var _ hq.OperatorStore = (*Store)(nil)
+
+func putJSON(tx *bolt.Tx, bucket []byte, key []byte, v any) error {
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+// getJSON decodes the value under key into v and reports whether there was one.
+func getJSON(tx *bolt.Tx, bucket []byte, key []byte, v any) (bool, error) {
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return false, nil
+	}
+	data := b.Get(key)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("%s %q: %w", bucket, key, err)
+	}
+	return true, nil
+}
+
+// AddOperator implements hq.OperatorStore.
+func (s *Store) AddOperator(_ context.Context, o hq.Operator) error {
+	return s.update(func(tx *bolt.Tx) error {
+		var old hq.Operator
+		if ok, err := getJSON(tx, bucketOperators, []byte(o.Name), &old); err != nil || ok {
+			if ok {
+				return fmt.Errorf("%w: %s", hq.ErrOperatorExists, o.Name)
+			}
+			return err
+		}
+		return putJSON(tx, bucketOperators, []byte(o.Name), o)
+	})
+}
+
+// Operator implements hq.OperatorStore.
+func (s *Store) Operator(_ context.Context, name string) (hq.Operator, error) {
+	var o hq.Operator
+	err := s.view(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx, bucketOperators, []byte(name), &o)
+		if err == nil && !ok {
+			err = hq.ErrNoOperator
+		}
+		return err
+	})
+	return o, err
+}
+
+// Operators implements hq.OperatorStore.
+func (s *Store) Operators(_ context.Context) ([]hq.Operator, error) {
+	var out []hq.Operator
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOperators)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var o hq.Operator
+			if err := json.Unmarshal(v, &o); err != nil {
+				return fmt.Errorf("operator %q: %w", k, err)
+			}
+			out = append(out, o)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DisableOperator implements hq.OperatorStore.
+func (s *Store) DisableOperator(_ context.Context, name string, at time.Time) error {
+	return s.update(func(tx *bolt.Tx) error {
+		var o hq.Operator
+		ok, err := getJSON(tx, bucketOperators, []byte(name), &o)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s", hq.ErrNoOperator, name)
+		}
+		if o.Disabled.IsZero() {
+			o.Disabled = at.UTC()
+			if err := putJSON(tx, bucketOperators, []byte(name), o); err != nil {
+				return err
+			}
+		}
+		b := tx.Bucket(bucketCredentials)
+		if b == nil {
+			return nil
+		}
+		var drop [][]byte
+		err = b.ForEach(func(k, v []byte) error {
+			var c hq.Credential
+			if json.Unmarshal(v, &c) == nil && c.Operator == name {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range drop {
+			if err == nil {
+				err = b.Delete(k)
+			}
+		}
+		return err
+	})
+}
+
+// AddCredential implements hq.OperatorStore.
+func (s *Store) AddCredential(_ context.Context, c hq.Credential) error {
+	return s.update(func(tx *bolt.Tx) error {
+		var o hq.Operator
+		ok, err := getJSON(tx, bucketOperators, []byte(c.Operator), &o)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s", hq.ErrNoOperator, c.Operator)
+		}
+		return putJSON(tx, bucketCredentials, []byte(c.Hash), c)
+	})
+}
+
+// Credential implements hq.OperatorStore.
+func (s *Store) Credential(_ context.Context, hash string) (hq.Credential, error) {
+	var c hq.Credential
+	err := s.view(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx, bucketCredentials, []byte(hash), &c)
+		if err == nil && !ok {
+			err = hq.ErrNoCredential
+		}
+		return err
+	})
+	return c, err
+}
+
+// DeleteCredential implements hq.OperatorStore.
+func (s *Store) DeleteCredential(_ context.Context, hash string) error {
+	return s.update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketCredentials); b != nil {
+			return b.Delete([]byte(hash))
+		}
+		return nil
+	})
+}
+
+// AppendAdminLog implements hq.OperatorStore: bbolt's one writer at a time
+// orders the entries.
+func (s *Store) AppendAdminLog(_ context.Context, e hq.AdminEntry) (hq.AdminEntry, error) {
+	err := s.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketAdminLog)
+		if err != nil {
+			return err
+		}
+		e.Seq, e.Prev = 1, ""
+		if k, v := b.Cursor().Last(); k != nil {
+			var last hq.AdminEntry
+			if err := json.Unmarshal(v, &last); err != nil {
+				return fmt.Errorf("admin log entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			e.Seq, e.Prev = last.Seq+1, last.Hash
+		}
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		e.Hash = hq.AdminEntryHash(e)
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return b.Put(seqKey(uint64(e.Seq)), data)
+	})
+	return e, err
+}
+
+// AdminLog implements hq.OperatorStore.
+func (s *Store) AdminLog(_ context.Context, after int64, limit int) ([]hq.AdminEntry, error) {
+	var out []hq.AdminEntry
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAdminLog)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(seqKey(uint64(max(after, 0)) + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var e hq.AdminEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("admin log entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RevokeTerminal implements hq.OperatorStore.
+func (s *Store) RevokeTerminal(_ context.Context, r hq.Revocation) error {
+	return s.update(func(tx *bolt.Tx) error {
+		var old hq.Revocation
+		if ok, err := getJSON(tx, bucketRevoked, []byte(r.Terminal), &old); err != nil || ok {
+			return err
+		}
+		r.At = r.At.UTC()
+		return putJSON(tx, bucketRevoked, []byte(r.Terminal), r)
+	})
+}
+
+// Revoked implements hq.OperatorStore.
+func (s *Store) Revoked(_ context.Context, terminal string) (hq.Revocation, bool, error) {
+	var r hq.Revocation
+	var ok bool
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		ok, err = getJSON(tx, bucketRevoked, []byte(terminal), &r)
+		return err
+	})
+	return r, ok, err
+}
+
+// bucketContacts maps a terminal to its last contact (hq.FleetStore).
+var bucketContacts = []byte("contacts")
+
+var _ hq.FleetStore = (*Store)(nil)
+
+// PutContact implements hq.FleetStore.
+func (s *Store) PutContact(_ context.Context, c hq.Contact) error {
+	return s.update(func(tx *bolt.Tx) error { return putJSON(tx, bucketContacts, []byte(c.Terminal), c) })
+}
+
+// Contacts implements hq.FleetStore.
+func (s *Store) Contacts(_ context.Context) ([]hq.Contact, error) {
+	var out []hq.Contact
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketContacts)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var c hq.Contact
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("contact of %q: %w", k, err)
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Revocations implements hq.OperatorStore.
+func (s *Store) Revocations(_ context.Context) ([]hq.Revocation, error) {
+	var out []hq.Revocation
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRevoked)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r hq.Revocation
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("revocation of %q: %w", k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}

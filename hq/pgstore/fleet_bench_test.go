@@ -1,0 +1,52 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/pgstore"
+	"github.com/tilld/tilld/internal/pgtest"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// BenchmarkFleet answers the console's fleet (GET /v1/admin/fleet) over
+// 10 000 terminals' last contacts, 100 of them revoked, on PostgreSQL: one
+// request per op, JSON included.
+//
+//	go test -run '^$' -bench Fleet -benchtime 20x ./hq/pgstore
+func BenchmarkFleet(b *testing.B) {
+	const terminals = 10_000
+	ctx := context.Background()
+	s, err := pgstore.Open(ctx, pgtest.URL(b), pgstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for i := range terminals {
+		c := hq.Contact{Terminal: fmt.Sprintf("S%03d-T%02d", i/10, i%10), At: at.Add(time.Duration(i) * time.Second), Remote: "10.0.0.1:4000",
+			Ruleset: 7, Health: wire.Health{Tilld: "1.0.0", Outbox: uint64(i % 13), Oldest: at}}
+		if err := s.PutContact(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+		if i%100 == 0 {
+			if err := s.RevokeTerminal(ctx, hq.Revocation{Terminal: c.Terminal, At: at, By: "anna"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	h := hq.NewServer(hq.Options{Store: s}).AdminHandler()
+	b.ResetTimer()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, wire.PathAdminFleet, nil))
+		if w.Code != http.StatusOK || w.Body.Len() < terminals*100 {
+			b.Fatalf("fleet: %d, %d bytes", w.Code, w.Body.Len())
+		}
+	}
+}

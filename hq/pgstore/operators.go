@@ -1,0 +1,317 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tilld/tilld/hq"
+)
+
+var (
+	_ hq.OperatorStore = (*Store)(nil)
+	_ hq.Notifier      = (*Store)(nil)
+)
+
+// adminLogLockKey names the advisory lock that orders admin log appends
+// across replicas ("tillhq-log" in ASCII, shortened).
+const adminLogLockKey int64 = 0x74696c6c2d6c6f67
+
+// AddOperator implements hq.OperatorStore.
+func (s *Store) AddOperator(ctx context.Context, o hq.Operator) error {
+	_, err := s.pool.Exec(ctx, "INSERT INTO operators (name, role, password_hash, created) VALUES ($1, $2, $3, $4)",
+		o.Name, string(o.Role), o.PasswordHash, o.Created)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
+		return fmt.Errorf("%w: %s", hq.ErrOperatorExists, o.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("add operator %s: %w", o.Name, err)
+	}
+	return nil
+}
+
+const operatorColumns = "name, role, password_hash, created, disabled"
+
+func scanOperator(row pgx.Row) (hq.Operator, error) {
+	var o hq.Operator
+	var role string
+	var disabled *time.Time
+	if err := row.Scan(&o.Name, &role, &o.PasswordHash, &o.Created, &disabled); err != nil {
+		return hq.Operator{}, err
+	}
+	o.Role, o.Created = hq.Role(role), o.Created.UTC()
+	if disabled != nil {
+		o.Disabled = disabled.UTC()
+	}
+	return o, nil
+}
+
+// Operator implements hq.OperatorStore.
+func (s *Store) Operator(ctx context.Context, name string) (hq.Operator, error) {
+	o, err := scanOperator(s.pool.QueryRow(ctx, "SELECT "+operatorColumns+" FROM operators WHERE name = $1", name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return hq.Operator{}, hq.ErrNoOperator
+	}
+	if err != nil {
+		return hq.Operator{}, fmt.Errorf("read operator %s: %w", name, err)
+	}
+	return o, nil
+}
+
+// Operators implements hq.OperatorStore.
+func (s *Store) Operators(ctx context.Context) ([]hq.Operator, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT "+operatorColumns+" FROM operators ORDER BY name")
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.Operator, error) { return scanOperator(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list operators: %w", err)
+	}
+	return out, nil
+}
+
+// DisableOperator implements hq.OperatorStore.
+func (s *Store) DisableOperator(ctx context.Context, name string, at time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "UPDATE operators SET disabled = coalesce(disabled, $2) WHERE name = $1", name, at)
+		if err != nil {
+			return fmt.Errorf("disable operator %s: %w", name, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s", hq.ErrNoOperator, name)
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM credentials WHERE operator = $1", name); err != nil {
+			return fmt.Errorf("disable operator %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// AddCredential implements hq.OperatorStore.
+func (s *Store) AddCredential(ctx context.Context, c hq.Credential) error {
+	var expires *time.Time
+	if !c.Expires.IsZero() {
+		expires = &c.Expires
+	}
+	_, err := s.pool.Exec(ctx, "INSERT INTO credentials (hash, kind, operator, created, expires) VALUES ($1, $2, $3, $4, $5)",
+		c.Hash, c.Kind, c.Operator, c.Created, expires)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign key
+		return fmt.Errorf("%w: %s", hq.ErrNoOperator, c.Operator)
+	}
+	if err != nil {
+		return fmt.Errorf("add %s of %s: %w", c.Kind, c.Operator, err)
+	}
+	return nil
+}
+
+// Credential implements hq.OperatorStore.
+func (s *Store) Credential(ctx context.Context, hash string) (hq.Credential, error) {
+	c := hq.Credential{Hash: hash}
+	var expires *time.Time
+	err := s.pool.QueryRow(ctx, "SELECT kind, operator, created, expires FROM credentials WHERE hash = $1", hash).Scan(&c.Kind, &c.Operator, &c.Created, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return hq.Credential{}, hq.ErrNoCredential
+	}
+	if err != nil {
+		return hq.Credential{}, fmt.Errorf("read credential: %w", err)
+	}
+	c.Created = c.Created.UTC()
+	if expires != nil {
+		c.Expires = expires.UTC()
+	}
+	return c, nil
+}
+
+// DeleteCredential implements hq.OperatorStore.
+func (s *Store) DeleteCredential(ctx context.Context, hash string) error {
+	if _, err := s.pool.Exec(ctx, "DELETE FROM credentials WHERE hash = $1", hash); err != nil {
+		return fmt.Errorf("delete credential: %w", err)
+	}
+	return nil
+}
+
+// AppendAdminLog implements hq.OperatorStore: an advisory lock orders the
+// appends of every replica.
+func (s *Store) AppendAdminLog(ctx context.Context, e hq.AdminEntry) (hq.AdminEntry, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", adminLogLockKey); err != nil {
+			return err
+		}
+		e.Seq, e.Prev = 1, ""
+		var seq int64
+		var hash string
+		err := tx.QueryRow(ctx, "SELECT seq, hash FROM admin_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+		switch {
+		case err == nil:
+			e.Seq, e.Prev = seq+1, hash
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		e.Hash = hq.AdminEntryHash(e)
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "INSERT INTO admin_log (seq, entry, hash) VALUES ($1, $2, $3)", e.Seq, data, e.Hash)
+		return err
+	})
+	if err != nil {
+		return hq.AdminEntry{}, fmt.Errorf("append to the admin log: %w", err)
+	}
+	return e, nil
+}
+
+// AdminLog implements hq.OperatorStore.
+func (s *Store) AdminLog(ctx context.Context, after int64, limit int) ([]hq.AdminEntry, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT entry FROM admin_log WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.AdminEntry, error) {
+		var data []byte
+		var e hq.AdminEntry
+		if err := r.Scan(&data); err != nil {
+			return e, err
+		}
+		return e, json.Unmarshal(data, &e)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the admin log: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeTerminal implements hq.OperatorStore.
+func (s *Store) RevokeTerminal(ctx context.Context, r hq.Revocation) error {
+	_, err := s.pool.Exec(ctx, "INSERT INTO revoked_terminals (terminal, at, by_whom) VALUES ($1, $2, $3) ON CONFLICT (terminal) DO NOTHING",
+		r.Terminal, r.At, r.By)
+	if err != nil {
+		return fmt.Errorf("revoke terminal %s: %w", r.Terminal, err)
+	}
+	return nil
+}
+
+// Revoked implements hq.OperatorStore.
+func (s *Store) Revoked(ctx context.Context, terminal string) (hq.Revocation, bool, error) {
+	r := hq.Revocation{Terminal: terminal}
+	err := s.pool.QueryRow(ctx, "SELECT at, by_whom FROM revoked_terminals WHERE terminal = $1", terminal).Scan(&r.At, &r.By)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return hq.Revocation{}, false, nil
+	}
+	if err != nil {
+		return hq.Revocation{}, false, fmt.Errorf("read revocation of %s: %w", terminal, err)
+	}
+	r.At = r.At.UTC()
+	return r, true, nil
+}
+
+// Revocations implements hq.OperatorStore.
+func (s *Store) Revocations(ctx context.Context) ([]hq.Revocation, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT terminal, at, by_whom FROM revoked_terminals ORDER BY terminal")
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.Revocation, error) {
+		var rev hq.Revocation
+		err := r.Scan(&rev.Terminal, &rev.At, &rev.By)
+		rev.At = rev.At.UTC()
+		return rev, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read revocations: %w", err)
+	}
+	return out, nil
+}
+
+// notifyChannel is the PostgreSQL channel replicas wake each other on.
+const notifyChannel = "tillhq"
+
+// Notify implements hq.Notifier with pg_notify: every replica LISTENing
+// gets topic once the statement commits.
+func (s *Store) Notify(ctx context.Context, topic string) error {
+	if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, topic); err != nil {
+		return fmt.Errorf("notify %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Listen implements hq.Notifier: one connection of its own LISTENs; when it
+// is lost, Listen connects again (a second later) and calls fn("").
+func (s *Store) Listen(ctx context.Context, fn func(topic string)) error {
+	for first := true; ; first = false {
+		err := s.listenOnce(ctx, fn, !first)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Warn("lost the connection that hears the other replicas; connecting again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, fn func(string), again bool) error {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection LISTENs: it never goes back to the pool.
+	conn := pc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	if again {
+		fn("") // what was sent while nobody listened is lost: wake everything
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		fn(n.Payload)
+	}
+}
+
+var _ hq.FleetStore = (*Store)(nil)
+
+// PutContact implements hq.FleetStore.
+func (s *Store) PutContact(ctx context.Context, c hq.Contact) error {
+	var oldest *time.Time
+	if !c.Health.Oldest.IsZero() {
+		oldest = &c.Health.Oldest
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO terminal_contacts (terminal, at, remote, ruleset, tilld, outbox, oldest)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (terminal) DO UPDATE SET at = $2, remote = $3, ruleset = $4, tilld = $5, outbox = $6, oldest = $7`,
+		c.Terminal, c.At, c.Remote, c.Ruleset, c.Health.Tilld, int64(min(c.Health.Outbox, math.MaxInt64)), oldest)
+	if err != nil {
+		return fmt.Errorf("record contact of %s: %w", c.Terminal, err)
+	}
+	return nil
+}
+
+// Contacts implements hq.FleetStore.
+func (s *Store) Contacts(ctx context.Context) ([]hq.Contact, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT terminal, at, remote, ruleset, tilld, outbox, oldest FROM terminal_contacts ORDER BY terminal")
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.Contact, error) {
+		var c hq.Contact
+		var outbox int64
+		var oldest *time.Time
+		if err := r.Scan(&c.Terminal, &c.At, &c.Remote, &c.Ruleset, &c.Health.Tilld, &outbox, &oldest); err != nil {
+			return c, err
+		}
+		c.At, c.Health.Outbox = c.At.UTC(), uint64(outbox)
+		if oldest != nil {
+			c.Health.Oldest = oldest.UTC()
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read contacts: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,228 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// RunOperators runs the suite of hq.OperatorStore: operators, credentials,
+// the admin log and revocations. open returns a new, empty store that
+// implements it; RunOperators closes it.
+func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
+	ctx := context.Background()
+	newStore := func(t *testing.T) hq.OperatorStore {
+		s := open(t)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close store: %v", err)
+			}
+		})
+		st, ok := s.(hq.OperatorStore)
+		if !ok {
+			t.Fatalf("%T is no hq.OperatorStore", s)
+		}
+		return st
+	}
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+	t.Run("operators", func(t *testing.T) {
+		st := newStore(t)
+		if ops, err := st.Operators(ctx); err != nil || len(ops) != 0 {
+			t.Fatalf("a new store has operators %v (%v)", ops, err)
+		}
+		if _, err := st.Operator(ctx, "anna"); !errors.Is(err, hq.ErrNoOperator) {
+			t.Fatalf("unknown operator: %v, want ErrNoOperator", err)
+		}
+		anna := hq.Operator{Name: "anna", Role: hq.RoleAdmin, PasswordHash: []byte("$2a$04$hash"), Created: at}
+		boris := hq.Operator{Name: "boris", Role: hq.RoleAnalyst, PasswordHash: []byte("$2a$04$other"), Created: at.Add(time.Minute)}
+		for _, o := range []hq.Operator{boris, anna} {
+			if err := st.AddOperator(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.AddOperator(ctx, hq.Operator{Name: "anna", Role: hq.RoleSupport, PasswordHash: []byte("x"), Created: at}); !errors.Is(err, hq.ErrOperatorExists) {
+			t.Fatalf("second anna: %v, want ErrOperatorExists", err)
+		}
+		got, err := st.Operator(ctx, "anna")
+		if err != nil || got.Role != hq.RoleAdmin || string(got.PasswordHash) != "$2a$04$hash" || !got.Created.Equal(at) || !got.Disabled.IsZero() {
+			t.Fatalf("anna = %+v (%v)", got, err)
+		}
+		ops, err := st.Operators(ctx)
+		if err != nil || len(ops) != 2 || ops[0].Name != "anna" || ops[1].Name != "boris" {
+			t.Fatalf("operators = %+v (%v), want anna and boris by name", ops, err)
+		}
+	})
+
+	t.Run("credentials", func(t *testing.T) {
+		st := newStore(t)
+		if err := st.AddCredential(ctx, hq.Credential{Hash: "h0", Kind: hq.CredToken, Operator: "nobody", Created: at}); !errors.Is(err, hq.ErrNoOperator) {
+			t.Fatalf("a credential of nobody: %v, want ErrNoOperator", err)
+		}
+		st.AddOperator(ctx, hq.Operator{Name: "anna", Role: hq.RoleMarketing, PasswordHash: []byte("h"), Created: at})
+		st.AddOperator(ctx, hq.Operator{Name: "vera", Role: hq.RoleSupport, PasswordHash: []byte("h"), Created: at})
+		tok := hq.Credential{Hash: "h1", Kind: hq.CredToken, Operator: "anna", Created: at}
+		sess := hq.Credential{Hash: "h2", Kind: hq.CredSession, Operator: "anna", Created: at, Expires: at.Add(hq.SessionTTL)}
+		vera := hq.Credential{Hash: "h3", Kind: hq.CredToken, Operator: "vera", Created: at}
+		for _, c := range []hq.Credential{tok, sess, vera} {
+			if err := st.AddCredential(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, want := range []hq.Credential{tok, sess} {
+			got, err := st.Credential(ctx, want.Hash)
+			if err != nil || got.Kind != want.Kind || got.Operator != want.Operator || !got.Created.Equal(want.Created) || !got.Expires.Equal(want.Expires) {
+				t.Fatalf("credential %s = %+v (%v), want %+v", want.Hash, got, err, want)
+			}
+		}
+		if err := st.DeleteCredential(ctx, "h2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Credential(ctx, "h2"); !errors.Is(err, hq.ErrNoCredential) {
+			t.Fatalf("deleted session: %v, want ErrNoCredential", err)
+		}
+		if err := st.DeleteCredential(ctx, "never"); err != nil {
+			t.Fatalf("deleting an unknown credential: %v", err)
+		}
+		// Disabling drops the operator's credentials, keeps the others', and
+		// keeps the first time it happened.
+		if err := st.DisableOperator(ctx, "anna", at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DisableOperator(ctx, "anna", at.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DisableOperator(ctx, "nobody", at); !errors.Is(err, hq.ErrNoOperator) {
+			t.Fatalf("disable nobody: %v, want ErrNoOperator", err)
+		}
+		if o, _ := st.Operator(ctx, "anna"); !o.Disabled.Equal(at.Add(time.Hour)) {
+			t.Fatalf("anna disabled at %v, want %v", o.Disabled, at.Add(time.Hour))
+		}
+		if _, err := st.Credential(ctx, "h1"); !errors.Is(err, hq.ErrNoCredential) {
+			t.Fatalf("a disabled operator's token: %v, want ErrNoCredential", err)
+		}
+		if _, err := st.Credential(ctx, "h3"); err != nil {
+			t.Fatalf("vera's token after anna was disabled: %v", err)
+		}
+	})
+
+	t.Run("admin log", func(t *testing.T) {
+		st := newStore(t)
+		if es, err := st.AdminLog(ctx, 0, 10); err != nil || len(es) != 0 {
+			t.Fatalf("a new store's admin log: %v (%v)", es, err)
+		}
+		// Appends from many goroutines (replicas) take consecutive positions
+		// and chain.
+		const n = 40
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := st.AppendAdminLog(ctx, hq.AdminEntry{At: at.Add(time.Duration(i) * time.Second), Operator: fmt.Sprint("op", i),
+					Role: hq.RoleAdmin, Action: "POST /v1/admin/rules", Target: "version 2", Remote: "127.0.0.1:5000", Outcome: "ok", Status: 201})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := st.AdminLog(ctx, 0, 1000)
+		if err != nil || len(all) != n {
+			t.Fatalf("admin log holds %d entries (%v), want %d", len(all), err, n)
+		}
+		for i, e := range all {
+			if e.Seq != int64(i+1) {
+				t.Fatalf("entry %d has seq %d", i, e.Seq)
+			}
+		}
+		if err := hq.VerifyAdminLog("", all); err != nil {
+			t.Fatalf("the admin log as stored does not verify: %v", err)
+		}
+		page, err := st.AdminLog(ctx, 10, 5)
+		if err != nil || len(page) != 5 || page[0].Seq != 11 || page[4].Seq != 15 {
+			t.Fatalf("page after 10 = %d entries from %v (%v)", len(page), page, err)
+		}
+		if err := hq.VerifyAdminLog(all[9].Hash, page); err != nil {
+			t.Fatalf("a page verifies from the entry before it: %v", err)
+		}
+		// Changed, removed: caught.
+		bad := append([]hq.AdminEntry(nil), all...)
+		bad[3].Outcome = "denied"
+		if err := hq.VerifyAdminLog("", bad); err == nil {
+			t.Fatal("a changed entry verifies")
+		}
+		if err := hq.VerifyAdminLog("", append(all[:3:3], all[4:]...)); err == nil {
+			t.Fatal("a log with an entry removed verifies")
+		}
+	})
+
+	t.Run("revocations", func(t *testing.T) {
+		st := newStore(t)
+		if _, ok, err := st.Revoked(ctx, "S1-T1"); ok || err != nil {
+			t.Fatalf("a new store has S1-T1 revoked (%v)", err)
+		}
+		if err := st.RevokeTerminal(ctx, hq.Revocation{Terminal: "S1-T1", At: at, By: "anna"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RevokeTerminal(ctx, hq.Revocation{Terminal: "S1-T1", At: at.Add(time.Hour), By: "boris"}); err != nil {
+			t.Fatal(err)
+		}
+		r, ok, err := st.Revoked(ctx, "S1-T1")
+		if !ok || err != nil || !r.At.Equal(at) || r.By != "anna" {
+			t.Fatalf("S1-T1 revoked = %+v %v (%v), want the first revocation", r, ok, err)
+		}
+		if _, ok, _ := st.Revoked(ctx, "S1-T2"); ok {
+			t.Fatal("S1-T2 revoked with S1-T1")
+		}
+		if err := st.RevokeTerminal(ctx, hq.Revocation{Terminal: "S0-T9", At: at, By: "anna"}); err != nil {
+			t.Fatal(err)
+		}
+		revs, err := st.Revocations(ctx)
+		if err != nil || len(revs) != 2 || revs[0].Terminal != "S0-T9" || revs[1].Terminal != "S1-T1" || revs[1].By != "anna" || !revs[1].At.Equal(at) {
+			t.Fatalf("revocations = %+v (%v), want S0-T9 and S1-T1 by terminal", revs, err)
+		}
+	})
+
+	t.Run("fleet", func(t *testing.T) {
+		st := newStore(t)
+		fs, ok := st.(hq.FleetStore)
+		if !ok {
+			t.Fatalf("%T is no hq.FleetStore", st)
+		}
+		if cs, err := fs.Contacts(ctx); err != nil || len(cs) != 0 {
+			t.Fatalf("a new store has contacts %v (%v)", cs, err)
+		}
+		first := hq.Contact{Terminal: "S1-T2", At: at, Remote: "10.0.0.2:4000", Ruleset: 3, Health: wire.Health{Tilld: "1.0", Outbox: 0}}
+		other := hq.Contact{Terminal: "S1-T1", At: at, Remote: "10.0.0.1:4000", Ruleset: 2}
+		later := hq.Contact{Terminal: "S1-T2", At: at.Add(time.Minute), Remote: "10.0.0.2:4001", Ruleset: 4,
+			Health: wire.Health{Tilld: "1.1", Outbox: 12, Oldest: at.Add(-time.Hour)}}
+		for _, c := range []hq.Contact{first, other, later} {
+			if err := fs.PutContact(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs, err := fs.Contacts(ctx)
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("contacts = %+v (%v), want 2", cs, err)
+		}
+		for i, want := range []hq.Contact{other, later} {
+			got := cs[i]
+			if got.Terminal != want.Terminal || !got.At.Equal(want.At) || got.Remote != want.Remote || got.Ruleset != want.Ruleset ||
+				got.Health.Tilld != want.Health.Tilld || got.Health.Outbox != want.Health.Outbox || !got.Health.Oldest.Equal(want.Health.Oldest) {
+				t.Fatalf("contact %d = %+v, want %+v", i, got, want)
+			}
+		}
+	})
+}
