@@ -247,6 +247,9 @@ type Quote struct {
 	PointsValue    money.Amount `json:"points_value,omitempty"`
 	// Lots lists the account's lots the redemption consumes, oldest first.
 	Lots []LotUse `json:"lots,omitempty"`
+	// PointsExpire is when the points the basket earns expire, by the
+	// ruleset's points rules (expire_months, expire_period); zero: never.
+	PointsExpire time.Time `json:"points_expire,omitzero"`
 	// TierMessage and Flags are the privileges the till shows: the tier's
 	// message, its flags and "birthday".
 	TierMessage string   `json:"tier_message,omitempty"`

@@ -402,6 +402,7 @@ func (t *Till) read(card string) (acct pos.Account, known bool, h *pos.CardHolde
 		return pos.Account{}, false, nil, fmt.Errorf("account %s: %w", pos.MaskCard(card), err)
 	}
 	acct.Card = card
+	acct.Expire(t.opts.Now()) // the lots expired by now are gone, whether or not an event came since
 	holder, ok, err := t.opts.Ledger.Holder(card)
 	if err != nil {
 		return pos.Account{}, false, nil, err
