@@ -187,12 +187,12 @@ var kindTable = []kindSpec{
 			},
 			{
 				Name: "expire_months", Type: ValueInt,
-				Doc: "the points a sale earns (from every rule: they are one lot) expire this many months after it: they are gone from the start of that day of the month, on the till's clock (the month's last day when it is shorter); 0: they do not expire by months",
+				Doc:   "the points a sale earns (from every rule: they are one lot) expire this many months after it: they are gone from the start of that day of the month, on the till's clock (the month's last day when it is shorter); 0: they do not expire by months",
 				field: func(r *Rule) any { return &r.ExpireMonths },
 			},
 			{
 				Name: "expire_period", Type: ValueString, Example: `"year"`,
-				Doc: "`month`, `quarter` or `year`: the points expire at the end of that period, the one the sale is in or, with `expire_months`, the one `expire_months` after it; every points rule that sets either key sets both the same",
+				Doc:   "`month`, `quarter` or `year`: the points expire at the end of that period, the one the sale is in or, with `expire_months`, the one `expire_months` after it; every points rule that sets either key sets both the same",
 				field: func(r *Rule) any { return &r.ExpirePeriod },
 			},
 		},

@@ -25,7 +25,7 @@ type program struct {
 	// expiry is the first rule that says when earned points expire (they
 	// all say the same: checkExpiries); nil: they never do.
 	expiry *Rule
-	seed       string
+	seed   string
 }
 
 // crule is one rule prepared for evaluation.
