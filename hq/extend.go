@@ -10,6 +10,7 @@ import (
 
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // Watermark is where a terminal's chain stands at HQ: every event 1..Seq is held
@@ -45,6 +46,11 @@ type SaleFacts struct {
 	// card's bonus for this birthday is spent (pos.Account.BirthdayBonus).
 	BirthdayBonus int64     `json:"birthday_bonus"`
 	At            time.Time `json:"-"` // the event's time
+	// Lots are the card's lots the sale redeemed from, and Expires when the
+	// points it earned expire (zero: never): what the card's lots at HQ
+	// follow (ApplyLots).
+	Lots    []pos.LotUse `json:"lots"`
+	Expires time.Time    `json:"points_expire"`
 
 	// Refund is set for a refund event (a pos.Refund): it is no purchase,
 	// and its figures are the negatives of what it takes off the card, so
@@ -54,6 +60,22 @@ type SaleFacts struct {
 	// it handed back (goods and the round-up's share).
 	Refund bool         `json:"-"`
 	Back   money.Amount `json:"-"`
+	// ReturnedLots are the lots a refund gives redeemed points back to,
+	// SaleAt the time of its sale (the lot it takes earned points off).
+	ReturnedLots []pos.PointsLot `json:"-"`
+	SaleAt       time.Time       `json:"-"`
+}
+
+// ApplyLots applies the sale or refund to the lots of a card whose Points
+// already include it, as the till's ledger does (pos.Account.SaleLots,
+// RefundLots): lots expired at the event's time are gone after it, and
+// their points with them.
+func (s SaleFacts) ApplyLots(a *pos.Account) {
+	if s.Refund {
+		a.RefundLots(s.Points(), s.ReturnedLots, s.SaleAt, s.At)
+		return
+	}
+	a.SaleLots(s.Points(), s.Lots, s.At, s.Expires)
 }
 
 // Points is what the sale or refund adds to the card's points.
@@ -73,12 +95,14 @@ func (s SaleFacts) Overdrawn(before, after int64) int64 {
 
 // refundFacts is what HQ reads of a refund body.
 type refundFacts struct {
-	Card     string       `json:"card"`
-	Currency string       `json:"currency"`
-	Spend    money.Amount `json:"spend"`
-	Back     money.Amount `json:"back"`
-	Reversed int64        `json:"points_reversed"`
-	Returned int64        `json:"points_returned"`
+	Card     string          `json:"card"`
+	Currency string          `json:"currency"`
+	Spend    money.Amount    `json:"spend"`
+	Back     money.Amount    `json:"back"`
+	Reversed int64           `json:"points_reversed"`
+	Returned int64           `json:"points_returned"`
+	Lots     []pos.PointsLot `json:"returned_lots"`
+	SaleAt   time.Time       `json:"sale_at"`
 }
 
 // decodeRefundFacts reads a refund body as the SaleFacts it adds up as.
@@ -91,7 +115,7 @@ func decodeRefundFacts(body []byte) (SaleFacts, error) {
 		return SaleFacts{}, fmt.Errorf("a refund with a negative amount or points")
 	}
 	return SaleFacts{Card: r.Card, Currency: r.Currency, Total: -r.Spend, Earned: -r.Reversed, Redeemed: -r.Returned,
-		Refund: true, Back: r.Back}, nil
+		Refund: true, Back: r.Back, ReturnedLots: r.Lots, SaleAt: r.SaleAt}, nil
 }
 
 // eventFacts reads what the reports and accounts add up of each type of

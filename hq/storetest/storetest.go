@@ -248,4 +248,5 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 	runCustomers(t, newStore)
 	runChains(t, newStore)
 	runRefunds(t, newStore)
+	runLots(t, newStore)
 }
