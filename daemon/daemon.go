@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/ledger"
@@ -39,6 +40,8 @@ import (
 // Options are what the caller supplies beside the configuration.
 type Options struct {
 	Logger *slog.Logger
+	// Now is the till's clock (till.Options.Now); nil: time.Now.
+	Now func() time.Time
 }
 
 // Daemon is one running terminal.
@@ -154,6 +157,7 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 		Store:    cfg.Store,
 		Region:   cfg.Region,
 		Ledger:   d.ledger,
+		Now:      opts.Now,
 		Logger:   log.With("component", "till"),
 		Cards:    device.IdentifyOptions{CardPrefixes: cfg.CardPrefixes, TrackPrefixes: cfg.TrackPrefixes, CardPatterns: cfg.CardPatterns},
 		Discover: device.Discover,

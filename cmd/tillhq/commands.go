@@ -127,6 +127,7 @@ the CA, not the certificate, so they keep working. Restart tillhq to serve it.`,
 
 func serveCmd(stderr io.Writer) *cobra.Command {
 	var dataDir, listen, admin, rulesFile, postgres string
+	var clock func() func() time.Time // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "run the HQ server",
@@ -155,7 +156,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			}
 			defer func() { log.Info("tillhq stopped") }()
 			defer store.Close()
-			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, Logger: log})
+			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, Logger: log, Now: clock()})
 			if err := publishAtStart(cmd.Context(), srv, store, rulesFile, dataDir, log); err != nil {
 				return err
 			}
@@ -198,6 +199,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
+	clock = serve.ClockOffsetFlag(cmd.Flags())
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports): loopback only, it has no authentication yet")
 	cmd.Flags().StringVar(&postgres, "postgres", "", "PostgreSQL URL (postgres://...): keep HQ's store there instead of DATA/hq.db, so several tillhq replicas can serve one chain (each needs DATA's keys)")
