@@ -44,7 +44,7 @@ type cardRow struct {
 	// (migrations/0004_birthday_bonus.sql).
 	BirthdayBonus *int64
 	// Lots are the card's points by when they expire
-	// (migrations/0011_points_lots.sql); nil: one lot that never expires.
+	// (migrations/0011_lots_refund_audit.sql); nil: one lot that never expires.
 	Lots []pos.PointsLot
 }
 
