@@ -64,6 +64,13 @@ type SaleFacts struct {
 	// SaleAt the time of its sale (the lot it takes earned points off).
 	ReturnedLots []pos.PointsLot `json:"-"`
 	SaleAt       time.Time       `json:"-"`
+	// SaleTerminal and SaleSeq name a refund's sale: its terminal (empty:
+	// the refund's own) and seq there; Returned the units of its lines the
+	// refund returned (Line from 1, Qty), for HQ's count of each sale's
+	// returns across terminals (Returns).
+	SaleTerminal string           `json:"-"`
+	SaleSeq      uint64           `json:"-"`
+	Returned     []pos.ReturnLine `json:"-"`
 }
 
 // ApplyLots applies the sale or refund to the lots of a card whose Points
@@ -103,6 +110,11 @@ type refundFacts struct {
 	Returned int64           `json:"points_returned"`
 	Lots     []pos.PointsLot `json:"returned_lots"`
 	SaleAt   time.Time       `json:"sale_at"`
+	// The sale: its terminal (absent: the refund's) and seq, and the units
+	// returned of its lines.
+	SaleTerminal string           `json:"sale_terminal"`
+	SaleSeq      uint64           `json:"sale_seq"`
+	Lines        []pos.ReturnLine `json:"lines"`
 }
 
 // decodeRefundFacts reads a refund body as the SaleFacts it adds up as.
@@ -115,7 +127,8 @@ func decodeRefundFacts(body []byte) (SaleFacts, error) {
 		return SaleFacts{}, fmt.Errorf("a refund with a negative amount or points")
 	}
 	return SaleFacts{Card: r.Card, Currency: r.Currency, Total: -r.Spend, Earned: -r.Reversed, Redeemed: -r.Returned,
-		Refund: true, Back: r.Back, ReturnedLots: r.Lots, SaleAt: r.SaleAt}, nil
+		Refund: true, Back: r.Back, ReturnedLots: r.Lots, SaleAt: r.SaleAt,
+		SaleTerminal: r.SaleTerminal, SaleSeq: r.SaleSeq, Returned: r.Lines}, nil
 }
 
 // eventFacts reads what the reports and accounts add up of each type of
@@ -213,6 +226,9 @@ func Extend(terminal string, w Watermark, held HeldFunc, events []event.Event) (
 					Err: fmt.Errorf("%w: %s body: %v", ErrBrokenChain, e.Type, err)}
 			}
 			s.At = e.At
+			if s.Refund && s.SaleTerminal == "" {
+				s.SaleTerminal = terminal
+			}
 			x.Sales = append(x.Sales, s)
 		}
 		x.Events = append(x.Events, *e)

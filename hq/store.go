@@ -79,6 +79,7 @@ type Store interface {
 	Ruleset(ctx context.Context, version int64) (Ruleset, error)
 	Customers
 	Audits
+	Returns
 	Close() error
 }
 

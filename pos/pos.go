@@ -374,10 +374,13 @@ type Refund struct {
 	At time.Time `json:"at"`
 	// SaleEvent is the original sale's event id ("T042-17"), SaleSeq its
 	// seq in that terminal's chain and SaleAt its time.
-	SaleEvent string    `json:"sale_event"`
-	SaleSeq   uint64    `json:"sale_seq"`
-	SaleAt    time.Time `json:"sale_at"`
-	Reason    string    `json:"reason,omitempty"`
+	SaleEvent string `json:"sale_event"`
+	SaleSeq   uint64 `json:"sale_seq"`
+	// SaleTerminal is the terminal whose sale it returns, when it is not
+	// the refund's own (a return at another till); empty: its own.
+	SaleTerminal string    `json:"sale_terminal,omitempty"`
+	SaleAt       time.Time `json:"sale_at"`
+	Reason       string    `json:"reason,omitempty"`
 	// Before is how many units of each of the sale's lines earlier refunds
 	// had returned: with the sale, what the refund was worked out from
 	// (discount.RefundAfter), so that anyone holding both can check it.

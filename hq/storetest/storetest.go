@@ -249,4 +249,5 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 	runChains(t, newStore)
 	runRefunds(t, newStore)
 	runLots(t, newStore)
+	runReturns(t, newStore)
 }
