@@ -173,6 +173,7 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 	if cfg.HQ != "" {
 		topts.OnSale = func() { d.fwd.Kick() }
 		topts.Lookup = func(ctx context.Context, card string) error { return d.fwd.Lookup(ctx, card) }
+		topts.FetchSale = func(ctx context.Context, receipt string) (wire.SaleAnswer, error) { return d.fwd.Sale(ctx, receipt) }
 		topts.Link = func() till.Link {
 			s := d.fwd.Status()
 			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError, Problem: s.Problem}

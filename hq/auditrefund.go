@@ -18,7 +18,8 @@ import (
 // and flags every figure that differs (docs/audit.md).
 
 // AuditRefund audits refund event e of a terminal's chain epoch against
-// sale, the event its body names (sale_seq in the same chain), nil when HQ
+// sale, the event its body names (sale_seq in the same chain, or in the
+// head chain of its sale_terminal: a return at another till), nil when HQ
 // does not hold one there. It is pure, like AuditEvent.
 func AuditRefund(epoch string, e event.Event, sale *event.Event) (a SaleAudit) {
 	a.Refund = true
@@ -89,9 +90,20 @@ func AuditRefund(epoch string, e event.Event, sale *event.Event) (a SaleAudit) {
 // parent); nil when HQ holds none there or the body names none.
 func (a *Auditor) saleOf(ctx context.Context, b AuditBatch, i int) (*event.Event, error) {
 	var r struct {
-		SaleSeq uint64 `json:"sale_seq"`
+		SaleSeq      uint64 `json:"sale_seq"`
+		SaleTerminal string `json:"sale_terminal"`
 	}
-	if json.Unmarshal(b.Events[i].Body, &r) != nil || r.SaleSeq == 0 || r.SaleSeq >= b.Events[i].Seq {
+	if json.Unmarshal(b.Events[i].Body, &r) != nil || r.SaleSeq == 0 {
+		return nil, nil
+	}
+	if r.SaleTerminal != "" && r.SaleTerminal != b.Terminal {
+		e, ok, err := headEvent(ctx, a.opts.Store, r.SaleTerminal, r.SaleSeq)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return &e, nil
+	}
+	if r.SaleSeq >= b.Events[i].Seq {
 		return nil, nil
 	}
 	for j := i - 1; j >= 0; j-- {

@@ -23,24 +23,11 @@ func SaleByReceipt(ctx context.Context, st Store, asker, code string) (wire.Sale
 	if err != nil {
 		return wire.SaleAnswer{}, err
 	}
-	chains, err := st.Chains(ctx, terminal)
+	e, ok, err := headEvent(ctx, st, terminal, seq)
 	if err != nil {
-		return wire.SaleAnswer{}, fmt.Errorf("chains of %s: %w", terminal, err)
+		return wire.SaleAnswer{}, err
 	}
-	epoch, found := "", false
-	for _, c := range chains {
-		if c.Head {
-			epoch, found = c.Epoch.ID, true
-		}
-	}
-	if !found {
-		return wire.SaleAnswer{}, fmt.Errorf("%w: HQ holds nothing of terminal %s", errNoSale, terminal)
-	}
-	_, evs, err := st.ChainEvents(ctx, terminal, epoch, seq-1, 1)
-	if err != nil {
-		return wire.SaleAnswer{}, fmt.Errorf("event %s/%d: %w", terminal, seq, err)
-	}
-	if len(evs) == 0 || evs[0].Seq != seq || evs[0].Type != event.TypeSale || !strings.HasPrefix(evs[0].Hash, hash) {
+	if !ok || e.Type != event.TypeSale || !strings.HasPrefix(e.Hash, hash) {
 		return wire.SaleAnswer{}, fmt.Errorf("%w: HQ holds no sale of terminal %s at seq %d whose hash begins %s", errNoSale, terminal, seq, hash)
 	}
 	returned, err := st.Returned(ctx, terminal, seq, asker)
@@ -50,7 +37,33 @@ func SaleByReceipt(ctx context.Context, st Store, asker, code string) (wire.Sale
 	if returned == nil {
 		returned = []int64{}
 	}
-	return wire.SaleAnswer{Event: evs[0], Returned: returned}, nil
+	return wire.SaleAnswer{Event: e, Returned: returned}, nil
+}
+
+// headEvent returns the event at seq of the terminal's head chain (or of
+// the chains it continues); ok is false when HQ holds none there.
+func headEvent(ctx context.Context, st Store, terminal string, seq uint64) (e event.Event, ok bool, err error) {
+	chains, err := st.Chains(ctx, terminal)
+	if err != nil {
+		return event.Event{}, false, fmt.Errorf("chains of %s: %w", terminal, err)
+	}
+	epoch, found := "", false
+	for _, c := range chains {
+		if c.Head {
+			epoch, found = c.Epoch.ID, true
+		}
+	}
+	if !found || seq == 0 {
+		return event.Event{}, false, nil
+	}
+	_, evs, err := st.ChainEvents(ctx, terminal, epoch, seq-1, 1)
+	if err != nil {
+		return event.Event{}, false, fmt.Errorf("event %s/%d: %w", terminal, seq, err)
+	}
+	if len(evs) == 0 || evs[0].Seq != seq {
+		return event.Event{}, false, nil
+	}
+	return evs[0], true, nil
 }
 
 // sale answers PathSalePrefix: a till taking back a sale of another one.

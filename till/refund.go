@@ -1,6 +1,7 @@
 package till
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,8 +25,12 @@ var (
 	// counting its earlier refunds.
 	ErrOverReturn = ledger.ErrOverReturn
 	// ErrOtherTerminal: the receipt code names a sale made at another
-	// terminal; this till refunds its own sales.
+	// terminal, and this till cannot ask HQ for it (stand-alone).
 	ErrOtherTerminal = errors.New("the sale was made at another terminal")
+	// ErrSaleUnreachable: the receipt code names a sale made at another
+	// terminal, and HQ could not be asked for it or does not hold it (not
+	// uploaded yet); returns of other tills' sales offline are not taken.
+	ErrSaleUnreachable = errors.New("HQ cannot tell the sale made at another terminal")
 )
 
 // MaxReasonLen bounds a refund's reason, in bytes.
@@ -103,9 +108,28 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			return RefundResult{}, false, err
 		}
 		if terminal != t.opts.Ledger.Terminal() {
-			return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s", req.Receipt, ErrOtherTerminal, terminal)
+			if t.opts.FetchSale == nil {
+				return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s", req.Receipt, ErrOtherTerminal, terminal)
+			}
+			if rcpt, ok, err := t.opts.Ledger.RefundReplayed(req.ID, lreq.Digest); err != nil {
+				return RefundResult{}, false, err
+			} else if ok {
+				return t.refunded(req.ID, rcpt)
+			}
+			limit := t.opts.FetchSaleTimeout
+			if limit <= 0 {
+				limit = 5 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), limit)
+			a, err := t.opts.FetchSale(ctx, req.Receipt)
+			cancel()
+			if err != nil {
+				return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s: %w", req.Receipt, ErrSaleUnreachable, terminal, err)
+			}
+			lreq.Foreign, lreq.ForeignReturned = &a.Event, a.Returned
+		} else {
+			lreq.SaleSeq, lreq.SaleHash = seq, hash
 		}
-		lreq.SaleSeq, lreq.SaleHash = seq, hash
 	}
 	digest := hex.EncodeToString(lreq.Digest[:])
 	rcpt, err := t.opts.Ledger.RecordRefund(lreq, func(se event.Event, returned []pos.ReturnLine, before []int64, _ pos.Account, at time.Time) (ledger.Priced, error) {
@@ -117,7 +141,11 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 		if err != nil {
 			return ledger.Priced{}, err
 		}
-		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At,
+		var saleTerminal string
+		if lreq.Foreign != nil {
+			saleTerminal = se.Terminal
+		}
+		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At, SaleTerminal: saleTerminal,
 			Reason: req.Reason, Before: before, RefundQuote: rq, Spend: rq.Amount, Request: digest})
 		if err != nil {
 			return ledger.Priced{}, err
@@ -128,12 +156,17 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 	if err != nil {
 		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
 	}
+	return t.refunded(req.ID, rcpt)
+}
+
+// refunded is the answer to a refund recorded (or replayed) with rcpt.
+func (t *Till) refunded(id string, rcpt ledger.Receipt) (res RefundResult, replayed bool, err error) {
 	res = RefundResult{Seq: rcpt.Seq, EventID: rcpt.EventID}
 	if err := json.Unmarshal(rcpt.Body, &res.Refund); err != nil {
-		return RefundResult{}, false, fmt.Errorf("record refund %s: stored body: %w", req.ID, err)
+		return RefundResult{}, false, fmt.Errorf("record refund %s: stored body: %w", id, err)
 	}
 	if !rcpt.Replayed {
-		t.log.Info("refund recorded", "refund", req.ID, "sale", res.SaleID, "seq", rcpt.Seq)
+		t.log.Info("refund recorded", "refund", id, "sale", res.SaleID, "seq", rcpt.Seq, "sale_terminal", res.SaleTerminal)
 		if t.opts.OnSale != nil {
 			t.opts.OnSale()
 		}
