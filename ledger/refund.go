@@ -131,12 +131,12 @@ type saleLines struct {
 
 // refundFacts is what the ledger reads of a refund body.
 type refundFacts struct {
-	Card    string  `json:"card"`
-	SaleSeq uint64  `json:"sale_seq"`
+	Card    string `json:"card"`
+	SaleSeq uint64 `json:"sale_seq"`
 	// SaleTerminal is set when the sale is another terminal's.
-	SaleTerminal string `json:"sale_terminal"`
-	Before  []int64 `json:"before"`
-	Lines   []struct {
+	SaleTerminal string  `json:"sale_terminal"`
+	Before       []int64 `json:"before"`
+	Lines        []struct {
 		Line int   `json:"line"`
 		Qty  int64 `json:"qty"`
 	} `json:"lines"`
