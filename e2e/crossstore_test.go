@@ -30,8 +30,9 @@ per = "100.00"
 
 // TestCrossStoreReturns: a sale at one store taken back at the tills of two
 // others through the real binaries, by the receipt code printed with it.
-// Online, each asks HQ for the sale and for what the others returned of it,
-// so together they never return more than was sold; the card's points and
+// Online, each asks HQ for the sale and for what the others returned of it
+// (the selling till too), so together they never return more than was
+// sold; the card's points and
 // spend at HQ follow. Offline, a till does not take back another till's
 // sale (503 sale_unreachable), but a retry of a return it recorded replays.
 // Every ledger verifies.
@@ -107,7 +108,10 @@ func TestCrossStoreReturns(t *testing.T) {
 		t.Errorf("S3 returns the other tea: %+v %v", r, err)
 	}
 	waitFor(t, 30*time.Second, "HQ to hold S3's return", func() bool { return hqAccount().Account.Points == 10 })
-	// The selling till's own return of the coffee.
+	// The selling till asks HQ too: both teas are back, the coffee is not.
+	if _, _, err := t1.api.Refund(ctx, till.RefundRequest{ID: "z0", Sale: "s1", Lines: []pos.ReturnLine{{Line: 1, Qty: 1}}}); !errors.As(err, &apiErr) || apiErr.Code != "over_return" {
+		t.Errorf("S1 returns a tea S2 and S3 took back: %v, want over_return", err)
+	}
 	if r, _, err := t1.api.Refund(ctx, till.RefundRequest{ID: "z1", Sale: "s1", Lines: []pos.ReturnLine{{Line: 2, Qty: 1}}}); err != nil || r.Amount != 1000_00 {
 		t.Errorf("S1 returns the coffee: %+v %v", r, err)
 	}

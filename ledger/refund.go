@@ -406,3 +406,23 @@ func (l *Ledger) RefundReplayed(id string, digest [32]byte) (r Receipt, ok bool,
 	}
 	return r, ok, nil
 }
+
+// SaleOf returns the event of this ledger's sale a refund request names
+// (by its sale id or seq, and SaleHash when set); ErrNoSale when it keeps
+// none. A till reads it to ask HQ what other tills returned of the sale
+// before it records the refund (RefundRequest.ForeignReturned).
+func (l *Ledger) SaleOf(req RefundRequest) (event.Event, error) {
+	var e event.Event
+	err := l.view(func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		e, err = findSale(tx, &m, req)
+		return err
+	})
+	if err != nil {
+		return event.Event{}, fmt.Errorf("sale of refund %s: %w", req.ID, err)
+	}
+	return e, nil
+}

@@ -131,6 +131,9 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			lreq.SaleSeq, lreq.SaleHash = seq, hash
 		}
 	}
+	if lreq.Foreign == nil && t.opts.FetchSale != nil {
+		lreq.ForeignReturned = t.othersReturned(lreq)
+	}
 	digest := hex.EncodeToString(lreq.Digest[:])
 	rcpt, err := t.opts.Ledger.RecordRefund(lreq, func(se event.Event, returned []pos.ReturnLine, before []int64, _ pos.Account, at time.Time) (ledger.Priced, error) {
 		var sale pos.Sale
@@ -172,4 +175,31 @@ func (t *Till) refunded(id string, rcpt ledger.Receipt) (res RefundResult, repla
 		}
 	}
 	return res, rcpt.Replayed, nil
+}
+
+// othersReturned asks HQ what other tills returned of this till's sale a
+// refund names (a customer may take a sale back at any till), so that the
+// refund is bounded by theirs too. Offline, or before HQ holds the sale,
+// the till's own count bounds it alone: nil. It waits for HQ at most 2 s.
+func (t *Till) othersReturned(req ledger.RefundRequest) []int64 {
+	se, err := t.opts.Ledger.SaleOf(req)
+	if err != nil {
+		return nil // RecordRefund says why
+	}
+	limit := min(t.opts.FetchSaleTimeout, 2*time.Second)
+	if limit <= 0 {
+		limit = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	a, err := t.opts.FetchSale(ctx, pos.ReceiptCode(se.ID, se.Hash))
+	if err != nil {
+		t.log.Info("refund bounded by this till's returns alone: HQ cannot tell other tills' returns", "sale", se.ID, "err", err)
+		return nil
+	}
+	if a.Event.Hash != se.Hash {
+		t.log.Warn("HQ holds another event under this till's sale; its returns elsewhere are not counted", "sale", se.ID)
+		return nil
+	}
+	return a.Returned
 }
