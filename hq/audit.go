@@ -384,7 +384,13 @@ func (a *Auditor) Step(ctx context.Context) (worked bool, err error) {
 				if err != nil {
 					return AuditResult{}, err
 				}
-				r.add(e.Seq, AuditRefund(b.Epoch, *e, sale))
+				var returned []int64
+				if sale != nil {
+					if returned, err = a.opts.Store.Returned(ctx, sale.Terminal, sale.Seq, ""); err != nil {
+						return AuditResult{}, err
+					}
+				}
+				r.add(e.Seq, AuditRefund(b.Epoch, *e, sale, returned))
 				continue
 			}
 			r.add(e.Seq, AuditEvent(b.Epoch, *e, published))

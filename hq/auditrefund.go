@@ -20,8 +20,11 @@ import (
 // AuditRefund audits refund event e of a terminal's chain epoch against
 // sale, the event its body names (sale_seq in the same chain, or in the
 // head chain of its sale_terminal: a return at another till), nil when HQ
-// does not hold one there. It is pure, like AuditEvent.
-func AuditRefund(epoch string, e event.Event, sale *event.Event) (a SaleAudit) {
+// does not hold one there. returned is what every refund of the sale HQ
+// holds returned of each line (Returns, from all terminals): beyond what
+// was sold, two tills raced (or one was offline), and the refund is flagged
+// over_returned for a person to settle. It is pure, like AuditEvent.
+func AuditRefund(epoch string, e event.Event, sale *event.Event, returned []int64) (a SaleAudit) {
 	a.Refund = true
 	f := &wire.AuditFlag{Terminal: e.Terminal, Epoch: epoch, Seq: e.Seq, At: e.At, RulesetVersion: e.RulesetVersion}
 	flag := func(fd wire.AuditFinding) { f.Findings = append(f.Findings, fd) }
@@ -55,14 +58,20 @@ func AuditRefund(epoch string, e event.Event, sale *event.Event) (a SaleAudit) {
 		flag(wire.AuditFinding{Code: wire.AuditBadBody, Detail: fmt.Sprintf("before counts %d lines, the sale has %d", len(r.Before), len(s.Lines))})
 		return a
 	}
-	returned := make([]pos.ReturnLine, len(r.Lines))
-	for i, l := range r.Lines {
-		returned[i] = pos.ReturnLine{Line: l.Line, Qty: l.Qty}
-		if l.Line >= 1 && l.Line <= len(r.Before) {
-			returned[i].Before = r.Before[l.Line-1]
+	for _, l := range r.Lines {
+		if l.Line >= 1 && l.Line <= len(s.Lines) && l.Line <= len(returned) && returned[l.Line-1] > s.Lines[l.Line-1].Qty {
+			flag(wire.AuditFinding{Code: wire.AuditOverReturned, Till: s.Lines[l.Line-1].Qty, HQ: returned[l.Line-1],
+				Detail: fmt.Sprintf("line %d: %d sold, refunds at every till return %d", l.Line, s.Lines[l.Line-1].Qty, returned[l.Line-1])})
 		}
 	}
-	q, err := discount.RefundAfter(s, returned, r.Before)
+	lines := make([]pos.ReturnLine, len(r.Lines))
+	for i, l := range r.Lines {
+		lines[i] = pos.ReturnLine{Line: l.Line, Qty: l.Qty}
+		if l.Line >= 1 && l.Line <= len(r.Before) {
+			lines[i].Before = r.Before[l.Line-1]
+		}
+	}
+	q, err := discount.RefundAfter(s, lines, r.Before)
 	if err != nil {
 		flag(wire.AuditFinding{Code: wire.AuditNotPriced, Detail: err.Error()})
 		return a

@@ -510,4 +510,62 @@ func RunAudit(t *testing.T, open func(t *testing.T) hq.Store) {
 			t.Errorf("chains = %+v", c)
 		}
 	})
+
+	t.Run("AuditorFlagsOverReturns", func(t *testing.T) {
+		s := newStore(t)
+		raw := discount.Example
+		sum := sha256.Sum256(raw)
+		if err := s.PublishRuleset(ctx, hq.Ruleset{Version: 1, Hash: hex.EncodeToString(sum[:]), Raw: raw}); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 11, 23, 12, 30, 0, 0, time.UTC)
+		evs, err := PricedSales("T9", 1, "", PricedSpec{Rules: raw, At: at,
+			Basket: pos.Basket{Card: "2000000000015", Lines: []pos.Line{{SKU: "milk", Category: "dairy", Qty: 2, UnitPrice: 99_90}}},
+			Account: &pos.Account{Card: "2000000000015"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sale pos.Sale
+		if err := json.Unmarshal(evs[0].Body, &sale); err != nil {
+			t.Fatal(err)
+		}
+		// Honest refunds, each as its till saw the sale: T9 returns one
+		// milk, S2 (offline, or racing) both.
+		refund := func(terminal string, seq uint64, prev, saleTerminal string, qty int64) event.Event {
+			t.Helper()
+			rq, err := discount.RefundAfter(sale, []pos.ReturnLine{{Line: 1, Qty: qty}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := pos.Refund{ID: fmt.Sprintf("%s-r%d", terminal, seq), At: at.Add(time.Hour), SaleEvent: evs[0].ID, SaleSeq: 1,
+				SaleTerminal: saleTerminal, SaleAt: evs[0].At, RefundQuote: rq, Spend: rq.Amount}
+			return link(terminal, seq, event.TypeRefund, r.At, prev, r)
+		}
+		if _, err := s.Append(ctx, "T9", append(evs, refund("T9", 2, evs[0].Hash, "", 1))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, "S2", []event.Event{refund("S2", 1, "", "T9", 2)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hq.NewAuditor(hq.AuditorOptions{Store: s}).Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := s.AuditReport(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Summary.Refunds != 2 || rep.Summary.RefundsFlagged != 2 || rep.Summary.Flagged != 0 {
+			t.Errorf("summary = %+v; want 2 refunds, both flagged", rep.Summary)
+		}
+		var codes []string
+		for _, f := range rep.Flags {
+			for _, fd := range f.Findings {
+				codes = append(codes, fmt.Sprintf("%s:%s:%s:%d>%d", f.Terminal, f.Refund, fd.Code, fd.HQ, fd.Till))
+			}
+		}
+		want := []string{"S2:S2-r1:over_returned:3>2", "T9:T9-r2:over_returned:3>2"}
+		if !slices.Equal(codes, want) {
+			t.Errorf("findings = %v\nwant       %v", codes, want)
+		}
+	})
 }

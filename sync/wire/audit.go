@@ -38,6 +38,9 @@ const (
 	AuditPointsReturned = "points_returned"
 	AuditPartnerPoints  = "partner_points"
 	AuditRefundSale     = "refund_sale"
+	// AuditOverReturned: the refunds of the refund's sale, at every till,
+	// return more units of a line than were sold (Till: sold, HQ: returned).
+	AuditOverReturned = "over_returned"
 )
 
 // AuditFinding is one thing HQ's audit found wrong with a sale. For totals,
