@@ -520,7 +520,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 		at := time.Date(2026, 11, 23, 12, 30, 0, 0, time.UTC)
 		evs, err := PricedSales("T9", 1, "", PricedSpec{Rules: raw, At: at,
-			Basket: pos.Basket{Card: "2000000000015", Lines: []pos.Line{{SKU: "milk", Category: "dairy", Qty: 2, UnitPrice: 99_90}}},
+			Basket:  pos.Basket{Card: "2000000000015", Lines: []pos.Line{{SKU: "milk", Category: "dairy", Qty: 2, UnitPrice: 99_90}}},
 			Account: &pos.Account{Card: "2000000000015"}})
 		if err != nil {
 			t.Fatal(err)
