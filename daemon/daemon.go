@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tilld/tilld/device"
 	"github.com/tilld/tilld/ledger"
@@ -40,6 +41,8 @@ import (
 // Options are what the caller supplies beside the configuration.
 type Options struct {
 	Logger *slog.Logger
+	// Now is the till's clock (till.Options.Now); nil: time.Now.
+	Now func() time.Time
 }
 
 // Daemon is one running terminal.
@@ -155,6 +158,7 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 		Store:    cfg.Store,
 		Region:   cfg.Region,
 		Ledger:   d.ledger,
+		Now:      opts.Now,
 		Logger:   log.With("component", "till"),
 		Cards:    device.IdentifyOptions{CardPrefixes: cfg.CardPrefixes, TrackPrefixes: cfg.TrackPrefixes, CardPatterns: cfg.CardPatterns},
 		Discover: device.Discover,
@@ -170,6 +174,7 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 	if cfg.HQ != "" {
 		topts.OnSale = func() { d.fwd.Kick() }
 		topts.Lookup = func(ctx context.Context, card string) error { return d.fwd.Lookup(ctx, card) }
+		topts.FetchSale = func(ctx context.Context, receipt string) (wire.SaleAnswer, error) { return d.fwd.Sale(ctx, receipt) }
 		topts.Link = func() till.Link {
 			s := d.fwd.Status()
 			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError, Problem: s.Problem}

@@ -409,6 +409,9 @@ func (e *engine) finish() {
 		}
 	}
 	e.q.Total = e.subtotal - e.q.Discount
+	if e.q.PointsEarned > 0 && e.p.expiry != nil {
+		e.q.PointsExpire = e.p.expiry.PointsExpire(e.now.t)
+	}
 	e.q.Lines = make([]pos.PricedLine, len(e.lines))
 	for k, i := range e.order {
 		e.q.Lines[i] = pos.PricedLine{

@@ -114,6 +114,7 @@ func (rs *Ruleset) check() (errs, warns []Problem) {
 		}
 	}
 	rs.checkPartners(&errs)
+	rs.checkExpiries(&errs)
 	if len(errs) == 0 {
 		warns = append(warns, rs.neverFire()...)
 		warns = append(warns, rs.shadowed()...)

@@ -187,11 +187,22 @@ var kindTable = []kindSpec{
 				},
 				field: func(r *Rule) any { return &r.Multipliers },
 			},
+			{
+				Name: "expire_months", Type: ValueInt,
+				Doc:   "the points a sale earns (from every rule: they are one lot) expire this many months after it: they are gone from the start of that day of the month, on the till's clock (the month's last day when it is shorter); 0: they do not expire by months",
+				field: func(r *Rule) any { return &r.ExpireMonths },
+			},
+			{
+				Name: "expire_period", Type: ValueString, Example: `"year"`,
+				Doc:   "`month`, `quarter` or `year`: the points expire at the end of that period, the one the sale is in or, with `expire_months`, the one `expire_months` after it; every points rule that sets either key sets both the same",
+				field: func(r *Rule) any { return &r.ExpirePeriod },
+			},
 		},
 		phase: in(phaseEarn),
 		check: func(k *ruleCheck) {
 			checkPointsPer(k.cur, k.bad, k.r.Points, k.r.Per)
 			checkMultipliers(k.r, k.bad, k.warn)
+			checkExpiry(k.r, k.bad)
 		},
 		earn:           (*engine).earnPer,
 		earnReason:     func(cur money.Currency, r *Rule) string { return prefixName(r, pointsReason(cur, r)) },

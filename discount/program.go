@@ -22,7 +22,10 @@ type program struct {
 	tiers   *Rule
 	// pointValue is the first redeem rule's, to weigh points against money.
 	pointValue money.Amount
-	seed       string
+	// expiry is the first rule that says when earned points expire (they
+	// all say the same: checkExpiries); nil: they never do.
+	expiry *Rule
+	seed   string
 }
 
 // crule is one rule prepared for evaluation.
@@ -150,6 +153,9 @@ func compile(rs *Ruleset) *program {
 			for _, s := range cats {
 				p.byCat[s] = appendOnce(p.byCat[s], int32(n))
 			}
+		}
+		if p.expiry == nil && r.expires() {
+			p.expiry = r
 		}
 		switch r.Kind {
 		case KindTiers:

@@ -109,6 +109,10 @@ type Rule struct {
 	Per    money.Amount
 	// Multipliers of a points rule, by SKU or category.
 	Multipliers []Multiplier
+	// ExpireMonths and ExpirePeriod, on a points rule, say when the points
+	// a sale earns expire (Rule.PointsExpire); both zero: never.
+	ExpireMonths int64
+	ExpirePeriod string
 	// Amount off, for amount_off: once per basket, or per unit when PerUnit.
 	Amount  money.Amount
 	PerUnit bool

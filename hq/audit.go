@@ -62,11 +62,16 @@ type AuditTally struct {
 	// them), seqs UnpricedFirst..UnpricedLast.
 	Unpriceable                 int64
 	UnpricedFirst, UnpricedLast uint64
+	// Refunds counts the refund events audited, RefundsFlagged those of
+	// them flagged.
+	Refunds, RefundsFlagged int64
 }
 
 // Add adds u, a tally of later events of the same chain, to t.
 func (t *AuditTally) Add(u AuditTally) {
 	t.Sales += u.Sales
+	t.Refunds += u.Refunds
+	t.RefundsFlagged += u.RefundsFlagged
 	if u.Unpriceable == 0 {
 		return
 	}
@@ -85,6 +90,14 @@ type AuditResult struct {
 
 // add counts the audit of event seq.
 func (r *AuditResult) add(seq uint64, a SaleAudit) {
+	if a.Refund {
+		r.Refunds++
+		if a.Flag != nil {
+			r.RefundsFlagged++
+			r.Flags = append(r.Flags, *a.Flag)
+		}
+		return
+	}
 	if !a.Sale {
 		return
 	}
@@ -107,7 +120,9 @@ type AuditRules struct {
 
 // SaleAudit is the audit of one event.
 type SaleAudit struct {
-	Sale bool // a sale event: nothing else is audited
+	Sale bool // a sale event
+	// Refund: a refund event (AuditRefund); nothing else is audited.
+	Refund bool
 	// Unpriceable: the sale does not say what it was priced with, so it was
 	// not priced again (its ruleset was still checked).
 	Unpriceable bool
@@ -245,7 +260,8 @@ func FormatFinding(f wire.AuditFinding, cur string) string {
 	switch {
 	case f.IsMoney():
 		return fmt.Sprintf("%s: till %s, HQ %s", f.Code, money.Display(money.Amount(f.Till), cur), money.Display(money.Amount(f.HQ), cur))
-	case f.Code == wire.AuditPointsEarned || f.Code == wire.AuditPointsRedeemed:
+	case f.Code == wire.AuditPointsEarned || f.Code == wire.AuditPointsRedeemed || f.Code == wire.AuditPointsReversed ||
+		f.Code == wire.AuditPointsReturned || f.Code == wire.AuditPartnerPoints:
 		return fmt.Sprintf("%s: till %d, HQ %d", f.Code, f.Till, f.HQ)
 	}
 	return f.Code + ": " + f.Detail
@@ -362,7 +378,22 @@ func (a *Auditor) Step(ctx context.Context) (worked bool, err error) {
 		}
 		var r AuditResult
 		for i := range b.Events {
-			r.add(b.Events[i].Seq, AuditEvent(b.Epoch, b.Events[i], published))
+			e := &b.Events[i]
+			if e.Type == event.TypeRefund {
+				sale, err := a.saleOf(ctx, b, i)
+				if err != nil {
+					return AuditResult{}, err
+				}
+				var returned []int64
+				if sale != nil {
+					if returned, err = a.opts.Store.Returned(ctx, sale.Terminal, sale.Seq, ""); err != nil {
+						return AuditResult{}, err
+					}
+				}
+				r.add(e.Seq, AuditRefund(b.Epoch, *e, sale, returned))
+				continue
+			}
+			r.add(e.Seq, AuditEvent(b.Epoch, *e, published))
 		}
 		if n := len(r.Flags); n > 0 {
 			a.log.Warn("sales flagged by the audit (tillhq report audit)", "terminal", b.Terminal, "epoch", b.Epoch,

@@ -59,8 +59,14 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
 		return
 	}
+	s.expire(&a)
 	wire.WriteJSON(w, http.StatusOK, a)
 }
+
+// expire drops from an account the points lots expired by HQ's clock: a
+// store keeps a lot until an event of the card comes after its expiry
+// (hq.SaleFacts.ApplyLots), and the balance drops on the day all the same.
+func (s *Server) expire(a *wire.AccountAnswer) { a.Account.Expire(s.opts.Now()) }
 
 // changes is the change feed's long poll: ?after=N&wait=S.
 func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
@@ -76,6 +82,9 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
 			return true
 		case len(ch.Accounts) > 0 || wait <= 0:
+			for i := range ch.Accounts {
+				s.expire(&ch.Accounts[i])
+			}
 			wire.WriteJSON(w, http.StatusOK, ch)
 			return true
 		}
@@ -117,6 +126,7 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Currency = s.currency(r.Context())
+	s.expire(&a)
 	wire.WriteJSON(w, http.StatusOK, a)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // Watermark is where a terminal's chain stands at HQ: every event 1..Seq is held
@@ -48,6 +49,11 @@ type SaleFacts struct {
 	// card's bonus for this birthday is spent (pos.Account.BirthdayBonus).
 	BirthdayBonus int64     `json:"birthday_bonus"`
 	At            time.Time `json:"-"` // the event's time
+	// Lots are the card's lots the sale redeemed from, and Expires when the
+	// points it earned expire (zero: never): what the card's lots at HQ
+	// follow (ApplyLots).
+	Lots    []pos.LotUse `json:"lots"`
+	Expires time.Time    `json:"points_expire"`
 
 	// Refund is set for a refund event (a pos.Refund): it is no purchase,
 	// and its figures are the negatives of what it takes off the card, so
@@ -57,6 +63,29 @@ type SaleFacts struct {
 	// it handed back (goods and the round-up's share).
 	Refund bool         `json:"-"`
 	Back   money.Amount `json:"-"`
+	// ReturnedLots are the lots a refund gives redeemed points back to,
+	// SaleAt the time of its sale (the lot it takes earned points off).
+	ReturnedLots []pos.PointsLot `json:"-"`
+	SaleAt       time.Time       `json:"-"`
+	// SaleTerminal and SaleSeq name a refund's sale: its terminal (empty:
+	// the refund's own) and seq there; Returned the units of its lines the
+	// refund returned (Line from 1, Qty), for HQ's count of each sale's
+	// returns across terminals (Returns).
+	SaleTerminal string           `json:"-"`
+	SaleSeq      uint64           `json:"-"`
+	Returned     []pos.ReturnLine `json:"-"`
+}
+
+// ApplyLots applies the sale or refund to the lots of a card whose Points
+// already include it, as the till's ledger does (pos.Account.SaleLots,
+// RefundLots): lots expired at the event's time are gone after it, and
+// their points with them.
+func (s SaleFacts) ApplyLots(a *pos.Account) {
+	if s.Refund {
+		a.RefundLots(s.Points(), s.ReturnedLots, s.SaleAt, s.At)
+		return
+	}
+	a.SaleLots(s.Points(), s.Lots, s.At, s.Expires)
 }
 
 // Points is what the sale or refund adds to the card's points.
@@ -76,12 +105,19 @@ func (s SaleFacts) Overdrawn(before, after int64) int64 {
 
 // refundFacts is what HQ reads of a refund body.
 type refundFacts struct {
-	Card     string       `json:"card"`
-	Currency string       `json:"currency"`
-	Spend    money.Amount `json:"spend"`
-	Back     money.Amount `json:"back"`
-	Reversed int64        `json:"points_reversed"`
-	Returned int64        `json:"points_returned"`
+	Card     string          `json:"card"`
+	Currency string          `json:"currency"`
+	Spend    money.Amount    `json:"spend"`
+	Back     money.Amount    `json:"back"`
+	Reversed int64           `json:"points_reversed"`
+	Returned int64           `json:"points_returned"`
+	Lots     []pos.PointsLot `json:"returned_lots"`
+	SaleAt   time.Time       `json:"sale_at"`
+	// The sale: its terminal (absent: the refund's) and seq, and the units
+	// returned of its lines.
+	SaleTerminal string           `json:"sale_terminal"`
+	SaleSeq      uint64           `json:"sale_seq"`
+	Lines        []pos.ReturnLine `json:"lines"`
 }
 
 // decodeRefundFacts reads a refund body as the SaleFacts it adds up as.
@@ -94,7 +130,8 @@ func decodeRefundFacts(body []byte) (SaleFacts, error) {
 		return SaleFacts{}, fmt.Errorf("a refund with a negative amount or points")
 	}
 	return SaleFacts{Card: r.Card, Currency: r.Currency, Total: -r.Spend, Earned: -r.Reversed, Redeemed: -r.Returned,
-		Refund: true, Back: r.Back}, nil
+		Refund: true, Back: r.Back, ReturnedLots: r.Lots, SaleAt: r.SaleAt,
+		SaleTerminal: r.SaleTerminal, SaleSeq: r.SaleSeq, Returned: r.Lines}, nil
 }
 
 // eventFacts reads what the reports and accounts add up of each type of
@@ -192,6 +229,9 @@ func Extend(terminal string, w Watermark, held HeldFunc, events []event.Event) (
 					Err: fmt.Errorf("%w: %s body: %v", ErrBrokenChain, e.Type, err)}
 			}
 			s.At = e.At
+			if s.Refund && s.SaleTerminal == "" {
+				s.SaleTerminal = terminal
+			}
 			x.Sales = append(x.Sales, s)
 		}
 		if e.Type == event.TypeFeedback {

@@ -8,7 +8,7 @@ import (
 // decodeSaleFacts reads the SaleFacts fields of a sale body as json.Unmarshal
 // would, faster: it walks the body's top-level object once, skipping the
 // values it does not need (the lines, the rules applied: most of the bytes)
-// with a loop that only tracks strings and nesting, and decodes the six it
+// with a loop that only tracks strings and nesting, and decodes the eight it
 // needs with json.Unmarshal. At HQ's ingest the full json.Unmarshal of every
 // sale body was a quarter of the upload handler's time (docs/benchmarks.md).
 //
@@ -24,6 +24,7 @@ func decodeSaleFacts(body []byte) (SaleFacts, error) {
 	}{
 		{"card", &s.Card}, {"currency", &s.Currency}, {"total", &s.Total},
 		{"points_earned", &s.Earned}, {"points_redeemed", &s.Redeemed}, {"birthday_bonus", &s.BirthdayBonus},
+		{"lots", &s.Lots}, {"points_expire", &s.Expires},
 	}
 	fallback := func() (SaleFacts, error) {
 		var s SaleFacts

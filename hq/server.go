@@ -118,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+wire.PathChanges, s.requireTerminal(s.changes))
 	mux.HandleFunc("GET "+wire.PathChains, s.requireTerminal(s.chains))
 	mux.HandleFunc("GET "+wire.PathChain, s.requireTerminal(s.chainEvents))
+	mux.HandleFunc("GET "+wire.PathSalePrefix+"{receipt}", s.requireTerminal(s.sale))
 	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux

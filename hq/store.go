@@ -80,6 +80,7 @@ type Store interface {
 	Customers
 	Audits
 	Feedbacks
+	Returns
 	Close() error
 }
 

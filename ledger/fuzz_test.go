@@ -31,6 +31,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte(`{"seq":-1,"at":"yesterday"}`))
 	f.Add(encodeReturns(returnsRecord{Lines: []int64{3, 0, 1}}))
+	f.Add(encodeReturns(returnsRecord{Lines: []int64{0, 2}}))
 	f.Add([]byte(`{"id":"r1","card":"C","sale_seq":4,"sale_at":"2025-03-01T10:00:00Z","lines":[{"line":1,"qty":2}],"returned_lots":[{"points":5,"earned":"2025-01-01T00:00:00Z"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if n, err := seqKey(b); err == nil && !bytes.Equal(u64(n), b) {
@@ -91,6 +92,19 @@ func FuzzDecode(f *testing.F) {
 		}
 		if f, err := decodeRefundFacts(b); err == nil && f.SaleSeq == 0 {
 			t.Errorf("refund facts of %q name no sale", b)
+		}
+		// The returns of another terminal's sale: padded to the sale's
+		// lines, never beyond them; what a refund adds is counted.
+		for _, n := range []int{1, 3} {
+			if r, err := decodeForeignReturns(b, n); err == nil && len(r.Lines) != n {
+				t.Errorf("foreign returns of %q for %d lines: %v", b, n, r.Lines)
+			}
+		}
+		if v, err := addForeignReturns(b, []pos.ReturnLine{{Line: 2, Qty: 1}}); err == nil {
+			var r returnsRecord
+			if err := json.Unmarshal(v, &r); err != nil || len(r.Lines) < 2 || r.Lines[1] < 1 {
+				t.Errorf("a foreign return added to %q: %q, %v", b, v, err)
+			}
 		}
 		// What the account effects read of a body never panics, whatever it is.
 		for _, typ := range []string{event.TypeSale, event.TypeRefund} {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/tilld/tilld/event"
@@ -80,52 +79,39 @@ func applyEffect(a *pos.Account, f effect, typ string, body []byte, at time.Time
 
 // saleBody applies a sale body: the time of a sale that paid the card's
 // birthday bonus (the body's "birthday_bonus", see
-// pos.Account.BirthdayBonus); and, when the account keeps its points in
-// lots, the lots the sale redeemed from (the body's "lots" member,
-// pos.LotUse indexes into the account's lots as they were when the sale was
-// priced) and a new lot for the points it earned. Lots left empty are
-// dropped.
+// pos.Account.BirthdayBonus); and the card's lots (pos.Account.SaleLots):
+// the lots the sale redeemed from (the body's "lots" member, pos.LotUse
+// indexes into the account's lots as they were when the sale was priced)
+// and a new lot for the points it earned, expiring at the body's
+// "points_expire" when set.
 func saleBody(a *pos.Account, f effect, body []byte, at time.Time) {
 	var b struct {
 		Lots          []pos.LotUse `json:"lots"`
 		BirthdayBonus int64        `json:"birthday_bonus"`
+		PointsExpire  time.Time    `json:"points_expire"`
 	}
-	// The body is decoded only when it may hold either member: most sales
-	// have neither, and a sale is recorded faster without a second decode.
+	// The body is decoded only when it may hold any of them: most sales
+	// have none, and a sale is recorded faster without a second decode.
 	bonus := bytes.Contains(body, birthdayBonusKey)
-	if (len(a.Lots) > 0 || bonus) && len(body) > 0 && body[0] == '{' {
+	expiring := bytes.Contains(body, pointsExpireKey)
+	if (len(a.Lots) > 0 || bonus || expiring) && len(body) > 0 && body[0] == '{' {
 		_ = json.Unmarshal(body, &b) // a body without them redeemed from no lot and paid no bonus
 	}
 	if bonus && b.BirthdayBonus > 0 && at.After(a.BirthdayBonus) {
 		a.BirthdayBonus = at
 	}
-	if len(a.Lots) == 0 {
-		return // Points is one lot that never expires
-	}
-	earned := f.points
-	for _, u := range b.Lots {
-		if u.Lot < 0 || u.Lot >= len(a.Lots) || u.Points <= 0 {
-			continue
-		}
-		take := min(u.Points, a.Lots[u.Lot].Points)
-		a.Lots[u.Lot].Points -= take
-		earned += take
-	}
-	takeBack(a, -earned, time.Time{})
-	if earned > 0 {
-		a.Lots = append(a.Lots, pos.PointsLot{Points: earned, Earned: at})
-	}
-	dropEmptyLots(a)
+	a.SaleLots(f.points, b.Lots, at, b.PointsExpire)
 }
 
-// refundBody applies a refund body (pos.Refund) to an account with lots: the
-// redeemed points it gives back go to the lots they came from ("returned_lots":
-// the same earned and expiry times, a lot emptied since made again), and the
-// earned points it takes back come off the lot the sale earned first
-// ("sale_at"), then off the newest. An account without lots keeps its points
-// as one lot that never expires, unless it had no points: then the lots given
-// back are its lots.
-func refundBody(a *pos.Account, f effect, body []byte, _ time.Time) {
+// pointsExpireKey is the member of a sale body that says when its points
+// expire (pos.Quote.PointsExpire).
+var pointsExpireKey = []byte(`"points_expire"`)
+
+// refundBody applies a refund body (pos.Refund) to the card's lots
+// (pos.Account.RefundLots): the redeemed points it gives back go to the lots
+// they came from ("returned_lots"), and the earned points it takes back come
+// off the lot its sale earned ("sale_at"), then off the newest.
+func refundBody(a *pos.Account, f effect, body []byte, at time.Time) {
 	var b struct {
 		Lots   []pos.PointsLot `json:"returned_lots"`
 		SaleAt time.Time       `json:"sale_at"`
@@ -133,56 +119,7 @@ func refundBody(a *pos.Account, f effect, body []byte, _ time.Time) {
 	if len(body) > 0 && body[0] == '{' {
 		_ = json.Unmarshal(body, &b)
 	}
-	if len(a.Lots) == 0 && (len(b.Lots) == 0 || a.Points-f.points > 0) {
-		return
-	}
-	var returned int64
-	for _, rl := range b.Lots {
-		if rl.Points <= 0 {
-			continue
-		}
-		returned += rl.Points
-		i := slices.IndexFunc(a.Lots, func(l pos.PointsLot) bool { return l.Earned.Equal(rl.Earned) && l.Expires.Equal(rl.Expires) })
-		if i >= 0 {
-			a.Lots[i].Points += rl.Points
-			continue
-		}
-		at := slices.IndexFunc(a.Lots, func(l pos.PointsLot) bool { return l.Earned.After(rl.Earned) })
-		if at < 0 {
-			at = len(a.Lots)
-		}
-		a.Lots = slices.Insert(a.Lots, at, rl)
-	}
-	takeBack(a, returned-f.points, b.SaleAt)
-	dropEmptyLots(a)
-}
-
-// takeBack takes n points off the lots: first off the lot earned at from (a
-// refund takes back what its sale earned from the lot the sale made), then
-// off the newest. What the lots do not hold is owed (Points below the lots).
-func takeBack(a *pos.Account, n int64, from time.Time) {
-	if n <= 0 {
-		return
-	}
-	if !from.IsZero() {
-		if i := slices.IndexFunc(a.Lots, func(l pos.PointsLot) bool { return l.Earned.Equal(from) && l.Expires.IsZero() }); i >= 0 {
-			take := min(n, a.Lots[i].Points)
-			a.Lots[i].Points -= take
-			n -= take
-		}
-	}
-	for i := len(a.Lots) - 1; i >= 0 && n > 0; i-- {
-		take := min(n, max(a.Lots[i].Points, 0))
-		a.Lots[i].Points -= take
-		n -= take
-	}
-}
-
-func dropEmptyLots(a *pos.Account) {
-	a.Lots = slices.DeleteFunc(a.Lots, func(l pos.PointsLot) bool { return l.Points <= 0 })
-	if len(a.Lots) == 0 {
-		a.Lots = nil
-	}
+	a.RefundLots(f.points, b.Lots, b.SaleAt, at)
 }
 
 // returnsRecord is what the returns bucket keeps of a sale that refunds

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,24 @@ type RefundRequest struct {
 	// Lines are the units to return, each line (from 1) once; Before is set
 	// by the ledger. None: every unit not returned yet.
 	Lines []pos.ReturnLine
+	// Foreign, when set, is the sale, made at another terminal, that the
+	// refund returns units of (SaleID and SaleSeq are then empty): HQ sent
+	// it, and the caller checked it is the sale the customer's receipt
+	// names. ForeignReturned are the units of each of its lines refunds at
+	// other terminals returned, as HQ counts them; this ledger counts its
+	// own returns of the sale, and bounds the refund by both.
+	Foreign         *event.Event
+	ForeignReturned []int64
+}
+
+// foreignReturnsPrefix begins the returns bucket's keys of the sales of
+// other terminals: the prefix, the terminal, NUL and the seq (8 bytes,
+// big-endian). A key of this ledger's own sale is its seq alone, 8 bytes:
+// none is this long.
+const foreignReturnsPrefix = "\x00foreign\x00"
+
+func foreignReturnsKey(terminal string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(foreignReturnsPrefix+terminal), 0), seq)
 }
 
 // RefundFunc works out what a refund gives back and takes back, given the
@@ -76,6 +95,9 @@ func (req RefundRequest) validate() error {
 		return err
 	}
 	switch {
+	case req.Foreign != nil && (req.SaleID != "" || req.SaleSeq != 0 || req.Foreign.Type != event.TypeSale || req.Foreign.Seq == 0 || req.Foreign.Terminal == ""):
+		return &pos.InputError{Field: "sale", Problem: "a sale of another terminal is named by its event alone"}
+	case req.Foreign != nil:
 	case (req.SaleID == "") == (req.SaleSeq == 0):
 		return &pos.InputError{Field: "sale", Problem: "name the sale by its id or by its seq, one of them"}
 	case len(req.SaleID) > MaxSaleIDLen || strings.HasPrefix(req.SaleID, "\x00"):
@@ -109,13 +131,24 @@ type saleLines struct {
 
 // refundFacts is what the ledger reads of a refund body.
 type refundFacts struct {
-	Card    string  `json:"card"`
-	SaleSeq uint64  `json:"sale_seq"`
-	Before  []int64 `json:"before"`
-	Lines   []struct {
+	Card    string `json:"card"`
+	SaleSeq uint64 `json:"sale_seq"`
+	// SaleTerminal is set when the sale is another terminal's.
+	SaleTerminal string  `json:"sale_terminal"`
+	Before       []int64 `json:"before"`
+	Lines        []struct {
 		Line int   `json:"line"`
 		Qty  int64 `json:"qty"`
 	} `json:"lines"`
+}
+
+// returnLines are the units the refund returned.
+func (f refundFacts) returnLines() []pos.ReturnLine {
+	out := make([]pos.ReturnLine, len(f.Lines))
+	for i, l := range f.Lines {
+		out[i] = pos.ReturnLine{Line: l.Line, Qty: l.Qty}
+	}
+	return out
 }
 
 func decodeRefundFacts(body []byte) (refundFacts, error) {
@@ -166,24 +199,46 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 	if r, ok, err := replayed(tx, idx, req.Digest); ok || err != nil {
 		return r, err
 	}
-	sale, err := findSale(tx, m, req)
-	if err != nil {
-		return Receipt{}, err
+	var sale event.Event
+	var rkey []byte
+	var foreign string // the sale's terminal when it is another's
+	if req.Foreign != nil {
+		sale, foreign = *req.Foreign, req.Foreign.Terminal
+		rkey = foreignReturnsKey(sale.Terminal, sale.Seq)
+	} else {
+		var err error
+		if sale, err = findSale(tx, m, req); err != nil {
+			return Receipt{}, err
+		}
+		rkey = u64(sale.Seq)
 	}
 	var sl saleLines
 	if err := json.Unmarshal(sale.Body, &sl); err != nil || len(sl.Lines) == 0 {
+		if foreign != "" {
+			return Receipt{}, &pos.InputError{Field: "sale", Problem: fmt.Sprintf("the sale %s/%d has no lines", foreign, sale.Seq)}
+		}
 		return Receipt{}, fmt.Errorf("%w: event %d: a sale body without lines (%v)", ErrCorrupt, sale.Seq, err)
 	}
-	rkey := u64(sale.Seq)
-	before := make([]int64, len(sl.Lines))
+	local := make([]int64, len(sl.Lines)) // what this ledger's refunds returned
 	if b := tx.Bucket(bucketReturns); b != nil {
 		if v := b.Get(rkey); v != nil {
-			r, err := decodeReturns(v, len(sl.Lines))
+			decode := decodeReturns
+			if foreign != "" {
+				decode = decodeForeignReturns
+			}
+			r, err := decode(v, len(sl.Lines))
 			if err != nil {
 				return Receipt{}, fmt.Errorf("%w: returns of sale %d: %v", ErrCorrupt, sale.Seq, err)
 			}
-			before = r.Lines
+			local = r.Lines
 		}
+	}
+	if len(req.ForeignReturned) > len(sl.Lines) {
+		return Receipt{}, &pos.InputError{Field: "sale", Problem: fmt.Sprintf("returns counted for %d lines of a sale of %d", len(req.ForeignReturned), len(sl.Lines))}
+	}
+	before := slices.Clone(local)
+	for i, n := range req.ForeignReturned {
+		before[i] += max(n, 0)
 	}
 	returned := make([]pos.ReturnLine, 0, len(req.Lines))
 	if len(req.Lines) == 0 {
@@ -212,6 +267,7 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 	acct := pos.Account{Card: card}
 	if card != "" {
 		if v := accounts.Get([]byte(card)); v != nil {
+			var err error
 			if acct, err = decodeAccount(v); err != nil {
 				return Receipt{}, fmt.Errorf("card %s: %w", pos.MaskCard(card), err)
 			}
@@ -233,7 +289,10 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 	if err := facts.says(sale.Seq, card, returned, before); err != nil {
 		return Receipt{}, fmt.Errorf("price: %w", err)
 	}
-	after := append([]int64(nil), before...)
+	if facts.SaleTerminal != foreign {
+		return Receipt{}, fmt.Errorf("price: the refund body names the sale's terminal %q, not %q", facts.SaleTerminal, foreign)
+	}
+	after := slices.Clone(local)
 	for _, r := range returned {
 		after[r.Line-1] += r.Qty
 	}
@@ -292,4 +351,78 @@ func (l *Ledger) ReturnedOf(seq uint64) ([]int64, error) {
 		return nil, fmt.Errorf("returns of sale %d: %w", seq, err)
 	}
 	return out, nil
+}
+
+// decodeForeignReturns decodes the returns of another terminal's sale of
+// lines lines: a ledger restored from HQ counted them up to the highest
+// line its refunds returned, not knowing the sale.
+func decodeForeignReturns(b []byte, lines int) (returnsRecord, error) {
+	var r returnsRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return returnsRecord{}, fmt.Errorf("decode returns: %w", err)
+	}
+	if len(r.Lines) > lines {
+		return returnsRecord{}, fmt.Errorf("decode returns: %d lines counted for a sale of %d", len(r.Lines), lines)
+	}
+	for len(r.Lines) < lines {
+		r.Lines = append(r.Lines, 0)
+	}
+	return r, nil
+}
+
+// addForeignReturns adds the lines a refund of another terminal's sale
+// returned to the counts stored under key (nil: none yet).
+func addForeignReturns(stored []byte, lines []pos.ReturnLine) ([]byte, error) {
+	var r returnsRecord
+	if stored != nil {
+		if err := json.Unmarshal(stored, &r); err != nil {
+			return nil, fmt.Errorf("decode returns: %w", err)
+		}
+	}
+	for _, l := range lines {
+		if l.Line < 1 || l.Line > pos.MaxLines || l.Qty < 1 {
+			return nil, fmt.Errorf("a refund returns %d of line %d", l.Qty, l.Line)
+		}
+		for len(r.Lines) < l.Line {
+			r.Lines = append(r.Lines, 0)
+		}
+		r.Lines[l.Line-1] += l.Qty
+	}
+	return encodeReturns(r), nil
+}
+
+// RefundReplayed returns the receipt of the refund recorded under id, with
+// Replayed set, when there is one with digest; ok is false when there is
+// none, and the error ErrConflict when it was recorded with another digest.
+// A till taking back another terminal's sale answers a retry from here,
+// without asking HQ for the sale again (offline, say).
+func (l *Ledger) RefundReplayed(id string, digest [32]byte) (r Receipt, ok bool, err error) {
+	err = l.view(func(tx *bolt.Tx) error {
+		r, ok, err = replayed(tx, indexKey(event.TypeRefund, id), digest)
+		return err
+	})
+	if err != nil {
+		return Receipt{}, false, fmt.Errorf("record refund %s: %w", id, err)
+	}
+	return r, ok, nil
+}
+
+// SaleOf returns the event of this ledger's sale a refund request names
+// (by its sale id or seq, and SaleHash when set); ErrNoSale when it keeps
+// none. A till reads it to ask HQ what other tills returned of the sale
+// before it records the refund (RefundRequest.ForeignReturned).
+func (l *Ledger) SaleOf(req RefundRequest) (event.Event, error) {
+	var e event.Event
+	err := l.view(func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		e, err = findSale(tx, &m, req)
+		return err
+	})
+	if err != nil {
+		return event.Event{}, fmt.Errorf("sale of refund %s: %w", req.ID, err)
+	}
+	return e, nil
 }

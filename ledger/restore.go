@@ -26,6 +26,20 @@ func restoredReturns(tx *bolt.Tx, m meta, e *event.Event) ([]put, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.SaleTerminal != "" {
+		// Another terminal's sale: its returns here are counted under its
+		// key, without the sale (HQ bounds them across terminals).
+		key := foreignReturnsKey(f.SaleTerminal, f.SaleSeq)
+		var stored []byte
+		if b := tx.Bucket(bucketReturns); b != nil {
+			stored = b.Get(key)
+		}
+		v, err := addForeignReturns(stored, f.returnLines())
+		if err != nil {
+			return nil, err
+		}
+		return []put{{bucketReturns, key, v}}, nil
+	}
 	if f.SaleSeq <= m.anchorSeq || f.SaleSeq >= e.Seq {
 		return nil, nil
 	}

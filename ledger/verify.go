@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -146,6 +148,9 @@ func (l *Ledger) checkAllPages(tx *bolt.Tx, live bool) error {
 type verifier struct {
 	tx  *bolt.Tx
 	rep Report
+	// foreign counts, by returns key, what the kept refunds of other
+	// terminals' sales returned.
+	foreign map[string][]int64
 	// checkRuleset decodes and checks a cached ruleset (Ledger.checkedRuleset).
 	checkRuleset func(version uint64, rec []byte) (CachedRuleset, error)
 }
@@ -344,6 +349,20 @@ func (v *verifier) refund(m meta, seq uint64, body []byte, returns map[uint64][]
 	case err != nil:
 		v.add(seq, "", err)
 		return
+	case f.SaleTerminal != "":
+		key := string(foreignReturnsKey(f.SaleTerminal, f.SaleSeq))
+		b, err := addForeignReturns(encodeReturns(returnsRecord{Lines: v.foreign[key]}), f.returnLines())
+		if err != nil {
+			v.addf(seq, "", "refund of sale %d of %s: %v", f.SaleSeq, f.SaleTerminal, err)
+			return
+		}
+		var r returnsRecord
+		_ = json.Unmarshal(b, &r)
+		if v.foreign == nil {
+			v.foreign = map[string][]int64{}
+		}
+		v.foreign[key] = r.Lines
+		return
 	case f.SaleSeq >= seq:
 		v.addf(seq, "", "refund of sale %d, recorded after it", f.SaleSeq)
 		return
@@ -388,6 +407,10 @@ func (v *verifier) returns(rebuilt map[uint64][]int64) {
 	stored := map[uint64]bool{}
 	if b := v.tx.Bucket(bucketReturns); b != nil {
 		_ = b.ForEach(func(k, val []byte) error {
+			if bytes.HasPrefix(k, []byte(foreignReturnsPrefix)) {
+				v.foreignReturns(k, val)
+				return nil
+			}
 			seq, err := seqKey(k)
 			if err != nil {
 				v.addf(0, "", "returns: key %x: %v", k, err)
@@ -424,6 +447,9 @@ func (v *verifier) returns(rebuilt map[uint64][]int64) {
 	slices.Sort(seqs)
 	for _, seq := range seqs {
 		v.addf(seq, "", "the returns of sale %d are not recorded", seq)
+	}
+	for _, k := range slices.Sorted(maps.Keys(v.foreign)) {
+		v.addf(0, "", "the returns %q of another terminal's sale are not recorded", k)
 	}
 }
 
@@ -544,4 +570,26 @@ func (v *verifier) rules(active uint64) {
 	if active != 0 && !found {
 		v.addf(0, "", "the active ruleset version %d is not cached", active)
 	}
+}
+
+// foreignReturns checks the count of the returns of another terminal's sale
+// under key k: at least what the kept refunds returned (the refunds pruned
+// since counted too).
+func (v *verifier) foreignReturns(k, val []byte) {
+	var r returnsRecord
+	if err := json.Unmarshal(val, &r); err != nil {
+		v.addf(0, "", "returns %q: %v", k, err)
+		return
+	}
+	want := v.foreign[string(k)]
+	if len(r.Lines) < len(want) {
+		v.addf(0, "", "returns %q count %d lines, the refunds return %d", k, len(r.Lines), len(want))
+		return
+	}
+	for i, n := range want {
+		if r.Lines[i] < n {
+			v.addf(0, "", "returns %q: line %d counted %d, the refunds return %d", k, i+1, r.Lines[i], n)
+		}
+	}
+	delete(v.foreign, string(k))
 }

@@ -398,6 +398,9 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code (sales older than the ledger keeps are returned through HQ).")
 	case errors.Is(err, till.ErrOtherTerminal):
 		wire.WriteError(w, http.StatusUnprocessableEntity, "other_terminal", "The receipt is of a sale made at another till: return it there.")
+	case errors.Is(err, till.ErrSaleUnreachable):
+		a.Logger.Warn(op, "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "sale_unreachable", "The receipt is of a sale made at another till, and HQ cannot tell it now (offline, or the sale is not uploaded yet): return it at that till, or try again later.")
 	case errors.Is(err, till.ErrRulesRefused):
 		a.Logger.Warn(op, "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "rules_refused", "Prices are not available: the rules stored on this till failed their security check. The till is fetching them from HQ again; call support if this lasts.")

@@ -247,6 +247,9 @@ type Quote struct {
 	PointsValue    money.Amount `json:"points_value,omitempty"`
 	// Lots lists the account's lots the redemption consumes, oldest first.
 	Lots []LotUse `json:"lots,omitempty"`
+	// PointsExpire is when the points the basket earns expire, by the
+	// ruleset's points rules (expire_months, expire_period); zero: never.
+	PointsExpire time.Time `json:"points_expire,omitzero"`
 	// TierMessage and Flags are the privileges the till shows: the tier's
 	// message, its flags and "birthday".
 	TierMessage string   `json:"tier_message,omitempty"`
@@ -374,10 +377,13 @@ type Refund struct {
 	At time.Time `json:"at"`
 	// SaleEvent is the original sale's event id ("T042-17"), SaleSeq its
 	// seq in that terminal's chain and SaleAt its time.
-	SaleEvent string    `json:"sale_event"`
-	SaleSeq   uint64    `json:"sale_seq"`
-	SaleAt    time.Time `json:"sale_at"`
-	Reason    string    `json:"reason,omitempty"`
+	SaleEvent string `json:"sale_event"`
+	SaleSeq   uint64 `json:"sale_seq"`
+	// SaleTerminal is the terminal whose sale it returns, when it is not
+	// the refund's own (a return at another till); empty: its own.
+	SaleTerminal string    `json:"sale_terminal,omitempty"`
+	SaleAt       time.Time `json:"sale_at"`
+	Reason       string    `json:"reason,omitempty"`
 	// Before is how many units of each of the sale's lines earlier refunds
 	// had returned: with the sale, what the refund was worked out from
 	// (discount.RefundAfter), so that anyone holding both can check it.

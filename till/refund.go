@@ -1,12 +1,12 @@
 package till
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,49 +25,25 @@ var (
 	// counting its earlier refunds.
 	ErrOverReturn = ledger.ErrOverReturn
 	// ErrOtherTerminal: the receipt code names a sale made at another
-	// terminal; this till refunds its own sales.
+	// terminal, and this till cannot ask HQ for it (stand-alone).
 	ErrOtherTerminal = errors.New("the sale was made at another terminal")
+	// ErrSaleUnreachable: the receipt code names a sale made at another
+	// terminal, and HQ could not be asked for it or does not hold it (not
+	// uploaded yet); returns of other tills' sales offline are not taken.
+	ErrSaleUnreachable = errors.New("HQ cannot tell the sale made at another terminal")
 )
 
 // MaxReasonLen bounds a refund's reason, in bytes.
 const MaxReasonLen = 256
 
-// receiptHashLen is the hex digits of the sale event's hash a receipt code
-// carries: a mistyped code names no sale (one chance in 16^6 that it does).
-const receiptHashLen = 6
-
 // ReceiptCode is the code printed on a sale's receipt that a refund can name
-// the sale by: "<event id>-<first 6 hex digits of its hash>", e.g.
-// "T042-17-3fa9c2".
-func ReceiptCode(eventID, hash string) string {
-	return eventID + "-" + hash[:min(len(hash), receiptHashLen)]
-}
+// the sale by (pos.ReceiptCode), e.g. "T042-17-3fa9c2".
+func ReceiptCode(eventID, hash string) string { return pos.ReceiptCode(eventID, hash) }
 
 // parseReceiptCode reads a receipt code into its terminal, seq and hash
-// prefix.
+// prefix (pos.ParseReceiptCode).
 func parseReceiptCode(code string) (terminal string, seq uint64, hash string, err error) {
-	bad := &pos.InputError{Field: "receipt", Problem: fmt.Sprintf("%q is not a receipt code (terminal-seq-check, e.g. T042-17-3fa9c2)", code)}
-	code = strings.TrimSpace(code)
-	i := strings.LastIndexByte(code, '-')
-	if i <= 0 {
-		return "", 0, "", bad
-	}
-	hash = strings.ToLower(code[i+1:])
-	if len(hash) != receiptHashLen {
-		return "", 0, "", bad
-	}
-	if _, err := hex.DecodeString(hash); err != nil {
-		return "", 0, "", bad
-	}
-	j := strings.LastIndexByte(code[:i], '-')
-	if j <= 0 {
-		return "", 0, "", bad
-	}
-	seq, err = strconv.ParseUint(code[j+1:i], 10, 64)
-	if err != nil || seq == 0 {
-		return "", 0, "", bad
-	}
-	return code[:j], seq, hash, nil
+	return pos.ParseReceiptCode(code)
 }
 
 // RefundRequest is a return at the till: units of one of its sales, named
@@ -132,9 +108,31 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			return RefundResult{}, false, err
 		}
 		if terminal != t.opts.Ledger.Terminal() {
-			return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s", req.Receipt, ErrOtherTerminal, terminal)
+			if t.opts.FetchSale == nil {
+				return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s", req.Receipt, ErrOtherTerminal, terminal)
+			}
+			if rcpt, ok, err := t.opts.Ledger.RefundReplayed(req.ID, lreq.Digest); err != nil {
+				return RefundResult{}, false, err
+			} else if ok {
+				return t.refunded(req.ID, rcpt)
+			}
+			limit := t.opts.FetchSaleTimeout
+			if limit <= 0 {
+				limit = 5 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), limit)
+			a, err := t.opts.FetchSale(ctx, req.Receipt)
+			cancel()
+			if err != nil {
+				return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s: %w", req.Receipt, ErrSaleUnreachable, terminal, err)
+			}
+			lreq.Foreign, lreq.ForeignReturned = &a.Event, a.Returned
+		} else {
+			lreq.SaleSeq, lreq.SaleHash = seq, hash
 		}
-		lreq.SaleSeq, lreq.SaleHash = seq, hash
+	}
+	if lreq.Foreign == nil && t.opts.FetchSale != nil {
+		lreq.ForeignReturned = t.othersReturned(lreq)
 	}
 	digest := hex.EncodeToString(lreq.Digest[:])
 	rcpt, err := t.opts.Ledger.RecordRefund(lreq, func(se event.Event, returned []pos.ReturnLine, before []int64, _ pos.Account, at time.Time) (ledger.Priced, error) {
@@ -146,7 +144,11 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 		if err != nil {
 			return ledger.Priced{}, err
 		}
-		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At,
+		var saleTerminal string
+		if lreq.Foreign != nil {
+			saleTerminal = se.Terminal
+		}
+		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At, SaleTerminal: saleTerminal,
 			Reason: req.Reason, Before: before, RefundQuote: rq, Spend: rq.Amount, Request: digest})
 		if err != nil {
 			return ledger.Priced{}, err
@@ -157,15 +159,47 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 	if err != nil {
 		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
 	}
+	return t.refunded(req.ID, rcpt)
+}
+
+// refunded is the answer to a refund recorded (or replayed) with rcpt.
+func (t *Till) refunded(id string, rcpt ledger.Receipt) (res RefundResult, replayed bool, err error) {
 	res = RefundResult{Seq: rcpt.Seq, EventID: rcpt.EventID}
 	if err := json.Unmarshal(rcpt.Body, &res.Refund); err != nil {
-		return RefundResult{}, false, fmt.Errorf("record refund %s: stored body: %w", req.ID, err)
+		return RefundResult{}, false, fmt.Errorf("record refund %s: stored body: %w", id, err)
 	}
 	if !rcpt.Replayed {
-		t.log.Info("refund recorded", "refund", req.ID, "sale", res.SaleID, "seq", rcpt.Seq)
+		t.log.Info("refund recorded", "refund", id, "sale", res.SaleID, "seq", rcpt.Seq, "sale_terminal", res.SaleTerminal)
 		if t.opts.OnSale != nil {
 			t.opts.OnSale()
 		}
 	}
 	return res, rcpt.Replayed, nil
+}
+
+// othersReturned asks HQ what other tills returned of this till's sale a
+// refund names (a customer may take a sale back at any till), so that the
+// refund is bounded by theirs too. Offline, or before HQ holds the sale,
+// the till's own count bounds it alone: nil. It waits for HQ at most 2 s.
+func (t *Till) othersReturned(req ledger.RefundRequest) []int64 {
+	se, err := t.opts.Ledger.SaleOf(req)
+	if err != nil {
+		return nil // RecordRefund says why
+	}
+	limit := min(t.opts.FetchSaleTimeout, 2*time.Second)
+	if limit <= 0 {
+		limit = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	a, err := t.opts.FetchSale(ctx, pos.ReceiptCode(se.ID, se.Hash))
+	if err != nil {
+		t.log.Info("refund bounded by this till's returns alone: HQ cannot tell other tills' returns", "sale", se.ID, "err", err)
+		return nil
+	}
+	if a.Event.Hash != se.Hash {
+		t.log.Warn("HQ holds another event under this till's sale; its returns elsewhere are not counted", "sale", se.ID)
+		return nil
+	}
+	return a.Returned
 }

@@ -72,6 +72,13 @@ type Options struct {
 	// at most LookupTimeout (default 300 ms), then shows the cached view.
 	Lookup        func(ctx context.Context, card string) error
 	LookupTimeout time.Duration
+	// FetchSale asks HQ for a sale of another terminal by its receipt code,
+	// with what other terminals returned of it, the answer checked
+	// (forward.Forwarder.Sale); nil: a stand-alone till, which takes back
+	// its own sales only. A refund waits for it at most FetchSaleTimeout
+	// (default 5 s).
+	FetchSale        func(ctx context.Context, receipt string) (wire.SaleAnswer, error)
+	FetchSaleTimeout time.Duration
 }
 
 type activeRules struct {
@@ -401,6 +408,7 @@ func (t *Till) read(card string) (acct pos.Account, known bool, h *pos.CardHolde
 		return pos.Account{}, false, nil, fmt.Errorf("account %s: %w", pos.MaskCard(card), err)
 	}
 	acct.Card = card
+	acct.Expire(t.opts.Now()) // the lots expired by now are gone, whether or not an event came since
 	holder, ok, err := t.opts.Ledger.Holder(card)
 	if err != nil {
 		return pos.Account{}, false, nil, err

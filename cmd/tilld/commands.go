@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var configFile string
 	var over daemon.Config
+	var clock func() func() time.Time // set with the flags below
 	runCmd := &cobra.Command{
 		Use:   "run",
 		Short: "run the terminal daemon (what the systemd unit starts)",
@@ -45,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			d, err := daemon.New(cfg, daemon.Options{Logger: newLogger(stderr, cfg.LogLevel)})
+			d, err := daemon.New(cfg, daemon.Options{Logger: newLogger(stderr, cfg.LogLevel), Now: clock()})
 			if err != nil {
 				return err
 			}
@@ -53,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 	}
 	runCmd.Flags().StringVar(&configFile, "config", defaultConfig, "configuration file")
+	clock = serve.ClockOffsetFlag(runCmd.Flags())
 	runCmd.Flags().StringVar(&over.Terminal, "terminal", "", "override terminal")
 	runCmd.Flags().StringVar(&over.DataDir, "data", "", "override data_dir")
 	runCmd.Flags().StringVar(&over.Listen, "listen", "", "override listen")

@@ -38,19 +38,24 @@ func auditCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
 func printAudit(w io.Writer, rep wire.AuditReport) error {
 	s := rep.Summary
 	fmt.Fprintf(w, "audited %s: %d flagged, %d not re-priceable; %s not audited yet\n", plural(s.Sales, "sale"), s.Flagged, s.Unpriceable, plural(s.Waiting, "event"))
+	fmt.Fprintf(w, "audited %s: %d flagged\n", plural(s.Refunds, "refund"), s.RefundsFlagged)
 	for _, f := range rep.Flags {
 		chain := ""
 		if f.Epoch != "" {
 			chain = " epoch " + f.Epoch
 		}
-		fmt.Fprintf(w, "\nFLAGGED %s%s seq %d: sale %s at %s, ruleset version %d\n", f.Terminal, chain, f.Seq, f.SaleID,
+		what := "sale " + f.SaleID
+		if f.Refund != "" {
+			what = "refund " + f.Refund + " of sale " + f.SaleID
+		}
+		fmt.Fprintf(w, "\nFLAGGED %s%s seq %d: %s at %s, ruleset version %d\n", f.Terminal, chain, f.Seq, what,
 			f.At.UTC().Format("2006-01-02 15:04:05 UTC"), f.RulesetVersion)
 		for _, fd := range f.Findings {
 			fmt.Fprintf(w, "  %s\n", hq.FormatFinding(fd, f.Currency))
 		}
 	}
-	if n := int64(len(rep.Flags)); n < s.Flagged {
-		fmt.Fprintf(w, "\n... and %d more flagged sales (--limit 0 lists all)\n", s.Flagged-n)
+	if n := int64(len(rep.Flags)); n < s.Flagged+s.RefundsFlagged {
+		fmt.Fprintf(w, "\n... and %d more flagged sales and refunds (--limit 0 lists all)\n", s.Flagged+s.RefundsFlagged-n)
 	}
 	for _, c := range rep.Chains {
 		if c.Unpriceable == 0 {

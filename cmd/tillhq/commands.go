@@ -128,6 +128,7 @@ the CA, not the certificate, so they keep working. Restart tillhq to serve it.`,
 func serveCmd(stderr io.Writer) *cobra.Command {
 	var dataDir, listen, admin, rulesFile, postgres string
 	var adminTLS bool
+	var clock func() func() time.Time // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "run the HQ server",
@@ -156,7 +157,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			}
 			defer func() { log.Info("tillhq stopped") }()
 			defer store.Close()
-			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, RequireOperator: !loopback, Logger: log})
+			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, RequireOperator: !loopback, Logger: log, Now: clock()})
 			if err := publishAtStart(cmd.Context(), srv, store, rulesFile, dataDir, log); err != nil {
 				return err
 			}
@@ -207,6 +208,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
+	clock = serve.ClockOffsetFlag(cmd.Flags())
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports, operators): loopback, or any address with --admin-tls (docs/hq.md)")
 	cmd.Flags().BoolVar(&adminTLS, "admin-tls", false, "serve the admin API over TLS with HQ's certificate; needed to listen beyond loopback, where every request needs an operator's token or session")

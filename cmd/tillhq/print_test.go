@@ -43,7 +43,17 @@ func TestReportsPrintMoneyInMajorUnits(t *testing.T) {
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	wantAll(t, "report audit", b.String(), "till 189.81 RUB, HQ 190.00 RUB")
+	wantAll(t, "report audit", b.String(), "till 189.81 RUB, HQ 190.00 RUB", "audited 0 refunds: 0 flagged\n")
+
+	b.Reset()
+	if err := printAudit(&b, wire.AuditReport{Summary: wire.AuditSummary{Sales: 1, Refunds: 2, RefundsFlagged: 1}, Flags: []wire.AuditFlag{{
+		Terminal: "S1-T1", Seq: 3, SaleID: "s1", Refund: "r2", At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), RulesetVersion: 3, Currency: "RUB",
+		Findings: []wire.AuditFinding{{Code: wire.AuditRefundBack, Till: 28421, HQ: 27000}, {Code: wire.AuditPointsReversed, Till: 0, HQ: 3}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantAll(t, "report audit of a refund", b.String(), "audited 2 refunds: 1 flagged\n", "seq 3: refund r2 of sale s1 at",
+		"refund_back: till 284.21 RUB, HQ 270.00 RUB", "points_reversed: till 0, HQ 3")
 }
 
 func wantAll(t *testing.T, what, out string, want ...string) {

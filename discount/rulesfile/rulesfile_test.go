@@ -403,3 +403,34 @@ func TestOwnImports(t *testing.T) {
 		}
 	}
 }
+
+// TestParseExpiry: a points rule's expire_months and expire_period, and the
+// error naming the rule and key when they are wrong.
+func TestParseExpiry(t *testing.T) {
+	rs, err := Parse([]byte(header + `
+[[rule]]
+id = "bonus"
+kind = "points"
+points = 1
+per = "100.00"
+expire_months = 12
+expire_period = "year"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rs.Rules[0]; r.ExpireMonths != 12 || r.ExpirePeriod != "year" {
+		t.Errorf("expire_months %d, expire_period %q; want 12, year", r.ExpireMonths, r.ExpirePeriod)
+	}
+	_, err = Parse([]byte(header + `
+[[rule]]
+id = "bonus"
+kind = "points"
+points = 1
+per = "100.00"
+expire_period = "decade"
+`))
+	if err == nil || !strings.Contains(err.Error(), "bonus") || !strings.Contains(err.Error(), `expire_period: unknown period "decade"`) {
+		t.Errorf("error %v, want one naming rule bonus and expire_period", err)
+	}
+}

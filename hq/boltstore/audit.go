@@ -243,7 +243,8 @@ func auditChains(tx *bolt.Tx) (sum wire.AuditSummary, out []wire.AuditChain, err
 			return err
 		}
 		ac := wire.AuditChain{Terminal: terminalOfKey(k), Epoch: c.Epoch.ID, Audited: st.Audited, Acked: c.Seq, Sales: st.Sales,
-			Unpriceable: st.Unpriceable, UnpricedFirst: st.UnpricedFirst, UnpricedLast: st.UnpricedLast}
+			Unpriceable: st.Unpriceable, UnpricedFirst: st.UnpricedFirst, UnpricedLast: st.UnpricedLast,
+			Refunds: st.Refunds, RefundsFlagged: st.RefundsFlagged}
 		if fb != nil {
 			p := flagPrefix(ac.Terminal, ac.Epoch)
 			cur := fb.Cursor()
@@ -251,8 +252,11 @@ func auditChains(tx *bolt.Tx) (sum wire.AuditSummary, out []wire.AuditChain, err
 				ac.Flagged++
 			}
 		}
+		ac.Flagged -= ac.RefundsFlagged // the flags of refunds are counted apart
 		sum.Sales += ac.Sales
 		sum.Flagged += ac.Flagged
+		sum.Refunds += ac.Refunds
+		sum.RefundsFlagged += ac.RefundsFlagged
 		sum.Unpriceable += ac.Unpriceable
 		sum.Waiting += int64(ac.Acked - ac.Audited)
 		out = append(out, ac)

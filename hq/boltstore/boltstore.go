@@ -295,6 +295,9 @@ func (s *Store) AppendEpoch(_ context.Context, terminal string, epoch event.Epoc
 		if err := addFeedback(tx, epoch.ID, x.Feedback); err != nil {
 			return err
 		}
+		if err := addReturns(tx, terminal, x.Sales); err != nil {
+			return err
+		}
 		st.Epoch, st.Acked, st.Hash = epoch.ID, x.Next.Seq, x.Next.Hash
 		v, err := json.Marshal(st)
 		if err != nil {

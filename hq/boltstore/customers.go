@@ -39,6 +39,8 @@ type card struct {
 	// BirthdayBonus is the time of the latest sale that paid the card's
 	// birthday bonus (pos.Account.BirthdayBonus).
 	BirthdayBonus time.Time `json:"birthday_bonus,omitzero"`
+	// Lots are the card's points by when they expire (pos.Account.Lots).
+	Lots []pos.PointsLot `json:"lots,omitempty"`
 	// Change is the card's position in the change feed.
 	Change int64 `json:"change"`
 }
@@ -115,6 +117,9 @@ func addSales(tx *bolt.Tx, terminal string, sales []hq.SaleFacts) error {
 				}
 				c.Last = s.At
 			}
+			a := pos.Account{Points: c.Points, Lots: c.Lots}
+			s.ApplyLots(&a)
+			c.Points, c.Lots = a.Points, a.Lots
 		}
 		if err := putCard(tx, number, c); err != nil {
 			return err
@@ -259,7 +264,7 @@ func answer(tx *bolt.Tx, terminal, number string) (wire.AccountAnswer, error) {
 	a := wire.AccountAnswer{
 		Card: number,
 		Account: pos.Account{Card: number, LifetimeSpend: c.Spend, Points: c.Points, Sales: c.Sales, LastSale: c.LastSale,
-			BirthdayBonus: c.BirthdayBonus},
+			BirthdayBonus: c.BirthdayBonus, Lots: c.Lots},
 		Holder:    h,
 		Forgotten: h == nil && tx.Bucket(bucketForgotten).Get([]byte(number)) != nil,
 		Overdraft: max(0, -c.Points),

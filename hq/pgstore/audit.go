@@ -93,11 +93,12 @@ func (s *Store) AuditNext(ctx context.Context, limit int, fn func(hq.AuditBatch)
 	var audited int64
 	var st hq.AuditTally
 	var first, last int64
-	err = tx.QueryRow(ctx, `SELECT a.terminal, a.epoch, a.audited, a.sales, a.unpriceable, a.unpriced_first, a.unpriced_last
+	err = tx.QueryRow(ctx, `SELECT a.terminal, a.epoch, a.audited, a.sales, a.unpriceable, a.unpriced_first, a.unpriced_last,
+			a.refunds, a.refunds_flagged
 		FROM audit_chains a JOIN chains c ON c.terminal = a.terminal AND c.epoch = a.epoch
 		WHERE c.acked > a.audited
 		ORDER BY a.audited_unix_ns, a.terminal, a.epoch LIMIT 1
-		FOR UPDATE OF a SKIP LOCKED`).Scan(&b.Terminal, &b.Epoch, &audited, &st.Sales, &st.Unpriceable, &first, &last)
+		FOR UPDATE OF a SKIP LOCKED`).Scan(&b.Terminal, &b.Epoch, &audited, &st.Sales, &st.Unpriceable, &first, &last, &st.Refunds, &st.RefundsFlagged)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return false, nil
@@ -126,9 +127,11 @@ func (s *Store) AuditNext(ctx context.Context, limit int, fn func(hq.AuditBatch)
 		batch.Queue(`INSERT INTO audit_flags (terminal, epoch, seq, flag) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (terminal, epoch, seq) DO UPDATE SET flag = EXCLUDED.flag`, b.Terminal, b.Epoch, int64(f.Seq), v)
 	}
-	batch.Queue(`UPDATE audit_chains SET audited = $3, sales = $4, unpriceable = $5, unpriced_first = $6, unpriced_last = $7, audited_unix_ns = $8
+	batch.Queue(`UPDATE audit_chains SET audited = $3, sales = $4, unpriceable = $5, unpriced_first = $6, unpriced_last = $7, audited_unix_ns = $8,
+			refunds = $9, refunds_flagged = $10
 		WHERE terminal = $1 AND epoch = $2`,
-		b.Terminal, b.Epoch, int64(to), st.Sales, st.Unpriceable, int64(st.UnpricedFirst), int64(st.UnpricedLast), time.Now().UnixNano())
+		b.Terminal, b.Epoch, int64(to), st.Sales, st.Unpriceable, int64(st.UnpricedFirst), int64(st.UnpricedLast), time.Now().UnixNano(),
+		st.Refunds, st.RefundsFlagged)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return false, fmt.Errorf("audit of %s/%q to %d: %w", b.Terminal, b.Epoch, to, err)
 	}
@@ -180,17 +183,21 @@ func (s *Store) AuditSummary(ctx context.Context) (wire.AuditSummary, error) {
 func (s *Store) auditChains(ctx context.Context) (wire.AuditSummary, []wire.AuditChain, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT c.terminal, c.epoch, coalesce(a.audited, c.base_seq), c.acked,
 			coalesce(a.sales, 0), coalesce(a.unpriceable, 0), coalesce(a.unpriced_first, 0), coalesce(a.unpriced_last, 0),
-			(SELECT count(*) FROM audit_flags f WHERE f.terminal = c.terminal AND f.epoch = c.epoch)
+			(SELECT count(*) FROM audit_flags f WHERE f.terminal = c.terminal AND f.epoch = c.epoch),
+			coalesce(a.refunds, 0), coalesce(a.refunds_flagged, 0)
 		FROM chains c LEFT JOIN audit_chains a ON a.terminal = c.terminal AND a.epoch = c.epoch
 		ORDER BY c.terminal, c.epoch`)
 	var sum wire.AuditSummary
 	chains, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (wire.AuditChain, error) {
 		var c wire.AuditChain
 		var audited, acked, first, last int64
-		err := row.Scan(&c.Terminal, &c.Epoch, &audited, &acked, &c.Sales, &c.Unpriceable, &first, &last, &c.Flagged)
+		err := row.Scan(&c.Terminal, &c.Epoch, &audited, &acked, &c.Sales, &c.Unpriceable, &first, &last, &c.Flagged, &c.Refunds, &c.RefundsFlagged)
 		c.Audited, c.Acked, c.UnpricedFirst, c.UnpricedLast = uint64(audited), uint64(acked), uint64(first), uint64(last)
+		c.Flagged -= c.RefundsFlagged // the flags of refunds are counted apart
 		sum.Sales += c.Sales
 		sum.Flagged += c.Flagged
+		sum.Refunds += c.Refunds
+		sum.RefundsFlagged += c.RefundsFlagged
 		sum.Unpriceable += c.Unpriceable
 		sum.Waiting += acked - audited
 		return c, err

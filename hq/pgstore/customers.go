@@ -43,6 +43,9 @@ type cardRow struct {
 	// BirthdayBonus is the latest sale that paid the birthday bonus
 	// (migrations/0004_birthday_bonus.sql).
 	BirthdayBonus *int64
+	// Lots are the card's points by when they expire
+	// (migrations/0010_lots_refund_audit.sql); nil: one lot that never expires.
+	Lots []pos.PointsLot
 }
 
 // addSale adds one sale or refund to the card's account. One that takes the
@@ -69,6 +72,9 @@ func (c *cardRow) addSale(s hq.SaleFacts) {
 		}
 		c.Last = &at
 	}
+	a := pos.Account{Points: c.Points, Lots: c.Lots}
+	s.ApplyLots(&a)
+	c.Points, c.Lots = a.Points, a.Lots
 }
 
 // queueLockCards queues, on a batch sent inside a transaction, the statements
@@ -90,12 +96,16 @@ func queueLockKnownCards(b *pgx.Batch, cards, missing []string, rows *[]cardRow)
 		b.Queue("INSERT INTO cards (card) SELECT unnest($1::text[]) ON CONFLICT (card) DO NOTHING", missing)
 	}
 	b.Queue(`SELECT card, lifetime_spend, points, sales, last_sale_unix_ns,
-		overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns, birthday_bonus_unix_ns
+		overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns, birthday_bonus_unix_ns, lots
 		FROM cards WHERE card = ANY($1::text[]) ORDER BY card FOR UPDATE`, cards).Query(func(r pgx.Rows) error {
 		var err error
 		*rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (cardRow, error) {
 			var c cardRow
-			err := row.Scan(&c.Card, &c.Spend, &c.Points, &c.Sales, &c.LastSale, &c.Overdrawn, &c.First, &c.Last, &c.BirthdayBonus)
+			var lots []byte
+			err := row.Scan(&c.Card, &c.Spend, &c.Points, &c.Sales, &c.LastSale, &c.Overdrawn, &c.First, &c.Last, &c.BirthdayBonus, &lots)
+			if err == nil {
+				c.Lots, err = decodeLots(lots)
+			}
 			return c, err
 		})
 		if err == nil && len(*rows) != len(cards) {
@@ -136,9 +146,18 @@ func saveCards(ctx context.Context, tx pgx.Tx, rows []cardRow) error {
 	cards := make([]string, n)
 	spend, points, sales, overdrawn := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	lastSale, first, last, bonus := make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
+	lots := make([]*string, n)
 	for i, c := range rows {
 		cards[i], spend[i], points[i], sales[i], lastSale[i] = c.Card, c.Spend, c.Points, c.Sales, c.LastSale
 		overdrawn[i], first[i], last[i], bonus[i] = c.Overdrawn, c.First, c.Last, c.BirthdayBonus
+		if len(c.Lots) > 0 {
+			b, err := json.Marshal(c.Lots)
+			if err != nil {
+				return fmt.Errorf("save cards: lots of %s: %w", c.Card, err)
+			}
+			v := string(b)
+			lots[i] = &v
+		}
 	}
 	ct, err := tx.Exec(ctx, `WITH feed AS (
 			UPDATE change_feed SET head = head + $1 RETURNING head
@@ -146,11 +165,11 @@ func saveCards(ctx context.Context, tx pgx.Tx, rows []cardRow) error {
 		UPDATE cards AS c SET lifetime_spend = u.spend, points = u.points, sales = u.sales,
 			last_sale_unix_ns = u.last_sale, overdrawn = u.overdrawn,
 			first_overdraft_unix_ns = u.first, last_overdraft_unix_ns = u.last,
-			birthday_bonus_unix_ns = u.bonus, change = feed.head - $1 + u.n
-		FROM feed, unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
-			WITH ORDINALITY AS u(card, spend, points, sales, last_sale, overdrawn, first, last, bonus, n)
+			birthday_bonus_unix_ns = u.bonus, lots = u.lots::jsonb, change = feed.head - $1 + u.n
+		FROM feed, unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+			WITH ORDINALITY AS u(card, spend, points, sales, last_sale, overdrawn, first, last, bonus, lots, n)
 		WHERE c.card = u.card`,
-		int64(n), cards, spend, points, sales, lastSale, overdrawn, first, last, bonus)
+		int64(n), cards, spend, points, sales, lastSale, overdrawn, first, last, bonus, lots)
 	if err != nil {
 		return fmt.Errorf("save cards: %w", err)
 	}
@@ -279,14 +298,20 @@ func (s *Store) ForgetHolder(ctx context.Context, card string, at time.Time) (bo
 // terminal's head chain's acked seq and hash from cards c, holders h, forgotten
 // f and terminals t; scanAccount reads them.
 const accountColumns = `k.card, coalesce(c.lifetime_spend, 0), coalesce(c.points, 0), coalesce(c.sales, 0),
-	c.last_sale_unix_ns, c.birthday_bonus_unix_ns, coalesce(c.change, 0), h.holder, f.card IS NOT NULL, coalesce(t.acked, 0), coalesce(t.hash, '')`
+	c.last_sale_unix_ns, c.birthday_bonus_unix_ns, coalesce(c.change, 0), h.holder, f.card IS NOT NULL, coalesce(t.acked, 0), coalesce(t.hash, ''),
+	c.lots`
 
 func scanAccount(row pgx.Row) (wire.AccountAnswer, error) {
 	var spend, acked int64
 	var lastSale, bonus *int64
 	var forgotten bool
+	var lots []byte
 	var a wire.AccountAnswer
-	if err := row.Scan(&a.Card, &spend, &a.Account.Points, &a.Account.Sales, &lastSale, &bonus, &a.Change, &a.Holder, &forgotten, &acked, &a.AsOfHash); err != nil {
+	if err := row.Scan(&a.Card, &spend, &a.Account.Points, &a.Account.Sales, &lastSale, &bonus, &a.Change, &a.Holder, &forgotten, &acked, &a.AsOfHash, &lots); err != nil {
+		return wire.AccountAnswer{}, err
+	}
+	var err error
+	if a.Account.Lots, err = decodeLots(lots); err != nil {
 		return wire.AccountAnswer{}, err
 	}
 	a.Account.Card, a.Account.LifetimeSpend = a.Card, money.Amount(spend)
@@ -384,4 +409,16 @@ func unixNano(t time.Time) int64 {
 		return math.MaxInt64
 	}
 	return t.UnixNano()
+}
+
+// decodeLots reads a cards.lots value; NULL is no lots.
+func decodeLots(b []byte) ([]pos.PointsLot, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var lots []pos.PointsLot
+	if err := json.Unmarshal(b, &lots); err != nil {
+		return nil, fmt.Errorf("lots: %w", err)
+	}
+	return lots, nil
 }

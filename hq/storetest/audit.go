@@ -436,4 +436,136 @@ func RunAudit(t *testing.T, open func(t *testing.T) hq.Store) {
 			t.Errorf("chains = %+v", c)
 		}
 	})
+
+	t.Run("AuditorChecksRefunds", func(t *testing.T) {
+		s := newStore(t)
+		raw := discount.Example
+		sum := sha256.Sum256(raw)
+		if err := s.PublishRuleset(ctx, hq.Ruleset{Version: 1, Hash: hex.EncodeToString(sum[:]), Raw: raw}); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 11, 23, 12, 30, 0, 0, time.FixedZone("MSK", 3*3600))
+		basket := pos.Basket{Card: "2000000000015", Store: "S1", Lines: []pos.Line{{SKU: "milk", Category: "dairy", Qty: 2, UnitPrice: 99_90}, {SKU: "tv", Category: "electronics", Qty: 1, UnitPrice: 50_000_00}}}
+		gold := &pos.Account{Card: "2000000000015", LifetimeSpend: 12_000_00, Points: 40, Sales: 9}
+		evs, err := PricedSales("T9", 1, "", PricedSpec{Rules: raw, Basket: basket, Account: gold, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sale pos.Sale
+		if err := json.Unmarshal(evs[0].Body, &sale); err != nil {
+			t.Fatal(err)
+		}
+		// refund returns lines of the sale after the units before, as a till
+		// records it, edited by edit.
+		prev := evs[0].Hash
+		refund := func(seq, saleSeq uint64, lines []pos.ReturnLine, before []int64, edit func(*pos.Refund)) event.Event {
+			t.Helper()
+			rq, err := discount.RefundAfter(sale, lines, before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := pos.Refund{ID: fmt.Sprintf("r%d", seq), At: at.Add(time.Duration(seq) * time.Minute).UTC(), SaleEvent: evs[0].ID, SaleSeq: saleSeq,
+				SaleAt: evs[0].At, Before: before, RefundQuote: rq, Spend: rq.Amount}
+			if edit != nil {
+				edit(&r)
+			}
+			e := link("T9", seq, event.TypeRefund, r.At, prev, r)
+			prev = e.Hash
+			return e
+		}
+		evs = append(evs,
+			refund(2, 1, []pos.ReturnLine{{Line: 1, Qty: 1}}, nil, nil), // honest
+			refund(3, 1, []pos.ReturnLine{{Line: 1, Qty: 1, Before: 1}}, []int64{1, 0}, func(r *pos.Refund) { // 100.00 and a point more
+				r.Amount += 100_00
+				r.Back += 100_00
+				r.PointsReturned++
+			}),
+			refund(4, 1, []pos.ReturnLine{{Line: 2, Qty: 1}}, []int64{2, 0}, func(r *pos.Refund) { r.SaleSeq = 9 }), // no such sale
+		)
+		if _, err := s.Append(ctx, "T9", evs); err != nil {
+			t.Fatal(err)
+		}
+		// One event a batch: each refund's sale comes from the store.
+		if n, err := hq.NewAuditor(hq.AuditorOptions{Store: s, Batch: 1}).Drain(ctx); err != nil || n != 4 {
+			t.Fatalf("Drain = %d batches, %v; want 4", n, err)
+		}
+		rep, err := s.AuditReport(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Summary != (wire.AuditSummary{Sales: 1, Refunds: 3, RefundsFlagged: 2}) {
+			t.Errorf("summary = %+v; want 1 sale, 3 refunds, 2 of them flagged", rep.Summary)
+		}
+		var codes []string
+		for _, f := range rep.Flags {
+			for _, fd := range f.Findings {
+				codes = append(codes, fmt.Sprintf("%d:%s:%s", f.Seq, f.Refund, fd.Code))
+			}
+		}
+		want := []string{"3:r3:refund_amount", "3:r3:refund_back", "3:r3:points_returned", "4:r4:refund_sale"}
+		if !slices.Equal(codes, want) {
+			t.Errorf("findings = %v\nwant       %v", codes, want)
+		}
+		if c := rep.Chains; len(c) != 1 || c[0].Refunds != 3 || c[0].RefundsFlagged != 2 || c[0].Flagged != 0 {
+			t.Errorf("chains = %+v", c)
+		}
+	})
+
+	t.Run("AuditorFlagsOverReturns", func(t *testing.T) {
+		s := newStore(t)
+		raw := discount.Example
+		sum := sha256.Sum256(raw)
+		if err := s.PublishRuleset(ctx, hq.Ruleset{Version: 1, Hash: hex.EncodeToString(sum[:]), Raw: raw}); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 11, 23, 12, 30, 0, 0, time.UTC)
+		evs, err := PricedSales("T9", 1, "", PricedSpec{Rules: raw, At: at,
+			Basket:  pos.Basket{Card: "2000000000015", Lines: []pos.Line{{SKU: "milk", Category: "dairy", Qty: 2, UnitPrice: 99_90}}},
+			Account: &pos.Account{Card: "2000000000015"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sale pos.Sale
+		if err := json.Unmarshal(evs[0].Body, &sale); err != nil {
+			t.Fatal(err)
+		}
+		// Honest refunds, each as its till saw the sale: T9 returns one
+		// milk, S2 (offline, or racing) both.
+		refund := func(terminal string, seq uint64, prev, saleTerminal string, qty int64) event.Event {
+			t.Helper()
+			rq, err := discount.RefundAfter(sale, []pos.ReturnLine{{Line: 1, Qty: qty}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := pos.Refund{ID: fmt.Sprintf("%s-r%d", terminal, seq), At: at.Add(time.Hour), SaleEvent: evs[0].ID, SaleSeq: 1,
+				SaleTerminal: saleTerminal, SaleAt: evs[0].At, RefundQuote: rq, Spend: rq.Amount}
+			return link(terminal, seq, event.TypeRefund, r.At, prev, r)
+		}
+		if _, err := s.Append(ctx, "T9", append(evs, refund("T9", 2, evs[0].Hash, "", 1))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, "S2", []event.Event{refund("S2", 1, "", "T9", 2)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hq.NewAuditor(hq.AuditorOptions{Store: s}).Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := s.AuditReport(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Summary.Refunds != 2 || rep.Summary.RefundsFlagged != 2 || rep.Summary.Flagged != 0 {
+			t.Errorf("summary = %+v; want 2 refunds, both flagged", rep.Summary)
+		}
+		var codes []string
+		for _, f := range rep.Flags {
+			for _, fd := range f.Findings {
+				codes = append(codes, fmt.Sprintf("%s:%s:%s:%d>%d", f.Terminal, f.Refund, fd.Code, fd.HQ, fd.Till))
+			}
+		}
+		want := []string{"S2:S2-r1:over_returned:3>2", "T9:T9-r2:over_returned:3>2"}
+		if !slices.Equal(codes, want) {
+			t.Errorf("findings = %v\nwant       %v", codes, want)
+		}
+	})
 }

@@ -249,4 +249,6 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 	runChains(t, newStore)
 	runRefunds(t, newStore)
 	runFeedback(t, newStore)
+	runLots(t, newStore)
+	runReturns(t, newStore)
 }

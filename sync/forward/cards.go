@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
@@ -93,4 +97,40 @@ func (f *Forwarder) call(ctx context.Context, method, path string, body []byte, 
 	}
 	f.succeeded()
 	return a.JSON(out)
+}
+
+// ErrBadSaleAnswer: HQ answered a sale look-up with something that is not
+// the sale the receipt code names (another event, a hash that does not
+// cover its content): the till must not take it back on that answer.
+var ErrBadSaleAnswer = errors.New("HQ's answer is not the sale the receipt code names")
+
+// Sale asks HQ for the sale a receipt code names, made at any terminal, and
+// what other terminals returned of it (a return at another till). The
+// answer is checked as any HQ answer is: its event must be a sale of the
+// code's terminal and seq whose hash, recomputed from its content, begins
+// as the code says; else ErrBadSaleAnswer. Its counts are one per line of
+// the sale at most, none negative.
+func (f *Forwarder) Sale(ctx context.Context, receipt string) (wire.SaleAnswer, error) {
+	terminal, seq, hash, err := pos.ParseReceiptCode(receipt)
+	if err != nil {
+		return wire.SaleAnswer{}, err
+	}
+	var a wire.SaleAnswer
+	q := url.Values{"terminal": {f.opts.Terminal}}
+	if err := f.call(ctx, http.MethodGet, wire.PathSalePrefix+url.PathEscape(strings.TrimSpace(receipt))+"?"+q.Encode(), nil, &a); err != nil {
+		return wire.SaleAnswer{}, fmt.Errorf("look sale %s up at HQ: %w", receipt, err)
+	}
+	e := a.Event
+	var lines struct {
+		Lines []json.RawMessage `json:"lines"`
+	}
+	switch {
+	case e.Terminal != terminal || e.Seq != seq || e.Type != event.TypeSale:
+		return wire.SaleAnswer{}, fmt.Errorf("%w: HQ sent %s event %s/%d", ErrBadSaleAnswer, e.Type, e.Terminal, e.Seq)
+	case e.ComputeHash() != e.Hash || !strings.HasPrefix(e.Hash, hash):
+		return wire.SaleAnswer{}, fmt.Errorf("%w: its hash does not match its content or the code", ErrBadSaleAnswer)
+	case json.Unmarshal(e.Body, &lines) != nil || len(a.Returned) > len(lines.Lines) || slices.ContainsFunc(a.Returned, func(n int64) bool { return n < 0 }):
+		return wire.SaleAnswer{}, fmt.Errorf("%w: returned %v of a sale of %d lines", ErrBadSaleAnswer, a.Returned, len(lines.Lines))
+	}
+	return a, nil
 }

@@ -27,6 +27,20 @@ const (
 	AuditPointsEarned   = "points_earned"
 	AuditPointsRedeemed = "points_redeemed"
 	AuditCurrency       = "currency"
+	// What a refund gave back and took back, differing from what HQ works
+	// out from the refund's sale (discount.RefundAfter): money (minor units)
+	// and points; AuditRefundSale: the refund's sale is not the one its
+	// event names, or not a sale HQ holds (Detail says).
+	AuditRefundAmount   = "refund_amount"
+	AuditRefundBack     = "refund_back"
+	AuditRefundSpend    = "refund_spend"
+	AuditPointsReversed = "points_reversed"
+	AuditPointsReturned = "points_returned"
+	AuditPartnerPoints  = "partner_points"
+	AuditRefundSale     = "refund_sale"
+	// AuditOverReturned: the refunds of the refund's sale, at every till,
+	// return more units of a line than were sold (Till: sold, HQ: returned).
+	AuditOverReturned = "over_returned"
 )
 
 // AuditFinding is one thing HQ's audit found wrong with a sale. For totals,
@@ -40,15 +54,24 @@ type AuditFinding struct {
 }
 
 // IsMoney reports whether the finding's Till and HQ are amounts of money.
-func (f AuditFinding) IsMoney() bool { return f.Code == AuditTotal || f.Code == AuditDiscount }
+func (f AuditFinding) IsMoney() bool {
+	switch f.Code {
+	case AuditTotal, AuditDiscount, AuditRefundAmount, AuditRefundBack, AuditRefundSpend:
+		return true
+	}
+	return false
+}
 
 // AuditFlag is a sale the audit flagged, filed under its event's place in its
 // terminal's chain.
 type AuditFlag struct {
-	Terminal       string         `json:"terminal"`
-	Epoch          string         `json:"epoch,omitempty"`
-	Seq            uint64         `json:"seq"`
-	SaleID         string         `json:"sale_id"`
+	Terminal string `json:"terminal"`
+	Epoch    string `json:"epoch,omitempty"`
+	Seq      uint64 `json:"seq"`
+	SaleID   string `json:"sale_id"`
+	// Refund is the refund's id when the event flagged is a refund (SaleID
+	// is then its sale's).
+	Refund         string         `json:"refund,omitempty"`
 	At             time.Time      `json:"at"`
 	RulesetVersion int64          `json:"ruleset_version"`
 	Currency       string         `json:"currency,omitempty"`
@@ -61,6 +84,10 @@ type AuditSummary struct {
 	Flagged     int64 `json:"flagged"`     // of them, flagged
 	Unpriceable int64 `json:"unpriceable"` // of them, sold before tills kept their pricing inputs
 	Waiting     int64 `json:"waiting"`     // events HQ holds that the audit has not reached yet
+	// Refunds are the refund events audited, and RefundsFlagged those of
+	// them flagged (not counted in Flagged).
+	Refunds        int64 `json:"refunds"`
+	RefundsFlagged int64 `json:"refunds_flagged"`
 }
 
 // AuditChain is one chain's part of the audit: how far it got and the sales it
@@ -76,11 +103,14 @@ type AuditChain struct {
 	Unpriceable   int64  `json:"unpriceable,omitempty"`
 	UnpricedFirst uint64 `json:"unpriced_first,omitempty"`
 	UnpricedLast  uint64 `json:"unpriced_last,omitempty"`
+	// Refunds and RefundsFlagged: as in AuditSummary (Flagged counts sales).
+	Refunds        int64 `json:"refunds,omitempty"`
+	RefundsFlagged int64 `json:"refunds_flagged,omitempty"`
 }
 
 // AuditReport is the answer of PathReportAudit: the summary, every chain, and
 // the flagged sales by terminal, epoch and seq (at most the limit asked for;
-// Summary.Flagged counts them all).
+// Summary.Flagged and RefundsFlagged count them all).
 type AuditReport struct {
 	Summary AuditSummary `json:"summary"`
 	Chains  []AuditChain `json:"chains"`

@@ -204,7 +204,19 @@ const (
 	// changed after ?after=N (GET, ChangesAnswer); with ?wait=S it waits up
 	// to S seconds for one.
 	PathChanges = "/v1/sync/changes"
+	// PathSalePrefix + receipt code answers the sale the code names, made at
+	// any terminal (GET, SaleAnswer): a return at another till.
+	PathSalePrefix = "/v1/sales/"
 )
+
+// SaleAnswer is a sale HQ holds, for a till taking it back: its event as
+// its terminal uploaded it (the till checks its hash and that the receipt
+// code names it), and the units of each of its lines (index 0 is line 1)
+// that refunds from terminals other than the asking one returned.
+type SaleAnswer struct {
+	Event    event.Event `json:"event"`
+	Returned []int64     `json:"returned"`
+}
 
 // HoldersRequest carries card holders a terminal registered, with the time
 // each was last changed there.
