@@ -60,6 +60,8 @@ type Server struct {
 	published signal       // fired when a ruleset is published
 	cards     signal       // fired when a card's account or holder changes
 	uploading atomic.Int64 // uploads under way: the auditor yields to them
+
+	loyalty *Loyalty // the loyalty reports' book (loyalty.go)
 }
 
 // NewServer returns a Server over opts.Store.
@@ -83,6 +85,7 @@ func NewServer(opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s.loyalty = NewLoyalty(LoyaltyOptions{Store: opts.Store, Wake: s.cards.wait, Now: opts.Now, Logger: opts.Logger})
 	if opts.Store != nil {
 		s.metrics.reg.MustRegister(auditCollector{opts.Store})
 	}
@@ -124,6 +127,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
 	mux.HandleFunc("GET "+wire.PathReportOverdrafts, s.reportOverdrafts)
 	mux.HandleFunc("GET "+wire.PathReportAudit, s.reportAudit)
+	s.loyaltyRoutes(mux)
 	mux.HandleFunc("POST "+wire.PathAdminCustomers, s.importCustomers)
 	mux.HandleFunc("GET "+wire.PathAdminCustomers+"/{card}", s.showCustomer)
 	mux.HandleFunc("DELETE "+wire.PathAdminCustomers+"/{card}", s.forgetCustomer)

@@ -138,6 +138,10 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			auditDone := make(chan error, 1)
 			go func() { auditDone <- srv.RunAuditor(auditCtx, hq.AuditorOptions{}) }()
 			defer func() { stopAudit(); <-auditDone }()
+			// So does the loyalty reports' book, read from the store as uploads add to it.
+			loyaltyDone := make(chan error, 1)
+			go func() { loyaltyDone <- srv.RunLoyalty(auditCtx) }()
+			defer func() { stopAudit(); <-loyaltyDone }()
 			err = serve.HTTP(cmd.Context(), tls.NewListener(ln, tlsConf), srv.Handler(), 0)
 			if aerr := <-errc; err == nil {
 				err = aerr
@@ -241,7 +245,8 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON))
+	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON),
+		cadenceCmd(stdout, &hqURL, &asJSON), overdueCmd(stdout, &hqURL, &asJSON), segmentsCmd(stdout, &hqURL, &asJSON), clvCmd(stdout, &hqURL, &asJSON))
 	return cmd
 }
 

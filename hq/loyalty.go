@@ -1,0 +1,242 @@
+package hq
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tilld/tilld/analytics/loyalty"
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/pos"
+)
+
+// HQ's loyalty reports (cadence, overdue, segments, CLV, KPIs) read a
+// loyalty.Book: every card's purchase days, kept in memory and brought up to
+// date incrementally. Each chain has a cursor, starting at its base; a
+// refresh reads each chain's own events after its cursor through the Store
+// interface (SalesReport for the chains, ChainEvents for the events), adds
+// the sales to the book and moves the cursor. So every stored event is read
+// once, whichever store holds it, and both stores give the same book. A
+// replica builds its book when it starts (a full read of the events) and
+// then reads only what uploads added. The customer-base model is refitted
+// on a schedule (LoyaltyOptions.RefitEvery), never in a request.
+
+// LoyaltyOptions configure a Loyalty. The zero value of every field but
+// Store is a documented default.
+type LoyaltyOptions struct {
+	Store Store
+	// Page is how many events one ChainEvents call reads (default 1 000).
+	Page int
+	// RefitEvery is how often Run fits the customer-base model again
+	// (default 6 h); the first fit is right after the first refresh.
+	RefitEvery time.Duration
+	// Every is the least time between two refreshes in Run (default 10 s):
+	// a busy chain's uploads do not make it read all the time.
+	Every time.Duration
+	// Wake returns a channel closed when there may be new events; nil: only
+	// Every.
+	Wake   func() <-chan struct{}
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Loyalty keeps the book the loyalty reports read. Safe for concurrent use.
+type Loyalty struct {
+	opts LoyaltyOptions
+	log  *slog.Logger
+
+	refresh sync.Mutex // one refresh at a time
+	cursors map[chainID]uint64
+
+	mu       sync.RWMutex // guards book, model, version
+	book     *loyalty.Book
+	model    loyalty.Model
+	fitted   time.Time // when model was fitted; zero: never
+	version  int64     // sales added to the book
+	fitAtVer int64
+}
+
+type chainID struct{ terminal, epoch string }
+
+// NewLoyalty returns a Loyalty over opts.Store with an empty book.
+func NewLoyalty(opts LoyaltyOptions) *Loyalty {
+	if opts.Page <= 0 {
+		opts.Page = 1000
+	}
+	if opts.RefitEvery <= 0 {
+		opts.RefitEvery = 6 * time.Hour
+	}
+	if opts.Every <= 0 {
+		opts.Every = 10 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Loyalty{opts: opts, log: opts.Logger.With("component", "loyalty"), cursors: map[chainID]uint64{}, book: loyalty.NewBook()}
+}
+
+// Refresh reads the events every chain gained since the last refresh and
+// adds their sales to the book. It returns how many sales it added.
+func (l *Loyalty) Refresh(ctx context.Context) (int, error) {
+	l.refresh.Lock()
+	defer l.refresh.Unlock()
+	terms, err := l.opts.Store.SalesReport(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("loyalty refresh: %w", err)
+	}
+	added := 0
+	for _, t := range terms {
+		for _, c := range t.Chains {
+			id := chainID{t.Terminal, c.Epoch.ID}
+			cur, ok := l.cursors[id]
+			if !ok {
+				cur = c.Epoch.BaseSeq // the parents' events are read with the parents
+			}
+			for cur < c.Acked {
+				_, evs, err := l.opts.Store.ChainEvents(ctx, t.Terminal, c.Epoch.ID, cur, l.opts.Page)
+				if err != nil {
+					return added, fmt.Errorf("loyalty refresh: %w", err)
+				}
+				if len(evs) == 0 {
+					return added, fmt.Errorf("loyalty refresh: chain %s/%q holds no events after %d below its watermark %d", t.Terminal, c.Epoch.ID, cur, c.Acked)
+				}
+				var sales []loyalty.Sale
+				for i := range evs {
+					if s, ok := SaleOf(evs[i], l.log); ok {
+						sales = append(sales, s)
+					}
+				}
+				l.mu.Lock()
+				for _, s := range sales {
+					l.book.Add(s)
+				}
+				l.version += int64(len(sales))
+				l.mu.Unlock()
+				added += len(sales)
+				cur = evs[len(evs)-1].Seq
+				l.cursors[id] = cur
+			}
+		}
+	}
+	return added, nil
+}
+
+// SaleOf reads what the loyalty reports need of a sale event; ok is false for
+// any other event, and for a sale whose body does not decode (logged: the
+// audit flags it).
+func SaleOf(e event.Event, log *slog.Logger) (loyalty.Sale, bool) {
+	if e.Type != event.TypeSale {
+		return loyalty.Sale{}, false
+	}
+	var s pos.Sale
+	if err := json.Unmarshal(e.Body, &s); err != nil {
+		if log != nil {
+			log.Warn("sale body does not decode; left out of the loyalty reports", "terminal", e.Terminal, "seq", e.Seq, "err", err)
+		}
+		return loyalty.Sale{}, false
+	}
+	out := loyalty.Sale{Card: s.Card, Terminal: e.Terminal, Day: loyalty.DayOf(e.At, 0), Currency: s.Currency, Total: s.Total,
+		Earned: s.PointsEarned, Redeemed: s.PointsRedeemed, Tier: s.Tier, Partner: s.Partner, PartnerPoints: s.PartnerPoints}
+	if s.Inputs != nil {
+		out.Store = s.Inputs.Store
+		out.Day = loyalty.DayOf(e.At, s.Inputs.UTCOffset)
+	}
+	for _, d := range s.Donations {
+		out.Donations = append(out.Donations, loyalty.Donation{Cause: d.Cause, Amount: d.Amount, Points: d.Points})
+	}
+	return out, true
+}
+
+// Fit fits the customer-base model to the book as of today and keeps it.
+func (l *Loyalty) Fit() loyalty.Model {
+	l.mu.RLock()
+	ver := l.version
+	m := loyalty.FitModel(l.book, l.today())
+	l.mu.RUnlock()
+	l.mu.Lock()
+	l.model, l.fitted, l.fitAtVer = m, l.opts.Now(), ver
+	l.mu.Unlock()
+	if m.BGNBD == nil {
+		l.log.Info("customer-base model not fitted", "customers", m.Customers, "why", m.Why)
+	} else {
+		p := m.BGNBD.Params
+		l.log.Info("customer-base model fitted", "customers", m.Customers, "r", p.R, "alpha", p.Alpha, "a", p.A, "b", p.B, "penalized", m.Penalized)
+	}
+	return m
+}
+
+func (l *Loyalty) today() int32 { return loyalty.DayOf(l.opts.Now(), 0) }
+
+// View calls fn with the book and the model under the read lock: fn must not
+// keep the book.
+func (l *Loyalty) View(fn func(b *loyalty.Book, m loyalty.Model, fitted time.Time) error) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return fn(l.book, l.model, l.fitted)
+}
+
+// Ready refreshes the book and fits the model when it never was fitted, or
+// the book has grown since by more than a tenth: what a report request does
+// before it reads, so that a report on a replica just started is complete.
+func (l *Loyalty) Ready(ctx context.Context) error {
+	if _, err := l.Refresh(ctx); err != nil {
+		return err
+	}
+	l.mu.RLock()
+	stale := l.fitted.IsZero() || l.version > l.fitAtVer+l.fitAtVer/10
+	l.mu.RUnlock()
+	if stale {
+		l.Fit()
+	}
+	return nil
+}
+
+// Run refreshes the book when woken (at most every Every) and refits the
+// model every RefitEvery, until ctx ends; then it returns nil.
+func (l *Loyalty) Run(ctx context.Context) error {
+	failing := false
+	var lastFit time.Time
+	for {
+		var wake <-chan struct{}
+		if l.opts.Wake != nil {
+			wake = l.opts.Wake()
+		}
+		_, err := l.Refresh(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case err != nil && !failing:
+			l.log.Error("loyalty refresh failed; retrying", "err", err)
+			failing = true
+		case err == nil && failing:
+			l.log.Info("loyalty refresh works again")
+			failing = false
+		}
+		if err == nil && (lastFit.IsZero() || l.opts.Now().Sub(lastFit) >= l.opts.RefitEvery) {
+			l.Fit()
+			lastFit = l.opts.Now()
+		}
+		t := time.NewTimer(l.opts.Every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		if wake != nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-wake:
+			case <-time.After(l.opts.RefitEvery):
+			}
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/analytics/loyalty"
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+)
+
+// LoyaltySpec is one sale of a chain built by LoyaltySales: a card's
+// purchase at a store, DaysAgo days before LoyaltyAsOf, at noon UTC.
+type LoyaltySpec struct {
+	Card             string
+	DaysAgo          int
+	Store            string
+	Total            money.Amount
+	Earned, Redeemed int64
+	Tier             string
+	Partner          string
+	PartnerPoints    int64
+	Donations        []pos.Donation
+}
+
+// LoyaltyAsOf is the day the loyalty conformance cases are read as of.
+var LoyaltyAsOf = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+
+// LoyaltySales returns the events from seq from on of a terminal's chain,
+// one sale per spec with the store in its inputs (a till in Moscow, UTC+3),
+// linked to prevHash.
+func LoyaltySales(terminal string, from uint64, prevHash string, specs ...LoyaltySpec) []event.Event {
+	var out []event.Event
+	for i, sp := range specs {
+		seq := from + uint64(i)
+		at := LoyaltyAsOf.AddDate(0, 0, -sp.DaysAgo).Add(12 * time.Hour)
+		sale := pos.Sale{
+			ID: fmt.Sprintf("%s-sale-%d", terminal, seq), Card: sp.Card, At: at,
+			Quote: pos.Quote{
+				Currency: "RUB",
+				Lines:    []pos.PricedLine{{Line: pos.Line{SKU: "milk", Qty: 1, UnitPrice: sp.Total}, Amount: sp.Total, Total: sp.Total}},
+				Subtotal: sp.Total, Total: sp.Total, PointsEarned: sp.Earned, PointsRedeemed: sp.Redeemed, RulesetVersion: 1,
+				Tier: sp.Tier, Partner: sp.Partner, PartnerPoints: sp.PartnerPoints, Donations: sp.Donations,
+			},
+			Inputs: &pos.SaleInputs{Store: sp.Store, UTCOffset: 3 * 3600},
+		}
+		body, err := json.Marshal(sale)
+		if err != nil {
+			panic(err)
+		}
+		e := event.Event{Terminal: terminal, Seq: seq, ID: fmt.Sprintf("%s-%d", terminal, seq), Type: event.TypeSale,
+			At: at, RulesetVersion: 1, Prev: prevHash, Body: body}
+		e.Hash = e.ComputeHash()
+		prevHash = e.Hash
+		out = append(out, e)
+	}
+	return out
+}
+
+// RunLoyalty checks that the loyalty reports read the same book from the
+// store whatever it is: every event of every chain once (a chain continued
+// in an epoch, uploads repeated), the card holders' names and, only with
+// consent, their contacts. It is the worked example of docs/analytics.md,
+// stored in two terminals' chains.
+func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
+	ctx := context.Background()
+	s := open(t)
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	// Store S1's till T1: every S1 sale, oldest first.
+	t1 := LoyaltySales("T1", 1, "",
+		LoyaltySpec{Card: "E", DaysAgo: 200, Store: "S1", Total: 100_00, Earned: 10},
+		LoyaltySpec{Card: "B", DaysAgo: 44, Store: "S1", Total: 1000_00, Earned: 100},
+		LoyaltySpec{Card: "C", DaysAgo: 40, Store: "S1", Total: 300_00, Earned: 30},
+		LoyaltySpec{Card: "A", DaysAgo: 35, Store: "S1", Total: 500_00, Earned: 50},
+		LoyaltySpec{Card: "A", DaysAgo: 28, Store: "S1", Total: 500_00, Earned: 50},
+		LoyaltySpec{Card: "A", DaysAgo: 21, Store: "S1", Total: 500_00, Earned: 50},
+		LoyaltySpec{Card: "C", DaysAgo: 20, Store: "S1", Total: 300_00, Earned: 30},
+		LoyaltySpec{Card: "A", DaysAgo: 14, Store: "S1", Total: 500_00, Earned: 50, Redeemed: 100},
+		LoyaltySpec{Card: "A", DaysAgo: 7, Store: "S1", Total: 500_00, Earned: 50},
+		LoyaltySpec{Card: "", DaysAgo: 7, Store: "S1", Total: 99_00},
+	)
+	// Store S2's till T2 sold two, then its ledger was restored from a
+	// backup of seq 2 and went on in epoch e2.
+	t2 := LoyaltySales("T2", 1, "",
+		LoyaltySpec{Card: "B", DaysAgo: 66, Store: "S2", Total: 1000_00, Earned: 100},
+		LoyaltySpec{Card: "B", DaysAgo: 56, Store: "S2", Total: 1000_00, Earned: 100},
+	)
+	e2 := event.Epoch{ID: "e2", BaseSeq: 2, BaseHash: t2[1].Hash}
+	t2e2 := LoyaltySales("T2", 3, t2[1].Hash,
+		LoyaltySpec{Card: "B", DaysAgo: 30, Store: "S2", Total: 1000_00, Earned: 100, Redeemed: 250},
+		LoyaltySpec{Card: "D", DaysAgo: 10, Store: "S2", Total: 2000_00, Earned: 200},
+	)
+	for _, up := range []struct {
+		terminal string
+		epoch    event.Epoch
+		events   []event.Event
+	}{{"T1", event.Epoch{}, t1[:6]}, {"T2", event.Epoch{}, t2}, {"T1", event.Epoch{}, t1[3:]}, {"T2", e2, t2e2}, {"T2", e2, t2e2}} {
+		if _, err := s.AppendEpoch(ctx, up.terminal, up.epoch, up.events); err != nil {
+			t.Fatalf("append %s/%q: %v", up.terminal, up.epoch.ID, err)
+		}
+	}
+	holders := []pos.CardHolder{
+		{Card: "B", Name: "Василий", Patronymic: "Петрович", Phone: "+7 921 000-00-01", Email: "vp@example.ru", Consent: true, Updated: Epoch},
+		{Card: "A", Name: "Анна", Phone: "+7 921 000-00-02", Consent: false, Updated: Epoch},
+	}
+	if _, err := s.PutHolders(ctx, "", holders); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := hq.NewServer(hq.Options{Store: s, Now: func() time.Time { return LoyaltyAsOf.Add(9 * time.Hour) }})
+	admin := srv.AdminHandler()
+	get := func(t *testing.T, path string, out any) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+
+	t.Run("Book", func(t *testing.T) {
+		if n, err := srv.Loyalty().Refresh(ctx); err != nil || n != 14 {
+			t.Fatalf("refresh added %d sales, %v; want 14 (10 of T1, 2 of T2, 2 of T2's e2)", n, err)
+		}
+		if n, err := srv.Loyalty().Refresh(ctx); err != nil || n != 0 {
+			t.Fatalf("a second refresh added %d sales, %v; want 0", n, err)
+		}
+		srv.Loyalty().View(func(b *loyalty.Book, _ loyalty.Model, _ time.Time) error {
+			if b.Len() != 5 || b.Sales != 14 {
+				t.Errorf("book: %d cards, %d sales; want 5, 14", b.Len(), b.Sales)
+			}
+			return nil
+		})
+	})
+
+	t.Run("Cadence", func(t *testing.T) {
+		var rep loyalty.CadenceReport
+		get(t, "/v1/report/cadence?as_of=2026-11-30&limit=-1", &rep)
+		if rep.Customers != 5 || rep.WithCycle != 3 || rep.Late != 1 || rep.MedianCycle != 12 || len(rep.Rows) != 5 {
+			t.Fatalf("cadence %+v; want 5 customers, 3 with a cycle (median 12 days), 1 late", rep)
+		}
+		byCard := map[string]loyalty.CustomerRow{}
+		for _, r := range rep.Rows {
+			byCard[r.Card] = r
+		}
+		if a := byCard["A"]; a.Visits != 5 || a.Cycle != 7 || a.Spread != 1 || a.Points != 150 || a.Spend != 2500_00 {
+			t.Errorf("A: %+v; want 5 visits every 7 days ± 1, 150 points, 2 500.00 spent", a)
+		}
+		if b := byCard["B"]; strings.Join(b.Stores, ",") != "S2,S1" || b.Points != 150 {
+			t.Errorf("B: stores %v, points %d; want S2,S1 and 150", b.Stores, b.Points)
+		}
+	})
+
+	t.Run("Overdue", func(t *testing.T) {
+		var rep loyalty.OverdueReport
+		get(t, "/v1/report/overdue?as_of=2026-11-30", &rep)
+		if rep.Late != 1 || len(rep.Rows) != 1 {
+			t.Fatalf("overdue %+v; want B alone", rep)
+		}
+		r := rep.Rows[0]
+		if r.Card != "B" || r.Holder != "Василий Петрович" || r.Phone != "+7 921 000-00-01" || r.Email != "vp@example.ru" ||
+			r.Last != "2026-10-31" || r.Cycle != 12 || r.Next != "2026-11-12" || r.DaysLate != 18 {
+			t.Fatalf("overdue row %+v", r)
+		}
+		// A is not late on 2026-11-30 but is on 2026-12-10: no contact without consent.
+		get(t, "/v1/report/overdue?as_of=2026-12-10&segment=loyal,at_risk,regular,champions", &rep)
+		for _, r := range rep.Rows {
+			if r.Card == "A" && (r.Holder != "Анна" || r.Phone != "" || r.Consent) {
+				t.Fatalf("A without consent: %+v", r)
+			}
+		}
+		get(t, "/v1/report/overdue?as_of=2026-11-30&store=S1", &rep)
+		if rep.Late != 0 {
+			t.Fatalf("overdue at S1: %d; want none (B's home store is S2)", rep.Late)
+		}
+	})
+
+	t.Run("Segments", func(t *testing.T) {
+		var rep loyalty.SegmentReport
+		get(t, "/v1/report/segments?as_of=2026-11-30", &rep)
+		if rep.Customers != 5 || len(rep.Stores) != 2 || rep.Stores[0].Store != "S1" || rep.Stores[0].Customers != 3 || rep.Stores[1].Customers != 2 {
+			t.Fatalf("segments %+v; want 3 customers at home in S1, 2 in S2", rep)
+		}
+	})
+}
