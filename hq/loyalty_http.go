@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/analytics/loyalty"
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -24,6 +27,7 @@ const (
 	PathReportOverdue  = "/v1/report/overdue"
 	PathReportSegments = "/v1/report/segments"
 	PathReportCLV      = "/v1/report/clv"
+	PathReportKPI      = "/v1/report/kpi"
 )
 
 func (s *Server) loyaltyRoutes(mux *http.ServeMux) {
@@ -31,6 +35,7 @@ func (s *Server) loyaltyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathReportOverdue, s.reportOverdue)
 	mux.HandleFunc("GET "+PathReportSegments, s.reportSegments)
 	mux.HandleFunc("GET "+PathReportCLV, s.reportCLV)
+	mux.HandleFunc("GET "+PathReportKPI, s.reportKPI)
 }
 
 // RunLoyalty keeps the loyalty reports' book up to date until ctx ends:
@@ -184,4 +189,64 @@ func (s *Server) fillHolders(ctx context.Context, rows []loyalty.CustomerRow) er
 		}
 	}
 	return nil
+}
+
+// reportKPI answers the programme's KPIs: ?period=day|week|month (default
+// month), ?from= and ?to= (YYYY-MM-DD; default the twelve months to today),
+// ?store=. A point's value is the current ruleset's redeem rule's.
+func (s *Server) reportKPI(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	today := loyalty.DayOf(s.opts.Now(), 0)
+	t := loyalty.Date(today)
+	o := loyalty.KPIOptions{Period: q.Get("period"), Store: q.Get("store"), To: today,
+		From: loyalty.DayOf(time.Date(t.Year(), t.Month()-11, 1, 0, 0, 0, 0, time.UTC), 0)}
+	for _, d := range []struct {
+		name string
+		to   *int32
+	}{{"from", &o.From}, {"to", &o.To}} {
+		if v := q.Get(d.name); v != "" {
+			day, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s %q: want a date YYYY-MM-DD", d.name, v))
+				return
+			}
+			*d.to = loyalty.DayOf(day, 0)
+		}
+	}
+	o.PointValue = s.pointValue(r.Context())
+	if _, err := s.loyalty.Refresh(r.Context()); err != nil {
+		s.log.Error("kpi report", "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		return
+	}
+	var rep loyalty.KPIReport
+	err := s.loyalty.View(func(b *loyalty.Book, _ loyalty.Model, _ time.Time) error {
+		var err error
+		rep, err = b.KPIs(o)
+		return err
+	})
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, rep)
+}
+
+// pointValue is what one point pays for under the current ruleset: its first
+// redeem rule's point value; 0 when there is none (or no ruleset).
+func (s *Server) pointValue(ctx context.Context) money.Amount {
+	rs, err := s.opts.Store.CurrentRuleset(ctx)
+	if err != nil {
+		return 0
+	}
+	parsed, err := rulesfile.Parse(rs.Raw)
+	if err != nil {
+		return 0
+	}
+	for _, rule := range parsed.Rules {
+		if rule.Kind == discount.KindRedeem && rule.PointValue > 0 {
+			return rule.PointValue
+		}
+	}
+	return 0
 }

@@ -21,16 +21,21 @@ type fixtureSale struct {
 	total    money.Amount
 	earned   int64
 	redeemed int64
+	tier     string
+	extra    func(*Sale) // the programme's extras: a partner, a donation
 }
 
 var fixture = []fixtureSale{
-	{"A", 35, "S1", 500_00, 50, 0}, {"A", 28, "S1", 500_00, 50, 0}, {"A", 21, "S1", 500_00, 50, 0},
-	{"A", 14, "S1", 500_00, 50, 100}, {"A", 7, "S1", 500_00, 50, 0},
-	{"B", 66, "S2", 1000_00, 100, 0}, {"B", 56, "S2", 1000_00, 100, 0}, {"B", 44, "S1", 1000_00, 100, 0},
-	{"B", 30, "S2", 1000_00, 100, 250},
-	{"C", 40, "S1", 300_00, 30, 0}, {"C", 20, "S1", 300_00, 30, 0},
-	{"D", 10, "S2", 2000_00, 200, 0},
-	{"E", 200, "S1", 100_00, 10, 0},
+	{"A", 35, "S1", 500_00, 50, 0, "silver", nil}, {"A", 28, "S1", 500_00, 50, 0, "silver", nil},
+	{"A", 21, "S1", 500_00, 50, 0, "silver", nil}, {"A", 14, "S1", 500_00, 50, 100, "silver", nil},
+	{"A", 7, "S1", 500_00, 50, 0, "gold", nil},
+	{"B", 66, "S2", 1000_00, 100, 0, "", nil}, {"B", 56, "S2", 1000_00, 100, 0, "", nil},
+	{"B", 44, "S1", 1000_00, 100, 0, "", nil}, {"B", 30, "S2", 1000_00, 100, 250, "", nil},
+	{"C", 40, "S1", 300_00, 30, 0, "", nil},
+	{"C", 20, "S1", 300_00, 30, 0, "", func(s *Sale) { s.Donations = []Donation{{Cause: "children", Amount: 5_00, Points: 3}} }},
+	{"D", 10, "S2", 2000_00, 200, 0, "", func(s *Sale) { s.Partner, s.PartnerPoints = "aero", 40 }},
+	{"E", 200, "S1", 100_00, 10, 0, "", nil},
+	{"", 7, "S1", 99_00, 0, 0, "", nil}, // a sale without a card
 }
 
 func fixtureBook() *Book {
@@ -38,8 +43,12 @@ func fixtureBook() *Book {
 	// Added newest first: the book must not care about the order.
 	for i := len(fixture) - 1; i >= 0; i-- {
 		f := fixture[i]
-		b.Add(Sale{Card: f.card, Store: f.store, Terminal: f.store + "-1", Day: asOf - f.daysAgo, Currency: "RUB",
-			Total: f.total, Earned: f.earned, Redeemed: f.redeemed})
+		s := Sale{Card: f.card, Store: f.store, Terminal: f.store + "-1", Day: asOf - f.daysAgo, Currency: "RUB",
+			Total: f.total, Earned: f.earned, Redeemed: f.redeemed, Tier: f.tier}
+		if f.extra != nil {
+			f.extra(&s)
+		}
+		b.Add(s)
 	}
 	return b
 }

@@ -246,7 +246,7 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 	cmd.PersistentFlags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON),
-		cadenceCmd(stdout, &hqURL, &asJSON), overdueCmd(stdout, &hqURL, &asJSON), segmentsCmd(stdout, &hqURL, &asJSON), clvCmd(stdout, &hqURL, &asJSON))
+		cadenceCmd(stdout, &hqURL, &asJSON), overdueCmd(stdout, &hqURL, &asJSON), segmentsCmd(stdout, &hqURL, &asJSON), clvCmd(stdout, &hqURL, &asJSON), kpiCmd(stdout, &hqURL, &asJSON))
 	return cmd
 }
 

@@ -197,4 +197,22 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 			t.Fatalf("segments %+v; want 3 customers at home in S1, 2 in S2", rep)
 		}
 	})
+
+	t.Run("KPI", func(t *testing.T) {
+		var rep loyalty.KPIReport
+		get(t, "/v1/report/kpi?from=2026-10-01&to=2026-11-30", &rep)
+		if len(rep.Periods) != 2 {
+			t.Fatalf("kpi %+v; want October and November", rep)
+		}
+		oct, nov := rep.Periods[0], rep.Periods[1]
+		if c := oct.Chain; c.Sales != 5 || c.Revenue != 3800_00 || c.Active != 3 || c.New != 2 || c.Returning != 1 || c.PointsRedeemed != 250 {
+			t.Errorf("October: %+v", c)
+		}
+		if c := nov.Chain; c.Sales != 7 || c.CardSales != 6 || c.Active != 3 || c.New != 1 || c.PointsEarned != 430 || nov.PointsOutstanding != 570 || nov.Liability != nil {
+			t.Errorf("November: %+v, %d points outstanding, liability %v", c, nov.PointsOutstanding, nov.Liability)
+		}
+		if len(nov.Stores) != 2 || nov.Stores[0].Store != "S1" || nov.Stores[0].Sales != 6 || nov.Stores[1].New != 1 {
+			t.Errorf("November's stores: %+v", nov.Stores)
+		}
+	})
 }

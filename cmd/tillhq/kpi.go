@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tilld/tilld/analytics/loyalty"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/money"
+)
+
+// kpiCmd is `tillhq report kpi`: the loyalty programme's figures per period
+// and store.
+func kpiCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
+	var period, from, to, store string
+	cmd := &cobra.Command{
+		Use:   "kpi",
+		Short: "the programme per period and store: members, repeat rate, points, liability, tiers, partners, charity",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"period": period, "from": from, "to": to, "store": store} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var rep loyalty.KPIReport
+			if err := getReport(cmd, *adminURL, hq.PathReportKPI, q.Encode(), &rep); err != nil {
+				return err
+			}
+			if *asJSON {
+				return json.NewEncoder(stdout).Encode(rep)
+			}
+			return printKPI(stdout, rep)
+		},
+	}
+	cmd.Flags().StringVar(&period, "period", "month", "day, week (Monday to Sunday) or month")
+	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (default: the twelve months to today)")
+	cmd.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (default: today, UTC)")
+	cmd.Flags().StringVar(&store, "store", "", "only this store's rows (the chain's stay)")
+	return cmd
+}
+
+func printKPI(w io.Writer, rep loyalty.KPIReport) error {
+	cur := rep.Currency
+	fmt.Fprintf(w, "loyalty programme by %s, %s to %s", rep.Period, rep.From, rep.To)
+	if rep.PointValue > 0 {
+		fmt.Fprintf(w, "; a point pays %s", money.Display(rep.PointValue, cur))
+	}
+	fmt.Fprintln(w)
+	for _, p := range rep.Periods {
+		fmt.Fprintf(w, "\n%s to %s\n", p.Start, p.End)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "STORE\tSALES\tREVENUE\tACTIVE\tNEW\tRETURNING\tREPEAT\tEARNED\tSPENT\tREDEEMED\t")
+		for _, k := range append([]loyalty.KPI{p.Chain}, p.Stores...) {
+			name := k.Store
+			if name == "" {
+				name = "(chain)"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%.1f %%\t%d\t%d\t%.1f %%\t\n", name, k.Sales, money.Display(k.Revenue, cur),
+				k.Active, k.New, k.Returning, 100*k.RepeatRate, k.PointsEarned, k.PointsRedeemed, 100*k.RedemptionRate)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		liability := "unknown (the ruleset has no redeem rule)"
+		if p.Liability != nil {
+			liability = money.Display(*p.Liability, cur)
+		}
+		fmt.Fprintf(w, "  points outstanding at the end: %d, liability %s\n", p.PointsOutstanding, liability)
+		if len(p.Chain.Tiers) > 0 {
+			fmt.Fprintf(w, "  tiers of active members: %s\n", joinCounts(p.Chain.Tiers, func(v int) string { return fmt.Sprint(v) }))
+		}
+		if len(p.Chain.Partner) > 0 {
+			fmt.Fprintf(w, "  partner points owed: %s\n", joinCounts(p.Chain.Partner, func(v int64) string { return fmt.Sprint(v) }))
+		}
+		if len(p.Chain.Charity) > 0 {
+			fmt.Fprintf(w, "  charity: %s\n", joinCounts(p.Chain.Charity, func(c loyalty.Charity) string {
+				return fmt.Sprintf("%s and %d points", money.Display(c.Amount, cur), c.Points)
+			}))
+		}
+	}
+	if len(rep.Missing) > 0 {
+		fmt.Fprintf(w, "\nnot in this report yet:\n  %s\n", strings.Join(rep.Missing, "\n  "))
+	}
+	return nil
+}
+
+func joinCounts[V any](m map[string]V, format func(V) string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		name := k
+		if name == "" {
+			name = "(none)"
+		}
+		parts[i] = name + " " + format(m[k])
+	}
+	return strings.Join(parts, ", ")
+}
