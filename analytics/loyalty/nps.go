@@ -64,7 +64,7 @@ type WOM struct {
 
 // The seed's figures.
 const (
-	positivePerPromoterLow, positivePerPromoterHigh = 3.0, 4.0
+	positivePerPromoterLow, positivePerPromoterHigh   = 3.0, 4.0
 	negativePerDetractorLow, negativePerDetractorHigh = 4.0, 6.0
 	positivePerCustomer                               = 6.0
 	positivePerNegative                               = 5.0
