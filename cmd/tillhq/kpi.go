@@ -58,7 +58,7 @@ func printKPI(w io.Writer, rep loyalty.KPIReport) error {
 	for _, p := range rep.Periods {
 		fmt.Fprintf(w, "\n%s to %s\n", p.Start, p.End)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "STORE\tSALES\tREVENUE\tACTIVE\tNEW\tRETURNING\tREPEAT\tEARNED\tSPENT\tREDEEMED\t")
+		fmt.Fprintln(tw, "STORE\tSALES\tREVENUE\tACTIVE\tNEW\tRETURNING\tREPEAT\tPOINTS EARNED\tSPENT\tREDEMPTION\t")
 		for _, k := range append([]loyalty.KPI{p.Chain}, p.Stores...) {
 			name := k.Store
 			if name == "" {

@@ -18,7 +18,7 @@ import (
 )
 
 // LoyaltySpec is one sale of a chain built by LoyaltySales: a card's
-// purchase at a store, DaysAgo days before LoyaltyAsOf, at noon UTC.
+// purchase at a store, DaysAgo days before the day asked for, at noon UTC.
 type LoyaltySpec struct {
 	Card             string
 	DaysAgo          int
@@ -36,12 +36,13 @@ var LoyaltyAsOf = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 
 // LoyaltySales returns the events from seq from on of a terminal's chain,
 // one sale per spec with the store in its inputs (a till in Moscow, UTC+3),
-// linked to prevHash.
-func LoyaltySales(terminal string, from uint64, prevHash string, specs ...LoyaltySpec) []event.Event {
+// linked to prevHash; the specs' days count back from asOf's date.
+func LoyaltySales(terminal string, from uint64, prevHash string, asOf time.Time, specs ...LoyaltySpec) []event.Event {
+	asOf = time.Date(asOf.Year(), asOf.Month(), asOf.Day(), 0, 0, 0, 0, time.UTC)
 	var out []event.Event
 	for i, sp := range specs {
 		seq := from + uint64(i)
-		at := LoyaltyAsOf.AddDate(0, 0, -sp.DaysAgo).Add(12 * time.Hour)
+		at := asOf.AddDate(0, 0, -sp.DaysAgo).Add(12 * time.Hour)
 		sale := pos.Sale{
 			ID: fmt.Sprintf("%s-sale-%d", terminal, seq), Card: sp.Card, At: at,
 			Quote: pos.Quote{
@@ -79,7 +80,7 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 	})
 	// Store S1's till T1: every S1 sale, oldest first.
-	t1 := LoyaltySales("T1", 1, "",
+	t1 := LoyaltySales("T1", 1, "", LoyaltyAsOf,
 		LoyaltySpec{Card: "E", DaysAgo: 200, Store: "S1", Total: 100_00, Earned: 10},
 		LoyaltySpec{Card: "B", DaysAgo: 44, Store: "S1", Total: 1000_00, Earned: 100},
 		LoyaltySpec{Card: "C", DaysAgo: 40, Store: "S1", Total: 300_00, Earned: 30},
@@ -93,12 +94,12 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 	)
 	// Store S2's till T2 sold two, then its ledger was restored from a
 	// backup of seq 2 and went on in epoch e2.
-	t2 := LoyaltySales("T2", 1, "",
+	t2 := LoyaltySales("T2", 1, "", LoyaltyAsOf,
 		LoyaltySpec{Card: "B", DaysAgo: 66, Store: "S2", Total: 1000_00, Earned: 100},
 		LoyaltySpec{Card: "B", DaysAgo: 56, Store: "S2", Total: 1000_00, Earned: 100},
 	)
 	e2 := event.Epoch{ID: "e2", BaseSeq: 2, BaseHash: t2[1].Hash}
-	t2e2 := LoyaltySales("T2", 3, t2[1].Hash,
+	t2e2 := LoyaltySales("T2", 3, t2[1].Hash, LoyaltyAsOf,
 		LoyaltySpec{Card: "B", DaysAgo: 30, Store: "S2", Total: 1000_00, Earned: 100, Redeemed: 250},
 		LoyaltySpec{Card: "D", DaysAgo: 10, Store: "S2", Total: 2000_00, Earned: 200},
 	)
