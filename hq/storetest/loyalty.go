@@ -79,6 +79,49 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 			t.Errorf("close store: %v", err)
 		}
 	})
+	srv := hq.NewServer(hq.Options{Store: s, Now: func() time.Time { return LoyaltyAsOf.Add(9 * time.Hour) }})
+	admin := srv.AdminHandler()
+	get := func(t *testing.T, path string, out any) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+
+	// Before any sale: every report answers, empty.
+	t.Run("Empty", func(t *testing.T) {
+		for _, path := range []string{"/v1/report/cadence", "/v1/report/overdue", "/v1/report/segments", "/v1/report/clv", "/v1/report/kpi",
+			"/v1/report/overdue?format=csv"} {
+			rec := httptest.NewRecorder()
+			admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != http.StatusOK {
+				t.Errorf("GET %s on an empty store: %d %s", path, rec.Code, rec.Body)
+			}
+		}
+		var rep loyalty.CadenceReport
+		get(t, "/v1/report/cadence", &rep)
+		if rep.Customers != 0 || rep.Rows == nil || rep.Goals == nil {
+			t.Errorf("empty cadence: %+v", rep)
+		}
+		for _, bad := range []string{"?as_of=30.11.2026", "?segment=vip", "?goal=new=0", "?limit=x"} {
+			rec := httptest.NewRecorder()
+			admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/report/cadence"+bad, nil))
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), strings.Split(strings.TrimPrefix(bad, "?"), "=")[0]) {
+				t.Errorf("GET cadence%s: %d %s; want 400 naming the parameter", bad, rec.Code, rec.Body)
+			}
+		}
+		rec := httptest.NewRecorder()
+		admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/report/kpi?period=year", nil))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("GET kpi?period=year: %d %s; want 400", rec.Code, rec.Body)
+		}
+	})
+
 	// Store S1's till T1: every S1 sale, oldest first.
 	t1 := LoyaltySales("T1", 1, "", LoyaltyAsOf,
 		LoyaltySpec{Card: "E", DaysAgo: 200, Store: "S1", Total: 100_00, Earned: 10},
@@ -118,20 +161,6 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 	}
 	if _, err := s.PutHolders(ctx, "", holders); err != nil {
 		t.Fatal(err)
-	}
-
-	srv := hq.NewServer(hq.Options{Store: s, Now: func() time.Time { return LoyaltyAsOf.Add(9 * time.Hour) }})
-	admin := srv.AdminHandler()
-	get := func(t *testing.T, path string, out any) {
-		t.Helper()
-		rec := httptest.NewRecorder()
-		admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
 	}
 
 	t.Run("Book", func(t *testing.T) {
