@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/tilld/tilld/analytics/clv"
 	"github.com/tilld/tilld/money"
@@ -110,8 +109,9 @@ func FitModel(b *Book, asOf int32) Model {
 	var sums []clv.Summary
 	var spends []clv.Spend
 	exp := exponent(b.Currency)
-	for _, c := range b.cards {
-		d := c.DaysUpTo(asOf)
+	var d Days
+	for _, c := range b.list {
+		d = c.daysUpTo(asOf, d)
 		if len(d.Day) == 0 {
 			continue
 		}
@@ -181,9 +181,10 @@ func major(a money.Amount, exp int) float64 { return float64(a) / math.Pow10(exp
 type Customer struct {
 	Card string
 	Cadence
-	// Stores are the indexes of the stores the card bought at, most visited
-	// first: Stores[0] is the card's home store.
-	Stores []uint16
+	// Home is the index of the card's home store: the one it bought at most
+	// often (of two, the one it bought at last).
+	Home uint16
+	card *Card
 	// Spend is the card's total, Mean its mean per purchase day.
 	Spend money.Amount
 	Mean  money.Amount
@@ -215,10 +216,12 @@ type Analysis struct {
 // Store returns the name of a store index of the analysis.
 func (a *Analysis) Store(i uint16) string { return a.book.store(i) }
 
-// StoreNames returns the names of a customer's stores.
+// StoreNames returns the names of the stores a customer bought at, most
+// visited first: the first is the home store.
 func (a *Analysis) StoreNames(c *Customer) []string {
-	out := make([]string, len(c.Stores))
-	for i, s := range c.Stores {
+	idx := c.card.storesUpTo(a.AsOf)
+	out := make([]string, len(idx))
+	for i, s := range idx {
 		out[i] = a.book.store(s)
 	}
 	return out
@@ -228,19 +231,23 @@ func (a *Analysis) StoreNames(c *Customer) []string {
 func (a *Analysis) Options() Options { return a.opts }
 
 // Analyze reads every card of the book that bought on or before asOf, as of
-// asOf, with model m (the zero Model: none).
+// asOf, with model m (the zero Model: none). The customers come in the
+// order the book first saw them; the reports sort their rows.
 func Analyze(b *Book, asOf int32, m Model, o Options) *Analysis {
 	o = o.withDefaults()
+	o.Cadence = o.Cadence.withDefaults()
 	a := &Analysis{AsOf: asOf, Currency: b.Currency, book: b, opts: o}
-	cards := b.Cards()
-	a.Customers = make([]Customer, 0, len(cards))
-	for _, card := range cards {
-		d := card.DaysUpTo(asOf)
+	a.Customers = make([]Customer, 0, len(b.list))
+	var d Days
+	var iv []float64
+	var sv []storeVisits
+	for _, card := range b.list {
+		d = card.daysUpTo(asOf, d)
 		if len(d.Day) == 0 {
 			continue
 		}
-		c := Customer{Card: card.Number, Cadence: CadenceOf(d.Day, asOf, o.Cadence), Stores: card.storesUpTo(asOf),
-			PAlive: math.NaN(), NPS: -1}
+		c := Customer{Card: card.Number, card: card, Cadence: cadenceOf(d.Day, asOf, o.Cadence, &iv), PAlive: math.NaN(), NPS: -1}
+		c.Home, sv, _ = card.home(asOf, sv)
 		for _, v := range card.visits {
 			if v.day > asOf {
 				break
@@ -252,8 +259,7 @@ func Analyze(b *Book, asOf int32, m Model, o Options) *Analysis {
 		}
 		c.Mean = c.Spend / money.Amount(len(d.Day))
 		if m.BGNBD != nil {
-			s := summaryOf(d.Day, asOf)
-			c.PAlive = m.BGNBD.Params.PAlive(s)
+			c.PAlive = m.BGNBD.Params.PAlive(summaryOf(d.Day, asOf))
 		}
 		if n, ok := o.NPS[card.Number]; ok && n >= 0 && n <= 10 {
 			c.NPS = n
@@ -282,21 +288,21 @@ func (a *Analysis) score() {
 	if n == 0 {
 		return
 	}
-	rank := func(val func(*Customer) float64, set func(*Customer, int)) {
-		vs := make([]float64, n)
+	vs := make([]int64, n)
+	rank := func(val func(*Customer) int64, set func(*Customer, int)) {
 		for i := range a.Customers {
 			vs[i] = val(&a.Customers[i])
 		}
 		slices.Sort(vs)
 		for i := range a.Customers {
 			c := &a.Customers[i]
-			worse := sort.SearchFloat64s(vs, val(c)) // values strictly below
+			worse, _ := slices.BinarySearch(vs, val(c)) // values strictly below
 			set(c, 1+5*worse/n)
 		}
 	}
-	rank(func(c *Customer) float64 { return -float64(c.Since) }, func(c *Customer, s int) { c.R = s })
-	rank(func(c *Customer) float64 { return float64(c.Visits) }, func(c *Customer, s int) { c.F = s })
-	rank(func(c *Customer) float64 { return float64(c.Mean) }, func(c *Customer, s int) { c.M = s })
+	rank(func(c *Customer) int64 { return -int64(c.Since) }, func(c *Customer, s int) { c.R = s })
+	rank(func(c *Customer) int64 { return int64(c.Visits) }, func(c *Customer, s int) { c.F = s })
+	rank(func(c *Customer) int64 { return int64(c.Mean) }, func(c *Customer, s int) { c.M = s })
 }
 
 // indicator is the loyalty indicator, 0-100: a weighted mean of the
@@ -348,7 +354,7 @@ type Filter struct {
 
 // Keep reports whether the filter keeps c.
 func (a *Analysis) Keep(f Filter, c *Customer) bool {
-	if f.Store != "" && (len(c.Stores) == 0 || a.book.store(c.Stores[0]) != f.Store) {
+	if f.Store != "" && a.book.store(c.Home) != f.Store {
 		return false
 	}
 	return len(f.Segments) == 0 || slices.Contains(f.Segments, c.Segment)
@@ -356,10 +362,7 @@ func (a *Analysis) Keep(f Filter, c *Customer) bool {
 
 // HomeStore returns the customer's home store (most visits), "" when none.
 func (a *Analysis) HomeStore(c *Customer) string {
-	if len(c.Stores) == 0 {
-		return ""
-	}
-	return a.book.store(c.Stores[0])
+	return a.book.store(c.Home)
 }
 
 // sortedKeys returns the keys of m in order.

@@ -73,6 +73,7 @@ type Card struct {
 type Book struct {
 	Currency string // of the first sale with a currency; sales in another are counted apart
 	cards    map[string]*Card
+	list     []*Card // the cards in the order they came: what the reports walk
 	stores   []string
 	storeIdx map[string]uint16
 	tiers    []string
@@ -168,6 +169,7 @@ func (b *Book) Add(s Sale) {
 	if c == nil {
 		c = &Card{Number: s.Card}
 		b.cards[s.Card] = c
+		b.list = append(b.list, c)
 	}
 	tier := intern(&b.tiers, b.tierIdx, s.Tier)
 	i := sort.Search(len(c.visits), func(i int) bool {
@@ -191,16 +193,6 @@ func sat32(v int64) int32 {
 // Len is the number of cards in the book.
 func (b *Book) Len() int { return len(b.cards) }
 
-// Cards returns the cards in number order.
-func (b *Book) Cards() []*Card {
-	out := make([]*Card, 0, len(b.cards))
-	for _, c := range b.cards {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b *Card) int { return cmp.Compare(a.Number, b.Number) })
-	return out
-}
-
 // Card returns a card's history, nil when the book has none.
 func (b *Book) Card(number string) *Card { return b.cards[number] }
 
@@ -215,8 +207,11 @@ type Days struct {
 }
 
 // DaysUpTo returns the card's purchase days up to asOf.
-func (c *Card) DaysUpTo(asOf int32) Days {
-	var d Days
+func (c *Card) DaysUpTo(asOf int32) Days { return c.daysUpTo(asOf, Days{}) }
+
+// daysUpTo is DaysUpTo into d's arrays (reused: the caller's scratch).
+func (c *Card) daysUpTo(asOf int32, d Days) Days {
+	d.Day, d.Spend = d.Day[:0], d.Spend[:0]
 	for _, v := range c.visits {
 		if v.day > asOf {
 			break
@@ -231,15 +226,37 @@ func (c *Card) DaysUpTo(asOf int32) Days {
 	return d
 }
 
+// storeVisits counts a card's visits to one store.
+type storeVisits struct {
+	i      uint16
+	n      int
+	latest int32
+}
+
 // storesUpTo returns the indexes of the stores the card bought at up to asOf,
 // most visited first (ties: the store of the latest visit first).
 func (c *Card) storesUpTo(asOf int32) []uint16 {
-	type st struct {
-		i      uint16
-		n      int
-		latest int32
+	list := c.storeVisits(asOf, nil)
+	out := make([]uint16, len(list))
+	for i, s := range list {
+		out[i] = s.i
 	}
-	var list []st
+	return out
+}
+
+// home returns the card's home store up to asOf (most visits; ties: the
+// latest), with list as scratch; ok is false when it bought nothing then.
+func (c *Card) home(asOf int32, list []storeVisits) (store uint16, _ []storeVisits, ok bool) {
+	list = c.storeVisits(asOf, list)
+	if len(list) == 0 {
+		return 0, list, false
+	}
+	return list[0].i, list, true
+}
+
+func (c *Card) storeVisits(asOf int32, list []storeVisits) []storeVisits {
+	type st = storeVisits
+	list = list[:0]
 	for _, v := range c.visits {
 		if v.day > asOf {
 			break
@@ -252,15 +269,13 @@ func (c *Card) storesUpTo(asOf int32) []uint16 {
 		list[j].n++
 		list[j].latest = v.day
 	}
-	slices.SortStableFunc(list, func(a, b st) int {
-		if c := cmp.Compare(b.n, a.n); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.latest, a.latest)
-	})
-	out := make([]uint16, len(list))
-	for i, s := range list {
-		out[i] = s.i
+	if len(list) > 1 {
+		slices.SortStableFunc(list, func(a, b st) int {
+			if c := cmp.Compare(b.n, a.n); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.latest, a.latest)
+		})
 	}
-	return out
+	return list
 }

@@ -62,7 +62,12 @@ type Cadence struct {
 // CadenceOf reads the cycle of a card whose purchase days (ascending,
 // distinct) are days, as of day asOf (not before the last of them).
 func CadenceOf(days []int32, asOf int32, o CadenceOptions) Cadence {
-	o = o.withDefaults()
+	var scratch []float64
+	return cadenceOf(days, asOf, o.withDefaults(), &scratch)
+}
+
+// cadenceOf is CadenceOf with o's defaults filled in and a scratch slice.
+func cadenceOf(days []int32, asOf int32, o CadenceOptions, scratch *[]float64) Cadence {
 	var c Cadence
 	c.Visits = len(days)
 	if c.Visits == 0 {
@@ -74,18 +79,18 @@ func CadenceOf(days []int32, asOf int32, o CadenceOptions) Cadence {
 		return c
 	}
 	from := max(0, len(days)-1-o.Window)
-	iv := make([]float64, 0, len(days)-1-from)
+	iv := (*scratch)[:0]
 	for i := from + 1; i < len(days); i++ {
 		iv = append(iv, float64(days[i]-days[i-1]))
 	}
+	*scratch = iv
 	c.Intervals = len(iv)
 	c.Cycle = median(iv)
 	if len(iv) >= 3 {
-		dev := make([]float64, len(iv))
-		for i, v := range iv {
-			dev[i] = math.Abs(v - c.Cycle)
+		for i, v := range iv { // median sorted iv: its order no longer matters
+			iv[i] = math.Abs(v - c.Cycle)
 		}
-		c.Spread = 1.4826 * median(dev)
+		c.Spread = 1.4826 * median(iv)
 	} else {
 		c.Spread = c.Cycle / 2
 	}

@@ -143,8 +143,10 @@ func TestAnalysisByHand(t *testing.T) {
 		}
 	}
 	// C's answer of 11 is not an NPS answer and is ignored.
-	if c := a.Customers[2]; c.Card != "C" || c.NPS != -1 {
-		t.Errorf("C's NPS = %d; want unknown", c.NPS)
+	for _, c := range a.Customers {
+		if c.Card == "C" && c.NPS != -1 {
+			t.Errorf("C's NPS = %d; want unknown", c.NPS)
+		}
 	}
 
 	rep := a.Cadence(Filter{}, -1)

@@ -200,7 +200,7 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 	}
 	chainSeen := make([]seen, np)
 	storeSeen := map[int]*seen{}
-	for _, c := range b.cards {
+	for _, c := range b.list {
 		if len(c.visits) == 0 {
 			continue
 		}

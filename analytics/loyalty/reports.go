@@ -184,7 +184,7 @@ func (a *Analysis) Cadence(f Filter, limit int) CadenceReport {
 	if rep.Goals == nil {
 		rep.Goals = []GoalRow{}
 	}
-	slices.SortStableFunc(kept, func(x, y *Customer) int { return cmp.Compare(y.Last, x.Last) })
+	slices.SortFunc(kept, func(x, y *Customer) int { return cmp.Or(cmp.Compare(y.Last, x.Last), cmp.Compare(x.Card, y.Card)) })
 	rep.Rows, rep.Truncated = a.rows(kept, limit)
 	return rep
 }
@@ -225,7 +225,7 @@ func (a *Analysis) Overdue(f Filter, limit int) OverdueReport {
 			late = append(late, c)
 		}
 	}
-	slices.SortStableFunc(late, func(x, y *Customer) int { return cmp.Compare(y.DaysLate, x.DaysLate) })
+	slices.SortFunc(late, func(x, y *Customer) int { return cmp.Or(cmp.Compare(y.DaysLate, x.DaysLate), cmp.Compare(x.Card, y.Card)) })
 	rep.Late = len(late)
 	rep.Rows, rep.Truncated = a.rows(late, limit)
 	return rep
@@ -360,7 +360,7 @@ func (a *Analysis) CLV(m Model, f Filter, limit int) CLVReport {
 		rep.Total += v
 		vs = append(vs, valued{c, v})
 	}
-	slices.SortStableFunc(vs, func(x, y valued) int { return cmp.Compare(y.v, x.v) })
+	slices.SortFunc(vs, func(x, y valued) int { return cmp.Or(cmp.Compare(y.v, x.v), cmp.Compare(x.c.Card, y.c.Card)) })
 	n := len(vs)
 	if limit >= 0 && limit < n {
 		n = limit
@@ -377,7 +377,7 @@ func (a *Analysis) CLV(m Model, f Filter, limit int) CLVReport {
 
 // value is a customer's CLV in minor units (0 when the model cannot say).
 func (a *Analysis) value(m Model, c *Customer, exp int) money.Amount {
-	d := a.book.cards[c.Card].DaysUpTo(a.AsOf)
+	d := c.card.DaysUpTo(a.AsOf)
 	s := summaryOf(d.Day, a.AsOf)
 	sp := clv.Spend{X: s.X}
 	if s.X > 0 {

@@ -1,0 +1,135 @@
+package loyalty
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/money"
+)
+
+var benchCards = flag.Int("loyalty.cards", 1_000_000, "cards in the loyalty benchmarks' book")
+
+// millionBook is a chain's book: n cards over two years at 50 stores, each
+// with a cycle of its own (5 to 60 days, ±25 %), a home store it visits
+// four times in five, and a fifth who stopped coming at some point. It
+// returns the book and the heap it takes.
+func millionBook(n int) (*Book, uint64) {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := rand.New(rand.NewPCG(42, 20))
+	b := NewBook()
+	const span = 730
+	for i := range n {
+		card := fmt.Sprintf("2%012d", i)
+		cycle := 5 + r.Float64()*55
+		home := r.IntN(50)
+		end := asOf
+		if r.IntN(5) == 0 {
+			end = asOf - int32(r.IntN(span))
+		}
+		d := asOf - span + int32(r.IntN(span))
+		for d <= end {
+			st := home
+			if r.IntN(5) == 0 {
+				st = r.IntN(50)
+			}
+			b.Add(Sale{Card: card, Store: fmt.Sprintf("S%02d", st), Day: d, Currency: "RUB",
+				Total: money.Amount(200_00 + r.IntN(3000_00)), Earned: int64(r.IntN(100)), Redeemed: int64(r.IntN(20))})
+			d += int32(max(1, cycle*(0.75+r.Float64()/2)))
+		}
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	return b, after.HeapAlloc - before.HeapAlloc
+}
+
+var benchBook struct {
+	b    *Book
+	heap uint64
+}
+
+func bookForBench(b *testing.B) *Book {
+	if benchBook.b == nil || benchBook.b.Len() != *benchCards {
+		benchBook.b, benchBook.heap = millionBook(*benchCards)
+	}
+	return benchBook.b
+}
+
+// reportBook reports the book's size; call it after the loop (b.Loop
+// resets the metrics reported before it).
+func reportBook(b *testing.B) {
+	var visits int
+	for _, c := range benchBook.b.list {
+		visits += len(c.visits)
+	}
+	b.ReportMetric(float64(benchBook.heap)/1e6, "book-MB")
+	b.ReportMetric(float64(visits)/float64(benchBook.b.Len()), "visits/card")
+}
+
+// BenchmarkOverdueMillion: the overdue list of a million cards, from the
+// book to the rows: every card analysed (cycle, scores, P(alive), segment)
+// and the late ones listed.
+func BenchmarkOverdueMillion(b *testing.B) {
+	book := bookForBench(b)
+	var late int
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		a := Analyze(book, asOf, cdnowModel, Options{})
+		late = a.Overdue(Filter{}, -1).Late
+	}
+	b.ReportMetric(float64(late), "late")
+	reportCPU(b, cpu)
+	reportBook(b)
+}
+
+// BenchmarkFitModelMillion: BG/NBD and Gamma-Gamma fitted to a million cards.
+func BenchmarkFitModelMillion(b *testing.B) {
+	book := bookForBench(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		if m := FitModel(book, asOf); m.BGNBD == nil || m.Spend == nil {
+			b.Fatalf("no model: %s", m.Why)
+		}
+	}
+	reportCPU(b, cpu)
+	reportBook(b)
+}
+
+// BenchmarkKPIMillion: a year of monthly KPIs for a million cards at 50 stores.
+func BenchmarkKPIMillion(b *testing.B) {
+	book := bookForBench(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := book.KPIs(KPIOptions{From: asOf - 364, To: asOf, PointValue: 1_00}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
+	reportBook(b)
+}
+
+// cpuTime is the process's user and system CPU time so far: the machine the
+// benchmarks run on is shared, so wall time per op overstates the cost.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU seconds per op since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric((cpuTime() - start).Seconds()/float64(b.N), "cpu-s/op")
+}
