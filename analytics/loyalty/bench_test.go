@@ -131,5 +131,5 @@ func cpuTime() time.Duration {
 
 // reportCPU reports the CPU seconds per op since start.
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric((cpuTime() - start).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
 }

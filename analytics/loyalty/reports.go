@@ -225,7 +225,9 @@ func (a *Analysis) Overdue(f Filter, limit int) OverdueReport {
 			late = append(late, c)
 		}
 	}
-	slices.SortFunc(late, func(x, y *Customer) int { return cmp.Or(cmp.Compare(y.DaysLate, x.DaysLate), cmp.Compare(x.Card, y.Card)) })
+	slices.SortFunc(late, func(x, y *Customer) int {
+		return cmp.Or(cmp.Compare(y.DaysLate, x.DaysLate), cmp.Compare(x.Card, y.Card))
+	})
 	rep.Late = len(late)
 	rep.Rows, rep.Truncated = a.rows(late, limit)
 	return rep
