@@ -174,11 +174,16 @@ func (s *Server) reportOverdue(w http.ResponseWriter, r *http.Request) {
 // fillHolders adds the card holders to rows: the name always, the contacts
 // only with consent.
 func (s *Server) fillHolders(ctx context.Context, rows []loyalty.CustomerRow) error {
+	cards := make([]string, len(rows))
 	for i := range rows {
-		h, ok, err := s.opts.Store.Holder(ctx, rows[i].Card)
-		if err != nil {
-			return fmt.Errorf("holder of %s: %w", rows[i].Card, err)
-		}
+		cards[i] = rows[i].Card
+	}
+	holders, err := holdersOf(ctx, s.opts.Store, cards)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		h, ok := holders[rows[i].Card]
 		if !ok {
 			continue
 		}
