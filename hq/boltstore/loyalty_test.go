@@ -1,8 +1,12 @@
 package boltstore_test
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
@@ -19,4 +23,44 @@ func TestLoyaltyConformance(t *testing.T) {
 		t.Cleanup(func() { checkFile(t, path) }) // runs after the suite closes the store
 		return s
 	})
+}
+
+// BenchmarkLoyaltyRefresh: a replica's first read of the sales into the
+// loyalty book (what `tillhq serve` does at start): 20 terminals of 10 000
+// sales each, 50 000 cards.
+func BenchmarkLoyaltyRefresh(b *testing.B) {
+	ctx := context.Background()
+	s, err := boltstore.Open(filepath.Join(b.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const terminals, per = 20, 10_000
+	for ti := range terminals {
+		term := fmt.Sprintf("S%02d-T1", ti)
+		specs := make([]storetest.LoyaltySpec, per)
+		for i := range specs {
+			specs[i] = storetest.LoyaltySpec{Card: fmt.Sprintf("2%012d", (ti*per+i)%50_000), DaysAgo: 365 - i*365/per,
+				Store: fmt.Sprintf("S%02d", ti), Total: 1234_00, Earned: 12}
+		}
+		evs := storetest.LoyaltySales(term, 1, "", storetest.LoyaltyAsOf, specs...)
+		for start := 0; start < len(evs); start += 1000 {
+			if _, err := s.Append(ctx, term, evs[start:start+1000]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.ResetTimer()
+	for b.Loop() {
+		l := hq.NewLoyalty(hq.LoyaltyOptions{Store: s})
+		if n, err := l.Refresh(ctx); err != nil || n != terminals*per {
+			b.Fatalf("refresh = %d, %v", n, err)
+		}
+	}
+	// The machine is shared: CPU time says what a refresh costs.
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	b.ReportMetric(float64(terminals*per)*float64(b.N)/cpu.Seconds(), "sales/cpu-s")
 }
