@@ -58,6 +58,13 @@ type Loyalty struct {
 	fitted   time.Time // when model was fitted; zero: never
 	version  int64     // sales added to the book
 	fitAtVer int64
+
+	// The last analysis and what it was made of: reports read one after
+	// another (cadence, overdue, segments, pages of each) reuse it while the
+	// book and the model stay as they are.
+	cacheMu  sync.Mutex
+	cached   *loyalty.Analysis
+	cacheKey string
 }
 
 type chainID struct{ terminal, epoch string }
@@ -199,6 +206,19 @@ func (l *Loyalty) View(fn func(b *loyalty.Book, m loyalty.Model, fitted time.Tim
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return fn(l.book, l.model, l.fitted)
+}
+
+// Analysis returns the analysis of the book as of asOf with o, from the
+// cache when the book, the model and the question are the same as last
+// time. Call it inside View: the analysis reads the book.
+func (l *Loyalty) Analysis(b *loyalty.Book, m loyalty.Model, asOf int32, o loyalty.Options) *loyalty.Analysis {
+	key := fmt.Sprintf("%p %d %v %d %v", b, l.version, l.fitted.UnixNano(), asOf, o)
+	l.cacheMu.Lock()
+	defer l.cacheMu.Unlock()
+	if l.cached == nil || l.cacheKey != key {
+		l.cached, l.cacheKey = loyalty.Analyze(b, asOf, m, o), key
+	}
+	return l.cached
 }
 
 // Ready refreshes the book and fits the model when it never was fitted, or

@@ -118,7 +118,7 @@ func (s *Server) loyaltyReport(w http.ResponseWriter, r *http.Request, defLimit 
 	var out any
 	err = s.loyalty.View(func(b *loyalty.Book, m loyalty.Model, _ time.Time) error {
 		var err error
-		out, err = build(loyalty.Analyze(b, lq.asOf, m, lq.opts), m, lq)
+		out, err = build(s.loyalty.Analysis(b, m, lq.asOf, lq.opts), m, lq)
 		return err
 	})
 	if err != nil {
