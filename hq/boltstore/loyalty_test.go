@@ -16,17 +16,7 @@ import (
 	"github.com/tilld/tilld/hq/storetest"
 )
 
-func TestLoyaltyConformance(t *testing.T) {
-	storetest.RunLoyalty(t, func(t *testing.T) hq.Store {
-		path := filepath.Join(t.TempDir(), "hq.db")
-		s, err := boltstore.Open(path, boltstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { checkFile(t, path) }) // runs after the suite closes the store
-		return s
-	})
-}
+func TestLoyaltyConformance(t *testing.T) { storetest.RunLoyalty(t, openStore) }
 
 // BenchmarkLoyaltyRefresh: a replica's first read of the sales into the
 // loyalty book (what `tillhq serve` does at start): 20 terminals of 10 000
