@@ -15,6 +15,7 @@ import (
 	"github.com/tilld/tilld/analytics/loyalty"
 	"github.com/tilld/tilld/daemon"
 	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/sync/wire"
@@ -54,10 +55,6 @@ func testLoyaltyReports(t *testing.T, store string) {
 	// The history, uploaded by an enrolled terminal of S2.
 	histData := filepath.Join(work, "S2-T1")
 	h.enroll(t, "S2", "S2-T1", histData)
-	id, err := daemon.LoadIdentity(histData)
-	if err != nil {
-		t.Fatal(err)
-	}
 	today := time.Now().UTC()
 	evs := storetest.LoyaltySales("S2-T1", 1, "", today,
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 66, Store: "S2", Total: 1000_00, Earned: 100},
@@ -67,16 +64,8 @@ func testLoyaltyReports(t *testing.T, store string) {
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 30, Store: "S2", Total: 1000_00, Earned: 100},
 		storetest.LoyaltySpec{Card: cardA, DaysAgo: 28, Store: "S2", Total: 500_00, Earned: 50},
 	)
-	body, _ := json.Marshal(wire.UploadRequest{Terminal: "S2-T1", Events: evs})
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: id.TLS}, Timeout: 10 * time.Second}
-	resp, err := client.Post("https://"+h.addr+wire.PathUpload, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"acked":6`) {
-		t.Fatalf("history upload = %s %s", resp.Status, answer)
+	if code, answer := h.uploadAs(t, histData, "S2-T1", evs); code != http.StatusOK || !strings.Contains(answer, `"acked":6`) {
+		t.Fatalf("history upload = %d %s", code, answer)
 	}
 
 	// Today, at S1, through the real tilld.
@@ -173,4 +162,24 @@ func testLoyaltyReports(t *testing.T, store string) {
 			t.Errorf("tillhq report %s:\n%s", rep, out)
 		}
 	}
+}
+
+// uploadAs uploads events to HQ as the enrolled terminal whose data
+// directory is data (its certificate, over mutual TLS), as a till's forwarder
+// would, and returns HQ's status and answer.
+func (h *hqProc) uploadAs(t *testing.T, data, terminal string, evs []event.Event) (int, string) {
+	t.Helper()
+	id, err := daemon.LoadIdentity(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(wire.UploadRequest{Terminal: terminal, Events: evs})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: id.TLS}, Timeout: 10 * time.Second}
+	resp, err := client.Post("https://"+h.addr+wire.PathUpload, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer)
 }

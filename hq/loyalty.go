@@ -10,6 +10,7 @@ import (
 
 	"github.com/tilld/tilld/analytics/loyalty"
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 )
 
@@ -57,6 +58,13 @@ type Loyalty struct {
 	fitted   time.Time // when model was fitted; zero: never
 	version  int64     // sales added to the book
 	fitAtVer int64
+
+	// The last analysis and what it was made of: reports read one after
+	// another (cadence, overdue, segments, pages of each) reuse it while the
+	// book and the model stay as they are.
+	cacheMu  sync.Mutex
+	cached   *loyalty.Analysis
+	cacheKey string
 }
 
 type chainID struct{ terminal, epoch string }
@@ -127,6 +135,25 @@ func (l *Loyalty) Refresh(ctx context.Context) (int, error) {
 	return added, nil
 }
 
+// saleBody is the part of a sale event's body (pos.Sale) the loyalty
+// reports read: decoding into it skips the lines and the rules applied
+// without building them.
+type saleBody struct {
+	Card          string         `json:"card"`
+	Currency      string         `json:"currency"`
+	Total         money.Amount   `json:"total"`
+	Earned        int64          `json:"points_earned"`
+	Redeemed      int64          `json:"points_redeemed"`
+	Tier          string         `json:"tier"`
+	Partner       string         `json:"partner"`
+	PartnerPoints int64          `json:"partner_points"`
+	Donations     []pos.Donation `json:"donations"`
+	Inputs        *struct {
+		Store     string `json:"store"`
+		UTCOffset int    `json:"utc_offset"`
+	} `json:"inputs"`
+}
+
 // SaleOf reads what the loyalty reports need of a sale event; ok is false for
 // any other event, and for a sale whose body does not decode (logged: the
 // audit flags it).
@@ -134,7 +161,7 @@ func SaleOf(e event.Event, log *slog.Logger) (loyalty.Sale, bool) {
 	if e.Type != event.TypeSale {
 		return loyalty.Sale{}, false
 	}
-	var s pos.Sale
+	var s saleBody
 	if err := json.Unmarshal(e.Body, &s); err != nil {
 		if log != nil {
 			log.Warn("sale body does not decode; left out of the loyalty reports", "terminal", e.Terminal, "seq", e.Seq, "err", err)
@@ -142,7 +169,7 @@ func SaleOf(e event.Event, log *slog.Logger) (loyalty.Sale, bool) {
 		return loyalty.Sale{}, false
 	}
 	out := loyalty.Sale{Card: s.Card, Terminal: e.Terminal, Day: loyalty.DayOf(e.At, 0), Currency: s.Currency, Total: s.Total,
-		Earned: s.PointsEarned, Redeemed: s.PointsRedeemed, Tier: s.Tier, Partner: s.Partner, PartnerPoints: s.PartnerPoints}
+		Earned: s.Earned, Redeemed: s.Redeemed, Tier: s.Tier, Partner: s.Partner, PartnerPoints: s.PartnerPoints}
 	if s.Inputs != nil {
 		out.Store = s.Inputs.Store
 		out.Day = loyalty.DayOf(e.At, s.Inputs.UTCOffset)
@@ -179,6 +206,19 @@ func (l *Loyalty) View(fn func(b *loyalty.Book, m loyalty.Model, fitted time.Tim
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return fn(l.book, l.model, l.fitted)
+}
+
+// Analysis returns the analysis of the book as of asOf with o, from the
+// cache when the book, the model and the question are the same as last
+// time. Call it inside View: the analysis reads the book.
+func (l *Loyalty) Analysis(b *loyalty.Book, m loyalty.Model, asOf int32, o loyalty.Options) *loyalty.Analysis {
+	key := fmt.Sprintf("%p %d %v %d %v", b, l.version, l.fitted.UnixNano(), asOf, o)
+	l.cacheMu.Lock()
+	defer l.cacheMu.Unlock()
+	if l.cached == nil || l.cacheKey != key {
+		l.cached, l.cacheKey = loyalty.Analyze(b, asOf, m, o), key
+	}
+	return l.cached
 }
 
 // Ready refreshes the book and fits the model when it never was fitted, or

@@ -118,7 +118,7 @@ func (s *Server) loyaltyReport(w http.ResponseWriter, r *http.Request, defLimit 
 	var out any
 	err = s.loyalty.View(func(b *loyalty.Book, m loyalty.Model, _ time.Time) error {
 		var err error
-		out, err = build(loyalty.Analyze(b, lq.asOf, m, lq.opts), m, lq)
+		out, err = build(s.loyalty.Analysis(b, m, lq.asOf, lq.opts), m, lq)
 		return err
 	})
 	if err != nil {
@@ -174,11 +174,16 @@ func (s *Server) reportOverdue(w http.ResponseWriter, r *http.Request) {
 // fillHolders adds the card holders to rows: the name always, the contacts
 // only with consent.
 func (s *Server) fillHolders(ctx context.Context, rows []loyalty.CustomerRow) error {
+	cards := make([]string, len(rows))
 	for i := range rows {
-		h, ok, err := s.opts.Store.Holder(ctx, rows[i].Card)
-		if err != nil {
-			return fmt.Errorf("holder of %s: %w", rows[i].Card, err)
-		}
+		cards[i] = rows[i].Card
+	}
+	holders, err := holdersOf(ctx, s.opts.Store, cards)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		h, ok := holders[rows[i].Card]
 		if !ok {
 			continue
 		}

@@ -16,16 +16,18 @@ import (
 	"github.com/tilld/tilld/pos"
 )
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) hq.Store {
-		path := filepath.Join(t.TempDir(), "hq.db")
-		s, err := boltstore.Open(path, boltstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { checkFile(t, path) }) // runs after the suite closes the store
-		return s
-	})
+func TestConformance(t *testing.T) { storetest.Run(t, openStore) }
+
+// openStore opens a new store for a conformance suite, and checks its file
+// once the suite has closed it.
+func openStore(t *testing.T) hq.Store {
+	path := filepath.Join(t.TempDir(), "hq.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { checkFile(t, path) }) // runs after the suite closes the store
+	return s
 }
 
 // checkFile runs bbolt's own consistency check on a closed store file.

@@ -12,24 +12,13 @@ import (
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/hq"
-	"github.com/tilld/tilld/hq/pgstore"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/internal/pgtest"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
 
-func TestAuditConformance(t *testing.T) {
-	storetest.RunAudit(t, func(t *testing.T) hq.Store {
-		url := pgtest.URL(t)
-		s, err := pgstore.Open(context.Background(), url, pgstore.Options{})
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(func() { checkDatabase(t, url) }) // runs after the suite closes s
-		return s
-	})
-}
+func TestAuditConformance(t *testing.T) { storetest.RunAudit(t, openStore) }
 
 // Three replicas (stores of their own on one database), each running the
 // auditor tillhq serve runs, audit while four terminals upload through a

@@ -44,16 +44,18 @@ func connect(t testing.TB, url string) *pgx.Conn {
 	return conn
 }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) hq.Store {
-		url := pgtest.URL(t)
-		s, err := pgstore.Open(context.Background(), url, pgstore.Options{})
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(func() { checkDatabase(t, url) }) // runs after the suite closes s
-		return s
-	})
+func TestConformance(t *testing.T) { storetest.Run(t, openStore) }
+
+// openStore opens a store on a new database for a conformance suite, and
+// checks the database once the suite has closed it.
+func openStore(t *testing.T) hq.Store {
+	url := pgtest.URL(t)
+	s, err := pgstore.Open(context.Background(), url, pgstore.Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { checkDatabase(t, url) }) // runs after the suite closes s
+	return s
 }
 
 // checkDatabase reopens the database and checks what every Append must leave:

@@ -163,6 +163,29 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 		t.Fatal(err)
 	}
 
+	t.Run("Holders", func(t *testing.T) {
+		hl, ok := s.(hq.HolderLister)
+		if !ok {
+			t.Fatalf("%T does not look holders up in bulk (hq.HolderLister)", s)
+		}
+		got, err := hl.Holders(ctx, []string{"A", "B", "C", "nobody", "A"})
+		if err != nil || len(got) != 2 || got["A"].Name != "Анна" || got["B"].Patronymic != "Петрович" || !got["B"].Consent {
+			t.Fatalf("Holders = %+v, %v; want A's and B's", got, err)
+		}
+		if got, err := hl.Holders(ctx, nil); err != nil || len(got) != 0 {
+			t.Fatalf("Holders(nil) = %+v, %v", got, err)
+		}
+		if _, err := s.ForgetHolder(ctx, "A", Epoch.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := hl.Holders(ctx, []string{"A", "B"}); err != nil || len(got) != 1 {
+			t.Fatalf("Holders after A was forgotten = %+v, %v; want B's alone", got, err)
+		}
+		if _, err := s.PutHolders(ctx, "", []pos.CardHolder{{Card: "A", Name: "Анна", Phone: "+7 921 000-00-02", Updated: Epoch.Add(2 * time.Hour)}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("Book", func(t *testing.T) {
 		if n, err := srv.Loyalty().Refresh(ctx); err != nil || n != 14 {
 			t.Fatalf("refresh added %d sales, %v; want 14 (10 of T1, 2 of T2, 2 of T2's e2)", n, err)
