@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
@@ -153,11 +154,34 @@ func pickLang(texts map[string]string, want, fallback string) string {
 // tidy closes the gaps an empty placeholder leaves: "Здравствуйте, Анна !"
 // becomes "Здравствуйте, Анна!".
 func tidy(s string) string {
+	if tidied(s) {
+		return s // most greetings: nothing to build
+	}
 	s = strings.Join(strings.Fields(s), " ")
 	for _, p := range []string{" !", " ,", " .", " ?"} {
 		s = strings.ReplaceAll(s, p, p[1:])
 	}
 	return s
+}
+
+// tidied reports whether tidy would return s as it is: words separated by
+// single spaces, none before a "!", ",", "." or "?", none at either end.
+func tidied(s string) bool {
+	space := false // the rune before was a space
+	for i, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			if r != ' ' || space || i == 0 {
+				return false
+			}
+			space = true
+		case space && (r == '!' || r == ',' || r == '.' || r == '?'):
+			return false
+		default:
+			space = false
+		}
+	}
+	return !space
 }
 
 // ---- raffles ----

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tilld/tilld/money"
@@ -52,10 +53,41 @@ func ApplyWith(rs *Ruleset, basket pos.Basket, acct *pos.Account, now time.Time,
 			rs.Version, now.Format(time.RFC3339), rs.Effective, ErrNotEffective)
 	}
 	e := newEngine(rs, p, &basket, acct, now, opts)
+	defer e.release()
 	if err := e.run(); err != nil {
 		return pos.Quote{}, fmt.Errorf("apply rules version %d: %w", rs.Version, err)
 	}
 	return e.q, nil
+}
+
+// engines keeps engines with their scratch between baskets, so that pricing
+// one allocates little more than its quote: what does not allocate does not
+// collect, and garbage collection is what made the engine's p99 many times
+// its p50.
+var engines = sync.Pool{New: func() any { return new(engine) }}
+
+// release returns e to engines, keeping its scratch and nothing of the
+// basket's: the quote it built belongs to the caller.
+func (e *engine) release() {
+	scratch := engine{
+		lines: e.lines[:0], order: e.order[:0], amounts: e.amounts[:0], counts: e.counts[:0],
+		hitHead: e.hitHead[:0], hitLine: e.hitLine[:0], hitNext: e.hitNext[:0], idx: e.idx[:0],
+		flags: e.flags[:0], track: e.track[:0], alloc: e.alloc,
+	}
+	clear(e.lines[:cap(e.lines)]) // the lines' strings are the caller's
+	*e = scratch
+	engines.Put(e)
+}
+
+// reuse returns s with length n and every element zero, in s's array when it
+// is large enough.
+func reuse[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // engine prices one basket. Lines are kept in a canonical order so that every
@@ -97,6 +129,13 @@ type engine struct {
 	dropped []bool // per program rule: it is in Dropped (explain mode)
 	done    []bool // per group: resolved
 
+	// The arrays the slices above are cut from, kept with the engine between
+	// baskets (see engines).
+	amounts []money.Amount
+	counts  []int64
+	flags   []bool
+	track   []bool
+
 	q        pos.Quote
 	alloc    allocator
 	birthday bool // the customer is inside a birthday rule's window
@@ -130,31 +169,33 @@ func (e *engine) claim(c *crule) {
 
 func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now time.Time, opts Options) *engine {
 	n := len(b.Lines)
-	e := &engine{
-		rs: rs, p: p, cur: rs.Currency, basket: b, acct: acct, now: newWallClock(now), explain: opts.Explain,
-		lines: make([]pos.Line, n),
-		order: make([]int, n),
-	}
+	e := engines.Get().(*engine)
+	e.rs, e.p, e.cur, e.basket, e.acct, e.now, e.explain = rs, p, rs.Currency, b, acct, newWallClock(now), opts.Explain
+	e.lines, e.order = reuse(e.lines, n), reuse(e.order, n)
 	if acct != nil {
 		e.card = acct.Card
 		if e.card == "" {
 			e.card = b.Card
 		}
 	}
-	amounts := make([]money.Amount, 6*n)
+	e.amounts = reuse(e.amounts, 6*n)
+	amounts := e.amounts
 	e.amount, e.left, e.floor, e.want, e.clip, e.weights = amounts[:n], amounts[n:2*n], amounts[2*n:3*n],
 		amounts[3*n:4*n], amounts[4*n:5*n], amounts[5*n:6*n]
-	counts := make([]int64, 3*n)
+	e.counts = reuse(e.counts, 3*n)
+	counts := e.counts
 	e.points, e.redeemed, e.partner = counts[:n], counts[n:2*n], counts[2*n:]
 	nr := len(p.rules)
-	e.hitHead = make([]int32, nr)
-	e.hitLine, e.hitNext = make([]int32, 0, 2*n), make([]int32, 0, 2*n)
-	e.idx = make([]int, 0, n)
-	flags := make([]bool, 2*nr+len(p.groups))
+	e.hitHead = reuse(e.hitHead, nr)
+	e.hitLine, e.hitNext = reuse(e.hitLine, 2*n)[:0], reuse(e.hitNext, 2*n)[:0]
+	e.idx = reuse(e.idx, n)[:0]
+	e.flags = reuse(e.flags, 2*nr+len(p.groups))
+	flags := e.flags
 	e.cand, e.active, e.done = flags[:nr], flags[nr:2*nr], flags[2*nr:]
+	e.used, e.dropped = nil, nil
 	if opts.Explain {
-		track := make([]bool, 2*nr)
-		e.used, e.dropped = track[:nr], track[nr:]
+		e.track = reuse(e.track, 2*nr)
+		e.used, e.dropped = e.track[:nr], e.track[nr:]
 	}
 
 	for i := range e.order {

@@ -118,7 +118,7 @@ type hqProc struct {
 }
 
 // newHQ starts tillhq as startHQ does and returns it.
-func newHQ(t *testing.T, work, dataDir string) *hqProc {
+func newHQ(t testing.TB, work, dataDir string) *hqProc {
 	t.Helper()
 	h := launchHQ(t, work, discount.Example, "")
 	h.enroll(t, "S1", "S1-T1", dataDir)
@@ -127,7 +127,7 @@ func newHQ(t *testing.T, work, dataDir string) *hqProc {
 
 // launchHQ starts tillhq with the rules file rules and its data in work/hq,
 // its store in the PostgreSQL database postgres unless that is "".
-func launchHQ(t *testing.T, work string, rules []byte, postgres string) *hqProc {
+func launchHQ(t testing.TB, work string, rules []byte, postgres string) *hqProc {
 	t.Helper()
 	file := filepath.Join(work, "rules.toml")
 	if err := os.WriteFile(file, rules, 0o644); err != nil {
@@ -147,14 +147,14 @@ func launchHQ(t *testing.T, work string, rules []byte, postgres string) *hqProc 
 
 // enroll adds terminal to store at HQ and enrolls it into dataDir, as store
 // IT does.
-func (h *hqProc) enroll(t *testing.T, store, terminal, dataDir string) {
+func (h *hqProc) enroll(t testing.TB, store, terminal, dataDir string) {
 	t.Helper()
 	token := lastLine(run(t, bin("tillhq"), "terminal", "add", "--admin", h.adminURL, "--store", store, "--terminal", terminal))
 	run(t, bin("tilld"), "enroll", "--hq", "https://"+h.addr, "--token", token, "--data", dataDir)
 }
 
 // start starts tillhq (again) and waits for its admin API.
-func (h *hqProc) start(t *testing.T) {
+func (h *hqProc) start(t testing.TB) {
 	t.Helper()
 	h.proc = start(t, "tillhq", h.args...)
 	waitFor(t, 30*time.Second, "tillhq's admin API", func() bool {

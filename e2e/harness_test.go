@@ -70,7 +70,7 @@ func pgDatabase(t *testing.T) string {
 func bin(name string) string { return filepath.Join(binDir, name) }
 
 // freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,13 +107,13 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs a binary until the test ends (or stop is called).
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	return startCmd(t, name, exec.Command(bin(name), args...))
 }
 
 // startCmd runs cmd until the test ends (or stop is called).
-func startCmd(t *testing.T, name string, cmd *exec.Cmd) *proc {
+func startCmd(t testing.TB, name string, cmd *exec.Cmd) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -131,7 +131,7 @@ func startCmd(t *testing.T, name string, cmd *exec.Cmd) *proc {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -152,7 +152,7 @@ func (p *proc) stop(t *testing.T) {
 }
 
 // run runs a command to completion and returns its output.
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -191,7 +191,7 @@ func ctl(t *testing.T, addr string, args ...string) string {
 }
 
 // waitFor polls cond until it holds or the limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {

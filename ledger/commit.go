@@ -171,6 +171,12 @@ func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 	}
 	rec := &journalRecord{base: m.lastSeq, buf: l.recordBuf[:0]}
 	defer func() { l.recordBuf = rec.buf[:0] }() // the journal copies it
+	// The writes riding along (alongNext) go first: they were made before
+	// the batch's sales, which may overwrite them (an account's view).
+	for _, p := range l.riders {
+		rec.add(p)
+	}
+	riding := len(rec.buf)
 	for i, o := range batch {
 		o.r, o.err = l.applyOp(tx, &m, o, rec)
 		var werr *writeError
@@ -188,7 +194,7 @@ func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 			return
 		}
 	}
-	if len(rec.buf) == 0 {
+	if len(rec.buf) == riding {
 		return // replays and refused sales only: nothing to make durable
 	}
 	if len(batch) > 1 {
@@ -203,7 +209,9 @@ func (l *Ledger) commitBatchLocked(batch []*commitOp) {
 	if err = l.wrote(err); err != nil {
 		fail(err)
 		l.discard()
+		return
 	}
+	l.riders = nil
 }
 
 // applyOp runs apply for one queued sale, turning a panic of its price function

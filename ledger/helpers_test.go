@@ -231,3 +231,14 @@ func hashAt(t testing.TB, l *Ledger, seq uint64) string {
 	}
 	return h
 }
+
+// checkpointNow moves what is journaled or riding along into the file, as a
+// background checkpoint would.
+func checkpointNow(t testing.TB, l *Ledger) {
+	t.Helper()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	if err := l.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,10 +24,12 @@ import (
 // the journal file beside the ledger (PATH-journal), which is written and
 // fdatasynced: one fsync per commit, like SQLite's WAL. The open transaction is
 // committed to the bbolt file later, at a checkpoint: when the journal passes
-// checkpointBytes, before any other write (an acknowledgement from HQ, a
-// snapshot, a ruleset: those commit together with the journaled sales), before
-// a read that walks the file (Verify), and at Close. Readers see the journaled
-// sales through the open transaction.
+// checkpointBytes, before any other write (a ruleset, a holder: those commit
+// together with the journaled sales), before a read that walks the file
+// (Verify), and at Close. Readers see the journaled sales through the open
+// transaction. HQ's acknowledgements and snapshots ride along instead: made
+// in the open transaction, journaled at the head of the next group commit's
+// record, or committed by a checkpoint riderWait later (Ledger.alongNext).
 //
 // After a crash the bbolt file is as of the last checkpoint (bbolt's own
 // commits are whole or absent) and Open replays the journal's records into it,

@@ -138,9 +138,10 @@ func TestJournalOldRecordsIgnored(t *testing.T) {
 	for i := range 5 {
 		record(t, l, sale{id: fmt.Sprint("s", i), card: "C", spend: 10})
 	}
-	if err := l.Ack(5); err != nil { // a checkpoint: the five sales go into the file
+	if err := l.Ack(5); err != nil {
 		t.Fatal(err)
 	}
+	checkpointNow(t, l) // the five sales and the ack go into the file
 	if l.journal.end != 0 {
 		t.Fatalf("journal holds %d bytes after a checkpoint", l.journal.end)
 	}
@@ -159,6 +160,7 @@ func TestJournalOfAnotherFile(t *testing.T) {
 	if err := l.Ack(1); err != nil {
 		t.Fatal(err)
 	}
+	checkpointNow(t, l)
 	backup := crashCopy(t, path) // the file at seq 1, with an empty journal
 	for i := 2; i <= 4; i++ {
 		record(t, l, sale{id: fmt.Sprint("s", i), spend: 10})
@@ -166,6 +168,7 @@ func TestJournalOfAnotherFile(t *testing.T) {
 	if err := l.Ack(4); err != nil {
 		t.Fatal(err)
 	}
+	checkpointNow(t, l)
 	record(t, l, sale{id: "s5", spend: 10}) // journaled, gen 2
 	newer := crashCopy(t, path)
 	// The backup's meta says journal generation 1, so gen 2 records apply to

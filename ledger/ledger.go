@@ -182,6 +182,18 @@ type Ledger struct {
 	// background waits for it.
 	checkpointing atomic.Bool
 	background    sync.WaitGroup
+
+	// riders are writes made in cur that are in neither the journal nor the
+	// file yet (acknowledgements, HQ's snapshots: see alongNext), at most one
+	// per bucket and key, in the order made. The next group commit journals
+	// them ahead of its sales; a checkpoint commits them. Under txMu.
+	riders []put
+	// riderCheckpoint is set while a goroutine waits riderWait to checkpoint
+	// riders no sale took along. Under txMu.
+	riderCheckpoint bool
+	// stop is closed by Close: a waiting rider checkpoint gives up (Close
+	// checkpoints).
+	stop chan struct{}
 }
 
 // Bucket names and meta keys: the on-disk format, see the package documentation.
@@ -265,7 +277,8 @@ func Open(path string, opts Options) (*Ledger, error) {
 	case timeout < 0:
 		timeout = 0 // bbolt waits forever
 	}
-	l := &Ledger{path: path, now: opts.Now, log: opts.Logger, retain: opts.Retain, readOnly: opts.ReadOnly, checkRuleset: opts.CheckRuleset}
+	l := &Ledger{path: path, now: opts.Now, log: opts.Logger, retain: opts.Retain, readOnly: opts.ReadOnly, checkRuleset: opts.CheckRuleset,
+		stop: make(chan struct{})}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -659,6 +672,7 @@ func (l *Ledger) Close() error {
 	if already {
 		return nil
 	}
+	close(l.stop)
 	l.background.Wait()
 	l.gate.RLock()
 	defer l.gate.RUnlock()
@@ -800,6 +814,7 @@ func (l *Ledger) commitWrite(fn func(*bolt.Tx) error) error {
 		l.discard()
 		return err
 	}
+	l.riders = nil
 	if journaled {
 		l.journal.reset()
 	}
@@ -811,7 +826,7 @@ func (l *Ledger) checkpoint() error {
 	switch {
 	case l.cur == nil:
 		return nil
-	case l.journal == nil || l.journal.end == 0:
+	case (l.journal == nil || l.journal.end == 0) && len(l.riders) == 0:
 		// Only refused sales went through it: nothing to write.
 		_ = l.cur.Rollback()
 		l.cur = nil
@@ -848,7 +863,7 @@ func (l *Ledger) discard() {
 		_ = l.cur.Rollback()
 		l.cur = nil
 	}
-	if l.journal == nil || l.journal.end == 0 {
+	if (l.journal == nil || l.journal.end == 0) && len(l.riders) == 0 {
 		return
 	}
 	tx, err := l.db.Begin(true)
@@ -856,17 +871,115 @@ func (l *Ledger) discard() {
 		l.broken = err
 		return
 	}
-	_, end, err := l.journal.replay(tx)
-	if err == nil && end != l.journal.end {
-		err = fmt.Errorf("journal %s: read back %d bytes of records, %d were written", l.journal.path, end, l.journal.end)
+	if l.journal != nil && l.journal.end > 0 {
+		_, end, err := l.journal.replay(tx)
+		if err == nil && end != l.journal.end {
+			err = fmt.Errorf("journal %s: read back %d bytes of records, %d were written", l.journal.path, end, l.journal.end)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			l.broken = err
+			l.log.Error("ledger cannot read its journal back; writes are refused until tilld restarts", logErr, err)
+			return
+		}
 	}
-	if err != nil {
-		_ = tx.Rollback()
-		l.broken = err
-		l.log.Error("ledger cannot read its journal back; writes are refused until tilld restarts", logErr, err)
-		return
+	// The riders were made after every journaled record (a record made
+	// later took them along), so they go on top.
+	for _, p := range l.riders {
+		if err := p.do(tx); err != nil {
+			// Only acknowledgements and snapshots ride: losing them costs a
+			// re-upload HQ dedupes, or a snapshot HQ sends again.
+			l.log.Warn("acknowledgements and snapshots not yet written are dropped", logErr, err)
+			l.riders = nil
+			_ = tx.Rollback()
+			l.discard()
+			return
+		}
 	}
 	l.cur = tx
+}
+
+// riderWait is how long a write that rides along (alongNext) waits for a sale
+// to take it into the journal before a checkpoint commits it on its own.
+const riderWait = time.Second
+
+// alongNext runs fn in the open write transaction, without a commit of its
+// own, and makes the puts fn returns there: they ride along with the next
+// group commit (journaled ahead of its sales, at no extra fsync), or with a
+// checkpoint, and when neither comes within riderWait a checkpoint commits
+// them. fn must only read; an error from it is returned as is and writes
+// nothing.
+//
+// Only what may be lost in a crash rides: an acknowledgement (HQ dedupes the
+// re-upload) or HQ's snapshot of a card (the change feed is read again from
+// its start after a restart). Readers see the puts at once.
+func (l *Ledger) alongNext(fn func(tx *bolt.Tx) ([]put, error)) error {
+	if l.readOnly {
+		return ErrReadOnly
+	}
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	tx, err := l.writeTx()
+	if err != nil {
+		return err
+	}
+	puts, err := fn(tx)
+	if err != nil || len(puts) == 0 {
+		if l.journal == nil || l.journal.end == 0 && len(l.riders) == 0 {
+			_ = l.checkpoint() // nothing in it: do not hold a transaction open
+		}
+		return err
+	}
+	for _, p := range puts {
+		if err := p.do(tx); err != nil {
+			l.discard()
+			return storageError(err)
+		}
+		l.addRider(p)
+	}
+	if !l.riderCheckpoint && !l.closed {
+		l.riderCheckpoint = true
+		l.background.Add(1)
+		go l.checkpointRiders()
+	}
+	return nil
+}
+
+// addRider records p among the riders, in place of an earlier put to the
+// same key. Under txMu.
+func (l *Ledger) addRider(p put) {
+	for i, r := range l.riders {
+		if string(r.bucket) == string(p.bucket) && string(r.k) == string(p.k) {
+			l.riders = append(l.riders[:i], l.riders[i+1:]...)
+			break
+		}
+	}
+	l.riders = append(l.riders, p)
+}
+
+// checkpointRiders commits, riderWait from now, the riders no sale took along.
+func (l *Ledger) checkpointRiders() {
+	defer l.background.Done()
+	t := time.NewTimer(riderWait)
+	defer t.Stop()
+	select {
+	case <-l.stop:
+		return // Close checkpoints
+	case <-t.C:
+	}
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	l.riderCheckpoint = false
+	if l.closed || len(l.riders) == 0 {
+		return
+	}
+	if err := l.checkpoint(); err != nil {
+		l.log.Warn("acknowledgements and snapshots could not be written; retrying at the next commit", logErr, err)
+	}
 }
 
 // openJournal opens the journal of a read-write ledger and moves the sales a

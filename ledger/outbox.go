@@ -120,6 +120,9 @@ func readEvents(tx *bolt.Tx, from, n uint64) ([]event.Event, error) {
 // at or below the current acknowledgement is ignored (acks arrive out of order); one
 // beyond the last recorded event is ErrAckAhead.
 //
+// The acknowledgement has no commit of its own: it rides along with the next
+// sale's (see alongNext). Lost in a crash, it costs a re-upload HQ dedupes.
+//
 // With Options.Retain set, an Ack that finds acknowledged events older than
 // Retain then prunes up to PruneBatch of them, in a transaction of its own: a
 // pruning that fails is logged and leaves the acknowledgement recorded.
@@ -127,14 +130,14 @@ func (l *Ledger) Ack(through uint64) error {
 	var moved, due bool
 	var cutoff time.Time
 	var pruneErr error
-	err := l.update(func(tx *bolt.Tx) error {
-		if err := l.ack(tx, through, &moved); err != nil || !moved || l.retain == 0 {
-			return err
-		}
+	err := l.alongNext(func(tx *bolt.Tx) ([]put, error) { return l.ack(tx, through, &moved) })
+	if err == nil && moved && l.retain != 0 {
 		cutoff = l.now().Add(-l.retain)
-		due, pruneErr = pruneDue(tx, cutoff)
-		return nil
-	})
+		err = l.view(func(tx *bolt.Tx) error {
+			due, pruneErr = pruneDue(tx, cutoff)
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("ledger ack %d: %w", through, err)
 	}
@@ -153,20 +156,21 @@ func (l *Ledger) Ack(through uint64) error {
 	return nil
 }
 
-// ack moves the acknowledgement inside tx, setting *moved when it moved.
-func (l *Ledger) ack(tx *bolt.Tx, through uint64, moved *bool) error {
+// ack returns the put that moves the acknowledgement in tx, setting *moved,
+// or none when it would not move.
+func (l *Ledger) ack(tx *bolt.Tx, through uint64, moved *bool) ([]put, error) {
 	m, err := readMeta(tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if through > m.lastSeq {
-		return fmt.Errorf("%w: the last event is %d", ErrAckAhead, m.lastSeq)
+		return nil, fmt.Errorf("%w: the last event is %d", ErrAckAhead, m.lastSeq)
 	}
 	if through <= m.acked {
-		return nil
+		return nil, nil
 	}
 	*moved = true
-	return tx.Bucket(bucketMeta).Put(keyAcked, u64(through))
+	return []put{{bucketMeta, keyAcked, u64(through)}}, nil
 }
 
 // errStop ends an Events page early without an error.

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
@@ -37,6 +38,10 @@ type base struct {
 // beyond the last event (ErrAckAhead). A snapshot older than the one stored,
 // or older than the events pruned, is ErrStaleSnapshot. The caller may ignore
 // all three. It reads the events after asOfHQ: keep HQ's snapshots recent.
+//
+// The snapshot has no commit of its own: it rides along with the next sale's
+// (see alongNext). Lost in a crash, it is sent again: the change feed is read
+// from its start after a restart.
 func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfHash string) error {
 	switch {
 	case card == "":
@@ -47,41 +52,42 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 		return fmt.Errorf("put snapshot %s: %w", pos.MaskCard(card), &pos.InputError{Field: "card", Problem: "the account is of another card"})
 	}
 	acct.Card = card
-	err := l.update(func(tx *bolt.Tx) error {
+	err := l.alongNext(func(tx *bolt.Tx) ([]put, error) {
 		m, err := readMeta(tx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch {
 		case asOfHQ > m.lastSeq:
-			return fmt.Errorf("%w: snapshot as of seq %d, the last event is %d", ErrAckAhead, asOfHQ, m.lastSeq)
+			return nil, fmt.Errorf("%w: snapshot as of seq %d, the last event is %d", ErrAckAhead, asOfHQ, m.lastSeq)
 		case asOfHQ < m.anchorSeq:
-			return fmt.Errorf("%w: snapshot as of seq %d, events up to %d are pruned", ErrStaleSnapshot, asOfHQ, m.anchorSeq)
+			return nil, fmt.Errorf("%w: snapshot as of seq %d, events up to %d are pruned", ErrStaleSnapshot, asOfHQ, m.anchorSeq)
 		case asOfHQ == 0 && asOfHash == "":
 			if m.acked > 0 {
-				return fmt.Errorf("%w: HQ's snapshot includes none of this ledger's events, but HQ acknowledged up to %d", ErrOtherChain, m.acked)
+				return nil, fmt.Errorf("%w: HQ's snapshot includes none of this ledger's events, but HQ acknowledged up to %d", ErrOtherChain, m.acked)
 			}
 		case asOfHQ == m.anchorSeq:
 			if asOfHash != m.anchorHash {
-				return fmt.Errorf("%w: HQ's event %d is not this ledger's", ErrOtherChain, asOfHQ)
+				return nil, fmt.Errorf("%w: HQ's event %d is not this ledger's", ErrOtherChain, asOfHQ)
 			}
 		default:
 			e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(asOfHQ)))
 			if err != nil {
-				return fmt.Errorf("event %d: %w", asOfHQ, err)
+				return nil, fmt.Errorf("event %d: %w", asOfHQ, err)
 			}
 			if e.Hash != asOfHash {
-				return fmt.Errorf("%w: HQ's event %d is not this ledger's", ErrOtherChain, asOfHQ)
+				return nil, fmt.Errorf("%w: HQ's event %d is not this ledger's", ErrOtherChain, asOfHQ)
 			}
 		}
 		bases := tx.Bucket(bucketBases)
-		if v := bases.Get([]byte(card)); v != nil {
-			old, err := decodeBase(v)
+		oldBase := bases.Get([]byte(card))
+		if oldBase != nil {
+			old, err := decodeBase(oldBase)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if old.through > asOfHQ {
-				return fmt.Errorf("%w: snapshot as of seq %d, the stored one is as of %d", ErrStaleSnapshot, asOfHQ, old.through)
+				return nil, fmt.Errorf("%w: snapshot as of seq %d, the stored one is as of %d", ErrStaleSnapshot, asOfHQ, old.through)
 			}
 		}
 		view := acct
@@ -96,20 +102,27 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 			return applyEffect(&view, f, e.Type, e.Body, e.At)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		bv, err := encodeBase(base{through: asOfHQ, acct: acct})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		av, err := encodeAccount(view)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := bases.Put([]byte(card), bv); err != nil {
-			return err
+		// Mostly HQ only tells the till what it knows: the effect of its own
+		// sales, uploaded. Then the view is what it was, and only the base
+		// moves (so that later views read fewer events).
+		var puts []put
+		if !bytes.Equal(bv, oldBase) {
+			puts = append(puts, put{bucketBases, []byte(card), bv})
 		}
-		return tx.Bucket(bucketAccounts).Put([]byte(card), av)
+		if !bytes.Equal(av, tx.Bucket(bucketAccounts).Get([]byte(card))) {
+			puts = append(puts, put{bucketAccounts, []byte(card), av})
+		}
+		return puts, nil
 	})
 	if err != nil {
 		return fmt.Errorf("put snapshot %s: %w", pos.MaskCard(card), err)

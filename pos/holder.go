@@ -107,15 +107,23 @@ func (h *CardHolder) ValidateAt(now time.Time) error {
 // CheckText checks a string field of a request: valid UTF-8 of at most limit
 // bytes without control characters (NUL, newlines, tabs, escapes).
 func CheckText(field, v string, limit int) error {
-	switch {
-	case !utf8.ValidString(v):
-		return &InputError{Field: field, Problem: "not valid UTF-8"}
-	case len(v) > limit:
-		return &InputError{Field: field, Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(v), limit)}
-	case strings.ContainsFunc(v, unicode.IsControl):
-		return &InputError{Field: field, Problem: "contains control characters"}
+	if p := textProblem(v, limit); p != "" {
+		return &InputError{Field: field, Problem: p}
 	}
 	return nil
+}
+
+// textProblem is what CheckText finds wrong with v, "" when nothing.
+func textProblem(v string, limit int) string {
+	switch {
+	case !utf8.ValidString(v):
+		return "not valid UTF-8"
+	case len(v) > limit:
+		return fmt.Sprintf("%d bytes, at most %d allowed", len(v), limit)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return "contains control characters"
+	}
+	return ""
 }
 
 // HolderChange is a card holder's registration or correction as a request

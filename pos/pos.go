@@ -70,12 +70,14 @@ func (b Basket) Validate() error {
 		return &InputError{Field: "redeem_points", Problem: fmt.Sprintf("must be between 0 and %d, got %d", MaxRedeemPoints, b.RedeemPoints)}
 	}
 	for i, l := range b.Lines {
+		// The field's name is built only for an error: a sale validates
+		// every line, and most are fine.
 		at := func(f string) string { return fmt.Sprintf("lines[%d].%s", i+1, f) }
-		if err := CheckText(at("sku"), l.SKU, MaxTextLen); err != nil {
-			return err
+		if p := textProblem(l.SKU, MaxTextLen); p != "" {
+			return &InputError{Field: at("sku"), Problem: p}
 		}
-		if err := CheckText(at("category"), l.Category, MaxTextLen); err != nil {
-			return err
+		if p := textProblem(l.Category, MaxTextLen); p != "" {
+			return &InputError{Field: at("category"), Problem: p}
 		}
 		switch {
 		case l.SKU == "":

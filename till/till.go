@@ -148,6 +148,8 @@ type Till struct {
 	rulesMu sync.Mutex
 
 	evs events // the screens' event stream (events.go)
+
+	greetings recentGreetings
 }
 
 // New returns a Till that prices with the ruleset cached in the ledger, if any.
@@ -647,8 +649,16 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 		return SaleResult{}, false, fmt.Errorf("record sale %s: stored body: %w", req.ID, err)
 	}
 	res.Greeting = greeting
-	if rcpt.Replayed && req.Card != "" {
-		// The greeting was never stored: greet again as the sale did.
+	switch {
+	case !rcpt.Replayed && req.Card != "":
+		t.greetings.put(req.ID, req.Card, greeting)
+	case rcpt.Replayed && req.Card != "":
+		if g, ok := t.greetings.get(req.ID, req.Card); ok {
+			res.Greeting = g
+			break
+		}
+		// The greeting was never stored, and this process did not record
+		// the sale: greet again as the sale did.
 		acct := pos.Account{Card: req.Card, Profile: profile}
 		if q, err := discount.Apply(a.rs, req.Basket, &acct, rcpt.At.In(now.Location())); err == nil {
 			res.Greeting = q.Greeting
@@ -821,6 +831,7 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 		}
 		return t.opts.Ledger.PutHolder(*a.Holder)
 	case a.Forgotten:
+		t.greetings.forget(card)
 		n, err := t.opts.Ledger.ForgetHolders(card)
 		if n > 0 {
 			t.log.Info("card holder forgotten at HQ's request", "card", pos.MaskCard(card))
