@@ -401,6 +401,7 @@ $("cust-forget").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const card = $("cust-found").dataset.card;
   if ($("cust-forget-card").value.trim() !== card) {
+    $("cust-forget-card").value = "";
     $("cust-result").textContent = t("forgetMismatch");
     return;
   }
