@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -22,11 +23,11 @@ import (
 // consoleTill starts tillhq on PostgreSQL with a real tilld enrolled as
 // S1-T1 of store S1, and returns HQ, the admin's API token and the till's
 // local API address.
-func consoleTill(t *testing.T) (h *hqProc, admin, apiAddr string, api *localapi.Client) {
+func consoleTill(t *testing.T, rules []byte) (h *hqProc, admin, apiAddr string, api *localapi.Client) {
 	t.Helper()
 	work := t.TempDir()
 	data := filepath.Join(work, "tilld")
-	h = launchHQ(t, work, discount.Example, pgDatabase(t))
+	h = launchHQ(t, work, rules, pgDatabase(t))
 	admin = addOperator(t, h.adminURL, "", "anna", "admin", consolePassword)
 	h.enrollAs(t, admin, "S1", "S1-T1", data)
 	apiAddr = freeAddr(t)
@@ -42,23 +43,23 @@ func consoleTill(t *testing.T) (h *hqProc, admin, apiAddr string, api *localapi.
 }
 
 // consoleSales rings up a sale per card ("" for none) on the till, waits
-// until HQ has them all, and returns their totals.
-func consoleSales(t *testing.T, api *localapi.Client, cards ...string) []money.Amount {
+// until HQ has them all, and returns them.
+func consoleSales(t *testing.T, api *localapi.Client, cards ...string) []till.SaleResult {
 	t.Helper()
 	ctx := context.Background()
-	var totals []money.Amount
+	var sales []till.SaleResult
 	for i, card := range cards {
 		res, code, err := api.Sale(ctx, till.SaleRequest{ID: fmt.Sprintf("console-%d", i), Basket: basket(card, int64(i)*100_00)})
 		if err != nil || code != http.StatusCreated {
 			t.Fatalf("sale %d = %d, %v", i, code, err)
 		}
-		totals = append(totals, res.Total)
+		sales = append(sales, res)
 	}
 	waitFor(t, 30*time.Second, "the till's sales at HQ", func() bool {
 		st, err := api.Status(ctx)
 		return err == nil && st.Outbox == 0
 	})
-	return totals
+	return sales
 }
 
 const consolePassword = "correct horse battery staple"
@@ -69,13 +70,13 @@ const consolePassword = "correct horse battery staple"
 // shows who forgot which card; an analyst has no customers page and HQ
 // refuses them the route.
 func TestConsoleCustomers(t *testing.T) {
-	h, admin, apiAddr, api := consoleTill(t)
+	h, admin, apiAddr, api := consoleTill(t, discount.Example)
 	addOperator(t, h.adminURL, admin, "sveta", "support", consolePassword)
 	addOperator(t, h.adminURL, admin, "boris", "analyst", consolePassword)
 	const card = "2000000000015"
 	ctl(t, apiAddr, "customer", "add", "--card", card, "--name", "Василий", "--patronymic", "Петрович", "--surname", "Тёркин",
 		"--phone", "+7 900 123-45-67", "--consent")
-	spend := money.Display(consoleSales(t, api, card)[0], "RUB")
+	spend := money.Display(consoleSales(t, api, card)[0].Total, "RUB")
 	waitFor(t, 30*time.Second, "the holder and the sale at HQ", func() bool {
 		out, code := tillhqAs(t, admin, "customers", "show", "--admin", h.adminURL, card)
 		return code == 0 && strings.Contains(out, "Тёркин") && strings.Contains(out, spend)
@@ -169,10 +170,16 @@ func TestConsoleCustomers(t *testing.T) {
 // the terminal's sales, returns and net; the CSV downloads with the same
 // figures; a bad date is refused with what was wrong.
 func TestConsoleReports(t *testing.T) {
-	h, admin, _, api := consoleTill(t)
+	rules := append(bytes.Clone(discount.Example),
+		"\n[[rule]]\nid = \"alliance\"\nkind = \"partner\"\npartner = \"aeroflot\"\nprefixes = [\"2000\"]\npoints = 1\nper = \"10.00\"\n"...)
+	h, admin, _, api := consoleTill(t, rules)
 	addOperator(t, h.adminURL, admin, "boris", "analyst", consolePassword)
-	totals := consoleSales(t, api, "2000000000015", "")
-	sum := money.Display(totals[0]+totals[1], "RUB")
+	sales := consoleSales(t, api, "2000000000015", "")
+	sum := money.Display(sales[0].Total+sales[1].Total, "RUB")
+	owed := sales[0].PartnerPoints
+	if owed <= 0 || sales[0].Partner != "aeroflot" {
+		t.Fatalf("the sale with the partner card: partner %q, %d points: the test proves nothing", sales[0].Partner, owed)
+	}
 	major := strings.TrimSuffix(sum, " RUB")
 
 	ctx := browser(t)
@@ -204,6 +211,11 @@ func TestConsoleReports(t *testing.T) {
 		t.Errorf("the chart has %d bars (%s): want 12 months, this one at %s", bars, tip, sum)
 	}
 
+	partner, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#rep-partners tr[data-partner="aeroflot"]`)))
+	if want := fmt.Sprintf("S1\taeroflot\t%d", owed); !strings.Contains(partner, want) {
+		t.Errorf("partner points owed row %q: want %q", partner, want)
+	}
+
 	// The CSV downloads, with the figures the page shows.
 	dir := t.TempDir()
 	_, err = chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
@@ -227,6 +239,7 @@ func TestConsoleReports(t *testing.T) {
 	for _, want := range []string{
 		"period_start,period_end,store,sales,card_sales,revenue_RUB,points_earned,points_spent\r\n",
 		month + ",", ",S1,2,1," + major + ",",
+		fmt.Sprintf(",S1,aeroflot,%d\r\n", owed),
 		"terminal,sales,sold_RUB,returns,refunded_RUB,net_RUB\r\nS1-T1,2," + major + ",0,0.00," + major + "\r\n",
 	} {
 		if !strings.Contains(csv, want) {

@@ -27,6 +27,7 @@ const texts = {
     reports: "Reports", period: "Period", day: "day", week: "week", month: "month", fromDay: "From", toDay: "To", show: "Show", csv: "Download CSV",
     periodStart: "Period", sales: "Sales", cardSales: "With a card", revenue: "Revenue", pointsEarned: "Points earned", pointsSpent: "Points spent",
     byTerminal: "Sales, returns and net by terminal (all time)", total: "Sold", returns: "Returns", refunded: "Refunded", net: "Net", allStores: "all stores",
+    partnerOwed: "Partner points owed", partner: "Partner",
     notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
     ago: (s) => s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`,
   },
@@ -53,6 +54,7 @@ const texts = {
     reports: "Отчёты", period: "Период", day: "день", week: "неделя", month: "месяц", fromDay: "С", toDay: "По", show: "Показать", csv: "Скачать CSV",
     periodStart: "Период", sales: "Продажи", cardSales: "С картой", revenue: "Выручка", pointsEarned: "Начислено баллов", pointsSpent: "Списано баллов",
     byTerminal: "Продажи, возвраты и итог по кассам (за всё время)", total: "Продано", returns: "Возвраты", refunded: "Возвращено", net: "Итог", allStores: "все магазины",
+    partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
     notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
     ago: (s) => s < 60 ? `${s} с назад` : s < 3600 ? `${Math.floor(s / 60)} мин назад` : `${Math.floor(s / 3600)} ч назад`,
   },
@@ -440,7 +442,8 @@ function reportRows() {
   for (const p of lastReport.kpi.periods) {
     for (const k of p.stores) {
       if (lastReport.store && k.store !== lastReport.store) continue;
-      rows.push({ start: p.start, end: p.end, store: k.store, sales: k.sales, card_sales: k.card_sales, revenue: k.revenue, earned: k.points_earned, redeemed: k.points_redeemed });
+      rows.push({ start: p.start, end: p.end, store: k.store, sales: k.sales, card_sales: k.card_sales, revenue: k.revenue, earned: k.points_earned, redeemed: k.points_redeemed,
+        partner: Object.entries(k.partner || {}).sort(([a], [b]) => a.localeCompare(b)) });
     }
   }
   return rows;
@@ -462,6 +465,21 @@ function renderReport() {
       tr.append(td);
     }
     body.append(tr);
+  }
+  const partners = $("rep-partners");
+  partners.replaceChildren();
+  for (const r of reportRows()) {
+    for (const [name, points] of r.partner) {
+      const tr = document.createElement("tr");
+      tr.dataset.partner = name;
+      for (const [text, num] of [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [name], [String(points), 1]]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (num) td.className = "num";
+        tr.append(td);
+      }
+      partners.append(tr);
+    }
   }
   const terms = $("rep-terminals");
   terms.replaceChildren();
@@ -547,6 +565,9 @@ $("rep-csv").addEventListener("click", async () => {
   const major = (v) => displayMoney(v, cur).replace(/ [A-Z]{3}$/, "");
   const lines = [["period_start", "period_end", "store", "sales", "card_sales", `revenue_${cur}`, "points_earned", "points_spent"]];
   for (const r of reportRows()) lines.push([r.start, r.end, r.store, r.sales, r.card_sales, major(r.revenue), r.earned, r.redeemed]);
+  lines.push([]);
+  lines.push(["period_start", "period_end", "store", "partner", "partner_points_owed"]);
+  for (const r of reportRows()) for (const [name, points] of r.partner) lines.push([r.start, r.end, r.store, name, points]);
   lines.push([]);
   lines.push(["terminal", "sales", `sold_${cur}`, "returns", `refunded_${cur}`, `net_${cur}`]);
   for (const s of lastReport.sales.terminals) lines.push([s.terminal, s.count, major(s.total), s.refunds, major(s.refunded), major(s.net)]);
