@@ -18,6 +18,17 @@ const texts = {
     target: "Target", outcome: "Outcome", from: "From", detail: "Detail",
     chainOK: "Hash chain intact.", chainBroken: (why) => `Hash chain BROKEN: ${why}`,
     badLogin: "Wrong name or password.", summary: (n, off, cur) => `${n} terminals, ${off} offline; current ruleset ${cur}.`,
+    customers: "Customers", cardNumber: "Card number", find: "Find", holder: "Card holder", account: "Account, every store",
+    forget: "Forget the holder", forgetHint: "Erases the name, phone, e-mail and birthday at HQ and on every till; the account and the sales stay. Type the card number to confirm.",
+    forgetButton: "Forget for good", noHolder: "No holder known (never registered, or forgotten).", notFound: (c) => `No card ${c} at HQ: no sale and no holder.`,
+    found: (c) => `Card ${c}.`, forgotten: (c) => `The holder of card ${c} is forgotten, at HQ and on every till.`, forgetMismatch: "Type the same card number to confirm.",
+    fullName: "Name", phone: "Phone", email: "E-mail", birthday: "Birthday", consent: "Consent to contact", registered: "Registered", yes: "yes", no: "no",
+    spend: "Lifetime spend", points: "Points", salesCount: "Purchases", lastSale: "Last purchase", overdraft: "Overdraft (points)", currencyNone: "no ruleset yet",
+    reports: "Reports", period: "Period", day: "day", week: "week", month: "month", fromDay: "From", toDay: "To", show: "Show", csv: "Download CSV",
+    periodStart: "Period", sales: "Sales", cardSales: "With a card", revenue: "Revenue", pointsEarned: "Points earned", pointsSpent: "Points spent",
+    byTerminal: "Sales, returns and net by terminal (all time)", total: "Sold", returns: "Returns", refunded: "Refunded", net: "Net", allStores: "all stores",
+    partnerOwed: "Partner points owed", partner: "Partner",
+    notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
     ago: (s) => s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`,
   },
   ru: {
@@ -34,6 +45,17 @@ const texts = {
     target: "Объект", outcome: "Итог", from: "Откуда", detail: "Подробности",
     chainOK: "Цепочка хешей цела.", chainBroken: (why) => `Цепочка хешей НАРУШЕНА: ${why}`,
     badLogin: "Неверное имя или пароль.", summary: (n, off, cur) => `Касс: ${n}, без связи: ${off}; текущие правила: ${cur}.`,
+    customers: "Покупатели", cardNumber: "Номер карты", find: "Найти", holder: "Владелец карты", account: "Счёт во всех магазинах",
+    forget: "Забыть владельца", forgetHint: "Стирает имя, телефон, e-mail и день рождения в HQ и на всех кассах; счёт и продажи остаются. Введите номер карты для подтверждения.",
+    forgetButton: "Забыть навсегда", noHolder: "Владелец неизвестен (не регистрировался или забыт).", notFound: (c) => `Карты ${c} в HQ нет: ни продаж, ни владельца.`,
+    found: (c) => `Карта ${c}.`, forgotten: (c) => `Владелец карты ${c} забыт в HQ и на всех кассах.`, forgetMismatch: "Введите тот же номер карты для подтверждения.",
+    fullName: "Имя", phone: "Телефон", email: "E-mail", birthday: "День рождения", consent: "Согласие на связь", registered: "Зарегистрирован", yes: "да", no: "нет",
+    spend: "Всего покупок на", points: "Баллы", salesCount: "Покупок", lastSale: "Последняя покупка", overdraft: "Перерасход (баллы)", currencyNone: "правил ещё нет",
+    reports: "Отчёты", period: "Период", day: "день", week: "неделя", month: "месяц", fromDay: "С", toDay: "По", show: "Показать", csv: "Скачать CSV",
+    periodStart: "Период", sales: "Продажи", cardSales: "С картой", revenue: "Выручка", pointsEarned: "Начислено баллов", pointsSpent: "Списано баллов",
+    byTerminal: "Продажи, возвраты и итог по кассам (за всё время)", total: "Продано", returns: "Возвраты", refunded: "Возвращено", net: "Итог", allStores: "все магазины",
+    partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
+    notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
     ago: (s) => s < 60 ? `${s} с назад` : s < 3600 ? `${Math.floor(s / 60)} мин назад` : `${Math.floor(s / 3600)} ч назад`,
   },
 };
@@ -58,14 +80,14 @@ async function api(method, path, body) {
   return { status: resp.status, data };
 }
 
+const SECTIONS = ["fleet", "rules", "customers", "reports", "log"];
+
 function showLogin() {
   $("login").hidden = false;
-  $("fleet").hidden = true;
-  $("log").hidden = true;
-  $("rules").hidden = true;
-  $("nav-fleet").hidden = true;
-  $("nav-rules").hidden = true;
-  $("nav-log").hidden = true;
+  for (const sec of SECTIONS) {
+    $(sec).hidden = true;
+    $(`nav-${sec}`).hidden = true;
+  }
   $("logout").hidden = true;
   $("who").textContent = "";
 }
@@ -77,11 +99,16 @@ async function start() {
   $("login").hidden = true;
   $("logout").hidden = false;
   $("who").textContent = me.data.open ? "(open)" : `${me.data.name} (${me.data.role})`;
-  const admin = me.data.role === "admin";
-  $("nav-fleet").hidden = false;
+  const role = me.data.role, admin = role === "admin";
+  const reads = admin || role === "analyst";
+  $("nav-fleet").hidden = !reads;
   $("nav-rules").hidden = false;
+  $("nav-customers").hidden = !(admin || role === "support");
+  $("nav-reports").hidden = !reads;
   $("nav-log").hidden = !admin;
   for (const f of document.querySelectorAll(".actions form")) f.hidden = !admin;
+  if (role === "support") return loadCustomers();
+  if (role === "marketing") return loadRules();
   await loadFleet();
 }
 
@@ -95,7 +122,7 @@ function attention(term, now, current) {
 }
 
 function show(id) {
-  for (const sec of ["fleet", "rules", "log"]) $(sec).hidden = sec !== id;
+  for (const sec of SECTIONS) $(sec).hidden = sec !== id;
 }
 
 async function loadFleet() {
@@ -280,6 +307,8 @@ $("rules-publish").addEventListener("click", async () => {
 $("nav-rules").addEventListener("click", loadRules);
 $("nav-fleet").addEventListener("click", loadFleet);
 $("nav-log").addEventListener("click", loadLog);
+$("nav-customers").addEventListener("click", loadCustomers);
+$("nav-reports").addEventListener("click", loadReports);
 
 $("logout").addEventListener("click", async () => {
   await api("POST", "/v1/admin/logout");
@@ -291,6 +320,266 @@ $("lang").addEventListener("click", () => {
   localStorage.setItem("tillhq-lang", lang);
   translate();
   if (!$("fleet").hidden) loadFleet();
+  if (!$("reports").hidden && lastReport) renderReport();
+});
+
+// displayMoney writes an amount in minor units for a person to read: major
+// units with the currency's fraction digits, then its code ("99.90 RUB"),
+// as money.Display does in Go.
+function displayMoney(minor, currency) {
+  let digits = 2;
+  try {
+    if (currency) digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  } catch { currency = ""; }
+  const neg = minor < 0;
+  let s = String(Math.abs(minor)).padStart(digits + 1, "0");
+  if (digits > 0) s = s.slice(0, -digits) + "." + s.slice(-digits);
+  return (neg ? "-" : "") + s + (currency ? " " + currency : "");
+}
+
+function fail(id, res) {
+  $(id).textContent = (res.data && res.data.error) || `HTTP ${res.status}`;
+}
+
+// dl fills a definition list with [term, value] pairs.
+function dl(el, pairs) {
+  el.replaceChildren();
+  for (const [k, v] of pairs) {
+    const dt = document.createElement("dt");
+    dt.textContent = t(k);
+    const dd = document.createElement("dd");
+    dd.textContent = v; // holders' data comes from tills and imports: never innerHTML
+    dd.dataset.field = k;
+    el.append(dt, dd);
+  }
+}
+
+// The customers page: a card's holder and account across every store, and
+// forgetting the holder (support or admin; HQ logs it in the admin log).
+function loadCustomers() {
+  show("customers");
+  $("cust-card").focus();
+}
+
+async function findCustomer(card) {
+  $("cust-found").hidden = true;
+  const res = await api("GET", `/v1/admin/customers/${encodeURIComponent(card)}`);
+  if (res.status !== 200) return fail("cust-result", res);
+  const a = res.data, acc = a.account || {};
+  if (!a.holder && !a.forgotten && !acc.sales) {
+    $("cust-result").textContent = t("notFound")(card);
+    return;
+  }
+  $("cust-result").textContent = t("found")(a.card);
+  const h = a.holder;
+  $("cust-holder").replaceChildren();
+  if (h) {
+    dl($("cust-holder"), [
+      ["fullName", [h.name, h.patronymic, h.surname].filter(Boolean).join(" ")], ["phone", h.phone || ""], ["email", h.email || ""],
+      ["birthday", h.birthday || ""], ["consent", h.consent ? t("yes") : t("no")],
+      ["registered", (h.registered ? new Date(h.registered).toLocaleString(lang) : "") + (h.terminal ? ` (${h.terminal})` : "")],
+    ]);
+  } else {
+    const p = document.createElement("p");
+    p.textContent = t("noHolder");
+    p.id = "cust-no-holder";
+    $("cust-holder").append(p);
+  }
+  dl($("cust-account"), [
+    ["spend", displayMoney(acc.lifetime_spend || 0, a.currency)], ["points", String(acc.points || 0)], ["salesCount", String(acc.sales || 0)],
+    ["lastSale", acc.last_sale ? new Date(acc.last_sale).toLocaleString(lang) : ""], ["overdraft", String(a.overdraft || 0)],
+  ]);
+  $("cust-forget").hidden = !h;
+  $("cust-found").hidden = false;
+  $("cust-found").dataset.card = a.card;
+}
+
+$("cust-find").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  findCustomer($("cust-card").value.trim());
+});
+
+$("cust-forget").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const card = $("cust-found").dataset.card;
+  if ($("cust-forget-card").value.trim() !== card) {
+    $("cust-forget-card").value = "";
+    $("cust-result").textContent = t("forgetMismatch");
+    return;
+  }
+  const res = await api("DELETE", `/v1/admin/customers/${encodeURIComponent(card)}`);
+  $("cust-forget-card").value = "";
+  if (res.status !== 200) return fail("cust-result", res);
+  await findCustomer(card);
+  $("cust-result").textContent = t("forgotten")(card);
+});
+
+// The reports page: HQ's KPI report per period and store (sales, revenue,
+// points), a bar chart of the revenue, the sales report's sales, returns
+// and net per terminal, and the lot as CSV.
+let lastReport = null;
+
+function loadReports() {
+  show("reports");
+  if (!lastReport) showReport();
+}
+
+async function showReport() {
+  const q = new URLSearchParams({ period: $("rep-period").value });
+  for (const [k, id] of [["from", "rep-from"], ["to", "rep-to"], ["store", "rep-store"]]) if ($(id).value) q.set(k, $(id).value);
+  const [kpi, sales] = await Promise.all([api("GET", `/v1/report/kpi?${q}`), api("GET", "/v1/report/sales")]);
+  if (kpi.status !== 200) return fail("rep-error", kpi);
+  if (sales.status !== 200) return fail("rep-error", sales);
+  $("rep-error").textContent = "";
+  lastReport = { kpi: kpi.data, sales: sales.data, store: $("rep-store").value };
+  renderReport();
+}
+
+// reportRows are the report's lines: per period, each store's figures (or
+// only the asked store's).
+function reportRows() {
+  const rows = [];
+  for (const p of lastReport.kpi.periods) {
+    for (const k of p.stores) {
+      if (lastReport.store && k.store !== lastReport.store) continue;
+      rows.push({ start: p.start, end: p.end, store: k.store, sales: k.sales, card_sales: k.card_sales, revenue: k.revenue, earned: k.points_earned, redeemed: k.points_redeemed,
+        partner: Object.entries(k.partner || {}).sort(([a], [b]) => a.localeCompare(b)) });
+    }
+  }
+  return rows;
+}
+
+function renderReport() {
+  const cur = lastReport.kpi.currency;
+  const body = $("rep-periods");
+  body.replaceChildren();
+  for (const r of reportRows()) {
+    const tr = document.createElement("tr");
+    tr.dataset.period = r.start;
+    tr.dataset.store = r.store;
+    for (const [text, num] of [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [String(r.sales), 1], [String(r.card_sales), 1],
+      [displayMoney(r.revenue, cur), 1], [String(r.earned), 1], [String(r.redeemed), 1]]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (num) td.className = "num";
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  const partners = $("rep-partners");
+  partners.replaceChildren();
+  for (const r of reportRows()) {
+    for (const [name, points] of r.partner) {
+      const tr = document.createElement("tr");
+      tr.dataset.partner = name;
+      for (const [text, num] of [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [name], [String(points), 1]]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (num) td.className = "num";
+        tr.append(td);
+      }
+      partners.append(tr);
+    }
+  }
+  const terms = $("rep-terminals");
+  terms.replaceChildren();
+  for (const s of lastReport.sales.terminals) {
+    const tr = document.createElement("tr");
+    tr.dataset.terminal = s.terminal;
+    const c = s.currency || cur;
+    for (const [text, num] of [[s.terminal], [String(s.count), 1], [displayMoney(s.total, c), 1], [String(s.refunds), 1],
+      [displayMoney(s.refunded, c), 1], [displayMoney(s.net, c), 1]]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (num) td.className = "num";
+      tr.append(td);
+    }
+    terms.append(tr);
+  }
+  $("rep-missing").textContent = lastReport.kpi.missing && lastReport.kpi.missing.length ? t("notYet")(lastReport.kpi.missing.join("; ")) : "";
+  drawChart();
+}
+
+// drawChart draws the revenue per period (of the chain, or of the asked
+// store) as SVG bars: no library.
+function drawChart() {
+  const NS = "http://www.w3.org/2000/svg";
+  const cur = lastReport.kpi.currency;
+  const bars = lastReport.kpi.periods.map((p) => {
+    const k = lastReport.store ? p.stores.find((s) => s.store === lastReport.store) : p.chain;
+    return { label: p.start, value: k ? k.revenue : 0 };
+  });
+  const box = $("rep-chart");
+  box.replaceChildren();
+  if (bars.length === 0) return;
+  const max = Math.max(1, ...bars.map((b) => b.value));
+  const W = 720, H = 220, top = 24, bottom = 40, left = 8;
+  const bw = (W - left) / bars.length;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("role", "img");
+  svg.id = "rep-svg";
+  const title = document.createElementNS(NS, "title");
+  title.textContent = t("chartTitle") + (lastReport.store ? ` (${lastReport.store})` : ` (${t("allStores")})`);
+  svg.append(title);
+  bars.forEach((b, i) => {
+    const h = Math.round((H - top - bottom) * Math.max(0, b.value) / max);
+    const x = left + i * bw + bw * 0.1, y = H - bottom - h;
+    const rect = document.createElementNS(NS, "rect");
+    for (const [k, v] of [["x", x], ["y", y], ["width", bw * 0.8], ["height", h], ["class", "bar"]]) rect.setAttribute(k, v);
+    const tip = document.createElementNS(NS, "title");
+    tip.textContent = `${b.label}: ${displayMoney(b.value, cur)}`;
+    rect.append(tip);
+    svg.append(rect);
+    if (bars.length <= 31) {
+      const v = document.createElementNS(NS, "text");
+      for (const [k, val] of [["x", x + bw * 0.4], ["y", y - 4], ["text-anchor", "middle"], ["class", "value"]]) v.setAttribute(k, val);
+      v.textContent = b.value ? displayMoney(b.value, "") : "";
+      svg.append(v);
+      const l = document.createElementNS(NS, "text");
+      for (const [k, val] of [["x", x + bw * 0.4], ["y", H - bottom + 16], ["text-anchor", "middle"], ["class", "label"]]) l.setAttribute(k, val);
+      l.textContent = b.label.slice(lastReport.kpi.period === "month" ? 0 : 5, lastReport.kpi.period === "month" ? 7 : 10);
+      svg.append(l);
+    }
+  });
+  box.append(svg);
+}
+
+// csvField quotes a field for CSV (RFC 4180), and keeps a spreadsheet from
+// taking a field for a formula.
+function csvField(v) {
+  let s = String(v);
+  if (/^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s)) s = "'" + s;
+  return /[",\n\r;]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+$("rep-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  showReport();
+});
+
+$("rep-csv").addEventListener("click", async () => {
+  if (!lastReport) await showReport();
+  if (!lastReport) return;
+  const cur = lastReport.kpi.currency;
+  const major = (v) => displayMoney(v, cur).replace(/ [A-Z]{3}$/, "");
+  const lines = [["period_start", "period_end", "store", "sales", "card_sales", `revenue_${cur}`, "points_earned", "points_spent"]];
+  for (const r of reportRows()) lines.push([r.start, r.end, r.store, r.sales, r.card_sales, major(r.revenue), r.earned, r.redeemed]);
+  lines.push([]);
+  lines.push(["period_start", "period_end", "store", "partner", "partner_points_owed"]);
+  for (const r of reportRows()) for (const [name, points] of r.partner) lines.push([r.start, r.end, r.store, name, points]);
+  lines.push([]);
+  lines.push(["terminal", "sales", `sold_${cur}`, "returns", `refunded_${cur}`, `net_${cur}`]);
+  for (const s of lastReport.sales.terminals) lines.push([s.terminal, s.count, major(s.total), s.refunds, major(s.refunded), major(s.net)]);
+  const text = lines.map((l) => l.map(csvField).join(",")).join("\r\n") + "\r\n";
+  const a = $("rep-csv-link") || document.createElement("a");
+  if (a.href) URL.revokeObjectURL(a.href);
+  a.id = "rep-csv-link";
+  a.hidden = true;
+  a.href = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  a.download = `sales-${lastReport.kpi.period}-${lastReport.kpi.from}-${lastReport.kpi.to}${lastReport.store ? "-" + lastReport.store : ""}.csv`;
+  document.body.append(a);
+  a.click();
 });
 
 setInterval(() => { if (!$("fleet").hidden) loadFleet(); }, 15000);
