@@ -305,6 +305,9 @@ func TestScreens(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText(t, cashier, "banner", "the banner in English", func(v string) bool { return strings.Contains(v, "Sales waiting: 2") })
+	if got := text(t, cashier, "lastnps"); got != "screen-1 · score 9" {
+		t.Errorf("the last answer after the switch to English: %q", got)
+	}
 	screenshot(t, cashier, "cashier-en-offline.png")
 	if err := chromedp.Do(cashier, chromedp.Click(chromedp.ID("lang-ru"))); err != nil {
 		t.Fatal(err)
