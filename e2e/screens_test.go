@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/tilld/tilld/analytics/loyalty"
 	"github.com/tilld/tilld/discount"
@@ -23,12 +25,25 @@ import (
 	"github.com/tilld/tilld/till"
 )
 
-// screensRules are the example chain's rules with the NPS question.
+// screensRules are the example chain's rules with the NPS question and a
+// bonus catalog: a bag for a point, a mug no card reaches.
 var screensRules = append(append([]byte(nil), discount.Example...), `
 [[rule]]
 id = "nps"
 kind = "nps"
 every_days = 90
+
+[[rule]]
+id = "gifts"
+kind = "catalog"
+  [[rule.item]]
+  sku = "bag"
+  points = 1
+  name = "Пакет"
+  [[rule.item]]
+  sku = "mug"
+  points = 100000
+  name = "Кружка"
 `...)
 
 const (
@@ -152,6 +167,25 @@ func TestScreens(t *testing.T) {
 	if got := text(t, cashier, "progress-text"); got != "до Silver 5000.00 RUB" {
 		t.Errorf("progress to the next tier: %q", got)
 	}
+	checkRewards(t, s, cashier, vasily, "ru")
+	// The rules' version and age; then HQ publishes a ruleset that starts
+	// later: the page shows it waiting.
+	if got := text(t, cashier, "rules"); got != "1" {
+		t.Errorf("rules version on the page: %q", got)
+	}
+	if got := text(t, cashier, "rules-age"); !strings.HasPrefix(got, "с ") || !strings.HasSuffix(got, " мин)") {
+		t.Errorf("the rules' age on the page: %q, want \"с <when> (N мин)\"", got)
+	}
+	future := filepath.Join(t.TempDir(), "future.toml")
+	writeFile(t, future, strings.Replace(string(screensRules), "version = 1\n", "version = 2\neffective = 2099-06-15T12:00:00Z\n", 1))
+	run(t, bin("tillhq"), "rules", "publish", "--admin", s.hq.adminURL, future)
+	next := waitText(t, cashier, "nextrules", "the future ruleset waiting", func(v string) bool { return strings.HasPrefix(v, "версия 2 ждёт: с 15.06") })
+	if st, err := s.api.Status(ctx); err != nil || st.RulesetVersion != 1 || st.NextRuleset == nil || st.NextRuleset.Version != 2 || st.RulesetSince.IsZero() {
+		t.Errorf("status with a ruleset waiting: %+v %v (page: %q)", st, err, next)
+	}
+	if got := text(t, cashier, "rules"); got != "1" {
+		t.Errorf("rules version with the next one waiting: %q", got)
+	}
 	screenshot(t, cashier, "cashier-ru-online.png")
 
 	// English, remembered across a reload; John greeted in his language.
@@ -168,6 +202,8 @@ func TestScreens(t *testing.T) {
 	}
 	waitText(t, cashier, "greeting", "John's greeting", func(v string) bool { return v == "Hello, John!" })
 	waitText(t, cashier, "progress-text", "John's progress in English", func(v string) bool { return v == "5000.00 RUB to Silver" })
+	checkRewards(t, s, cashier, john, "en")
+	waitText(t, cashier, "nextrules", "the waiting ruleset in English", func(v string) bool { return strings.HasPrefix(v, "version 2 waits: from 15/06") })
 	screenshot(t, cashier, "cashier-en-online.png")
 	if err := chromedp.Do(cashier, chromedp.Click(chromedp.ID("lang-ru"))); err != nil {
 		t.Fatal(err)
@@ -217,6 +253,14 @@ func TestScreens(t *testing.T) {
 	if got := text(t, cashier, "spend"); got != money.Display(money.Amount(acct.LifetimeSpend), "RUB") {
 		t.Errorf("spend on the page %q, want %q", got, money.Display(money.Amount(acct.LifetimeSpend), "RUB"))
 	}
+	// The new balance affords the bag: the rewards refreshed with the sale.
+	if acct.Points < 1 {
+		t.Fatalf("the sale earned no points (%d): the catalog's bag cannot be checked", acct.Points)
+	}
+	waitFor(t, 10*time.Second, "the bag redeemable after the sale", func() bool {
+		return slices.Equal(js[[]string](t, cashier, `[...document.querySelectorAll('#rewards li.reward')].map(li => li.dataset.sku)`), []string{"bag"})
+	})
+	checkRewards(t, s, cashier, vasily, "ru")
 	waitFor(t, 10*time.Second, "the NPS question on the display", func() bool {
 		return js[bool](t, display, `!document.getElementById('nps').hidden`)
 	})
@@ -261,6 +305,9 @@ func TestScreens(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText(t, cashier, "banner", "the banner in English", func(v string) bool { return strings.Contains(v, "Sales waiting: 2") })
+	if got := text(t, cashier, "lastnps"); got != "screen-1 · score 9" {
+		t.Errorf("the last answer after the switch to English: %q", got)
+	}
 	screenshot(t, cashier, "cashier-en-offline.png")
 	if err := chromedp.Do(cashier, chromedp.Click(chromedp.ID("lang-ru"))); err != nil {
 		t.Fatal(err)
@@ -347,6 +394,128 @@ func TestScreens(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText(t, cashier, "greeting", "the new member greeted", func(v string) bool { return v == "Здравствуйте, Мария Ивановна!" })
+
+	// The rewards of a card are for the page only, and only of a scan the
+	// till keeps.
+	if got, err := chromedp.Run(cashier, chromedp.Evaluate[int](`fetch('/v1/scans/nope-1/rewards').then(r => r.status)`, chromedp.EvalAwaitPromise)); err != nil || got != http.StatusNotFound {
+		t.Errorf("the rewards of a scan the till does not keep: %d %v, want 404", got, err)
+	}
+	if resp, err := http.Get("http://" + s.addr + "/v1/scans/nope-1/rewards"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the rewards without the page's cookie: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	keyboardSignUp(t, s, cashier)
+}
+
+// checkRewards compares what the cashier's page shows the scanned card
+// can redeem with what the till's API answers for it: the catalog items it
+// affords, and "ещё N баллов до «…»" (or the English) for the next one.
+func checkRewards(t *testing.T, s *screensTill, tab context.Context, card, lang string) {
+	t.Helper()
+	rw, err := s.api.Rewards(context.Background(), card, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range rw.Catalog {
+		if c.Affordable {
+			want = append(want, c.SKU)
+		}
+	}
+	if rw.Next == nil {
+		t.Fatalf("the till names no next reward for %s: %+v", card, rw)
+	}
+	next := rw.NextReason
+	if lang == "en" {
+		next = fmt.Sprintf("%d more points to «%s»", rw.Next.Missing, rw.Next.Name)
+		if rw.Next.Missing == 1 {
+			next = fmt.Sprintf("1 more point to «%s»", rw.Next.Name)
+		}
+	}
+	waitText(t, tab, "rewards-next", "the next reward on the page", func(v string) bool { return v == next })
+	got := js[[]string](t, tab, `[...document.querySelectorAll('#rewards li.reward')].map(li => li.dataset.sku)`)
+	if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+		t.Errorf("redeemable on the page %q, the till says %q", got, want)
+	}
+	if none := !js[bool](t, tab, `document.getElementById('rewards-none').hidden`); none != (len(want) == 0) {
+		t.Errorf("\"nothing yet\" shown %v with %d items redeemable", none, len(want))
+	}
+}
+
+// keyboardSignUp uses the cashier's page with the keyboard alone: the
+// language switched by its access key (Alt+E, Alt+R), Tab to the sign-up
+// form, the fields typed (card, name, phone), the consent ticked with Space, the form sent
+// with Enter from a text field.
+func keyboardSignUp(t *testing.T, s *screensTill, tab context.Context) {
+	t.Helper()
+	key := func(keys string, mods ...chromedp.Modifier) {
+		t.Helper()
+		if err := chromedp.Do(tab, chromedp.KeyEvent(keys, chromedp.KeyModifiers(mods...))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// accessKey presses Alt+k as a person does. chromedp's KeyEvent sends no
+	// char event with Alt held, and Chromium handles access keys on it.
+	accessKey := func(k rune) {
+		t.Helper()
+		for _, ev := range kb.Encode(k) {
+			ev.Modifiers |= int64(chromedp.ModifierAlt)
+			if _, err := chromedp.Call(tab, input.DispatchKeyEvent, *ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	focused := func() string { return js[string](t, tab, `document.activeElement ? document.activeElement.id : ""`) }
+	// tabTo presses Tab (Shift+Tab backwards) until id has the focus.
+	tabTo := func(id string, mods ...chromedp.Modifier) {
+		t.Helper()
+		for range 40 {
+			if focused() == id {
+				return
+			}
+			key(kb.Tab, mods...)
+		}
+		t.Fatalf("#%s never got the focus by Tab; it stayed at %q", id, focused())
+	}
+	// Start from a fresh page: nothing focused.
+	open(t, tab, "http://"+s.addr+"/")
+	accessKey('e')
+	waitText(t, tab, "link", "English by the access key", func(v string) bool { return strings.HasPrefix(v, "HQ: ") })
+	if got := js[string](t, tab, `document.documentElement.lang`); got != "en" {
+		t.Fatalf("Alt+E left the page in %q", got)
+	}
+	const card = "2000000000046"
+	tabTo("su-card")
+	key(card)
+	tabTo("su-name")
+	key("Olga")
+	tabTo("su-phone")
+	key("+7 900 111-22-33")
+	tabTo("su-consent")
+	key(" ")
+	if !js[bool](t, tab, `document.getElementById('su-consent').checked`) {
+		t.Fatal("Space did not tick the consent")
+	}
+	tabTo("su-name", chromedp.ModifierShift)
+	key(kb.Enter)
+	waitText(t, tab, "signup-result", "the keyboard's sign-up", func(v string) bool {
+		if v != "" && v != "Member signed up." {
+			t.Fatalf("the keyboard's sign-up: %q (card %q, name %q, focus %q)", v, js[string](t, tab, `document.getElementById('su-card').value`),
+				js[string](t, tab, `document.getElementById('su-name').value`), focused())
+		}
+		return v == "Member signed up."
+	})
+	a, err := s.api.Account(context.Background(), card)
+	if err != nil || a.Holder == nil || a.Holder.Name != "Olga" || !a.Holder.Consent {
+		t.Fatalf("the holder signed up with the keyboard: %+v %v", a.Holder, err)
+	}
+	accessKey('r')
+	waitText(t, tab, "signup-result", "", func(string) bool { return js[string](t, tab, `document.documentElement.lang`) == "ru" })
+	if got := text(t, tab, "su-submit"); got != "Зарегистрировать" {
+		t.Errorf("after Alt+R the form says %q", got)
+	}
 }
 
 // TestScreensScanLatency presents 200 cards on the fake reader and reads

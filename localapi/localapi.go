@@ -77,6 +77,7 @@ func (a *api) routes() []struct {
 		{"POST /v1/feedback", page, a.feedback},
 		{"GET /v1/accounts/{card}", token, a.account},
 		{"GET /v1/accounts/{card}/rewards", token, a.rewards},
+		{"GET /v1/scans/{id}/rewards", page, a.scanRewards},
 		{"POST /v1/accounts/{card}/rewards", token, a.rewards},
 		{"POST /v1/customers", page, a.register},
 		{"POST /v1/devices/{name}/scan", token, a.present},

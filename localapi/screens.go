@@ -1,9 +1,14 @@
 package localapi
 
 import (
+	"net/http"
+	"strconv"
+	"strings"
+
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
 
@@ -73,4 +78,42 @@ func (a *api) publishSale(res till.SaleResult) {
 		v.Welcome = a.Till.Welcome(res.Card)
 	}
 	a.Till.Publish("sale", v)
+}
+
+// scanRewards answers what the card of a scan can get for its points now
+// (GET /v1/scans/{id}/rewards, id the scan event's id on the stream): the
+// cashier's page has the card only masked, so it names the scan instead.
+// Only a card scanned at this till, of an event the till still keeps,
+// is answered: the page cannot look up any card it likes. The answer
+// (discount.Rewards) carries the balance the scan event already shows and
+// the catalog, no holder.
+func (a *api) scanRewards(w http.ResponseWriter, r *http.Request) {
+	ev, ok := a.scanEvent(r.PathValue("id"))
+	if !ok || ev.Card == "" {
+		wire.WriteError(w, http.StatusNotFound, "no_such_scan", "The till keeps no card scan of that id: scan the card again.")
+		return
+	}
+	rw, err := a.Till.Rewards(ev.Card, ev.CardType, pos.Basket{})
+	if err != nil {
+		a.fail(w, "rewards", err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusOK, rw)
+}
+
+// scanEvent finds the scan event of an id ("boot-seq", as the stream
+// gives it) among those the till keeps.
+func (a *api) scanEvent(id string) (till.ScanEvent, bool) {
+	boot, seq, ok := strings.Cut(id, "-")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || err != nil || n == 0 {
+		return till.ScanEvent{}, false
+	}
+	missed, _, cancel := a.Till.Follow(boot + "-" + strconv.FormatUint(n-1, 10))
+	cancel()
+	if len(missed) == 0 || missed[0].Seq != n || a.Till.EventID(missed[0]) != id {
+		return till.ScanEvent{}, false
+	}
+	ev, ok := missed[0].Data.(till.ScanEvent)
+	return ev, ok
 }

@@ -85,6 +85,8 @@ type activeRules struct {
 	rs      *discount.Ruleset
 	version int64
 	hash    string
+	// since is when this process began pricing with it (for Status).
+	since time.Time
 }
 
 // rulesState is the ruleset sales are priced with and those cached that take
@@ -190,6 +192,7 @@ func New(opts Options) (*Till, error) {
 			continue
 		}
 		if pastActive {
+			a.since = opts.Now()
 			st.active = a
 		} else {
 			st.next = append([]*activeRules{a}, st.next...)
@@ -347,6 +350,7 @@ func (t *Till) activateLocked(st *rulesState) (refused error) {
 		if st.active != nil {
 			prev = st.active.version
 		}
+		a.since = now
 		t.rules.Store(st.with(a, slices.Clone(st.next[i:])))
 		if err != nil {
 			t.log.Error("ruleset active, but the ledger could not record it; the next start activates it again", "version", a.version, "err", err)
@@ -729,6 +733,12 @@ type Status struct {
 	// one after the ledger was restored from a backup or started empty.
 	Epoch          event.Epoch `json:"epoch"`
 	RulesetVersion int64       `json:"ruleset_version"`
+	// RulesetEffective is the active ruleset's own start ("" when it
+	// applied at once); RulesetSince is when this tilld process began
+	// pricing with it (at its start, for the one it had cached). The
+	// rules' age counts from the first, else the second.
+	RulesetEffective string    `json:"ruleset_effective,omitempty"`
+	RulesetSince     time.Time `json:"ruleset_since,omitzero"`
 	// RulesError says why the till prices with an older ruleset than it has
 	// cached, or with none, when a cached one failed its check; "" otherwise.
 	RulesError string `json:"rules_error,omitempty"`
@@ -778,6 +788,12 @@ func (t *Till) Status() (Status, error) {
 		LastSeq: st.LastSeq, Acked: st.Acked, Epoch: st.Epoch, RulesetVersion: t.ActiveRulesVersion(), Devices: []device.Health{},
 	}
 	rules := t.rules.Load()
+	if a := rules.active; a != nil && a.version == s.RulesetVersion {
+		s.RulesetSince = a.since
+		if !a.rs.Effective.IsZero() {
+			s.RulesetEffective = a.rs.Effective.String()
+		}
+	}
 	if next := rules.next; len(next) > 0 {
 		s.NextRuleset = &NextRuleset{Version: next[0].version, Effective: next[0].rs.Effective.String()}
 	}

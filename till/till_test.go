@@ -136,7 +136,7 @@ func TestFutureRulesTakeEffectOnTime(t *testing.T) {
 		t.Fatalf("before the start: discount %d, active %d, held %d; want 5.00 with 1 active and 2 held", d, tl.ActiveRulesVersion(), tl.RulesVersion())
 	}
 	st, _ := tl.Status()
-	if st.RulesetVersion != 1 || st.NextRuleset == nil || st.NextRuleset.Version != 2 {
+	if st.RulesetVersion != 1 || st.NextRuleset == nil || st.NextRuleset.Version != 2 || st.RulesetEffective != "" || st.RulesetSince.IsZero() {
 		t.Errorf("status %+v", st)
 	}
 	// HQ sending version 2 again changes nothing; version 1 is older than what the till has.
@@ -165,8 +165,8 @@ func TestFutureRulesTakeEffectOnTime(t *testing.T) {
 		t.Errorf("the ledger's active ruleset is %d, %v", v, err)
 	}
 	st, _ = tl.Status()
-	if st.RulesetVersion != 2 || st.NextRuleset != nil {
-		t.Errorf("status %+v", st)
+	if st.RulesetVersion != 2 || st.NextRuleset != nil || st.RulesetEffective != "2025-03-02T00:00:00Z" || !st.RulesetSince.Equal(now) {
+		t.Errorf("status %+v; want version 2, effective 2025-03-02T00:00:00Z, active since %v", st, now)
 	}
 	l.Close()
 }
