@@ -39,7 +39,7 @@ func TestReturns(t *testing.T) {
 	account := func(wantPoints int64, wantSpend string) {
 		t.Helper()
 		out := ctl(t, s.addr, "account", returnsCard)
-		if !strings.Contains(out, fmt.Sprintf("points          %d\n", wantPoints)) || !strings.Contains(out, "lifetime spend  "+wantSpend+"\n") {
+		if !strings.Contains(out, fmt.Sprintf("points          %d\n", wantPoints)) || !strings.Contains(out, "lifetime spend  "+wantSpend+" RUB\n") {
 			t.Errorf("tillctl account: want %d points and %s spent:\n%s", wantPoints, wantSpend, out)
 		}
 	}

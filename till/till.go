@@ -387,9 +387,12 @@ type Customer struct {
 	Card          string `json:"card"`
 	Known         bool   `json:"known"`
 	LifetimeSpend int64  `json:"lifetime_spend"`
-	Points        int64  `json:"points"`
-	Sales         int64  `json:"sales"`
-	Tier          string `json:"tier,omitempty"`
+	// Currency is the ISO 4217 code of LifetimeSpend: the active rules'
+	// (empty while the till has none).
+	Currency string `json:"currency,omitempty"`
+	Points   int64  `json:"points"`
+	Sales    int64  `json:"sales"`
+	Tier     string `json:"tier,omitempty"`
 	// Lots are the points by when they expire (empty: they never do).
 	Lots []pos.PointsLot `json:"lots,omitempty"`
 	// Holder is the registered card holder; nil when nobody registered the
@@ -402,6 +405,7 @@ func (t *Till) customer(a *activeRules, acct pos.Account, known bool, h *pos.Car
 		Sales: acct.Sales, Lots: acct.Lots, Holder: h}
 	if a != nil {
 		c.Tier, _ = a.rs.TierFor(acct.LifetimeSpend)
+		c.Currency = a.rs.Currency.Code
 	}
 	return c
 }

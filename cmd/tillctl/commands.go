@@ -223,7 +223,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return out(a, func(w io.Writer) error {
 				fmt.Fprintf(w, "card            %s\nlifetime spend  %s\npoints          %d\ntier            %s\nsales           %d\n",
-					a.Card, rub.Format(money.Amount(a.LifetimeSpend)), a.Points, orDash(a.Tier), a.Sales)
+					a.Card, money.Display(money.Amount(a.LifetimeSpend), a.Currency), a.Points, orDash(a.Tier), a.Sales)
 				if h := a.Holder; h != nil {
 					fmt.Fprintf(w, "holder          %s\n", strings.Join(strings.Fields(h.Name+" "+h.Patronymic+" "+h.Surname), " "))
 					fmt.Fprintf(w, "birthday        %s\ncontact         %s\nconsent         %v\n", orDash(h.Birthday), orDash(strings.TrimSpace(h.Phone+" "+h.Email)), h.Consent)
