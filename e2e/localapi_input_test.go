@@ -167,12 +167,12 @@ func TestListenersStayOnLoopback(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 78 || !strings.Contains(string(out), "listens on every network interface") {
 		t.Errorf("tilld run --listen 0.0.0.0: %v\n%s; want exit 78 saying why", err, out)
 	}
-	// tillhq's admin API has no authentication: loopback only.
+	// tillhq's admin API beyond loopback only over TLS, with operators.
 	hqData := filepath.Join(work, "hq")
 	run(t, bin("tillhq"), "init", "--data", hqData, "--host", "127.0.0.1")
 	for _, admin := range []string{"0.0.0.0:" + port(freeAddr(t)), ":" + port(freeAddr(t)), "[::]:7461"} {
 		out, err := exec.Command(bin("tillhq"), "serve", "--data", hqData, "--listen", freeAddr(t), "--admin", admin).CombinedOutput()
-		if err == nil || !strings.Contains(string(out), "has no authentication yet") {
+		if err == nil || !strings.Contains(string(out), "beyond loopback only over TLS") {
 			t.Errorf("tillhq serve --admin %s: %v\n%s", admin, err, out)
 		}
 	}

@@ -108,8 +108,11 @@ func newPoll(tb testing.TB, bin string, n int, changes, postgres bool) *poll {
 	if err != nil {
 		tb.Fatalf("tillhq init: %v\n%s", err, out)
 	}
-	lines := strings.Fields(string(out)) // the rules key is the last word printed
-	rulesKey, err := wire.ParsePublicKey(lines[len(lines)-1])
+	// The rules key is the line after "rules key (…):".
+	_, after, _ := strings.Cut(string(out), "\nrules key")
+	_, after, _ = strings.Cut(after, "\n")
+	key, _, _ := strings.Cut(after, "\n")
+	rulesKey, err := wire.ParsePublicKey(strings.TrimSpace(key))
 	if err != nil {
 		tb.Fatalf("tillhq init printed no rules key: %v\n%s", err, out)
 	}
