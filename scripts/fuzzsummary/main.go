@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -139,12 +140,18 @@ func (r *result) parse(out []byte, code int) {
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if m := progressRE.FindStringSubmatch(line); m != nil {
+			// A line whose counts do not fit an int64 is not one Go
+			// wrote: it is skipped whole, not read as the largest number.
+			execs, err1 := strconv.ParseInt(m[2], 10, 64)
+			interesting, err2 := strconv.ParseInt(m[3], 10, 64)
+			corpus, err3 := strconv.ParseInt(m[4], 10, 64)
+			if err1 != nil || err2 != nil || err3 != nil {
+				continue
+			}
 			if d, err := time.ParseDuration(m[1]); err == nil {
 				r.Elapsed = d
 			}
-			r.Execs, _ = strconv.ParseInt(m[2], 10, 64)
-			r.Interesting, _ = strconv.ParseInt(m[3], 10, 64)
-			r.Corpus, _ = strconv.ParseInt(m[4], 10, 64)
+			r.Execs, r.Interesting, r.Corpus = execs, interesting, corpus
 			continue
 		}
 		if m := baselineRE.FindStringSubmatch(line); m != nil {
@@ -192,7 +199,11 @@ func (r *result) PerSecond() int64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
-	return int64(float64(r.Execs) / r.Elapsed.Seconds())
+	v := float64(r.Execs) / r.Elapsed.Seconds()
+	if v >= math.MaxInt64 { // a float64 that large does not convert
+		return math.MaxInt64
+	}
+	return int64(v)
 }
 
 func markdown(rs []result) string {
