@@ -135,7 +135,7 @@ func testSyncThroughFaults(t *testing.T, store string) {
 		terms[i] = ft
 	}
 	// The rules come through the faults too.
-	waitFor(t, 30*time.Second, "every terminal to get the rules from HQ", func() bool {
+	waitFor(t, 90*time.Second, "every terminal to get the rules from HQ", func() bool {
 		for _, ft := range terms {
 			st, err := ft.api.Status(context.Background())
 			if err != nil || st.RulesetVersion == 0 {

@@ -222,8 +222,12 @@ $("revoke").addEventListener("submit", async (ev) => {
 // The rules page: the active ruleset to edit, a check with the problems at
 // their lines, the changes against the active one, and publish.
 let activeTOML = "";
+// rulesEdited is set by the editor's input and cleared when the editor holds
+// the active ruleset again: loading the rules page (or a load still under way
+// when the user starts typing) never throws an edit away.
+let rulesEdited = false;
 
-async function loadRules() {
+async function loadRules(opts) {
   show("rules");
   const res = await api("GET", "/v1/admin/rules");
   if (res.status !== 200) {
@@ -232,6 +236,11 @@ async function loadRules() {
   }
   activeTOML = res.data.toml;
   $("rules-active").textContent = t("activeRules")(res.data.version);
+  if (rulesEdited && !(opts && opts.replace)) {
+    renderDiff();
+    return;
+  }
+  rulesEdited = false;
   $("rules-text").value = activeTOML;
   $("rules-result").textContent = "";
   $("rules-problems").replaceChildren();
@@ -292,7 +301,7 @@ async function checkRules() {
   return res.ok;
 }
 
-$("rules-text").addEventListener("input", renderDiff);
+$("rules-text").addEventListener("input", () => { rulesEdited = true; renderDiff(); });
 $("rules-check").addEventListener("click", checkRules);
 $("rules-publish").addEventListener("click", async () => {
   const resp = await fetch("/v1/admin/rules", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
@@ -301,10 +310,10 @@ $("rules-publish").addEventListener("click", async () => {
     $("rules-result").textContent = (res && res.error) || `HTTP ${resp.status}`;
     return;
   }
-  await loadRules();
+  await loadRules({ replace: true });
   $("rules-result").textContent = t("published")(res.version);
 });
-$("nav-rules").addEventListener("click", loadRules);
+$("nav-rules").addEventListener("click", () => loadRules());
 $("nav-fleet").addEventListener("click", loadFleet);
 $("nav-log").addEventListener("click", loadLog);
 $("nav-customers").addEventListener("click", loadCustomers);
