@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,13 +58,9 @@ func TestBirthdayBonusOnce(t *testing.T) {
 	// tillA is S1-T1; tillB, in another store, has a software reader the test
 	// presents the card on, as a cashier scans it.
 	startTill := func(store, terminal string) *localapi.Client {
-		data := filepath.Join(work, terminal)
-		h.enroll(t, store, terminal, data)
-		apiAddr := freeAddr(t)
-		conf := filepath.Join(work, terminal+".toml")
-		writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n\n[[reader]]\nname = \"front\"\ntype = \"fake\"\n", data, apiAddr))
-		start(t, "tilld", "run", "--config", conf)
-		api := apiClient(apiAddr, data)
+		e := h.enrollTill(t, work, store, terminal, "\n[[reader]]\nname = \"front\"\ntype = \"fake\"\n")
+		api := e.api
+		start(t, "tilld", "run", "--config", e.conf)
 		waitFor(t, 15*time.Second, terminal+" online with rules", func() bool {
 			st, err := api.Status(ctx)
 			return err == nil && st.RulesetVersion > 0 && st.Online

@@ -153,6 +153,25 @@ func (h *hqProc) enroll(t testing.TB, store, terminal, dataDir string) {
 	run(t, bin("tilld"), "enroll", "--hq", "https://"+h.addr, "--token", token, "--data", dataDir)
 }
 
+// enrolledTill is a terminal enrolled with HQ and configured, not started:
+// its data directory, local API address, config file and API client.
+type enrolledTill struct {
+	data, addr, conf string
+	api              *localapi.Client
+}
+
+// enrollTill enrolls terminal of store into work/TERMINAL and writes its
+// tilld config (a free loopback API address, then extra: readers and the
+// like) to work/TERMINAL.toml.
+func (h *hqProc) enrollTill(t *testing.T, work, store, terminal, extra string) enrolledTill {
+	t.Helper()
+	e := enrolledTill{data: filepath.Join(work, terminal), addr: freeAddr(t), conf: filepath.Join(work, terminal+".toml")}
+	h.enroll(t, store, terminal, e.data)
+	writeFile(t, e.conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", e.data, e.addr)+extra)
+	e.api = apiClient(e.addr, e.data)
+	return e
+}
+
 // start starts tillhq (again) and waits for its admin API.
 func (h *hqProc) start(t testing.TB) {
 	t.Helper()

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,13 +43,9 @@ func TestCrossStoreReturns(t *testing.T) {
 		api  *localapi.Client
 	}
 	startTill := func(store, terminal string) tillProc {
-		data := filepath.Join(work, terminal)
-		h.enroll(t, store, terminal, data)
-		addr := freeAddr(t)
-		conf := filepath.Join(work, terminal+".toml")
-		writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, addr))
-		start(t, "tilld", "run", "--config", conf)
-		api := apiClient(addr, data)
+		e := h.enrollTill(t, work, store, terminal, "")
+		addr, api := e.addr, e.api
+		start(t, "tilld", "run", "--config", e.conf)
 		waitFor(t, 15*time.Second, terminal+" online with rules", func() bool {
 			st, err := api.Status(ctx)
 			return err == nil && st.RulesetVersion > 0 && st.Online

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,13 +35,9 @@ expire_months = 6
 func TestPointsExpire(t *testing.T) {
 	work := t.TempDir()
 	h := launchHQ(t, work, []byte(expiryRules), "")
-	data := filepath.Join(work, "S1-T1")
-	h.enroll(t, "S1", "S1-T1", data)
-	apiAddr := freeAddr(t)
-	conf := filepath.Join(work, "tilld.toml")
-	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, apiAddr))
+	e := h.enrollTill(t, work, "S1", "S1-T1", "")
+	apiAddr, conf, api := e.addr, e.conf, e.api
 	ctx := context.Background()
-	api := apiClient(apiAddr, data)
 	startTill := func(online bool, args ...string) *proc {
 		p := start(t, "tilld", append([]string{"run", "--config", conf}, args...)...)
 		waitFor(t, 15*time.Second, "tilld with rules", func() bool {

@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,13 +39,9 @@ every_days = 90
 func TestFeedbackReachesHQOnce(t *testing.T) {
 	work := t.TempDir()
 	h := launchHQ(t, work, []byte(npsChainRules), "")
-	data := filepath.Join(work, "S1-T1")
-	h.enroll(t, "S1", "S1-T1", data)
-	apiAddr := freeAddr(t)
-	conf := filepath.Join(work, "tilld.toml")
-	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, apiAddr))
-	start(t, "tilld", "run", "--config", conf)
-	api := apiClient(apiAddr, data)
+	e := h.enrollTill(t, work, "S1", "S1-T1", "")
+	api := e.api
+	start(t, "tilld", "run", "--config", e.conf)
 	ctx := context.Background()
 	waitFor(t, 15*time.Second, "the till online with rules", func() bool {
 		st, err := api.Status(ctx)

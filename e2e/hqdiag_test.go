@@ -132,13 +132,9 @@ func line(out, prefix string) string {
 func TestDoctorTellsWhyATillHasNoRules(t *testing.T) {
 	work := t.TempDir()
 	h := hqWithoutRules(t, work, "127.0.0.1")
-	data := filepath.Join(work, "tilld")
-	h.enroll(t, "S1", "S1-T1", data)
-	apiAddr := freeAddr(t)
-	conf := filepath.Join(work, "tilld.toml")
-	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", data, apiAddr))
+	e := h.enrollTill(t, work, "S1", "S1-T1", "")
+	data, apiAddr, conf, api := e.data, e.addr, e.conf, e.api
 	tilld := start(t, "tilld", "run", "--config", conf)
-	api := apiClient(apiAddr, data)
 	ctx := context.Background()
 	problem := func(want string) string {
 		t.Helper()
