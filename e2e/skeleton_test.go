@@ -142,6 +142,12 @@ baud = 9600
 	if st.LastSeq != 51 || st.Outbox == 0 {
 		t.Fatalf("status with HQ down = %+v; want last seq 51 and a non-empty outbox", st)
 	}
+	// The till notices at its next upload or poll, which fifty fast sales
+	// may outrun.
+	waitFor(t, 30*time.Second, "the till to notice HQ is down", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && !st.Online
+	})
 	out := ctl(t, apiAddr, "status")
 	if !strings.Contains(out, "offline") {
 		t.Errorf("tillctl status with HQ down says:\n%s\nwant it to say offline", out)
