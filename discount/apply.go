@@ -72,9 +72,10 @@ func (e *engine) release() {
 	scratch := engine{
 		lines: e.lines[:0], order: e.order[:0], amounts: e.amounts[:0], counts: e.counts[:0],
 		hitHead: e.hitHead[:0], hitLine: e.hitLine[:0], hitNext: e.hitNext[:0], idx: e.idx[:0],
-		flags: e.flags[:0], track: e.track[:0], alloc: e.alloc,
+		flags: e.flags[:0], track: e.track[:0], alloc: e.alloc, applied: e.applied[:0],
 	}
-	clear(e.lines[:cap(e.lines)]) // the lines' strings are the caller's
+	clear(e.lines[:cap(e.lines)])     // the lines' strings are the caller's
+	clear(e.applied[:cap(e.applied)]) // and the reasons are the quote's
 	*e = scratch
 	engines.Put(e)
 }
@@ -136,7 +137,11 @@ type engine struct {
 	flags   []bool
 	track   []bool
 
-	q        pos.Quote
+	q pos.Quote
+	// applied is the array e.q.Applied grows in while the basket is priced;
+	// the quote gets a copy of exactly its length (finish), so a basket on
+	// which a hundred rules apply leaves one slice of garbage, not eight.
+	applied  []pos.Applied
 	alloc    allocator
 	birthday bool // the customer is inside a birthday rule's window
 	// firsts are the rules that took a class of which one rule applies per
@@ -241,7 +246,7 @@ func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now ti
 	e.q = pos.Quote{
 		Currency:       rs.Currency.Code,
 		Subtotal:       e.subtotal,
-		Applied:        make([]pos.Applied, 0, 8),
+		Applied:        e.applied[:0],
 		RulesetVersion: rs.Version,
 	}
 	return e
@@ -450,6 +455,8 @@ func (e *engine) finish() {
 		}
 	}
 	e.q.Total = e.subtotal - e.q.Discount
+	e.applied = e.q.Applied
+	e.q.Applied = append(make([]pos.Applied, 0, len(e.q.Applied)), e.q.Applied...)
 	if e.q.PointsEarned > 0 && e.p.expiry != nil {
 		e.q.PointsExpire = e.p.expiry.PointsExpire(e.now.t)
 	}
