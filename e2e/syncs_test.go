@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/till"
 )
 
@@ -38,34 +39,12 @@ func BenchmarkSyncsPerSale(b *testing.B) {
 }
 
 func benchSyncs(b *testing.B, clients int) {
-	work := b.TempDir()
-	dataDir := filepath.Join(work, "tilld")
-	newHQ(b, work, dataDir)
-	apiAddr := freeAddr(b)
-	conf := filepath.Join(work, "tilld.toml")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "data_dir = %q\nlisten = %q\nlog_level = \"warn\"\n", dataDir, apiAddr), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(bin("tilld"), "run", "--config", conf)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	api := apiClient(apiAddr, dataDir)
+	api, tilld := benchTill(b)
 	ctx := context.Background()
-	waitFor(b, 30*time.Second, "tilld online with the rules", func() bool {
-		st, err := api.Status(ctx)
-		return err == nil && st.Online && st.RulesetVersion > 0
-	})
 	cards := []string{"2000000000015", "2000000000022", "2000000000039", ""}
 
-	trace := filepath.Join(work, "strace.out")
-	st := exec.Command("strace", "-f", "-qq", "-c", "-e", "trace=fdatasync,fsync", "-o", trace, "-p", strconv.Itoa(cmd.Process.Pid))
+	trace := filepath.Join(b.TempDir(), "strace.out")
+	st := exec.Command("strace", "-f", "-qq", "-c", "-e", "trace=fdatasync,fsync", "-o", trace, "-p", strconv.Itoa(tilld.Process.Pid))
 	if err := st.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -129,4 +108,33 @@ func straceCalls(b *testing.B, path string, names ...string) map[string]int {
 		}
 	}
 	return got
+}
+
+// benchTill starts tillhq and an enrolled tilld as processes of their own
+// and returns tilld's local API client once it is online with the rules.
+func benchTill(b *testing.B) (*localapi.Client, *exec.Cmd) {
+	work := b.TempDir()
+	dataDir := filepath.Join(work, "tilld")
+	newHQ(b, work, dataDir)
+	apiAddr := freeAddr(b)
+	conf := filepath.Join(work, "tilld.toml")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "data_dir = %q\nlisten = %q\nlog_level = \"warn\"\n", dataDir, apiAddr), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin("tilld"), "run", "--config", conf)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	api := apiClient(apiAddr, dataDir)
+	waitFor(b, 30*time.Second, "tilld online with the rules", func() bool {
+		st, err := api.Status(context.Background())
+		return err == nil && st.Online && st.RulesetVersion > 0
+	})
+	return api, cmd
 }

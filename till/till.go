@@ -4,6 +4,7 @@
 package till
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -624,6 +625,11 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	}
 	now := t.opts.Now()
 	var greeting string // shown to the customer, never stored: it carries their name
+	// priced is the sale as last priced, and pricedBody its bytes: when they
+	// are what the ledger recorded, the answer is built from the struct
+	// rather than by decoding the bytes just encoded from it.
+	var priced pos.Sale
+	var pricedBody []byte
 	lreq := ledger.SaleRequest{ID: req.ID, Digest: sha256.Sum256(canon), Card: req.Card, OfflineSince: t.offlineSince(now)}
 	digest := hex.EncodeToString(lreq.Digest[:])
 	rcpt, err := t.opts.Ledger.RecordSale(lreq,
@@ -641,11 +647,13 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 				return ledger.Priced{}, err
 			}
 			greeting, q.Greeting = q.Greeting, ""
-			body, err := json.Marshal(pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q, Request: digest,
-				Inputs: pos.NewSaleInputs(req.Basket, acctp, wall)})
+			priced = pos.Sale{ID: req.ID, Card: req.Card, At: at, Quote: q, Request: digest,
+				Inputs: pos.NewSaleInputs(req.Basket, acctp, wall)}
+			body, err := json.Marshal(priced)
 			if err != nil {
 				return ledger.Priced{}, err
 			}
+			pricedBody = body
 			return ledger.Priced{Body: body, Spend: q.Total, PointsDelta: q.PointsEarned - q.PointsRedeemed,
 				RulesetVersion: a.version, RulesetHash: a.hash}, nil
 		})
@@ -653,7 +661,9 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 		return SaleResult{}, false, fmt.Errorf("record sale %s: %w", req.ID, err)
 	}
 	res = SaleResult{Seq: rcpt.Seq, EventID: rcpt.EventID, ReceiptCode: ReceiptCode(rcpt.EventID, rcpt.Hash)}
-	if err := json.Unmarshal(rcpt.Body, &res.Sale); err != nil {
+	if !rcpt.Replayed && bytes.Equal(rcpt.Body, pricedBody) {
+		res.Sale = priced
+	} else if err := json.Unmarshal(rcpt.Body, &res.Sale); err != nil {
 		return SaleResult{}, false, fmt.Errorf("record sale %s: stored body: %w", req.ID, err)
 	}
 	res.Greeting = greeting

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -16,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tilld/tilld/bench/floor"
 	bolt "go.etcd.io/bbolt"
-	_ "modernc.org/sqlite"
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/ledger"
@@ -246,51 +244,23 @@ func openBoltCommit(b *testing.B, dir string) func(int64) error {
 
 // openFsyncCommit is one 4 KiB write and fdatasync: the disk's floor.
 func openFsyncCommit(b *testing.B, dir string) func(int64) error {
-	f, err := os.OpenFile(filepath.Join(dir, "sync"), os.O_RDWR|os.O_CREATE, 0o600)
+	commit, closeFile, err := floor.Fsync4K(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { f.Close() })
-	page := make([]byte, 4096)
-	return func(i int64) error {
-		page[0] = byte(i)
-		if _, err := f.WriteAt(page, (i%256)*4096); err != nil {
-			return err
-		}
-		return fdatasync(f)
-	}
+	b.Cleanup(func() { closeFile() })
+	return commit
 }
 
 // openSQLiteCommit inserts the sale's event (the same bytes) into SQLite in WAL
 // mode with synchronous=FULL, one transaction per insert.
 func openSQLiteCommit(b *testing.B, dir string) func(int64) error {
-	w := oneSaleWrites(b)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "events.sqlite")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+	commit, closeDB, err := floor.SQLite(dir, oneSaleWrites(b).event)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY, event BLOB NOT NULL)`); err != nil {
-		b.Fatal(err)
-	}
-	var mode string
-	var sync int
-	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		b.Fatalf("journal_mode %q, %v; want wal", mode, err)
-	}
-	if err := db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
-		b.Fatalf("synchronous %d, %v; want 2 (FULL)", sync, err)
-	}
-	ins, err := db.Prepare(`INSERT INTO events (seq, event) VALUES (?, ?)`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ins.Close() })
-	return func(i int64) error {
-		_, err := ins.Exec(i+1, w.event)
-		return err
-	}
+	b.Cleanup(func() { closeDB() })
+	return commit
 }
 
 // saleWrites are the keys' values one sale writes into the ledger's buckets.

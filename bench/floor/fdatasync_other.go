@@ -1,6 +1,6 @@
 //go:build !linux
 
-package ledgerbench
+package floor
 
 import "os"
 
