@@ -10,11 +10,13 @@ import (
 	"syscall"
 
 	"github.com/tilld/tilld/daemon"
+	"github.com/tilld/tilld/internal/gctune"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	gctune.ForLatency()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tilld:", err)
 		os.Exit(daemon.ExitCodeOf(err)) // one code per class: `tilld --help` lists them
