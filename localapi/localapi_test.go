@@ -56,7 +56,7 @@ kind = "tiers"
 const testToken = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	till    *till.Till
 	client  *localapi.Client
 	srv     *httptest.Server
@@ -74,19 +74,27 @@ func (e *env) handlerWithHeartbeat(d time.Duration) http.Handler {
 	return localapi.Handler(localapi.Options{Till: e.till, Heartbeat: d, Token: testToken})
 }
 
-func newEnv(t *testing.T, rules string) *env {
+func newEnv(t testing.TB, rules string) *env {
 	t.Helper()
 	return newEnvWith(t, rules, nil)
 }
 
 // newEnvWith is newEnv with the till's options changed by opt (when not nil).
-func newEnvWith(t *testing.T, rules string, opt func(*till.Options)) *env {
+func newEnvWith(t testing.TB, rules string, opt func(*till.Options)) *env {
+	t.Helper()
+	return newEnvLedger(t, rules, opt, ledger.Options{})
+}
+
+// newEnvLedger is newEnvWith with the ledger's options (its terminal and
+// clock are the till's).
+func newEnvLedger(t testing.TB, rules string, opt func(*till.Options), lopts ledger.Options) *env {
 	t.Helper()
 	topts := till.Options{Terminal: "T1"}
 	if opt != nil {
 		opt(&topts) // the ledger and the till share the clock
 	}
-	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1", Now: topts.Now})
+	lopts.Terminal, lopts.Now = "T1", topts.Now
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), lopts)
 	if err != nil {
 		t.Fatal(err)
 	}
