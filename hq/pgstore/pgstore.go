@@ -177,8 +177,12 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 		refund_count = t.refund_count + $8, refund_total = t.refund_total + $9,
 		currency = CASE WHEN t.currency = '' THEN $7 ELSE t.currency END`,
 		terminal, epoch.ID, int64(x.Next.Seq), x.Next.Hash, count, total, c.Currency, refunds, refunded)
-	queueReturns(b, terminal, x.Sales)
-	byCard, cards := hq.SalesByCard(x.Sales)
+	sales, err := reconcileClaims(ctx, tx, b, terminal, x.Sales)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reconcile returns on a receipt's word: %w", err)
+	}
+	queueReturns(b, terminal, sales)
+	byCard, cards := hq.SalesByCard(sales)
 	var accounts []cardRow
 	if len(cards) > 0 {
 		queueLockKnownCards(b, cards, s.known.newCards(cards), &accounts)
