@@ -500,6 +500,33 @@ func addForeignReturns(stored []byte, lines []pos.ReturnLine) ([]byte, error) {
 	return encodeReturns(r), nil
 }
 
+// ForeignReturnedHere returns how many units of each line of the sale at
+// seq of another terminal refunds recorded here returned, as far as they
+// counted (a ledger counts the lines its refunds named); nil when none did.
+func (l *Ledger) ForeignReturnedHere(terminal string, seq uint64) ([]int64, error) {
+	var out []int64
+	err := l.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReturns)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(foreignReturnsKey(terminal, seq))
+		if v == nil {
+			return nil
+		}
+		var r returnsRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("%w: returns of sale %s/%d: %v", ErrCorrupt, terminal, seq, err)
+		}
+		out = r.Lines
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("returns of sale %s/%d: %w", terminal, seq, err)
+	}
+	return out, nil
+}
+
 // RefundReplayed returns the receipt of the refund recorded under id, with
 // Replayed set, when there is one with digest; ok is false when there is
 // none, and the error ErrConflict when it was recorded with another digest.

@@ -74,10 +74,11 @@ func (c *ReceiptClaim) Validate() error {
 
 // Sale is the sale the claim describes, as discount.Refund reads one: id
 // and card as given, the claimed lines at their numbers, and every line the
-// claim does not list one unit of nothing (no return may take it: Lines
-// name claimed lines only).
-func (c *ReceiptClaim) Sale(id, currency string) Sale {
-	n := 0
+// claim does not list, up to line len(returned) at least, units of nothing
+// (no return may take them: a return on a claim names claimed lines only):
+// as many as returned counts of it, at least one.
+func (c *ReceiptClaim) Sale(id, currency string, returned []int64) Sale {
+	n := len(returned)
 	for _, l := range c.Lines {
 		n = max(n, l.Line)
 	}
@@ -85,7 +86,11 @@ func (c *ReceiptClaim) Sale(id, currency string) Sale {
 	s.Currency = currency
 	s.Lines = make([]PricedLine, n)
 	for i := range s.Lines {
-		s.Lines[i] = PricedLine{Line: Line{SKU: "?", Qty: 1}}
+		q := int64(1)
+		if i < len(returned) {
+			q = min(max(q, returned[i]), MaxQty)
+		}
+		s.Lines[i] = PricedLine{Line: Line{SKU: "?", Qty: q}}
 	}
 	for _, l := range c.Lines {
 		s.Lines[l.Line-1] = PricedLine{Line: Line{SKU: l.SKU, Qty: l.Qty}, Amount: l.Paid, Total: l.Paid, Points: l.Points, Redeemed: l.Redeemed}

@@ -244,7 +244,12 @@ func (t *Till) refundOnClaim(req RefundRequest, lreq ledger.RefundRequest, termi
 				Problem: fmt.Sprintf("line %d is not in the claim: say what the receipt prints of it in claim.lines", r.Line)}
 		}
 	}
-	body, err := json.Marshal(claim.Sale(req.Receipt, a.rs.Currency.Code))
+	// The lines this till's returns of the sale counted, claimed then.
+	here, err := t.opts.Ledger.ForeignReturnedHere(terminal, seq)
+	if err != nil {
+		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+	}
+	body, err := json.Marshal(claim.Sale(req.Receipt, a.rs.Currency.Code, here))
 	if err != nil {
 		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
 	}
