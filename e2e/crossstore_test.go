@@ -284,6 +284,7 @@ func testOfflineCrossStoreReturns(t *testing.T, pgURL string) {
 		t.Errorf("return excess report: %+v, want one over-return of 300.00 RUB", ex.Returns)
 	}
 	out = run(t, bin("tillhq"), "report", "return-excess", "--admin", h.adminURL)
+	t.Logf("tillhq report return-excess:\n%s", out)
 	if !strings.Contains(out, "over_return") || !strings.Contains(out, "300.00 RUB") || !strings.Contains(out, sale.ReceiptCode) {
 		t.Errorf("tillhq report return-excess:\n%s", out)
 	}
