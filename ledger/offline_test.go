@@ -91,4 +91,3 @@ func TestOfflineRefundLimits(t *testing.T) {
 		t.Errorf("a sixth tea of a receipt of five: %v, want ErrOverReturn", err)
 	}
 }
-
