@@ -27,6 +27,25 @@ points = 1
 per = "100.00"
 `
 
+// tillProc is a running tilld: its API address and client.
+type tillProc struct {
+	addr string
+	api  *localapi.Client
+}
+
+// onlineTill enrolls terminal of store with h, starts its tilld and waits
+// until it is online with rules.
+func onlineTill(t *testing.T, h *hqProc, work, store, terminal string) tillProc {
+	t.Helper()
+	e := h.enrollTill(t, work, store, terminal, "")
+	start(t, "tilld", "run", "--config", e.conf)
+	waitFor(t, 15*time.Second, terminal+" online with rules", func() bool {
+		st, err := e.api.Status(context.Background())
+		return err == nil && st.RulesetVersion > 0 && st.Online
+	})
+	return tillProc{e.addr, e.api}
+}
+
 // TestCrossStoreReturns: a sale at one store taken back at the tills of two
 // others through the real binaries, by the receipt code printed with it.
 // Online, each asks HQ for the sale and for what the others returned of it
@@ -39,21 +58,7 @@ func TestCrossStoreReturns(t *testing.T) {
 	work := t.TempDir()
 	h := launchHQ(t, work, []byte(crossStoreRules), "")
 	ctx := context.Background()
-	type tillProc struct {
-		addr string
-		api  *localapi.Client
-	}
-	startTill := func(store, terminal string) tillProc {
-		e := h.enrollTill(t, work, store, terminal, "")
-		addr, api := e.addr, e.api
-		start(t, "tilld", "run", "--config", e.conf)
-		waitFor(t, 15*time.Second, terminal+" online with rules", func() bool {
-			st, err := api.Status(ctx)
-			return err == nil && st.RulesetVersion > 0 && st.Online
-		})
-		return tillProc{addr, api}
-	}
-	t1, t2, t3 := startTill("S1", "S1-T1"), startTill("S2", "S2-T1"), startTill("S3", "S3-T1")
+	t1, t2, t3 := onlineTill(t, h, work, "S1", "S1-T1"), onlineTill(t, h, work, "S2", "S2-T1"), onlineTill(t, h, work, "S3", "S3-T1")
 	const card = "2000000000015"
 	sale, code, err := t1.api.Sale(ctx, till.SaleRequest{ID: "s1", Basket: pos.Basket{Card: card, Lines: []pos.Line{
 		{SKU: "tea", Qty: 2, UnitPrice: 300_00}, {SKU: "coffee", Qty: 1, UnitPrice: 1000_00}}}})
@@ -163,20 +168,7 @@ func testOfflineCrossStoreReturns(t *testing.T, pgURL string) {
 	work := t.TempDir()
 	h := launchHQ(t, work, []byte(offlineReturnRules), pgURL)
 	ctx := context.Background()
-	type tillProc struct {
-		addr string
-		api  *localapi.Client
-	}
-	startTill := func(store, terminal string) tillProc {
-		e := h.enrollTill(t, work, store, terminal, "")
-		start(t, "tilld", "run", "--config", e.conf)
-		waitFor(t, 15*time.Second, terminal+" online with rules", func() bool {
-			st, err := e.api.Status(ctx)
-			return err == nil && st.RulesetVersion > 0 && st.Online
-		})
-		return tillProc{e.addr, e.api}
-	}
-	a, b, c := startTill("S1", "S1-T1"), startTill("S2", "S2-T1"), startTill("S3", "S3-T1")
+	a, b, c := onlineTill(t, h, work, "S1", "S1-T1"), onlineTill(t, h, work, "S2", "S2-T1"), onlineTill(t, h, work, "S3", "S3-T1")
 	const card = "2000000000015"
 	sale, code, err := a.api.Sale(ctx, till.SaleRequest{ID: "s1", Basket: pos.Basket{Card: card, Lines: []pos.Line{
 		{SKU: "tea", Qty: 2, UnitPrice: 300_00}, {SKU: "coffee", Qty: 1, UnitPrice: 1000_00}}}})
