@@ -192,6 +192,13 @@ func testOfflineCrossStoreReturns(t *testing.T, pgURL string) {
 		return a.Account
 	}
 	waitFor(t, 30*time.Second, "HQ to hold the sale", func() bool { return hqAccount().Points == 16 })
+	// HQ up: a mistyped code is refused, the receipt's word or not.
+	typo := sale.ReceiptCode[:len(sale.ReceiptCode)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(sale.ReceiptCode, "0")]
+	var apiErr *localapi.APIError
+	if _, _, err := b.api.Refund(ctx, till.RefundRequest{ID: "b-typo", Receipt: typo, Lines: []pos.ReturnLine{{Line: 1, Qty: 1}},
+		Claim: &pos.ReceiptClaim{Card: card, Lines: []pos.ClaimLine{{Line: 1, SKU: "tea", Qty: 2, Paid: 600_00, Points: 6}}}}); !errors.As(err, &apiErr) || apiErr.Code != "no_sale_at_hq" {
+		t.Errorf("S2 online, a mistyped receipt code with the receipt's word: %v, want no_sale_at_hq", err)
+	}
 
 	h.proc.stop(t)
 	for _, tp := range []tillProc{b, c} {
@@ -209,7 +216,6 @@ func testOfflineCrossStoreReturns(t *testing.T, pgURL string) {
 			Claim: &pos.ReceiptClaim{Card: card, Lines: []pos.ClaimLine{claim}}})
 		return r, err
 	}
-	var apiErr *localapi.APIError
 	// Without the receipt's word, no return; with it, one tea at S2 (tillctl).
 	if _, _, err := b.api.Refund(ctx, till.RefundRequest{ID: "b0", Receipt: sale.ReceiptCode, Lines: []pos.ReturnLine{{Line: 1, Qty: 1}}}); !errors.As(err, &apiErr) || apiErr.Code != "sale_unreachable" {
 		t.Errorf("S2 offline, no claim: %v, want sale_unreachable", err)

@@ -400,6 +400,8 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code (sales older than the ledger keeps are returned through HQ).")
 	case errors.Is(err, till.ErrOtherTerminal):
 		wire.WriteError(w, http.StatusUnprocessableEntity, "other_terminal", "The receipt is of a sale made at another till: return it there.")
+	case errors.Is(err, till.ErrSaleNotAtHQ):
+		wire.WriteError(w, http.StatusNotFound, "no_sale_at_hq", "HQ holds no sale under this receipt code: check the code. A sale its till has not uploaded yet can be returned once it has.")
 	case errors.Is(err, till.ErrSaleUnreachable):
 		a.Logger.Warn(op, "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "sale_unreachable", "The receipt is of a sale made at another till, and HQ cannot tell it now (offline, or the sale is not uploaded yet): return it at that till, try again later, or, where the rules allow returns without HQ, send what the receipt says of the lines returned (claim).")

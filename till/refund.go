@@ -32,6 +32,11 @@ var (
 	// terminal, and HQ could not be asked for it or does not hold it (not
 	// uploaded yet); returns of other tills' sales offline are not taken.
 	ErrSaleUnreachable = errors.New("HQ cannot tell the sale made at another terminal")
+	// ErrSaleNotAtHQ: HQ answered that it holds no sale under the receipt
+	// code (mistyped, or not uploaded yet by its till), or sent another
+	// one: FetchSale wraps it so that the return is not taken on the
+	// receipt's word either.
+	ErrSaleNotAtHQ = errors.New("HQ holds no sale under the receipt code")
 	// ErrNoOfflineReturns: HQ cannot tell the sale made at another
 	// terminal, the request carries what its receipt says, and the rules
 	// take no return on a receipt's word ([limits] offline_return unset).
@@ -137,6 +142,9 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			ctx, cancel := context.WithTimeout(context.Background(), limit)
 			a, err := t.opts.FetchSale(ctx, req.Receipt)
 			cancel()
+			if errors.Is(err, ErrSaleNotAtHQ) {
+				return RefundResult{}, false, fmt.Errorf("receipt %s: %w", req.Receipt, err)
+			}
 			if err != nil && req.Claim != nil {
 				return t.refundOnClaim(req, lreq, terminal, seq, err)
 			}
