@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -208,4 +210,122 @@ func reconcile(terminal string, f SaleFacts, e event.Event, ok bool, returned []
 	slices.Sort(x.Reasons)
 	x.Reasons = slices.Compact(x.Reasons)
 	return applied, x
+}
+
+// PendingClaim is a refund a till took on a receipt's word whose sale the
+// store did not hold when it stored the refund (wire.ExcessNoSale): it
+// applied nothing then, and keeps the refund until the sale arrives
+// (ResolvePending). Terminal is the till that took it.
+type PendingClaim struct {
+	Terminal string
+	Facts    SaleFacts
+}
+
+// pendingJSON is how a store keeps a PendingClaim.
+type pendingJSON struct {
+	Terminal     string            `json:"terminal"`
+	Seq          uint64            `json:"seq"`
+	At           time.Time         `json:"at"`
+	RefundID     string            `json:"refund"`
+	SaleID       string            `json:"sale_id"`
+	SaleTerminal string            `json:"sale_terminal"`
+	SaleSeq      uint64            `json:"sale_seq"`
+	Card         string            `json:"card,omitempty"`
+	Currency     string            `json:"currency"`
+	Total        money.Amount      `json:"total"`
+	Back         money.Amount      `json:"back"`
+	Earned       int64             `json:"earned"`
+	Redeemed     int64             `json:"redeemed"`
+	Returned     []pos.ReturnLine  `json:"returned"`
+	Claim        *pos.ReceiptClaim `json:"claim"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (p PendingClaim) MarshalJSON() ([]byte, error) {
+	f := p.Facts
+	return json.Marshal(pendingJSON{Terminal: p.Terminal, Seq: f.Seq, At: f.At, RefundID: f.RefundID, SaleID: f.SaleID,
+		SaleTerminal: f.SaleTerminal, SaleSeq: f.SaleSeq, Card: f.Card, Currency: f.Currency, Total: f.Total, Back: f.Back,
+		Earned: f.Earned, Redeemed: f.Redeemed, Returned: f.Returned, Claim: f.Claim})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *PendingClaim) UnmarshalJSON(b []byte) error {
+	var j pendingJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if j.Claim == nil {
+		return fmt.Errorf("a pending claim without its claim")
+	}
+	*p = PendingClaim{Terminal: j.Terminal, Facts: SaleFacts{Refund: true, Seq: j.Seq, At: j.At, RefundID: j.RefundID, SaleID: j.SaleID,
+		SaleTerminal: j.SaleTerminal, SaleSeq: j.SaleSeq, Card: j.Card, Currency: j.Currency, Total: j.Total, Back: j.Back,
+		Earned: j.Earned, Redeemed: j.Redeemed, Returned: j.Returned, Claim: j.Claim}}
+	return nil
+}
+
+// Pending returns the refunds among facts, stored from terminal, that
+// ReconcileClaims reported in excess as wire.ExcessNoSale: to keep until
+// their sales arrive.
+func Pending(terminal string, facts []SaleFacts, excess []wire.ReturnExcess) []PendingClaim {
+	var out []PendingClaim
+	for _, x := range excess {
+		if !slices.Equal(x.Reasons, []string{wire.ExcessNoSale}) {
+			continue
+		}
+		for _, f := range facts {
+			if f.Refund && f.Claim != nil && f.Seq == x.Seq {
+				out = append(out, PendingClaim{Terminal: terminal, Facts: f})
+			}
+		}
+	}
+	return out
+}
+
+// Resolved is a pending claim reconciled now that its sale arrived: Facts
+// to add to the accounts and to the count of returns from Terminal, and
+// Excess, the report that replaces its no_sale one (nil: none).
+type Resolved struct {
+	Terminal string
+	Seq      uint64
+	Facts    SaleFacts
+	Excess   *wire.ReturnExcess
+}
+
+// ResolvePending reconciles pending claims (in the order they were stored)
+// against their sale, which lookup now finds, as ReconcileClaims would have
+// had the sale arrived first: each after the ones before it.
+func ResolvePending(pending []PendingClaim, lookup SaleLookup) ([]Resolved, error) {
+	var out []Resolved
+	var done []SaleFacts
+	for _, p := range pending {
+		facts, excess, err := ReconcileClaims(p.Terminal, []SaleFacts{p.Facts}, func(saleTerminal string, saleSeq uint64) (event.Event, bool, []int64, error) {
+			e, ok, returned, err := lookup(saleTerminal, saleSeq)
+			if err != nil || !ok {
+				return e, ok, returned, err
+			}
+			returned = slices.Clone(returned)
+			for _, d := range done {
+				if d.SaleTerminal != saleTerminal || d.SaleSeq != saleSeq {
+					continue
+				}
+				for _, l := range d.Returned {
+					for len(returned) < l.Line {
+						returned = append(returned, 0)
+					}
+					returned[l.Line-1] += l.Qty
+				}
+			}
+			return e, true, returned, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		r := Resolved{Terminal: p.Terminal, Seq: p.Facts.Seq, Facts: facts[0]}
+		if len(excess) > 0 {
+			r.Excess = &excess[0]
+		}
+		done = append(done, facts[0])
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -115,6 +115,45 @@ func runReturnExcess(t *testing.T, newStore func(t *testing.T) hq.Store) {
 			}
 		}
 	})
+	t.Run("ReturnExcessBeforeSale", func(t *testing.T) {
+		// HQ was down; the returns reach it before their sale: nothing is
+		// applied until the sale arrives, then what the sale allows.
+		s := newStore(t)
+		sale := excessSale(card)
+		receipt := pos.ReceiptCode(sale.ID, sale.Hash)
+		a := ClaimEvent("S2-T1", 1, "", "S1-T1", 1, receipt, ClaimSpec{Card: card, Line: 1, Qty: 1, Back: 300_00, Reversed: 3})
+		b := ClaimEvent("S3-T1", 1, "", "S1-T1", 1, receipt, ClaimSpec{Card: card, Line: 1, Qty: 2, Back: 600_00, Reversed: 6})
+		for _, u := range []struct {
+			terminal string
+			e        event.Event
+		}{{"S2-T1", a}, {"S3-T1", b}, {"S2-T1", a}} {
+			if _, err := s.Append(ctx, u.terminal, []event.Event{u.e}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := s.ReturnExcesses(ctx)
+		if err != nil || len(rep) != 2 || !slices.Equal(rep[0].Reasons, []string{wire.ExcessNoSale}) || !slices.Equal(rep[1].Reasons, []string{wire.ExcessNoSale}) {
+			t.Fatalf("before the sale: %+v, %v; want two no_sale rows", rep, err)
+		}
+		for range 2 { // exactly once
+			if _, err := s.Append(ctx, "S1-T1", []event.Event{sale}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := account(t, s); got.Points != 10 || got.LifetimeSpend != 1000_00 {
+			t.Errorf("the card once the sale arrived: %d points, spend %d; want 10 and 1000.00 (two teas back)", got.Points, got.LifetimeSpend)
+		}
+		if got, err := s.Returned(ctx, "S1-T1", 1, ""); err != nil || !slices.Equal(got, []int64{2}) {
+			t.Errorf("Returned = %v, %v; want [2]", got, err)
+		}
+		if got, err := s.Returned(ctx, "S1-T1", 1, "S3-T1"); err != nil || !slices.Equal(got, []int64{1}) {
+			t.Errorf("Returned except S3 = %v, %v; want [1]: S2's", got, err)
+		}
+		rep, err = s.ReturnExcesses(ctx)
+		if err != nil || len(rep) != 1 || rep[0].Terminal != "S3-T1" || !slices.Equal(rep[0].Reasons, []string{wire.ExcessOverReturn}) || rep[0].Excess != 300_00 {
+			t.Errorf("after the sale: %+v, %v; want S3's over-return of 300.00 alone", rep, err)
+		}
+	})
 	t.Run("ReturnExcessRace", func(t *testing.T) {
 		// Two tills upload at once returns of the sale's one coffee: one
 		// is applied, the other is in the report, whichever came first.

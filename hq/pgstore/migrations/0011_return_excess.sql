@@ -10,3 +10,14 @@ CREATE TABLE return_excess (
     sale_seq      bigint NOT NULL,
     report        jsonb NOT NULL
 );
+
+-- Returns on a receipt's word whose sale HQ did not hold when it stored them
+-- (hq.PendingClaim, as JSON): reconciled when the sale arrives, then deleted.
+CREATE TABLE pending_claims (
+    sale_terminal text COLLATE "C" NOT NULL,
+    sale_seq      bigint NOT NULL,
+    terminal      text COLLATE "C" NOT NULL,
+    seq           bigint NOT NULL,
+    claim         jsonb NOT NULL,
+    PRIMARY KEY (sale_terminal, sale_seq, terminal, seq)
+);
