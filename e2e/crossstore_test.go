@@ -27,10 +27,13 @@ points = 1
 per = "100.00"
 `
 
-// tillProc is a running tilld: its API address and client.
+// tillProc is a running tilld: its API address and client, its config
+// and process.
 type tillProc struct {
 	addr string
 	api  *localapi.Client
+	conf string
+	proc *proc
 }
 
 // onlineTill enrolls terminal of store with h, starts its tilld and waits
@@ -38,12 +41,12 @@ type tillProc struct {
 func onlineTill(t *testing.T, h *hqProc, work, store, terminal string) tillProc {
 	t.Helper()
 	e := h.enrollTill(t, work, store, terminal, "")
-	start(t, "tilld", "run", "--config", e.conf)
+	p := start(t, "tilld", "run", "--config", e.conf)
 	waitFor(t, 15*time.Second, terminal+" online with rules", func() bool {
 		st, err := e.api.Status(context.Background())
 		return err == nil && st.RulesetVersion > 0 && st.Online
 	})
-	return tillProc{e.addr, e.api}
+	return tillProc{e.addr, e.api, e.conf, p}
 }
 
 // TestCrossStoreReturns: a sale at one store taken back at the tills of two
@@ -150,7 +153,9 @@ offline_returns_per_day = "1500.00"
 // roubles); both take back the same tea, one more than was sold. HQ back,
 // each return is uploaded exactly once, and HQ applies to the card only
 // what the sale allows (all of it back: no points, no spend), and reports
-// the excess (the admin API, tillhq report return-excess, the audit). On
+// the excess (the admin API, tillhq report return-excess, the audit). A
+// return that reaches HQ before its sale (made at S1 while HQ was down, S1
+// kept down) applies nothing until the sale comes, then what it allows. On
 // the embedded store and on PostgreSQL.
 func TestOfflineCrossStoreReturns(t *testing.T) {
 	for _, store := range []string{"bolt", "postgres"} {
@@ -252,6 +257,18 @@ func testOfflineCrossStoreReturns(t *testing.T, pgURL string) {
 	if _, err := refund(c, "c2", tea, 1); !errors.As(err, &apiErr) || apiErr.Code != "over_return" {
 		t.Errorf("S3 a third tea of a receipt of two: %v, want over_return", err)
 	}
+	// S1 sells a tea offline, S3 takes it back on its receipt's word, and
+	// S1 stays down until S3's return is at HQ: the return waits there for
+	// its sale.
+	sale2, code, err := a.api.Sale(ctx, till.SaleRequest{ID: "s2", Basket: pos.Basket{Card: card, Lines: []pos.Line{{SKU: "tea", Qty: 1, UnitPrice: 300_00}}}})
+	if err != nil || code != http.StatusCreated || sale2.PointsEarned != 3 {
+		t.Fatalf("offline sale at S1: %d %v", code, err)
+	}
+	if r, _, err := c.api.Refund(ctx, till.RefundRequest{ID: "c3", Receipt: sale2.ReceiptCode,
+		Claim: &pos.ReceiptClaim{Card: card, Lines: []pos.ClaimLine{{Line: 1, SKU: "tea", Qty: 1, Paid: 300_00, Points: 3}}}}); err != nil || r.Back != 300_00 {
+		t.Errorf("S3 returns S1's offline sale: %+v %v", r, err)
+	}
+	a.proc.stop(t)
 
 	h.start(t)
 	var rep wire.SalesReport
@@ -261,21 +278,38 @@ func testOfflineCrossStoreReturns(t *testing.T, pgURL string) {
 		for _, ts := range rep.Terminals {
 			n[ts.Terminal] = ts.Refunds
 		}
-		return n["S2-T1"] == 2 && n["S3-T1"] == 1
+		return n["S2-T1"] == 2 && n["S3-T1"] == 2
+	})
+	var ex wire.ReturnExcessReport
+	getJSON(wire.PathReportReturnExcess, &ex)
+	if !slices.ContainsFunc(ex.Returns, func(x wire.ReturnExcess) bool {
+		return x.Refund == "c3" && slices.Equal(x.Reasons, []string{wire.ExcessNoSale})
+	}) {
+		t.Errorf("before S1 uploads its sale, S3's return of it: %+v, want no_sale", ex.Returns)
+	}
+	a.proc = start(t, "tilld", "run", "--config", a.conf)
+	waitFor(t, 60*time.Second, "HQ to hold S1's offline sale", func() bool {
+		getJSON(wire.PathReportSales, &rep)
+		for _, ts := range rep.Terminals {
+			if ts.Terminal == "S1-T1" {
+				return ts.Count == 2
+			}
+		}
+		return false
 	})
 	// Exactly once, and the card gets back what the sale allows: the whole
 	// sale, no more (16 points and 1 600.00 RUB of spend off, to zero).
 	getJSON(wire.PathReportSales, &rep)
 	for _, ts := range rep.Terminals {
-		if want := map[string]int64{"S1-T1": 0, "S2-T1": 2, "S3-T1": 1}[ts.Terminal]; ts.Refunds != want {
+		if want := map[string]int64{"S1-T1": 0, "S2-T1": 2, "S3-T1": 2}[ts.Terminal]; ts.Refunds != want {
 			t.Errorf("%s: %d refunds at HQ, want %d", ts.Terminal, ts.Refunds, want)
 		}
 	}
 	if acct := hqAccount(); acct.Points != 0 || acct.LifetimeSpend != 0 {
 		t.Errorf("the card at HQ: %d points, spend %d; want 0 and 0: the whole sale back, no more", acct.Points, acct.LifetimeSpend)
 	}
-	// One tea too many went back: 300.00 RUB, in the report.
-	var ex wire.ReturnExcessReport
+	// One tea too many went back: 300.00 RUB, in the report; the return
+	// that came before its sale was reconciled when the sale came.
 	getJSON(wire.PathReportReturnExcess, &ex)
 	if len(ex.Returns) != 1 || ex.Returns[0].Excess != 300_00 || !slices.Equal(ex.Returns[0].Reasons, []string{wire.ExcessOverReturn}) ||
 		ex.Returns[0].SaleTerminal != "S1-T1" || ex.Returns[0].Receipt != sale.ReceiptCode {
