@@ -14,9 +14,10 @@ const PathReportReturnExcess = "/v1/report/return-excess"
 // Why a return taken on a receipt's word differs from its sale
 // (ReturnExcess.Reasons).
 const (
-	// ExcessNoSale: HQ holds no sale under the receipt code (never
-	// uploaded when the return was, or a code that names none): nothing
-	// of the return was applied to any card.
+	// ExcessNoSale: HQ holds no sale under the receipt code (not uploaded
+	// when the return was, or a code that names none): nothing of the
+	// return is applied to any card; when the sale comes, the return is
+	// reconciled against it and this report replaced.
 	ExcessNoSale = "no_sale"
 	// ExcessOverReturn: the return took back units the sale did not sell
 	// or other returns (at any till, a race before upload among them) had
