@@ -174,7 +174,14 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 	if cfg.HQ != "" {
 		topts.OnSale = func() { d.fwd.Kick() }
 		topts.Lookup = func(ctx context.Context, card string) error { return d.fwd.Lookup(ctx, card) }
-		topts.FetchSale = func(ctx context.Context, receipt string) (wire.SaleAnswer, error) { return d.fwd.Sale(ctx, receipt) }
+		topts.FetchSale = func(ctx context.Context, receipt string) (wire.SaleAnswer, error) {
+			a, err := d.fwd.Sale(ctx, receipt)
+			var se *hqclient.StatusError
+			if errors.As(err, &se) && se.Status < 500 || errors.Is(err, forward.ErrBadSaleAnswer) {
+				err = fmt.Errorf("%w: %w", till.ErrSaleNotAtHQ, err) // HQ answered: no return on the receipt's word
+			}
+			return a, err
+		}
 		topts.Link = func() till.Link {
 			s := d.fwd.Status()
 			return till.Link{Online: s.Online, LastSync: s.LastSync, LastError: s.LastError, Problem: s.Problem}

@@ -392,6 +392,7 @@ func (rs *Ruleset) checkLimits(bad, warn reporter) {
 	if l.OfflinePointsPerDay < 0 || l.OfflinePointsPerDay > maxPoints {
 		bad("limits.offline_points_per_day", "must be between 0 (no limit) and %d, got %d", maxPoints, l.OfflinePointsPerDay)
 	}
+	rs.checkOfflineReturns(bad)
 	seen := map[string]int{}
 	for j, f := range l.Floors {
 		at := func(k string) string { return fmt.Sprintf("limits.floor[%d].%s", j+1, k) }
@@ -630,4 +631,31 @@ func compareRules(ra, rb *Rule) int {
 		return 1
 	}
 	return strings.Compare(ra.ID, rb.ID)
+}
+
+// checkOfflineReturns checks the limits of returns taken offline on a
+// receipt's word (Limits.OfflineReturn): both set or neither, each
+// positive and at most a basket's worth, one return within the day's.
+func (rs *Ruleset) checkOfflineReturns(bad reporter) {
+	l := &rs.Limits
+	const one, day = "limits.offline_return", "limits.offline_returns_per_day"
+	ok := true
+	for _, a := range []struct {
+		field string
+		v     money.Amount
+	}{{one, l.OfflineReturn}, {day, l.OfflineReturnsPerDay}} {
+		if a.v < 0 || a.v > pos.MaxUnitPrice {
+			bad(a.field, "must be between 0 and %s, got %s", rs.Currency.Format(pos.MaxUnitPrice), rs.Currency.Format(a.v))
+			ok = false
+		}
+	}
+	switch {
+	case !ok:
+	case l.OfflineReturn > 0 && l.OfflineReturnsPerDay == 0:
+		bad(day, "missing; offline_return is set, so say how much all returns taken offline at one till may give back in a day, e.g. offline_returns_per_day = %q", rs.Currency.Format(l.OfflineReturn*5))
+	case l.OfflineReturn == 0 && l.OfflineReturnsPerDay > 0:
+		bad(one, "missing; offline_returns_per_day is set, so say how much one return taken offline may give back, e.g. offline_return = %q", rs.Currency.Format(min(l.OfflineReturnsPerDay, l.OfflineReturnsPerDay/5+1)))
+	case l.OfflineReturn > l.OfflineReturnsPerDay:
+		bad(one, "%s is above offline_returns_per_day (%s): one return could give back more than a whole day allows", rs.Currency.Format(l.OfflineReturn), rs.Currency.Format(l.OfflineReturnsPerDay))
+	}
 }

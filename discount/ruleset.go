@@ -55,6 +55,13 @@ type Limits struct {
 	// OfflinePointsPerDay is the most points a card may redeem per day on
 	// one terminal while that terminal is offline (pos.Account.Offline).
 	OfflinePointsPerDay int64
+	// OfflineReturn is the most money one return may give back while the
+	// terminal cannot ask HQ for the sale it returns (a sale of another
+	// terminal, taken back on what its receipt says); OfflineReturnsPerDay
+	// the most all such returns at one terminal may give back in a day.
+	// Zero (both unset): no such return is taken. Both or neither are set.
+	OfflineReturn        money.Amount
+	OfflineReturnsPerDay money.Amount
 }
 
 // Floor is the lowest unit price discounts may bring a SKU down to.

@@ -377,8 +377,18 @@ func (a *Auditor) Step(ctx context.Context) (worked bool, err error) {
 			return AuditResult{}, err
 		}
 		var r AuditResult
+		var excess []wire.ReturnExcess // read once, when a refund on a receipt's word is in the batch
 		for i := range b.Events {
 			e := &b.Events[i]
+			if e.Type == event.TypeRefund && isClaim(e.Body) {
+				if excess == nil {
+					if excess, err = a.opts.Store.ReturnExcesses(ctx); err != nil {
+						return AuditResult{}, err
+					}
+				}
+				r.add(e.Seq, AuditClaim(b.Epoch, *e, excessOf(excess, b.Terminal, e.Seq)))
+				continue
+			}
 			if e.Type == event.TypeRefund {
 				sale, err := a.saleOf(ctx, b, i)
 				if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/event"
@@ -128,4 +129,58 @@ func (a *Auditor) saleOf(ctx context.Context, b AuditBatch, i int) (*event.Event
 		return nil, nil
 	}
 	return &evs[0], nil
+}
+
+// isClaim reports whether a refund body says the till took it on a
+// receipt's word (pos.Refund.Claim).
+func isClaim(body []byte) bool {
+	var r struct {
+		Claim json.RawMessage `json:"claim"`
+	}
+	return json.Unmarshal(body, &r) == nil && len(r.Claim) > 0 && string(r.Claim) != "null"
+}
+
+// excessOf returns the report of the refund at seq of terminal's chain
+// among excess, nil when there is none.
+func excessOf(excess []wire.ReturnExcess, terminal string, seq uint64) *wire.ReturnExcess {
+	for i := range excess {
+		if excess[i].Terminal == terminal && excess[i].Seq == seq {
+			return &excess[i]
+		}
+	}
+	return nil
+}
+
+// AuditClaim audits refund event e, which a till took on a receipt's word
+// without its sale (pos.Refund.Claim): HQ reconciled it with the sale as it
+// stored it (ReconcileClaims), and x is what that found beyond what the
+// sale allows (nil: nothing, the receipt's word was the sale's). Each
+// difference is a finding: offline_excess for the money (Till: handed
+// back, HQ: what the sale allows), points_returned and points_reversed for
+// the points, and Detail names the reasons (no_sale, over_return, amounts,
+// card). It is pure, like AuditRefund.
+func AuditClaim(epoch string, e event.Event, x *wire.ReturnExcess) (a SaleAudit) {
+	a.Refund = true
+	var r pos.Refund
+	f := &wire.AuditFlag{Terminal: e.Terminal, Epoch: epoch, Seq: e.Seq, At: e.At, RulesetVersion: e.RulesetVersion}
+	if err := json.Unmarshal(e.Body, &r); err != nil {
+		f.Findings = append(f.Findings, wire.AuditFinding{Code: wire.AuditBadBody, Detail: err.Error()})
+		a.Flag = f
+		return a
+	}
+	if x == nil {
+		return a
+	}
+	f.Refund, f.SaleID, f.Currency = r.ID, r.SaleID, x.Currency
+	why := fmt.Sprintf("taken offline on the receipt's word (%s): %s; %d units claimed, %d the sale allowed",
+		strings.Join(x.Reasons, ", "), x.Receipt, x.ClaimedUnits, x.AppliedUnits)
+	f.Findings = append(f.Findings, wire.AuditFinding{Code: wire.AuditOfflineExcess, Till: int64(x.ClaimedBack), HQ: int64(x.AppliedBack), Detail: why})
+	if x.ClaimedPointsReturned != x.AppliedPointsReturned {
+		f.Findings = append(f.Findings, wire.AuditFinding{Code: wire.AuditPointsReturned, Till: x.ClaimedPointsReturned, HQ: x.AppliedPointsReturned})
+	}
+	if x.ClaimedPointsReversed != x.AppliedPointsReversed {
+		f.Findings = append(f.Findings, wire.AuditFinding{Code: wire.AuditPointsReversed, Till: x.ClaimedPointsReversed, HQ: x.AppliedPointsReversed})
+	}
+	a.Flag = f
+	return a
 }

@@ -74,6 +74,14 @@ type SaleFacts struct {
 	SaleTerminal string           `json:"-"`
 	SaleSeq      uint64           `json:"-"`
 	Returned     []pos.ReturnLine `json:"-"`
+	// Claim is set for a refund a till took on a receipt's word, without
+	// the sale (pos.Refund.Claim): ReconcileClaims replaces what it adds to
+	// the card by what the sale allows. RefundID, SaleID (the receipt code
+	// then) and Seq (the refund event's) name it in the excess report.
+	Claim    *pos.ReceiptClaim `json:"-"`
+	RefundID string            `json:"-"`
+	SaleID   string            `json:"-"`
+	Seq      uint64            `json:"-"`
 }
 
 // ApplyLots applies the sale or refund to the lots of a card whose Points
@@ -115,9 +123,12 @@ type refundFacts struct {
 	SaleAt   time.Time       `json:"sale_at"`
 	// The sale: its terminal (absent: the refund's) and seq, and the units
 	// returned of its lines.
-	SaleTerminal string           `json:"sale_terminal"`
-	SaleSeq      uint64           `json:"sale_seq"`
-	Lines        []pos.ReturnLine `json:"lines"`
+	SaleTerminal string            `json:"sale_terminal"`
+	SaleSeq      uint64            `json:"sale_seq"`
+	Lines        []pos.ReturnLine  `json:"lines"`
+	Claim        *pos.ReceiptClaim `json:"claim"`
+	ID           string            `json:"id"`
+	SaleID       string            `json:"sale_id"`
 }
 
 // decodeRefundFacts reads a refund body as the SaleFacts it adds up as.
@@ -131,7 +142,7 @@ func decodeRefundFacts(body []byte) (SaleFacts, error) {
 	}
 	return SaleFacts{Card: r.Card, Currency: r.Currency, Total: -r.Spend, Earned: -r.Reversed, Redeemed: -r.Returned,
 		Refund: true, Back: r.Back, ReturnedLots: r.Lots, SaleAt: r.SaleAt,
-		SaleTerminal: r.SaleTerminal, SaleSeq: r.SaleSeq, Returned: r.Lines}, nil
+		SaleTerminal: r.SaleTerminal, SaleSeq: r.SaleSeq, Returned: r.Lines, Claim: r.Claim, RefundID: r.ID, SaleID: r.SaleID}, nil
 }
 
 // eventFacts reads what the reports and accounts add up of each type of
@@ -228,7 +239,7 @@ func Extend(terminal string, w Watermark, held HeldFunc, events []event.Event) (
 				return x, &event.ChainError{Terminal: terminal, Seq: e.Seq,
 					Err: fmt.Errorf("%w: %s body: %v", ErrBrokenChain, e.Type, err)}
 			}
-			s.At = e.At
+			s.At, s.Seq = e.At, e.Seq
 			if s.Refund && s.SaleTerminal == "" {
 				s.SaleTerminal = terminal
 			}

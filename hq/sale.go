@@ -82,3 +82,17 @@ func (s *Server) sale(w http.ResponseWriter, r *http.Request) {
 		wire.WriteJSON(w, http.StatusOK, a)
 	}
 }
+
+// reportReturnExcess answers wire.PathReportReturnExcess.
+func (s *Server) reportReturnExcess(w http.ResponseWriter, r *http.Request) {
+	x, err := s.opts.Store.ReturnExcesses(r.Context())
+	if err != nil {
+		s.log.Error("return excess report", "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		return
+	}
+	if x == nil {
+		x = []wire.ReturnExcess{}
+	}
+	wire.WriteJSON(w, http.StatusOK, wire.ReturnExcessReport{Returns: x})
+}

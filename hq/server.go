@@ -133,6 +133,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathAdminTerminals, s.addTerminal)
 	mux.HandleFunc("GET "+wire.PathReportSales, s.reportSales)
 	mux.HandleFunc("GET "+wire.PathReportOverdrafts, s.reportOverdrafts)
+	mux.HandleFunc("GET "+wire.PathReportReturnExcess, s.reportReturnExcess)
 	mux.HandleFunc("GET "+wire.PathReportAudit, s.reportAudit)
 	s.loyaltyRoutes(mux)
 	mux.HandleFunc("GET "+PathReportNPS, s.reportNPS)

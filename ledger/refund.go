@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 )
 
@@ -49,7 +50,51 @@ type RefundRequest struct {
 	// own returns of the sale, and bounds the refund by both.
 	Foreign         *event.Event
 	ForeignReturned []int64
+	// Offline, when set, says Foreign is not HQ's copy of the sale but the
+	// sale as the customer's receipt describes it (pos.ReceiptClaim.Sale):
+	// HQ could not be asked. The refund's money back is then bounded by
+	// its limits, counting every such refund recorded here since its Since.
+	Offline *OfflineLimits
 }
+
+// OfflineLimits bound the refunds a ledger takes on a receipt's word
+// (RefundRequest.Offline): the money one may give back (Back of the body),
+// and all of them recorded since Since (the start of the terminal's day).
+type OfflineLimits struct {
+	PerReturn, PerDay money.Amount
+	Since             time.Time
+}
+
+// OfflineLimitError is a refund on a receipt's word beyond its limits: Limit
+// names the ruleset key (offline_return or offline_returns_per_day), Max its
+// value, Used what refunds on a receipt's word gave back since the day
+// began (for the day's limit), Asked what this one would give back.
+type OfflineLimitError struct {
+	Limit            string
+	Currency         string
+	Max, Used, Asked money.Amount
+}
+
+// ErrOfflineLimit is what every *OfflineLimitError wraps.
+var ErrOfflineLimit = errors.New("beyond the limits of returns taken without HQ")
+
+func (e *OfflineLimitError) Error() string {
+	d := func(a money.Amount) string { return money.Display(a, e.Currency) }
+	if e.Limit == LimitOfflineReturn {
+		return fmt.Sprintf("%v: %s: the return gives back %s, %s over the %s one return may give back without HQ",
+			ErrOfflineLimit, e.Limit, d(e.Asked), d(e.Asked-e.Max), d(e.Max))
+	}
+	return fmt.Sprintf("%v: %s: the return gives back %s and returns without HQ gave back %s today: %s over the %s a day allows",
+		ErrOfflineLimit, e.Limit, d(e.Asked), d(e.Used), d(e.Used+e.Asked-e.Max), d(e.Max))
+}
+
+func (e *OfflineLimitError) Unwrap() error { return ErrOfflineLimit }
+
+// The ruleset keys an OfflineLimitError names.
+const (
+	LimitOfflineReturn        = "offline_return"
+	LimitOfflineReturnsPerDay = "offline_returns_per_day"
+)
 
 // foreignReturnsPrefix begins the returns bucket's keys of the sales of
 // other terminals: the prefix, the terminal, NUL and the seq (8 bytes,
@@ -98,6 +143,8 @@ func (req RefundRequest) validate() error {
 	case req.Foreign != nil && (req.SaleID != "" || req.SaleSeq != 0 || req.Foreign.Type != event.TypeSale || req.Foreign.Seq == 0 || req.Foreign.Terminal == ""):
 		return &pos.InputError{Field: "sale", Problem: "a sale of another terminal is named by its event alone"}
 	case req.Foreign != nil:
+	case req.Offline != nil:
+		return &pos.InputError{Field: "sale", Problem: "a return on a receipt's word names a sale of another terminal"}
 	case (req.SaleID == "") == (req.SaleSeq == 0):
 		return &pos.InputError{Field: "sale", Problem: "name the sale by its id or by its seq, one of them"}
 	case len(req.SaleID) > MaxSaleIDLen || strings.HasPrefix(req.SaleID, "\x00"):
@@ -205,6 +252,9 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 	if req.Foreign != nil {
 		sale, foreign = *req.Foreign, req.Foreign.Terminal
 		rkey = foreignReturnsKey(sale.Terminal, sale.Seq)
+		if req.Offline != nil && len(req.ForeignReturned) > 0 {
+			return Receipt{}, &pos.InputError{Field: "sale", Problem: "a return on a receipt's word knows nothing of other tills' returns"}
+		}
 	} else {
 		var err error
 		if sale, err = findSale(tx, m, req); err != nil {
@@ -227,6 +277,11 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 				decode = decodeForeignReturns
 			}
 			r, err := decode(v, len(sl.Lines))
+			if foreign != "" && err != nil && errors.Is(err, errLinesBeyond) {
+				// Returns here on a receipt's word named lines the sale
+				// does not have: HQ reconciles those; none can follow.
+				return Receipt{}, fmt.Errorf("%w: %v", ErrOverReturn, err)
+			}
 			if err != nil {
 				return Receipt{}, fmt.Errorf("%w: returns of sale %d: %v", ErrCorrupt, sale.Seq, err)
 			}
@@ -288,6 +343,11 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 	}
 	if err := facts.says(sale.Seq, card, returned, before); err != nil {
 		return Receipt{}, fmt.Errorf("price: %w", err)
+	}
+	if req.Offline != nil {
+		if err := checkOffline(tx, m, req.Offline, body); err != nil {
+			return Receipt{}, err
+		}
 	}
 	if facts.SaleTerminal != foreign {
 		return Receipt{}, fmt.Errorf("price: the refund body names the sale's terminal %q, not %q", facts.SaleTerminal, foreign)
@@ -362,12 +422,61 @@ func decodeForeignReturns(b []byte, lines int) (returnsRecord, error) {
 		return returnsRecord{}, fmt.Errorf("decode returns: %w", err)
 	}
 	if len(r.Lines) > lines {
-		return returnsRecord{}, fmt.Errorf("decode returns: %d lines counted for a sale of %d", len(r.Lines), lines)
+		return returnsRecord{}, fmt.Errorf("%w: %d lines counted for a sale of %d", errLinesBeyond, len(r.Lines), lines)
 	}
 	for len(r.Lines) < lines {
 		r.Lines = append(r.Lines, 0)
 	}
 	return r, nil
+}
+
+// errLinesBeyond: a count of another terminal's sale's returns names more
+// lines than the sale has (returns taken on a receipt's word).
+var errLinesBeyond = errors.New("decode returns: lines beyond the sale's")
+
+// offlineBody is what checkOffline reads of a refund body.
+type offlineBody struct {
+	Currency string          `json:"currency"`
+	Back     money.Amount    `json:"back"`
+	Claim    json.RawMessage `json:"claim"`
+}
+
+// checkOffline checks that a refund on a receipt's word, body, stays within
+// lim, counting the refunds on a receipt's word recorded since lim.Since
+// (events are recorded in time order).
+func checkOffline(tx *bolt.Tx, m *meta, lim *OfflineLimits, body []byte) error {
+	var b offlineBody
+	if err := json.Unmarshal(body, &b); err != nil || len(b.Claim) == 0 || string(b.Claim) == "null" {
+		return fmt.Errorf("price: a refund on a receipt's word whose body carries no claim (%v)", err)
+	}
+	if b.Back > lim.PerReturn {
+		return &OfflineLimitError{Limit: LimitOfflineReturn, Currency: b.Currency, Max: lim.PerReturn, Asked: b.Back}
+	}
+	var used money.Amount
+	events := tx.Bucket(bucketEvents)
+	for seq := m.lastSeq; seq > m.anchorSeq; seq-- {
+		e, err := decodeEvent(events.Get(u64(seq)))
+		if err != nil {
+			return fmt.Errorf("read event %d: %w", seq, err)
+		}
+		if e.At.Before(lim.Since) {
+			break
+		}
+		if e.Type != event.TypeRefund {
+			continue
+		}
+		var r offlineBody
+		if err := json.Unmarshal(e.Body, &r); err != nil {
+			return fmt.Errorf("%w: refund %d: %v", ErrCorrupt, seq, err)
+		}
+		if len(r.Claim) > 0 && string(r.Claim) != "null" {
+			used += r.Back
+		}
+	}
+	if used+b.Back > lim.PerDay {
+		return &OfflineLimitError{Limit: LimitOfflineReturnsPerDay, Currency: b.Currency, Max: lim.PerDay, Used: used, Asked: b.Back}
+	}
+	return nil
 }
 
 // addForeignReturns adds the lines a refund of another terminal's sale
@@ -389,6 +498,33 @@ func addForeignReturns(stored []byte, lines []pos.ReturnLine) ([]byte, error) {
 		r.Lines[l.Line-1] += l.Qty
 	}
 	return encodeReturns(r), nil
+}
+
+// ForeignReturnedHere returns how many units of each line of the sale at
+// seq of another terminal refunds recorded here returned, as far as they
+// counted (a ledger counts the lines its refunds named); nil when none did.
+func (l *Ledger) ForeignReturnedHere(terminal string, seq uint64) ([]int64, error) {
+	var out []int64
+	err := l.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReturns)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(foreignReturnsKey(terminal, seq))
+		if v == nil {
+			return nil
+		}
+		var r returnsRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("%w: returns of sale %s/%d: %v", ErrCorrupt, terminal, seq, err)
+		}
+		out = r.Lines
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("returns of sale %s/%d: %w", terminal, seq, err)
+	}
+	return out, nil
 }
 
 // RefundReplayed returns the receipt of the refund recorded under id, with

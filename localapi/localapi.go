@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
@@ -399,9 +400,21 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code (sales older than the ledger keeps are returned through HQ).")
 	case errors.Is(err, till.ErrOtherTerminal):
 		wire.WriteError(w, http.StatusUnprocessableEntity, "other_terminal", "The receipt is of a sale made at another till: return it there.")
+	case errors.Is(err, till.ErrSaleNotAtHQ):
+		wire.WriteError(w, http.StatusNotFound, "no_sale_at_hq", "HQ holds no sale under this receipt code: check the code. A sale its till has not uploaded yet can be returned once it has.")
 	case errors.Is(err, till.ErrSaleUnreachable):
 		a.Logger.Warn(op, "err", err)
-		wire.WriteError(w, http.StatusServiceUnavailable, "sale_unreachable", "The receipt is of a sale made at another till, and HQ cannot tell it now (offline, or the sale is not uploaded yet): return it at that till, or try again later.")
+		wire.WriteError(w, http.StatusServiceUnavailable, "sale_unreachable", "The receipt is of a sale made at another till, and HQ cannot tell it now (offline, or the sale is not uploaded yet): return it at that till, try again later, or, where the rules allow returns without HQ, send what the receipt says of the lines returned (claim).")
+	case errors.Is(err, till.ErrNoOfflineReturns):
+		a.Logger.Warn(op, "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "offline_returns_off", "The receipt is of a sale made at another till, HQ cannot tell it now, and the rules take no return on the receipt's word: return it at that till, or try again when HQ is back.")
+	case errors.Is(err, till.ErrOfflineLimit):
+		var le *ledger.OfflineLimitError
+		msg := "The return is beyond what the rules allow without HQ."
+		if errors.As(err, &le) {
+			msg = offlineLimitText(le)
+		}
+		wire.WriteError(w, http.StatusUnprocessableEntity, "offline_limit", msg)
 	case errors.Is(err, till.ErrRulesRefused):
 		a.Logger.Warn(op, "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "rules_refused", "Prices are not available: the rules stored on this till failed their security check. The till is fetching them from HQ again; call support if this lasts.")
@@ -431,6 +444,18 @@ func (a *api) fail(w http.ResponseWriter, op string, err error) {
 // cashierDetail is what err says after sentinel's own text: the detail a
 // cashier can act on (which line, how many), without the operation's
 // wrapping.
+// offlineLimitText says to the cashier which offline limit a return on a
+// receipt's word passes, and by how much.
+func offlineLimitText(e *ledger.OfflineLimitError) string {
+	d := func(a money.Amount) string { return money.Display(a, e.Currency) }
+	if e.Limit == ledger.LimitOfflineReturn {
+		return fmt.Sprintf("Without HQ, one return may give back at most %s (offline_return); this one would give back %s, %s too much. Return fewer units, or wait until HQ is back.",
+			d(e.Max), d(e.Asked), d(e.Asked-e.Max))
+	}
+	return fmt.Sprintf("Without HQ, returns at this till may give back at most %s a day (offline_returns_per_day); %s went back today, and this return would give back %s: %s too much. Wait until HQ is back.",
+		d(e.Max), d(e.Used), d(e.Asked), d(e.Used+e.Asked-e.Max))
+}
+
 func cashierDetail(err, sentinel error) string {
 	msg := err.Error()
 	if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {

@@ -36,7 +36,7 @@ func newMetrics(t *till.Till) *metrics {
 			Name: "tilld_sales_total", Help: "Sale requests, by outcome (recorded, replayed, conflict, bad_request, error).",
 		}, []string{"outcome"}),
 		refunds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tilld_refunds_total", Help: "Refund requests, by outcome (recorded, replayed, conflict, over_return, no_sale, bad_request, error).",
+			Name: "tilld_refunds_total", Help: "Refund requests, by outcome (recorded, replayed, conflict, over_return, no_sale, offline_limit, bad_request, error).",
 		}, []string{"outcome"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tilld_sale_commit_seconds",
@@ -143,6 +143,8 @@ func (m *metrics) observeRefund(replayed bool, err error) {
 		m.refunds.WithLabelValues("over_return").Inc()
 	case errors.Is(err, till.ErrNoSale):
 		m.refunds.WithLabelValues("no_sale").Inc()
+	case errors.Is(err, till.ErrOfflineLimit):
+		m.refunds.WithLabelValues("offline_limit").Inc()
 	default:
 		m.refunds.WithLabelValues(outcome(err)).Inc()
 	}

@@ -397,4 +397,9 @@ type Refund struct {
 	Spend money.Amount `json:"spend"`
 	// Request is the hex SHA-256 of the POS app's request, as in Sale.
 	Request string `json:"request,omitempty"`
+	// Claim, when set, is what the customer's receipt said of a sale of
+	// another terminal that the till could not look up (HQ out of reach):
+	// the refund was worked out from it, within the ruleset's offline
+	// limits, and HQ reconciles it against the sale.
+	Claim *ReceiptClaim `json:"claim,omitempty"`
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,19 @@ var (
 	// terminal, and HQ could not be asked for it or does not hold it (not
 	// uploaded yet); returns of other tills' sales offline are not taken.
 	ErrSaleUnreachable = errors.New("HQ cannot tell the sale made at another terminal")
+	// ErrSaleNotAtHQ: HQ answered that it holds no sale under the receipt
+	// code (mistyped, or not uploaded yet by its till), or sent another
+	// one: FetchSale wraps it so that the return is not taken on the
+	// receipt's word either.
+	ErrSaleNotAtHQ = errors.New("HQ holds no sale under the receipt code")
+	// ErrNoOfflineReturns: HQ cannot tell the sale made at another
+	// terminal, the request carries what its receipt says, and the rules
+	// take no return on a receipt's word ([limits] offline_return unset).
+	ErrNoOfflineReturns = errors.New("the rules take no return of another terminal's sale without HQ")
+	// ErrOfflineLimit: a return on a receipt's word would give back more
+	// than the rules' offline limits allow (a *ledger.OfflineLimitError
+	// says which limit and by how much).
+	ErrOfflineLimit = ledger.ErrOfflineLimit
 )
 
 // MaxReasonLen bounds a refund's reason, in bytes.
@@ -58,6 +72,11 @@ type RefundRequest struct {
 	// with a quantity. None: everything of the sale not returned yet.
 	Lines  []pos.ReturnLine `json:"lines,omitempty"`
 	Reason string           `json:"reason,omitempty"`
+	// Claim is what the customer's receipt says of the sale, for when the
+	// receipt names a sale of another terminal and HQ cannot be asked: the
+	// return is then taken on it, within the rules' offline limits
+	// (docs/rules.md, "Returns offline"). While HQ answers, it is ignored.
+	Claim *pos.ReceiptClaim `json:"claim,omitempty"`
 }
 
 // RefundResult is the answer to a recorded refund: the refund as stored,
@@ -123,6 +142,12 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			ctx, cancel := context.WithTimeout(context.Background(), limit)
 			a, err := t.opts.FetchSale(ctx, req.Receipt)
 			cancel()
+			if errors.Is(err, ErrSaleNotAtHQ) {
+				return RefundResult{}, false, fmt.Errorf("receipt %s: %w", req.Receipt, err)
+			}
+			if err != nil && req.Claim != nil {
+				return t.refundOnClaim(req, lreq, terminal, seq, err)
+			}
 			if err != nil {
 				return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s: %w", req.Receipt, ErrSaleUnreachable, terminal, err)
 			}
@@ -134,7 +159,24 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 	if lreq.Foreign == nil && t.opts.FetchSale != nil {
 		lreq.ForeignReturned = t.othersReturned(lreq)
 	}
+	return t.record(req, lreq, nil)
+}
+
+// record records the refund lreq asks for, worked out by
+// discount.RefundAfter from the sale the ledger finds (or lreq.Foreign).
+// claim is the receipt's word the sale was taken from, nil when it is the
+// sale itself; the refund event then carries the rules active now.
+func (t *Till) record(req RefundRequest, lreq ledger.RefundRequest, claim *pos.ReceiptClaim) (RefundResult, bool, error) {
 	digest := hex.EncodeToString(lreq.Digest[:])
+	var version int64
+	var hash string
+	if claim != nil {
+		a, err := t.active()
+		if err != nil {
+			return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+		}
+		version, hash = a.version, a.hash
+	}
 	rcpt, err := t.opts.Ledger.RecordRefund(lreq, func(se event.Event, returned []pos.ReturnLine, before []int64, _ pos.Account, at time.Time) (ledger.Priced, error) {
 		var sale pos.Sale
 		if err := json.Unmarshal(se.Body, &sale); err != nil {
@@ -149,17 +191,83 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			saleTerminal = se.Terminal
 		}
 		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At, SaleTerminal: saleTerminal,
-			Reason: req.Reason, Before: before, RefundQuote: rq, Spend: rq.Amount, Request: digest})
+			Reason: req.Reason, Before: before, RefundQuote: rq, Spend: rq.Amount, Request: digest, Claim: claim})
 		if err != nil {
 			return ledger.Priced{}, err
 		}
-		return ledger.Priced{Body: body, Spend: -rq.Amount, PointsDelta: rq.PointsReturned - rq.PointsReversed,
-			RulesetVersion: se.RulesetVersion, RulesetHash: se.RulesetHash}, nil
+		p := ledger.Priced{Body: body, Spend: -rq.Amount, PointsDelta: rq.PointsReturned - rq.PointsReversed,
+			RulesetVersion: se.RulesetVersion, RulesetHash: se.RulesetHash}
+		if claim != nil {
+			p.RulesetVersion, p.RulesetHash = version, hash
+		}
+		return p, nil
 	})
 	if err != nil {
 		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
 	}
 	return t.refunded(req.ID, rcpt)
+}
+
+// refundOnClaim records a return of the sale at seq of another terminal,
+// which HQ could not tell (fetchErr), on what the customer's receipt says
+// of it (req.Claim): within the rules' [limits] offline_return and
+// offline_returns_per_day, the money back counted on this till since the
+// start of its day, and the units of each receipt line bounded by what the
+// receipt says it sold, counting this till's returns of the sale. HQ
+// applies to the card what the sale itself allows and reports the rest.
+func (t *Till) refundOnClaim(req RefundRequest, lreq ledger.RefundRequest, terminal string, seq uint64, fetchErr error) (RefundResult, bool, error) {
+	a, err := t.active()
+	if err != nil {
+		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+	}
+	lim := a.rs.Limits
+	if lim.OfflineReturn <= 0 || lim.OfflineReturnsPerDay <= 0 {
+		return RefundResult{}, false, fmt.Errorf("receipt %s: %w (HQ: %v)", req.Receipt, ErrNoOfflineReturns, fetchErr)
+	}
+	claim := *req.Claim
+	claim.Lines = slices.Clone(claim.Lines)
+	if claim.Card, err = t.parseCard(claim.Card, ""); err != nil {
+		var in *pos.InputError
+		if errors.As(err, &in) {
+			in.Field = "claim." + in.Field
+		}
+		return RefundResult{}, false, err
+	}
+	if err := claim.Validate(); err != nil {
+		return RefundResult{}, false, err
+	}
+	if claim.Currency != "" && claim.Currency != a.rs.Currency.Code {
+		return RefundResult{}, false, &pos.InputError{Field: "claim.currency",
+			Problem: fmt.Sprintf("the receipt's amounts are in %s, this till sells in %s", claim.Currency, a.rs.Currency.Code)}
+	}
+	claim.Currency = a.rs.Currency.Code
+	if len(req.Lines) == 0 {
+		for _, l := range claim.Lines {
+			lreq.Lines = append(lreq.Lines, pos.ReturnLine{Line: l.Line, Qty: l.Qty})
+		}
+	}
+	for i, r := range req.Lines {
+		if !slices.ContainsFunc(claim.Lines, func(c pos.ClaimLine) bool { return c.Line == r.Line }) {
+			return RefundResult{}, false, &pos.InputError{Field: fmt.Sprintf("lines[%d].line", i+1),
+				Problem: fmt.Sprintf("line %d is not in the claim: say what the receipt prints of it in claim.lines", r.Line)}
+		}
+	}
+	// The lines this till's returns of the sale counted, claimed then.
+	here, err := t.opts.Ledger.ForeignReturnedHere(terminal, seq)
+	if err != nil {
+		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+	}
+	body, err := json.Marshal(claim.Sale(req.Receipt, a.rs.Currency.Code, here))
+	if err != nil {
+		return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+	}
+	lreq.Foreign = &event.Event{ID: fmt.Sprintf("%s-%d", terminal, seq), Terminal: terminal, Seq: seq, Type: event.TypeSale, Body: body}
+	now := t.opts.Now()
+	y, m, d := now.Date()
+	lreq.Offline = &ledger.OfflineLimits{PerReturn: lim.OfflineReturn, PerDay: lim.OfflineReturnsPerDay,
+		Since: time.Date(y, m, d, 0, 0, 0, 0, now.Location())}
+	t.log.Warn("return of another terminal's sale on its receipt's word: HQ cannot tell it", "refund", req.ID, "receipt", req.Receipt, "err", fetchErr)
+	return t.record(req, lreq, &claim)
 }
 
 // refunded is the answer to a refund recorded (or replayed) with rcpt.

@@ -77,7 +77,9 @@ type Options struct {
 	// with what other terminals returned of it, the answer checked
 	// (forward.Forwarder.Sale); nil: a stand-alone till, which takes back
 	// its own sales only. A refund waits for it at most FetchSaleTimeout
-	// (default 5 s).
+	// (default 5 s). An error wrapping ErrSaleNotAtHQ says HQ answered and
+	// holds no such sale; any other, that HQ could not be asked (then a
+	// return may be taken on the receipt's word, RefundRequest.Claim).
 	FetchSale        func(ctx context.Context, receipt string) (wire.SaleAnswer, error)
 	FetchSaleTimeout time.Duration
 }

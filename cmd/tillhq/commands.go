@@ -323,7 +323,7 @@ func reportCmd(stdout io.Writer) *cobra.Command {
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(sales, overdraftsCmd(stdout, &hqURL, &asJSON), auditCmd(stdout, &hqURL, &asJSON),
 		cadenceCmd(stdout, &hqURL, &asJSON), overdueCmd(stdout, &hqURL, &asJSON), segmentsCmd(stdout, &hqURL, &asJSON), clvCmd(stdout, &hqURL, &asJSON), kpiCmd(stdout, &hqURL, &asJSON), npsCmd(stdout, &hqURL, &asJSON),
-		adminLogCmd(stdout, &hqURL, &asJSON))
+		adminLogCmd(stdout, &hqURL, &asJSON), returnExcessCmd(stdout, &hqURL, &asJSON))
 	return cmd
 }
 

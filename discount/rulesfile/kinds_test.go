@@ -44,7 +44,7 @@ func TestParseChain(t *testing.T) {
 	if rs.Seed != "spring-2025" || rs.Version != 42 {
 		t.Errorf("seed %q version %d", rs.Seed, rs.Version)
 	}
-	wantLimits := discount.Limits{BasketDiscount: 5000, LineDiscount: 7000, OfflinePointsPerDay: 1000,
+	wantLimits := discount.Limits{BasketDiscount: 5000, LineDiscount: 7000, OfflinePointsPerDay: 1000, OfflineReturn: 3000_00, OfflineReturnsPerDay: 10000_00,
 		Floors: []discount.Floor{{SKU: "4600000000017", Price: 59_90}}}
 	if !reflect.DeepEqual(rs.Limits, wantLimits) {
 		t.Errorf("limits %+v", rs.Limits)
@@ -304,12 +304,33 @@ chance = "5%"
 			`line 5: effective: a time of day alone is not a moment`,
 			`line 8: limits.basket_discount: 0 % is ambiguous here; leave it out for no limit`,
 			`line 9: limits.offline_points_per_day: must be between 0 (no limit) and 1000000000, got -5`,
-			`line 10: limits.maximum: unknown key; [limits] has basket_discount, line_discount, offline_points_per_day, floor`,
+			`line 10: limits.maximum: unknown key; [limits] has basket_discount, line_discount, offline_points_per_day, offline_return, offline_returns_per_day, floor`,
 			`line 13: limits.floor[1].price: must be between 0 and 1000000000.00, got -1.00`,
 			`line 15: limits.floor[2].sku: duplicate; floor[1] has the same SKU`,
 			`line 23: rule "c" (#1): points_share: set round_to or points_share, not both`,
 			`line 25: rule "r" (#2): prize: missing; a ticket that wins, wins something`,
 			`line 28: rule "r" (#2): tickets: must be between 1 and 1000000000, got 0`,
+		}},
+		{"offline returns: one without the other", header + `
+[limits]
+offline_return = "3000.00"
+`, []string{
+			`line 5: limits.offline_returns_per_day: missing; offline_return is set, so say how much all returns taken offline at one till may give back in a day, e.g. offline_returns_per_day = "15000.00"`,
+		}},
+		{"offline returns: the day's below one return's", header + `
+[limits]
+offline_return = "3000.00"
+offline_returns_per_day = "2000"
+`, []string{
+			`line 6: limits.offline_return: 3000.00 is above offline_returns_per_day (2000.00): one return could give back more than a whole day allows`,
+		}},
+		{"offline returns: bad amounts", header + `
+[limits]
+offline_return = "-1"
+offline_returns_per_day = "100.001"
+`, []string{
+			`line 6: limits.offline_return: must be between 0 and 1000000000.00, got -1.00`,
+			`line 7: limits.offline_returns_per_day: amount "100.001" in RUB: more than 2 digits after the decimal point`,
 		}},
 		{"keys of other kinds", header + `
 [[rule]]

@@ -134,7 +134,7 @@ type reporter func(field, format string, args ...any)
 
 var (
 	topKeys    = []string{"schema", "version", "currency", "effective", "seed", "limits", "rule"}
-	limitKeys  = []string{"basket_discount", "line_discount", "offline_points_per_day", "floor"}
+	limitKeys  = []string{"basket_discount", "line_discount", "offline_points_per_day", "offline_return", "offline_returns_per_day", "floor"}
 	floorKeys  = []string{"sku", "price"}
 	kindsUsage = func() string {
 		names := make([]string, len(discount.Kinds))
@@ -214,6 +214,8 @@ func (d *decoder) limits(top reporter, m map[string]any, cur money.Currency) dis
 	l.BasketDiscount = d.share(top, m, "basket_discount", "limits.basket_discount", "leave it out for no limit")
 	l.LineDiscount = d.share(top, m, "line_discount", "limits.line_discount", "leave it out for no limit")
 	l.OfflinePointsPerDay = d.integer(top, m, "offline_points_per_day", "limits.offline_points_per_day")
+	l.OfflineReturn = d.amountOpt(top, m, "offline_return", "limits.offline_return", cur)
+	l.OfflineReturnsPerDay = d.amountOpt(top, m, "offline_returns_per_day", "limits.offline_returns_per_day", cur)
 	for j, f := range d.tableList(top, m, "floor", "limits.floor", "[[limits.floor]] tables with sku and price") {
 		at := func(k string) string { return fmt.Sprintf("limits.floor[%d].%s", j+1, k) }
 		d.unknown(top, f, floorKeys, at, "a floor")

@@ -289,13 +289,27 @@ func (s *Store) AppendEpoch(_ context.Context, terminal string, epoch event.Epoc
 		if st.Currency == "" {
 			st.Currency = c.Currency
 		}
-		if err := addSales(tx, terminal, x.Sales); err != nil {
+		sales, err := reconcileClaims(tx, terminal, x.Sales)
+		if err != nil {
+			return err
+		}
+		if err := addReturns(tx, terminal, sales); err != nil {
+			return err
+		}
+		resolved, err := resolvePending(tx, terminal, x)
+		if err != nil {
+			return err
+		}
+		for _, r := range resolved {
+			sales = append(sales, r.Facts) // after the sale they return
+			if err := addReturns(tx, r.Terminal, []hq.SaleFacts{r.Facts}); err != nil {
+				return err
+			}
+		}
+		if err := addSales(tx, terminal, sales); err != nil {
 			return err
 		}
 		if err := addFeedback(tx, epoch.ID, x.Feedback); err != nil {
-			return err
-		}
-		if err := addReturns(tx, terminal, x.Sales); err != nil {
 			return err
 		}
 		st.Epoch, st.Acked, st.Hash = epoch.ID, x.Next.Seq, x.Next.Hash

@@ -177,8 +177,19 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 		refund_count = t.refund_count + $8, refund_total = t.refund_total + $9,
 		currency = CASE WHEN t.currency = '' THEN $7 ELSE t.currency END`,
 		terminal, epoch.ID, int64(x.Next.Seq), x.Next.Hash, count, total, c.Currency, refunds, refunded)
-	queueReturns(b, terminal, x.Sales)
-	byCard, cards := hq.SalesByCard(x.Sales)
+	if err := lockSaleTerminals(ctx, tx, terminal, x.Sales); err != nil {
+		return 0, nil, err
+	}
+	sales, err := reconcileClaims(ctx, tx, b, terminal, x.Sales)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reconcile returns on a receipt's word: %w", err)
+	}
+	queueReturns(b, terminal, sales)
+	resolved, err := resolvePending(ctx, tx, b, terminal, x, sales)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reconcile returns on a receipt's word that came before their sale: %w", err)
+	}
+	byCard, cards := hq.SalesByCard(append(sales, resolved...))
 	var accounts []cardRow
 	if len(cards) > 0 {
 		queueLockKnownCards(b, cards, s.known.newCards(cards), &accounts)

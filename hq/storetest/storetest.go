@@ -251,4 +251,5 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 	runFeedback(t, newStore)
 	runLots(t, newStore)
 	runReturns(t, newStore)
+	runReturnExcess(t, newStore)
 }

@@ -41,6 +41,10 @@ const (
 	// AuditOverReturned: the refunds of the refund's sale, at every till,
 	// return more units of a line than were sold (Till: sold, HQ: returned).
 	AuditOverReturned = "over_returned"
+	// AuditOfflineExcess: a refund taken offline on a receipt's word gave
+	// back other than its sale allows (Till: the money handed back, HQ:
+	// what the sale allows; Detail: the reasons, as in ReturnExcess).
+	AuditOfflineExcess = "offline_excess"
 )
 
 // AuditFinding is one thing HQ's audit found wrong with a sale. For totals,
@@ -56,7 +60,7 @@ type AuditFinding struct {
 // IsMoney reports whether the finding's Till and HQ are amounts of money.
 func (f AuditFinding) IsMoney() bool {
 	switch f.Code {
-	case AuditTotal, AuditDiscount, AuditRefundAmount, AuditRefundBack, AuditRefundSpend:
+	case AuditTotal, AuditDiscount, AuditRefundAmount, AuditRefundBack, AuditRefundSpend, AuditOfflineExcess:
 		return true
 	}
 	return false
