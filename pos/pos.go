@@ -128,6 +128,12 @@ type Account struct {
 	// of the latest sale whose quote has BirthdayBonus. The engine pays the
 	// bonus once per birthday; zero: never.
 	BirthdayBonus time.Time `json:"birthday_bonus,omitzero"`
+	// LastFeedback is when the card last answered the NPS question at any
+	// till of the chain, as HQ knows it (hq.Server fills it in from the
+	// feedback tills uploaded): a till asks again only once the nps rule's
+	// period has passed since the latest of this and its own answers. Zero:
+	// never, or an HQ that does not say.
+	LastFeedback time.Time `json:"last_feedback,omitzero"`
 }
 
 // PointsLot is points earned together: they expire together.

@@ -123,7 +123,10 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 		}
-		return migrateChains(tx)
+		if err := migrateChains(tx); err != nil {
+			return err
+		}
+		return migrateLastFeedback(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -111,6 +111,18 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) hq.Store) {
 				t.Errorf("feedback %+v: %v, want %v", tc.f, got, tc.seqs)
 			}
 		}
+		// The latest answer of each card, whichever terminal took it
+		// (S1-T1's at seq 4 is later than S2-T1's at seq 2).
+		last, err := s.LastFeedback(ctx, []string{card, card2, "2000000000039", ""})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]time.Time{card: f1[0].At, card2: late}; !reflect.DeepEqual(last, want) {
+			t.Errorf("last feedback: %v, want %v", last, want)
+		}
+		if last, err := s.LastFeedback(ctx, nil); err != nil || len(last) != 0 {
+			t.Errorf("last feedback of no cards: %v %v", last, err)
+		}
 		// Feedback changes no account: the card's is its sales'.
 		a, err := s.Account(ctx, "", card)
 		if err != nil {
