@@ -156,9 +156,14 @@ type Profile struct {
 type InputError struct {
 	Field   string
 	Problem string
+	// Err is the cause when another package found it (a card number's
+	// *device.CardError), for errors.Is and errors.As; nil otherwise.
+	Err error
 }
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Problem }
+
+func (e *InputError) Unwrap() error { return e.Err }
 
 // Applied is one rule that changed the price or the points of a basket, with the
 // reason the till shows the customer.

@@ -693,7 +693,7 @@ func (t *Till) parseCard(number, cardType string) (string, error) {
 	}
 	c, err := device.ParseCard(number, device.CardKind(cardType), t.opts.Cards)
 	if err != nil {
-		return "", &pos.InputError{Field: "card", Problem: cardProblem(err)}
+		return "", &pos.InputError{Field: "card", Problem: cardProblem(err), Err: err}
 	}
 	return c.Number, nil
 }
@@ -779,6 +779,15 @@ func (t *Till) DeviceList(ctx context.Context) Devices {
 		}
 	}
 	return d
+}
+
+// Currency is the ISO 4217 code of the active rules' money, "" while the
+// till has none.
+func (t *Till) Currency() string {
+	if a := t.rules.Load().active; a != nil {
+		return a.rs.Currency.Code
+	}
+	return ""
 }
 
 // Status gathers the ledger's, the link's and the readers' state.
