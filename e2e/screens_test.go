@@ -519,6 +519,17 @@ func keyboardSignUp(t *testing.T, s *screensTill, tab context.Context) {
 	}
 }
 
+// cashierPage starts a screens till and opens its cashier's page in a
+// browser tab.
+func cashierPage(t *testing.T) (*screensTill, context.Context) {
+	t.Helper()
+	s := startScreensTill(t)
+	tab := browser(t)
+	open(t, tab, "http://"+s.addr+"/")
+	waitText(t, tab, "terminal", "the page", func(v string) bool { return v == "S1-T1" })
+	return s, tab
+}
+
 // TestScreensErrors: the POS app's failures reach the cashier's page in
 // the cashier's language, specific (which line, which field, how much,
 // money in major units with the currency), read from the DOM of headless
@@ -527,11 +538,8 @@ func keyboardSignUp(t *testing.T, s *screensTill, tab context.Context) {
 // sold, a receipt the till does not keep, and, with HQ stopped, another
 // till's receipt. Every code the API has renders in ru and en.
 func TestScreensErrors(t *testing.T) {
-	s := startScreensTill(t)
+	s, tab := cashierPage(t)
 	ctx := context.Background()
-	tab := browser(t)
-	open(t, tab, "http://"+s.addr+"/")
-	waitText(t, tab, "terminal", "the page", func(v string) bool { return v == "S1-T1" })
 	// shows runs a request of the POS app that must fail with code, and
 	// waits for the page to say want.
 	shows := func(code, want string, call func() error) {
@@ -612,11 +620,8 @@ func TestScreensErrors(t *testing.T) {
 // time the page had the greeting in its DOM. It logs p50, p99 and the
 // worst (docs/benchmarks.md); it asserts no time.
 func TestScreensScanLatency(t *testing.T) {
-	s := startScreensTill(t)
+	s, tab := cashierPage(t)
 	ctx := context.Background()
-	tab := browser(t)
-	open(t, tab, "http://"+s.addr+"/")
-	waitText(t, tab, "terminal", "the page", func(v string) bool { return v == "S1-T1" })
 	const n = 200
 	for i := range n {
 		card := []string{vasily, john}[i%2]
