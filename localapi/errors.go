@@ -33,7 +33,8 @@ type Problem struct {
 	// (not UTF-8 or control characters), json (not the field's type or
 	// not JSON), unknown_field, twice, empty (no lines), line_amount (qty ×
 	// unit_price too large), format, check_digit (a card), product (a
-	// product's code where a card was wanted).
+	// product's code where a card was wanted), chars, future, contact
+	// (pos.InputError.Reason).
 	Reason string `json:"reason,omitempty"`
 	// Line is the line at fault, from 1: of the basket, or of the sale a
 	// refund returns.
@@ -262,7 +263,13 @@ func (a *api) problemOf(op string, err error, b *pos.Basket) Problem {
 // request's values (b, nil when the request has no basket), not from the
 // error's words.
 func (a *api) inputProblem(p Problem, in *pos.InputError, b *pos.Basket) Problem {
-	p.Code, p.Message, p.Field = "bad_request", in.Error(), in.Field
+	p.Code, p.Message, p.Field, p.Reason = "bad_request", in.Error(), in.Field, in.Reason
+	switch in.Reason {
+	case "range":
+		p.Got, p.Min, p.Max = i64(in.Got), i64(in.Min), i64(in.Max)
+	case "too_long":
+		p.Got, p.Max = i64(in.Got), i64(in.Max)
+	}
 	if in.Field == "card" {
 		p.Code = "bad_card" // too long, or missing where a card is needed
 	}

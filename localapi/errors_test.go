@@ -67,6 +67,12 @@ func TestProblems(t *testing.T) {
 			localapi.Problem{Code: "no_such_sale", Op: "refund", Sale: "nope"}},
 		{"sale id reused", "/v1/sales", `{"id":"s1","lines":[{"sku":"tv","qty":2,"unit_price":100}]}`,
 			localapi.Problem{Code: "sale_id_reused", Op: "sale"}},
+		{"phone too short", "/v1/customers", `{"card":"2000000000022","name":"Мария","phone":"12","consent":true}`,
+			localapi.Problem{Code: "bad_request", Op: "customer", Field: "phone", Reason: "range", Got: n(2), Min: n(5), Max: n(15)}},
+		{"birthday in the future", "/v1/customers", `{"card":"2000000000022","name":"Мария","phone":"+7 900 111-22-33","birthday":"3000-01-01"}`,
+			localapi.Problem{Code: "bad_request", Op: "customer", Field: "birthday", Reason: "future"}},
+		{"name too long", "/v1/customers", `{"card":"2000000000022","name":"` + strings.Repeat("я", 60) + `","phone":"+7 900 111-22-33"}`,
+			localapi.Problem{Code: "bad_request", Op: "customer", Field: "name", Reason: "too_long", Got: n(120), Max: n(pos.MaxNameLen)}},
 		{"wrong type", "/v1/quote", `{"lines":[{"sku":"tea","qty":"two","unit_price":100}]}`,
 			localapi.Problem{Code: "bad_request", Op: "quote", Field: "lines.qty", Reason: "json"}},
 	}

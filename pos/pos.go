@@ -159,6 +159,12 @@ type InputError struct {
 	// Err is the cause when another package found it (a card number's
 	// *device.CardError), for errors.Is and errors.As; nil otherwise.
 	Err error
+	// Reason says how the field is wrong, for a screen to say it in the
+	// cashier's language ("" when only Problem says it): missing, too_long,
+	// text, chars, range (Got outside Min–Max), format, future, contact
+	// (neither phone nor e-mail).
+	Reason        string
+	Got, Min, Max int64
 }
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Problem }
