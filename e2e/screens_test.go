@@ -379,7 +379,9 @@ func TestScreens(t *testing.T) {
 	if err := chromedp.Do(cashier, chromedp.Click(chromedp.ID("su-consent")), chromedp.SetValue(chromedp.ID("su-phone"), "12"), chromedp.Click(chromedp.ID("su-submit"))); err != nil {
 		t.Fatal(err)
 	}
-	waitText(t, cashier, "signup-result", "the refusal in Russian", func(v string) bool { return v == "Проверьте поле «Телефон»: цифр 2, нужно от 5 до 15." })
+	waitText(t, cashier, "signup-result", "the refusal in Russian", func(v string) bool {
+		return v == "Проверьте поле «Телефон»: цифр 2, нужно от 5 до 15."
+	})
 	if err := chromedp.Do(cashier, chromedp.SetValue(chromedp.ID("su-phone"), "+7 900 765-43-21"), chromedp.Click(chromedp.ID("su-consent"))); err != nil {
 		t.Fatal(err)
 	}
