@@ -62,8 +62,6 @@ type Problem struct {
 	Terminal string `json:"terminal,omitempty"`
 	// Effective is when the waiting rules start (rules_not_yet).
 	Effective string `json:"effective,omitempty"`
-
-	status int
 }
 
 // Money is an amount in an error: minor units, the currency, and
@@ -114,11 +112,8 @@ var Codes = map[string]int{
 
 // writeProblem answers p with its code's status.
 func writeProblem(w http.ResponseWriter, p Problem) {
-	status := p.status
-	if status == 0 {
-		status = Codes[p.Code]
-	}
-	if status == 0 {
+	status, ok := Codes[p.Code]
+	if !ok {
 		status = http.StatusInternalServerError
 	}
 	wire.WriteJSON(w, status, p)
@@ -142,7 +137,7 @@ var unsaved = map[string]string{"sale": "The sale was", "refund": "The refund wa
 // it priced, the sale it named.
 type about struct {
 	basket *pos.Basket
-	sale   string // as the request named it: a sale id, "seq 17", a receipt code
+	sale   string // as the request named it: a sale id, "#17" (a seq), a receipt code
 	card   string // a card number as sent (masked in the Problem)
 }
 
@@ -171,7 +166,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, op string, err error,
 	if req.card != "" && p.Card == "" && (p.Code == "bad_card" || p.Code == "unknown_card") {
 		p.Card = pos.MaskCard(req.card)
 	}
-	if p.status >= 500 || Codes[p.Code] >= 500 {
+	if Codes[p.Code] >= 500 {
 		lvl := a.Logger.Error
 		if p.Code == "sale_unreachable" || p.Code == "rules_refused" {
 			lvl = a.Logger.Warn

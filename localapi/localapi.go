@@ -1,7 +1,8 @@
 // Package localapi is tilld's HTTP/JSON API for the POS app, the till page and
 // tillctl, bound to loopback and versioned under /v1/. Amounts are integer minor
-// units. Errors are {"code": ..., "error": ...} with a message a cashier can read;
-// internal detail goes to the log only.
+// units. Errors are Problems (errors.go): a stable code, an English message and
+// what was wrong and where, which the cashier's page says in the cashier's
+// language; internal detail goes to the log only.
 package localapi
 
 import (
