@@ -98,9 +98,10 @@ func TestFeedbackReachesHQOnce(t *testing.T) {
 }
 
 // TestNPSAskedOncePerChain: the NPS question is asked once per card and
-// period across the chain, not per till. A customer answers at S1-T1; HQ
-// holds the answer; S2-T1, in another store, scans the card, learns the
-// answer's time with the card's account and does not ask. Offline (HQ
+// period across the chain, not per till. S2-T1, in another store, has
+// scanned the card once; then the customer answers at S1-T1; HQ holds the
+// answer and moves the card in its change feed; S2-T1 learns the answer's
+// time from the feed, without another scan, and does not ask. Offline (HQ
 // stopped), S2-T1 still knows: 30 days on (--clock-offset) it does not ask;
 // 91 days on, past the rules' 90, it asks again.
 func TestNPSAskedOncePerChain(t *testing.T) {
@@ -133,34 +134,44 @@ func TestNPSAskedOncePerChain(t *testing.T) {
 		return res
 	}
 
-	a := enroll("S1", "S1-T1")
+	a, b := enroll("S1", "S1-T1"), enroll("S2", "S2-T1")
 	startTill(a, true)
+	pb := startTill(b, true)
 	if s := sell(a.api, "a-1"); !s.AskNPS {
 		t.Fatal("the card's first sale at S1-T1 does not ask the NPS question")
 	}
-	nine := 9
-	if _, code, err := a.api.Feedback(ctx, till.FeedbackRequest{Sale: "a-1", Score: &nine}); err != nil || code != http.StatusCreated {
-		t.Fatalf("feedback at S1-T1: %d %v", code, err)
-	}
-	waitFor(t, 30*time.Second, "the answer at HQ", func() bool {
+	waitFor(t, 30*time.Second, "the sale at HQ", func() bool {
 		st, err := a.api.Status(ctx)
 		return err == nil && st.Outbox == 0
 	})
-	if s := sell(a.api, "a-2"); s.AskNPS {
-		t.Error("S1-T1 asks again right after the answer")
-	}
-
-	b := enroll("S2", "S2-T1")
-	pb := startTill(b, true)
+	// S2-T1 scans the card once: HQ sends it the card's changes from now on.
 	if err := b.api.Present(ctx, "front", card); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 15*time.Second, "HQ's account of the card at S2-T1", func() bool {
 		c, err := b.api.Account(ctx, card)
-		return err == nil && c.Sales >= 1
+		return err == nil && c.Sales == 1 && c.LastFeedback.IsZero()
+	})
+
+	nine := 9
+	fb, code, err := a.api.Feedback(ctx, till.FeedbackRequest{Sale: "a-1", Score: &nine})
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("feedback at S1-T1: %d %v", code, err)
+	}
+	if c, err := a.api.Account(ctx, card); err != nil || !c.LastFeedback.Equal(fb.At) {
+		t.Errorf("S1-T1's account of the card: last_feedback %s %v, want %s", c.LastFeedback, err, fb.At)
+	}
+	// The change feed brings the answer's time to S2-T1; no scan there,
+	// and no other event of the card meanwhile.
+	waitFor(t, 30*time.Second, "the answer's time at S2-T1", func() bool {
+		c, err := b.api.Account(ctx, card)
+		return err == nil && c.LastFeedback.Equal(fb.At)
 	})
 	if s := sell(b.api, "b-1"); s.AskNPS {
 		t.Error("S2-T1 asks a customer who answered at S1-T1 today")
+	}
+	if s := sell(a.api, "a-2"); s.AskNPS {
+		t.Error("S1-T1 asks again right after the answer")
 	}
 
 	// HQ down: S2-T1 keeps what it learnt.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -60,6 +61,24 @@ type Feedbacks interface {
 	// the time of its latest answer at any terminal (Feedback.At); cards
 	// that never answered are not in the map.
 	LastFeedback(ctx context.Context, cards []string) (map[string]time.Time, error)
+}
+
+// CardsChanged returns the cards (sorted, once each) whose accounts an
+// upload changes: those of its sales and those of its answers. An answer
+// moves its card in the change feed although it changes no figure, so that
+// the tills that have seen the card learn its new last_feedback
+// (pos.Account.LastFeedback) without scanning it.
+func CardsChanged(sales []SaleFacts, fs []Feedback) []string {
+	_, cards := SalesByCard(sales)
+	for _, f := range fs {
+		if f.Card != "" {
+			if _, found := slices.BinarySearch(cards, f.Card); !found {
+				cards = append(cards, f.Card)
+				slices.Sort(cards)
+			}
+		}
+	}
+	return cards
 }
 
 // withLastFeedback sets pos.Account.LastFeedback of the accounts HQ sends

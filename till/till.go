@@ -398,6 +398,10 @@ type Customer struct {
 	// Holder is the registered card holder; nil when nobody registered the
 	// card or the customer was forgotten.
 	Holder *pos.CardHolder `json:"holder,omitempty"`
+	// LastFeedback is when the card last answered the NPS question, here
+	// or, as HQ last said, at any till of the chain (Till.AskNPS); zero:
+	// never, as far as the till knows. Only GET /v1/accounts/{card} says it.
+	LastFeedback time.Time `json:"last_feedback,omitzero"`
 }
 
 func (t *Till) customer(a *activeRules, acct pos.Account, known bool, h *pos.CardHolder) Customer {
@@ -453,7 +457,11 @@ func (t *Till) account(card string) (Customer, error) {
 		return Customer{}, err
 	}
 	a, _ := t.active()
-	return t.customer(a, acct, known, h), nil
+	c := t.customer(a, acct, known, h)
+	if c.LastFeedback, err = t.lastAnswer(card, acct); err != nil {
+		return Customer{}, err
+	}
+	return c, nil
 }
 
 // RegisterCustomer records a card holder a cashier signed up at the till,

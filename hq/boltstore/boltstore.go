@@ -295,7 +295,7 @@ func (s *Store) AppendEpoch(_ context.Context, terminal string, epoch event.Epoc
 		if err := addSales(tx, terminal, x.Sales); err != nil {
 			return err
 		}
-		if err := addFeedback(tx, epoch.ID, x.Feedback); err != nil {
+		if err := addFeedback(tx, terminal, epoch.ID, x.Sales, x.Feedback); err != nil {
 			return err
 		}
 		if err := addReturns(tx, terminal, x.Sales); err != nil {

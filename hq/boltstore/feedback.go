@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -27,10 +28,28 @@ func feedbackKey(terminal, epoch string, seq uint64) []byte {
 	return append([]byte(terminal+"\x00"+epoch+"\x00"), seqKey(seq)...)
 }
 
-// addFeedback stores the answers of the feedback events an upload stored.
-func addFeedback(tx *bolt.Tx, epoch string, fs []hq.Feedback) error {
+// addFeedback stores the answers of the feedback events an upload stored
+// and moves their cards in the change feed (hq.CardsChanged; addSales has
+// moved the cards of the upload's sales).
+func addFeedback(tx *bolt.Tx, terminal, epoch string, sales []hq.SaleFacts, fs []hq.Feedback) error {
 	if len(fs) == 0 {
 		return nil
+	}
+	_, sold := hq.SalesByCard(sales)
+	for _, number := range hq.CardsChanged(sales, fs) {
+		if _, done := slices.BinarySearch(sold, number); done {
+			continue
+		}
+		c, err := getCard(tx, number)
+		if err != nil {
+			return err
+		}
+		if err := putCard(tx, number, c); err != nil {
+			return err
+		}
+		if err := markSeen(tx, terminal, number); err != nil {
+			return err
+		}
 	}
 	b, err := tx.CreateBucketIfNotExists(bucketFeedback)
 	if err != nil {

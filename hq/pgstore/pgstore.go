@@ -178,7 +178,8 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 		currency = CASE WHEN t.currency = '' THEN $7 ELSE t.currency END`,
 		terminal, epoch.ID, int64(x.Next.Seq), x.Next.Hash, count, total, c.Currency, refunds, refunded)
 	queueReturns(b, terminal, x.Sales)
-	byCard, cards := hq.SalesByCard(x.Sales)
+	byCard, _ := hq.SalesByCard(x.Sales)
+	cards := hq.CardsChanged(x.Sales, x.Feedback)
 	var accounts []cardRow
 	if len(cards) > 0 {
 		queueLockKnownCards(b, cards, s.known.newCards(cards), &accounts)

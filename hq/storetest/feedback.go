@@ -142,4 +142,39 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) hq.Store) {
 			t.Errorf("a refused feedback was kept: %+v", fs)
 		}
 	})
+	// An answer moves its card in the change feed: a terminal that has seen
+	// the card learns of it (with HQ's last_feedback, hq.Server) without
+	// scanning the card again. An answer without a card moves nothing.
+	t.Run("FeedbackMovesTheCard", func(t *testing.T) {
+		s := newStore(t)
+		sales := Sales("S1-T1", 1, "", SaleSpec{card, 100_00, 1, 0}, SaleSpec{"", 10_00, 0, 0})
+		if _, err := s.Append(ctx, "S1-T1", sales); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Account(ctx, "S2-T1", card); err != nil { // S2-T1 scans the card
+			t.Fatal(err)
+		}
+		before, err := s.Changes(ctx, "S2-T1", 0, 100)
+		if err != nil || len(before.Accounts) != 1 {
+			t.Fatalf("S2-T1's feed after the sale: %+v %v", before, err)
+		}
+		noCard := Feedbacks("S1-T1", 3, sales[1].Hash, FeedbackSpec{Store: "S1", Sale: 2, Score: 5})
+		if _, err := s.Append(ctx, "S1-T1", noCard); err != nil {
+			t.Fatal(err)
+		}
+		if ch, err := s.Changes(ctx, "S2-T1", before.Next, 100); err != nil || len(ch.Accounts) != 0 {
+			t.Errorf("S2-T1's feed after an answer without a card: %+v %v", ch, err)
+		}
+		fb := Feedbacks("S1-T1", 4, noCard[0].Hash, FeedbackSpec{Store: "S1", Card: card, Sale: 1, Score: 9, Asked: true})
+		if _, err := s.Append(ctx, "S1-T1", fb); err != nil {
+			t.Fatal(err)
+		}
+		ch, err := s.Changes(ctx, "S2-T1", before.Next, 100)
+		if err != nil || len(ch.Accounts) != 1 || ch.Accounts[0].Card != card || ch.Next <= before.Next {
+			t.Fatalf("S2-T1's feed after the answer: %+v %v", ch, err)
+		}
+		if a := ch.Accounts[0].Account; a.Sales != 1 || a.Points != 1 || a.LifetimeSpend != 100_00 {
+			t.Errorf("the card's account moved by an answer changed: %+v", a)
+		}
+	})
 }
