@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -378,7 +379,9 @@ func TestScreens(t *testing.T) {
 	if err := chromedp.Do(cashier, chromedp.Click(chromedp.ID("su-consent")), chromedp.SetValue(chromedp.ID("su-phone"), "12"), chromedp.Click(chromedp.ID("su-submit"))); err != nil {
 		t.Fatal(err)
 	}
-	waitText(t, cashier, "signup-result", "the refusal in Russian", func(v string) bool { return v == "Проверьте поле: Телефон" })
+	waitText(t, cashier, "signup-result", "the refusal in Russian", func(v string) bool {
+		return v == "Проверьте поле «Телефон»: цифр 2, нужно от 5 до 15."
+	})
 	if err := chromedp.Do(cashier, chromedp.SetValue(chromedp.ID("su-phone"), "+7 900 765-43-21"), chromedp.Click(chromedp.ID("su-consent"))); err != nil {
 		t.Fatal(err)
 	}
@@ -518,16 +521,109 @@ func keyboardSignUp(t *testing.T, s *screensTill, tab context.Context) {
 	}
 }
 
+// cashierPage starts a screens till and opens its cashier's page in a
+// browser tab.
+func cashierPage(t *testing.T) (*screensTill, context.Context) {
+	t.Helper()
+	s := startScreensTill(t)
+	tab := browser(t)
+	open(t, tab, "http://"+s.addr+"/")
+	waitText(t, tab, "terminal", "the page", func(v string) bool { return v == "S1-T1" })
+	return s, tab
+}
+
+// TestScreensErrors: the POS app's failures reach the cashier's page in
+// the cashier's language, specific (which line, which field, how much,
+// money in major units with the currency), read from the DOM of headless
+// Chromium against the real tilld and HQ: a basket line's quantity and
+// price, a card's check digit, points to redeem, a return over what was
+// sold, a receipt the till does not keep, and, with HQ stopped, another
+// till's receipt. Every code the API has renders in ru and en.
+func TestScreensErrors(t *testing.T) {
+	s, tab := cashierPage(t)
+	ctx := context.Background()
+	// shows runs a request of the POS app that must fail with code, and
+	// waits for the page to say want.
+	shows := func(code, want string, call func() error) {
+		t.Helper()
+		var ae *localapi.APIError
+		if err := call(); !errors.As(err, &ae) || ae.Code != code {
+			t.Fatalf("want %s, got %v", code, err)
+		}
+		got := waitText(t, tab, "problem", code+" on the page", func(v string) bool { return v == want })
+		if c := js[string](t, tab, `document.getElementById('problem').dataset.code || ""`); c != code || js[bool](t, tab, `document.getElementById('problem').hidden`) {
+			t.Errorf("the problem box: code %q, text %q", c, got)
+		}
+	}
+	quote := func(b pos.Basket) func() error {
+		return func() error { _, err := s.api.Quote(ctx, b); return err }
+	}
+	milk0 := pos.Basket{Lines: []pos.Line{{SKU: "bread", Qty: 1, UnitPrice: 60_00}, {SKU: "milk", Qty: 0, UnitPrice: 80_00}}}
+	shows("bad_line", "Расчёт: Строка 2 («milk»): количество 0 — допустимо от 1 до 1000000.", quote(milk0))
+	shows("bad_line", "Продажа: Строка 1 («gold»): цена 2000000000.00 RUB — допустимо не больше 1000000000.00 RUB.", func() error {
+		_, _, err := s.api.Sale(ctx, till.SaleRequest{ID: "gold", Basket: pos.Basket{Lines: []pos.Line{{SKU: "gold", Qty: 1, UnitPrice: 2 * pos.MaxUnitPrice}}}})
+		return err
+	})
+	// A quote that prices clears the box.
+	if _, err := s.api.Quote(ctx, pos.Basket{Lines: []pos.Line{{SKU: "bread", Qty: 1, UnitPrice: 60_00}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the problem box to clear", func() bool { return js[bool](t, tab, `document.getElementById('problem').hidden`) })
+	shows("bad_card", "Расчёт: Номер карты •••••••••0016 не распознан: неверная контрольная цифра. Отсканируйте карту ещё раз или проверьте номер.",
+		quote(pos.Basket{Card: "2000000000016", Lines: []pos.Line{{SKU: "bread", Qty: 1, UnitPrice: 60_00}}}))
+	shows("unknown_card", "Расчёт: •••••••••3931 — это код товара, а не карта лояльности.",
+		quote(pos.Basket{Card: "4006381333931", Lines: []pos.Line{{SKU: "bread", Qty: 1, UnitPrice: 60_00}}}))
+	shows("bad_redeem_points", "Расчёт: Списать можно от 0 до 1000000000 баллов, запрошено 2000000000.",
+		quote(pos.Basket{Card: vasily, RedeemPoints: 2_000_000_000, Lines: []pos.Line{{SKU: "bread", Qty: 1, UnitPrice: 60_00}}}))
+	if _, _, err := s.api.Sale(ctx, till.SaleRequest{ID: "teas", Basket: pos.Basket{Card: vasily, Lines: []pos.Line{{SKU: "tea", Qty: 2, UnitPrice: 120_00}}}}); err != nil {
+		t.Fatal(err)
+	}
+	refund := func(req till.RefundRequest) func() error {
+		return func() error { _, _, err := s.api.Refund(ctx, req); return err }
+	}
+	shows("over_return", "Возврат: Чек teas, строка 1 («tea»): продано 2, уже возвращено 0, к возврату 3 — можно вернуть не больше 2.",
+		refund(till.RefundRequest{ID: "r1", Sale: "teas", Lines: []pos.ReturnLine{{Line: 1, Qty: 3}}}))
+	screenshot(t, tab, "cashier-ru-error.png")
+	// The errors' catalog shares T with the rest of the page: the basket's labels are still there.
+	if got := js[string](t, tab, `document.querySelector('[data-t=saved]').textContent`); got != "скидка" {
+		t.Errorf("the basket's \"saved\" label: %q", got)
+	}
+	shows("no_such_sale", "Возврат: Чек «nope» не найден на этой кассе. Проверьте номер или код чека.", refund(till.RefundRequest{ID: "r2", Sale: "nope"}))
+
+	// In English; HQ stopped: another till's receipt cannot be returned here.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("lang-en"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, tab, "problem", "the problem in English", func(v string) bool {
+		return v == "Return: Receipt «nope» not found at this till. Check the number or code."
+	})
+	shows("bad_line", "Pricing: Line 2 («milk»): quantity 0, allowed 1 to 1000000.", quote(milk0))
+	s.hq.proc.stop(t)
+	shows("sale_unreachable", "Return: Receipt «S2-T1-1-3fa9c2» is from another till and HQ cannot be reached now (or has not got the sale yet): return it at that till, or try again later.",
+		refund(till.RefundRequest{ID: "r3", Receipt: "S2-T1-1-3fa9c2", Lines: []pos.ReturnLine{{Line: 1, Qty: 1}}}))
+	screenshot(t, tab, "cashier-en-error.png")
+
+	// Every code renders in both languages, its details filled in: no
+	// fallback text, nothing undefined.
+	sample := `{op: 'sale', field: 'lines[1].qty', reason: 'range', line: 1, sku: 'tea', got: 3, min: 1, max: 2, amount: {minor: 12000, currency: 'RUB'},
+		limit: {minor: 10000, currency: 'RUB'}, sold: 2, returned: 1, asked: 3, card: '•••••••••0015', sale: 's1', effective: '2026-06-15T12:00:00Z'}`
+	for _, l := range []string{"ru", "en"} {
+		for code := range localapi.Codes {
+			got := js[string](t, tab, fmt.Sprintf(`(() => { lang = %q; return problemText(Object.assign(%s, {code: %q})); })()`, l, sample, code))
+			if fallback := js[string](t, tab, `t('other')`); got == "" || got == fallback || strings.Contains(got, "undefined") || strings.Contains(got, "NaN") {
+				t.Errorf("%s %s: %q", l, code, got)
+			}
+		}
+	}
+}
+
 // TestScreensScanLatency presents 200 cards on the fake reader and reads
 // the cashier page's own timestamps: the scan's time at the reader and the
 // time the page had the greeting in its DOM. It logs p50, p99 and the
 // worst (docs/benchmarks.md); it asserts no time.
 func TestScreensScanLatency(t *testing.T) {
-	s := startScreensTill(t)
+	s, tab := cashierPage(t)
 	ctx := context.Background()
-	tab := browser(t)
-	open(t, tab, "http://"+s.addr+"/")
-	waitText(t, tab, "terminal", "the page", func(v string) bool { return v == "S1-T1" })
 	const n = 200
 	for i := range n {
 		card := []string{vasily, john}[i%2]

@@ -60,6 +60,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.expire(&a)
+	s.withLastFeedback(r.Context(), &a)
 	wire.WriteJSON(w, http.StatusOK, a)
 }
 
@@ -82,9 +83,12 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
 			return true
 		case len(ch.Accounts) > 0 || wait <= 0:
+			as := make([]*wire.AccountAnswer, len(ch.Accounts))
 			for i := range ch.Accounts {
 				s.expire(&ch.Accounts[i])
+				as[i] = &ch.Accounts[i]
 			}
+			s.withLastFeedback(r.Context(), as...)
 			wire.WriteJSON(w, http.StatusOK, ch)
 			return true
 		}
@@ -127,6 +131,7 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Currency = s.currency(r.Context())
 	s.expire(&a)
+	s.withLastFeedback(r.Context(), &a)
 	wire.WriteJSON(w, http.StatusOK, a)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -13,6 +14,7 @@ import (
 	"github.com/tilld/tilld/analytics/loyalty"
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // Feedback is one NPS answer HQ keeps, from a feedback event a till
@@ -55,6 +57,55 @@ type Feedbacks interface {
 	// Feedback returns the answers the filter selects, ordered by day,
 	// terminal and seq.
 	Feedback(ctx context.Context, f FeedbackFilter) ([]Feedback, error)
+	// LastFeedback returns, for each of cards that answered at least once,
+	// the time of its latest answer at any terminal (Feedback.At); cards
+	// that never answered are not in the map.
+	LastFeedback(ctx context.Context, cards []string) (map[string]time.Time, error)
+}
+
+// CardsChanged returns the cards (sorted, once each) whose accounts an
+// upload changes: those of its sales and those of its answers. An answer
+// moves its card in the change feed although it changes no figure, so that
+// the tills that have seen the card learn its new last_feedback
+// (pos.Account.LastFeedback) without scanning it.
+func CardsChanged(sales []SaleFacts, fs []Feedback) []string {
+	_, cards := SalesByCard(sales)
+	for _, f := range fs {
+		if f.Card != "" {
+			if _, found := slices.BinarySearch(cards, f.Card); !found {
+				cards = append(cards, f.Card)
+				slices.Sort(cards)
+			}
+		}
+	}
+	return cards
+}
+
+// withLastFeedback sets pos.Account.LastFeedback of the accounts HQ sends
+// tills (a look-up on scan, the change feed) and its staff from the answers
+// HQ holds, so that a till asks the NPS question once per card and period
+// across the chain, not once per till. A store that cannot say leaves the
+// accounts as they are: the tills' own answers still hold.
+func (s *Server) withLastFeedback(ctx context.Context, as ...*wire.AccountAnswer) {
+	cards := make([]string, 0, len(as))
+	for _, a := range as {
+		if a.Card != "" {
+			cards = append(cards, a.Card)
+		}
+	}
+	if len(cards) == 0 {
+		return
+	}
+	last, err := s.opts.Store.LastFeedback(ctx, cards)
+	if err != nil {
+		s.log.Warn("last feedback of cards", "cards", len(cards), "err", err)
+		return
+	}
+	for _, a := range as {
+		if at, ok := last[a.Card]; ok && at.After(a.Account.LastFeedback) {
+			a.Account.LastFeedback = at
+		}
+	}
 }
 
 // decodeFeedback reads a feedback event's body (a pos.Feedback) as HQ

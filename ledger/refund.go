@@ -172,9 +172,30 @@ func (req RefundRequest) validate() error {
 type saleLines struct {
 	Card  string `json:"card"`
 	Lines []struct {
-		Qty int64 `json:"qty"`
+		SKU string `json:"sku"`
+		Qty int64  `json:"qty"`
 	} `json:"lines"`
 }
+
+// OverReturnError is ErrOverReturn with what a screen tells the cashier:
+// the line of the sale (from 1; 0 when the whole sale is returned already),
+// its sku, how many it sold, how many were returned before and how many
+// the refund asked for.
+type OverReturnError struct {
+	Sale                string
+	Line                int
+	SKU                 string
+	Sold, Before, Asked int64
+}
+
+func (e *OverReturnError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%v: sale %s is returned whole already", ErrOverReturn, e.Sale)
+	}
+	return fmt.Sprintf("%v: line %d: %d sold, %d returned before, %d asked", ErrOverReturn, e.Line, e.Sold, e.Before, e.Asked)
+}
+
+func (e *OverReturnError) Unwrap() error { return ErrOverReturn }
 
 // refundFacts is what the ledger reads of a refund body.
 type refundFacts struct {
@@ -303,7 +324,7 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 			}
 		}
 		if len(returned) == 0 {
-			return Receipt{}, fmt.Errorf("%w: sale %s is returned whole already", ErrOverReturn, sale.ID)
+			return Receipt{}, &OverReturnError{Sale: sale.ID}
 		}
 	}
 	for _, r := range req.Lines {
@@ -312,7 +333,7 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 		}
 		sold, back := sl.Lines[r.Line-1].Qty, before[r.Line-1]
 		if r.Qty > sold-back {
-			return Receipt{}, fmt.Errorf("%w: line %d: %d sold, %d returned before, %d asked", ErrOverReturn, r.Line, sold, back, r.Qty)
+			return Receipt{}, &OverReturnError{Sale: sale.ID, Line: r.Line, SKU: sl.Lines[r.Line-1].SKU, Sold: sold, Before: back, Asked: r.Qty}
 		}
 		returned = append(returned, pos.ReturnLine{Line: r.Line, Qty: r.Qty, Before: back})
 	}

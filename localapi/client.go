@@ -13,7 +13,6 @@ import (
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/pos"
-	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
 
@@ -43,6 +42,8 @@ type APIError struct {
 	Status  int
 	Code    string
 	Message string
+	// Problem is the whole answer: where and how much (Problem's fields).
+	Problem Problem
 }
 
 func (e *APIError) Error() string {
@@ -78,9 +79,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 		return resp.StatusCode, err
 	}
 	if resp.StatusCode >= 300 {
-		var we wire.Error
-		json.Unmarshal(data, &we)
-		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: we.Code, Message: we.Message}
+		var p Problem
+		json.Unmarshal(data, &p)
+		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: p.Code, Message: p.Message, Problem: p}
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {

@@ -129,6 +129,42 @@ func TestFeedback(t *testing.T) {
 	}
 }
 
+// TestFeedbackChainWide: an answer given at another till, which HQ sends
+// with the card's account (pos.Account.LastFeedback), counts as the
+// till's own: within the period the card is not asked; after, it is.
+func TestFeedbackChainWide(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	e := newEnvWith(t, npsRules, func(o *till.Options) { o.Now = func() time.Time { return now } })
+	const card = "2000000000015"
+	elsewhere := now.Add(-10 * 24 * time.Hour)
+	if err := e.till.ApplyAccount(wire.AccountAnswer{Card: card, Account: pos.Account{Card: card, LastFeedback: elsewhere}}); err != nil {
+		t.Fatal(err)
+	}
+	if s1, _ := e.sale("s1", card, 100_00); s1.AskNPS {
+		t.Error("asked 10 days after an answer at another till")
+	}
+	// The till's own sale since keeps what HQ said.
+	now = elsewhere.Add(89 * 24 * time.Hour)
+	if s2, _ := e.sale("s2", card, 100_00); s2.AskNPS {
+		t.Error("asked 89 days after an answer at another till")
+	}
+	now = elsewhere.Add(90 * 24 * time.Hour)
+	if s3, _ := e.sale("s3", card, 100_00); !s3.AskNPS {
+		t.Error("not asked 90 days after an answer at another till")
+	}
+	// An older answer from HQ does not hide the till's own, later one.
+	if _, _, err := e.client.Feedback(context.Background(), till.FeedbackRequest{Sale: "s3", Score: score(9)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.till.ApplyAccount(wire.AccountAnswer{Card: card, Account: pos.Account{Card: card, LastFeedback: elsewhere}}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+	if s4, _ := e.sale("s4", card, 100_00); s4.AskNPS {
+		t.Error("asked an hour after an answer here, HQ saying an older one")
+	}
+}
+
 // FuzzFeedbackBody sends arbitrary bodies to POST /v1/feedback through the
 // API's real handler and ledger, with a few sales to answer: it never
 // fails with a 5xx, refuses with an error that says what is wrong, and

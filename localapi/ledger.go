@@ -70,7 +70,7 @@ func ReportOf(rep ledger.Report) VerifyReport {
 func (a *api) ledgerVerify(w http.ResponseWriter, r *http.Request) {
 	rep, err := a.Till.Ledger().Verify()
 	if err != nil {
-		a.fail(w, "ledger verify", err)
+		a.fail(w, r, "ledger verify", err, about{})
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, ReportOf(rep))

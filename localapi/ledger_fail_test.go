@@ -31,7 +31,7 @@ func TestFailStorage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			a.fail(w, "sale", tt.err)
+			a.fail(w, nil, "sale", tt.err, about{})
 			var we wire.Error
 			if err := json.Unmarshal(w.Body.Bytes(), &we); err != nil {
 				t.Fatal(err)

@@ -1,7 +1,8 @@
 // Package localapi is tilld's HTTP/JSON API for the POS app, the till page and
 // tillctl, bound to loopback and versioned under /v1/. Amounts are integer minor
-// units. Errors are {"code": ..., "error": ...} with a message a cashier can read;
-// internal detail goes to the log only.
+// units. Errors are Problems (errors.go): a stable code, an English message and
+// what was wrong and where, which the cashier's page says in the cashier's
+// language; internal detail goes to the log only.
 package localapi
 
 import (
@@ -13,11 +14,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/tilld/tilld/ledger"
-	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
@@ -95,14 +93,16 @@ type api struct {
 
 const maxBody = 1 << 20
 
-func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+// decode reads the body of a request that does op into v, or answers
+// bad_request.
+func (a *api) decode(w http.ResponseWriter, r *http.Request, op string, v any) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		wire.WriteError(w, http.StatusBadRequest, "bad_request", "request body: "+err.Error())
+		a.badBody(w, r, op, fmt.Errorf("request body: %w", err))
 		return false
 	}
 	if err := decodeBody(body, v); err != nil {
-		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		a.badBody(w, r, op, err)
 		return false
 	}
 	return true
@@ -127,18 +127,18 @@ func decodeBody(body []byte, v any) error {
 
 func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 	var b pos.Basket
-	if !a.decode(w, r, &b) {
+	if !a.decode(w, r, "quote", &b) {
 		return
 	}
 	explain, err := boolParam(r, "explain")
 	if err != nil {
-		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		a.answer(w, r, Problem{Code: "bad_request", Op: "quote", Field: "explain", Reason: "invalid", Message: err.Error()})
 		return
 	}
 	q, err := a.Till.Quote(b, till.QuoteOptions{Explain: explain})
 	a.metrics.quotes.WithLabelValues(outcome(err)).Inc()
 	if err != nil {
-		a.fail(w, "quote", err)
+		a.fail(w, r, "quote", err, about{basket: &b})
 		return
 	}
 	a.Till.Publish("quote", basketView(q.Quote, b.Card))
@@ -147,14 +147,14 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 	var req till.SaleRequest
-	if !a.decode(w, r, &req) {
+	if !a.decode(w, r, "sale", &req) {
 		return
 	}
 	start := time.Now()
 	res, replayed, err := a.Till.Sale(req)
 	a.metrics.observeSale(start, replayed, err)
 	if err != nil {
-		a.fail(w, "sale", err)
+		a.fail(w, r, "sale", err, about{basket: &req.Basket})
 		return
 	}
 	if !replayed {
@@ -170,13 +170,13 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 // refund records a return: 201 with the refund, 200 for a replay.
 func (a *api) refund(w http.ResponseWriter, r *http.Request) {
 	var req till.RefundRequest
-	if !a.decode(w, r, &req) {
+	if !a.decode(w, r, "refund", &req) {
 		return
 	}
 	res, replayed, err := a.Till.Refund(req)
 	a.metrics.observeRefund(replayed, err)
 	if err != nil {
-		a.fail(w, "refund", err)
+		a.fail(w, r, "refund", err, about{sale: saleNamed(req)})
 		return
 	}
 	status := http.StatusCreated
@@ -190,12 +190,12 @@ func (a *api) refund(w http.ResponseWriter, r *http.Request) {
 // feedback, 200 for a replay of the same request.
 func (a *api) feedback(w http.ResponseWriter, r *http.Request) {
 	var req till.FeedbackRequest
-	if !a.decode(w, r, &req) {
+	if !a.decode(w, r, "feedback", &req) {
 		return
 	}
 	res, replayed, err := a.Till.Feedback(req)
 	if err != nil {
-		a.fail(w, "feedback", err)
+		a.fail(w, r, "feedback", err, about{sale: req.Sale})
 		return
 	}
 	if !replayed {
@@ -211,7 +211,7 @@ func (a *api) feedback(w http.ResponseWriter, r *http.Request) {
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	st, err := a.Till.Status()
 	if err != nil {
-		a.fail(w, "status", err)
+		a.fail(w, r, "status", err, about{})
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, st)
@@ -224,7 +224,7 @@ func (a *api) devices(w http.ResponseWriter, r *http.Request) {
 func (a *api) account(w http.ResponseWriter, r *http.Request) {
 	c, err := a.Till.AccountOfType(r.PathValue("card"), r.URL.Query().Get("card_type"))
 	if err != nil {
-		a.fail(w, "account", err)
+		a.fail(w, r, "account", err, about{card: r.PathValue("card")})
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, c)
@@ -234,12 +234,12 @@ func (a *api) account(w http.ResponseWriter, r *http.Request) {
 // also how much of it the card may pay with points.
 func (a *api) rewards(w http.ResponseWriter, r *http.Request) {
 	var b pos.Basket
-	if r.Method == http.MethodPost && !a.decode(w, r, &b) {
+	if r.Method == http.MethodPost && !a.decode(w, r, "rewards", &b) {
 		return
 	}
 	rw, err := a.Till.Rewards(r.PathValue("card"), r.URL.Query().Get("card_type"), b)
 	if err != nil {
-		a.fail(w, "rewards", err)
+		a.fail(w, r, "rewards", err, about{basket: &b})
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, rw)
@@ -270,20 +270,20 @@ type CustomerRequest struct {
 // the card had no holder, 200 with the corrected one.
 func (a *api) register(w http.ResponseWriter, r *http.Request) {
 	var req CustomerRequest
-	if !a.decode(w, r, &req) {
+	if !a.decode(w, r, "customer", &req) {
 		return
 	}
 	if !a.authenticated(r) {
 		// The sign-up form: a new holder only.
 		known, err := a.Till.Account(req.Card)
 		if err == nil && known.Holder != nil {
-			wire.WriteError(w, http.StatusConflict, "holder_exists", "This card already has a holder; corrections are made in the POS app.")
+			a.answer(w, r, Problem{Code: "holder_exists", Op: "customer", Card: pos.MaskCard(req.Card), Message: "This card already has a holder; corrections are made in the POS app."})
 			return
 		}
 	}
 	stored, created, err := a.Till.ChangeCustomer(req.HolderChange, req.CardType)
 	if err != nil {
-		a.fail(w, "customer", err)
+		a.fail(w, r, "customer", err, about{})
 		return
 	}
 	a.Till.Publish("customer", CustomerView{Card: pos.MaskCard(stored.Card), Created: created})
@@ -301,11 +301,11 @@ type PresentRequest struct {
 
 func (a *api) present(w http.ResponseWriter, r *http.Request) {
 	var req PresentRequest
-	if !a.decode(w, r, &req) {
+	if !a.decode(w, r, "present", &req) {
 		return
 	}
 	if err := a.Till.Present(r.PathValue("name"), req.Data); err != nil {
-		a.fail(w, "present", err)
+		a.fail(w, r, "present", err, about{})
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -375,91 +375,4 @@ func pageView(ev till.ScanEvent) till.ScanEvent {
 		ev.Customer = &c
 	}
 	return ev
-}
-
-// unsaved is how fail tells the cashier that what they recorded was not.
-var unsaved = map[string]string{"sale": "The sale was", "refund": "The refund was", "customer": "The customer's details were", "feedback": "The customer's answer was"}
-
-// fail maps an error to a status and a message for the person at the till.
-func (a *api) fail(w http.ResponseWriter, op string, err error) {
-	var in *pos.InputError
-	switch {
-	case errors.As(err, &in):
-		wire.WriteError(w, http.StatusBadRequest, "bad_request", in.Error())
-	case errors.Is(err, till.ErrConflict) && op == "feedback":
-		wire.WriteError(w, http.StatusConflict, "feedback_given", "The customer has already answered about this sale; one answer per sale is kept.")
-	case errors.Is(err, till.ErrNoSale) && op == "feedback":
-		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: the answer must name a sale made at this till by its sale id.")
-	case errors.Is(err, till.ErrConflict) && op == "refund":
-		wire.WriteError(w, http.StatusConflict, "refund_id_reused", "This refund id was already used for a different return.")
-	case errors.Is(err, till.ErrConflict):
-		wire.WriteError(w, http.StatusConflict, "sale_id_reused", "This sale id was already used for a different basket.")
-	case errors.Is(err, till.ErrOverReturn):
-		wire.WriteError(w, http.StatusConflict, "over_return", "More would be returned than the sale sold, counting its earlier returns: "+cashierDetail(err, till.ErrOverReturn))
-	case errors.Is(err, till.ErrNoSale):
-		wire.WriteError(w, http.StatusNotFound, "no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code (sales older than the ledger keeps are returned through HQ).")
-	case errors.Is(err, till.ErrOtherTerminal):
-		wire.WriteError(w, http.StatusUnprocessableEntity, "other_terminal", "The receipt is of a sale made at another till: return it there.")
-	case errors.Is(err, till.ErrSaleNotAtHQ):
-		wire.WriteError(w, http.StatusNotFound, "no_sale_at_hq", "HQ holds no sale under this receipt code: check the code. A sale its till has not uploaded yet can be returned once it has.")
-	case errors.Is(err, till.ErrSaleUnreachable):
-		a.Logger.Warn(op, "err", err)
-		wire.WriteError(w, http.StatusServiceUnavailable, "sale_unreachable", "The receipt is of a sale made at another till, and HQ cannot tell it now (offline, or the sale is not uploaded yet): return it at that till, try again later, or, where the rules allow returns without HQ, send what the receipt says of the lines returned (claim).")
-	case errors.Is(err, till.ErrNoOfflineReturns):
-		a.Logger.Warn(op, "err", err)
-		wire.WriteError(w, http.StatusServiceUnavailable, "offline_returns_off", "The receipt is of a sale made at another till, HQ cannot tell it now, and the rules take no return on the receipt's word: return it at that till, or try again when HQ is back.")
-	case errors.Is(err, till.ErrOfflineLimit):
-		var le *ledger.OfflineLimitError
-		msg := "The return is beyond what the rules allow without HQ."
-		if errors.As(err, &le) {
-			msg = offlineLimitText(le)
-		}
-		wire.WriteError(w, http.StatusUnprocessableEntity, "offline_limit", msg)
-	case errors.Is(err, till.ErrRulesRefused):
-		a.Logger.Warn(op, "err", err)
-		wire.WriteError(w, http.StatusServiceUnavailable, "rules_refused", "Prices are not available: the rules stored on this till failed their security check. The till is fetching them from HQ again; call support if this lasts.")
-	case errors.Is(err, till.ErrNoRules):
-		wire.WriteError(w, http.StatusServiceUnavailable, "no_rules", "Prices are not available yet: the till has no rules from HQ. Check the network and try again.")
-	case errors.Is(err, till.ErrUnknownReader):
-		wire.WriteError(w, http.StatusNotFound, "no_such_reader", "No software reader of that name.")
-	case errors.Is(err, ledger.ErrDiskFull) && unsaved[op] != "":
-		a.Logger.Error(op, "err", err)
-		w.Header().Set("Retry-After", "30")
-		wire.WriteError(w, http.StatusServiceUnavailable, "disk_full", unsaved[op]+" NOT saved: the till's disk is full. Prices still work. Call support to free space, then try again.")
-	case errors.Is(err, ledger.ErrStorage) && unsaved[op] != "":
-		a.Logger.Error(op, "err", err)
-		w.Header().Set("Retry-After", "5")
-		wire.WriteError(w, http.StatusServiceUnavailable, "storage", unsaved[op]+" NOT saved: the till could not write to its disk. Try again; call support if it repeats.")
-	case unsaved[op] != "":
-		// Whatever else failed, the ledger did not commit: say so plainly.
-		a.Logger.Error(op, "err", err)
-		w.Header().Set("Retry-After", "5")
-		wire.WriteError(w, http.StatusServiceUnavailable, "storage", unsaved[op]+" NOT saved: the till's storage has a problem. Try again; call support if it repeats.")
-	default:
-		a.Logger.Error(op, "err", err)
-		wire.WriteError(w, http.StatusInternalServerError, "internal", "Something went wrong on the till; nothing was saved. Try again; call support if it repeats.")
-	}
-}
-
-// cashierDetail is what err says after sentinel's own text: the detail a
-// cashier can act on (which line, how many), without the operation's
-// wrapping.
-// offlineLimitText says to the cashier which offline limit a return on a
-// receipt's word passes, and by how much.
-func offlineLimitText(e *ledger.OfflineLimitError) string {
-	d := func(a money.Amount) string { return money.Display(a, e.Currency) }
-	if e.Limit == ledger.LimitOfflineReturn {
-		return fmt.Sprintf("Without HQ, one return may give back at most %s (offline_return); this one would give back %s, %s too much. Return fewer units, or wait until HQ is back.",
-			d(e.Max), d(e.Asked), d(e.Asked-e.Max))
-	}
-	return fmt.Sprintf("Without HQ, returns at this till may give back at most %s a day (offline_returns_per_day); %s went back today, and this return would give back %s: %s too much. Wait until HQ is back.",
-		d(e.Max), d(e.Used), d(e.Asked), d(e.Used+e.Asked-e.Max))
-}
-
-func cashierDetail(err, sentinel error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
-		return msg[i+len(sentinel.Error())+2:]
-	}
-	return sentinel.Error()
 }

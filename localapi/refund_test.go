@@ -335,7 +335,7 @@ max_share = "50%"
 		t.Fatalf("a sale paying 120 points: %v %+v", err, s.Quote)
 	}
 	var ae *localapi.APIError
-	if _, err := e.client.Rewards(ctx, "12", nil); !errors.As(err, &ae) || ae.Code != "bad_request" {
+	if _, err := e.client.Rewards(ctx, "12", nil); !errors.As(err, &ae) || ae.Code != "bad_card" {
 		t.Errorf("rewards of a bad card: %v", err)
 	}
 }

@@ -95,7 +95,7 @@ func (a *api) scanRewards(w http.ResponseWriter, r *http.Request) {
 	}
 	rw, err := a.Till.Rewards(ev.Card, ev.CardType, pos.Basket{})
 	if err != nil {
-		a.fail(w, "rewards", err)
+		a.fail(w, r, "rewards", err, about{})
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, rw)

@@ -54,13 +54,13 @@ func (h *CardHolder) ValidateAt(now time.Time) error {
 	text := CheckText
 	switch {
 	case h.Card == "":
-		return &InputError{Field: "card", Problem: "missing"}
+		return &InputError{Field: "card", Problem: "missing", Reason: "missing"}
 	case h.Name == "":
-		return &InputError{Field: "name", Problem: "missing: the holder's first name is required"}
+		return &InputError{Field: "name", Problem: "missing: the holder's first name is required", Reason: "missing"}
 	case h.Phone == "" && h.Email == "":
-		return &InputError{Field: "phone", Problem: "a phone number or an e-mail address is required"}
+		return &InputError{Field: "phone", Problem: "a phone number or an e-mail address is required", Reason: "contact"}
 	case h.Lang != "" && h.Lang != "ru" && h.Lang != "en":
-		return &InputError{Field: "lang", Problem: fmt.Sprintf("%q: want \"ru\" or \"en\"", h.Lang)}
+		return &InputError{Field: "lang", Problem: fmt.Sprintf("%q: want \"ru\" or \"en\"", h.Lang), Reason: "format"}
 	}
 	for _, f := range []struct {
 		name, v string
@@ -79,26 +79,26 @@ func (h *CardHolder) ValidateAt(now time.Time) error {
 				digits++
 			case strings.ContainsRune("+-() .", r):
 			default:
-				return &InputError{Field: "phone", Problem: fmt.Sprintf("unexpected character %q: digits, spaces, +, -, ( and ) only", r)}
+				return &InputError{Field: "phone", Problem: fmt.Sprintf("unexpected character %q: digits, spaces, +, -, ( and ) only", r), Reason: "chars"}
 			}
 		}
 		if digits < 5 || digits > 15 {
-			return &InputError{Field: "phone", Problem: fmt.Sprintf("%d digits, want 5 to 15", digits)}
+			return &InputError{Field: "phone", Problem: fmt.Sprintf("%d digits, want 5 to 15", digits), Reason: "range", Got: int64(digits), Min: 5, Max: 15}
 		}
 	}
 	if h.Email != "" {
 		if a, err := mail.ParseAddress(h.Email); err != nil || a.Address != h.Email {
-			return &InputError{Field: "email", Problem: fmt.Sprintf("%q is not an e-mail address", h.Email)}
+			return &InputError{Field: "email", Problem: fmt.Sprintf("%q is not an e-mail address", h.Email), Reason: "format"}
 		}
 	}
 	if h.Birthday != "" {
 		if _, _, err := ParseBirthday(h.Birthday); err != nil {
-			return &InputError{Field: "birthday", Problem: err.Error()}
+			return &InputError{Field: "birthday", Problem: err.Error(), Reason: "format"}
 		}
 		// A full date sorts as text; today's date on the till's clock is
 		// the latest a holder can have been born.
 		if today := now.Format(time.DateOnly); !strings.HasPrefix(h.Birthday, "--") && h.Birthday > today {
-			return &InputError{Field: "birthday", Problem: fmt.Sprintf("%q is in the future (today is %s)", h.Birthday, today)}
+			return &InputError{Field: "birthday", Problem: fmt.Sprintf("%q is in the future (today is %s)", h.Birthday, today), Reason: "future"}
 		}
 	}
 	return nil
@@ -108,7 +108,11 @@ func (h *CardHolder) ValidateAt(now time.Time) error {
 // bytes without control characters (NUL, newlines, tabs, escapes).
 func CheckText(field, v string, limit int) error {
 	if p := textProblem(v, limit); p != "" {
-		return &InputError{Field: field, Problem: p}
+		e := &InputError{Field: field, Problem: p, Reason: "text"}
+		if utf8.ValidString(v) && len(v) > limit {
+			e.Reason, e.Got, e.Max = "too_long", int64(len(v)), int64(limit)
+		}
+		return e
 	}
 	return nil
 }

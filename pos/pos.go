@@ -128,6 +128,12 @@ type Account struct {
 	// of the latest sale whose quote has BirthdayBonus. The engine pays the
 	// bonus once per birthday; zero: never.
 	BirthdayBonus time.Time `json:"birthday_bonus,omitzero"`
+	// LastFeedback is when the card last answered the NPS question at any
+	// till of the chain, as HQ knows it (hq.Server fills it in from the
+	// feedback tills uploaded): a till asks again only once the nps rule's
+	// period has passed since the latest of this and its own answers. Zero:
+	// never, or an HQ that does not say.
+	LastFeedback time.Time `json:"last_feedback,omitzero"`
 }
 
 // PointsLot is points earned together: they expire together.
@@ -150,9 +156,20 @@ type Profile struct {
 type InputError struct {
 	Field   string
 	Problem string
+	// Err is the cause when another package found it (a card number's
+	// *device.CardError), for errors.Is and errors.As; nil otherwise.
+	Err error
+	// Reason says how the field is wrong, for a screen to say it in the
+	// cashier's language ("" when only Problem says it): missing, too_long,
+	// text, chars, range (Got outside Min–Max), format, future, contact
+	// (neither phone nor e-mail).
+	Reason        string
+	Got, Min, Max int64
 }
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Problem }
+
+func (e *InputError) Unwrap() error { return e.Err }
 
 // Applied is one rule that changed the price or the points of a basket, with the
 // reason the till shows the customer.

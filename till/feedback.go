@@ -96,14 +96,35 @@ func (t *Till) Feedback(req FeedbackRequest) (res FeedbackResult, replayed bool,
 
 // AskNPS reports whether the till asks the NPS question after a sale priced
 // as q, at now: an nps rule applied (q.NPS) and the card has not answered
-// here within its period.
+// within its period, here or at any till of the chain. The latest answer is
+// the later of this till's own (the ledger's) and the one HQ last sent with
+// the card's account (pos.Account.LastFeedback): offline, what the till
+// knows still holds.
 func (t *Till) AskNPS(q pos.Quote, card string, now time.Time) (bool, error) {
 	if q.NPS == nil || card == "" {
 		return false, nil
 	}
-	last, err := t.opts.Ledger.LastFeedback(card)
+	acct, _, err := t.opts.Ledger.Account(card)
+	if err != nil {
+		return false, err
+	}
+	last, err := t.lastAnswer(card, acct)
 	if err != nil {
 		return false, err
 	}
 	return q.NPS.Due(last, now), nil
+}
+
+// lastAnswer is when card last answered the NPS question as far as the
+// till knows: the later of its own latest answer (the ledger's) and the one
+// HQ last sent with the card's account acct.
+func (t *Till) lastAnswer(card string, acct pos.Account) (time.Time, error) {
+	last, err := t.opts.Ledger.LastFeedback(card)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if acct.LastFeedback.After(last) {
+		last = acct.LastFeedback
+	}
+	return last, nil
 }

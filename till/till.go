@@ -401,6 +401,10 @@ type Customer struct {
 	// Holder is the registered card holder; nil when nobody registered the
 	// card or the customer was forgotten.
 	Holder *pos.CardHolder `json:"holder,omitempty"`
+	// LastFeedback is when the card last answered the NPS question, here
+	// or, as HQ last said, at any till of the chain (Till.AskNPS); zero:
+	// never, as far as the till knows. Only GET /v1/accounts/{card} says it.
+	LastFeedback time.Time `json:"last_feedback,omitzero"`
 }
 
 func (t *Till) customer(a *activeRules, acct pos.Account, known bool, h *pos.CardHolder) Customer {
@@ -456,7 +460,11 @@ func (t *Till) account(card string) (Customer, error) {
 		return Customer{}, err
 	}
 	a, _ := t.active()
-	return t.customer(a, acct, known, h), nil
+	c := t.customer(a, acct, known, h)
+	if c.LastFeedback, err = t.lastAnswer(card, acct); err != nil {
+		return Customer{}, err
+	}
+	return c, nil
 }
 
 // RegisterCustomer records a card holder a cashier signed up at the till,
@@ -705,7 +713,7 @@ func (t *Till) parseCard(number, cardType string) (string, error) {
 	}
 	c, err := device.ParseCard(number, device.CardKind(cardType), t.opts.Cards)
 	if err != nil {
-		return "", &pos.InputError{Field: "card", Problem: cardProblem(err)}
+		return "", &pos.InputError{Field: "card", Problem: cardProblem(err), Err: err}
 	}
 	return c.Number, nil
 }
@@ -791,6 +799,15 @@ func (t *Till) DeviceList(ctx context.Context) Devices {
 		}
 	}
 	return d
+}
+
+// Currency is the ISO 4217 code of the active rules' money, "" while the
+// till has none.
+func (t *Till) Currency() string {
+	if a := t.rules.Load().active; a != nil {
+		return a.rs.Currency.Code
+	}
+	return ""
 }
 
 // Status gathers the ledger's, the link's and the readers' state.

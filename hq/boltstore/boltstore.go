@@ -123,7 +123,10 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 		}
-		return migrateChains(tx)
+		if err := migrateChains(tx); err != nil {
+			return err
+		}
+		return migrateLastFeedback(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -309,7 +312,7 @@ func (s *Store) AppendEpoch(_ context.Context, terminal string, epoch event.Epoc
 		if err := addSales(tx, terminal, sales); err != nil {
 			return err
 		}
-		if err := addFeedback(tx, epoch.ID, x.Feedback); err != nil {
+		if err := addFeedback(tx, terminal, epoch.ID, sales, x.Feedback); err != nil {
 			return err
 		}
 		st.Epoch, st.Acked, st.Hash = epoch.ID, x.Next.Seq, x.Next.Hash

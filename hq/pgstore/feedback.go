@@ -41,3 +41,22 @@ func (s *Store) Feedback(ctx context.Context, ff hq.FeedbackFilter) ([]hq.Feedba
 	}
 	return out, nil
 }
+
+// LastFeedback implements hq.Store (index feedback_card_day, migration 0008).
+func (s *Store) LastFeedback(ctx context.Context, cards []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time)
+	if len(cards) == 0 {
+		return out, nil
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT card, max(at_unix_ns) FROM feedback WHERE card = ANY($1) AND card <> '' GROUP BY card`, cards)
+	var card string
+	var at int64
+	_, err := pgx.ForEachRow(rows, []any{&card, &at}, func() error {
+		out[card] = time.Unix(0, at).UTC()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("last feedback: %w", err)
+	}
+	return out, nil
+}

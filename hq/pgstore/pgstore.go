@@ -189,7 +189,9 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 	if err != nil {
 		return 0, nil, fmt.Errorf("reconcile returns on a receipt's word that came before their sale: %w", err)
 	}
-	byCard, cards := hq.SalesByCard(append(sales, resolved...))
+	sales = append(sales, resolved...)
+	byCard, _ := hq.SalesByCard(sales)
+	cards := hq.CardsChanged(sales, x.Feedback)
 	var accounts []cardRow
 	if len(cards) > 0 {
 		queueLockKnownCards(b, cards, s.known.newCards(cards), &accounts)

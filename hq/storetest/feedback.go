@@ -111,6 +111,18 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) hq.Store) {
 				t.Errorf("feedback %+v: %v, want %v", tc.f, got, tc.seqs)
 			}
 		}
+		// The latest answer of each card, whichever terminal took it
+		// (S1-T1's at seq 4 is later than S2-T1's at seq 2).
+		last, err := s.LastFeedback(ctx, []string{card, card2, "2000000000039", ""})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]time.Time{card: f1[0].At, card2: late}; !reflect.DeepEqual(last, want) {
+			t.Errorf("last feedback: %v, want %v", last, want)
+		}
+		if last, err := s.LastFeedback(ctx, nil); err != nil || len(last) != 0 {
+			t.Errorf("last feedback of no cards: %v %v", last, err)
+		}
 		// Feedback changes no account: the card's is its sales'.
 		a, err := s.Account(ctx, "", card)
 		if err != nil {
@@ -128,6 +140,41 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		}
 		if fs, _ := s.Feedback(ctx, hq.FeedbackFilter{Terminal: "S2-T1"}); len(fs) != 1 {
 			t.Errorf("a refused feedback was kept: %+v", fs)
+		}
+	})
+	// An answer moves its card in the change feed: a terminal that has seen
+	// the card learns of it (with HQ's last_feedback, hq.Server) without
+	// scanning the card again. An answer without a card moves nothing.
+	t.Run("FeedbackMovesTheCard", func(t *testing.T) {
+		s := newStore(t)
+		sales := Sales("S1-T1", 1, "", SaleSpec{card, 100_00, 1, 0}, SaleSpec{"", 10_00, 0, 0})
+		if _, err := s.Append(ctx, "S1-T1", sales); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Account(ctx, "S2-T1", card); err != nil { // S2-T1 scans the card
+			t.Fatal(err)
+		}
+		before, err := s.Changes(ctx, "S2-T1", 0, 100)
+		if err != nil || len(before.Accounts) != 1 {
+			t.Fatalf("S2-T1's feed after the sale: %+v %v", before, err)
+		}
+		noCard := Feedbacks("S1-T1", 3, sales[1].Hash, FeedbackSpec{Store: "S1", Sale: 2, Score: 5})
+		if _, err := s.Append(ctx, "S1-T1", noCard); err != nil {
+			t.Fatal(err)
+		}
+		if ch, err := s.Changes(ctx, "S2-T1", before.Next, 100); err != nil || len(ch.Accounts) != 0 {
+			t.Errorf("S2-T1's feed after an answer without a card: %+v %v", ch, err)
+		}
+		fb := Feedbacks("S1-T1", 4, noCard[0].Hash, FeedbackSpec{Store: "S1", Card: card, Sale: 1, Score: 9, Asked: true})
+		if _, err := s.Append(ctx, "S1-T1", fb); err != nil {
+			t.Fatal(err)
+		}
+		ch, err := s.Changes(ctx, "S2-T1", before.Next, 100)
+		if err != nil || len(ch.Accounts) != 1 || ch.Accounts[0].Card != card || ch.Next <= before.Next {
+			t.Fatalf("S2-T1's feed after the answer: %+v %v", ch, err)
+		}
+		if a := ch.Accounts[0].Account; a.Sales != 1 || a.Points != 1 || a.LifetimeSpend != 100_00 {
+			t.Errorf("the card's account moved by an answer changed: %+v", a)
 		}
 	})
 }
