@@ -128,7 +128,7 @@ func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 		ctx := context.WithValue(context.WithValue(r.Context(), callerKey{}, who), noteKey{}, note)
 		sw := &statusWriter{ResponseWriter: w}
 		mux.ServeHTTP(sw, r.WithContext(ctx))
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && pattern != "POST "+PathAdminRulesCheck {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && pattern != "POST "+PathAdminRulesCheck && pattern != "POST "+PathAdminRulesSimulate {
 			outcome := "ok"
 			if sw.status >= 400 {
 				outcome = "failed"

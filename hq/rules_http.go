@@ -45,6 +45,7 @@ type ActiveRules struct {
 func (s *Server) rulesRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+wire.PathAdminRules, s.activeRules)
 	mux.HandleFunc("POST "+PathAdminRulesCheck, s.checkRules)
+	mux.HandleFunc("POST "+PathAdminRulesSimulate, s.simulateRules)
 }
 
 // activeRules answers the active ruleset, file as published.

@@ -297,7 +297,7 @@ func rulesCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	publish.Flags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
-	cmd.AddCommand(check, publish)
+	cmd.AddCommand(check, publish, simulateCmd(stdout))
 	return cmd
 }
 

@@ -29,6 +29,12 @@ const texts = {
     byTerminal: "Sales, returns and net by terminal (all time)", total: "Sold", returns: "Returns", refunded: "Refunded", net: "Net", allStores: "all stores",
     partnerOwed: "Partner points owed", partner: "Partner",
     notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
+    simTitle: "Simulation against the sales HQ holds", simulate: "Simulate", live: "Live rules", draft: "Draft", change: "Change",
+    simByRule: "By rule", simByStore: "By store", rule: "Rule", kind: "Kind", salesLive: "Sales, live", salesDraft: "Sales, draft",
+    discountLive: "Discount, live", discountDraft: "Discount, draft", pointsLive: "Points, live", pointsDraft: "Points, draft",
+    customersAffected: "Customers affected", discounts: "Discounts", paid: "Paid", pointsRedeemed: "Points redeemed", newRule: "new", goneRule: "not in the draft",
+    simSummary: (s) => `Version ${s.version} on the sales of ${s.from} to ${s.to}${s.store ? ", store " + s.store : ""}: ${s.sales} sales priced again, ${s.changed} priced otherwise, ${s.customers} customers affected.`,
+    simLeft: (s) => `Left out: ${s.unpriceable} sales recorded before tills kept their inputs, ${s.other_currency} in another currency, ${s.failed} the engine refused${s.first_failure ? " (first: " + s.first_failure + ")" : ""}.`,
     ago: (s) => s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`,
   },
   ru: {
@@ -56,6 +62,12 @@ const texts = {
     byTerminal: "Продажи, возвраты и итог по кассам (за всё время)", total: "Продано", returns: "Возвраты", refunded: "Возвращено", net: "Итог", allStores: "все магазины",
     partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
     notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
+    simTitle: "Симуляция на продажах, которые есть в HQ", simulate: "Симулировать", live: "Действующие", draft: "Черновик", change: "Разница",
+    simByRule: "По правилам", simByStore: "По магазинам", rule: "Правило", kind: "Вид", salesLive: "Продаж, сейчас", salesDraft: "Продаж, черновик",
+    discountLive: "Скидка, сейчас", discountDraft: "Скидка, черновик", pointsLive: "Баллы, сейчас", pointsDraft: "Баллы, черновик",
+    customersAffected: "Затронуто покупателей", discounts: "Скидки", paid: "Оплачено", pointsRedeemed: "Списано баллов", newRule: "новое", goneRule: "нет в черновике",
+    simSummary: (s) => `Версия ${s.version} на продажах с ${s.from} по ${s.to}${s.store ? ", магазин " + s.store : ""}: пересчитано продаж: ${s.sales}, изменилось: ${s.changed}, затронуто покупателей: ${s.customers}.`,
+    simLeft: (s) => `Не вошли: ${s.unpriceable} продаж без сохранённых входных данных, ${s.other_currency} в другой валюте, ${s.failed} отвергнуто движком${s.first_failure ? " (первая: " + s.first_failure + ")" : ""}.`,
     ago: (s) => s < 60 ? `${s} с назад` : s < 3600 ? `${Math.floor(s / 60)} мин назад` : `${Math.floor(s / 3600)} ч назад`,
   },
 };
@@ -313,6 +325,66 @@ $("rules-publish").addEventListener("click", async () => {
   await loadRules({ replace: true });
   $("rules-result").textContent = t("published")(res.version);
 });
+
+// ---- Rules simulation: the editor's draft priced against the sales HQ
+// holds (POST /v1/admin/rules/simulate), beside what the live rules gave.
+let lastSim = null;
+
+function signedMoney(minor, currency) { return (minor > 0 ? "+" : "") + displayMoney(minor, currency); }
+function signedNum(n) { return (n > 0 ? "+" : "") + String(n); }
+
+async function simulateRules(ev) {
+  ev.preventDefault();
+  const q = new URLSearchParams();
+  for (const k of ["from", "to", "store"]) if ($(`sim-${k}`).value) q.set(k, $(`sim-${k}`).value);
+  $("sim-summary").textContent = "…";
+  const resp = await fetch(`/v1/admin/rules/simulate?${q}`, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
+  const res = await resp.json().catch(() => null);
+  if (resp.status !== 200 || !res) {
+    lastSim = null;
+    $("sim-result").hidden = true;
+    $("sim-summary").textContent = (res && res.error) || `HTTP ${resp.status}`;
+    return;
+  }
+  lastSim = res;
+  renderSim();
+}
+
+function renderSim() {
+  const s = lastSim, cur = s.currency;
+  $("sim-summary").textContent = t("simSummary")(s);
+  $("sim-result").hidden = false;
+  const row = (body, key, cells) => {
+    const tr = document.createElement("tr");
+    tr.dataset.key = key;
+    cells.forEach((c, i) => { cell(tr, c); if (i > 0) tr.lastChild.className = "num"; });
+    body.append(tr);
+  };
+  const totals = $("sim-totals");
+  totals.replaceChildren();
+  row(totals, "discount", [t("discounts"), displayMoney(s.live.discount, cur), displayMoney(s.draft.discount, cur), signedMoney(s.draft.discount - s.live.discount, cur)]);
+  row(totals, "total", [t("paid"), displayMoney(s.live.total, cur), displayMoney(s.draft.total, cur), signedMoney(s.draft.total - s.live.total, cur)]);
+  row(totals, "points_earned", [t("pointsEarned"), String(s.live.points_earned), String(s.draft.points_earned), signedNum(s.draft.points_earned - s.live.points_earned)]);
+  row(totals, "points_redeemed", [t("pointsRedeemed"), String(s.live.points_redeemed), String(s.draft.points_redeemed), signedNum(s.draft.points_redeemed - s.live.points_redeemed)]);
+  const rules = $("sim-rules");
+  rules.replaceChildren();
+  for (const r of s.rules) {
+    const name = r.rule + (!r.in_draft ? ` (${t("goneRule")})` : !r.in_live ? ` (${t("newRule")})` : "");
+    row(rules, r.rule, [name, r.kind, String(r.live_sales), String(r.draft_sales), displayMoney(r.live_amount, cur), displayMoney(r.draft_amount, cur),
+      signedMoney(r.draft_amount - r.live_amount, cur), String(r.live_points), String(r.draft_points), signedNum(r.draft_points - r.live_points)]);
+  }
+  const stores = $("sim-stores");
+  stores.replaceChildren();
+  for (const st of s.stores) {
+    row(stores, st.store, [st.store || "—", String(st.sales), String(st.customers), displayMoney(st.live.discount, cur), displayMoney(st.draft.discount, cur),
+      signedMoney(st.draft.discount - st.live.discount, cur), String(st.live.points_earned), String(st.draft.points_earned), signedNum(st.draft.points_earned - st.live.points_earned)]);
+  }
+  $("sim-left").textContent = s.unpriceable + s.other_currency + s.failed > 0 ? t("simLeft")(s) : "";
+}
+
+$("sim-form").addEventListener("submit", simulateRules);
+// ---- end of the rules simulation
+
 $("nav-rules").addEventListener("click", () => loadRules());
 $("nav-fleet").addEventListener("click", loadFleet);
 $("nav-log").addEventListener("click", loadLog);
@@ -330,6 +402,7 @@ $("lang").addEventListener("click", () => {
   translate();
   if (!$("fleet").hidden) loadFleet();
   if (!$("reports").hidden && lastReport) renderReport();
+  if (!$("rules").hidden && lastSim) renderSim();
 });
 
 // displayMoney writes an amount in minor units for a person to read: major

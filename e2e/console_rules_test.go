@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/pgstore"
+	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
+)
+
+// postgres returns the database URL HQ runs on ("" for bbolt).
+func (h *hqProc) postgres() string {
+	if i := slices.Index(h.args, "--postgres"); i >= 0 && i+1 < len(h.args) {
+		return h.args[i+1]
+	}
+	return ""
+}
+
+// simDraft is discount.Example as version 2 with the club card at 5 % and
+// two bonus points per 100.00.
+func simDraft(t *testing.T) []byte {
+	t.Helper()
+	d := bytes.Replace(discount.Example, []byte("version = 1"), []byte("version = 2"), 1)
+	d = bytes.Replace(d, []byte(`percent = "3%"`), []byte(`percent = "5%"`), 1)
+	d = bytes.Replace(d, []byte("points = 1\nper = \"100.00\""), []byte("points = 2\nper = \"100.00\""), 1)
+	if bytes.Equal(d, discount.Example) || !bytes.Contains(d, []byte(`"5%"`)) || !bytes.Contains(d, []byte("points = 2")) {
+		t.Fatal("the example ruleset changed: the draft edits found nothing to change")
+	}
+	return d
+}
+
+// repriced is what re-pricing sales with the engine gives, added up.
+type repriced struct {
+	sales                  int64
+	live, draft            hq.SimFigures
+	ruleAmount, rulePoints map[string]money.Amount
+	stores                 map[string]hq.SimFigures
+}
+
+// repriceHeld reads every sale HQ's store holds and prices each again with
+// the engine and draft, on its own, as a till would have.
+func repriceHeld(t *testing.T, pgURL string, draft []byte) repriced {
+	t.Helper()
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, pgURL, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs, err := rulesfile.Parse(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := repriced{ruleAmount: map[string]money.Amount{}, rulePoints: map[string]money.Amount{}, stores: map[string]hq.SimFigures{}}
+	terms, err := st.SalesReport(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, term := range terms {
+		chains, err := st.Chains(ctx, term.Terminal)
+		if err != nil || len(chains) != 1 {
+			t.Fatalf("%s: chains %v, %v", term.Terminal, chains, err)
+		}
+		_, evs, err := st.ChainEvents(ctx, term.Terminal, chains[0].Epoch.ID, 0, 100_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Type != event.TypeSale {
+				continue
+			}
+			var sale pos.Sale
+			if err := json.Unmarshal(e.Body, &sale); err != nil {
+				t.Fatal(err)
+			}
+			b, acct, at, err := pos.ReplayInputs(sale, e.Terminal, e.At)
+			if err != nil {
+				t.Fatalf("%s seq %d: %v", e.Terminal, e.Seq, err)
+			}
+			q, err := discount.Apply(rs, b, acct, at)
+			if err != nil {
+				t.Fatalf("%s seq %d: %v", e.Terminal, e.Seq, err)
+			}
+			out.sales++
+			s := out.stores[sale.Inputs.Store]
+			for _, f := range []*hq.SimFigures{&out.draft, &s} {
+				f.Discount += q.Discount
+				f.Total += q.Total
+				f.PointsEarned += q.PointsEarned
+				f.PointsRedeemed += q.PointsRedeemed
+			}
+			out.stores[sale.Inputs.Store] = s
+			out.live.Discount += sale.Discount
+			out.live.Total += sale.Total
+			out.live.PointsEarned += sale.PointsEarned
+			for _, a := range q.Applied {
+				out.ruleAmount[a.Rule] += a.Amount
+				out.rulePoints[a.Rule] += money.Amount(a.Points)
+			}
+		}
+	}
+	return out
+}
+
+// TestConsoleRulesSimulation: two real tills in two stores sell with and
+// without cards; a marketing operator edits the ruleset in the console and
+// simulates it against the synced sales. The simulation's figures — in total,
+// per rule and per store, on the page and from `tillhq rules simulate` —
+// equal re-pricing each sale HQ holds with the engine; a store filter keeps
+// that store's sales only; an analyst may not simulate.
+func TestConsoleRulesSimulation(t *testing.T) {
+	h, admin, _, api := consoleTill(t, discount.Example)
+	work := t.TempDir()
+	second := enrolledTill{data: filepath.Join(work, "S2-T1"), addr: freeAddr(t), conf: filepath.Join(work, "S2-T1.toml")}
+	h.enrollAs(t, admin, "S2", "S2-T1", second.data)
+	writeFile(t, second.conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", second.data, second.addr))
+	second.api = apiClient(second.addr, second.data)
+	start(t, "tilld", "run", "--config", second.conf)
+	waitFor(t, 30*time.Second, "the second till ready", func() bool {
+		st, err := second.api.Status(context.Background())
+		return err == nil && st.RulesetVersion == 1 && st.Online
+	})
+	mila := addOperator(t, h.adminURL, admin, "mila", "marketing", consolePassword)
+	boris := addOperator(t, h.adminURL, admin, "boris", "analyst", consolePassword)
+	consoleSales(t, api, "2000000000015", "2000000000015", "2000000000022", "", "2000000000015")
+	consoleSales(t, second.api, "2000000000015", "2000000000039")
+	draft := simDraft(t)
+	want := repriceHeld(t, h.postgres(), draft)
+	if want.sales != 7 || want.draft.Discount == want.live.Discount || want.draft.PointsEarned == want.live.PointsEarned {
+		t.Fatalf("re-priced %d sales, discount %d → %d, points %d → %d: want 7 sales whose discounts and points the draft changes",
+			want.sales, want.live.Discount, want.draft.Discount, want.live.PointsEarned, want.draft.PointsEarned)
+	}
+
+	// The CLI: every figure equals the engine's.
+	file := filepath.Join(t.TempDir(), "draft.toml")
+	writeFile(t, file, string(draft))
+	var sim hq.Simulation
+	if err := json.Unmarshal([]byte(mustTillhqAs(t, mila, "rules", "simulate", file, "--admin", h.adminURL, "--json")), &sim); err != nil {
+		t.Fatal(err)
+	}
+	if sim.Sales != want.sales || sim.Draft != want.draft || sim.Live.Discount != want.live.Discount || sim.Live.Total != want.live.Total ||
+		sim.Live.PointsEarned != want.live.PointsEarned || sim.Unpriceable+sim.Failed+sim.OtherCurrency != 0 {
+		t.Errorf("simulation %+v\nwant %d sales, draft %+v, live %+v", sim, want.sales, want.draft, want.live)
+	}
+	for _, r := range sim.Rules {
+		if r.DraftAmount != want.ruleAmount[r.Rule] || money.Amount(r.DraftPoints) != want.rulePoints[r.Rule] {
+			t.Errorf("rule %s: simulated %d off, %d points; the engine gives %d off, %d points", r.Rule, r.DraftAmount, r.DraftPoints, want.ruleAmount[r.Rule], want.rulePoints[r.Rule])
+		}
+	}
+	if len(sim.Stores) != 2 || sim.Stores[0].Draft != want.stores["S1"] || sim.Stores[1].Draft != want.stores["S2"] || sim.Customers != 3 {
+		t.Errorf("per store %+v, %d customers; want S1 %+v, S2 %+v, 3 customers", sim.Stores, sim.Customers, want.stores["S1"], want.stores["S2"])
+	}
+	human := mustTillhqAs(t, mila, "rules", "simulate", file, "--admin", h.adminURL, "--store", "S2")
+	if !strings.Contains(human, "2 sales priced again") || !strings.Contains(human, money.Display(want.stores["S2"].Discount, "RUB")) || !strings.Contains(human, "club-card") {
+		t.Errorf("tillhq rules simulate --store S2:\n%s\nwant S2's 2 sales, its draft discount %s and the club-card rule", human, money.Display(want.stores["S2"].Discount, "RUB"))
+	}
+	if out, code := tillhqAs(t, boris, "rules", "simulate", file, "--admin", h.adminURL); code == 0 || !strings.Contains(out, "needs marketing") {
+		t.Errorf("an analyst's simulation: exit %d\n%s", code, out)
+	}
+	if out, code := tillhqAs(t, mila, "rules", "simulate", file, "--admin", h.adminURL, "--from", "2026-13-01"); code == 0 || !strings.Contains(out, `from "2026-13-01"`) {
+		t.Errorf("a bad date: exit %d\n%s", code, out)
+	}
+
+	// The console: the marketing operator edits and simulates.
+	ctx := browser(t)
+	consoleLogin(t, ctx, h.adminURL, "mila", consolePassword)
+	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
+		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
+		return strings.Contains(v, "version = 1")
+	})
+	set := fmt.Sprintf(`(() => { const t = document.getElementById("rules-text"); t.value = %q; t.dispatchEvent(new Event("input")); return true })()`, draft)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](set)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("rules-simulate")), chromedp.WaitVisible(chromedp.CSS(`#sim-rules tr[data-key="club-card"]`))); err != nil {
+		t.Fatalf("simulate in the console: %v", err)
+	}
+	summary, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("sim-summary")))
+	discounts, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#sim-totals tr[data-key="discount"]`)))
+	points, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#sim-totals tr[data-key="points_earned"]`)))
+	club, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#sim-rules tr[data-key="club-card"]`)))
+	s2, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#sim-stores tr[data-key="S2"]`)))
+	screenshot(t, ctx, "console-rules-simulation.png")
+	t.Logf("%s\ndiscounts %q\npoints %q\nclub-card %q\nS2 %q", summary, discounts, points, club, s2)
+	cells := func(row string) []string { return strings.Split(strings.TrimSuffix(row, "\n"), "\t") }
+	d := money.Display
+	if c := cells(discounts); len(c) != 4 || c[1] != d(want.live.Discount, "RUB") || c[2] != d(want.draft.Discount, "RUB") || c[3] != "+"+d(want.draft.Discount-want.live.Discount, "RUB") {
+		t.Errorf("discounts row %q: want live %s, draft %s", c, d(want.live.Discount, "RUB"), d(want.draft.Discount, "RUB"))
+	}
+	if c := cells(points); len(c) != 4 || c[1] != fmt.Sprint(want.live.PointsEarned) || c[2] != fmt.Sprint(want.draft.PointsEarned) {
+		t.Errorf("points row %q: want %d → %d", c, want.live.PointsEarned, want.draft.PointsEarned)
+	}
+	if c := cells(club); len(c) != 10 || c[5] != d(want.ruleAmount["club-card"], "RUB") {
+		t.Errorf("club-card row %q: want the draft's %s", c, d(want.ruleAmount["club-card"], "RUB"))
+	}
+	if c := cells(s2); len(c) != 9 || c[1] != "2" || c[4] != d(want.stores["S2"].Discount, "RUB") {
+		t.Errorf("S2 row %q: want 2 sales, draft discount %s", c, d(want.stores["S2"].Discount, "RUB"))
+	}
+	if !strings.Contains(summary, "7 sales priced again") || !strings.Contains(summary, "3 customers affected") {
+		t.Errorf("summary %q", summary)
+	}
+	// Simulating changes nothing and is not in the admin log (the
+	// analyst's refusal is).
+	log := mustTillhqAs(t, admin, "report", "admin-log", "--admin", h.adminURL)
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "mila") && strings.Contains(l, "simulate") {
+			t.Errorf("the admin log records a simulation: %s", l)
+		}
+	}
+	if !strings.Contains(log, "POST /v1/admin/rules/simulate") || !strings.Contains(log, "denied 403") {
+		t.Errorf("the admin log lacks the analyst's refused simulation:\n%s", log)
+	}
+	if q, err := api.Quote(context.Background(), basket("2000000000015", 0)); err != nil || q.RulesetVersion != 1 {
+		t.Errorf("the till after a simulation: version %d, %v", q.RulesetVersion, err)
+	}
+}
