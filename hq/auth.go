@@ -22,7 +22,7 @@ const SessionTTL = 12 * time.Hour
 func RoleFor(pattern string) Role {
 	method, path, _ := strings.Cut(pattern, " ")
 	switch {
-	case path == wire.PathAdminMe, path == wire.PathAdminLogout, pattern == "GET "+wire.PathAdminRules:
+	case path == wire.PathAdminMe, path == wire.PathAdminLogout, pattern == "GET "+wire.PathAdminRules, pattern == "GET "+PathAdminRulesVersions:
 		return "" // any operator
 	case strings.HasPrefix(path, wire.PathAdminRules):
 		if method == http.MethodGet {
@@ -253,6 +253,7 @@ func (s *Server) adminAuthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+wire.PathAdminFleet, s.fleet)
 	s.consoleRoutes(mux)
 	s.rulesRoutes(mux)
+	s.rulesScheduleRoutes(mux)
 }
 
 func (s *Server) storeError(w http.ResponseWriter, what string, err error) {

@@ -361,9 +361,24 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", "ruleset body: "+err.Error())
 		return
 	}
+	if at := r.URL.Query().Get("effective"); at != "" {
+		if raw, err = withEffective(raw, at); err != nil {
+			wire.WriteError(w, http.StatusUnprocessableEntity, "invalid_ruleset", err.Error())
+			return
+		}
+	}
+	s.publishRaw(w, r, raw, "")
+}
+
+// publishRaw publishes raw and answers the request; the admin log's detail
+// starts with note.
+func (s *Server) publishRaw(w http.ResponseWriter, r *http.Request, raw []byte, note string) {
 	rs, err := s.PublishRuleset(r.Context(), raw)
 	if err == nil {
-		noteAudit(r, fmt.Sprintf("version %d", rs.Version), "sha256 "+rs.Hash)
+		if p, perr := rulesfile.Parse(raw); perr == nil && !p.Effective.IsZero() {
+			note += "effective " + p.Effective.String() + ", "
+		}
+		noteAudit(r, fmt.Sprintf("version %d", rs.Version), note+"sha256 "+rs.Hash)
 	}
 	switch {
 	case errors.Is(err, ErrOldRuleset):
