@@ -228,3 +228,141 @@ func TestConsoleRulesSimulation(t *testing.T) {
 		t.Errorf("the till after a simulation: version %d, %v", q.RulesetVersion, err)
 	}
 }
+
+// TestConsoleRulesScheduleAndRollback: a marketing operator publishes a
+// ruleset from the console to take effect 20 s later; a real till takes it at
+// once but prices with the rules before until then, and at the start prices
+// with it although HQ is down by then. Back online, the operator rolls back
+// to version 1 from the console (published as version 3, in effect at once).
+// A ruleset scheduled an hour ahead (tillhq rules publish --effective) and
+// then rolled back over (tillhq rules rollback) never applies: the till
+// prices with the rollback at once. The admin log says who did each.
+func TestConsoleRulesScheduleAndRollback(t *testing.T) {
+	h, admin, _, api := consoleTill(t, discount.Example)
+	mila := addOperator(t, h.adminURL, admin, "mila", "marketing", consolePassword)
+	ctx := context.Background()
+	discountWith := func(wantVersion int64) money.Amount {
+		t.Helper()
+		q, err := api.Quote(ctx, basket("2000000000015", 0))
+		if err != nil || q.RulesetVersion != wantVersion {
+			t.Fatalf("quote: version %d, %v; want version %d", q.RulesetVersion, err, wantVersion)
+		}
+		return q.Discount
+	}
+	live := discountWith(1)
+
+	b := browser(t)
+	consoleLogin(t, b, h.adminURL, "mila", consolePassword)
+	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
+		v, _ := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
+		return strings.Contains(v, "version = 1")
+	})
+	start := time.Now().Add(20 * time.Second).Truncate(time.Second)
+	wall := start.Format("2006-01-02T15:04:05") // the till's wall clock: it runs on this machine
+	set := fmt.Sprintf(`(() => { const t = document.getElementById("rules-text"); t.value = %q; t.dispatchEvent(new Event("input"));
+		document.getElementById("rules-effective").value = %q; return true })()`, simDraft(t), wall)
+	if _, err := chromedp.Run(b, chromedp.Evaluate[bool](set)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(b, chromedp.Click(chromedp.ID("rules-publish"))); err != nil {
+		t.Fatal(err)
+	}
+	var result string
+	waitFor(t, 10*time.Second, "the scheduled publish", func() bool {
+		result, _ = chromedp.Run(b, chromedp.Text(chromedp.ID("rules-result")))
+		return strings.Contains(result, "Published version 2")
+	})
+	if !strings.Contains(result, wall) {
+		t.Errorf("the page says %q, want the start %s", result, wall)
+	}
+	active, _ := chromedp.Run(b, chromedp.Text(chromedp.ID("rules-active")))
+	if !strings.Contains(active, "version 2, takes effect "+wall) {
+		t.Errorf("rules page: %q", active)
+	}
+	waitFor(t, 30*time.Second, "the till to hold version 2, waiting", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.NextRuleset != nil && st.NextRuleset.Version == 2
+	})
+	if time.Now().After(start) {
+		t.Fatal("version 2 reached the till after its start: the test proves nothing")
+	}
+	if d := discountWith(1); d != live {
+		t.Errorf("before the start: discount %d, want the live rules' %d", d, live)
+	}
+	// HQ goes down; the start comes; the till prices with version 2 offline.
+	h.proc.stop(t)
+	time.Sleep(time.Until(start))
+	waitFor(t, 10*time.Second, "the till to price with version 2 offline", func() bool {
+		q, err := api.Quote(ctx, basket("2000000000015", 0))
+		return err == nil && q.RulesetVersion == 2
+	})
+	scheduled := discountWith(2)
+	if scheduled <= live {
+		t.Errorf("version 2 (club card 5 %%) gives %d off, version 1 %d: want more", scheduled, live)
+	}
+	if st, err := api.Status(ctx); err != nil || st.Online {
+		t.Errorf("the till's status while HQ is down: online %v, %v", st.Online, err)
+	}
+
+	// Back online: roll back to version 1 from the console.
+	h.start(t)
+	if err := chromedp.Do(b, chromedp.Click(chromedp.ID("nav-rules")), chromedp.WaitVisible(chromedp.CSS(`#rules-versions tr[data-version="1"] button.rollback`))); err != nil {
+		t.Fatal(err)
+	}
+	versions, _ := chromedp.Run(b, chromedp.Text(chromedp.ID("rules-versions")))
+	if !strings.Contains(versions, wall) {
+		t.Errorf("the versions list lacks version 2's start %s:\n%s", wall, versions)
+	}
+	screenshot(t, b, "console-rules-versions.png")
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`#rules-versions tr[data-version="1"] button.rollback`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the rollback", func() bool {
+		result, _ = chromedp.Run(b, chromedp.Text(chromedp.ID("rules-result")))
+		return strings.Contains(result, "Rolled back to version 1: published as version 3")
+	})
+	waitFor(t, 30*time.Second, "the till to price with version 3", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.RulesetVersion == 3
+	})
+	if d := discountWith(3); d != live {
+		t.Errorf("after the rollback: discount %d, want version 1's %d", d, live)
+	}
+
+	// A ruleset scheduled an hour ahead, rolled back over before its start.
+	file := filepath.Join(t.TempDir(), "v4.toml")
+	writeFile(t, file, string(bytes.Replace(simDraft(t), []byte("version = 2"), []byte("version = 4"), 1)))
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	out := mustTillhqAs(t, mila, "rules", "publish", file, "--effective", later, "--admin", h.adminURL)
+	if !strings.Contains(out, "published version 4") || !strings.Contains(out, "in effect from "+later) {
+		t.Errorf("tillhq rules publish --effective: %s", out)
+	}
+	waitFor(t, 30*time.Second, "the till to hold version 4, waiting", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.NextRuleset != nil && st.NextRuleset.Version == 4
+	})
+	out = mustTillhqAs(t, mila, "rules", "rollback", "3", "--admin", h.adminURL)
+	if !strings.Contains(out, "rolled back to version 3: published as version 5") {
+		t.Errorf("tillhq rules rollback 3: %s", out)
+	}
+	waitFor(t, 30*time.Second, "the till to price with version 5", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.RulesetVersion == 5 && st.NextRuleset == nil
+	})
+	if d := discountWith(5); d != live {
+		t.Errorf("after the second rollback: discount %d, want %d", d, live)
+	}
+	list := mustTillhqAs(t, mila, "rules", "list", "--admin", h.adminURL)
+	if !strings.Contains(list, later) || !strings.Contains(list, "at once") {
+		t.Errorf("tillhq rules list:\n%s", list)
+	}
+	if out, code := tillhqAs(t, mila, "rules", "rollback", "9", "--admin", h.adminURL); code == 0 || !strings.Contains(out, "never published ruleset version 9") {
+		t.Errorf("rollback to a version never published: exit %d\n%s", code, out)
+	}
+	log := mustTillhqAs(t, admin, "report", "admin-log", "--admin", h.adminURL)
+	for _, want := range []string{"effective " + wall, "rollback to version 1", "rollback to version 3", "effective " + later} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the admin log lacks %q:\n%s", want, log)
+		}
+	}
+}

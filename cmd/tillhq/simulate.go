@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -123,4 +124,69 @@ func printSimulation(w io.Writer, sim hq.Simulation) error {
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// rollbackCmd is `tillhq rules rollback VERSION`.
+func rollbackCmd(stdout io.Writer) *cobra.Command {
+	var hqURL string
+	cmd := &cobra.Command{
+		Use:   "rollback VERSION",
+		Short: "publish an earlier version's file again as the next version, in effect at once (a scheduled ruleset waiting is cancelled)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || v <= 0 {
+				return fmt.Errorf("version %q: want the number of a published version (tillhq rules list)", args[0])
+			}
+			body, _ := json.Marshal(hq.RollbackRequest{Version: v})
+			var ans struct {
+				Version int64  `json:"version"`
+				Hash    string `json:"hash"`
+			}
+			r := hqclient.Request{Method: http.MethodPost, Path: hq.PathAdminRulesRollback, Body: bytes.NewReader(body)}
+			if err := doJSON(cmd.Context(), hqURL, r, &ans); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "rolled back to version %d: published as version %d (sha256 %s)\n", v, ans.Version, ans.Hash)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
+	return cmd
+}
+
+// rulesListCmd is `tillhq rules list`.
+func rulesListCmd(stdout io.Writer) *cobra.Command {
+	var hqURL string
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "the published rulesets, newest first, with when each takes effect",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var list []hq.PublishedRules
+			r := hqclient.Request{Path: hq.PathAdminRulesVersions + "?limit=" + strconv.Itoa(limit)}
+			if err := doJSON(cmd.Context(), hqURL, r, &list); err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(stdout).Encode(list)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tEFFECTIVE\tCURRENCY\tRULES\tSHA256\t")
+			for _, p := range list {
+				eff := cmp.Or(p.Effective, "at once")
+				if p.Problem != "" {
+					eff = "does not parse: " + p.Problem
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t\n", p.Version, eff, p.Currency, p.Rules, p.Hash)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON answer")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many (1 to 1000)")
+	return cmd
 }

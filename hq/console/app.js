@@ -29,6 +29,10 @@ const texts = {
     byTerminal: "Sales, returns and net by terminal (all time)", total: "Sold", returns: "Returns", refunded: "Refunded", net: "Net", allStores: "all stores",
     partnerOwed: "Partner points owed", partner: "Partner",
     notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
+    effectiveFrom: "Takes effect (empty: at once; each till's wall clock)", versionsTitle: "Published versions", version: "Version", effective: "Takes effect",
+    rulesCount: "Rules", atOnce: "at once", rollback: "Roll back to this", activeEffective: (v, at) => `Newest ruleset: version ${v}, takes effect ${at} (the tills keep the one before until then).`,
+    scheduled: (v, at) => `Published version ${v}: the tills take it now and price with it from ${at}.`,
+    rolledBack: (from, v) => `Rolled back to version ${from}: published as version ${v}, in effect at once.`,
     simTitle: "Simulation against the sales HQ holds", simulate: "Simulate", live: "Live rules", draft: "Draft", change: "Change",
     simByRule: "By rule", simByStore: "By store", rule: "Rule", kind: "Kind", salesLive: "Sales, live", salesDraft: "Sales, draft",
     discountLive: "Discount, live", discountDraft: "Discount, draft", pointsLive: "Points, live", pointsDraft: "Points, draft",
@@ -62,6 +66,10 @@ const texts = {
     byTerminal: "Продажи, возвраты и итог по кассам (за всё время)", total: "Продано", returns: "Возвраты", refunded: "Возвращено", net: "Итог", allStores: "все магазины",
     partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
     notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
+    effectiveFrom: "Действует с (пусто: сразу; по часам каждой кассы)", versionsTitle: "Опубликованные версии", version: "Версия", effective: "Действует с",
+    rulesCount: "Правил", atOnce: "сразу", rollback: "Вернуть эту", activeEffective: (v, at) => `Новейшие правила: версия ${v}, действуют с ${at} (до тех пор кассы работают по прежним).`,
+    scheduled: (v, at) => `Опубликована версия ${v}: кассы получат её сейчас и будут применять с ${at}.`,
+    rolledBack: (from, v) => `Возврат к версии ${from}: опубликована как версия ${v}, действует сразу.`,
     simTitle: "Симуляция на продажах, которые есть в HQ", simulate: "Симулировать", live: "Действующие", draft: "Черновик", change: "Разница",
     simByRule: "По правилам", simByStore: "По магазинам", rule: "Правило", kind: "Вид", salesLive: "Продаж, сейчас", salesDraft: "Продаж, черновик",
     discountLive: "Скидка, сейчас", discountDraft: "Скидка, черновик", pointsLive: "Баллы, сейчас", pointsDraft: "Баллы, черновик",
@@ -247,7 +255,8 @@ async function loadRules(opts) {
     return;
   }
   activeTOML = res.data.toml;
-  $("rules-active").textContent = t("activeRules")(res.data.version);
+  $("rules-active").textContent = res.data.effective ? t("activeEffective")(res.data.version, res.data.effective) : t("activeRules")(res.data.version);
+  loadVersions();
   if (rulesEdited && !(opts && opts.replace)) {
     renderDiff();
     return;
@@ -316,15 +325,58 @@ async function checkRules() {
 $("rules-text").addEventListener("input", () => { rulesEdited = true; renderDiff(); });
 $("rules-check").addEventListener("click", checkRules);
 $("rules-publish").addEventListener("click", async () => {
-  const resp = await fetch("/v1/admin/rules", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
+  const effective = effectiveValue();
+  const path = "/v1/admin/rules" + (effective ? `?effective=${encodeURIComponent(effective)}` : "");
+  const resp = await fetch(path, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
   const res = await resp.json().catch(() => null);
   if (resp.status !== 201) {
     $("rules-result").textContent = (res && res.error) || `HTTP ${resp.status}`;
     return;
   }
   await loadRules({ replace: true });
-  $("rules-result").textContent = t("published")(res.version);
+  $("rules-effective").value = "";
+  $("rules-result").textContent = effective ? t("scheduled")(res.version, effective) : t("published")(res.version);
 });
+
+// ---- Scheduling and rollback: the start a publish takes effect from, the
+// published versions, and rolling back to one (published again, at once).
+
+// effectiveValue is the schedule input as HQ takes it: the tills' wall clock.
+function effectiveValue() {
+  const v = $("rules-effective").value;
+  return v.length === 16 ? v + ":00" : v; // datetime-local may leave the seconds out
+}
+
+async function loadVersions() {
+  const res = await api("GET", "/v1/admin/rules/versions?limit=20");
+  const body = $("rules-versions");
+  body.replaceChildren();
+  if (res.status !== 200) return fail("rules-result", res);
+  for (const p of res.data) {
+    const tr = document.createElement("tr");
+    tr.dataset.version = p.version;
+    for (const text of [String(p.version), p.problem || p.effective || t("atOnce"), String(p.rules), p.hash.slice(0, 12)]) cell(tr, text);
+    const td = document.createElement("td");
+    if (p !== res.data[0]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "rollback";
+      b.textContent = t("rollback");
+      b.addEventListener("click", () => rollbackTo(p.version));
+      td.append(b);
+    }
+    tr.append(td);
+    body.append(tr);
+  }
+}
+
+async function rollbackTo(version) {
+  const res = await api("POST", "/v1/admin/rules/rollback", { version });
+  if (res.status !== 201) return fail("rules-result", res);
+  await loadRules({ replace: true });
+  $("rules-result").textContent = t("rolledBack")(version, res.data.version);
+}
+// ---- end of scheduling and rollback
 
 // ---- Rules simulation: the editor's draft priced against the sales HQ
 // holds (POST /v1/admin/rules/simulate), beside what the live rules gave.
@@ -403,6 +455,7 @@ $("lang").addEventListener("click", () => {
   if (!$("fleet").hidden) loadFleet();
   if (!$("reports").hidden && lastReport) renderReport();
   if (!$("rules").hidden && lastSim) renderSim();
+  if (!$("rules").hidden) loadVersions();
 });
 
 // displayMoney writes an amount in minor units for a person to read: major
