@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -364,5 +365,70 @@ func TestConsoleRulesScheduleAndRollback(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("the admin log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// TestConsoleReportsByRule: a real till's sales with and without a card; an
+// analyst's reports page shows, for this month and store S1, each rule with
+// the sales it applied to, the discount it gave in roubles and the points it
+// earned — the sums of what the till's sales answered — and the CSV holds the
+// same; the API refuses a bad period.
+func TestConsoleReportsByRule(t *testing.T) {
+	h, admin, _, api := consoleTill(t, discount.Example)
+	boris := addOperator(t, h.adminURL, admin, "boris", "analyst", consolePassword)
+	sales := consoleSales(t, api, "2000000000015", "2000000000015", "", "2000000000022")
+	type given struct {
+		sales  int
+		amount money.Amount
+		points int64
+	}
+	want := map[string]given{}
+	for _, s := range sales {
+		for _, a := range s.Applied {
+			g := want[a.Rule]
+			g.sales++
+			g.amount += a.Amount
+			g.points += a.Points
+			want[a.Rule] = g
+		}
+	}
+	if want["club-card"].sales != 3 || want["bonus"].points == 0 {
+		t.Fatalf("the sales applied %+v: want the club card on 3 and bonus points", want)
+	}
+	b := browser(t)
+	consoleLogin(t, b, h.adminURL, "boris", consolePassword)
+	if err := chromedp.Do(b, chromedp.Click(chromedp.ID("nav-reports")), chromedp.WaitVisible(chromedp.CSS(`#rep-discounts tr[data-rule="club-card"]`))); err != nil {
+		t.Fatalf("the reports page: %v", err)
+	}
+	month := time.Now().Format("2006-01") + "-01"
+	for rule, g := range want {
+		row, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(fmt.Sprintf(`#rep-discounts tr[data-rule=%q][data-store="S1"][data-period=%q]`, rule, month))))
+		if err != nil {
+			t.Fatalf("no row for %s: %v", rule, err)
+		}
+		c := strings.Split(strings.TrimSuffix(row, "\n"), "\t")
+		if len(c) != 8 || c[1] != "S1" || c[2] != rule || c[4] != fmt.Sprint(g.sales) || c[5] != money.Display(g.amount, "RUB") || c[6] != fmt.Sprint(g.points) {
+			t.Errorf("%s row %q: want %d sales, %s, %d points", rule, c, g.sales, money.Display(g.amount, "RUB"), g.points)
+		}
+	}
+	screenshot(t, b, "console-reports-rules.png")
+	csv := downloadReportCSV(t, b)
+	club := fmt.Sprintf("%s,S1,club-card,card_percent,,3,%s,RUB,0,0\r\n", month, strings.TrimSuffix(money.Display(want["club-card"].amount, "RUB"), " RUB"))
+	if !strings.Contains(csv, "period_start,store,rule,kind,partner,sales,discount,currency,points,points_spent\r\n") || !strings.Contains(csv, club) {
+		t.Errorf("CSV lacks the rules' table or %q:\n%s", club, csv)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.adminURL+"/v1/report/discounts?period=decade", nil)
+	req.Header.Set("Authorization", "Bearer "+boris)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bad period: %v, %v; want 400", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	resp, err := http.Get(h.adminURL + "/v1/report/discounts?period=decade")
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the discounts report without a credential: %v, %v", resp, err)
 	}
 }

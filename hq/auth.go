@@ -254,6 +254,7 @@ func (s *Server) adminAuthRoutes(mux *http.ServeMux) {
 	s.consoleRoutes(mux)
 	s.rulesRoutes(mux)
 	s.rulesScheduleRoutes(mux)
+	mux.HandleFunc("GET "+PathReportDiscounts, s.reportDiscounts)
 }
 
 func (s *Server) storeError(w http.ResponseWriter, what string, err error) {

@@ -166,28 +166,11 @@ func Simulate(ctx context.Context, st Store, draft *discount.Ruleset, q SimQuery
 	stores := map[string]*SimStore{}
 	cards := map[string]map[string]bool{} // store → cards changed
 	live := map[int64]*discount.Ruleset{} // for a birthday sale's profile
-	terms, err := st.SalesReport(ctx)
+	err := eachSale(ctx, st, q, func(e *event.Event, sale *pos.Sale, store string) error {
+		return sim.add(ctx, st, rs, e, sale, store, rules, stores, cards, live)
+	})
 	if err != nil {
 		return sim, fmt.Errorf("simulate: %w", err)
-	}
-	for _, t := range terms {
-		for _, c := range t.Chains {
-			for cur := c.Epoch.BaseSeq; cur < c.Acked; {
-				_, evs, err := st.ChainEvents(ctx, t.Terminal, c.Epoch.ID, cur, simPage)
-				if err != nil {
-					return sim, fmt.Errorf("simulate: %w", err)
-				}
-				if len(evs) == 0 {
-					return sim, fmt.Errorf("simulate: chain %s/%q holds no events after %d below its watermark %d", t.Terminal, c.Epoch.ID, cur, c.Acked)
-				}
-				cur = evs[len(evs)-1].Seq
-				for i := range evs {
-					if err := sim.add(ctx, st, rs, &evs[i], q, rules, stores, cards, live); err != nil {
-						return sim, err
-					}
-				}
-			}
-		}
 	}
 	for _, r := range rs.Rules { // the draft's rules in its order, then the live ones it drops
 		sim.Rules = append(sim.Rules, *rules[r.ID])
@@ -214,24 +197,62 @@ func Simulate(ctx context.Context, st Store, draft *discount.Ruleset, q SimQuery
 	return sim, nil
 }
 
-// add prices event e again with rs when it is a sale of q.
-func (sim *Simulation) add(ctx context.Context, st Store, rs *discount.Ruleset, e *event.Event, q SimQuery,
-	rules map[string]*SimRule, stores map[string]*SimStore, cards map[string]map[string]bool, live map[int64]*discount.Ruleset) error {
-	if e.Type != event.TypeSale {
-		return nil
+// eachSale calls fn with every sale of q HQ holds (every chain's own events,
+// as the reports read them), decoded, and its store. A sale whose body does
+// not decode is skipped: the audit flags it.
+func eachSale(ctx context.Context, st Store, q SimQuery, fn func(e *event.Event, sale *pos.Sale, store string) error) error {
+	terms, err := st.SalesReport(ctx)
+	if err != nil {
+		return err
 	}
-	var sale pos.Sale
-	if err := json.Unmarshal(e.Body, &sale); err != nil {
-		return nil // the audit flags it (bad_body); nothing to price
+	for _, t := range terms {
+		for _, c := range t.Chains {
+			for cur := c.Epoch.BaseSeq; cur < c.Acked; {
+				_, evs, err := st.ChainEvents(ctx, t.Terminal, c.Epoch.ID, cur, simPage)
+				if err != nil {
+					return err
+				}
+				if len(evs) == 0 {
+					return fmt.Errorf("chain %s/%q holds no events after %d below its watermark %d", t.Terminal, c.Epoch.ID, cur, c.Acked)
+				}
+				cur = evs[len(evs)-1].Seq
+				for i := range evs {
+					e := &evs[i]
+					if e.Type != event.TypeSale {
+						continue
+					}
+					var sale pos.Sale
+					if err := json.Unmarshal(e.Body, &sale); err != nil {
+						continue
+					}
+					store, day := saleDay(e, &sale)
+					if day.Before(q.From) || day.After(q.To) || (q.Store != "" && store != q.Store) {
+						continue
+					}
+					if err := fn(e, &sale, store); err != nil {
+						return err
+					}
+				}
+			}
+		}
 	}
-	store, day := "", e.At.UTC()
+	return nil
+}
+
+// saleDay returns a sale's store and its date on the till's wall clock
+// (midnight UTC; UTC for a sale without inputs).
+func saleDay(e *event.Event, sale *pos.Sale) (store string, date time.Time) {
+	day := e.At.UTC()
 	if sale.Inputs != nil {
 		store, day = sale.Inputs.Store, e.At.In(time.FixedZone("", sale.Inputs.UTCOffset))
 	}
-	date := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
-	if date.Before(q.From) || date.After(q.To) || (q.Store != "" && store != q.Store) {
-		return nil
-	}
+	return store, time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// add prices sale e again with rs.
+func (sim *Simulation) add(ctx context.Context, st Store, rs *discount.Ruleset, e *event.Event, in *pos.Sale, store string,
+	rules map[string]*SimRule, stores map[string]*SimStore, cards map[string]map[string]bool, live map[int64]*discount.Ruleset) error {
+	sale := *in
 	if sale.Currency != rs.Currency.Code {
 		sim.OtherCurrency++
 		return nil

@@ -28,6 +28,8 @@ const texts = {
     periodStart: "Period", sales: "Sales", cardSales: "With a card", revenue: "Revenue", pointsEarned: "Points earned", pointsSpent: "Points spent",
     byTerminal: "Sales, returns and net by terminal (all time)", total: "Sold", returns: "Returns", refunded: "Refunded", net: "Net", allStores: "all stores",
     partnerOwed: "Partner points owed", partner: "Partner",
+    discountsByRule: "Discounts and points by rule", discountGiven: "Discount", overdrafts: "Offline overdrafts (points redeemed beyond the balance)",
+    owed: "Still owed", recorded: "Overdrawn in all", firstAt: "First", lastAt: "Last",
     notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
     effectiveFrom: "Takes effect (empty: at once; each till's wall clock)", versionsTitle: "Published versions", version: "Version", effective: "Takes effect",
     rulesCount: "Rules", atOnce: "at once", rollback: "Roll back to this", activeEffective: (v, at) => `Newest ruleset: version ${v}, takes effect ${at} (the tills keep the one before until then).`,
@@ -65,6 +67,8 @@ const texts = {
     periodStart: "Период", sales: "Продажи", cardSales: "С картой", revenue: "Выручка", pointsEarned: "Начислено баллов", pointsSpent: "Списано баллов",
     byTerminal: "Продажи, возвраты и итог по кассам (за всё время)", total: "Продано", returns: "Возвраты", refunded: "Возвращено", net: "Итог", allStores: "все магазины",
     partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
+    discountsByRule: "Скидки и баллы по правилам", discountGiven: "Скидка", overdrafts: "Перерасход баллов без связи (списано сверх остатка)",
+    owed: "Ещё не погашено", recorded: "Всего перерасход", firstAt: "Первый", lastAt: "Последний",
     notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
     effectiveFrom: "Действует с (пусто: сразу; по часам каждой кассы)", versionsTitle: "Опубликованные версии", version: "Версия", effective: "Действует с",
     rulesCount: "Правил", atOnce: "сразу", rollback: "Вернуть эту", activeEffective: (v, at) => `Новейшие правила: версия ${v}, действуют с ${at} (до тех пор кассы работают по прежним).`,
@@ -562,11 +566,11 @@ function loadReports() {
 async function showReport() {
   const q = new URLSearchParams({ period: $("rep-period").value });
   for (const [k, id] of [["from", "rep-from"], ["to", "rep-to"], ["store", "rep-store"]]) if ($(id).value) q.set(k, $(id).value);
-  const [kpi, sales] = await Promise.all([api("GET", `/v1/report/kpi?${q}`), api("GET", "/v1/report/sales")]);
-  if (kpi.status !== 200) return fail("rep-error", kpi);
-  if (sales.status !== 200) return fail("rep-error", sales);
+  const [kpi, sales, discounts, overdrafts] = await Promise.all([api("GET", `/v1/report/kpi?${q}`), api("GET", "/v1/report/sales"),
+    api("GET", `/v1/report/discounts?${q}`), api("GET", "/v1/report/overdrafts")]);
+  for (const res of [kpi, sales, discounts, overdrafts]) if (res.status !== 200) return fail("rep-error", res);
   $("rep-error").textContent = "";
-  lastReport = { kpi: kpi.data, sales: sales.data, store: $("rep-store").value };
+  lastReport = { kpi: kpi.data, sales: sales.data, discounts: discounts.data, overdrafts: overdrafts.data, store: $("rep-store").value };
   renderReport();
 }
 
@@ -631,6 +635,7 @@ function renderReport() {
     }
     terms.append(tr);
   }
+  renderDiscounts();
   $("rep-missing").textContent = lastReport.kpi.missing && lastReport.kpi.missing.length ? t("notYet")(lastReport.kpi.missing.join("; ")) : "";
   drawChart();
 }
@@ -680,6 +685,50 @@ function drawChart() {
   box.append(svg);
 }
 
+// ---- Reports: discounts by rule (GET /v1/report/discounts, per period and
+// store) and the offline overdrafts (GET /v1/report/overdrafts).
+function renderDiscounts() {
+  const periodOf = (start) => lastReport.kpi.periods.find((p) => p.start === start);
+  const span = (start) => { const p = periodOf(start); return p && p.end !== p.start ? `${p.start} – ${p.end}` : start; };
+  const body = $("rep-discounts");
+  body.replaceChildren();
+  for (const r of lastReport.discounts.rows || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.period = r.period;
+    tr.dataset.store = r.store;
+    tr.dataset.rule = r.rule;
+    for (const [text, num] of [[span(r.period)], [r.store], [r.rule + (r.partner ? ` (${r.partner})` : "")], [r.kind], [String(r.sales), 1],
+      [displayMoney(r.amount, r.currency), 1], [String(r.points), 1], [String(r.redeemed), 1]]) {
+      cell(tr, text);
+      if (num) tr.lastChild.className = "num";
+    }
+    body.append(tr);
+  }
+  const od = $("rep-overdrafts");
+  od.replaceChildren();
+  for (const c of lastReport.overdrafts.cards || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.card = c.card;
+    for (const [text, num] of [[c.card], [String(c.owed), 1], [String(c.recorded), 1], [new Date(c.first).toLocaleString(lang)], [new Date(c.last).toLocaleString(lang)]]) {
+      cell(tr, text);
+      if (num) tr.lastChild.className = "num";
+    }
+    od.append(tr);
+  }
+}
+
+// csvDiscounts adds the rules' and the overdrafts' tables to the CSV lines.
+function csvDiscounts(lines) {
+  lines.push([]);
+  lines.push(["period_start", "store", "rule", "kind", "partner", "sales", "discount", "currency", "points", "points_spent"]);
+  for (const r of lastReport.discounts.rows || []) lines.push([r.period, r.store, r.rule, r.kind, r.partner || "", r.sales,
+    displayMoney(r.amount, r.currency).replace(/ [A-Z]{3}$/, ""), r.currency, r.points, r.redeemed]);
+  lines.push([]);
+  lines.push(["card", "points_owed", "points_overdrawn", "first", "last"]);
+  for (const c of lastReport.overdrafts.cards || []) lines.push([c.card, c.owed, c.recorded, c.first, c.last]);
+}
+// ---- end of discounts by rule and overdrafts
+
 // csvField quotes a field for CSV (RFC 4180), and keeps a spreadsheet from
 // taking a field for a formula.
 function csvField(v) {
@@ -706,6 +755,7 @@ $("rep-csv").addEventListener("click", async () => {
   lines.push([]);
   lines.push(["terminal", "sales", `sold_${cur}`, "returns", `refunded_${cur}`, `net_${cur}`]);
   for (const s of lastReport.sales.terminals) lines.push([s.terminal, s.count, major(s.total), s.refunds, major(s.refunded), major(s.net)]);
+  csvDiscounts(lines);
   const text = lines.map((l) => l.map(csvField).join(",")).join("\r\n") + "\r\n";
   const a = $("rep-csv-link") || document.createElement("a");
   if (a.href) URL.revokeObjectURL(a.href);
