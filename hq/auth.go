@@ -281,6 +281,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := "POST " + wire.PathAdminLogin
+	now := s.opts.Now()
+	if wait := s.logins.wait(req.Name, r.RemoteAddr, now); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		msg := fmt.Sprintf("too many failed logins for this name or from this address: try again in %d s", secs)
+		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: msg}, "denied", http.StatusTooManyRequests)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		wire.WriteError(w, http.StatusTooManyRequests, "too_many_logins", msg)
+		return
+	}
 	o, err := st.Operator(r.Context(), req.Name)
 	if err != nil && !errors.Is(err, ErrNoOperator) {
 		s.storeError(w, "login", err)
@@ -292,12 +301,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = dummyHash()
 	}
 	if !CheckPassword(hash, req.Password) || err != nil || !o.Disabled.IsZero() {
+		s.logins.fail(req.Name, r.RemoteAddr, now)
 		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: "wrong name or password, or operator disabled"}, "unauthenticated", http.StatusUnauthorized)
 		wire.WriteError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "wrong name or password, or the operator is disabled")
 		return
 	}
+	s.logins.succeed(req.Name)
+	// Expired sessions go at each login: no replica needs a timer for it.
+	if n, err := st.PurgeCredentials(r.Context(), now); err != nil {
+		s.log.Warn("purge expired sessions", "err", err)
+	} else if n > 0 {
+		s.log.Info("expired sessions purged", "sessions", n)
+	}
 	secret := NewSecret()
-	now := s.opts.Now()
 	if err := st.AddCredential(r.Context(), Credential{Hash: TokenHash(secret), Kind: CredSession, Operator: o.Name, Created: now.UTC(), Expires: now.Add(SessionTTL).UTC()}); err != nil {
 		s.storeError(w, "login", err)
 		return

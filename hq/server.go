@@ -68,6 +68,8 @@ type Server struct {
 	uploading atomic.Int64 // uploads under way: the auditor yields to them
 
 	loyalty *Loyalty // the loyalty reports' book (loyalty.go)
+
+	logins *loginLimiter // failed logins, per name and address (loginlimit.go)
 }
 
 // NewServer returns a Server over opts.Store.
@@ -90,7 +92,7 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics(), logins: newLoginLimiter()}
 	s.loyalty = NewLoyalty(LoyaltyOptions{Store: opts.Store, Wake: s.cards.wait, Now: opts.Now, Logger: opts.Logger})
 	if opts.Store != nil {
 		s.metrics.reg.MustRegister(auditCollector{opts.Store})

@@ -193,7 +193,8 @@ $("login").addEventListener("submit", async (ev) => {
   const res = await api("POST", "/v1/admin/login", { name: $("name").value, password: $("password").value });
   $("password").value = "";
   if (res.status !== 200) {
-    $("login-error").textContent = t("badLogin");
+    // Too many failures: HQ says how long to wait (Retry-After).
+    $("login-error").textContent = res.status === 429 && res.data ? res.data.error : t("badLogin");
     return;
   }
   $("login-error").textContent = "";
