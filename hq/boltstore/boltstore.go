@@ -458,13 +458,14 @@ func (s *Store) Rulesets(_ context.Context, before int64, limit int) ([]hq.Rules
 	var out []hq.Ruleset
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRules).Cursor()
-		k, v := c.Last()
+		var k, v []byte
 		if before > 0 {
-			if k, v = c.Seek(seqKey(uint64(before))); k == nil {
-				k, v = c.Last()
-			} else {
-				k, v = c.Prev()
-			}
+			k, _ = c.Seek(seqKey(uint64(before)))
+		}
+		if k != nil {
+			k, v = c.Prev() // the first below before
+		} else {
+			k, v = c.Last()
 		}
 		for ; k != nil && len(out) < limit; k, v = c.Prev() {
 			if before > 0 && int64(binary.BigEndian.Uint64(k)) >= before {
