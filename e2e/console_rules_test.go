@@ -179,10 +179,7 @@ func TestConsoleRulesSimulation(t *testing.T) {
 	// The console: the marketing operator edits and simulates.
 	ctx := browser(t)
 	consoleLogin(t, ctx, h.adminURL, "mila", consolePassword)
-	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
-		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
-		return strings.Contains(v, "version = 1")
-	})
+	waitEditor(t, ctx, "version = 1")
 	set := fmt.Sprintf(`(() => { const t = document.getElementById("rules-text"); t.value = %q; t.dispatchEvent(new Event("input")); return true })()`, draft)
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](set)); err != nil {
 		t.Fatal(err)
@@ -254,10 +251,7 @@ func TestConsoleRulesScheduleAndRollback(t *testing.T) {
 
 	b := browser(t)
 	consoleLogin(t, b, h.adminURL, "mila", consolePassword)
-	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
-		v, _ := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
-		return strings.Contains(v, "version = 1")
-	})
+	waitEditor(t, b, "version = 1")
 	start := time.Now().Add(20 * time.Second).Truncate(time.Second)
 	wall := start.Format("2006-01-02T15:04:05") // the till's wall clock: it runs on this machine
 	set := fmt.Sprintf(`(() => { const t = document.getElementById("rules-text"); t.value = %q; t.dispatchEvent(new Event("input"));

@@ -277,12 +277,9 @@ func rulesCmd(stdout io.Writer) *cobra.Command {
 		Short: "publish a ruleset to a running HQ",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := os.ReadFile(args[0])
+			raw, err := readRuleset(args[0])
 			if err != nil {
 				return err
-			}
-			if _, err := hq.ValidateRuleset(raw); err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			var ans struct {
 				Version int64  `json:"version"`

@@ -29,12 +29,9 @@ func simulateCmd(stdout io.Writer) *cobra.Command {
 		Short: "price the sales HQ holds again with a draft ruleset: discounts and points per rule, per store and in total, against the live rules",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := os.ReadFile(args[0])
+			raw, err := readRuleset(args[0])
 			if err != nil {
 				return err
-			}
-			if _, err := hq.ValidateRuleset(raw); err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			q := url.Values{}
 			for k, v := range map[string]string{"from": from, "to": to, "store": store} {
@@ -124,6 +121,18 @@ func printSimulation(w io.Writer, sim hq.Simulation) error {
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// readRuleset reads a ruleset file and checks it as HQ will.
+func readRuleset(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := hq.ValidateRuleset(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return raw, nil
 }
 
 // rollbackCmd is `tillhq rules rollback VERSION`.
