@@ -411,10 +411,10 @@ function renderSim() {
   const s = lastSim, cur = s.currency;
   $("sim-summary").textContent = t("simSummary")(s);
   $("sim-result").hidden = false;
-  const row = (body, key, cells) => {
+  const row = (body, key, cells, firstNum = 1) => {
     const tr = document.createElement("tr");
     tr.dataset.key = key;
-    cells.forEach((c, i) => { cell(tr, c); if (i > 0) tr.lastChild.className = "num"; });
+    cells.forEach((c, i) => { cell(tr, c); if (i >= firstNum) tr.lastChild.className = "num"; });
     body.append(tr);
   };
   const totals = $("sim-totals");
@@ -428,7 +428,7 @@ function renderSim() {
   for (const r of s.rules) {
     const name = r.rule + (!r.in_draft ? ` (${t("goneRule")})` : !r.in_live ? ` (${t("newRule")})` : "");
     row(rules, r.rule, [name, r.kind, String(r.live_sales), String(r.draft_sales), displayMoney(r.live_amount, cur), displayMoney(r.draft_amount, cur),
-      signedMoney(r.draft_amount - r.live_amount, cur), String(r.live_points), String(r.draft_points), signedNum(r.draft_points - r.live_points)]);
+      signedMoney(r.draft_amount - r.live_amount, cur), String(r.live_points), String(r.draft_points), signedNum(r.draft_points - r.live_points)], 2);
   }
   const stores = $("sim-stores");
   stores.replaceChildren();
