@@ -64,6 +64,32 @@ func consoleSales(t *testing.T, api *localapi.Client, cards ...string) []till.Sa
 
 const consolePassword = "correct horse battery staple"
 
+// downloadReportCSV clicks the reports page's CSV button and returns the
+// file the browser saved.
+func downloadReportCSV(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	dir := t.TempDir()
+	_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("rep-csv"))); err != nil {
+		t.Fatal(err)
+	}
+	var csv string
+	waitFor(t, 10*time.Second, "the CSV download", func() bool {
+		files, _ := filepath.Glob(filepath.Join(dir, "sales-*.csv"))
+		if len(files) != 1 {
+			return false
+		}
+		raw, _ := os.ReadFile(files[0])
+		csv = string(raw)
+		return strings.HasSuffix(csv, "\r\n")
+	})
+	return csv
+}
+
 // TestConsoleCustomers: a support operator finds a card a real till signed
 // up and sold to, sees its holder and its account, forgets the holder from
 // the page (a mistyped confirmation forgets nothing), and the admin log
@@ -217,25 +243,7 @@ func TestConsoleReports(t *testing.T) {
 	}
 
 	// The CSV downloads, with the figures the page shows.
-	dir := t.TempDir()
-	_, err = chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("rep-csv"))); err != nil {
-		t.Fatal(err)
-	}
-	var csv string
-	waitFor(t, 10*time.Second, "the CSV download", func() bool {
-		files, _ := filepath.Glob(filepath.Join(dir, "sales-month-*.csv"))
-		if len(files) != 1 {
-			return false
-		}
-		raw, _ := os.ReadFile(files[0])
-		csv = string(raw)
-		return strings.HasSuffix(csv, "\r\n")
-	})
+	csv := downloadReportCSV(t, ctx)
 	for _, want := range []string{
 		"period_start,period_end,store,sales,card_sales,revenue_RUB,points_earned,points_spent\r\n",
 		month + ",", ",S1,2,1," + major + ",",

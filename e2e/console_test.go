@@ -172,6 +172,15 @@ func consoleLogin(t *testing.T, ctx context.Context, adminURL, name, password st
 	}
 }
 
+// waitEditor waits until the rules page's editor holds text with want.
+func waitEditor(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
+		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
+		return strings.Contains(v, want)
+	})
+}
+
 // TestConsoleRules: in the console, an analyst's publish is refused (and
 // in the admin log); a marketing operator edits the active ruleset, checks
 // it, sees the change against the active one, publishes, and a real tilld
@@ -203,10 +212,7 @@ func TestConsoleRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	var result string
-	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
-		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
-		return strings.Contains(v, "version = 1")
-	})
+	waitEditor(t, ctx, "version = 1")
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](bump)); err != nil {
 		t.Fatal(err)
 	}
@@ -226,10 +232,7 @@ func TestConsoleRules(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("nav-rules")), chromedp.WaitVisible(chromedp.ID("rules-text"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the active ruleset in the editor", func() bool {
-		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("rules-text").value`))
-		return strings.Contains(v, "version = 1")
-	})
+	waitEditor(t, ctx, "version = 1")
 	broken := `(() => { const t = document.getElementById("rules-text"); t.value = t.value.replace("version = 1", "version = 2").replace('currency = "RUB"', 'currency = "RUBLES"'); t.dispatchEvent(new Event("input")); return true })()`
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](broken)); err != nil {
 		t.Fatal(err)

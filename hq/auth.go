@@ -22,7 +22,7 @@ const SessionTTL = 12 * time.Hour
 func RoleFor(pattern string) Role {
 	method, path, _ := strings.Cut(pattern, " ")
 	switch {
-	case path == wire.PathAdminMe, path == wire.PathAdminLogout, pattern == "GET "+wire.PathAdminRules:
+	case path == wire.PathAdminMe, path == wire.PathAdminLogout, pattern == "GET "+wire.PathAdminRules, pattern == "GET "+PathAdminRulesVersions:
 		return "" // any operator
 	case strings.HasPrefix(path, wire.PathAdminRules):
 		if method == http.MethodGet {
@@ -128,7 +128,7 @@ func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 		ctx := context.WithValue(context.WithValue(r.Context(), callerKey{}, who), noteKey{}, note)
 		sw := &statusWriter{ResponseWriter: w}
 		mux.ServeHTTP(sw, r.WithContext(ctx))
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && pattern != "POST "+PathAdminRulesCheck {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && pattern != "POST "+PathAdminRulesCheck && pattern != "POST "+PathAdminRulesSimulate {
 			outcome := "ok"
 			if sw.status >= 400 {
 				outcome = "failed"
@@ -253,6 +253,8 @@ func (s *Server) adminAuthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+wire.PathAdminFleet, s.fleet)
 	s.consoleRoutes(mux)
 	s.rulesRoutes(mux)
+	s.rulesScheduleRoutes(mux)
+	mux.HandleFunc("GET "+PathReportDiscounts, s.reportDiscounts)
 }
 
 func (s *Server) storeError(w http.ResponseWriter, what string, err error) {
@@ -279,6 +281,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := "POST " + wire.PathAdminLogin
+	now := s.opts.Now()
+	if wait := s.logins.wait(req.Name, r.RemoteAddr, now); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		msg := fmt.Sprintf("too many failed logins for this name or from this address: try again in %d s", secs)
+		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: msg}, "denied", http.StatusTooManyRequests)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		wire.WriteError(w, http.StatusTooManyRequests, "too_many_logins", msg)
+		return
+	}
 	o, err := st.Operator(r.Context(), req.Name)
 	if err != nil && !errors.Is(err, ErrNoOperator) {
 		s.storeError(w, "login", err)
@@ -290,12 +301,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = dummyHash()
 	}
 	if !CheckPassword(hash, req.Password) || err != nil || !o.Disabled.IsZero() {
+		s.logins.fail(req.Name, r.RemoteAddr, now)
 		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: "wrong name or password, or operator disabled"}, "unauthenticated", http.StatusUnauthorized)
 		wire.WriteError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "wrong name or password, or the operator is disabled")
 		return
 	}
+	s.logins.succeed(req.Name)
+	// Expired sessions go at each login: no replica needs a timer for it.
+	if n, err := st.PurgeCredentials(r.Context(), now); err != nil {
+		s.log.Warn("purge expired sessions", "err", err)
+	} else if n > 0 {
+		s.log.Info("expired sessions purged", "sessions", n)
+	}
 	secret := NewSecret()
-	now := s.opts.Now()
 	if err := st.AddCredential(r.Context(), Credential{Hash: TokenHash(secret), Kind: CredSession, Operator: o.Name, Created: now.UTC(), Expires: now.Add(SessionTTL).UTC()}); err != nil {
 		s.storeError(w, "login", err)
 		return

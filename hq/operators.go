@@ -105,6 +105,9 @@ type OperatorStore interface {
 	Credential(ctx context.Context, hash string) (Credential, error)
 	// DeleteCredential forgets a credential (a logout); unknown is no error.
 	DeleteCredential(ctx context.Context, hash string) error
+	// PurgeCredentials deletes every credential that expired at or before
+	// now (sessions; tokens never expire) and returns how many.
+	PurgeCredentials(ctx context.Context, now time.Time) (int, error)
 	// AppendAdminLog appends e to the admin log in one transaction: it sets
 	// e.Seq to the next position, e.Prev to the hash of the entry before and
 	// e.Hash to AdminEntryHash(e), and returns the entry as stored.

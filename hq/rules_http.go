@@ -40,11 +40,14 @@ type ActiveRules struct {
 	Version int64  `json:"version"`
 	Hash    string `json:"hash"`
 	TOML    string `json:"toml"`
+	// Effective is when it takes effect, as the file says ("" at once).
+	Effective string `json:"effective,omitempty"`
 }
 
 func (s *Server) rulesRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+wire.PathAdminRules, s.activeRules)
 	mux.HandleFunc("POST "+PathAdminRulesCheck, s.checkRules)
+	mux.HandleFunc("POST "+PathAdminRulesSimulate, s.simulateRules)
 }
 
 // activeRules answers the active ruleset, file as published.
@@ -56,7 +59,11 @@ func (s *Server) activeRules(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.storeError(w, "current ruleset", err)
 	default:
-		wire.WriteJSON(w, http.StatusOK, ActiveRules{Version: rs.Version, Hash: rs.Hash, TOML: string(rs.Raw)})
+		a := ActiveRules{Version: rs.Version, Hash: rs.Hash, TOML: string(rs.Raw)}
+		if p, err := rulesfile.Parse(rs.Raw); err == nil && !p.Effective.IsZero() {
+			a.Effective = p.Effective.String()
+		}
+		wire.WriteJSON(w, http.StatusOK, a)
 	}
 }
 

@@ -68,6 +68,8 @@ type Server struct {
 	uploading atomic.Int64 // uploads under way: the auditor yields to them
 
 	loyalty *Loyalty // the loyalty reports' book (loyalty.go)
+
+	logins *loginLimiter // failed logins, per name and address (loginlimit.go)
 }
 
 // NewServer returns a Server over opts.Store.
@@ -90,7 +92,7 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics(), logins: newLoginLimiter()}
 	s.loyalty = NewLoyalty(LoyaltyOptions{Store: opts.Store, Wake: s.cards.wait, Now: opts.Now, Logger: opts.Logger})
 	if opts.Store != nil {
 		s.metrics.reg.MustRegister(auditCollector{opts.Store})
@@ -362,9 +364,24 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", "ruleset body: "+err.Error())
 		return
 	}
+	if at := r.URL.Query().Get("effective"); at != "" {
+		if raw, err = withEffective(raw, at); err != nil {
+			wire.WriteError(w, http.StatusUnprocessableEntity, "invalid_ruleset", err.Error())
+			return
+		}
+	}
+	s.publishRaw(w, r, raw, "")
+}
+
+// publishRaw publishes raw and answers the request; the admin log's detail
+// starts with note.
+func (s *Server) publishRaw(w http.ResponseWriter, r *http.Request, raw []byte, note string) {
 	rs, err := s.PublishRuleset(r.Context(), raw)
 	if err == nil {
-		noteAudit(r, fmt.Sprintf("version %d", rs.Version), "sha256 "+rs.Hash)
+		if p, perr := rulesfile.Parse(raw); perr == nil && !p.Effective.IsZero() {
+			note += "effective " + p.Effective.String() + ", "
+		}
+		noteAudit(r, fmt.Sprintf("version %d", rs.Version), note+"sha256 "+rs.Hash)
 	}
 	switch {
 	case errors.Is(err, ErrOldRuleset):

@@ -77,6 +77,9 @@ type Store interface {
 	// Ruleset returns the published ruleset of the version, ErrNoRuleset
 	// when HQ never published it.
 	Ruleset(ctx context.Context, version int64) (Ruleset, error)
+	// Rulesets returns up to limit published rulesets with a version below
+	// before (any when before <= 0), newest first.
+	Rulesets(ctx context.Context, before int64, limit int) ([]Ruleset, error)
 	Customers
 	Audits
 	Feedbacks

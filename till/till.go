@@ -332,9 +332,14 @@ func (t *Till) ApplyRules(version int64, hash string, signature, raw []byte) err
 func (t *Till) activateLocked(st *rulesState) (refused error) {
 	now := t.opts.Now()
 	for {
-		i := slices.IndexFunc(st.next, func(n *activeRules) bool { return !n.rs.EffectiveAt(now) })
-		if i < 0 {
-			i = len(st.next)
+		// The newest in effect wins; older ones waiting are dropped with
+		// it, in effect or not (a rollback published over a scheduled
+		// ruleset cancels that one).
+		i := 0
+		for j, n := range st.next {
+			if n.rs.EffectiveAt(now) {
+				i = j + 1
+			}
 		}
 		if i == 0 {
 			t.rules.Store(st)
@@ -369,7 +374,8 @@ func (t *Till) activateLocked(st *rulesState) (refused error) {
 // reachable.
 func (t *Till) active() (*activeRules, error) {
 	st := t.rules.Load()
-	if len(st.next) > 0 && st.next[0].rs.EffectiveAt(t.opts.Now()) {
+	now := t.opts.Now()
+	if slices.ContainsFunc(st.next, func(n *activeRules) bool { return n.rs.EffectiveAt(now) }) {
 		t.rulesMu.Lock()
 		_ = t.activateLocked(t.rules.Load()) // a refusal is logged and in the state
 		t.rulesMu.Unlock()

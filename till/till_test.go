@@ -171,6 +171,48 @@ func TestFutureRulesTakeEffectOnTime(t *testing.T) {
 	l.Close()
 }
 
+// A ruleset in effect at once published over one still waiting for its start
+// (HQ's rollback of a scheduled ruleset) applies at once, and the waiting one
+// never does.
+func TestNewerRulesCancelAWaitingOne(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1", Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := signer{t, priv, tl}
+	for _, r := range []struct {
+		version int64
+		body    string
+	}{
+		{1, fmt.Sprintf(percentRule, 5)},
+		{2, "effective = 2025-03-02T00:00:00Z\n" + fmt.Sprintf(percentRule, 20)},
+		{3, fmt.Sprintf(percentRule, 7)},
+	} {
+		if err := s.apply(r.version, r.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := pos.Basket{Card: "2000000000015", Lines: []pos.Line{{SKU: "a", Qty: 1, UnitPrice: 100_00}}}
+	for _, at := range []time.Time{now, now.Add(24 * time.Hour)} {
+		now = at
+		q, err := tl.Quote(b, till.QuoteOptions{})
+		if err != nil || q.Discount != 7_00 || q.RulesetVersion != 3 {
+			t.Errorf("at %s: discount %d with version %d, %v; want 7.00 with version 3", at, q.Discount, q.RulesetVersion, err)
+		}
+	}
+	if st, _ := tl.Status(); st.NextRuleset != nil {
+		t.Errorf("version 2 still waits: %+v", st.NextRuleset)
+	}
+}
+
 // While the till cannot reach HQ, a card redeems at most the ruleset's offline
 // limit per day on it, counted over the sales HQ has not acknowledged; once HQ
 // is reachable, the limit does not apply.

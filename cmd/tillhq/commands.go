@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -270,34 +271,40 @@ func rulesCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	var hqURL string
+	var hqURL, effective string
 	publish := &cobra.Command{
 		Use:   "publish FILE",
 		Short: "publish a ruleset to a running HQ",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := os.ReadFile(args[0])
+			raw, err := readRuleset(args[0])
 			if err != nil {
 				return err
-			}
-			if _, err := hq.ValidateRuleset(raw); err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			var ans struct {
 				Version int64  `json:"version"`
 				Hash    string `json:"hash"`
 				wire.Error
 			}
-			r := hqclient.Request{Method: http.MethodPost, Path: wire.PathAdminRules, Body: bytes.NewReader(raw), ContentType: "application/toml"}
+			path := wire.PathAdminRules
+			if effective != "" {
+				path += "?" + url.Values{"effective": {effective}}.Encode()
+			}
+			r := hqclient.Request{Method: http.MethodPost, Path: path, Body: bytes.NewReader(raw), ContentType: "application/toml"}
 			if err := doJSON(cmd.Context(), hqURL, r, &ans); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "published version %d (sha256 %s)\n", ans.Version, ans.Hash)
+			fmt.Fprintf(stdout, "published version %d (sha256 %s)", ans.Version, ans.Hash)
+			if effective != "" {
+				fmt.Fprintf(stdout, ", in effect from %s; the tills keep the rules before until then", effective)
+			}
+			fmt.Fprintln(stdout)
 			return nil
 		},
 	}
 	publish.Flags().StringVar(&hqURL, "admin", defaultAdmin, "HQ's admin API")
-	cmd.AddCommand(check, publish)
+	publish.Flags().StringVar(&effective, "effective", "", "take effect from then: 2026-03-01T09:00:00 (each till's wall clock) or 2026-03-01T09:00:00+03:00; HQ writes it into the file's effective line")
+	cmd.AddCommand(check, publish, simulateCmd(stdout), rollbackCmd(stdout), rulesListCmd(stdout))
 	return cmd
 }
 

@@ -470,6 +470,35 @@ func (s *Store) Ruleset(_ context.Context, version int64) (hq.Ruleset, error) {
 	return rs, nil
 }
 
+// Rulesets implements hq.Store.
+func (s *Store) Rulesets(_ context.Context, before int64, limit int) ([]hq.Ruleset, error) {
+	var out []hq.Ruleset
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRules).Cursor()
+		var k, v []byte
+		if before > 0 {
+			k, _ = c.Seek(seqKey(uint64(before)))
+		}
+		if k != nil {
+			k, v = c.Prev() // the first below before
+		} else {
+			k, v = c.Last()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			if before > 0 && int64(binary.BigEndian.Uint64(k)) >= before {
+				continue
+			}
+			var st storedRuleset
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("stored ruleset %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, hq.Ruleset(st))
+		}
+		return nil
+	})
+	return out, err
+}
+
 // ruleset decodes the published ruleset get finds, ErrNoRuleset when none.
 func (s *Store) ruleset(get func(*bolt.Bucket) []byte) (hq.Ruleset, error) {
 	var rs hq.Ruleset

@@ -176,6 +176,36 @@ func (s *Store) DeleteCredential(_ context.Context, hash string) error {
 	})
 }
 
+// PurgeCredentials implements hq.OperatorStore.
+func (s *Store) PurgeCredentials(_ context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCredentials)
+		if b == nil {
+			return nil
+		}
+		var gone [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var c hq.Credential
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("credential: %w", err)
+			}
+			if !c.Expires.IsZero() && !c.Expires.After(now) {
+				gone = append(gone, k)
+			}
+			return nil
+		})
+		for _, k := range gone {
+			if err == nil {
+				err = b.Delete(k)
+			}
+		}
+		n = len(gone)
+		return err
+	})
+	return n, err
+}
+
 // AppendAdminLog implements hq.OperatorStore: bbolt's one writer at a time
 // orders the entries.
 func (s *Store) AppendAdminLog(_ context.Context, e hq.AdminEntry) (hq.AdminEntry, error) {

@@ -28,7 +28,19 @@ const texts = {
     periodStart: "Period", sales: "Sales", cardSales: "With a card", revenue: "Revenue", pointsEarned: "Points earned", pointsSpent: "Points spent",
     byTerminal: "Sales, returns and net by terminal (all time)", total: "Sold", returns: "Returns", refunded: "Refunded", net: "Net", allStores: "all stores",
     partnerOwed: "Partner points owed", partner: "Partner",
+    discountsByRule: "Discounts and points by rule", discountGiven: "Discount", overdrafts: "Offline overdrafts (points redeemed beyond the balance)",
+    owed: "Still owed", recorded: "Overdrawn in all", firstAt: "First", lastAt: "Last",
     notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
+    effectiveFrom: "Takes effect (empty: at once; each till's wall clock)", versionsTitle: "Published versions", version: "Version", effective: "Takes effect",
+    rulesCount: "Rules", atOnce: "at once", rollback: "Roll back to this", activeEffective: (v, at) => `Newest ruleset: version ${v}, takes effect ${at} (the tills keep the one before until then).`,
+    scheduled: (v, at) => `Published version ${v}: the tills take it now and price with it from ${at}.`,
+    rolledBack: (from, v) => `Rolled back to version ${from}: published as version ${v}, in effect at once.`,
+    simTitle: "Simulation against the sales HQ holds", simulate: "Simulate", live: "Live rules", draft: "Draft", change: "Change",
+    simByRule: "By rule", simByStore: "By store", rule: "Rule", kind: "Kind", salesLive: "Sales, live", salesDraft: "Sales, draft",
+    discountLive: "Discount, live", discountDraft: "Discount, draft", pointsLive: "Points, live", pointsDraft: "Points, draft",
+    customersAffected: "Customers affected", discounts: "Discounts", paid: "Paid", pointsRedeemed: "Points redeemed", newRule: "new", goneRule: "not in the draft",
+    simSummary: (s) => `Version ${s.version} on the sales of ${s.from} to ${s.to}${s.store ? ", store " + s.store : ""}: ${s.sales} sales priced again, ${s.changed} priced otherwise, ${s.customers} customers affected.`,
+    simLeft: (s) => `Left out: ${s.unpriceable} sales recorded before tills kept their inputs, ${s.other_currency} in another currency, ${s.failed} the engine refused${s.first_failure ? " (first: " + s.first_failure + ")" : ""}.`,
     ago: (s) => s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`,
   },
   ru: {
@@ -55,7 +67,19 @@ const texts = {
     periodStart: "Период", sales: "Продажи", cardSales: "С картой", revenue: "Выручка", pointsEarned: "Начислено баллов", pointsSpent: "Списано баллов",
     byTerminal: "Продажи, возвраты и итог по кассам (за всё время)", total: "Продано", returns: "Возвраты", refunded: "Возвращено", net: "Итог", allStores: "все магазины",
     partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
+    discountsByRule: "Скидки и баллы по правилам", discountGiven: "Скидка", overdrafts: "Перерасход баллов без связи (списано сверх остатка)",
+    owed: "Ещё не погашено", recorded: "Всего перерасход", firstAt: "Первый", lastAt: "Последний",
     notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
+    effectiveFrom: "Действует с (пусто: сразу; по часам каждой кассы)", versionsTitle: "Опубликованные версии", version: "Версия", effective: "Действует с",
+    rulesCount: "Правил", atOnce: "сразу", rollback: "Вернуть эту", activeEffective: (v, at) => `Новейшие правила: версия ${v}, действуют с ${at} (до тех пор кассы работают по прежним).`,
+    scheduled: (v, at) => `Опубликована версия ${v}: кассы получат её сейчас и будут применять с ${at}.`,
+    rolledBack: (from, v) => `Возврат к версии ${from}: опубликована как версия ${v}, действует сразу.`,
+    simTitle: "Симуляция на продажах, которые есть в HQ", simulate: "Симулировать", live: "Действующие", draft: "Черновик", change: "Разница",
+    simByRule: "По правилам", simByStore: "По магазинам", rule: "Правило", kind: "Вид", salesLive: "Продаж, сейчас", salesDraft: "Продаж, черновик",
+    discountLive: "Скидка, сейчас", discountDraft: "Скидка, черновик", pointsLive: "Баллы, сейчас", pointsDraft: "Баллы, черновик",
+    customersAffected: "Затронуто покупателей", discounts: "Скидки", paid: "Оплачено", pointsRedeemed: "Списано баллов", newRule: "новое", goneRule: "нет в черновике",
+    simSummary: (s) => `Версия ${s.version} на продажах с ${s.from} по ${s.to}${s.store ? ", магазин " + s.store : ""}: пересчитано продаж: ${s.sales}, изменилось: ${s.changed}, затронуто покупателей: ${s.customers}.`,
+    simLeft: (s) => `Не вошли: ${s.unpriceable} продаж без сохранённых входных данных, ${s.other_currency} в другой валюте, ${s.failed} отвергнуто движком${s.first_failure ? " (первая: " + s.first_failure + ")" : ""}.`,
     ago: (s) => s < 60 ? `${s} с назад` : s < 3600 ? `${Math.floor(s / 60)} мин назад` : `${Math.floor(s / 3600)} ч назад`,
   },
 };
@@ -169,7 +193,8 @@ $("login").addEventListener("submit", async (ev) => {
   const res = await api("POST", "/v1/admin/login", { name: $("name").value, password: $("password").value });
   $("password").value = "";
   if (res.status !== 200) {
-    $("login-error").textContent = t("badLogin");
+    // Too many failures: HQ says how long to wait (Retry-After).
+    $("login-error").textContent = res.status === 429 && res.data ? res.data.error : t("badLogin");
     return;
   }
   $("login-error").textContent = "";
@@ -235,7 +260,8 @@ async function loadRules(opts) {
     return;
   }
   activeTOML = res.data.toml;
-  $("rules-active").textContent = t("activeRules")(res.data.version);
+  $("rules-active").textContent = res.data.effective ? t("activeEffective")(res.data.version, res.data.effective) : t("activeRules")(res.data.version);
+  loadVersions();
   if (rulesEdited && !(opts && opts.replace)) {
     renderDiff();
     return;
@@ -304,15 +330,118 @@ async function checkRules() {
 $("rules-text").addEventListener("input", () => { rulesEdited = true; renderDiff(); });
 $("rules-check").addEventListener("click", checkRules);
 $("rules-publish").addEventListener("click", async () => {
-  const resp = await fetch("/v1/admin/rules", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
+  const effective = effectiveValue();
+  const path = "/v1/admin/rules" + (effective ? `?effective=${encodeURIComponent(effective)}` : "");
+  const resp = await fetch(path, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
   const res = await resp.json().catch(() => null);
   if (resp.status !== 201) {
     $("rules-result").textContent = (res && res.error) || `HTTP ${resp.status}`;
     return;
   }
   await loadRules({ replace: true });
-  $("rules-result").textContent = t("published")(res.version);
+  $("rules-effective").value = "";
+  $("rules-result").textContent = effective ? t("scheduled")(res.version, effective) : t("published")(res.version);
 });
+
+// ---- Scheduling and rollback: the start a publish takes effect from, the
+// published versions, and rolling back to one (published again, at once).
+
+// effectiveValue is the schedule input as HQ takes it: the tills' wall clock.
+function effectiveValue() {
+  const v = $("rules-effective").value;
+  return v.length === 16 ? v + ":00" : v; // datetime-local may leave the seconds out
+}
+
+async function loadVersions() {
+  const res = await api("GET", "/v1/admin/rules/versions?limit=20");
+  const body = $("rules-versions");
+  body.replaceChildren();
+  if (res.status !== 200) return fail("rules-result", res);
+  for (const p of res.data) {
+    const tr = document.createElement("tr");
+    tr.dataset.version = p.version;
+    for (const text of [String(p.version), p.problem || p.effective || t("atOnce"), String(p.rules), p.hash.slice(0, 12)]) cell(tr, text);
+    const td = document.createElement("td");
+    if (p !== res.data[0]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "rollback";
+      b.textContent = t("rollback");
+      b.addEventListener("click", () => rollbackTo(p.version));
+      td.append(b);
+    }
+    tr.append(td);
+    body.append(tr);
+  }
+}
+
+async function rollbackTo(version) {
+  const res = await api("POST", "/v1/admin/rules/rollback", { version });
+  if (res.status !== 201) return fail("rules-result", res);
+  await loadRules({ replace: true });
+  $("rules-result").textContent = t("rolledBack")(version, res.data.version);
+}
+// ---- end of scheduling and rollback
+
+// ---- Rules simulation: the editor's draft priced against the sales HQ
+// holds (POST /v1/admin/rules/simulate), beside what the live rules gave.
+let lastSim = null;
+
+function signedMoney(minor, currency) { return (minor > 0 ? "+" : "") + displayMoney(minor, currency); }
+function signedNum(n) { return (n > 0 ? "+" : "") + String(n); }
+
+async function simulateRules(ev) {
+  ev.preventDefault();
+  const q = new URLSearchParams();
+  for (const k of ["from", "to", "store"]) if ($(`sim-${k}`).value) q.set(k, $(`sim-${k}`).value);
+  $("sim-summary").textContent = "…";
+  const resp = await fetch(`/v1/admin/rules/simulate?${q}`, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/toml" }, body: $("rules-text").value });
+  const res = await resp.json().catch(() => null);
+  if (resp.status !== 200 || !res) {
+    lastSim = null;
+    $("sim-result").hidden = true;
+    $("sim-summary").textContent = (res && res.error) || `HTTP ${resp.status}`;
+    return;
+  }
+  lastSim = res;
+  renderSim();
+}
+
+function renderSim() {
+  const s = lastSim, cur = s.currency;
+  $("sim-summary").textContent = t("simSummary")(s);
+  $("sim-result").hidden = false;
+  const row = (body, key, cells, firstNum = 1) => {
+    const tr = document.createElement("tr");
+    tr.dataset.key = key;
+    cells.forEach((c, i) => { cell(tr, c); if (i >= firstNum) tr.lastChild.className = "num"; });
+    body.append(tr);
+  };
+  const totals = $("sim-totals");
+  totals.replaceChildren();
+  row(totals, "discount", [t("discounts"), displayMoney(s.live.discount, cur), displayMoney(s.draft.discount, cur), signedMoney(s.draft.discount - s.live.discount, cur)]);
+  row(totals, "total", [t("paid"), displayMoney(s.live.total, cur), displayMoney(s.draft.total, cur), signedMoney(s.draft.total - s.live.total, cur)]);
+  row(totals, "points_earned", [t("pointsEarned"), String(s.live.points_earned), String(s.draft.points_earned), signedNum(s.draft.points_earned - s.live.points_earned)]);
+  row(totals, "points_redeemed", [t("pointsRedeemed"), String(s.live.points_redeemed), String(s.draft.points_redeemed), signedNum(s.draft.points_redeemed - s.live.points_redeemed)]);
+  const rules = $("sim-rules");
+  rules.replaceChildren();
+  for (const r of s.rules) {
+    const name = r.rule + (!r.in_draft ? ` (${t("goneRule")})` : !r.in_live ? ` (${t("newRule")})` : "");
+    row(rules, r.rule, [name, r.kind, String(r.live_sales), String(r.draft_sales), displayMoney(r.live_amount, cur), displayMoney(r.draft_amount, cur),
+      signedMoney(r.draft_amount - r.live_amount, cur), String(r.live_points), String(r.draft_points), signedNum(r.draft_points - r.live_points)], 2);
+  }
+  const stores = $("sim-stores");
+  stores.replaceChildren();
+  for (const st of s.stores) {
+    row(stores, st.store, [st.store || "—", String(st.sales), String(st.customers), displayMoney(st.live.discount, cur), displayMoney(st.draft.discount, cur),
+      signedMoney(st.draft.discount - st.live.discount, cur), String(st.live.points_earned), String(st.draft.points_earned), signedNum(st.draft.points_earned - st.live.points_earned)]);
+  }
+  $("sim-left").textContent = s.unpriceable + s.other_currency + s.failed > 0 ? t("simLeft")(s) : "";
+}
+
+$("sim-form").addEventListener("submit", simulateRules);
+// ---- end of the rules simulation
+
 $("nav-rules").addEventListener("click", () => loadRules());
 $("nav-fleet").addEventListener("click", loadFleet);
 $("nav-log").addEventListener("click", loadLog);
@@ -330,6 +459,8 @@ $("lang").addEventListener("click", () => {
   translate();
   if (!$("fleet").hidden) loadFleet();
   if (!$("reports").hidden && lastReport) renderReport();
+  if (!$("rules").hidden && lastSim) renderSim();
+  if (!$("rules").hidden) loadVersions();
 });
 
 // displayMoney writes an amount in minor units for a person to read: major
@@ -436,11 +567,11 @@ function loadReports() {
 async function showReport() {
   const q = new URLSearchParams({ period: $("rep-period").value });
   for (const [k, id] of [["from", "rep-from"], ["to", "rep-to"], ["store", "rep-store"]]) if ($(id).value) q.set(k, $(id).value);
-  const [kpi, sales] = await Promise.all([api("GET", `/v1/report/kpi?${q}`), api("GET", "/v1/report/sales")]);
-  if (kpi.status !== 200) return fail("rep-error", kpi);
-  if (sales.status !== 200) return fail("rep-error", sales);
+  const [kpi, sales, discounts, overdrafts] = await Promise.all([api("GET", `/v1/report/kpi?${q}`), api("GET", "/v1/report/sales"),
+    api("GET", `/v1/report/discounts?${q}`), api("GET", "/v1/report/overdrafts")]);
+  for (const res of [kpi, sales, discounts, overdrafts]) if (res.status !== 200) return fail("rep-error", res);
   $("rep-error").textContent = "";
-  lastReport = { kpi: kpi.data, sales: sales.data, store: $("rep-store").value };
+  lastReport = { kpi: kpi.data, sales: sales.data, discounts: discounts.data, overdrafts: overdrafts.data, store: $("rep-store").value };
   renderReport();
 }
 
@@ -505,6 +636,7 @@ function renderReport() {
     }
     terms.append(tr);
   }
+  renderDiscounts();
   $("rep-missing").textContent = lastReport.kpi.missing && lastReport.kpi.missing.length ? t("notYet")(lastReport.kpi.missing.join("; ")) : "";
   drawChart();
 }
@@ -554,6 +686,50 @@ function drawChart() {
   box.append(svg);
 }
 
+// ---- Reports: discounts by rule (GET /v1/report/discounts, per period and
+// store) and the offline overdrafts (GET /v1/report/overdrafts).
+function renderDiscounts() {
+  const periodOf = (start) => lastReport.kpi.periods.find((p) => p.start === start);
+  const span = (start) => { const p = periodOf(start); return p && p.end !== p.start ? `${p.start} – ${p.end}` : start; };
+  const body = $("rep-discounts");
+  body.replaceChildren();
+  for (const r of lastReport.discounts.rows || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.period = r.period;
+    tr.dataset.store = r.store;
+    tr.dataset.rule = r.rule;
+    for (const [text, num] of [[span(r.period)], [r.store], [r.rule + (r.partner ? ` (${r.partner})` : "")], [r.kind], [String(r.sales), 1],
+      [displayMoney(r.amount, r.currency), 1], [String(r.points), 1], [String(r.redeemed), 1]]) {
+      cell(tr, text);
+      if (num) tr.lastChild.className = "num";
+    }
+    body.append(tr);
+  }
+  const od = $("rep-overdrafts");
+  od.replaceChildren();
+  for (const c of lastReport.overdrafts.cards || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.card = c.card;
+    for (const [text, num] of [[c.card], [String(c.owed), 1], [String(c.recorded), 1], [new Date(c.first).toLocaleString(lang)], [new Date(c.last).toLocaleString(lang)]]) {
+      cell(tr, text);
+      if (num) tr.lastChild.className = "num";
+    }
+    od.append(tr);
+  }
+}
+
+// csvDiscounts adds the rules' and the overdrafts' tables to the CSV lines.
+function csvDiscounts(lines) {
+  lines.push([]);
+  lines.push(["period_start", "store", "rule", "kind", "partner", "sales", "discount", "currency", "points", "points_spent"]);
+  for (const r of lastReport.discounts.rows || []) lines.push([r.period, r.store, r.rule, r.kind, r.partner || "", r.sales,
+    displayMoney(r.amount, r.currency).replace(/ [A-Z]{3}$/, ""), r.currency, r.points, r.redeemed]);
+  lines.push([]);
+  lines.push(["card", "points_owed", "points_overdrawn", "first", "last"]);
+  for (const c of lastReport.overdrafts.cards || []) lines.push([c.card, c.owed, c.recorded, c.first, c.last]);
+}
+// ---- end of discounts by rule and overdrafts
+
 // csvField quotes a field for CSV (RFC 4180), and keeps a spreadsheet from
 // taking a field for a formula.
 function csvField(v) {
@@ -580,6 +756,7 @@ $("rep-csv").addEventListener("click", async () => {
   lines.push([]);
   lines.push(["terminal", "sales", `sold_${cur}`, "returns", `refunded_${cur}`, `net_${cur}`]);
   for (const s of lastReport.sales.terminals) lines.push([s.terminal, s.count, major(s.total), s.refunds, major(s.refunded), major(s.net)]);
+  csvDiscounts(lines);
   const text = lines.map((l) => l.map(csvField).join(",")).join("\r\n") + "\r\n";
   const a = $("rep-csv-link") || document.createElement("a");
   if (a.href) URL.revokeObjectURL(a.href);

@@ -30,6 +30,26 @@ func (s *Store) Ruleset(ctx context.Context, version int64) (hq.Ruleset, error) 
 	return rs, nil
 }
 
+// Rulesets implements hq.Store.
+func (s *Store) Rulesets(ctx context.Context, before int64, limit int) ([]hq.Ruleset, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.pool.Query(ctx, "SELECT version, hash, raw, signature FROM rulesets WHERE version < $1 ORDER BY version DESC LIMIT $2", before, max(limit, 0))
+	if err != nil {
+		return nil, fmt.Errorf("rulesets: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.Ruleset, error) {
+		var rs hq.Ruleset
+		err := r.Scan(&rs.Version, &rs.Hash, &rs.Raw, &rs.Signature)
+		return rs, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rulesets: %w", err)
+	}
+	return out, nil
+}
+
 // auditPool is the audit's own connection to the database, opened at the
 // first audit: the auditor neither waits for the connections uploads use nor
 // takes one from them while it prices a batch.

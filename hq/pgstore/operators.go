@@ -136,6 +136,15 @@ func (s *Store) DeleteCredential(ctx context.Context, hash string) error {
 	return nil
 }
 
+// PurgeCredentials implements hq.OperatorStore.
+func (s *Store) PurgeCredentials(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM credentials WHERE expires IS NOT NULL AND expires <= $1", now.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("purge credentials: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // AppendAdminLog implements hq.OperatorStore: an advisory lock orders the
 // appends of every replica.
 func (s *Store) AppendAdminLog(ctx context.Context, e hq.AdminEntry) (hq.AdminEntry, error) {

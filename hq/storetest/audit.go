@@ -185,6 +185,29 @@ func RunAudit(t *testing.T, open func(t *testing.T) hq.Store) {
 				t.Errorf("Ruleset(%d), never published = %v; want ErrNoRuleset", v, err)
 			}
 		}
+		if err := s.PublishRuleset(ctx, hq.Ruleset{Version: 9, Hash: "h9", Raw: []byte("version = 9\n")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			before int64
+			limit  int
+			want   []int64
+		}{
+			{0, 10, []int64{9, 5, 2}}, {0, 2, []int64{9, 5}}, {-1, 1, []int64{9}}, {9, 10, []int64{5, 2}}, {6, 10, []int64{5, 2}},
+			{5, 10, []int64{2}}, {2, 10, nil}, {100, 10, []int64{9, 5, 2}}, {0, 0, nil},
+		} {
+			got, err := s.Rulesets(ctx, c.before, c.limit)
+			var vs []int64
+			for _, rs := range got {
+				vs = append(vs, rs.Version)
+				if rs.Hash != fmt.Sprintf("h%d", rs.Version) || string(rs.Raw) != fmt.Sprintf("version = %d\n", rs.Version) {
+					t.Errorf("Rulesets(%d, %d): version %d = %+v", c.before, c.limit, rs.Version, rs)
+				}
+			}
+			if err != nil || !slices.Equal(vs, c.want) {
+				t.Errorf("Rulesets(%d, %d) = %v, %v; want %v", c.before, c.limit, vs, err, c.want)
+			}
+		}
 	})
 
 	t.Run("AuditCursor", func(t *testing.T) {

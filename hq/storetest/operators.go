@@ -81,8 +81,30 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 				t.Fatalf("credential %s = %+v (%v), want %+v", want.Hash, got, err, want)
 			}
 		}
+		// Purging keeps what has not expired (tokens never do).
+		if n, err := st.PurgeCredentials(ctx, at.Add(hq.SessionTTL-time.Second)); err != nil || n != 0 {
+			t.Fatalf("purge before the session expires = %d, %v", n, err)
+		}
+		if _, err := st.Credential(ctx, "h2"); err != nil {
+			t.Fatalf("the session after an early purge: %v", err)
+		}
 		if err := st.DeleteCredential(ctx, "h2"); err != nil {
 			t.Fatal(err)
+		}
+		old := hq.Credential{Hash: "h4", Kind: hq.CredSession, Operator: "vera", Created: at, Expires: at.Add(time.Minute)}
+		if err := st.AddCredential(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := st.PurgeCredentials(ctx, at.Add(time.Minute)); err != nil || n != 1 {
+			t.Fatalf("purge at the session's expiry = %d, %v; want 1", n, err)
+		}
+		if _, err := st.Credential(ctx, "h4"); !errors.Is(err, hq.ErrNoCredential) {
+			t.Fatalf("the purged session: %v, want ErrNoCredential", err)
+		}
+		for _, h := range []string{"h1", "h3"} {
+			if _, err := st.Credential(ctx, h); err != nil {
+				t.Fatalf("token %s after a purge: %v", h, err)
+			}
 		}
 		if _, err := st.Credential(ctx, "h2"); !errors.Is(err, hq.ErrNoCredential) {
 			t.Fatalf("deleted session: %v, want ErrNoCredential", err)
