@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // Sale is what the loyalty reports read of one synced sale: who bought,
@@ -14,6 +15,7 @@ import (
 type Sale struct {
 	Card     string
 	Store    string // "" when the sale does not say (sold before tills recorded it)
+	Region   string // the till's region, "" when it has none or does not say
 	Terminal string
 	// Day is the sale's calendar day on the till's wall clock (DayOf).
 	Day      int32
@@ -26,6 +28,33 @@ type Sale struct {
 	Partner       string
 	PartnerPoints int64
 	Donations     []Donation
+	// At is the sale's time, Lots the card's lots it redeemed from and
+	// Expires when the points it earned expire (zero: never): the card's
+	// points lots follow them as HQ's do (pos.Account.SaleLots), for the
+	// points that expire.
+	At      time.Time
+	Lots    []pos.LotUse
+	Expires time.Time
+}
+
+// Refund is what the loyalty reports read of one synced refund (a
+// pos.Refund): the money handed back, the points it took back (earned by
+// the sale) and gave back (paid with at the sale), where and when.
+type Refund struct {
+	Card     string
+	Store    string // the store of the till that took the goods back
+	Terminal string
+	Day      int32 // the refund's calendar day on that till's clock
+	Currency string
+	// Back is the money handed back; Spend what it takes off the card's
+	// lifetime spend.
+	Back, Spend money.Amount
+	// Reversed is the points earned it took back, Returned the points
+	// paid with it gave back, to the lots ReturnedLots; SaleAt is the
+	// time of its sale, At its own.
+	Reversed, Returned int64
+	ReturnedLots       []pos.PointsLot
+	SaleAt, At         time.Time
 }
 
 // Donation is money or points a sale gave to a cause.
@@ -64,6 +93,9 @@ type visit struct {
 type Card struct {
 	Number string
 	visits []visit // by day, then store
+	// points is the card's balance as the book applied its events (sales,
+	// refunds, expiry), for its lots: what pos.Account.Points is.
+	points int64
 }
 
 // Book is the purchase histories of every card, added up from synced sales
@@ -83,8 +115,28 @@ type Book struct {
 	// Foreign counts sales in a currency other than Currency: they are left
 	// out (one chain, one currency).
 	Foreign int64
-	// Sales counts the sales added, with a card or without.
-	Sales int64
+	// Sales counts the sales added, with a card or without; Refunds the
+	// refunds, Answers the NPS answers.
+	Sales, Refunds, Answers int64
+	// regions is each store's region (the latest sale's or answer's that
+	// names one), by store index.
+	regions map[uint16]string
+	// lots are the points lots of the cards that have any (pos.Account.Lots):
+	// a programme without expiry keeps none.
+	lots map[*Card][]pos.PointsLot
+	// expired is the points lost per day of expiry (the lots' Expires read
+	// on their own clock), chain-wide, as the events after it dropped them.
+	expired map[int32]int64
+	// adjust is what moved a card's balance besides its purchases: refunds'
+	// points and expiries, by day (few cards have any).
+	adjust map[*Card][]adjustment
+}
+
+// adjustment is points a card's balance gained (or lost, below zero) on a
+// day other than by a purchase.
+type adjustment struct {
+	day    int32
+	points int64
 }
 
 type dayStore struct {
@@ -99,6 +151,9 @@ type DayTotals struct {
 	Earned, Redeemed int64
 	Partner          map[string]int64 // partner → points owed
 	Charity          map[string]Charity
+	// Returns are the refunds taken at the store that day; NPS its answers.
+	Returns ReturnsKPI
+	NPS     *NPS
 }
 
 // Charity is what a cause received.
@@ -109,7 +164,8 @@ type Charity struct {
 
 // NewBook returns an empty book.
 func NewBook() *Book {
-	return &Book{cards: map[string]*Card{}, storeIdx: map[string]uint16{}, tierIdx: map[string]uint16{}, days: map[dayStore]*DayTotals{}}
+	return &Book{cards: map[string]*Card{}, storeIdx: map[string]uint16{}, tierIdx: map[string]uint16{}, days: map[dayStore]*DayTotals{},
+		regions: map[uint16]string{}, lots: map[*Card][]pos.PointsLot{}, expired: map[int32]int64{}, adjust: map[*Card][]adjustment{}}
 }
 
 func intern(list *[]string, idx map[string]uint16, s string) uint16 {
@@ -135,13 +191,8 @@ func (b *Book) Add(s Sale) {
 		b.Foreign++
 		return
 	}
-	st := intern(&b.stores, b.storeIdx, s.Store)
-	k := dayStore{s.Day, st}
-	dt := b.days[k]
-	if dt == nil {
-		dt = &DayTotals{}
-		b.days[k] = dt
-	}
+	st := b.storeOf(s.Store, s.Region)
+	dt := b.day(s.Day, st)
 	dt.Sales++
 	dt.Revenue += s.Total
 	if s.Card == "" {
@@ -165,11 +216,11 @@ func (b *Book) Add(s Sale) {
 		c.Points += d.Points
 		dt.Charity[d.Cause] = c
 	}
-	c := b.cards[s.Card]
-	if c == nil {
-		c = &Card{Number: s.Card}
-		b.cards[s.Card] = c
-		b.list = append(b.list, c)
+	c := b.card(s.Card)
+	if len(s.Lots) > 0 || !s.Expires.IsZero() || b.lots[c] != nil {
+		b.applyLots(c, s.Earned-s.Redeemed, s.At, func(a *pos.Account) { a.SaleLots(s.Earned-s.Redeemed, s.Lots, s.At, s.Expires) })
+	} else {
+		c.points += s.Earned - s.Redeemed
 	}
 	tier := intern(&b.tiers, b.tierIdx, s.Tier)
 	i := sort.Search(len(c.visits), func(i int) bool {
@@ -184,6 +235,170 @@ func (b *Book) Add(s Sale) {
 	v.tier = tier
 	v.spend += s.Total
 	v.points = sat32(int64(v.points) + s.Earned - s.Redeemed)
+}
+
+// storeOf returns the index of a store, noting its region when named.
+func (b *Book) storeOf(store, region string) uint16 {
+	st := intern(&b.stores, b.storeIdx, store)
+	if region != "" {
+		b.regions[st] = region
+	}
+	return st
+}
+
+// day returns the sums of a day at a store, made when there are none.
+func (b *Book) day(day int32, store uint16) *DayTotals {
+	k := dayStore{day, store}
+	dt := b.days[k]
+	if dt == nil {
+		dt = &DayTotals{}
+		b.days[k] = dt
+	}
+	return dt
+}
+
+// card returns the card, added to the book when it is new.
+func (b *Book) card(number string) *Card {
+	c := b.cards[number]
+	if c == nil {
+		c = &Card{Number: number}
+		b.cards[number] = c
+		b.list = append(b.list, c)
+	}
+	return c
+}
+
+// AddRefund adds a refund to the book: the store's returns of its day, and
+// what it does to the card's points and lots. A refund is no purchase: the
+// card's purchase days stay as they were.
+func (b *Book) AddRefund(r Refund) {
+	b.Refunds++
+	if b.Currency == "" {
+		b.Currency = r.Currency
+	}
+	if r.Currency != "" && r.Currency != b.Currency {
+		b.Foreign++
+		return
+	}
+	dt := b.day(r.Day, b.storeOf(r.Store, ""))
+	dt.Returns.Count++
+	dt.Returns.Amount += r.Back
+	dt.Returns.PointsReversed += r.Reversed
+	dt.Returns.PointsReturned += r.Returned
+	if r.Card == "" {
+		return
+	}
+	c := b.card(r.Card)
+	net := r.Returned - r.Reversed
+	if len(r.ReturnedLots) > 0 || b.lots[c] != nil {
+		b.applyLots(c, net, r.At, func(a *pos.Account) { a.RefundLots(net, r.ReturnedLots, r.SaleAt, r.At) })
+	} else {
+		c.points += net
+	}
+	b.adjustCard(c, r.Day, net)
+}
+
+// adjustCard notes points a card's balance gained on a day besides a
+// purchase.
+func (b *Book) adjustCard(c *Card, day int32, points int64) {
+	if points == 0 {
+		return
+	}
+	b.adjust[c] = insertAdjustment(b.adjust[c], adjustment{day, points})
+}
+
+func insertAdjustment(list []adjustment, a adjustment) []adjustment {
+	i := sort.Search(len(list), func(i int) bool { return list[i].day > a.day })
+	return slices.Insert(list, i, a)
+}
+
+// AddAnswer adds an NPS answer to its store's day.
+func (b *Book) AddAnswer(a Answer) {
+	b.Answers++
+	dt := b.day(a.Day, b.storeOf(a.Store, a.Region))
+	if dt.NPS == nil {
+		dt.NPS = &NPS{}
+	}
+	dt.NPS.add(a)
+}
+
+// applyLots applies an event of net points at at to the card's lots with
+// apply (pos.Account.SaleLots or RefundLots), as HQ's stores do
+// (hq.SaleFacts.ApplyLots), first dropping the lots whose time came before
+// it and counting their points on their day of expiry.
+func (b *Book) applyLots(c *Card, net int64, at time.Time, apply func(a *pos.Account)) {
+	a := pos.Account{Points: c.points, Lots: b.lots[c]}
+	expireUpTo(&a, at, func(day int32, points int64) {
+		b.expired[day] += points
+		b.adjustCard(c, day, -points)
+	})
+	a.Points += net
+	apply(&a)
+	c.points = a.Points
+	if len(a.Lots) == 0 {
+		delete(b.lots, c)
+	} else {
+		b.lots[c] = a.Lots
+	}
+}
+
+// expireUpTo drops a's lots expired at t one expiry time after another
+// (pos.Account.Expire: what a card owes is paid from the lots that expire
+// first), calling lost with the day of each expiry and the points it took.
+func expireUpTo(a *pos.Account, t time.Time, lost func(day int32, points int64)) {
+	for {
+		var next time.Time
+		for _, l := range a.Lots {
+			if !l.Expires.IsZero() && !t.Before(l.Expires) && (next.IsZero() || l.Expires.Before(next)) {
+				next = l.Expires
+			}
+		}
+		if next.IsZero() {
+			return
+		}
+		if n := a.Expire(next); n > 0 {
+			lost(ExpiryDay(next), n)
+		}
+	}
+}
+
+// ExpiryDay is the day points expiring at t are lost: t's calendar day on
+// the clock it was written in (a till's midnight: the first day they no
+// longer pay).
+func ExpiryDay(t time.Time) int32 {
+	_, off := t.Zone()
+	return DayOf(t, off)
+}
+
+// expiredBy returns the points lost per day of expiry up to now: those the
+// events after their expiry dropped, and those of lots expired by now with
+// no event of their card since (HQ's balance drops by its clock, too), the
+// latter also per card. now zero: the former alone.
+func (b *Book) expiredBy(now time.Time) (byDay map[int32]int64, pending map[*Card][]adjustment) {
+	byDay = make(map[int32]int64, len(b.expired))
+	for d, n := range b.expired {
+		byDay[d] += n
+	}
+	if now.IsZero() {
+		return byDay, nil
+	}
+	pending = map[*Card][]adjustment{}
+	for c, lots := range b.lots {
+		a := pos.Account{Points: c.points, Lots: lots} // Expire never writes to lots' array
+		expireUpTo(&a, now, func(day int32, points int64) {
+			byDay[day] += points
+			pending[c] = append(pending[c], adjustment{day, -points})
+		})
+	}
+	return byDay, pending
+}
+
+// Region returns a store's region, "" when no sale or answer named one.
+func (b *Book) Region(store string) string {
+	if i, ok := b.storeIdx[store]; ok {
+		return b.regions[i]
+	}
+	return ""
 }
 
 func sat32(v int64) int32 {
