@@ -125,3 +125,28 @@ func TestKPIReturnsExpiryByHand(t *testing.T) {
 		t.Errorf("November without the clock: %d expired; want 100 (value unknown)", e)
 	}
 }
+
+// TestCLVDistribution: ten buckets of whole major units from 0 to the
+// highest value, every customer in one.
+func TestCLVDistribution(t *testing.T) {
+	got := distribution([]money.Amount{0, 1, 100_00, 250_00, 999_99, 1000_00}, 2)
+	if len(got) != 10 || got[0].UpTo != 100_00 || got[9].UpTo != 1000_00 {
+		t.Fatalf("buckets %+v; want ten of 100.00 up to 1 000.00", got)
+	}
+	want := []int{3, 0, 1, 0, 0, 0, 0, 0, 0, 2}
+	for i, b := range got {
+		if b.Customers != want[i] {
+			t.Errorf("bucket up to %d: %d customers, want %d", b.UpTo, b.Customers, want[i])
+		}
+	}
+	if got := distribution([]money.Amount{0, 0}, 0); got[0].UpTo != 1 || got[0].Customers != 2 {
+		t.Errorf("all zero: %+v", got)
+	}
+	if got := distribution(nil, 2); got == nil || len(got) != 0 {
+		t.Errorf("no customers: %+v", got)
+	}
+	rep := Analyze(fixtureBook(), asOf, cdnowModel, Options{}).CLV(Model{}, Filter{}, 10)
+	if rep.Distribution == nil {
+		t.Error("no model: the distribution is null, want []")
+	}
+}
