@@ -55,16 +55,16 @@ type Loyalty struct {
 	// said: a refund names neither, it is taken where its till sells.
 	where map[string]till
 
-	mu       sync.RWMutex // guards book, model, version, nps
-	book     *loyalty.Book
+	mu   sync.RWMutex // guards book, model, version, nps
+	book *loyalty.Book
 	// nps is each card's latest NPS answer (Options.NPS), npsAt its time.
 	nps        map[string]int
 	npsAt      map[string]int64
 	npsVersion int64
-	model    loyalty.Model
-	fitted   time.Time // when model was fitted; zero: never
-	version  int64     // sales added to the book
-	fitAtVer int64
+	model      loyalty.Model
+	fitted     time.Time // when model was fitted; zero: never
+	version    int64     // sales added to the book
+	fitAtVer   int64
 
 	// The last analysis and what it was made of: reports read one after
 	// another (cadence, overdue, segments, pages of each) reuse it while the
