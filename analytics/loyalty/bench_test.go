@@ -135,3 +135,80 @@ func cpuTime() time.Duration {
 func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
 }
+
+// millionLotsBook is millionBook's chain with a programme whose points
+// expire a year after they are earned (every purchase's points a lot of
+// its own, redemptions off the newest), one purchase in 50 refunded the
+// next day (half its money and points), and the 50 stores in 10 regions.
+// It returns the book, its heap and the CPU time building it took.
+func millionLotsBook(n int) (*Book, uint64, time.Duration) {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
+	r := rand.New(rand.NewPCG(42, 20))
+	b := NewBook()
+	const span = 730
+	sales := 0
+	for i := range n {
+		card := fmt.Sprintf("2%012d", i)
+		cycle := 5 + r.Float64()*55
+		home := r.IntN(50)
+		end := asOf
+		if r.IntN(5) == 0 {
+			end = asOf - int32(r.IntN(span))
+		}
+		d := asOf - span + int32(r.IntN(span))
+		for d <= end {
+			st := home
+			if r.IntN(5) == 0 {
+				st = r.IntN(50)
+			}
+			store := fmt.Sprintf("S%02d", st)
+			at := Date(d).Add(12 * time.Hour)
+			total, earned := money.Amount(200_00+r.IntN(3000_00)), int64(r.IntN(100))
+			b.Add(Sale{Card: card, Store: store, Region: fmt.Sprintf("R%d", st%10), Day: d, Currency: "RUB", Total: total,
+				Earned: earned, Redeemed: int64(r.IntN(20)), At: at, Expires: Date(d + 365)})
+			if sales++; sales%50 == 0 {
+				b.AddRefund(Refund{Card: card, Store: store, Day: d + 1, Currency: "RUB", Back: total / 2, Spend: total / 2,
+					Reversed: earned / 2, SaleAt: at, At: at.Add(24 * time.Hour)})
+			}
+			d += int32(max(1, cycle*(0.75+r.Float64()/2)))
+		}
+	}
+	cpu = cpuTime() - cpu
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	return b, after.HeapAlloc - before.HeapAlloc, cpu
+}
+
+// BenchmarkKPIExpiryMillion: a year of monthly KPIs by region for a million
+// cards whose points expire, with refunds: what expiry and returns add to
+// BenchmarkKPIMillion (each card's lots expired by the clock, its refunds'
+// and expiries' points in its balance per month).
+func BenchmarkKPIExpiryMillion(b *testing.B) {
+	book, heap, build := millionLotsBook(*benchCards)
+	now := Date(asOf).Add(9 * time.Hour)
+	var rep KPIReport
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		var err error
+		if rep, err = book.KPIs(KPIOptions{From: asOf - 364, To: asOf, PointValue: 1_00, By: ByRegion, Now: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
+	var expired, returns int64
+	for _, p := range rep.Periods {
+		expired += *p.Chain.PointsExpired
+		returns += p.Chain.Returns.Count
+	}
+	b.ReportMetric(float64(heap)/1e6, "book-MB")
+	b.ReportMetric(build.Seconds(), "build-cpu-s")
+	b.ReportMetric(float64(len(book.lots)), "cards-with-lots")
+	b.ReportMetric(float64(expired), "points-expired")
+	b.ReportMetric(float64(returns), "returns")
+}

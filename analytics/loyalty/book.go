@@ -218,7 +218,7 @@ func (b *Book) Add(s Sale) {
 	}
 	c := b.card(s.Card)
 	if len(s.Lots) > 0 || !s.Expires.IsZero() || b.lots[c] != nil {
-		b.applyLots(c, s.Earned-s.Redeemed, s.At, func(a *pos.Account) { a.SaleLots(s.Earned-s.Redeemed, s.Lots, s.At, s.Expires) })
+		b.applyLots(c, s.Earned-s.Redeemed, &s, nil)
 	} else {
 		c.points += s.Earned - s.Redeemed
 	}
@@ -291,7 +291,7 @@ func (b *Book) AddRefund(r Refund) {
 	c := b.card(r.Card)
 	net := r.Returned - r.Reversed
 	if len(r.ReturnedLots) > 0 || b.lots[c] != nil {
-		b.applyLots(c, net, r.At, func(a *pos.Account) { a.RefundLots(net, r.ReturnedLots, r.SaleAt, r.At) })
+		b.applyLots(c, net, nil, &r)
 	} else {
 		c.points += net
 	}
@@ -322,18 +322,28 @@ func (b *Book) AddAnswer(a Answer) {
 	dt.NPS.add(a)
 }
 
-// applyLots applies an event of net points at at to the card's lots with
-// apply (pos.Account.SaleLots or RefundLots), as HQ's stores do
+// applyLots applies a sale or a refund of net points to the card's lots
+// (pos.Account.SaleLots or RefundLots) as HQ's stores do
 // (hq.SaleFacts.ApplyLots), first dropping the lots whose time came before
 // it and counting their points on their day of expiry.
-func (b *Book) applyLots(c *Card, net int64, at time.Time, apply func(a *pos.Account)) {
+func (b *Book) applyLots(c *Card, net int64, s *Sale, r *Refund) {
+	var at time.Time
+	if r != nil {
+		at = r.At
+	} else {
+		at = s.At
+	}
 	a := pos.Account{Points: c.points, Lots: b.lots[c]}
 	expireUpTo(&a, at, func(day int32, points int64) {
 		b.expired[day] += points
 		b.adjustCard(c, day, -points)
 	})
 	a.Points += net
-	apply(&a)
+	if r != nil {
+		a.RefundLots(net, r.ReturnedLots, r.SaleAt, r.At)
+	} else {
+		a.SaleLots(net, s.Lots, s.At, s.Expires)
+	}
 	c.points = a.Points
 	if len(a.Lots) == 0 {
 		delete(b.lots, c)
