@@ -15,6 +15,7 @@ import (
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // LoyaltySpec is one sale of a chain built by LoyaltySales: a card's
@@ -300,6 +301,13 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 		if a, err := s.Account(ctx, "", "F"); err != nil || a.Account.Points != 40 {
 			t.Fatalf("F's account at HQ: %+v, %v; want 40 points (its expired lot is dropped only when read)", a.Account, err)
+		}
+		// What HQ's staff read (expired by HQ's clock) is what the KPIs count:
+		// F's balance at the end of November, 0, adds nothing to the 570.
+		var staff wire.AccountAnswer
+		get(t, wire.PathAdminCustomers+"/F", &staff)
+		if staff.Account.Points != 0 {
+			t.Errorf("F's points read by HQ's staff on 2026-11-30: %d; want 0 (40 - 10 + 10 - 40 expired)", staff.Account.Points)
 		}
 
 		var rep loyalty.KPIReport
