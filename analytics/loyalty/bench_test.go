@@ -17,14 +17,21 @@ var benchCards = flag.Int("loyalty.cards", 1_000_000, "cards in the loyalty benc
 // millionBook is a chain's book: n cards over two years at 50 stores, each
 // with a cycle of its own (5 to 60 days, ±25 %), a home store it visits
 // four times in five, and a fifth who stopped coming at some point. It
-// returns the book and the heap it takes.
-func millionBook(n int) (*Book, uint64) {
+// returns the book, the heap it takes and the CPU time building it took.
+//
+// With expiring, the programme's points expire a year after they are
+// earned (every purchase's points a lot of its own, redemptions off the
+// newest), one purchase in 50 is refunded the next day (half its money and
+// points), and the 50 stores are in 10 regions: the same purchases.
+func millionBook(n int, expiring bool) (*Book, uint64, time.Duration) {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
 	r := rand.New(rand.NewPCG(42, 20))
 	b := NewBook()
 	const span = 730
+	sales := 0
 	for i := range n {
 		card := fmt.Sprintf("2%012d", i)
 		cycle := 5 + r.Float64()*55
@@ -39,15 +46,24 @@ func millionBook(n int) (*Book, uint64) {
 			if r.IntN(5) == 0 {
 				st = r.IntN(50)
 			}
-			b.Add(Sale{Card: card, Store: fmt.Sprintf("S%02d", st), Day: d, Currency: "RUB",
-				Total: money.Amount(200_00 + r.IntN(3000_00)), Earned: int64(r.IntN(100)), Redeemed: int64(r.IntN(20))})
+			s := Sale{Card: card, Store: fmt.Sprintf("S%02d", st), Day: d, Currency: "RUB",
+				Total: money.Amount(200_00 + r.IntN(3000_00)), Earned: int64(r.IntN(100)), Redeemed: int64(r.IntN(20))}
+			if expiring {
+				s.Region, s.At, s.Expires = fmt.Sprintf("R%d", st%10), Date(d).Add(12*time.Hour), Date(d+365)
+			}
+			b.Add(s)
+			if sales++; expiring && sales%50 == 0 {
+				b.AddRefund(Refund{Card: card, Store: s.Store, Day: d + 1, Currency: "RUB", Back: s.Total / 2, Spend: s.Total / 2,
+					Reversed: s.Earned / 2, SaleAt: s.At, At: s.At.Add(24 * time.Hour)})
+			}
 			d += int32(max(1, cycle*(0.75+r.Float64()/2)))
 		}
 	}
+	cpu = cpuTime() - cpu
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	return b, after.HeapAlloc - before.HeapAlloc
+	return b, after.HeapAlloc - before.HeapAlloc, cpu
 }
 
 var benchBook struct {
@@ -57,7 +73,7 @@ var benchBook struct {
 
 func bookForBench(b *testing.B) *Book {
 	if benchBook.b == nil || benchBook.b.Len() != *benchCards {
-		benchBook.b, benchBook.heap = millionBook(*benchCards)
+		benchBook.b, benchBook.heap, _ = millionBook(*benchCards, false)
 	}
 	return benchBook.b
 }
@@ -136,59 +152,12 @@ func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
 }
 
-// millionLotsBook is millionBook's chain with a programme whose points
-// expire a year after they are earned (every purchase's points a lot of
-// its own, redemptions off the newest), one purchase in 50 refunded the
-// next day (half its money and points), and the 50 stores in 10 regions.
-// It returns the book, its heap and the CPU time building it took.
-func millionLotsBook(n int) (*Book, uint64, time.Duration) {
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpu := cpuTime()
-	r := rand.New(rand.NewPCG(42, 20))
-	b := NewBook()
-	const span = 730
-	sales := 0
-	for i := range n {
-		card := fmt.Sprintf("2%012d", i)
-		cycle := 5 + r.Float64()*55
-		home := r.IntN(50)
-		end := asOf
-		if r.IntN(5) == 0 {
-			end = asOf - int32(r.IntN(span))
-		}
-		d := asOf - span + int32(r.IntN(span))
-		for d <= end {
-			st := home
-			if r.IntN(5) == 0 {
-				st = r.IntN(50)
-			}
-			store := fmt.Sprintf("S%02d", st)
-			at := Date(d).Add(12 * time.Hour)
-			total, earned := money.Amount(200_00+r.IntN(3000_00)), int64(r.IntN(100))
-			b.Add(Sale{Card: card, Store: store, Region: fmt.Sprintf("R%d", st%10), Day: d, Currency: "RUB", Total: total,
-				Earned: earned, Redeemed: int64(r.IntN(20)), At: at, Expires: Date(d + 365)})
-			if sales++; sales%50 == 0 {
-				b.AddRefund(Refund{Card: card, Store: store, Day: d + 1, Currency: "RUB", Back: total / 2, Spend: total / 2,
-					Reversed: earned / 2, SaleAt: at, At: at.Add(24 * time.Hour)})
-			}
-			d += int32(max(1, cycle*(0.75+r.Float64()/2)))
-		}
-	}
-	cpu = cpuTime() - cpu
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	return b, after.HeapAlloc - before.HeapAlloc, cpu
-}
-
 // BenchmarkKPIExpiryMillion: a year of monthly KPIs by region for a million
 // cards whose points expire, with refunds: what expiry and returns add to
 // BenchmarkKPIMillion (each card's lots expired by the clock, its refunds'
 // and expiries' points in its balance per month).
 func BenchmarkKPIExpiryMillion(b *testing.B) {
-	book, heap, build := millionLotsBook(*benchCards)
+	book, heap, build := millionBook(*benchCards, true)
 	now := Date(asOf).Add(9 * time.Hour)
 	var rep KPIReport
 	b.ReportAllocs()
