@@ -247,7 +247,9 @@ func SaleOf(e event.Event, log *slog.Logger) (loyalty.Sale, bool) {
 	if s.Inputs != nil {
 		out.Store, out.Region = s.Inputs.Store, s.Inputs.Region
 		out.Day = loyalty.DayOf(e.At, s.Inputs.UTCOffset)
-		out.At = e.At.In(time.FixedZone("", s.Inputs.UTCOffset))
+		if off := s.Inputs.UTCOffset; off >= -14*3600 && off <= 14*3600 {
+			out.At = e.At.In(time.FixedZone("", off)) // the till's clock: where a refund of its till is dated
+		}
 	}
 	for _, d := range s.Donations {
 		out.Donations = append(out.Donations, loyalty.Donation{Cause: d.Cause, Amount: d.Amount, Points: d.Points})
