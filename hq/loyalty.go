@@ -145,7 +145,7 @@ func (l *Loyalty) add(evs []event.Event) int {
 		f   Feedback
 		day int32
 	}
-	var sales []loyalty.Sale
+	sales := make([]loyalty.Sale, 0, len(evs)) // most events are sales
 	var refunds []loyalty.Refund
 	var answers []answer
 	for i := range evs {
@@ -157,8 +157,7 @@ func (l *Loyalty) add(evs []event.Event) int {
 				continue
 			}
 			if s.Store != "" {
-				_, off := s.At.Zone()
-				l.where[e.Terminal] = till{s.Store, off}
+				l.where[e.Terminal] = till{s.Store, s.UTCOffset}
 			}
 			sales = append(sales, s)
 		case event.TypeRefund:
@@ -247,9 +246,7 @@ func SaleOf(e event.Event, log *slog.Logger) (loyalty.Sale, bool) {
 	if s.Inputs != nil {
 		out.Store, out.Region = s.Inputs.Store, s.Inputs.Region
 		out.Day = loyalty.DayOf(e.At, s.Inputs.UTCOffset)
-		if off := s.Inputs.UTCOffset; off >= -14*3600 && off <= 14*3600 {
-			out.At = e.At.In(time.FixedZone("", off)) // the till's clock: where a refund of its till is dated
-		}
+		out.UTCOffset = s.Inputs.UTCOffset
 	}
 	for _, d := range s.Donations {
 		out.Donations = append(out.Donations, loyalty.Donation{Cause: d.Cause, Amount: d.Amount, Points: d.Points})

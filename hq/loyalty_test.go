@@ -21,9 +21,7 @@ func fromSale(e event.Event, s pos.Sale) loyalty.Sale {
 		At: e.At, Lots: s.Lots, Expires: s.PointsExpire}
 	if s.Inputs != nil {
 		out.Store, out.Region, out.Day = s.Inputs.Store, s.Inputs.Region, loyalty.DayOf(e.At, s.Inputs.UTCOffset)
-		if off := s.Inputs.UTCOffset; off >= -14*3600 && off <= 14*3600 {
-			out.At = e.At.In(time.FixedZone("", off))
-		}
+		out.UTCOffset = s.Inputs.UTCOffset
 	}
 	for _, d := range s.Donations {
 		out.Donations = append(out.Donations, loyalty.Donation{Cause: d.Cause, Amount: d.Amount, Points: d.Points})

@@ -17,13 +17,15 @@ type Sale struct {
 	Store    string // "" when the sale does not say (sold before tills recorded it)
 	Region   string // the till's region, "" when it has none or does not say
 	Terminal string
-	// Day is the sale's calendar day on the till's wall clock (DayOf).
-	Day      int32
-	Currency string
-	Total    money.Amount
-	Earned   int64 // points earned
-	Redeemed int64 // points paid with
-	Tier     string
+	// Day is the sale's calendar day on the till's wall clock (DayOf),
+	// UTCOffset that clock's offset from UTC in seconds east.
+	Day       int32
+	UTCOffset int
+	Currency  string
+	Total     money.Amount
+	Earned    int64 // points earned
+	Redeemed  int64 // points paid with
+	Tier      string
 	// Partner is the partner programme that owes the card PartnerPoints.
 	Partner       string
 	PartnerPoints int64
