@@ -115,8 +115,8 @@ type Book struct {
 	tierIdx  map[string]uint16
 	// days are the programme's sums per day and store, for the KPIs.
 	days map[dayStore]*DayTotals
-	// Foreign counts sales in a currency other than Currency: they are left
-	// out (one chain, one currency).
+	// Foreign counts sales and refunds in a currency other than Currency:
+	// they are left out (one chain, one currency).
 	Foreign int64
 	// Sales counts the sales added, with a card or without; Refunds the
 	// refunds, Answers the NPS answers.
