@@ -17,11 +17,12 @@ import (
 // HQ's loyalty reports (cadence, overdue, segments, CLV, KPIs) read a
 // loyalty.Book: every card's purchase days, the refunds, the NPS answers and
 // the cards' points lots, kept in memory and brought up to date
-// incrementally. Each chain has a cursor, starting at its base; a
-// refresh reads each chain's own events after its cursor through the Store
+// incrementally. Each chain has a cursor, starting at its base; a refresh
+// reads each chain's own events after its cursor through the Store
 // interface (SalesReport for the chains, ChainEvents for the events), adds
-// the sales, refunds and answers to the book and moves the cursor. So every stored event is read
-// once, whichever store holds it, and both stores give the same book. A
+// the sales, refunds and answers to the book and moves the cursor. So every
+// stored event is read once, whichever store holds it, and both stores give
+// the same book. A
 // replica builds its book when it starts (a full read of the events) and
 // then reads only what uploads added. The customer-base model is refitted
 // on a schedule (LoyaltyOptions.RefitEvery), never in a request.
