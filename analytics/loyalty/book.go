@@ -247,14 +247,23 @@ func intern(list *[]string, idx map[string]uint16, s string) uint16 {
 	return i
 }
 
+// inCurrency takes the book's currency from the first event that names one
+// and reports whether cur is it; an event in another counts in Foreign.
+func (b *Book) inCurrency(cur string) bool {
+	if b.Currency == "" {
+		b.Currency = cur
+	}
+	if cur != "" && cur != b.Currency {
+		b.Foreign++
+		return false
+	}
+	return true
+}
+
 // Add adds a sale to the book.
 func (b *Book) Add(s Sale) {
 	b.Sales++
-	if b.Currency == "" {
-		b.Currency = s.Currency
-	}
-	if s.Currency != "" && s.Currency != b.Currency {
-		b.Foreign++
+	if !b.inCurrency(s.Currency) {
 		return
 	}
 	st := b.storeOf(s.Store, s.Region)
@@ -339,11 +348,7 @@ func (b *Book) card(number string) *Card {
 // card's purchase days stay as they were.
 func (b *Book) AddRefund(r Refund) {
 	b.Refunds++
-	if b.Currency == "" {
-		b.Currency = r.Currency
-	}
-	if r.Currency != "" && r.Currency != b.Currency {
-		b.Foreign++
+	if !b.inCurrency(r.Currency) {
 		return
 	}
 	dt := b.day(r.Day, b.storeOf(r.Store, ""))
