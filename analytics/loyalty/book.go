@@ -165,22 +165,15 @@ func (b *Book) lotsOf(ls []lot, out []pos.PointsLot) []pos.PointsLot {
 			p.Earned = time.Unix(0, l.earned).UTC()
 		}
 		if l.expires != noTime {
-			p.Expires = time.Unix(0, l.expires).In(b.zone(int(l.offset)))
+			z := b.zones[int(l.offset)] // keepLots made it; never written here (reports read under a read lock)
+			if z == nil {
+				z = time.FixedZone("", int(l.offset))
+			}
+			p.Expires = time.Unix(0, l.expires).In(z)
 		}
 		out = append(out, p)
 	}
 	return out
-}
-
-// zone returns the fixed zone of an offset, made once. Callers under the
-// read lock find every zone made (lotsOf made it when the lot was kept).
-func (b *Book) zone(offset int) *time.Location {
-	z := b.zones[offset]
-	if z == nil {
-		z = time.FixedZone("", offset)
-		b.zones[offset] = z
-	}
-	return z
 }
 
 // keepLots stores a card's lots from pos.Account's, in ls's array.
@@ -192,7 +185,9 @@ func (b *Book) keepLots(c *Card, ls []lot, from []pos.PointsLot) {
 	ls = ls[:0]
 	for _, p := range from {
 		_, off := p.Expires.Zone()
-		b.zone(off)
+		if b.zones[off] == nil {
+			b.zones[off] = time.FixedZone("", off)
+		}
 		ls = append(ls, lot{points: p.Points, earned: unixNano(p.Earned), expires: unixNano(p.Expires), offset: int32(off)})
 	}
 	b.lots[c] = ls
