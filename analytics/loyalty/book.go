@@ -463,7 +463,7 @@ func (b *Book) expiredBy(now time.Time) (byDay map[int32]int64, pending map[*Car
 		a := pos.Account{Points: c.points, Lots: scratch}
 		expireUpTo(&a, now, func(day int32, points int64) {
 			byDay[day] += points
-			pending[c] = append(pending[c], adjustment{day, -points})
+			pending[c] = insertAdjustment(pending[c], adjustment{day, -points}) // by day, whatever the clocks' offsets
 		})
 	}
 	return byDay, pending

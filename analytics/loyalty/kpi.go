@@ -267,7 +267,6 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 	}
 	chainSeen := make([]seen, np)
 	rowSeen := map[int]*seen{}
-	var moves []adjustment
 	for _, c := range b.list {
 		if len(c.visits) == 0 && b.adjust[c] == nil {
 			continue
@@ -297,25 +296,33 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 			ss.lastDay, ss.lastTier, ss.returning = v.day, v.tier, before
 		}
 		// The balance at each period's end: purchases' points, refunds'
-		// and expiries, by day.
-		moves = moves[:0]
-		for _, v := range c.visits {
-			moves = append(moves, adjustment{v.day, int64(v.points)})
-		}
-		if adj, pend := b.adjust[c], pending[c]; len(adj)+len(pend) > 0 {
-			moves = append(append(moves, adj...), pend...)
-			slices.SortStableFunc(moves, func(x, y adjustment) int { return cmp.Compare(x.day, y.day) })
-		}
+		// and expiries, each list by day, walked together.
+		adj, pend := b.adjust[c], pending[c]
 		var balance int64
 		p := 0
-		for _, m := range moves {
-			for p < np && m.day >= starts[p+1] {
+		for i, j, k := 0, 0, 0; ; {
+			day, points := int32(math.MaxInt32), int64(0)
+			switch {
+			case i < len(c.visits) && (j == len(adj) || c.visits[i].day <= adj[j].day) && (k == len(pend) || c.visits[i].day <= pend[k].day):
+				day, points = c.visits[i].day, int64(c.visits[i].points)
+				i++
+			case j < len(adj) && (k == len(pend) || adj[j].day <= pend[k].day):
+				day, points = adj[j].day, adj[j].points
+				j++
+			case k < len(pend):
+				day, points = pend[k].day, pend[k].points
+				k++
+			}
+			if day == math.MaxInt32 {
+				break
+			}
+			for p < np && day >= starts[p+1] {
 				if balance > 0 {
 					outstanding[p] += balance
 				}
 				p++
 			}
-			balance += m.points
+			balance += points
 		}
 		for ; p < np; p++ {
 			if balance > 0 {
