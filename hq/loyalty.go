@@ -22,10 +22,10 @@ import (
 // interface (SalesReport for the chains, ChainEvents for the events), adds
 // the sales, refunds and answers to the book and moves the cursor. So every
 // stored event is read once, whichever store holds it, and both stores give
-// the same book. A
-// replica builds its book when it starts (a full read of the events) and
-// then reads only what uploads added. The customer-base model is refitted
-// on a schedule (LoyaltyOptions.RefitEvery), never in a request.
+// the same book. A replica builds its book when it starts (a full read of
+// the events) and then reads only what uploads added. The customer-base
+// model is refitted on a schedule (LoyaltyOptions.RefitEvery), never in a
+// request.
 
 // LoyaltyOptions configure a Loyalty. The zero value of every field but
 // Store is a documented default.
@@ -65,7 +65,7 @@ type Loyalty struct {
 	npsVersion int64
 	model      loyalty.Model
 	fitted     time.Time // when model was fitted; zero: never
-	version    int64     // sales added to the book
+	version    int64     // sales and refunds added to the book
 	fitAtVer   int64
 
 	// The last analysis and what it was made of: reports read one after
