@@ -73,7 +73,7 @@ func testLoyaltyReports(t *testing.T, store string) {
 	h.enroll(t, "S1", "S1-T1", tillData)
 	apiAddr := freeAddr(t)
 	conf := filepath.Join(work, "tilld.toml")
-	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\n", tillData, apiAddr))
+	writeFile(t, conf, fmt.Sprintf("data_dir = %q\nlisten = %q\nregion = \"north\"\n", tillData, apiAddr))
 	start(t, "tilld", "run", "--config", conf)
 	api := apiClient(apiAddr, tillData)
 	waitFor(t, 15*time.Second, "tilld online with the rules", func() bool {
@@ -156,6 +156,18 @@ func testLoyaltyReports(t *testing.T, store string) {
 	t.Logf("tillhq report kpi:\n%s", out)
 	if !strings.Contains(out, money.Display(revenue, "RUB")) || !strings.Contains(out, "liability unknown") {
 		t.Errorf("tillhq report kpi:\n%s", out)
+	}
+	// By region: the till is in the north; the history's terminal names none.
+	if err := json.Unmarshal([]byte(run(t, bin("tillhq"), "report", "kpi", "--admin", adminURL, "--json", "--period", "day", "--from", day, "--to", day, "--by", "region")), &kpi); err != nil {
+		t.Fatal(err)
+	}
+	if r := kpi.Periods[0].Regions; kpi.By != "region" || len(r) != 1 || r[0].Region != "north" || r[0].Sales != 4 || r[0].Revenue != revenue || r[0].Active != 2 {
+		t.Errorf("today's KPIs by region: %+v; want the north alone with the 4 sales", r)
+	}
+	out = run(t, bin("tillhq"), "report", "kpi", "--admin", adminURL, "--period", "day", "--from", day, "--to", day, "--by", "region")
+	t.Logf("tillhq report kpi --by region:\n%s", out)
+	if !strings.Contains(out, "REGION") || !strings.Contains(out, "north") || !strings.Contains(out, "points expired: 0") {
+		t.Errorf("tillhq report kpi --by region:\n%s", out)
 	}
 	for _, rep := range []string{"segments", "clv"} {
 		if out := run(t, bin("tillhq"), "report", rep, "--admin", adminURL); !strings.Contains(out, "as of "+day) {

@@ -334,6 +334,7 @@ func TestReadmeRunSeparately(t *testing.T) {
 		})
 	}
 	r.want["bin/tillhq report audit"] = []string{"audited 1 sale: 0 flagged"}
+	r.want["bin/tillhq report kpi --by region"] = []string{"REGION", "points expired: 0"}
 	r.section("Running tilld and tillhq separately")
 	scanOn(t, scanner, api, "2000000000015")
 

@@ -15,15 +15,17 @@ import (
 )
 
 // HQ's loyalty reports (cadence, overdue, segments, CLV, KPIs) read a
-// loyalty.Book: every card's purchase days, kept in memory and brought up to
-// date incrementally. Each chain has a cursor, starting at its base; a
-// refresh reads each chain's own events after its cursor through the Store
+// loyalty.Book: every card's purchase days, the refunds, the NPS answers and
+// the cards' points lots, kept in memory and brought up to date
+// incrementally. Each chain has a cursor, starting at its base; a refresh
+// reads each chain's own events after its cursor through the Store
 // interface (SalesReport for the chains, ChainEvents for the events), adds
-// the sales to the book and moves the cursor. So every stored event is read
-// once, whichever store holds it, and both stores give the same book. A
-// replica builds its book when it starts (a full read of the events) and
-// then reads only what uploads added. The customer-base model is refitted
-// on a schedule (LoyaltyOptions.RefitEvery), never in a request.
+// the sales, refunds and answers to the book and moves the cursor. So every
+// stored event is read once, whichever store holds it, and both stores give
+// the same book. A replica builds its book when it starts (a full read of
+// the events) and then reads only what uploads added. The customer-base
+// model is refitted on a schedule (LoyaltyOptions.RefitEvery), never in a
+// request.
 
 // LoyaltyOptions configure a Loyalty. The zero value of every field but
 // Store is a documented default.
@@ -51,13 +53,20 @@ type Loyalty struct {
 
 	refresh sync.Mutex // one refresh at a time
 	cursors map[chainID]uint64
+	// where is each terminal's store and clock as its latest sale read
+	// said: a refund names neither, it is taken where its till sells.
+	where map[string]till
 
-	mu       sync.RWMutex // guards book, model, version
-	book     *loyalty.Book
-	model    loyalty.Model
-	fitted   time.Time // when model was fitted; zero: never
-	version  int64     // sales added to the book
-	fitAtVer int64
+	mu   sync.RWMutex // guards book, model, version, nps
+	book *loyalty.Book
+	// nps is each card's latest NPS answer (Options.NPS), npsAt its time.
+	nps        map[string]int
+	npsAt      map[string]int64
+	npsVersion int64
+	model      loyalty.Model
+	fitted     time.Time // when model was fitted; zero: never
+	version    int64     // sales and refunds added to the book
+	fitAtVer   int64
 
 	// The last analysis and what it was made of: reports read one after
 	// another (cadence, overdue, segments, pages of each) reuse it while the
@@ -68,6 +77,11 @@ type Loyalty struct {
 }
 
 type chainID struct{ terminal, epoch string }
+
+type till struct {
+	store     string
+	utcOffset int
+}
 
 // NewLoyalty returns a Loyalty over opts.Store with an empty book.
 func NewLoyalty(opts LoyaltyOptions) *Loyalty {
@@ -86,11 +100,13 @@ func NewLoyalty(opts LoyaltyOptions) *Loyalty {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loyalty{opts: opts, log: opts.Logger.With("component", "loyalty"), cursors: map[chainID]uint64{}, book: loyalty.NewBook()}
+	return &Loyalty{opts: opts, log: opts.Logger.With("component", "loyalty"), cursors: map[chainID]uint64{}, book: loyalty.NewBook(),
+		where: map[string]till{}, nps: map[string]int{}, npsAt: map[string]int64{}}
 }
 
 // Refresh reads the events every chain gained since the last refresh and
-// adds their sales to the book. It returns how many sales it added.
+// adds their sales, refunds and NPS answers to the book. It returns how
+// many sales it added.
 func (l *Loyalty) Refresh(ctx context.Context) (int, error) {
 	l.refresh.Lock()
 	defer l.refresh.Unlock()
@@ -114,25 +130,80 @@ func (l *Loyalty) Refresh(ctx context.Context) (int, error) {
 				if len(evs) == 0 {
 					return added, fmt.Errorf("loyalty refresh: chain %s/%q holds no events after %d below its watermark %d", t.Terminal, c.Epoch.ID, cur, c.Acked)
 				}
-				var sales []loyalty.Sale
-				for i := range evs {
-					if s, ok := SaleOf(evs[i], l.log); ok {
-						sales = append(sales, s)
-					}
-				}
-				l.mu.Lock()
-				for _, s := range sales {
-					l.book.Add(s)
-				}
-				l.version += int64(len(sales))
-				l.mu.Unlock()
-				added += len(sales)
+				n := l.add(evs)
+				added += n
 				cur = evs[len(evs)-1].Seq
 				l.cursors[id] = cur
 			}
 		}
 	}
 	return added, nil
+}
+
+// add adds the sales, refunds and NPS answers among evs to the book and
+// returns how many sales it added.
+func (l *Loyalty) add(evs []event.Event) int {
+	type answer struct {
+		f   Feedback
+		day int32
+	}
+	sales := make([]loyalty.Sale, 0, len(evs)) // most events are sales
+	var refunds []loyalty.Refund
+	var answers []answer
+	for i := range evs {
+		e := &evs[i]
+		switch e.Type {
+		case event.TypeSale:
+			s, ok := SaleOf(*e, l.log)
+			if !ok {
+				continue
+			}
+			if s.Store != "" {
+				l.where[e.Terminal] = till{s.Store, s.UTCOffset}
+			}
+			sales = append(sales, s)
+		case event.TypeRefund:
+			f, err := decodeRefundFacts(e.Body)
+			if err != nil {
+				l.log.Warn("refund body does not decode; left out of the loyalty reports", "terminal", e.Terminal, "seq", e.Seq, "err", err)
+				continue
+			}
+			w := l.where[e.Terminal]
+			refunds = append(refunds, loyalty.Refund{Card: f.Card, Store: w.store, Terminal: e.Terminal, Day: loyalty.DayOf(e.At, w.utcOffset),
+				Currency: f.Currency, Back: f.Back, Spend: -f.Total, Reversed: -f.Earned, Returned: -f.Redeemed,
+				ReturnedLots: f.ReturnedLots, SaleAt: f.SaleAt, At: e.At})
+		case event.TypeFeedback:
+			f, err := decodeFeedback(e)
+			if err != nil {
+				l.log.Warn("feedback body does not decode; left out of the loyalty reports", "terminal", e.Terminal, "seq", e.Seq, "err", err)
+				continue
+			}
+			day, _ := time.Parse(time.DateOnly, f.Day)
+			answers = append(answers, answer{f, loyalty.DayOf(day, 0)})
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range sales {
+		l.book.Add(s)
+	}
+	for _, r := range refunds {
+		l.book.AddRefund(r)
+	}
+	for _, a := range answers {
+		l.book.AddAnswer(loyalty.Answer{Store: a.f.Store, Region: a.f.Region, Terminal: a.f.Terminal, Day: a.day, Asked: a.f.Asked, Score: a.f.Score})
+		if a.f.Card == "" {
+			continue
+		}
+		// The latest answer is the card's; of two at one time, the higher
+		// terminal's, so that every replica keeps the same.
+		if at, ok := l.npsAt[a.f.Card]; !ok || a.f.At.UnixNano() >= at {
+			l.nps[a.f.Card], l.npsAt[a.f.Card] = a.f.Score, a.f.At.UnixNano()
+			l.npsVersion++
+		}
+	}
+	l.version += int64(len(sales) + len(refunds))
+	return len(sales)
 }
 
 // saleBody is the part of a sale event's body (pos.Sale) the loyalty
@@ -148,8 +219,11 @@ type saleBody struct {
 	Partner       string         `json:"partner"`
 	PartnerPoints int64          `json:"partner_points"`
 	Donations     []pos.Donation `json:"donations"`
+	Lots          []pos.LotUse   `json:"lots"`
+	Expires       time.Time      `json:"points_expire"`
 	Inputs        *struct {
 		Store     string `json:"store"`
+		Region    string `json:"region"`
 		UTCOffset int    `json:"utc_offset"`
 	} `json:"inputs"`
 }
@@ -169,10 +243,12 @@ func SaleOf(e event.Event, log *slog.Logger) (loyalty.Sale, bool) {
 		return loyalty.Sale{}, false
 	}
 	out := loyalty.Sale{Card: s.Card, Terminal: e.Terminal, Day: loyalty.DayOf(e.At, 0), Currency: s.Currency, Total: s.Total,
-		Earned: s.Earned, Redeemed: s.Redeemed, Tier: s.Tier, Partner: s.Partner, PartnerPoints: s.PartnerPoints}
+		Earned: s.Earned, Redeemed: s.Redeemed, Tier: s.Tier, Partner: s.Partner, PartnerPoints: s.PartnerPoints,
+		At: e.At, Lots: s.Lots, Expires: s.Expires}
 	if s.Inputs != nil {
-		out.Store = s.Inputs.Store
+		out.Store, out.Region = s.Inputs.Store, s.Inputs.Region
 		out.Day = loyalty.DayOf(e.At, s.Inputs.UTCOffset)
+		out.UTCOffset = s.Inputs.UTCOffset
 	}
 	for _, d := range s.Donations {
 		out.Donations = append(out.Donations, loyalty.Donation{Cause: d.Cause, Amount: d.Amount, Points: d.Points})
@@ -208,11 +284,18 @@ func (l *Loyalty) View(fn func(b *loyalty.Book, m loyalty.Model, fitted time.Tim
 	return fn(l.book, l.model, l.fitted)
 }
 
+// NPS returns each card's latest NPS answer, for Options.NPS. Call it
+// inside View and do not change it.
+func (l *Loyalty) NPS() map[string]int { return l.nps }
+
 // Analysis returns the analysis of the book as of asOf with o, from the
 // cache when the book, the model and the question are the same as last
 // time. Call it inside View: the analysis reads the book.
 func (l *Loyalty) Analysis(b *loyalty.Book, m loyalty.Model, asOf int32, o loyalty.Options) *loyalty.Analysis {
-	key := fmt.Sprintf("%p %d %v %d %v", b, l.version, l.fitted.UnixNano(), asOf, o)
+	nps := o.NPS
+	o.NPS = nil // the map is l.nps, which npsVersion stands for
+	key := fmt.Sprintf("%p %d %d %v %d %v", b, l.version, l.npsVersion, l.fitted.UnixNano(), asOf, o)
+	o.NPS = nps
 	l.cacheMu.Lock()
 	defer l.cacheMu.Unlock()
 	if l.cached == nil || l.cacheKey != key {

@@ -118,6 +118,7 @@ func (s *Server) loyaltyReport(w http.ResponseWriter, r *http.Request, defLimit 
 	var out any
 	err = s.loyalty.View(func(b *loyalty.Book, m loyalty.Model, _ time.Time) error {
 		var err error
+		lq.opts.NPS = s.loyalty.NPS() // each card's latest answer: the indicator's NPS part
 		out, err = build(s.loyalty.Analysis(b, m, lq.asOf, lq.opts), m, lq)
 		return err
 	})
@@ -198,12 +199,14 @@ func (s *Server) fillHolders(ctx context.Context, rows []loyalty.CustomerRow) er
 
 // reportKPI answers the programme's KPIs: ?period=day|week|month (default
 // month), ?from= and ?to= (YYYY-MM-DD; default the twelve months to today),
-// ?store=. A point's value is the current ruleset's redeem rule's.
+// ?by=store|region (default store), ?store=, ?region=. A point's value is
+// the current ruleset's redeem rule's; points expire by HQ's clock.
 func (s *Server) reportKPI(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	today := loyalty.DayOf(s.opts.Now(), 0)
+	now := s.opts.Now()
+	today := loyalty.DayOf(now, 0)
 	t := loyalty.Date(today)
-	o := loyalty.KPIOptions{Period: q.Get("period"), Store: q.Get("store"), To: today,
+	o := loyalty.KPIOptions{Period: q.Get("period"), Store: q.Get("store"), Region: q.Get("region"), By: q.Get("by"), Now: now, To: today,
 		From: loyalty.DayOf(time.Date(t.Year(), t.Month()-11, 1, 0, 0, 0, 0, time.UTC), 0)}
 	for _, d := range []struct {
 		name string

@@ -17,9 +17,11 @@ import (
 // fromSale is what SaleOf must give for a sale, read from the whole pos.Sale.
 func fromSale(e event.Event, s pos.Sale) loyalty.Sale {
 	out := loyalty.Sale{Card: s.Card, Terminal: e.Terminal, Day: loyalty.DayOf(e.At, 0), Currency: s.Currency, Total: s.Total,
-		Earned: s.PointsEarned, Redeemed: s.PointsRedeemed, Tier: s.Tier, Partner: s.Partner, PartnerPoints: s.PartnerPoints}
+		Earned: s.PointsEarned, Redeemed: s.PointsRedeemed, Tier: s.Tier, Partner: s.Partner, PartnerPoints: s.PartnerPoints,
+		At: e.At, Lots: s.Lots, Expires: s.PointsExpire}
 	if s.Inputs != nil {
-		out.Store, out.Day = s.Inputs.Store, loyalty.DayOf(e.At, s.Inputs.UTCOffset)
+		out.Store, out.Region, out.Day = s.Inputs.Store, s.Inputs.Region, loyalty.DayOf(e.At, s.Inputs.UTCOffset)
+		out.UTCOffset = s.Inputs.UTCOffset
 	}
 	for _, d := range s.Donations {
 		out.Donations = append(out.Donations, loyalty.Donation{Cause: d.Cause, Amount: d.Amount, Points: d.Points})
@@ -71,6 +73,7 @@ func FuzzSaleOf(f *testing.F) {
 	f.Add([]byte(evs[0].Body))
 	f.Add([]byte(`{"card":"1","inputs":null,"donations":[{"cause":"x","amount":5}]}`))
 	f.Add([]byte(`{"inputs":{"utc_offset":-99999999999}}`))
+	f.Add([]byte(`{"card":"1","inputs":{"store":"S1","region":"north","utc_offset":10800},"lots":[{"lot":0,"points":5}],"points_expire":"2027-01-01T00:00:00+03:00"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		e := event.Event{Terminal: "T", Seq: 1, Type: event.TypeSale, At: time.Unix(1_800_000_000, 0), Body: body}
 		got, ok := hq.SaleOf(e, nil)

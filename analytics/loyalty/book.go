@@ -2,11 +2,13 @@ package loyalty
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // Sale is what the loyalty reports read of one synced sale: who bought,
@@ -14,18 +16,48 @@ import (
 type Sale struct {
 	Card     string
 	Store    string // "" when the sale does not say (sold before tills recorded it)
+	Region   string // the till's region, "" when it has none or does not say
 	Terminal string
-	// Day is the sale's calendar day on the till's wall clock (DayOf).
-	Day      int32
-	Currency string
-	Total    money.Amount
-	Earned   int64 // points earned
-	Redeemed int64 // points paid with
-	Tier     string
+	// Day is the sale's calendar day on the till's wall clock (DayOf),
+	// UTCOffset that clock's offset from UTC in seconds east.
+	Day       int32
+	UTCOffset int
+	Currency  string
+	Total     money.Amount
+	Earned    int64 // points earned
+	Redeemed  int64 // points paid with
+	Tier      string
 	// Partner is the partner programme that owes the card PartnerPoints.
 	Partner       string
 	PartnerPoints int64
 	Donations     []Donation
+	// At is the sale's time, Lots the card's lots it redeemed from and
+	// Expires when the points it earned expire (zero: never): the card's
+	// points lots follow them as HQ's do (pos.Account.SaleLots), for the
+	// points that expire.
+	At      time.Time
+	Lots    []pos.LotUse
+	Expires time.Time
+}
+
+// Refund is what the loyalty reports read of one synced refund (a
+// pos.Refund): the money handed back, the points it took back (earned by
+// the sale) and gave back (paid with at the sale), where and when.
+type Refund struct {
+	Card     string
+	Store    string // the store of the till that took the goods back
+	Terminal string
+	Day      int32 // the refund's calendar day on that till's clock
+	Currency string
+	// Back is the money handed back; Spend what it takes off the card's
+	// lifetime spend.
+	Back, Spend money.Amount
+	// Reversed is the points earned it took back, Returned the points
+	// paid with it gave back, to the lots ReturnedLots; SaleAt is the
+	// time of its sale, At its own.
+	Reversed, Returned int64
+	ReturnedLots       []pos.PointsLot
+	SaleAt, At         time.Time
 }
 
 // Donation is money or points a sale gave to a cause.
@@ -64,6 +96,9 @@ type visit struct {
 type Card struct {
 	Number string
 	visits []visit // by day, then store
+	// points is the card's balance as the book applied its events (sales,
+	// refunds, expiry), for its lots: what pos.Account.Points is.
+	points int64
 }
 
 // Book is the purchase histories of every card, added up from synced sales
@@ -80,11 +115,89 @@ type Book struct {
 	tierIdx  map[string]uint16
 	// days are the programme's sums per day and store, for the KPIs.
 	days map[dayStore]*DayTotals
-	// Foreign counts sales in a currency other than Currency: they are left
-	// out (one chain, one currency).
+	// Foreign counts sales and refunds in a currency other than Currency:
+	// they are left out (one chain, one currency).
 	Foreign int64
-	// Sales counts the sales added, with a card or without.
-	Sales int64
+	// Sales counts the sales added, with a card or without; Refunds the
+	// refunds, Answers the NPS answers.
+	Sales, Refunds, Answers int64
+	// regions is each store's region (the latest sale's or answer's that
+	// names one), by store index.
+	regions map[uint16]string
+	// lots are the points lots of the cards that have any (pos.Account.Lots):
+	// a programme without expiry keeps none.
+	lots map[*Card][]lot
+	// zones are the time zones of the lots' expiry, by offset; scratch is
+	// the lots of the card an event is applied to, as pos.Account has them.
+	zones   map[int]*time.Location
+	scratch []pos.PointsLot
+	// expired is the points lost per day of expiry (the lots' Expires read
+	// on their own clock), chain-wide, as the events after it dropped them.
+	expired map[int32]int64
+	// adjust is what moved a card's balance besides its purchases: refunds'
+	// points and expiries, by day (few cards have any).
+	adjust map[*Card][]adjustment
+}
+
+// lot is a pos.PointsLot as the book keeps it: 32 bytes instead of 56, for
+// a million cards whose points expire. A zero time is noTime; offset is
+// the zone of expires (its day of expiry is read on that clock).
+type lot struct {
+	points, earned, expires int64 // the times in Unix nanoseconds
+	offset                  int32
+}
+
+const noTime = math.MinInt64
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixNano()
+}
+
+// lotsOf returns a card's lots as pos.Account keeps them, into out.
+func (b *Book) lotsOf(ls []lot, out []pos.PointsLot) []pos.PointsLot {
+	out = out[:0]
+	for _, l := range ls {
+		p := pos.PointsLot{Points: l.points}
+		if l.earned != noTime {
+			p.Earned = time.Unix(0, l.earned).UTC()
+		}
+		if l.expires != noTime {
+			z := b.zones[int(l.offset)] // keepLots made it; never written here (reports read under a read lock)
+			if z == nil {
+				z = time.FixedZone("", int(l.offset))
+			}
+			p.Expires = time.Unix(0, l.expires).In(z)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// keepLots stores a card's lots from pos.Account's, in ls's array.
+func (b *Book) keepLots(c *Card, ls []lot, from []pos.PointsLot) {
+	if len(from) == 0 {
+		delete(b.lots, c)
+		return
+	}
+	ls = ls[:0]
+	for _, p := range from {
+		_, off := p.Expires.Zone()
+		if b.zones[off] == nil {
+			b.zones[off] = time.FixedZone("", off)
+		}
+		ls = append(ls, lot{points: p.Points, earned: unixNano(p.Earned), expires: unixNano(p.Expires), offset: int32(off)})
+	}
+	b.lots[c] = ls
+}
+
+// adjustment is points a card's balance gained (or lost, below zero) on a
+// day other than by a purchase.
+type adjustment struct {
+	day    int32
+	points int64
 }
 
 type dayStore struct {
@@ -99,6 +212,9 @@ type DayTotals struct {
 	Earned, Redeemed int64
 	Partner          map[string]int64 // partner → points owed
 	Charity          map[string]Charity
+	// Returns are the refunds taken at the store that day; NPS its answers.
+	Returns ReturnsKPI
+	NPS     *NPS
 }
 
 // Charity is what a cause received.
@@ -109,7 +225,8 @@ type Charity struct {
 
 // NewBook returns an empty book.
 func NewBook() *Book {
-	return &Book{cards: map[string]*Card{}, storeIdx: map[string]uint16{}, tierIdx: map[string]uint16{}, days: map[dayStore]*DayTotals{}}
+	return &Book{cards: map[string]*Card{}, storeIdx: map[string]uint16{}, tierIdx: map[string]uint16{}, days: map[dayStore]*DayTotals{},
+		regions: map[uint16]string{}, lots: map[*Card][]lot{}, zones: map[int]*time.Location{}, expired: map[int32]int64{}, adjust: map[*Card][]adjustment{}}
 }
 
 func intern(list *[]string, idx map[string]uint16, s string) uint16 {
@@ -125,23 +242,27 @@ func intern(list *[]string, idx map[string]uint16, s string) uint16 {
 	return i
 }
 
+// inCurrency takes the book's currency from the first event that names one
+// and reports whether cur is it; an event in another counts in Foreign.
+func (b *Book) inCurrency(cur string) bool {
+	if b.Currency == "" {
+		b.Currency = cur
+	}
+	if cur != "" && cur != b.Currency {
+		b.Foreign++
+		return false
+	}
+	return true
+}
+
 // Add adds a sale to the book.
 func (b *Book) Add(s Sale) {
 	b.Sales++
-	if b.Currency == "" {
-		b.Currency = s.Currency
-	}
-	if s.Currency != "" && s.Currency != b.Currency {
-		b.Foreign++
+	if !b.inCurrency(s.Currency) {
 		return
 	}
-	st := intern(&b.stores, b.storeIdx, s.Store)
-	k := dayStore{s.Day, st}
-	dt := b.days[k]
-	if dt == nil {
-		dt = &DayTotals{}
-		b.days[k] = dt
-	}
+	st := b.storeOf(s.Store, s.Region)
+	dt := b.day(s.Day, st)
 	dt.Sales++
 	dt.Revenue += s.Total
 	if s.Card == "" {
@@ -165,11 +286,11 @@ func (b *Book) Add(s Sale) {
 		c.Points += d.Points
 		dt.Charity[d.Cause] = c
 	}
-	c := b.cards[s.Card]
-	if c == nil {
-		c = &Card{Number: s.Card}
-		b.cards[s.Card] = c
-		b.list = append(b.list, c)
+	c := b.card(s.Card)
+	if len(s.Lots) > 0 || !s.Expires.IsZero() || b.lots[c] != nil {
+		b.applyLots(c, s.Earned-s.Redeemed, &s, nil)
+	} else {
+		c.points += s.Earned - s.Redeemed
 	}
 	tier := intern(&b.tiers, b.tierIdx, s.Tier)
 	i := sort.Search(len(c.visits), func(i int) bool {
@@ -184,6 +305,176 @@ func (b *Book) Add(s Sale) {
 	v.tier = tier
 	v.spend += s.Total
 	v.points = sat32(int64(v.points) + s.Earned - s.Redeemed)
+}
+
+// storeOf returns the index of a store, noting its region when named.
+func (b *Book) storeOf(store, region string) uint16 {
+	st := intern(&b.stores, b.storeIdx, store)
+	if region != "" {
+		b.regions[st] = region
+	}
+	return st
+}
+
+// day returns the sums of a day at a store, made when there are none.
+func (b *Book) day(day int32, store uint16) *DayTotals {
+	k := dayStore{day, store}
+	dt := b.days[k]
+	if dt == nil {
+		dt = &DayTotals{}
+		b.days[k] = dt
+	}
+	return dt
+}
+
+// card returns the card, added to the book when it is new.
+func (b *Book) card(number string) *Card {
+	c := b.cards[number]
+	if c == nil {
+		c = &Card{Number: number}
+		b.cards[number] = c
+		b.list = append(b.list, c)
+	}
+	return c
+}
+
+// AddRefund adds a refund to the book: the store's returns of its day, and
+// what it does to the card's points and lots. A refund is no purchase: the
+// card's purchase days stay as they were.
+func (b *Book) AddRefund(r Refund) {
+	b.Refunds++
+	if !b.inCurrency(r.Currency) {
+		return
+	}
+	dt := b.day(r.Day, b.storeOf(r.Store, ""))
+	dt.Returns.Count++
+	dt.Returns.Amount += r.Back
+	dt.Returns.PointsReversed += r.Reversed
+	dt.Returns.PointsReturned += r.Returned
+	if r.Card == "" {
+		return
+	}
+	c := b.card(r.Card)
+	net := r.Returned - r.Reversed
+	if len(r.ReturnedLots) > 0 || b.lots[c] != nil {
+		b.applyLots(c, net, nil, &r)
+	} else {
+		c.points += net
+	}
+	b.adjustCard(c, r.Day, net)
+}
+
+// adjustCard notes points a card's balance gained on a day besides a
+// purchase.
+func (b *Book) adjustCard(c *Card, day int32, points int64) {
+	if points == 0 {
+		return
+	}
+	b.adjust[c] = insertAdjustment(b.adjust[c], adjustment{day, points})
+}
+
+func insertAdjustment(list []adjustment, a adjustment) []adjustment {
+	i := sort.Search(len(list), func(i int) bool { return list[i].day > a.day })
+	return slices.Insert(list, i, a)
+}
+
+// AddAnswer adds an NPS answer to its store's day.
+func (b *Book) AddAnswer(a Answer) {
+	b.Answers++
+	dt := b.day(a.Day, b.storeOf(a.Store, a.Region))
+	if dt.NPS == nil {
+		dt.NPS = &NPS{}
+	}
+	dt.NPS.add(a)
+}
+
+// applyLots applies a sale or a refund of net points to the card's lots
+// (pos.Account.SaleLots or RefundLots) as HQ's stores do
+// (hq.SaleFacts.ApplyLots), first dropping the lots whose time came before
+// it and counting their points on their day of expiry.
+func (b *Book) applyLots(c *Card, net int64, s *Sale, r *Refund) {
+	var at time.Time
+	if r != nil {
+		at = r.At
+	} else {
+		at = s.At
+	}
+	kept := b.lots[c]
+	b.scratch = b.lotsOf(kept, b.scratch)
+	a := pos.Account{Points: c.points, Lots: b.scratch}
+	expireUpTo(&a, at, func(day int32, points int64) {
+		b.expired[day] += points
+		b.adjustCard(c, day, -points)
+	})
+	a.Points += net
+	if r != nil {
+		a.RefundLots(net, r.ReturnedLots, r.SaleAt, r.At)
+	} else {
+		a.SaleLots(net, s.Lots, s.At, s.Expires)
+	}
+	c.points = a.Points
+	b.keepLots(c, kept, a.Lots)
+}
+
+// expireUpTo drops a's lots expired at t one expiry time after another
+// (pos.Account.Expire: what a card owes is paid from the lots that expire
+// first), calling lost with the day of each expiry and the points it took.
+func expireUpTo(a *pos.Account, t time.Time, lost func(day int32, points int64)) {
+	for {
+		var next time.Time
+		for _, l := range a.Lots {
+			if !l.Expires.IsZero() && !t.Before(l.Expires) && (next.IsZero() || l.Expires.Before(next)) {
+				next = l.Expires
+			}
+		}
+		if next.IsZero() {
+			return
+		}
+		if n := a.Expire(next); n > 0 {
+			lost(ExpiryDay(next), n)
+		}
+	}
+}
+
+// ExpiryDay is the day points expiring at t are lost: t's calendar day on
+// the clock it was written in (a till's midnight: the first day they no
+// longer pay).
+func ExpiryDay(t time.Time) int32 {
+	_, off := t.Zone()
+	return DayOf(t, off)
+}
+
+// expiredBy returns the points lost per day of expiry up to now: those the
+// events after their expiry dropped, and those of lots expired by now with
+// no event of their card since (HQ's balance drops by its clock, too), the
+// latter also per card. now zero: the former alone.
+func (b *Book) expiredBy(now time.Time) (byDay map[int32]int64, pending map[*Card][]adjustment) {
+	byDay = make(map[int32]int64, len(b.expired))
+	for d, n := range b.expired {
+		byDay[d] += n
+	}
+	if now.IsZero() {
+		return byDay, nil
+	}
+	pending = map[*Card][]adjustment{}
+	var scratch []pos.PointsLot // its own: reports run side by side under the read lock
+	for c, lots := range b.lots {
+		scratch = b.lotsOf(lots, scratch)
+		a := pos.Account{Points: c.points, Lots: scratch}
+		expireUpTo(&a, now, func(day int32, points int64) {
+			byDay[day] += points
+			pending[c] = insertAdjustment(pending[c], adjustment{day, -points}) // by day, whatever the clocks' offsets
+		})
+	}
+	return byDay, pending
+}
+
+// Region returns a store's region, "" when no sale or answer named one.
+func (b *Book) Region(store string) string {
+	if i, ok := b.storeIdx[store]; ok {
+		return b.regions[i]
+	}
+	return ""
 }
 
 func sat32(v int64) int32 {

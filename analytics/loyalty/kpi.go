@@ -1,6 +1,7 @@
 package loyalty
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -24,18 +25,34 @@ type KPIOptions struct {
 	// From and To are the first and last days of the report; the periods
 	// are the calendar periods that hold them, whole.
 	From, To int32
-	// Store, when set, keeps that store's rows alone (the chain's stay).
-	Store string
+	// Store, when set, keeps that store's rows alone (the chain's stay);
+	// with By "region", Region keeps that region's.
+	Store, Region string
+	// By is "store" (default: a row per store) or "region" (a row per
+	// region, the stores of each added up; a store's region is the one its
+	// latest sale or NPS answer named).
+	By string
 	// PointValue is what one point pays for, in minor units (the ruleset's
 	// redeem rule); 0 when unknown: the liability is then not stated.
 	PointValue money.Amount
+	// Now is when the report is made: lots expired by then count as expired
+	// even when no event of their card followed (HQ's balance drops by its
+	// clock). Zero: only the expiries an event recorded.
+	Now time.Time
 }
+
+// Ways to group the KPI report's rows.
+const (
+	ByStore  = "store"
+	ByRegion = "region"
+)
 
 // KPIReport is `tillhq report kpi`: the programme's figures per period, for
 // the chain and per store (docs/analytics.md, "Programme KPIs").
 type KPIReport struct {
 	Currency   string       `json:"currency"`
 	Period     string       `json:"period"`
+	By         string       `json:"by"`
 	From       string       `json:"from"`
 	To         string       `json:"to"`
 	PointValue money.Amount `json:"point_value"`
@@ -50,6 +67,8 @@ type KPIPeriod struct {
 	End    string `json:"end"`
 	Chain  KPI    `json:"chain"`
 	Stores []KPI  `json:"stores"`
+	// Regions are the rows by region (By "region"; Stores is then empty).
+	Regions []KPI `json:"regions,omitempty"`
 	// PointsOutstanding is the points on every card at the period's end
 	// (balances above zero; an overdrawn card owes, it is not owed);
 	// Liability their value at PointValue (null when it is not known).
@@ -57,10 +76,11 @@ type KPIPeriod struct {
 	Liability         *money.Amount `json:"liability"`
 }
 
-// KPI is the programme's figures for one period, chain-wide (Store "") or
-// at one store.
+// KPI is the programme's figures for one period, chain-wide (Store and
+// Region ""), at one store or in one region.
 type KPI struct {
-	Store string `json:"store,omitempty"`
+	Store  string `json:"store,omitempty"`
+	Region string `json:"region,omitempty"`
 	// Sales counts every sale, CardSales those with a card; Revenue is what
 	// every sale took.
 	Sales     int64        `json:"sales"`
@@ -81,10 +101,20 @@ type KPI struct {
 	PointsEarned   int64   `json:"points_earned"`
 	PointsRedeemed int64   `json:"points_redeemed"`
 	RedemptionRate float64 `json:"redemption_rate"`
-	// PointsExpired and Returns are null until HQ records points expiry and
-	// returns (Missing says so).
-	PointsExpired *int64      `json:"points_expired"`
-	Returns       *ReturnsKPI `json:"returns"`
+	// PointsExpired is the points whose lots expired in the period and
+	// ExpiredValue their value at the report's point value (null when it is
+	// not known); Breakage is expired ÷ earned in the period (0 when nothing
+	// was earned). Chain-wide only: a card's points belong to the chain, not
+	// to a store (null in the stores' and regions' rows).
+	PointsExpired *int64        `json:"points_expired"`
+	ExpiredValue  *money.Amount `json:"expired_value"`
+	Breakage      *float64      `json:"breakage"`
+	// Returns are the refunds taken back in the period (at the store: at
+	// its tills), with their share of the period's revenue.
+	Returns *ReturnsKPI `json:"returns"`
+	// NPS is the answers to the NPS question in the period (null when none
+	// was asked or given).
+	NPS *NPS `json:"nps"`
 	// Tiers counts the active cards by the tier of their last sale in the
 	// period ("" when the ruleset has no tiers).
 	Tiers map[string]int `json:"tiers"`
@@ -94,19 +124,21 @@ type KPI struct {
 	Charity map[string]Charity `json:"charity"`
 }
 
-// ReturnsKPI is the returns of a period: how many, the money given back,
-// and the points taken back and given back. Filled once HQ records returns.
+// ReturnsKPI is the returns of a period: how many refunds, the money they
+// handed back, its share of the period's revenue (Amount ÷ Revenue, 0
+// without revenue), and the points they took back (earned by the sales)
+// and gave back (paid with at the sales). Revenue and points earned stay
+// the sales' as sold.
 type ReturnsKPI struct {
 	Count          int64        `json:"count"`
 	Amount         money.Amount `json:"amount"`
+	Share          float64      `json:"share"`
 	PointsReversed int64        `json:"points_reversed"`
 	PointsReturned int64        `json:"points_returned"`
 }
 
 // kpiMissing is what the KPI report cannot state from what HQ holds today.
 var kpiMissing = []string{
-	"points_expired: HQ does not record points expiry yet",
-	"returns: HQ does not record returns yet; revenue and points are the sales' as sold",
 	"tier movements: a card's tier is read from its last sale in each period; HQ keeps no tier history beyond that",
 }
 
@@ -144,15 +176,20 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 	if o.Period == "" {
 		o.Period = PeriodMonth
 	}
+	if o.By == "" {
+		o.By = ByStore
+	}
 	switch {
 	case o.Period != PeriodDay && o.Period != PeriodWeek && o.Period != PeriodMonth:
 		return KPIReport{}, fmt.Errorf("%w: period %q: want day, week or month", ErrKPIOptions, o.Period)
+	case o.By != ByStore && o.By != ByRegion:
+		return KPIReport{}, fmt.Errorf("%w: by %q: want store or region", ErrKPIOptions, o.By)
 	case o.To < o.From:
 		return KPIReport{}, fmt.Errorf("%w: to %s is before from %s", ErrKPIOptions, DateString(o.To), DateString(o.From))
 	case o.PointValue < 0:
 		return KPIReport{}, fmt.Errorf("%w: point value %d is negative", ErrKPIOptions, o.PointValue)
 	}
-	rep := KPIReport{Currency: b.Currency, Period: o.Period, From: DateString(o.From), To: DateString(o.To), PointValue: o.PointValue,
+	rep := KPIReport{Currency: b.Currency, Period: o.Period, By: o.By, From: DateString(o.From), To: DateString(o.To), PointValue: o.PointValue,
 		Periods: []KPIPeriod{}, Missing: kpiMissing}
 	var starts []int32 // and one past the last
 	for s := periodStart(o.Period, o.From); s <= o.To; s = periodNext(o.Period, s) {
@@ -171,13 +208,35 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 		return i
 	}
 	np := len(starts) - 1
-	ns := len(b.stores)
+	// The rows: a store each, or a region each (group[store index]).
+	group := make([]int, len(b.stores))
+	var names []string
+	if o.By == ByStore {
+		names = b.stores
+		for i := range group {
+			group[i] = i
+		}
+	} else {
+		for i := range b.stores {
+			if r := b.regions[uint16(i)]; !slices.Contains(names, r) {
+				names = append(names, r)
+			}
+		}
+		slices.Sort(names)
+		for i := range group {
+			group[i], _ = slices.BinarySearch(names, b.regions[uint16(i)])
+		}
+	}
+	ng := len(names)
 	chain := make([]KPI, np)
-	stores := make([]KPI, np*ns) // period p, store s at p*ns+s
+	rows := make([]KPI, np*ng) // period p, row g at p*ng+g
 	for i := range chain {
 		chain[i] = newKPI("")
-		for s := range ns {
-			stores[i*ns+s] = newKPI(b.stores[s])
+		for g := range ng {
+			rows[i*ng+g] = newKPI(names[g])
+			if o.By == ByRegion {
+				rows[i*ng+g].Store, rows[i*ng+g].Region = "", names[g]
+			}
 		}
 	}
 	// The sums per day and store.
@@ -186,8 +245,16 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 			continue
 		}
 		p := periodOf(k.day)
-		for _, q := range []*KPI{&chain[p], &stores[p*ns+int(k.store)]} {
+		for _, q := range []*KPI{&chain[p], &rows[p*ng+group[k.store]]} {
 			q.addDay(dt)
+		}
+	}
+	// The points expired, chain-wide.
+	expired, pending := b.expiredBy(o.Now)
+	expiredIn := make([]int64, np)
+	for d, n := range expired {
+		if d >= first && d < end {
+			expiredIn[periodOf(d)] += n
 		}
 	}
 	// The cards, one at a time.
@@ -199,41 +266,63 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 		returning bool
 	}
 	chainSeen := make([]seen, np)
-	storeSeen := map[int]*seen{}
+	rowSeen := map[int]*seen{}
 	for _, c := range b.list {
-		if len(c.visits) == 0 {
+		if len(c.visits) == 0 && b.adjust[c] == nil {
 			continue
 		}
 		clear(chainSeen)
-		clear(storeSeen)
-		firstDay, firstStore := c.visits[0].day, c.visits[0].store
-		var balance int64
-		p := 0
+		clear(rowSeen)
 		for _, v := range c.visits {
-			for p < np && v.day >= starts[p+1] {
-				if balance > 0 {
-					outstanding[p] += balance
-				}
-				p++
-			}
-			balance += int64(v.points)
 			if v.day < first || v.day >= end {
 				continue
 			}
-			before := firstDay < starts[p]
+			p := periodOf(v.day)
+			before := c.visits[0].day < starts[p]
 			cs := &chainSeen[p]
 			if cs.days == 0 || cs.lastDay != v.day {
 				cs.days++
 			}
 			cs.lastDay, cs.lastTier, cs.returning = v.day, v.tier, before
-			k := p*ns + int(v.store)
-			ss := storeSeen[k]
+			k := p*ng + group[v.store]
+			ss := rowSeen[k]
 			if ss == nil {
 				ss = &seen{}
-				storeSeen[k] = ss
+				rowSeen[k] = ss
 			}
-			ss.days++ // one visit per day and store
+			if ss.days == 0 || ss.lastDay != v.day {
+				ss.days++ // one a day, whatever the stores of the region
+			}
 			ss.lastDay, ss.lastTier, ss.returning = v.day, v.tier, before
+		}
+		// The balance at each period's end: purchases' points, refunds'
+		// and expiries, each list by day, walked together.
+		adj, pend := b.adjust[c], pending[c]
+		var balance int64
+		p := 0
+		for i, j, k := 0, 0, 0; ; {
+			day, points := int32(math.MaxInt32), int64(0)
+			switch {
+			case i < len(c.visits) && (j == len(adj) || c.visits[i].day <= adj[j].day) && (k == len(pend) || c.visits[i].day <= pend[k].day):
+				day, points = c.visits[i].day, int64(c.visits[i].points)
+				i++
+			case j < len(adj) && (k == len(pend) || adj[j].day <= pend[k].day):
+				day, points = adj[j].day, adj[j].points
+				j++
+			case k < len(pend):
+				day, points = pend[k].day, pend[k].points
+				k++
+			}
+			if day == math.MaxInt32 {
+				break
+			}
+			for p < np && day >= starts[p+1] {
+				if balance > 0 {
+					outstanding[p] += balance
+				}
+				p++
+			}
+			balance += points
 		}
 		for ; p < np; p++ {
 			if balance > 0 {
@@ -255,45 +344,58 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 				count(&chain[i], &chainSeen[i])
 			}
 		}
-		for k, s := range storeSeen {
-			count(&stores[k], s)
+		for k, s := range rowSeen {
+			count(&rows[k], s)
 		}
-		if firstDay >= first && firstDay < end {
-			fp := periodOf(firstDay)
-			chain[fp].New++
-			stores[fp*ns+int(firstStore)].New++
+		if len(c.visits) > 0 {
+			if firstDay := c.visits[0].day; firstDay >= first && firstDay < end {
+				fp := periodOf(firstDay)
+				chain[fp].New++
+				rows[fp*ng+group[c.visits[0].store]].New++
+			}
 		}
 	}
 	for p := range np {
-		kp := KPIPeriod{Start: DateString(starts[p]), End: DateString(starts[p+1] - 1), Chain: chain[p].done(), Stores: []KPI{},
+		ch := chain[p].done()
+		ex := expiredIn[p]
+		ch.PointsExpired = &ex
+		if o.PointValue > 0 {
+			v := money.Amount(ex) * o.PointValue
+			ch.ExpiredValue = &v
+		}
+		var breakage float64
+		if ch.PointsEarned > 0 {
+			breakage = math.Round(1000*float64(ex)/float64(ch.PointsEarned)) / 1000
+		}
+		ch.Breakage = &breakage
+		kp := KPIPeriod{Start: DateString(starts[p]), End: DateString(starts[p+1] - 1), Chain: ch, Stores: []KPI{},
 			PointsOutstanding: outstanding[p]}
 		if o.PointValue > 0 {
 			l := money.Amount(outstanding[p]) * o.PointValue
 			kp.Liability = &l
 		}
-		for s := range ns {
-			q := stores[p*ns+s]
-			if (o.Store != "" && q.Store != o.Store) || q.Sales == 0 && q.Active == 0 {
+		var list []KPI
+		for g := range ng {
+			q := rows[p*ng+g]
+			if (o.Store != "" && q.Store != o.Store) || (o.Region != "" && q.Region != o.Region) ||
+				q.Sales == 0 && q.Active == 0 && q.Returns.Count == 0 && q.NPS == nil {
 				continue
 			}
-			kp.Stores = append(kp.Stores, q.done())
+			list = append(list, q.done())
 		}
-		slices.SortFunc(kp.Stores, func(a, b KPI) int {
-			switch {
-			case a.Store < b.Store:
-				return -1
-			case a.Store > b.Store:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(list, func(a, b KPI) int { return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Store, b.Store)) })
+		if o.By == ByRegion {
+			kp.Regions = append([]KPI{}, list...)
+		} else if list != nil {
+			kp.Stores = list
+		}
 		rep.Periods = append(rep.Periods, kp)
 	}
 	return rep, nil
 }
 
 func newKPI(store string) KPI {
-	return KPI{Store: store, Tiers: map[string]int{}, Partner: map[string]int64{}, Charity: map[string]Charity{}}
+	return KPI{Store: store, Tiers: map[string]int{}, Partner: map[string]int64{}, Charity: map[string]Charity{}, Returns: &ReturnsKPI{}}
 }
 
 func (q *KPI) addDay(dt *DayTotals) {
@@ -311,6 +413,16 @@ func (q *KPI) addDay(dt *DayTotals) {
 		c.Points += v.Points
 		q.Charity[k] = c
 	}
+	q.Returns.Count += dt.Returns.Count
+	q.Returns.Amount += dt.Returns.Amount
+	q.Returns.PointsReversed += dt.Returns.PointsReversed
+	q.Returns.PointsReturned += dt.Returns.PointsReturned
+	if dt.NPS != nil {
+		if q.NPS == nil {
+			q.NPS = &NPS{}
+		}
+		q.NPS.merge(*dt.NPS)
+	}
 }
 
 func (q KPI) done() KPI {
@@ -319,6 +431,15 @@ func (q KPI) done() KPI {
 	}
 	if q.PointsEarned > 0 {
 		q.RedemptionRate = math.Round(1000*float64(q.PointsRedeemed)/float64(q.PointsEarned)) / 1000
+	}
+	r := *q.Returns
+	if q.Revenue > 0 {
+		r.Share = math.Round(1e4*float64(r.Amount)/float64(q.Revenue)) / 1e4
+	}
+	q.Returns = &r
+	if q.NPS != nil {
+		n := q.NPS.done()
+		q.NPS = &n
 	}
 	return q
 }

@@ -23,9 +23,16 @@ func TestKPIByHand(t *testing.T) {
 	}
 	kpi := func(store string, sales, cardSales int64, revenue money.Amount, active, new, returning, repeat int, rate float64,
 		earned, redeemed int64, redemption float64, tiers map[string]int, partner map[string]int64, charity map[string]Charity) KPI {
-		return KPI{Store: store, Sales: sales, CardSales: cardSales, Revenue: revenue, Active: active, New: new, Returning: returning,
+		q := KPI{Store: store, Sales: sales, CardSales: cardSales, Revenue: revenue, Active: active, New: new, Returning: returning,
 			Repeat: repeat, RepeatRate: rate, PointsEarned: earned, PointsRedeemed: redeemed, RedemptionRate: redemption,
-			Tiers: tiers, Partner: partner, Charity: charity}
+			Tiers: tiers, Partner: partner, Charity: charity, Returns: &ReturnsKPI{}}
+		if store == "" { // no lot expires in the example: nothing expired, nothing broken
+			var zero int64
+			var none money.Amount
+			var breakage float64
+			q.PointsExpired, q.ExpiredValue, q.Breakage = &zero, &none, &breakage
+		}
+		return q
 	}
 	none := map[string]int64{}
 	noCharity := map[string]Charity{}
@@ -77,7 +84,7 @@ func TestKPIByHand(t *testing.T) {
 
 func TestKPIOptions(t *testing.T) {
 	b := fixtureBook()
-	for _, o := range []KPIOptions{{Period: "year"}, {From: 10, To: 9}, {PointValue: -1}, {Period: PeriodDay, From: 0, To: 20000}} {
+	for _, o := range []KPIOptions{{Period: "year"}, {From: 10, To: 9}, {PointValue: -1}, {Period: PeriodDay, From: 0, To: 20000}, {By: "terminal"}} {
 		if _, err := b.KPIs(o); !errors.Is(err, ErrKPIOptions) {
 			t.Errorf("%+v: %v; want ErrKPIOptions", o, err)
 		}

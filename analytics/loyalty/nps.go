@@ -117,6 +117,16 @@ func (n *NPS) add(a Answer) {
 	}
 }
 
+// merge adds the counts of o (not yet done) to n.
+func (n *NPS) merge(o NPS) {
+	n.Answers += o.Answers
+	n.Promoters += o.Promoters
+	n.Passives += o.Passives
+	n.Detractors += o.Detractors
+	n.Asked += o.Asked
+	n.AnsweredAsked += o.AnsweredAsked
+}
+
 func (n NPS) done() NPS {
 	share := func(k int) float64 { return math.Round(1e4*float64(k)/float64(n.Answers)) / 1e4 }
 	if n.Answers > 0 {

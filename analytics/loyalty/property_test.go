@@ -7,8 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // Reports on no data, one customer, one purchase, and random small books
@@ -45,11 +47,27 @@ func allReports(t *testing.T, b *Book, asOf int32) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		byRegion, err := b.KPIs(KPIOptions{From: asOf - 400, To: asOf, By: ByRegion, Now: Date(asOf).Add(12 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range byRegion.Periods {
+			if p.Chain.PointsExpired == nil || *p.Chain.PointsExpired < 0 || p.PointsOutstanding < 0 || kpi.Periods[i].Chain.Sales != p.Chain.Sales {
+				t.Fatalf("by region, %s: %+v", p.Start, p)
+			}
+			var sales int64
+			for _, r := range p.Regions {
+				sales += r.Sales
+			}
+			if sales != p.Chain.Sales {
+				t.Fatalf("%s: the regions' %d sales of the chain's %d", p.Start, sales, p.Chain.Sales)
+			}
+		}
 		var w strings.Builder
 		if err := WriteOverdueCSV(&w, od); err != nil {
 			t.Fatal(err)
 		}
-		for _, rep := range []any{cad, od, seg, clvRep, kpi} {
+		for _, rep := range []any{cad, od, seg, clvRep, kpi, byRegion} {
 			if _, err := json.Marshal(rep); err != nil {
 				t.Fatalf("%T does not encode: %v", rep, err)
 			}
@@ -133,15 +151,37 @@ func TestReportsOnThinData(t *testing.T) {
 			t.Errorf("foreign sales %d; want 1", b.Foreign)
 		}
 	})
+	t.Run("a refund and an answer without a sale", func(t *testing.T) {
+		b := NewBook()
+		b.AddRefund(Refund{Card: "A", Store: "S1", Day: asOf - 3, Currency: "RUB", Back: 10_00, Reversed: 5, At: Date(asOf - 3)})
+		b.AddAnswer(Answer{Store: "S2", Region: "north", Day: asOf - 2, Asked: true, Score: 2})
+		allReports(t, b, asOf)
+		if a := Analyze(b, asOf, Model{}, Options{}); len(a.Customers) != 0 {
+			t.Errorf("a refund made a customer: %+v", a.Customers)
+		}
+	})
 	t.Run("random", func(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 2))
 		for range 30 {
 			b := NewBook()
 			cards, stores := 1+r.IntN(40), 1+r.IntN(4)
 			for range r.IntN(300) {
-				b.Add(Sale{Card: string(rune('A' + r.IntN(cards))), Store: string(rune('a' + r.IntN(stores))), Day: asOf - int32(r.IntN(500)),
+				s := Sale{Card: string(rune('A' + r.IntN(cards))), Store: string(rune('a' + r.IntN(stores))), Day: asOf - int32(r.IntN(500)),
 					Currency: "RUB", Total: money.Amount(r.IntN(10_000_00)), Earned: int64(r.IntN(100)), Redeemed: int64(r.IntN(50)),
-					Tier: []string{"", "silver", "gold"}[r.IntN(3)]})
+					Tier: []string{"", "silver", "gold"}[r.IntN(3)], Region: []string{"", "north", "south"}[r.IntN(3)]}
+				s.At = Date(s.Day).Add(10 * time.Hour)
+				if r.IntN(2) == 0 {
+					s.Expires = Date(s.Day + int32(r.IntN(200)))
+				}
+				b.Add(s)
+				switch r.IntN(10) {
+				case 0:
+					b.AddRefund(Refund{Card: s.Card, Store: s.Store, Day: s.Day + int32(r.IntN(3)), Currency: "RUB", Back: s.Total / 2,
+						Reversed: s.Earned, Returned: s.Redeemed / 2, ReturnedLots: []pos.PointsLot{{Points: s.Redeemed / 2, Earned: s.At}},
+						SaleAt: s.At, At: s.At.Add(time.Hour)})
+				case 1:
+					b.AddAnswer(Answer{Store: s.Store, Region: s.Region, Day: s.Day, Asked: r.IntN(2) == 0, Score: r.IntN(12) - 1})
+				}
 			}
 			allReports(t, b, asOf)
 		}

@@ -328,15 +328,52 @@ type CLVReport struct {
 	Total money.Amount `json:"total"`
 	// MeanSpend is the spend model's expected value of a purchase for a
 	// customer it knows nothing of (0 without one).
-	MeanSpend money.Amount  `json:"mean_spend"`
-	Rows      []CustomerRow `json:"rows"`
-	Truncated int           `json:"truncated,omitempty"`
+	MeanSpend money.Amount `json:"mean_spend"`
+	// Distribution counts every customer the filter keeps by value: ten
+	// buckets of equal width (a whole number of major units) from 0 to the
+	// highest value, each up to and including UpTo; empty without a model.
+	Distribution []ValueBucket `json:"distribution"`
+	Rows         []CustomerRow `json:"rows"`
+	Truncated    int           `json:"truncated,omitempty"`
+}
+
+// ValueBucket is a count of customers whose value is at most UpTo (and
+// above the bucket before's).
+type ValueBucket struct {
+	UpTo      money.Amount `json:"up_to"`
+	Customers int          `json:"customers"`
+}
+
+// distribution counts values in ten buckets of equal width, a whole number
+// of major units (10^exp minor units), from 0 to the highest value.
+func distribution(values []money.Amount, exp int) []ValueBucket {
+	if len(values) == 0 {
+		return []ValueBucket{}
+	}
+	var hi money.Amount
+	for _, v := range values {
+		hi = max(hi, v)
+	}
+	unit := money.Amount(math.Pow10(exp))
+	width := max((hi+10*unit-1)/(10*unit), 1) * unit // hi/10, up to a whole major unit
+	out := make([]ValueBucket, 10)
+	for i := range out {
+		out[i].UpTo = width * money.Amount(i+1)
+	}
+	for _, v := range values {
+		i := 0
+		if v > 0 {
+			i = min(int((v-1)/width), 9)
+		}
+		out[i].Customers++
+	}
+	return out
 }
 
 // CLV returns the CLV report: every customer f keeps valued with model m,
 // the most valuable first, at most limit rows (negative: all).
 func (a *Analysis) CLV(m Model, f Filter, limit int) CLVReport {
-	rep := CLVReport{AsOf: DateString(a.AsOf), Currency: a.Currency, Model: m, Rows: []CustomerRow{},
+	rep := CLVReport{AsOf: DateString(a.AsOf), Currency: a.Currency, Model: m, Rows: []CustomerRow{}, Distribution: []ValueBucket{},
 		Horizon: "expected spend in the next 12 months, discounted at 1 % a month (BG/NBD × Gamma-Gamma)"}
 	if m.BGNBD == nil || m.Spend == nil {
 		if rep.Model.Why == "" {
@@ -362,6 +399,11 @@ func (a *Analysis) CLV(m Model, f Filter, limit int) CLVReport {
 		rep.Total += v
 		vs = append(vs, valued{c, v})
 	}
+	values := make([]money.Amount, len(vs))
+	for i, v := range vs {
+		values[i] = v.v
+	}
+	rep.Distribution = distribution(values, exp)
 	slices.SortFunc(vs, func(x, y valued) int { return cmp.Or(cmp.Compare(y.v, x.v), cmp.Compare(x.c.Card, y.c.Card)) })
 	n := len(vs)
 	if limit >= 0 && limit < n {

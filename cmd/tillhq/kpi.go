@@ -19,14 +19,14 @@ import (
 // kpiCmd is `tillhq report kpi`: the loyalty programme's figures per period
 // and store.
 func kpiCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
-	var period, from, to, store string
+	var period, from, to, store, region, by string
 	cmd := &cobra.Command{
 		Use:   "kpi",
-		Short: "the programme per period and store: members, repeat rate, points, liability, tiers, partners, charity",
+		Short: "the programme per period and store (or region): members, repeat rate, points, returns, expiry, liability, NPS, tiers, partners, charity",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
-			for k, v := range map[string]string{"period": period, "from": from, "to": to, "store": store} {
+			for k, v := range map[string]string{"period": period, "from": from, "to": to, "store": store, "region": region, "by": by} {
 				if v != "" {
 					q.Set(k, v)
 				}
@@ -45,6 +45,8 @@ func kpiCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (default: the twelve months to today)")
 	cmd.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (default: today, UTC)")
 	cmd.Flags().StringVar(&store, "store", "", "only this store's rows (the chain's stay)")
+	cmd.Flags().StringVar(&by, "by", "store", "a row per store or per region")
+	cmd.Flags().StringVar(&region, "region", "", "with --by region: only this region's rows (the chain's stay)")
 	return cmd
 }
 
@@ -58,14 +60,33 @@ func printKPI(w io.Writer, rep loyalty.KPIReport) error {
 	for _, p := range rep.Periods {
 		fmt.Fprintf(w, "\n%s to %s\n", p.Start, p.End)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "STORE\tSALES\tREVENUE\tACTIVE\tNEW\tRETURNING\tREPEAT\tPOINTS EARNED\tSPENT\tREDEMPTION\t")
-		for _, k := range append([]loyalty.KPI{p.Chain}, p.Stores...) {
+		head, rows := "STORE", p.Stores
+		if rep.By == loyalty.ByRegion {
+			head, rows = "REGION", p.Regions
+		}
+		fmt.Fprintln(tw, head+"\tSALES\tREVENUE\tRETURNS\tRETURNED\tACTIVE\tNEW\tRETURNING\tREPEAT\tPOINTS EARNED\tSPENT\tREDEMPTION\tNPS\t")
+		for i, k := range append([]loyalty.KPI{p.Chain}, rows...) {
 			name := k.Store
-			if name == "" {
+			switch {
+			case i == 0:
 				name = "(chain)"
+			case rep.By == loyalty.ByRegion:
+				name = k.Region
+				if name == "" {
+					name = "(none)"
+				}
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%.1f %%\t%d\t%d\t%.1f %%\t\n", name, k.Sales, money.Display(k.Revenue, cur),
-				k.Active, k.New, k.Returning, 100*k.RepeatRate, k.PointsEarned, k.PointsRedeemed, 100*k.RedemptionRate)
+			var ret loyalty.ReturnsKPI
+			if k.Returns != nil {
+				ret = *k.Returns
+			}
+			nps := "-"
+			if k.NPS != nil && k.NPS.Score != nil {
+				nps = fmt.Sprintf("%+.1f (%d)", *k.NPS.Score, k.NPS.Answers)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s (%.1f %%)\t%d\t%d\t%d\t%.1f %%\t%d\t%d\t%.1f %%\t%s\t\n", name, k.Sales, money.Display(k.Revenue, cur),
+				ret.Count, money.Display(ret.Amount, cur), 100*ret.Share,
+				k.Active, k.New, k.Returning, 100*k.RepeatRate, k.PointsEarned, k.PointsRedeemed, 100*k.RedemptionRate, nps)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -75,6 +96,17 @@ func printKPI(w io.Writer, rep loyalty.KPIReport) error {
 			liability = money.Display(*p.Liability, cur)
 		}
 		fmt.Fprintf(w, "  points outstanding at the end: %d, liability %s\n", p.PointsOutstanding, liability)
+		if c := p.Chain; c.PointsExpired != nil {
+			value := "unknown"
+			if c.ExpiredValue != nil {
+				value = money.Display(*c.ExpiredValue, cur)
+			}
+			var breakage float64
+			if c.Breakage != nil {
+				breakage = *c.Breakage
+			}
+			fmt.Fprintf(w, "  points expired: %d, worth %s; breakage (expired ÷ earned) %.1f %%\n", *c.PointsExpired, value, 100*breakage)
+		}
 		if len(p.Chain.Tiers) > 0 {
 			fmt.Fprintf(w, "  tiers of active members: %s\n", joinCounts(p.Chain.Tiers, func(v int) string { return fmt.Sprint(v) }))
 		}

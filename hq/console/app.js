@@ -104,7 +104,7 @@ async function api(method, path, body) {
   return { status: resp.status, data };
 }
 
-const SECTIONS = ["fleet", "rules", "customers", "reports", "log"];
+const SECTIONS = ["fleet", "rules", "customers", "reports", "analytics", "log"];
 
 function showLogin() {
   $("login").hidden = false;
@@ -129,6 +129,7 @@ async function start() {
   $("nav-rules").hidden = false;
   $("nav-customers").hidden = !(admin || role === "support");
   $("nav-reports").hidden = !reads;
+  $("nav-analytics").hidden = !reads; // analytics.js
   $("nav-log").hidden = !admin;
   for (const f of document.querySelectorAll(".actions form")) f.hidden = !admin;
   if (role === "support") return loadCustomers();

@@ -15,6 +15,7 @@ import (
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // LoyaltySpec is one sale of a chain built by LoyaltySales: a card's
@@ -266,6 +267,95 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 		if len(nov.Stores) != 2 || nov.Stores[0].Store != "S1" || nov.Stores[0].Sales != 6 || nov.Stores[1].New != 1 {
 			t.Errorf("November's stores: %+v", nov.Stores)
+		}
+	})
+
+	// A till of store S3 in the north (UTC+3): card F earns 40 points that
+	// expire on 2026-11-20 and 10 that do not, its second sale is refunded,
+	// F answers NPS 3 and A 9. Nothing of F's follows the expiry: the
+	// points are gone by HQ's clock (the report is made on 2026-11-30).
+	t.Run("ReturnsExpiryNPS", func(t *testing.T) {
+		msk := time.FixedZone("MSK", 3*3600)
+		sale := func(seq uint64, prev string, at time.Time, total money.Amount, earned int64, expires time.Time) event.Event {
+			return link("T3", seq, event.TypeSale, at, prev, pos.Sale{ID: fmt.Sprintf("T3-sale-%d", seq), Card: "F", At: at,
+				Quote: pos.Quote{Currency: "RUB", Lines: []pos.PricedLine{{Line: pos.Line{SKU: "milk", Qty: 1, UnitPrice: total}, Amount: total, Total: total}},
+					Subtotal: total, Total: total, PointsEarned: earned, PointsExpire: expires, RulesetVersion: 1},
+				Inputs: &pos.SaleInputs{Store: "S3", Region: "north", UTCOffset: 3 * 3600}})
+		}
+		s1 := sale(1, "", time.Date(2026, 11, 2, 12, 0, 0, 0, msk), 400_00, 40, time.Date(2026, 11, 20, 0, 0, 0, 0, msk))
+		s2 := sale(2, s1.Hash, time.Date(2026, 11, 5, 12, 0, 0, 0, msk), 100_00, 10, time.Time{})
+		refundAt := time.Date(2026, 11, 6, 12, 0, 0, 0, msk)
+		r := link("T3", 3, event.TypeRefund, refundAt, s2.Hash, pos.Refund{ID: "T3-refund-3", At: refundAt, SaleEvent: "T3-2", SaleSeq: 2, SaleAt: s2.At,
+			RefundQuote: pos.RefundQuote{SaleID: "T3-sale-2", Card: "F", Currency: "RUB",
+				Lines:  []pos.RefundLine{{Line: 1, SKU: "milk", Qty: 1, Amount: 100_00, Points: 10}},
+				Amount: 100_00, Back: 100_00, PointsReversed: 10},
+			Spend: 100_00})
+		fb := Feedbacks("T3", 4, r.Hash,
+			FeedbackSpec{Store: "S3", Card: "F", Sale: 2, Score: 3, Asked: true, At: refundAt.Add(time.Hour), UTCOffset: 3 * 3600},
+			FeedbackSpec{Store: "S3", Card: "A", Sale: 1, Score: 9, Asked: true, At: refundAt.Add(2 * time.Hour), UTCOffset: 3 * 3600})
+		evs := append([]event.Event{s1, s2, r}, fb...)
+		for _, up := range [][]event.Event{evs[:3], evs} { // uploaded twice: read once
+			if _, err := s.Append(ctx, "T3", up); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a, err := s.Account(ctx, "", "F"); err != nil || a.Account.Points != 40 {
+			t.Fatalf("F's account at HQ: %+v, %v; want 40 points (its expired lot is dropped only when read)", a.Account, err)
+		}
+		// What HQ's staff read (expired by HQ's clock) is what the KPIs count:
+		// F's balance at the end of November, 0, adds nothing to the 570.
+		var staff wire.AccountAnswer
+		get(t, wire.PathAdminCustomers+"/F", &staff)
+		if staff.Account.Points != 0 {
+			t.Errorf("F's points read by HQ's staff on 2026-11-30: %d; want 0 (40 - 10 + 10 - 40 expired)", staff.Account.Points)
+		}
+
+		var rep loyalty.KPIReport
+		get(t, "/v1/report/kpi?from=2026-11-01&to=2026-11-30", &rep)
+		nov := rep.Periods[0]
+		c := nov.Chain
+		if c.Sales != 9 || c.Revenue != 4899_00 || c.PointsExpired == nil || *c.PointsExpired != 40 || c.ExpiredValue != nil ||
+			*c.Returns != (loyalty.ReturnsKPI{Count: 1, Amount: 100_00, Share: 0.0204, PointsReversed: 10}) || nov.PointsOutstanding != 570 {
+			t.Errorf("November: %+v, returns %+v, %v expired, %d outstanding; want 9 sales, 4 899.00, 40 expired, 1 return of 100.00, 570 outstanding",
+				c, c.Returns, c.PointsExpired, nov.PointsOutstanding)
+		}
+		if c.NPS == nil || c.NPS.Answers != 2 || *c.NPS.Score != 0 {
+			t.Errorf("November's NPS: %+v; want 2 answers, score 0", c.NPS)
+		}
+		var s3 *loyalty.KPI
+		for i := range nov.Stores {
+			if nov.Stores[i].Store == "S3" {
+				s3 = &nov.Stores[i]
+			}
+		}
+		if s3 == nil || s3.Sales != 2 || s3.Returns.Share != 0.2 || s3.NPS == nil || *s3.NPS.Score != 0 || s3.PointsExpired != nil {
+			t.Errorf("November at S3: %+v", s3)
+		}
+		get(t, "/v1/report/kpi?from=2026-11-01&to=2026-11-30&by=region", &rep)
+		if r := rep.Periods[0].Regions; rep.By != "region" || len(r) != 2 || r[0].Region != "" || r[0].Sales != 7 || r[1].Region != "north" ||
+			r[1].Sales != 2 || r[1].Active != 1 || r[1].New != 1 || r[1].Returns.Count != 1 || len(rep.Periods[0].Stores) != 0 {
+			t.Errorf("November by region: %+v", r)
+		}
+		get(t, "/v1/report/kpi?from=2026-11-01&to=2026-11-30&by=region&region=north", &rep)
+		if r := rep.Periods[0].Regions; len(r) != 1 || r[0].Region != "north" {
+			t.Errorf("November in the north alone: %+v", r)
+		}
+		rec := httptest.NewRecorder()
+		admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/report/kpi?by=terminal", nil))
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "by") {
+			t.Errorf("GET kpi?by=terminal: %d %s; want 400 naming by", rec.Code, rec.Body)
+		}
+
+		var cad loyalty.CadenceReport
+		get(t, "/v1/report/cadence?as_of=2026-11-30&limit=-1", &cad)
+		nps := map[string]int{}
+		for _, r := range cad.Rows {
+			if r.NPS != nil {
+				nps[r.Card] = *r.NPS
+			}
+		}
+		if len(nps) != 2 || nps["A"] != 9 || nps["F"] != 3 {
+			t.Errorf("the cards' NPS in the indicator: %v; want A 9, F 3", nps)
 		}
 	})
 }
