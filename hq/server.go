@@ -68,6 +68,11 @@ type Server struct {
 	uploading atomic.Int64 // uploads under way: the auditor yields to them
 
 	loyalty *Loyalty // the loyalty reports' book (loyalty.go)
+
+	either   signal                  // fired with published and with cards: the combined poll's
+	rulesNow rulesCache              // the version of the ruleset published now
+	parked   atomic.Pointer[parking] // idle combined polls, while ServeTerminals runs (poll.go)
+	contacts contacts                // terminals' last polls (fleet.go)
 }
 
 // NewServer returns a Server over opts.Store.
@@ -116,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathHolders, s.requireTerminal(s.holders))
 	mux.HandleFunc("GET "+wire.PathAccountPrefix+"{card}", s.requireTerminal(s.account))
 	mux.HandleFunc("GET "+wire.PathChanges, s.requireTerminal(s.changes))
+	mux.HandleFunc("GET "+wire.PathWait, s.requireTerminal(s.wait))
 	mux.HandleFunc("GET "+wire.PathChains, s.requireTerminal(s.chains))
 	mux.HandleFunc("GET "+wire.PathChain, s.requireTerminal(s.chainEvents))
 	mux.HandleFunc("GET "+wire.PathSalePrefix+"{receipt}", s.requireTerminal(s.sale))

@@ -200,7 +200,11 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			notifyDone := make(chan error, 1)
 			go func() { notifyDone <- srv.RunNotifications(auditCtx) }()
 			defer func() { stopAudit(); <-notifyDone }()
-			err = serve.HTTP(cmd.Context(), tls.NewListener(ln, tlsConf), srv.Handler(), 0)
+			err = srv.ServeTerminals(cmd.Context(), tls.NewListener(ln, tlsConf))
+			// The terminals' last contacts this replica kept in memory (hq/fleet.go).
+			if ferr := srv.FlushContacts(context.WithoutCancel(cmd.Context())); ferr != nil {
+				log.Warn("cannot record the terminals' last contacts", "err", ferr)
+			}
 			if aerr := <-errc; err == nil {
 				err = aerr
 			}

@@ -1,0 +1,261 @@
+package hq_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/pki"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
+)
+
+// parkedHQ is an HQ served as tillhq serves it: ServeTerminals over mutual
+// TLS, parking the combined polls.
+type parkedHQ struct {
+	srv  *hq.Server
+	ca   *pki.CA
+	url  string
+	stop func() error
+}
+
+func startParkedHQ(t *testing.T) *parkedHQ {
+	t.Helper()
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Now()
+	ca, err := pki.NewCA("test CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.ServerCert([]string{"127.0.0.1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, signing, _ := ed25519.GenerateKey(nil)
+	srv := hq.NewServer(hq.Options{Store: store, SigningKey: signing, CA: ca, RequireClientCert: true, MaxWait: 10 * time.Second})
+	if _, err := srv.PublishRuleset(context.Background(), rulesVersion(1)); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTerminals(ctx, tls.NewListener(ln, pki.ServerTLS(ca.Cert, cert, key))) }()
+	h := &parkedHQ{srv: srv, ca: ca, url: "https://" + ln.Addr().String()}
+	var stopped atomic.Bool
+	h.stop = func() error {
+		if stopped.Swap(true) {
+			return nil
+		}
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() {
+		if err := h.stop(); err != nil {
+			t.Errorf("ServeTerminals: %v", err)
+		}
+	})
+	return h
+}
+
+// rulesVersion is the example ruleset as version v.
+func rulesVersion(v int) []byte {
+	return regexp.MustCompile(`(?m)^version = \d+`).ReplaceAll(discount.Example, []byte("version = "+strconv.Itoa(v)))
+}
+
+// terminal returns a client holding a certificate of terminal, and a
+// counter of the connections it opened.
+func (h *parkedHQ) terminal(t *testing.T, terminal string) (*http.Client, *atomic.Int64) {
+	t.Helper()
+	key, _ := pki.NewKey()
+	csr, _ := pki.NewCSR(key)
+	cert, err := h.ca.SignTerminal(csr, terminal, "S1", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dials := &atomic.Int64{}
+	d := &net.Dialer{}
+	tr := &http.Transport{TLSClientConfig: pki.ClientTLS(h.ca.Cert, cert, key),
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return d.DialContext(ctx, network, addr)
+		}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, dials
+}
+
+// get GETs path and decodes the JSON answer into out (nil: none).
+func get(t *testing.T, c *http.Client, url string, out any) (int, http.Header) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("GET %s: %s %q: %v", url, resp.Status, data, err)
+		}
+	}
+	return resp.StatusCode, resp.Header
+}
+
+// The combined poll answers at once what is new, waits (parked) for a
+// ruleset and for card changes, answers when its wait is over, keeps the
+// terminal on one connection throughout with its certificate, and refuses a
+// terminal revoked while it waits.
+func TestCombinedPollParked(t *testing.T) {
+	h := startParkedHQ(t)
+	c, dials := h.terminal(t, "T1")
+
+	// Nothing yet: at once.
+	var ans wire.WaitAnswer
+	if code, _ := get(t, c, h.url+wire.PathWait+"?rules=0&changes=0&wait=5", &ans); code != 200 || ans.Rules != 1 || ans.Changes == nil {
+		t.Fatalf("first wait = %d %+v", code, ans)
+	}
+	if code, _ := get(t, c, h.url+wire.PathWait+"?wait=5", nil); code != http.StatusBadRequest {
+		t.Errorf("a wait for nothing = %d, want 400", code)
+	}
+
+	// A ruleset published while the poll is parked wakes it.
+	got := make(chan wire.WaitAnswer, 1)
+	go func() {
+		var a wire.WaitAnswer
+		get(t, c, h.url+wire.PathWait+"?rules=1&changes="+itoa(ans.Changes.Next)+"&wait=10", &a)
+		got <- a
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if n := h.srv.ParkedPolls(); n != 1 {
+		t.Fatalf("%d polls parked, want 1", n)
+	}
+	start := time.Now()
+	if _, err := h.srv.PublishRuleset(context.Background(), rulesVersion(2)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-got:
+		if a.Rules != 2 || a.Changes == nil || len(a.Changes.Accounts) != 0 {
+			t.Errorf("woken by a ruleset: %+v", a)
+		}
+		t.Logf("ruleset to a parked poll in %v", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the parked poll did not wake for a ruleset")
+	}
+
+	// The card the terminal has seen changes: the parked poll carries it.
+	var acct wire.AccountAnswer
+	if code, _ := get(t, c, h.url+wire.PathAccountPrefix+"2000000000015", &acct); code != 200 {
+		t.Fatalf("look-up = %d", code)
+	}
+	go func() {
+		var a wire.WaitAnswer
+		get(t, c, h.url+wire.PathWait+"?rules=2&changes="+itoa(acct.Change)+"&wait=10", &a)
+		got <- a
+	}()
+	time.Sleep(300 * time.Millisecond)
+	other, _ := h.terminal(t, "T2")
+	body, _ := json.Marshal(wire.HoldersRequest{Terminal: "T2", Holders: []pos.CardHolder{{Card: "2000000000015", Name: "Vasily", Phone: "+7 900 1234567", Updated: time.Now()}}})
+	if resp, err := other.Post(h.url+wire.PathHolders, "application/json", bytes.NewReader(body)); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("holders from another terminal: %v %v", resp, err)
+	}
+	select {
+	case a := <-got:
+		if len(a.Changes.Accounts) != 1 || a.Changes.Accounts[0].Holder == nil || a.Changes.Accounts[0].Holder.Name != "Vasily" {
+			t.Errorf("woken by a card: %+v", a.Changes)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the parked poll did not wake for a card")
+	}
+
+	// Nothing comes: it answers when its wait is over.
+	start = time.Now()
+	if code, _ := get(t, c, h.url+wire.PathWait+"?rules=2&wait=1", &ans); code != 200 || ans.Rules != 2 {
+		t.Errorf("idle wait = %d %+v", code, ans)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 3*time.Second {
+		t.Errorf("a wait of 1 s answered after %v", d)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("the terminal opened %d connections, want 1: a parked connection goes back to serving", n)
+	}
+
+	// Revoked while parked: refused.
+	go func() {
+		code, _ := get(t, c, h.url+wire.PathWait+"?rules=2&wait=10", &ans)
+		got <- wire.WaitAnswer{Rules: int64(code)}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := h.srv.RevokeTerminal(context.Background(), "T1", "anna"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-got:
+		if a.Rules != http.StatusForbidden {
+			t.Errorf("revoked while parked: %d, want 403", a.Rules)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the parked poll of a revoked terminal was not answered")
+	}
+}
+
+// HQ stopping answers its parked polls 503 with Retry-After, and closes them.
+func TestParkedPollsAnsweredAtShutdown(t *testing.T) {
+	h := startParkedHQ(t)
+	c, _ := h.terminal(t, "T1")
+	codes := make(chan int, 3)
+	for range 3 {
+		go func() {
+			resp, err := c.Get(h.url + wire.PathWait + "?rules=1&wait=10")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			if resp.Header.Get("Retry-After") == "" {
+				codes <- -1
+				return
+			}
+			codes <- resp.StatusCode
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := h.srv.ParkedPolls(); n != 3 {
+		t.Errorf("%d polls parked, want 3", n)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		select {
+		case code := <-codes:
+			if code != http.StatusServiceUnavailable {
+				t.Errorf("a parked poll at shutdown: %d, want 503 with Retry-After", code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a parked poll was not answered at shutdown")
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
