@@ -2,7 +2,6 @@ package hq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -25,8 +24,9 @@ type Contact struct {
 
 // FleetStore keeps every terminal's last contact. Both HQ stores implement it.
 type FleetStore interface {
-	// PutContact stores the terminal's last contact in place of the one before.
-	PutContact(ctx context.Context, c Contact) error
+	// PutContacts stores each terminal's last contact in place of the one
+	// before, all at once.
+	PutContacts(ctx context.Context, cs []Contact) error
 	// Contacts returns every terminal's last contact, by terminal.
 	Contacts(ctx context.Context) ([]Contact, error)
 }
@@ -38,16 +38,23 @@ type FleetStore interface {
 // its fleet view; the other replicas see it at most this much later.
 const contactPersistEvery = time.Minute
 
+// contactFlushEvery is how often ServeTerminals writes the contacts that
+// changed, in one store commit: after a ruleset is published, every
+// terminal's contact changes within a second.
+const contactFlushEvery = time.Second
+
 // contacts are the terminals' last contacts this replica saw, and when each
 // was last written to the store.
 type contacts struct {
-	mu   sync.Mutex
-	last map[string]contactMemo
+	mu      sync.Mutex
+	last    map[string]contactMemo
+	batched bool // ServeTerminals writes them every contactFlushEvery; else each poll does
 }
 
 type contactMemo struct {
 	c      Contact
-	stored time.Time // when c's content was last written; zero: never, or it failed
+	stored time.Time // when c's content was last written; zero: never
+	dirty  bool      // c is to be written
 }
 
 // sameContact reports whether b tells the fleet view nothing a does not, but
@@ -59,11 +66,14 @@ func sameContact(a, b Contact) bool {
 
 // recordContact notes the contact of a till's poll: in memory always, and in
 // the store when something but its time changed, or contactPersistEvery
-// after it was last written there. A failure is logged, never the poll's.
+// after it was last written there (at once, or with the next batch while
+// ServeTerminals serves). A failure is logged, never the poll's.
 func (s *Server) recordContact(r *http.Request, after int64) {
-	fs, ok := s.opts.Store.(FleetStore)
+	if _, ok := s.opts.Store.(FleetStore); !ok {
+		return
+	}
 	terminal := terminalOf(r)
-	if !ok || terminal == "" || !idPattern.MatchString(terminal) {
+	if terminal == "" || !idPattern.MatchString(terminal) {
 		return
 	}
 	h, _ := wire.ParseHealth(r.URL.Query())
@@ -73,29 +83,22 @@ func (s *Server) recordContact(r *http.Request, after int64) {
 		s.contacts.last = map[string]contactMemo{}
 	}
 	m, seen := s.contacts.last[terminal]
-	persist := !seen || !sameContact(m.c, c) || c.At.Sub(m.stored) >= contactPersistEvery
+	if !seen || !sameContact(m.c, c) || c.At.Sub(m.stored) >= contactPersistEvery {
+		m.dirty = true
+	}
 	m.c = c
-	if persist {
-		m.stored = c.At
-	}
 	s.contacts.last[terminal] = m
+	now := m.dirty && !s.contacts.batched
 	s.contacts.mu.Unlock()
-	if !persist {
-		return
-	}
-	if err := fs.PutContact(r.Context(), c); err != nil {
-		s.log.Warn("cannot record a terminal's contact", "terminal", terminal, "err", err)
-		s.contacts.mu.Lock()
-		if m := s.contacts.last[terminal]; m.c.At.Equal(c.At) {
-			m.stored = time.Time{} // write it at the next poll
-			s.contacts.last[terminal] = m
+	if now {
+		if err := s.FlushContacts(r.Context()); err != nil {
+			s.log.Warn("cannot record a terminal's contact", "terminal", terminal, "err", err)
 		}
-		s.contacts.mu.Unlock()
 	}
 }
 
-// FlushContacts writes to the store every contact this replica holds that is
-// newer than the one written: tillhq calls it when it stops.
+// FlushContacts writes to the store, in one commit, every contact this
+// replica holds that is to be written: tillhq calls it when it stops.
 func (s *Server) FlushContacts(ctx context.Context) error {
 	fs, ok := s.opts.Store.(FleetStore)
 	if !ok {
@@ -103,21 +106,52 @@ func (s *Server) FlushContacts(ctx context.Context) error {
 	}
 	s.contacts.mu.Lock()
 	var todo []Contact
-	for t, m := range s.contacts.last {
-		if !m.stored.Equal(m.c.At) {
+	for _, m := range s.contacts.last {
+		if m.dirty {
 			todo = append(todo, m.c)
-			m.stored = m.c.At
-			s.contacts.last[t] = m
 		}
 	}
 	s.contacts.mu.Unlock()
-	var errs []error
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := fs.PutContacts(ctx, todo); err != nil {
+		return fmt.Errorf("record %d terminals' contacts: %w", len(todo), err)
+	}
+	s.contacts.mu.Lock()
+	defer s.contacts.mu.Unlock()
 	for _, c := range todo {
-		if err := fs.PutContact(ctx, c); err != nil {
-			errs = append(errs, fmt.Errorf("terminal %s: %w", c.Terminal, err))
+		if m := s.contacts.last[c.Terminal]; m.c.At.Equal(c.At) {
+			m.stored, m.dirty = c.At, false
+			s.contacts.last[c.Terminal] = m
 		}
 	}
-	return errors.Join(errs...)
+	return nil
+}
+
+// flushContacts writes the contacts to be written every contactFlushEvery
+// until ctx ends (ServeTerminals).
+func (s *Server) flushContacts(ctx context.Context) {
+	s.contacts.mu.Lock()
+	s.contacts.batched = true
+	s.contacts.mu.Unlock()
+	defer func() {
+		s.contacts.mu.Lock()
+		s.contacts.batched = false
+		s.contacts.mu.Unlock()
+	}()
+	t := time.NewTicker(contactFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.FlushContacts(ctx); err != nil {
+				s.log.Warn("cannot record the terminals' contacts", "err", err)
+			}
+		}
+	}
 }
 
 // freshContacts returns the stored contacts cs with this replica's later ones

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tilld/tilld/discount/rulesfile"
@@ -100,6 +101,9 @@ func NewServer(opts Options) *Server {
 	if opts.Store != nil {
 		s.metrics.reg.MustRegister(auditCollector{opts.Store})
 	}
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tillhq_parked_polls", Help: "Terminals' combined long polls parked now, waiting for a ruleset or card changes.",
+	}, func() float64 { return float64(s.ParkedPolls()) }))
 	return s
 }
 

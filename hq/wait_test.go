@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -259,3 +260,57 @@ func TestParkedPollsAnsweredAtShutdown(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// countingFleet counts the store's contact writes.
+type countingFleet struct {
+	*boltstore.Store
+	writes atomic.Int64
+}
+
+func (c *countingFleet) PutContacts(ctx context.Context, cs []hq.Contact) error {
+	c.writes.Add(1)
+	return c.Store.PutContacts(ctx, cs)
+}
+
+// A terminal's polls are written to the store when what the fleet view
+// shows changes, or a minute after the last write, not at every poll; the
+// fleet view shows the latest poll all the same.
+func TestContactsWrittenOnChange(t *testing.T) {
+	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	store := &countingFleet{Store: bs}
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	srv := hq.NewServer(hq.Options{Store: store, Now: func() time.Time { return now }})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	admin := httptest.NewServer(srv.AdminHandler())
+	defer admin.Close()
+	poll := func(outbox int) {
+		t.Helper()
+		if code, _ := get(t, ts.Client(), ts.URL+wire.PathWait+"?terminal=S1-T1&rules=3&wait=0&outbox="+strconv.Itoa(outbox), nil); code != 200 {
+			t.Fatalf("poll = %d", code)
+		}
+	}
+	poll(0)
+	for range 5 {
+		now = now.Add(10 * time.Second)
+		poll(0)
+	}
+	if n := store.writes.Load(); n != 1 {
+		t.Errorf("%d contact writes for six polls that changed nothing but the time, want 1", n)
+	}
+	var fleet wire.Fleet
+	get(t, admin.Client(), admin.URL+wire.PathAdminFleet, &fleet)
+	if len(fleet.Terminals) != 1 || fleet.Terminals[0].LastContact != now.Format(time.RFC3339) {
+		t.Errorf("fleet = %+v, want the last poll at %v", fleet.Terminals, now)
+	}
+	poll(4) // sales wait: written at once
+	now = now.Add(time.Minute)
+	poll(4) // a minute later: written again
+	if n := store.writes.Load(); n != 3 {
+		t.Errorf("%d contact writes, want 3", n)
+	}
+}
