@@ -137,6 +137,15 @@ func (p *poll) bench(b *testing.B) {
 	b.ReportMetric(float64(p.maxRSS-p.idleRSS)/1024/float64(p.fleet.n), "rss-KiB/terminal")
 	load, _ := os.ReadFile("/proc/loadavg")
 	b.Logf("%d terminals; load average %s; HQ's Go runtime: %s", p.fleet.n, strings.TrimSpace(string(load)), p.hqRuntime(b))
+	if strings.Contains(os.Getenv("GODEBUG"), "gctrace") {
+		var gcs []string
+		for l := range strings.SplitSeq(p.hq.out.String(), "\n") {
+			if strings.HasPrefix(l, "gc ") {
+				gcs = append(gcs, l)
+			}
+		}
+		b.Logf("HQ's last collections:\n%s", strings.Join(gcs[max(0, len(gcs)-4):], "\n"))
+	}
 }
 
 // poll is a running tillhq with a fleet of terminals long-polling it.
@@ -194,6 +203,7 @@ func newPoll(tb testing.TB, bin string, n int, changes, postgres bool) *poll {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var transports []*http.Transport
+	started := time.Now()
 	// The terminals come in waves of 500, each parked before the next: a
 	// thousand TLS handshakes at once would only overflow the listen queue.
 	for i := range n {
@@ -223,6 +233,7 @@ func newPoll(tb testing.TB, bin string, n int, changes, postgres bool) *poll {
 		})
 	}
 	tb.Cleanup(p.stop)
+	tb.Logf("%d terminals connected in %v", n, time.Since(started).Round(time.Millisecond))
 	p.wait(tb, 1)
 	p.settle(tb)
 	return p
@@ -301,7 +312,9 @@ func (p *poll) hqParked(tb testing.TB) int64 {
 // hqRuntime says where HQ's memory is, by its Go runtime's metrics.
 func (p *poll) hqRuntime(tb testing.TB) string {
 	m := p.hqMetrics(tb)
-	mib := func(k string) string { return fmt.Sprintf("%s %.1f MiB", strings.TrimPrefix(k, "go_memstats_"), m[k]/(1<<20)) }
+	mib := func(k string) string {
+		return fmt.Sprintf("%s %.1f MiB", strings.TrimPrefix(k, "go_memstats_"), m[k]/(1<<20))
+	}
 	return strings.Join([]string{mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_heap_idle_bytes"), mib("go_memstats_heap_released_bytes"),
 		mib("go_memstats_stack_inuse_bytes"), mib("go_memstats_sys_bytes"), fmt.Sprintf("goroutines %.0f", m["go_goroutines"])}, ", ")
 }
