@@ -93,10 +93,15 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 // end of the wait): the answer keeps the terminal's position. A look at the
 // feed that finds nothing for the terminal moves p past what it read.
 func (s *Server) check(ctx context.Context, p *waitPoll, cards bool) (ans wire.WaitAnswer, ready bool, err error) {
-	if ans.Rules, err = s.rulesNow.version(ctx, s.opts.Store); err != nil {
+	rs, err := s.rulesNow.get(ctx, s.opts.Store)
+	if err != nil {
 		return ans, false, err
 	}
+	ans.Rules = rs.Version
 	ready = p.rules && ans.Rules > p.rulesHas
+	if ready {
+		ans.Ruleset = &wire.RulesetAnswer{Version: rs.Version, Hash: rs.Hash, Signature: rs.Signature, TOML: string(rs.Raw)}
+	}
 	if !p.changes {
 		return ans, ready, nil
 	}
@@ -118,17 +123,17 @@ func (s *Server) check(ctx context.Context, p *waitPoll, cards bool) (ans wire.W
 	return ans, ready, nil
 }
 
-// rulesCache is the version of the ruleset HQ publishes now, read from the
-// store once after each publication (here or at another replica) rather than
-// at every poll.
+// rulesCache is the ruleset HQ publishes now, read from the store once
+// after each publication (here or at another replica) rather than at every
+// poll.
 type rulesCache struct {
 	mu      sync.Mutex
 	known   bool
-	current int64
-	gen     uint64 // forgets so far: a read that raced one is not kept
+	current Ruleset // Version 0: none published
+	gen     uint64  // forgets so far: a read that raced one is not kept
 }
 
-func (c *rulesCache) version(ctx context.Context, st Store) (int64, error) {
+func (c *rulesCache) get(ctx context.Context, st Store) (Ruleset, error) {
 	c.mu.Lock()
 	if c.known {
 		defer c.mu.Unlock()
@@ -139,19 +144,19 @@ func (c *rulesCache) version(ctx context.Context, st Store) (int64, error) {
 	rs, err := st.CurrentRuleset(ctx)
 	switch {
 	case errors.Is(err, ErrNoRuleset):
-		rs.Version = 0
+		rs = Ruleset{}
 	case err != nil:
-		return 0, fmt.Errorf("read ruleset: %w", err)
+		return Ruleset{}, fmt.Errorf("read ruleset: %w", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen == gen {
-		c.known, c.current = true, rs.Version
+		c.known, c.current = true, rs
 	}
-	return rs.Version, nil
+	return rs, nil
 }
 
-// forget drops the version known: a ruleset was published.
+// forget drops the ruleset known: a ruleset was published.
 func (c *rulesCache) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

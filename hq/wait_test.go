@@ -156,7 +156,8 @@ func TestCombinedPollParked(t *testing.T) {
 	}
 	select {
 	case a := <-got:
-		if a.Rules != 2 || a.Changes == nil || len(a.Changes.Accounts) != 0 {
+		if a.Rules != 2 || a.Changes == nil || len(a.Changes.Accounts) != 0 || a.Ruleset == nil || a.Ruleset.Version != 2 ||
+			a.Ruleset.TOML != string(rulesVersion(2)) || len(a.Ruleset.Signature) != ed25519.SignatureSize {
 			t.Errorf("woken by a ruleset: %+v", a)
 		}
 		t.Logf("ruleset to a parked poll in %v", time.Since(start))

@@ -241,7 +241,10 @@ func (f *Forwarder) waitOnce(ctx context.Context) error {
 	}
 	if f.opts.Rules != nil {
 		f.setNoRules(have == 0 && ans.Rules == 0)
-		if ans.Rules > have {
+		switch rs := ans.Ruleset; {
+		case ans.Rules > have && rs != nil && rs.Version == ans.Rules:
+			return f.applyRules(ctx, rs.Version, rs.Hash, rs.Signature, []byte(rs.TOML))
+		case ans.Rules > have:
 			return f.fetchRules(ctx, have, 0)
 		}
 	}
@@ -417,20 +420,21 @@ func (f *Forwarder) fetchRules(ctx context.Context, have int64, wait int) error 
 	if err != nil {
 		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesSignature, err)
 	}
+	return f.applyRules(ctx, version, a.Header.Get(wire.HeaderRulesHash), sig, a.Body)
+}
+
+// applyRules activates a ruleset HQ sent, when it is newer than the till's
+// and its signature holds.
+func (f *Forwarder) applyRules(ctx context.Context, version int64, hash string, sig, raw []byte) error {
 	if have := f.opts.Rules.RulesVersion(); version <= have {
 		// HQ answered a long poll for something newer with what the till
 		// has (a proxy that drops the query, or an HQ rolled back): asking
 		// again at once would loop. Wait as long as a poll would have.
 		f.log.Debug("HQ answered with a ruleset the till has; waiting before asking again", "version", version, "have", have)
-		t := time.NewTimer(f.opts.LongPoll)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
+		backoff.Sleep(ctx, f.opts.LongPoll)
 		return nil
 	}
-	if err := f.opts.Rules.ApplyRules(version, a.Header.Get(wire.HeaderRulesHash), sig, a.Body); err != nil {
+	if err := f.opts.Rules.ApplyRules(version, hash, sig, raw); err != nil {
 		// Refused (bad or older): keep selling on what we have; look again later
 		// rather than fetching the same refused file in a loop.
 		f.log.Error("ruleset from HQ refused", "version", version, "err", err)

@@ -16,7 +16,20 @@ type WaitAnswer struct {
 	// When it is above the version the terminal has, the terminal fetches
 	// it: GET PathRules?after=HAVE&wait=0.
 	Rules int64 `json:"rules"`
+	// Ruleset is that ruleset, when it is newer than the terminal's: the
+	// terminal checks its signature as that of PathRules (HQ may leave it
+	// out; the terminal then fetches it).
+	Ruleset *RulesetAnswer `json:"ruleset,omitempty"`
 	// Changes is the change feed from ?changes=: accounts (perhaps none) and
 	// the position to ask after next. Absent when the terminal did not ask.
 	Changes *ChangesAnswer `json:"changes,omitempty"`
+}
+
+// RulesetAnswer is a ruleset as HQ staff published it, with what PathRules
+// carries in its headers.
+type RulesetAnswer struct {
+	Version   int64  `json:"version"`
+	Hash      string `json:"hash"`      // sha256 of TOML, hex
+	Signature []byte `json:"signature"` // HQ's Ed25519 signature of TOML (base64 in JSON)
+	TOML      string `json:"toml"`      // the file, byte for byte
 }
