@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -48,12 +49,14 @@ type parking struct {
 	lnDone chan struct{} // the listener was closed
 	lnOnce sync.Once
 
-	mu     sync.Mutex
-	polls  map[*waitPoll]struct{}
-	gen    uint64 // wakes so far
-	rules  bool   // a ruleset was published since the last sweep
-	cards  bool   // cards changed since the last sweep
-	closed bool   // HQ is stopping: nothing is parked any more
+	mu       sync.Mutex
+	busy     time.Time // when a poll was last parked or answered
+	answered int       // polls answered since memory was last returned
+	polls    map[*waitPoll]struct{}
+	gen      uint64 // wakes so far
+	rules    bool   // a ruleset was published since the last sweep
+	cards    bool   // cards changed since the last sweep
+	closed   bool   // HQ is stopping: nothing is parked any more
 }
 
 func newParking(ctx context.Context, s *Server, addr net.Addr) *parking {
@@ -138,6 +141,7 @@ func (pk *parking) put(p *waitPoll, gen uint64) {
 		return
 	}
 	pk.polls[p] = struct{}{}
+	pk.busy = time.Now()
 	missed := pk.gen != gen
 	if missed {
 		pk.rules, pk.cards = true, true
@@ -190,8 +194,31 @@ func (pk *parking) run() {
 			return
 		case <-pk.kick:
 		case <-t.C:
+			pk.tidy()
 		}
 		pk.sweep()
+	}
+}
+
+// tidyAfter is how many polls a wave answers before tidy returns the
+// memory it took, once quiet for tidyQuiet.
+const (
+	tidyAfter = 256
+	tidyQuiet = time.Second
+)
+
+// tidy returns the memory a wave of answers took (a publication answers
+// every terminal at once; their buffers, goroutines and garbage outlive
+// it) to the system once HQ is quiet: one collection, rarely.
+func (pk *parking) tidy() {
+	pk.mu.Lock()
+	due := pk.answered >= tidyAfter && time.Since(pk.busy) >= tidyQuiet
+	if due {
+		pk.answered = 0
+	}
+	pk.mu.Unlock()
+	if due {
+		debug.FreeOSMemory()
 	}
 }
 
@@ -223,6 +250,10 @@ func (pk *parking) sweep() {
 	if len(todo) == 0 {
 		return
 	}
+	pk.mu.Lock()
+	pk.answered += len(todo)
+	pk.busy = time.Now()
+	pk.mu.Unlock()
 	revoked, err := pk.s.revocations(pk.ctx)
 	if err != nil {
 		pk.s.log.Error("read revocations", "err", err)

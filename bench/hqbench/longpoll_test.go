@@ -281,13 +281,14 @@ func (p *poll) wait(tb testing.TB, v int64) {
 }
 
 // settle waits until every terminal's long poll is parked at HQ, and samples
-// HQ's resident set two seconds later.
+// HQ's resident set three seconds later.
 func (p *poll) settle(tb testing.TB) {
 	tb.Helper()
 	p.parkedAt(tb, int64(p.fleet.n))
-	// The sample is of HQ at rest with every terminal waiting: its Go
-	// runtime returns the wave's garbage to the system within seconds.
-	time.Sleep(2 * time.Second)
+	// The sample is of HQ at rest with every terminal waiting: tillhq
+	// returns the wave's memory to the system once quiet for a second
+	// (hq/park.go, tidy).
+	time.Sleep(3 * time.Second)
 	rss, _ := p.hq.memory(tb)
 	p.maxRSS = max(p.maxRSS, rss)
 }
