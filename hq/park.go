@@ -53,15 +53,19 @@ type parking struct {
 	busy     time.Time // when a poll was last parked or answered
 	answered int       // polls answered since memory was last returned
 	polls    map[*waitPoll]struct{}
-	gen      uint64 // wakes so far
-	rules    bool   // a ruleset was published since the last sweep
-	cards    bool   // cards changed since the last sweep
-	closed   bool   // HQ is stopping: nothing is parked any more
+	gen      uint64             // wakes so far
+	rules    bool               // a ruleset was published since the last sweep
+	cards    bool               // cards changed since the last sweep
+	all      bool               // a terminal was revoked, or anything may have happened: check every poll
+	feed     int64              // the change-feed position the sweeps have looked up to
+	feedSet  bool               // feed was read: else a sweep for cards reads every poll's feed
+	recheck  map[*waitPoll]bool // parked while a wake went by: their feed is read at the next sweep
+	closed   bool               // HQ is stopping: nothing is parked any more
 }
 
 func newParking(ctx context.Context, s *Server, addr net.Addr) *parking {
 	return &parking{s: s, ctx: ctx, addr: addr, accept: make(chan net.Conn, 256), kick: make(chan struct{}, 1),
-		lnDone: make(chan struct{}), polls: map[*waitPoll]struct{}{}}
+		lnDone: make(chan struct{}), polls: map[*waitPoll]struct{}{}, recheck: map[*waitPoll]bool{}}
 }
 
 // ServeTerminals serves Handler on ln, a TLS listener of terminals, until
@@ -131,8 +135,9 @@ func (pk *parking) generation() uint64 {
 	return pk.gen
 }
 
-// put parks p, whose check began at wake gen: a wake since then sweeps it
-// at once.
+// put parks p, whose check began at wake gen: when a wake went by since,
+// the next sweep (due at once) reads p's feed again, since the sweep for
+// that wake did not see p parked.
 func (pk *parking) put(p *waitPoll, gen uint64) {
 	pk.mu.Lock()
 	if pk.closed {
@@ -144,7 +149,8 @@ func (pk *parking) put(p *waitPoll, gen uint64) {
 	pk.busy = time.Now()
 	missed := pk.gen != gen
 	if missed {
-		pk.rules, pk.cards = true, true
+		pk.recheck[p] = true
+		pk.rules = true // the ruleset too
 	}
 	pk.mu.Unlock()
 	if missed {
@@ -162,7 +168,7 @@ func (pk *parking) wake(topic string) {
 	case TopicCards:
 		pk.cards = true
 	default: // a revocation, or anything after a lost connection
-		pk.rules, pk.cards = true, true
+		pk.all = true
 	}
 	pk.mu.Unlock()
 	pk.due()
@@ -232,21 +238,49 @@ func keys(m map[*waitPoll]struct{}) []*waitPoll {
 
 // sweep answers the parked polls that a wake concerns or whose wait is over,
 // or parks them again when nothing is new for them. It reads the
-// revocations and the current ruleset once for them all; the change feed
-// once per terminal that follows it, when cards changed.
+// revocations and the current ruleset once for them all; when cards
+// changed, which terminals have something in their feed once
+// (Store.Watching), and then the feed of those only.
 func (pk *parking) sweep() {
 	now := time.Now()
 	pk.mu.Lock()
-	rules, cards, gen := pk.rules, pk.cards, pk.gen
-	pk.rules, pk.cards = false, false
-	var todo []*waitPoll
+	rules, cards, all, gen := pk.rules, pk.cards, pk.all, pk.gen
+	pk.rules, pk.cards, pk.all = false, false, false
+	read := pk.recheck // the polls whose feed is read
+	pk.recheck = map[*waitPoll]bool{}
+	feed, feedSet := pk.feed, pk.feedSet
+	var todo, followers []*waitPoll
 	for p := range pk.polls {
-		if rules && p.rules || cards && p.changes || !now.Before(p.deadline) {
+		switch {
+		case all || rules && p.rules || !now.Before(p.deadline) || read[p]:
 			todo = append(todo, p)
 			delete(pk.polls, p)
+		case cards && p.changes:
+			followers = append(followers, p)
 		}
 	}
 	pk.mu.Unlock()
+	if cards || all {
+		if all || !feedSet {
+			for _, p := range todo {
+				read[p] = true
+			}
+		}
+		watching, err := pk.watching(feed, feedSet && !all, followers)
+		if err != nil {
+			pk.s.log.Error("read the change feed", "err", err)
+			watching = followers // read each one's: a failure answers it
+		}
+		pk.mu.Lock()
+		for _, p := range watching {
+			if _, ok := pk.polls[p]; ok {
+				delete(pk.polls, p)
+				todo = append(todo, p)
+			}
+			read[p] = true
+		}
+		pk.mu.Unlock()
+	}
 	if len(todo) == 0 {
 		return
 	}
@@ -268,7 +302,7 @@ func (pk *parking) sweep() {
 			return
 		}
 		over := !now.Before(p.deadline)
-		ans, ready, err := pk.s.check(pk.ctx, p, cards)
+		ans, ready, err := pk.s.check(pk.ctx, p, read[p])
 		switch {
 		case err != nil:
 			pk.s.log.Error("wait", "terminal", p.terminal, "err", err)
@@ -279,6 +313,45 @@ func (pk *parking) sweep() {
 			pk.put(p, gen)
 		}
 	})
+}
+
+// watching returns the followers with something in their change feed after
+// position feed, and moves the sweeps' position on. Without known (the
+// first sweep, or after anything may have happened) it returns them all,
+// to be read one by one.
+func (pk *parking) watching(feed int64, known bool, followers []*waitPoll) ([]*waitPoll, error) {
+	if !known {
+		_, last, err := pk.s.opts.Store.Watching(pk.ctx, 0, nil)
+		if err != nil {
+			return nil, err
+		}
+		pk.mu.Lock()
+		pk.feed, pk.feedSet = max(pk.feed, last), true
+		pk.mu.Unlock()
+		return followers, nil
+	}
+	terminals := make([]string, 0, len(followers))
+	for _, p := range followers {
+		terminals = append(terminals, p.terminal)
+	}
+	ts, last, err := pk.s.opts.Store.Watching(pk.ctx, feed, terminals)
+	if err != nil {
+		return nil, err
+	}
+	pk.mu.Lock()
+	pk.feed = max(pk.feed, last)
+	pk.mu.Unlock()
+	want := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		want[t] = true
+	}
+	var out []*waitPoll
+	for _, p := range followers {
+		if want[p.terminal] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // each runs fn on every poll with parkWorkers workers.

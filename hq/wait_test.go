@@ -175,6 +175,9 @@ func TestCombinedPollParked(t *testing.T) {
 		get(t, c, h.url+wire.PathWait+"?rules=2&changes="+itoa(acct.Change)+"&wait=10", &a)
 		got <- a
 	}()
+	// Another terminal, which has not seen the card, waits too.
+	bystander, _ := h.terminal(t, "T3")
+	go get(t, bystander, h.url+wire.PathWait+"?rules=2&changes="+itoa(acct.Change)+"&wait=10", nil)
 	time.Sleep(300 * time.Millisecond)
 	other, _ := h.terminal(t, "T2")
 	body, _ := json.Marshal(wire.HoldersRequest{Terminal: "T2", Holders: []pos.CardHolder{{Card: "2000000000015", Name: "Vasily", Phone: "+7 900 1234567", Updated: time.Now()}}})
@@ -185,6 +188,10 @@ func TestCombinedPollParked(t *testing.T) {
 	case a := <-got:
 		if len(a.Changes.Accounts) != 1 || a.Changes.Accounts[0].Holder == nil || a.Changes.Accounts[0].Holder.Name != "Vasily" {
 			t.Errorf("woken by a card: %+v", a.Changes)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n := h.srv.ParkedPolls(); n != 1 {
+			t.Errorf("%d polls parked after the change, want 1: the terminal that has not seen the card waits on", n)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the parked poll did not wake for a card")
