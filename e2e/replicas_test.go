@@ -107,6 +107,17 @@ func TestReplicasWakeEachOther(t *testing.T) {
 		st, err := api.Status(ctx)
 		return err == nil && strings.Contains(st.LastSyncError+st.HQProblem, "revoked")
 	})
+	// The revoked till stops calling HQ rather than hammering it, and says so.
+	refusals := func() int { return strings.Count(b.proc.out.String(), "revoked terminal refused") }
+	time.Sleep(time.Second)
+	before := refusals()
+	time.Sleep(6 * time.Second) // more than the uploader's 5 s look at its outbox
+	if n := refusals(); n != before {
+		t.Errorf("replica B refused the revoked till %d more times in 6 s: it should have stopped calling", n-before)
+	}
+	if out := doctor(t, addr, data, conf); !strings.Contains(out, "revoked by HQ") {
+		t.Errorf("tillctl doctor of a revoked till does not say so:\n%s", out)
+	}
 }
 
 // TestTillFailsOverToAnotherReplica: a till whose config lists two tillhq
