@@ -105,18 +105,21 @@ func (h *parkedHQ) terminal(t *testing.T, terminal string) (*http.Client, *atomi
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, dials
 }
 
-// get GETs path and decodes the JSON answer into out (nil: none).
+// get GETs path and decodes the JSON answer into out (nil: none). It may
+// run in a goroutine of its own: a failure is an error of t, and status 0.
 func get(t *testing.T, c *http.Client, url string, out any) (int, http.Header) {
 	t.Helper()
 	resp, err := c.Get(url)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return 0, nil
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("GET %s: %s %q: %v", url, resp.Status, data, err)
+			t.Errorf("GET %s: %s %q: %v", url, resp.Status, data, err)
+			return 0, nil
 		}
 	}
 	return resp.StatusCode, resp.Header
