@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
+	"github.com/tilld/tilld/hq/hqtest"
 	"github.com/tilld/tilld/pki"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -36,47 +36,11 @@ type parkedHQ struct {
 
 func startParkedHQ(t *testing.T) *parkedHQ {
 	t.Helper()
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
-	if err != nil {
+	h, stop := hqtest.StartServing(t)
+	if _, err := h.Server.PublishRuleset(context.Background(), rulesVersion(1)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	now := time.Now()
-	ca, err := pki.NewCA("test CA", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, err := ca.ServerCert([]string{"127.0.0.1"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, signing, _ := ed25519.GenerateKey(nil)
-	srv := hq.NewServer(hq.Options{Store: store, SigningKey: signing, CA: ca, RequireClientCert: true, MaxWait: 10 * time.Second})
-	if _, err := srv.PublishRuleset(context.Background(), rulesVersion(1)); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeTerminals(ctx, tls.NewListener(ln, pki.ServerTLS(ca.Cert, cert, key))) }()
-	h := &parkedHQ{srv: srv, ca: ca, url: "https://" + ln.Addr().String()}
-	var stopped atomic.Bool
-	h.stop = func() error {
-		if stopped.Swap(true) {
-			return nil
-		}
-		cancel()
-		return <-done
-	}
-	t.Cleanup(func() {
-		if err := h.stop(); err != nil {
-			t.Errorf("ServeTerminals: %v", err)
-		}
-	})
-	return h
+	return &parkedHQ{srv: h.Server, ca: h.CA, url: h.URL, stop: stop}
 }
 
 // rulesVersion is the example ruleset as version v.
