@@ -85,7 +85,13 @@ func (s *Server) ServeTerminals(ctx context.Context, ln net.Listener) error {
 	defer func() { <-flushed }()
 	errc := make(chan error, 2)
 	go func() { errc <- serve.HTTP(ctx, ln, h, 0); cancel() }()
-	go func() { errc <- serve.HTTP(ctx, pk, h, 0); cancel() }()
+	// The second server takes connections of terminals that authenticated
+	// and were just answered: to it each is new, but it is a kept-alive
+	// connection, whose next request may come after a while when the
+	// terminal is busy (a ruleset to check, a wave of answers on a loaded
+	// machine). Closing it then would cost a new TLS handshake.
+	again := &http.Server{Handler: h, ReadHeaderTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	go func() { errc <- serve.Server(ctx, pk, again, 0); cancel() }()
 	err := errors.Join(<-errc, <-errc)
 	<-swept
 	return err

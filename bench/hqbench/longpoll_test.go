@@ -293,8 +293,8 @@ func (p *poll) wait(tb testing.TB, v int64) {
 	a := p.fleet.expect(v)
 	select {
 	case <-a.all:
-	case <-time.After(2 * time.Minute):
-		tb.Fatalf("ruleset version %d reached %d of %d terminals in 2 minutes; refused: %v\nHQ:\n%s",
+	case <-time.After(5 * time.Minute):
+		tb.Fatalf("ruleset version %d reached %d of %d terminals in 5 minutes; refused: %v\nHQ:\n%s",
 			v, a.count.Load(), p.fleet.n, p.fleet.errors(), p.hq.out)
 	}
 }
