@@ -289,3 +289,34 @@ func TestContactsWrittenOnChange(t *testing.T) {
 		t.Errorf("%d contact writes, want 3", n)
 	}
 }
+
+// FuzzWaitQuery: whatever query a terminal sends to the combined poll, HQ
+// answers 200 with a WaitAnswer or 400 saying what was wrong, never
+// anything else, and never panics.
+func FuzzWaitQuery(f *testing.F) {
+	for _, seed := range []string{"rules=0&changes=0&wait=5", "rules=3", "changes=17&wait=-1", "", "rules=x", "rules=-1",
+		"changes=99999999999999999999", "rules=1&rules=2&wait=9999999999", "terminal=S1-T1&rules=0&outbox=3&oldest=2026-01-01T00:00:00Z"} {
+		f.Add(seed)
+	}
+	bs, err := boltstore.Open(filepath.Join(f.TempDir(), "hq.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer bs.Close()
+	srv := hq.NewServer(hq.Options{Store: bs, MaxWait: time.Nanosecond})
+	h := srv.Handler()
+	f.Fuzz(func(t *testing.T, query string) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path, req.URL.RawQuery = wire.PathWait, query
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var ans wire.WaitAnswer
+		var e wire.Error
+		switch {
+		case w.Code == http.StatusOK && json.Unmarshal(w.Body.Bytes(), &ans) == nil:
+		case w.Code == http.StatusBadRequest && json.Unmarshal(w.Body.Bytes(), &e) == nil && e.Message != "":
+		default:
+			t.Fatalf("?%s: %d %q", query, w.Code, w.Body)
+		}
+	})
+}
