@@ -155,8 +155,7 @@ func (pk *parking) put(p *waitPoll, gen uint64) {
 	pk.busy = time.Now()
 	missed := pk.gen != gen
 	if missed {
-		pk.recheck[p] = true
-		pk.rules = true // the ruleset too
+		pk.recheck[p] = true // checked whole: the ruleset and its feed
 	}
 	pk.mu.Unlock()
 	if missed {
