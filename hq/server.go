@@ -46,7 +46,7 @@ type Options struct {
 	Now func() time.Time
 	// MaxUpload bounds an upload body (default 32 MiB).
 	MaxUpload int64
-	// MaxWait bounds a rules long poll (default 30 s).
+	// MaxWait bounds a long poll: the combined wait, rules, changes (default 30 s).
 	MaxWait time.Duration
 	// RequireOperator refuses admin requests without an operator's
 	// credential even while the store has no operator (tillhq sets it when
