@@ -18,6 +18,7 @@ import (
 	"github.com/tilld/tilld/internal/tomlpos"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/serve"
+	"github.com/tilld/tilld/sync/hqclient"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -47,7 +48,9 @@ type Config struct {
 	// address, or every interface); each of their requests then needs the
 	// API token. Without it such an address is refused.
 	RemoteAPI bool `toml:"remote_api"`
-	// HQ is HQ's base URL; empty runs the till stand-alone (nothing is synced).
+	// HQ is HQ's base URL, or the URLs of several HQ replicas separated by
+	// commas: the till calls the first and, when it gets no answer, the
+	// next; empty runs the till stand-alone (nothing is synced).
 	HQ string `toml:"hq"`
 	// HQKey is HQ's rules-signing public key (base64, as `tillhq init` prints
 	// it); rulesets that do not verify with it are refused. Required with HQ.
@@ -147,8 +150,10 @@ func (c Config) check() [][2]string {
 		}
 	}
 	if c.HQ != "" {
-		if u, err := url.Parse(c.HQ); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p = append(p, [2]string{"hq", fmt.Sprintf("%q is not an http(s) URL", c.HQ)})
+		for _, b := range hqclient.SplitBases(c.HQ) {
+			if u, err := url.Parse(b); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p = append(p, [2]string{"hq", fmt.Sprintf("%q is not an http(s) URL (several HQ replicas are listed with commas)", b)})
+			}
 		}
 	}
 	if c.HQKey != "" {
@@ -203,7 +208,7 @@ func (c Config) withDefaults() Config {
 	if c.Retention == "" {
 		c.Retention = "0"
 	}
-	c.HQ = strings.TrimRight(c.HQ, "/")
+	c.HQ = strings.Join(hqclient.SplitBases(c.HQ), ",")
 	return c
 }
 

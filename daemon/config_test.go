@@ -55,6 +55,7 @@ func TestParseConfigErrorsNameTheSetting(t *testing.T) {
 		{"unknown reader key", "terminal = \"T\"\n[[reader]]\ntype = \"serial\"\nport = \"/dev/x\"\nbaudrate = 9600", `line 5: unknown setting "reader.baudrate"`},
 		{"unknown reader type", "terminal = \"T\"\n[[reader]]\nname = \"r\"\ntype = \"carrier-pigeon\"", `reader[0] "r"`},
 		{"bad hq", "terminal = \"T\"\nhq = \"ftp://x\"", "hq:"},
+		{"bad hq in a list", "terminal = \"T\"\nhq = \"https://a:7460, hq-b:7460\"", `"hq-b:7460" is not an http(s) URL`},
 		{"bad key", "terminal = \"T\"\nhq_key = \"c2hvcnQ=\"", "hq_key: public key: 5 bytes"},
 		{"bad listen", "terminal = \"T\"\nlisten = \"7450\"", "line 2: listen:"},
 		{"bad prefix", "terminal = \"T\"\ncard_prefixes = [\"2x\"]", "card_prefixes"},

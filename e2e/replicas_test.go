@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/hq/storetest"
+	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
+	"github.com/tilld/tilld/till"
 )
 
 // replica starts another tillhq on h's data directory (its keys and CA) and
@@ -103,5 +106,74 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	waitFor(t, 10*time.Second, "the till polling B to be refused after its revocation on A", func() bool {
 		st, err := api.Status(ctx)
 		return err == nil && strings.Contains(st.LastSyncError+st.HQProblem, "revoked")
+	})
+	// The revoked till stops calling HQ rather than hammering it, and says so.
+	refusals := func() int { return strings.Count(b.proc.out.String(), "revoked terminal refused") }
+	time.Sleep(time.Second)
+	before := refusals()
+	time.Sleep(6 * time.Second) // more than the uploader's 5 s look at its outbox
+	if n := refusals(); n != before {
+		t.Errorf("replica B refused the revoked till %d more times in 6 s: it should have stopped calling", n-before)
+	}
+	if out := doctor(t, addr, data, conf); !strings.Contains(out, "revoked by HQ") {
+		t.Errorf("tillctl doctor of a revoked till does not say so:\n%s", out)
+	}
+}
+
+// TestTillFailsOverToAnotherReplica: a till whose config lists two tillhq
+// replicas over one PostgreSQL syncs through the first; that one stops in
+// the middle of the day; the till moves to the second and stays there (it
+// takes a ruleset published there), and HQ holds every sale exactly once.
+func TestTillFailsOverToAnotherReplica(t *testing.T) {
+	work := t.TempDir()
+	pgURL := pgDatabase(t)
+	a := launchHQ(t, work, discount.Example, pgURL)
+	b := a.replica(t, pgURL)
+	tl := a.enrollTill(t, work, "S1", "S1-T1", fmt.Sprintf("hq = %q\n", "https://"+a.addr+", https://"+b.addr+"/"))
+	start(t, "tilld", "run", "--config", tl.conf)
+	ctx := context.Background()
+	waitFor(t, 30*time.Second, "tilld online through replica A", func() bool {
+		st, err := tl.api.Status(ctx)
+		return err == nil && st.RulesetVersion == 1 && st.Online
+	})
+	basket := pos.Basket{Lines: []pos.Line{{SKU: "milk", Category: "dairy", Qty: 1, UnitPrice: 9990}}}
+	sales := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			res, code, err := tl.api.Sale(ctx, till.SaleRequest{ID: fmt.Sprintf("pos-%03d", i), Basket: basket})
+			if err != nil || code != http.StatusCreated || res.Seq != uint64(i) {
+				t.Fatalf("sale %d: %d %v (seq %d)", i, code, err, res.Seq)
+			}
+		}
+	}
+	// held is what HQ holds of the till's sales, asked at replica r.
+	held := func(r *hqProc) (count int64, maxSeq uint64) {
+		resp, err := http.Get(r.adminURL + wire.PathReportSales)
+		if err != nil {
+			return -1, 0
+		}
+		defer resp.Body.Close()
+		var rep wire.SalesReport
+		if json.NewDecoder(resp.Body).Decode(&rep) != nil || len(rep.Terminals) != 1 {
+			return -1, 0
+		}
+		return rep.Terminals[0].Count, rep.Terminals[0].MaxSeq
+	}
+	sales(1, 10)
+	waitFor(t, 20*time.Second, "the first 10 sales at HQ", func() bool { n, seq := held(b); return n == 10 && seq == 10 })
+
+	a.proc.stop(t)
+	sales(11, 30)
+	waitFor(t, 60*time.Second, "the 30 sales at HQ through replica B", func() bool { n, seq := held(b); return n == 30 && seq == 30 })
+	n, seq := held(b)
+	t.Logf("HQ holds %d sales up to seq %d with replica A stopped", n, seq)
+
+	// The till stays with B: a ruleset published there reaches it.
+	file := filepath.Join(work, "rules-v2.toml")
+	writeFile(t, file, string(storetest.Version(discount.Example, 2)))
+	mustTillhqAs(t, "", "rules", "publish", file, "--admin", b.adminURL)
+	waitFor(t, 40*time.Second, "ruleset 2 published on B at the till", func() bool {
+		st, err := tl.api.Status(ctx)
+		return err == nil && st.RulesetVersion == 2 && st.Online
 	})
 }

@@ -520,8 +520,8 @@ func (s *Server) refuseRevoked(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	case ok:
 		s.log.Warn("revoked terminal refused", "terminal", t, "remote", r.RemoteAddr)
-		wire.WriteError(w, http.StatusForbidden, wire.CodeRevoked,
-			fmt.Sprintf("terminal %s was revoked at %s: HQ refuses its certificate; enroll the till under a new terminal id", t, rev.At.UTC().Format(time.RFC3339)))
+		rev.Terminal = t
+		wire.WriteError(w, http.StatusForbidden, wire.CodeRevoked, revokedMessage(rev))
 		return true
 	}
 	return false

@@ -34,6 +34,13 @@ func (s *Server) wake(ctx context.Context, topic string) {
 }
 
 func (s *Server) fireLocal(topic string) {
+	if topic != TopicCards {
+		s.rulesNow.forget()
+	}
+	s.either.fire()
+	if pk := s.parked.Load(); pk != nil {
+		pk.wake(topic)
+	}
 	switch topic {
 	case TopicRules:
 		s.published.fire()

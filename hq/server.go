@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tilld/tilld/discount/rulesfile"
@@ -45,7 +46,7 @@ type Options struct {
 	Now func() time.Time
 	// MaxUpload bounds an upload body (default 32 MiB).
 	MaxUpload int64
-	// MaxWait bounds a rules long poll (default 30 s).
+	// MaxWait bounds a long poll: the combined wait, rules, changes (default 30 s).
 	MaxWait time.Duration
 	// RequireOperator refuses admin requests without an operator's
 	// credential even while the store has no operator (tillhq sets it when
@@ -69,7 +70,11 @@ type Server struct {
 
 	loyalty *Loyalty // the loyalty reports' book (loyalty.go)
 
-	logins *loginLimiter // failed logins, per name and address (loginlimit.go)
+	logins   *loginLimiter           // failed logins, per name and address (loginlimit.go)
+	either   signal                  // fired with published and with cards: the combined poll's
+	rulesNow rulesCache              // the version of the ruleset published now
+	parked   atomic.Pointer[parking] // idle combined polls, while ServeTerminals runs (poll.go)
+	contacts contacts                // terminals' last polls (fleet.go)
 }
 
 // NewServer returns a Server over opts.Store.
@@ -97,6 +102,9 @@ func NewServer(opts Options) *Server {
 	if opts.Store != nil {
 		s.metrics.reg.MustRegister(auditCollector{opts.Store})
 	}
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tillhq_parked_polls", Help: "Terminals' combined long polls parked now, waiting for a ruleset or card changes.",
+	}, func() float64 { return float64(s.ParkedPolls()) }))
 	return s
 }
 
@@ -118,6 +126,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathHolders, s.requireTerminal(s.holders))
 	mux.HandleFunc("GET "+wire.PathAccountPrefix+"{card}", s.requireTerminal(s.account))
 	mux.HandleFunc("GET "+wire.PathChanges, s.requireTerminal(s.changes))
+	mux.HandleFunc("GET "+wire.PathWait, s.requireTerminal(s.wait))
 	mux.HandleFunc("GET "+wire.PathChains, s.requireTerminal(s.chains))
 	mux.HandleFunc("GET "+wire.PathChain, s.requireTerminal(s.chainEvents))
 	mux.HandleFunc("GET "+wire.PathSalePrefix+"{receipt}", s.requireTerminal(s.sale))

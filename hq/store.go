@@ -120,6 +120,11 @@ type Customers interface {
 	// whose change position is above after, in change order, and Next: the
 	// position to continue after (after itself when nothing changed).
 	Changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, error)
+	// Watching returns those of terminals that have seen a card whose change
+	// position is above after (the ones whose change feed has something),
+	// and the feed's last position (after itself when nothing changed): one
+	// read for all of HQ's waiting terminals when cards changed.
+	Watching(ctx context.Context, after int64, terminals []string) (watching []string, last int64, err error)
 	// Overdrafts returns every card that was ever overdrawn, by card.
 	Overdrafts(ctx context.Context) ([]wire.Overdraft, error)
 }

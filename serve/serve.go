@@ -15,15 +15,16 @@ import (
 // (default 5 s) and returns nil. Long-lived requests (SSE, long polls) must watch
 // their request context, which is cancelled on shutdown.
 func HTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
+	return Server(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}, grace)
+}
+
+// Server is HTTP with a server of the caller's (its timeouts); its
+// BaseContext is set to ctx.
+func Server(ctx context.Context, ln net.Listener, srv *http.Server, grace time.Duration) error {
 	if grace == 0 {
 		grace = 5 * time.Second
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,6 +1,7 @@
 package hqbench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,17 +42,21 @@ const pollTerminals = 500
 // ruleset in hand; the terminals then check its signature and hash and poll
 // again, and the clock stops until all are waiting.
 //
-// Sub-benchmarks, each with a tillhq of its own: "rules" terminals poll the
-// rules only (one connection each); "rules+changes" terminals also follow HQ's
-// change feed of card accounts, as tilld's forwarder does (a second long poll,
-// hence a second connection); each over tillhq's bbolt file and over PostgreSQL.
+// Each terminal holds HQ's combined long poll (wire.PathWait), one
+// connection, which tillhq parks without a goroutine (hq/park.go). The
+// sub-benchmarks, each with a tillhq of its own: "rules" terminals follow the
+// rules only; "rules+changes" terminals also follow HQ's change feed of card
+// accounts, as tilld's forwarder does; each over tillhq's bbolt file and
+// over PostgreSQL.
 //
-// Reported: p50 and max of publish-to-all in ms; HQ's resident set (VmRSS,
+// Reported: p50 and max of publish-to-all in ms, and the CPU time tillhq
+// used over it (from /proc: the machine is shared); HQ's resident set (VmRSS,
 // largest sample with every terminal waiting, taken after each publish), its peak
 // (VmHWM, or that sample when larger: the kernel updates VmHWM lazily) and its
-// resident set before any terminal connected, in MiB.
+// resident set before any terminal connected, in MiB; and the resident set
+// per terminal: the largest sample less the one before, over the terminals.
 //
-//	go test ./bench/hqbench -run '^$' -bench LongPoll -benchtime 10x
+//	go test ./bench/hqbench -run '^$' -bench 'LongPoll$' -benchtime 10x
 func BenchmarkLongPoll(b *testing.B) {
 	bin := buildTillhq(b)
 	for _, v := range []struct {
@@ -62,25 +68,102 @@ func BenchmarkLongPoll(b *testing.B) {
 		{"rules+changes/bolt", true, false},
 		{"rules+changes/postgres", true, true},
 	} {
-		p := newPoll(b, bin, pollTerminals, v.changes, v.postgres)
-		b.Run(v.name, func(b *testing.B) {
-			var lat []time.Duration
-			for range b.N {
-				lat = append(lat, p.publish(b))
-				b.StopTimer()
-				p.settle(b)
-				b.StartTimer()
+		var p *poll // made once, for the sub-benchmark's runs, only when it runs
+		b.Run(v.name, func(sb *testing.B) {
+			if p == nil {
+				p = newPoll(b, bin, pollTerminals, v.changes, v.postgres)
 			}
-			slices.Sort(lat)
-			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
-			_, hwm := p.hq.memory(b)
-			b.ReportMetric(float64(p.maxRSS)/(1<<20), "rss-MiB")
-			b.ReportMetric(float64(max(hwm, p.maxRSS))/(1<<20), "peak-rss-MiB")
-			b.ReportMetric(float64(p.idleRSS)/(1<<20), "idle-rss-MiB")
+			p.bench(sb)
 		})
-		p.close()
+		if p != nil {
+			p.close()
+		}
+	}
+}
+
+// BenchmarkLongPollFleet is BenchmarkLongPoll's rules+changes with 2 000,
+// 5 000 and 10 000 terminals, over bbolt and over PostgreSQL. It raises this
+// process's limit of open files (tillhq inherits it): each terminal is a
+// connection at both ends.
+//
+//	go test ./bench/hqbench -run '^$' -bench LongPollFleet -benchtime 5x -timeout 60m
+func BenchmarkLongPollFleet(b *testing.B) {
+	raiseFileLimit(b, 3*10_000)
+	bin := buildTillhq(b)
+	for _, n := range []int{2_000, 5_000, 10_000} {
+		for _, postgres := range []bool{false, true} {
+			name := fmt.Sprintf("%d/bolt", n)
+			if postgres {
+				name = fmt.Sprintf("%d/postgres", n)
+			}
+			var p *poll // made once, for the sub-benchmark's runs, only when it runs
+			b.Run(name, func(sb *testing.B) {
+				if p == nil {
+					p = newPoll(b, bin, n, true, postgres)
+				}
+				p.bench(sb)
+			})
+			if p != nil {
+				p.close()
+			}
+		}
+	}
+}
+
+// raiseFileLimit raises RLIMIT_NOFILE to at least n, the hard limit too
+// when it is lower (root may).
+func raiseFileLimit(tb testing.TB, n uint64) {
+	tb.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatal(err)
+	}
+	if lim.Cur >= n {
+		return
+	}
+	want := syscall.Rlimit{Cur: n, Max: max(lim.Max, n)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		want = syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Logf("open files limited to %d (hard limit): %d wanted", lim.Max, n)
+	}
+}
+
+// bench publishes b.N rulesets to p's fleet and reports what BenchmarkLongPoll
+// says.
+func (p *poll) bench(b *testing.B) {
+	var lat []time.Duration
+	var cpu time.Duration
+	for range b.N {
+		c0 := p.hq.cpu(b)
+		lat = append(lat, p.publish(b))
+		cpu += p.hq.cpu(b) - c0
+		b.StopTimer()
+		p.settle(b)
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+	b.ReportMetric(ms(cpu)/float64(b.N), "hq-cpu-ms/publish")
+	_, hwm := p.hq.memory(b)
+	b.ReportMetric(float64(p.maxRSS)/(1<<20), "rss-MiB")
+	b.ReportMetric(float64(max(hwm, p.maxRSS))/(1<<20), "peak-rss-MiB")
+	b.ReportMetric(float64(p.idleRSS)/(1<<20), "idle-rss-MiB")
+	b.ReportMetric(float64(p.maxRSS-p.idleRSS)/1024/float64(p.fleet.n), "rss-KiB/terminal")
+	load, _ := os.ReadFile("/proc/loadavg")
+	b.Logf("%d terminals; load average %s; HQ's Go runtime: %s", p.fleet.n, strings.TrimSpace(string(load)), p.hqRuntime(b))
+	if strings.Contains(os.Getenv("GODEBUG"), "gctrace") {
+		var gcs []string
+		for l := range strings.SplitSeq(p.hq.out.String(), "\n") {
+			if strings.HasPrefix(l, "gc ") {
+				gcs = append(gcs, l)
+			}
+		}
+		b.Logf("HQ's last collections:\n%s", strings.Join(gcs[max(0, len(gcs)-4):], "\n"))
 	}
 }
 
@@ -135,25 +218,27 @@ func newPoll(tb testing.TB, bin string, n int, changes, postgres bool) *poll {
 	p.idleRSS, _ = p.hq.memory(tb)
 
 	p.ca = loadCA(tb, dir)
-	polls := 1
-	if changes {
-		polls = 2
-	}
-	p.fleet = &fleet{n: n, polls: polls, key: rulesKey, versions: map[int64]*arrivals{}}
+	p.fleet = &fleet{n: n, key: rulesKey, versions: map[int64]*arrivals{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var transports []*http.Transport
+	started := time.Now()
+	// The terminals come in waves of 500, each parked before the next: a
+	// thousand TLS handshakes at once would only overflow the listen queue.
 	for i := range n {
-		c := terminalClient(tb, p.ca, fmt.Sprintf("S%02d", i/10), fmt.Sprintf("P%03d", i))
+		c := terminalClient(tb, p.ca, fmt.Sprintf("S%03d", i/10), fmt.Sprintf("P%05d", i))
 		transports = append(transports, c.Transport.(*http.Transport))
 		c.Transport = parkCounter{c.Transport, &p.fleet.parked}
-		opts := forward.Options{HQ: hqclient.New(p.hq.terminals, hqclient.Options{Transport: c.Transport}), Terminal: fmt.Sprintf("P%03d", i),
+		opts := forward.Options{HQ: hqclient.New(p.hq.terminals, hqclient.Options{Transport: c.Transport}), Terminal: fmt.Sprintf("P%05d", i),
 			Outbox: emptyOutbox{}, Rules: &pollTerminal{fleet: p.fleet}}
 		if changes {
 			opts.Cards = noCards{}
 		}
 		f := forward.New(opts)
 		wg.Go(func() { f.Run(ctx) })
+		if (i+1)%500 == 0 {
+			p.parkedAt(tb, int64(i+1))
+		}
 	}
 	var once sync.Once
 	p.stop = func() {
@@ -167,6 +252,7 @@ func newPoll(tb testing.TB, bin string, n int, changes, postgres bool) *poll {
 		})
 	}
 	tb.Cleanup(p.stop)
+	tb.Logf("%d terminals connected in %v", n, time.Since(started).Round(time.Millisecond))
 	p.wait(tb, 1)
 	p.settle(tb)
 	return p
@@ -207,27 +293,74 @@ func (p *poll) wait(tb testing.TB, v int64) {
 	a := p.fleet.expect(v)
 	select {
 	case <-a.all:
-	case <-time.After(2 * time.Minute):
-		tb.Fatalf("ruleset version %d reached %d of %d terminals in 2 minutes; refused: %v\nHQ:\n%s",
+	case <-time.After(5 * time.Minute):
+		tb.Fatalf("ruleset version %d reached %d of %d terminals in 5 minutes; refused: %v\nHQ:\n%s",
 			v, a.count.Load(), p.fleet.n, p.fleet.errors(), p.hq.out)
 	}
 }
 
-// settle waits until every terminal's long polls are waiting on HQ, gives HQ a
-// moment to park them, and samples HQ's resident set.
+// settle waits until every terminal's long poll is parked at HQ, and samples
+// HQ's resident set three seconds later.
 func (p *poll) settle(tb testing.TB) {
 	tb.Helper()
-	deadline := time.Now().Add(time.Minute)
-	want := int64(p.fleet.n * p.fleet.polls)
-	for p.fleet.parked.Load() < want {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d of %d long polls waiting on HQ after a minute", p.fleet.parked.Load(), want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	p.parkedAt(tb, int64(p.fleet.n))
+	// The sample is of HQ at rest with every terminal waiting: tillhq
+	// returns the wave's memory to the system once quiet for a second
+	// (hq/park.go, tidy).
+	time.Sleep(3 * time.Second)
 	rss, _ := p.hq.memory(tb)
 	p.maxRSS = max(p.maxRSS, rss)
+}
+
+// parkedAt waits until n terminals wait on a long poll and HQ has parked as
+// many (its tillhq_parked_polls metric).
+func (p *poll) parkedAt(tb testing.TB, n int64) {
+	tb.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for p.fleet.parked.Load() < n || p.hqParked(tb) < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d of %d long polls waiting on HQ, %d parked there, after 3 minutes", p.fleet.parked.Load(), n, p.hqParked(tb))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hqParked reads tillhq_parked_polls from HQ's metrics.
+func (p *poll) hqParked(tb testing.TB) int64 {
+	tb.Helper()
+	return int64(p.hqMetrics(tb)["tillhq_parked_polls"])
+}
+
+// hqRuntime says where HQ's memory is, by its Go runtime's metrics.
+func (p *poll) hqRuntime(tb testing.TB) string {
+	m := p.hqMetrics(tb)
+	mib := func(k string) string {
+		return fmt.Sprintf("%s %.1f MiB", strings.TrimPrefix(k, "go_memstats_"), m[k]/(1<<20))
+	}
+	return strings.Join([]string{mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_heap_idle_bytes"), mib("go_memstats_heap_released_bytes"),
+		mib("go_memstats_stack_inuse_bytes"), mib("go_memstats_sys_bytes"), fmt.Sprintf("goroutines %.0f", m["go_goroutines"])}, ", ")
+}
+
+// hqMetrics reads HQ's metrics without labels.
+func (p *poll) hqMetrics(tb testing.TB) map[string]float64 {
+	tb.Helper()
+	resp, err := http.Get(p.hq.admin + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(k, "#") || strings.Contains(k, "{") {
+			continue
+		}
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			out[k] = n
+		}
+	}
+	return out
 }
 
 func (p *poll) close() { p.stop() }
@@ -257,7 +390,6 @@ func loadCA(tb testing.TB, dir string) *pki.CA {
 // fleet is what the polling terminals have received.
 type fleet struct {
 	n      int // terminals
-	polls  int // long polls per terminal: rules, and perhaps changes
 	key    ed25519.PublicKey
 	parked atomic.Int64 // long polls sent and not yet answered
 
@@ -355,15 +487,15 @@ func (noCards) PendingHolders(int) ([]pos.CardHolder, error) { return nil, nil }
 func (noCards) HoldersSynced([]pos.CardHolder) error         { return nil }
 func (noCards) ApplyAccount(wire.AccountAnswer) error        { return nil }
 
-// parkCounter counts the long polls (rules, changes) a terminal has sent and HQ
-// has not yet answered.
+// parkCounter counts the long polls a terminal has sent and HQ has not yet
+// answered.
 type parkCounter struct {
 	next http.RoundTripper
 	n    *atomic.Int64
 }
 
 func (c parkCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Path == wire.PathRules || r.URL.Path == wire.PathChanges {
+	if r.URL.Path == wire.PathWait && r.URL.Query().Get("wait") != "0" {
 		c.n.Add(1)
 		defer c.n.Add(-1)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/tilld/tilld/ledger"
 	"github.com/tilld/tilld/localapi"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/forward"
 	"github.com/tilld/tilld/sync/hqclient"
 )
 
@@ -96,6 +97,11 @@ func doctorChecks(configFile string, c *conn) []doctor.Check {
 			if err != nil {
 				return doctor.Result{Status: doctor.Fail, Detail: fmt.Sprintf("not answering at %s: %v", addr, err),
 					Fix: "start it: `systemctl start tilld`; `journalctl -u tilld` says why it stopped."}
+			}
+			if strings.HasPrefix(st.HQProblem, forward.RevokedProblem) {
+				// The forwarder stopped calling HQ: only a new enrollment helps.
+				return doctor.Result{Status: doctor.Fail, Detail: fmt.Sprintf("terminal %s, %d events not at HQ: %s", st.Terminal, st.Outbox, st.HQProblem),
+					Fix: "at HQ, `tillhq terminal add` a new terminal id for this till; here, `tilld enroll` with its token and restart tilld. The sales recorded here stay in this till's ledger."}
 			}
 			return doctor.Result{Status: doctor.OK, Detail: fmt.Sprintf("running as terminal %s, %d events not yet at HQ", st.Terminal, st.Outbox)}
 		}},

@@ -336,6 +336,44 @@ func (s *Store) Changes(_ context.Context, terminal string, after int64, limit i
 	return out, nil
 }
 
+// Watching implements hq.Store: the cards changed after after, then a
+// look-up of each terminal and card in one read.
+func (s *Store) Watching(_ context.Context, after int64, terminals []string) ([]string, int64, error) {
+	var watching []string
+	last := after
+	err := s.view(func(tx *bolt.Tx) error {
+		var cards []string
+		c := tx.Bucket(bucketChanges).Cursor()
+		if len(terminals) == 0 {
+			if k, _ := c.Last(); k != nil {
+				last = max(after, int64(binary.BigEndian.Uint64(k)))
+			}
+			return nil
+		}
+		for k, v := c.Seek(seqKey(uint64(after) + 1)); k != nil; k, v = c.Next() {
+			last = int64(binary.BigEndian.Uint64(k))
+			cards = append(cards, string(v))
+		}
+		if len(cards) == 0 {
+			return nil
+		}
+		seen := tx.Bucket(bucketSeen)
+		for _, t := range terminals {
+			for _, card := range cards {
+				if seen.Get(seenKey(t, card)) != nil {
+					watching = append(watching, t)
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("terminals watching changes after %d: %w", after, err)
+	}
+	return watching, last, nil
+}
+
 // Overdrafts implements hq.Customers.
 func (s *Store) Overdrafts(context.Context) ([]wire.Overdraft, error) {
 	out := []wire.Overdraft{}

@@ -283,9 +283,19 @@ var bucketContacts = []byte("contacts")
 
 var _ hq.FleetStore = (*Store)(nil)
 
-// PutContact implements hq.FleetStore.
-func (s *Store) PutContact(_ context.Context, c hq.Contact) error {
-	return s.update(func(tx *bolt.Tx) error { return putJSON(tx, bucketContacts, []byte(c.Terminal), c) })
+// PutContacts implements hq.FleetStore: one commit for them all.
+func (s *Store) PutContacts(_ context.Context, cs []hq.Contact) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for _, c := range cs {
+			if err := putJSON(tx, bucketContacts, []byte(c.Terminal), c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Contacts implements hq.FleetStore.

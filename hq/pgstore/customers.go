@@ -375,6 +375,25 @@ func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit
 	return out, nil
 }
 
+// Watching implements hq.Store: the cards changed after after (few, by the
+// cards_change index) joined to seen by its primary key.
+func (s *Store) Watching(ctx context.Context, after int64, terminals []string) ([]string, int64, error) {
+	last := after
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(change), $1) FROM cards WHERE change > $1`, after).Scan(&last); err != nil {
+		return nil, 0, fmt.Errorf("terminals watching changes after %d: %w", after, err)
+	}
+	if last == after || len(terminals) == 0 {
+		return nil, last, nil
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT k.terminal FROM cards c JOIN seen k ON k.card = c.card
+		WHERE c.change > $1 AND c.change <= $2 AND k.terminal = ANY($3)`, after, last, terminals)
+	watching, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, 0, fmt.Errorf("terminals watching changes after %d: %w", after, err)
+	}
+	return watching, last, nil
+}
+
 // Overdrafts implements hq.Customers.
 func (s *Store) Overdrafts(ctx context.Context) ([]wire.Overdraft, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT card, points, overdrawn, first_overdraft_unix_ns, last_overdraft_unix_ns

@@ -31,7 +31,7 @@ func BenchmarkFleet(b *testing.B) {
 	for i := range terminals {
 		c := hq.Contact{Terminal: fmt.Sprintf("S%03d-T%02d", i/10, i%10), At: at.Add(time.Duration(i) * time.Second), Remote: "10.0.0.1:4000",
 			Ruleset: 7, Health: wire.Health{Tilld: "1.0.0", Outbox: uint64(i % 13), Oldest: at}}
-		if err := s.PutContact(ctx, c); err != nil {
+		if err := s.PutContacts(ctx, []hq.Contact{c}); err != nil {
 			b.Fatal(err)
 		}
 		if i%100 == 0 {

@@ -287,18 +287,24 @@ func (s *Store) listenOnce(ctx context.Context, fn func(string), again bool) err
 
 var _ hq.FleetStore = (*Store)(nil)
 
-// PutContact implements hq.FleetStore.
-func (s *Store) PutContact(ctx context.Context, c hq.Contact) error {
-	var oldest *time.Time
-	if !c.Health.Oldest.IsZero() {
-		oldest = &c.Health.Oldest
+// PutContacts implements hq.FleetStore: one round trip for them all.
+func (s *Store) PutContacts(ctx context.Context, cs []hq.Contact) error {
+	if len(cs) == 0 {
+		return nil
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO terminal_contacts (terminal, at, remote, ruleset, tilld, outbox, oldest)
+	var b pgx.Batch
+	for _, c := range cs {
+		var oldest *time.Time
+		if !c.Health.Oldest.IsZero() {
+			oldest = &c.Health.Oldest
+		}
+		b.Queue(`INSERT INTO terminal_contacts (terminal, at, remote, ruleset, tilld, outbox, oldest)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (terminal) DO UPDATE SET at = $2, remote = $3, ruleset = $4, tilld = $5, outbox = $6, oldest = $7`,
-		c.Terminal, c.At, c.Remote, c.Ruleset, c.Health.Tilld, int64(min(c.Health.Outbox, math.MaxInt64)), oldest)
-	if err != nil {
-		return fmt.Errorf("record contact of %s: %w", c.Terminal, err)
+			c.Terminal, c.At, c.Remote, c.Ruleset, c.Health.Tilld, int64(min(c.Health.Outbox, math.MaxInt64)), oldest)
+	}
+	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("record contacts of %d terminals: %w", len(cs), err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -227,8 +228,23 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 			t.Errorf("S1-T1's feed = %v", cards)
 		}
 		_, next2 := feed(t, "S2-T1", 0)
+		// Watching: which waiting terminals have something in their feed.
+		all := []string{"S1-T1", "S2-T1", "S9-T9"}
+		w, last, err := s.Watching(ctx, 0, all)
+		if slices.Sort(w); err != nil || !reflect.DeepEqual(w, []string{"S1-T1", "S2-T1"}) || last != max(next1, next2) {
+			t.Errorf("Watching(0) = %v %d %v, want S1-T1 and S2-T1 up to %d", w, last, err, max(next1, next2))
+		}
+		if _, l, err := s.Watching(ctx, 0, nil); err != nil || l != last {
+			t.Errorf("Watching for no terminal = %d %v, want the last position %d", l, err, last)
+		}
+		if w, l, err := s.Watching(ctx, last, all); err != nil || len(w) != 0 || l != last {
+			t.Errorf("Watching with nothing new = %v %d %v, want none and %d", w, l, err, last)
+		}
 		// S2-T1 sells to A: both get A's new account; only S1-T1 has seen B.
 		appendAll(t, s, "S2-T1", Sales("S2-T1", 1, "", SaleSpec{cardA, 50_00, 0, 0}))
+		if w, l, err := s.Watching(ctx, last, []string{"S2-T1", "S9-T9"}); err != nil || !reflect.DeepEqual(w, []string{"S2-T1"}) || l <= last {
+			t.Errorf("Watching after a sale to A = %v %d %v, want S2-T1 and a later position than %d", w, l, err, last)
+		}
 		cards, n := feed(t, "S1-T1", next1)
 		if !reflect.DeepEqual(cards, []string{cardA}) || n <= next1 {
 			t.Errorf("S1-T1 after S2-T1's sale: %v next %d (was %d)", cards, n, next1)

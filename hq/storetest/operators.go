@@ -230,8 +230,8 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		other := hq.Contact{Terminal: "S1-T1", At: at, Remote: "10.0.0.1:4000", Ruleset: 2}
 		later := hq.Contact{Terminal: "S1-T2", At: at.Add(time.Minute), Remote: "10.0.0.2:4001", Ruleset: 4,
 			Health: wire.Health{Tilld: "1.1", Outbox: 12, Oldest: at.Add(-time.Hour)}}
-		for _, c := range []hq.Contact{first, other, later} {
-			if err := fs.PutContact(ctx, c); err != nil {
+		for _, cs := range [][]hq.Contact{{first, other}, nil, {later}} {
+			if err := fs.PutContacts(ctx, cs); err != nil {
 				t.Fatal(err)
 			}
 		}

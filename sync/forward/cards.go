@@ -48,7 +48,7 @@ func (f *Forwarder) sendHolders(ctx context.Context) error {
 	}
 }
 
-// fetchChanges waits for HQ's next accounts of the cards this terminal has
+// fetchChanges (an older HQ's long poll) waits for HQ's next accounts of the cards this terminal has
 // seen and applies them. The feed's position is kept in memory: after a
 // restart the feed is read again from the start, which changes nothing that
 // was already applied.
@@ -61,6 +61,13 @@ func (f *Forwarder) fetchChanges(ctx context.Context) error {
 	if err := f.call(ctx, http.MethodGet, wire.PathChanges+"?"+q.Encode(), nil, &ch); err != nil {
 		return fmt.Errorf("account changes: %w", err)
 	}
+	f.applyChanges(ch)
+	return nil
+}
+
+// applyChanges applies the accounts of a change-feed answer and moves the
+// feed's position on.
+func (f *Forwarder) applyChanges(ch wire.ChangesAnswer) {
 	for _, a := range ch.Accounts {
 		if err := f.opts.Cards.ApplyAccount(a); err != nil {
 			// One card's view that does not apply must not stop the others.
@@ -68,7 +75,6 @@ func (f *Forwarder) fetchChanges(ctx context.Context) error {
 		}
 	}
 	f.changesAfter.Store(ch.Next)
-	return nil
 }
 
 // Lookup asks HQ for a card's account across every store and applies it; a
@@ -91,7 +97,7 @@ func (f *Forwarder) call(ctx context.Context, method, path string, body []byte, 
 	if body != nil {
 		r.Body = bytes.NewReader(body)
 	}
-	a, err := f.opts.HQ.Do(ctx, r)
+	a, err := f.do(ctx, r)
 	if err != nil {
 		return err
 	}

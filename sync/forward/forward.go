@@ -90,6 +90,9 @@ type Status struct {
 	// Problem is why the last exchange failed, in a person's words, with
 	// its fix (hqclient.Diagnose); "" while HQ answers.
 	Problem string `json:"problem,omitempty"`
+	// Revoked: HQ answered that it revoked this terminal's certificate; the
+	// forwarder no longer calls HQ (Problem says so).
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 // Forwarder moves events to HQ and rules from HQ.
@@ -168,13 +171,90 @@ func (f *Forwarder) setNoRules(none bool) {
 func (f *Forwarder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.uploadLoop(ctx) })
+	if f.opts.Rules != nil || f.opts.Cards != nil {
+		wg.Go(func() { f.follow(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// follow holds HQ's combined long poll (wire.PathWait): one connection for
+// the rules and the change feed. Against an older HQ, which has none, it
+// holds the two long polls it replaces.
+func (f *Forwarder) follow(ctx context.Context) {
+	if !errors.Is(f.pollLoop(ctx, f.waitOnce), errNoWait) {
+		return
+	}
+	f.log.Info("HQ has no combined long poll (an older HQ): polling its rules and changes apart")
+	var wg sync.WaitGroup
 	if f.opts.Rules != nil {
-		wg.Go(func() { f.pollLoop(ctx, f.fetchRules) })
+		wg.Go(func() { f.pollLoop(ctx, f.pollRules) })
 	}
 	if f.opts.Cards != nil {
 		wg.Go(func() { f.pollLoop(ctx, f.fetchChanges) })
 	}
 	wg.Wait()
+}
+
+// errNoWait: HQ does not know wire.PathWait.
+var errNoWait = errors.New("HQ has no combined long poll")
+
+// waitOnce waits on HQ's combined poll until it answers, then applies the
+// changes it carried and fetches the ruleset it announced.
+func (f *Forwarder) waitOnce(ctx context.Context) error {
+	wait := int(f.opts.LongPoll / time.Second)
+	q := url.Values{"terminal": {f.opts.Terminal}}
+	var have int64
+	if f.opts.Rules != nil {
+		have = f.opts.Rules.RulesVersion()
+		if have == 0 && !f.askedRules.Swap(true) {
+			wait = 0 // a till without rules learns at once whether HQ has any
+		}
+		q.Set("rules", strconv.FormatInt(have, 10))
+		if f.opts.Health != nil {
+			f.opts.Health().AddTo(q)
+		}
+	}
+	if f.opts.Cards != nil {
+		q.Set("changes", strconv.FormatInt(f.changesAfter.Load(), 10))
+	}
+	q.Set("wait", strconv.Itoa(wait))
+	wctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
+	defer cancel()
+	sent := time.Now()
+	a, err := f.do(wctx, hqclient.Request{Path: wire.PathWait + "?" + q.Encode(), Limit: 8 << 20})
+	var se *hqclient.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound && se.Code == "" {
+		return errNoWait
+	}
+	if err != nil {
+		return fmt.Errorf("wait for HQ: %w", err)
+	}
+	f.succeeded()
+	var ans wire.WaitAnswer
+	if err := a.JSON(&ans); err != nil {
+		return fmt.Errorf("wait for HQ: %w", err)
+	}
+	news := ans.Changes != nil && len(ans.Changes.Accounts) > 0
+	if ans.Changes != nil && f.opts.Cards != nil {
+		f.applyChanges(*ans.Changes)
+	}
+	if f.opts.Rules != nil {
+		f.setNoRules(have == 0 && ans.Rules == 0)
+		switch rs := ans.Ruleset; {
+		case ans.Rules > have && rs != nil && rs.Version == ans.Rules:
+			return f.applyRules(ctx, rs.Version, rs.Hash, rs.Signature, []byte(rs.TOML))
+		case ans.Rules > have:
+			return f.fetchRules(ctx, have, 0)
+		}
+	}
+	if early := time.Duration(wait) * time.Second / 2; !news && time.Since(sent) < early {
+		// HQ (or a proxy before it) answered a long poll at once with
+		// nothing new: asking again at once would loop. Wait as long as
+		// the poll would have.
+		f.log.Debug("HQ answered a long poll at once with nothing new; waiting before asking again")
+		backoff.Sleep(ctx, time.Duration(wait)*time.Second-time.Since(sent))
+	}
 	return nil
 }
 
@@ -190,7 +270,9 @@ func (f *Forwarder) uploadLoop(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			f.failed(err)
+			if f.failed(err) {
+				return
+			}
 			wait = b.After(retryAfter(err))
 			f.batch = max(f.batch/2, 1)
 		default:
@@ -235,7 +317,7 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("encode upload: %w", err)
 	}
-	a, err := f.opts.HQ.Do(ctx, hqclient.Request{Method: http.MethodPost, Path: wire.PathUpload, Body: bytes.NewReader(body),
+	a, err := f.do(ctx, hqclient.Request{Method: http.MethodPost, Path: wire.PathUpload, Body: bytes.NewReader(body),
 		Limit: 1 << 20, Expect: []int{http.StatusConflict}})
 	if err != nil {
 		return false, fmt.Errorf("upload to HQ: %w", err)
@@ -275,39 +357,51 @@ func (f *Forwarder) uploadOnce(ctx context.Context) (more bool, err error) {
 	return len(evs) == f.batch && ans.Acked >= last, nil
 }
 
-// pollLoop runs one of HQ's long polls (rules, account changes) until ctx ends,
-// backing off while HQ cannot be reached.
-func (f *Forwarder) pollLoop(ctx context.Context, poll func(context.Context) error) {
+// pollLoop runs one of HQ's long polls until ctx ends, backing off while HQ
+// cannot be reached; it returns when ctx ends (nil), when HQ revoked this
+// terminal, or when poll returns errNoWait (that error).
+func (f *Forwarder) pollLoop(ctx context.Context, poll func(context.Context) error) error {
 	b := backoff.Backoff{Min: f.opts.MinWait, Max: f.opts.MaxWait}
 	for {
 		err := poll(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errNoWait):
+			return err
+		case err == nil:
 			b.Reset()
 			continue
 		}
-		f.failed(err)
+		if f.failed(err) {
+			return nil
+		}
 		if !backoff.Sleep(ctx, b.After(retryAfter(err))) {
-			return
+			return nil
 		}
 	}
 }
 
-func (f *Forwarder) fetchRules(ctx context.Context) error {
+// pollRules is the rules long poll of an older HQ.
+func (f *Forwarder) pollRules(ctx context.Context) error {
 	have := f.opts.Rules.RulesVersion()
 	wait := int(f.opts.LongPoll / time.Second)
 	if have == 0 && !f.askedRules.Swap(true) {
 		wait = 0 // a till without rules learns at once whether HQ has any
 	}
+	return f.fetchRules(ctx, have, wait)
+}
+
+// fetchRules asks HQ for a ruleset newer than have, waiting up to wait
+// seconds for one, and activates what comes.
+func (f *Forwarder) fetchRules(ctx context.Context, have int64, wait int) error {
 	q := url.Values{"after": {strconv.FormatInt(have, 10)}, "wait": {strconv.Itoa(wait)}}
 	if f.opts.Health != nil {
 		f.opts.Health().AddTo(q)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
 	defer cancel()
-	a, err := f.opts.HQ.Do(ctx, hqclient.Request{Path: wire.PathRules + "?" + q.Encode(), Limit: 8 << 20})
+	a, err := f.do(ctx, hqclient.Request{Path: wire.PathRules + "?" + q.Encode(), Limit: 8 << 20})
 	if err != nil {
 		return fmt.Errorf("fetch rules: %w", err)
 	}
@@ -326,20 +420,21 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch rules: bad %s header: %w", wire.HeaderRulesSignature, err)
 	}
+	return f.applyRules(ctx, version, a.Header.Get(wire.HeaderRulesHash), sig, a.Body)
+}
+
+// applyRules activates a ruleset HQ sent, when it is newer than the till's
+// and its signature holds.
+func (f *Forwarder) applyRules(ctx context.Context, version int64, hash string, sig, raw []byte) error {
 	if have := f.opts.Rules.RulesVersion(); version <= have {
 		// HQ answered a long poll for something newer with what the till
 		// has (a proxy that drops the query, or an HQ rolled back): asking
 		// again at once would loop. Wait as long as a poll would have.
 		f.log.Debug("HQ answered with a ruleset the till has; waiting before asking again", "version", version, "have", have)
-		t := time.NewTimer(f.opts.LongPoll)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
+		backoff.Sleep(ctx, f.opts.LongPoll)
 		return nil
 	}
-	if err := f.opts.Rules.ApplyRules(version, a.Header.Get(wire.HeaderRulesHash), sig, a.Body); err != nil {
+	if err := f.opts.Rules.ApplyRules(version, hash, sig, raw); err != nil {
 		// Refused (bad or older): keep selling on what we have; look again later
 		// rather than fetching the same refused file in a loop.
 		f.log.Error("ruleset from HQ refused", "version", version, "err", err)
@@ -349,16 +444,47 @@ func (f *Forwarder) fetchRules(ctx context.Context) error {
 	return nil
 }
 
-func (f *Forwarder) failed(err error) {
+// failed records err, the reason a call to HQ failed; it reports whether
+// HQ revoked this terminal, after which the forwarder calls HQ no more.
+func (f *Forwarder) failed(err error) (revoked bool) {
+	var se *hqclient.StatusError
+	revoked = errors.As(err, &se) && se.Code == wire.CodeRevoked
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.status.Revoked {
+		return true
+	}
 	f.status.Online = false
 	f.status.LastError = err.Error()
 	f.status.Problem = hqclient.Diagnose(f.opts.HQ.Base(), err).String()
+	if revoked {
+		f.status.Revoked = true
+		f.status.Problem = RevokedProblem + ": " + se.Message
+		f.log.Error("HQ revoked this terminal: no more uploads or polls; the till keeps its sales until it is enrolled again", "err", err)
+		return true
+	}
 	if !f.down {
 		f.down = true
 		f.log.Warn("HQ unreachable; selling offline and retrying", "err", err)
 	}
+	return false
+}
+
+// RevokedProblem begins Status.Problem once HQ revoked this terminal.
+const RevokedProblem = "revoked by HQ: this till no longer syncs; enroll it again under a new terminal id (`tillhq terminal add`, then `tilld enroll`)"
+
+// errRevoked is returned by every call once HQ revoked this terminal.
+var errRevoked = errors.New("HQ revoked this terminal")
+
+// do sends r to HQ unless HQ revoked this terminal.
+func (f *Forwarder) do(ctx context.Context, r hqclient.Request) (hqclient.Answer, error) {
+	f.mu.Lock()
+	revoked := f.status.Revoked
+	f.mu.Unlock()
+	if revoked {
+		return hqclient.Answer{}, errRevoked
+	}
+	return f.opts.HQ.Do(ctx, r)
 }
 
 func (f *Forwarder) succeeded() {

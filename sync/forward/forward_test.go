@@ -214,14 +214,26 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // An HQ (or a proxy in front of it) that answers every long poll at once with
-// the ruleset the till has must not make the till ask again in a loop.
-func TestRulesSameVersionDoesNotLoop(t *testing.T) {
+// the ruleset the till has must not make the till ask again in a loop: the
+// combined poll (below), and the rules poll of an older HQ
+// (TestRulesSameVersionDoesNotLoopOldHQ).
+func TestRulesSameVersionDoesNotLoop(t *testing.T) { rulesSameVersion(t, true) }
+
+func TestRulesSameVersionDoesNotLoopOldHQ(t *testing.T) { rulesSameVersion(t, false) }
+
+func rulesSameVersion(t *testing.T, combined bool) {
 	synctest.Test(t, func(t *testing.T) {
 		var requests atomic.Int64
 		ctx, cancel := context.WithCancel(context.Background())
 		transport := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			if requests.Add(1) > 100 {
 				cancel() // a loop that never waits would never let the bubble's clock run
+			}
+			if r.URL.Path == wire.PathWait && !combined {
+				return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Body: io.NopCloser(strings.NewReader("404 page not found\n")), Request: r}, nil
+			}
+			if r.URL.Path == wire.PathWait {
+				return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader(`{"rules":1}`)), Request: r}, nil
 			}
 			h := http.Header{}
 			h.Set(wire.HeaderRulesVersion, "1")

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tilld/tilld/sync/wire"
@@ -44,14 +45,19 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
-// Client calls one HQ at one base URL. It is safe for concurrent use.
+// Client calls one HQ, at one base URL or at one of several replicas. It is
+// safe for concurrent use.
 type Client struct {
-	base string
-	hc   *http.Client
+	bases []string
+	cur   atomic.Int64 // index in bases of the replica called now
+	hc    *http.Client
 }
 
 // New returns a client of the HQ at base (https://hq.example:7460, or the
-// admin API's http://127.0.0.1:7461).
+// admin API's http://127.0.0.1:7461). base may list several replicas of one
+// HQ separated by commas: the client calls the first, and after a call that
+// got no answer from the one it calls (a connection refused or cut, a
+// timeout) or the answer that it is stopping, it calls the next from then on.
 func New(base string, opts Options) *Client {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -60,11 +66,34 @@ func New(base string, opts Options) *Client {
 	if tr == nil {
 		tr = &http.Transport{TLSClientConfig: opts.TLS, TLSHandshakeTimeout: 15 * time.Second, IdleConnTimeout: 90 * time.Second, MaxIdleConnsPerHost: 4}
 	}
-	return &Client{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: opts.Timeout, Transport: tr}}
+	return &Client{bases: SplitBases(base), hc: &http.Client{Timeout: opts.Timeout, Transport: tr}}
 }
 
-// Base is the HQ address the client calls.
-func (c *Client) Base() string { return c.base }
+// SplitBases returns the addresses of a comma-separated list of HQ replicas,
+// each without trailing slashes; one address, "" included, is a list of one.
+func SplitBases(list string) []string {
+	var out []string
+	for b := range strings.SplitSeq(list, ",") {
+		if b = strings.TrimRight(strings.TrimSpace(b), "/"); b != "" {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{""}
+	}
+	return out
+}
+
+// Base is the HQ address the client calls now.
+func (c *Client) Base() string { return c.bases[c.cur.Load()] }
+
+// failOver moves from the replica at index i to the next, unless another
+// call moved already.
+func (c *Client) failOver(i int64) {
+	if len(c.bases) > 1 {
+		c.cur.CompareAndSwap(i, (i+1)%int64(len(c.bases)))
+	}
+}
 
 // Request is one call to HQ.
 type Request struct {
@@ -130,7 +159,8 @@ func (c *Client) Do(ctx context.Context, r Request) (Answer, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+r.Path, r.Body)
+	i := c.cur.Load()
+	req, err := http.NewRequestWithContext(ctx, method, c.bases[i]+r.Path, r.Body)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -143,6 +173,9 @@ func (c *Client) Do(ctx context.Context, r Request) (Answer, error) {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			c.failOver(i)
+		}
 		return Answer{}, err
 	}
 	defer resp.Body.Close()
@@ -163,8 +196,15 @@ func (c *Client) Do(ctx context.Context, r Request) (Answer, error) {
 			return a, nil
 		}
 	}
-	return a, statusError(resp, data)
+	err = statusError(resp, data)
+	if se := err.(*StatusError); se.Code == CodeShuttingDown {
+		c.failOver(i)
+	}
+	return a, err
 }
+
+// CodeShuttingDown is the code of HQ's answer that it is stopping.
+const CodeShuttingDown = "shutting_down"
 
 // JSON sends in (nil: no body) as JSON with method to path and decodes HQ's
 // 2xx answer into out (nil: ignore it).

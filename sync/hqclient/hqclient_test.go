@@ -175,3 +175,39 @@ func TestStatusErrorReadsRetryAfter(t *testing.T) {
 		t.Fatalf("err %v, retry after %v", err, hqclient.RetryAfter(err))
 	}
 }
+
+// A client of several replicas calls the first; once it gets no answer
+// there it calls the next, and stays with it.
+func TestFailOverToTheNextReplica(t *testing.T) {
+	var calls [2]int
+	replica := func(i int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls[i]++
+			w.Write([]byte("{}"))
+		}))
+	}
+	a, b := replica(0), replica(1)
+	defer b.Close()
+	c := hqclient.New(a.URL+", "+b.URL+"/", hqclient.Options{})
+	if c.Base() != a.URL {
+		t.Fatalf("base = %q, want the first, %q", c.Base(), a.URL)
+	}
+	if _, err := c.Do(context.Background(), hqclient.Request{Path: "/healthz"}); err != nil || calls[0] != 1 {
+		t.Fatalf("first call: %v, %v", err, calls)
+	}
+	a.Close()
+	if _, err := c.Do(context.Background(), hqclient.Request{Path: "/healthz"}); err == nil {
+		t.Fatal("a call to a stopped replica succeeded")
+	}
+	for range 3 {
+		if _, err := c.Do(context.Background(), hqclient.Request{Path: "/healthz"}); err != nil {
+			t.Fatalf("after the first replica stopped: %v", err)
+		}
+	}
+	if c.Base() != b.URL || calls[1] != 3 {
+		t.Errorf("base %q, calls %v: want the second replica, called 3 times", c.Base(), calls)
+	}
+	if got := hqclient.SplitBases(" https://a:1/, ,https://b:2// "); strings.Join(got, " ") != "https://a:1 https://b:2" {
+		t.Errorf("SplitBases = %q", got)
+	}
+}
