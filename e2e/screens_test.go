@@ -599,14 +599,14 @@ func TestScreensErrors(t *testing.T) {
 	})
 	shows("bad_line", "Pricing: Line 2 («milk»): quantity 0, allowed 1 to 1000000.", quote(milk0))
 	s.hq.proc.stop(t)
-	shows("sale_unreachable", "Return: Receipt «S2-T1-1-3fa9c2» is from another till and HQ cannot be reached now (or has not got the sale yet): return it at that till, or try again later.",
+	shows("sale_unreachable", "Return: Receipt «S2-T1-1-3fa9c2» is from another till and HQ cannot be reached now (or has not got the sale yet): return it at that till, try again later, or, where the rules allow, return it on what the receipt says.",
 		refund(till.RefundRequest{ID: "r3", Receipt: "S2-T1-1-3fa9c2", Lines: []pos.ReturnLine{{Line: 1, Qty: 1}}}))
 	screenshot(t, tab, "cashier-en-error.png")
 
 	// Every code renders in both languages, its details filled in: no
 	// fallback text, nothing undefined.
 	sample := `{op: 'sale', field: 'lines[1].qty', reason: 'range', line: 1, sku: 'tea', got: 3, min: 1, max: 2, amount: {minor: 12000, currency: 'RUB'},
-		limit: {minor: 10000, currency: 'RUB'}, sold: 2, returned: 1, asked: 3, card: '•••••••••0015', sale: 's1', effective: '2026-06-15T12:00:00Z'}`
+		limit: {minor: 10000, currency: 'RUB'}, used: {minor: 5000, currency: 'RUB'}, excess: {minor: 7000, currency: 'RUB'}, sold: 2, returned: 1, asked: 3, card: '•••••••••0015', sale: 's1', effective: '2026-06-15T12:00:00Z'}`
 	for _, l := range []string{"ru", "en"} {
 		for code := range localapi.Codes {
 			got := js[string](t, tab, fmt.Sprintf(`(() => { lang = %q; return problemText(Object.assign(%s, {code: %q})); })()`, l, sample, code))
