@@ -64,6 +64,7 @@ type store struct {
 	till   *till.Till
 	fwd    *forward.Forwarder
 	cancel context.CancelFunc
+	done   chan struct{} // closed when the forwarder's Run has returned
 	online *bool
 }
 
@@ -100,14 +101,20 @@ func newStore(t *testing.T, terminal, hqURL string, key ed25519.PrivateKey) *sto
 // start connects the till to HQ.
 func (s *store) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s.cancel, s.done = cancel, make(chan struct{})
 	*s.online = true
-	go s.fwd.Run(ctx)
+	go func() {
+		defer close(s.done)
+		s.fwd.Run(ctx)
+	}()
 }
 
+// stop disconnects the till from HQ once its forwarder has stopped: a
+// start after it runs the one forwarder again, never two at once.
 func (s *store) stop() {
 	if s.cancel != nil {
 		s.cancel()
+		<-s.done
 		s.cancel = nil
 	}
 	*s.online = false
