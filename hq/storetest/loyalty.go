@@ -2,8 +2,6 @@ package storetest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/tilld/tilld/analytics/loyalty"
 	"github.com/tilld/tilld/discount"
-	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/money"
@@ -369,15 +366,7 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 	// before: up), G's first purchase is in Gold on 2026-12-01 (no move),
 	// then in Silver on 2027-01-04 (down).
 	t.Run("TierMoves", func(t *testing.T) {
-		raw := discount.Example
-		parsed, err := rulesfile.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(raw)
-		if err := s.PublishRuleset(ctx, hq.Ruleset{Version: parsed.Version, Hash: hex.EncodeToString(sum[:]), Raw: raw}); err != nil {
-			t.Fatal(err)
-		}
+		publishRules(ctx, t, s, discount.Example)
 		evs := LoyaltySales("T4", 1, "", LoyaltyAsOf,
 			LoyaltySpec{Card: "G", DaysAgo: -1, Store: "S4", Total: 100_00, Tier: "Gold"},
 			LoyaltySpec{Card: "A", DaysAgo: -2, Store: "S4", Total: 100_00, Tier: "Silver"},
