@@ -40,7 +40,7 @@ func TestConsoleAnalytics(t *testing.T) {
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 56, Store: "S2", Total: 1000_00, Earned: 100},
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 44, Store: "S2", Total: 1000_00, Earned: 100},
 		storetest.LoyaltySpec{Card: cardA, DaysAgo: 40, Store: "S2", Total: 500_00, Earned: 50},
-		storetest.LoyaltySpec{Card: cardB, DaysAgo: 30, Store: "S2", Total: 1000_00, Earned: 100},
+		storetest.LoyaltySpec{Card: cardB, DaysAgo: 30, Store: "S2", Total: 1000_00, Earned: 100, Tier: "Silver"}, // as the till sold it
 		storetest.LoyaltySpec{Card: cardA, DaysAgo: 28, Store: "S2", Total: 500_00, Earned: 50},
 	)
 	// B brings back what B bought 30 days ago, the day after.
@@ -111,6 +111,19 @@ func TestConsoleAnalytics(t *testing.T) {
 		t.Errorf("the KPI chart has %s bars; want 24 (revenue and returns for 12 months)", n)
 	}
 
+	// Tier moves: B's last purchase, in Silver, is in a month after B's first
+	// (36 days before), all in no tier; the ruleset orders Silver above none.
+	tierMonth := evs[4].At.Format("2006-01") + "-01"
+	for _, row := range []string{"chain", "S2"} {
+		moves := text(`#an-tier-rows tr[data-period="` + tierMonth + `"][data-row="` + row + `"]`)
+		if strings.Join(moves[2:], "|") != "(no tier) → Silver: 1|1|0" {
+			t.Errorf("%s's tier moves in %s: %q; want B from no tier to Silver, 1 up, 0 down", row, tierMonth, moves)
+		}
+	}
+	if n := eval(`String(document.querySelectorAll("#an-tier-rows tr").length)`); n != "2" {
+		t.Errorf("%s rows of tier moves; want B's in the chain and at S2", n)
+	}
+
 	// NPS by store: one promoter, one detractor at S2.
 	if nps := text(`#an-nps-rows tr[data-store="S2"]`); strings.Join(nps, "|") != "S2|2|1 (50.0 %)|0 (0.0 %)|1 (50.0 %)|100.0 %|0.0" {
 		t.Errorf("S2's NPS row %q", nps)
@@ -162,6 +175,9 @@ func TestConsoleAnalytics(t *testing.T) {
 	}
 	if late := text(`#an-late-rows tr[data-card="` + cardB + `"]`); len(late) != 9 || late[7] != "под угрозой" {
 		t.Errorf("B's row in Russian: %q", late)
+	}
+	if moves := text(`#an-tier-rows tr[data-period="` + tierMonth + `"][data-row="S2"]`); len(moves) != 5 || moves[2] != "(без уровня) → Silver: 1" {
+		t.Errorf("B's tier move in Russian: %q", moves)
 	}
 	screenshot(t, ctx, "console-analytics-ru.png")
 }

@@ -60,9 +60,9 @@ func testLoyaltyReports(t *testing.T, store string) {
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 66, Store: "S2", Total: 1000_00, Earned: 100},
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 56, Store: "S2", Total: 1000_00, Earned: 100},
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 44, Store: "S2", Total: 1000_00, Earned: 100},
-		storetest.LoyaltySpec{Card: cardA, DaysAgo: 40, Store: "S2", Total: 500_00, Earned: 50},
+		storetest.LoyaltySpec{Card: cardA, DaysAgo: 40, Store: "S2", Total: 5000_00, Earned: 50},
 		storetest.LoyaltySpec{Card: cardB, DaysAgo: 30, Store: "S2", Total: 1000_00, Earned: 100},
-		storetest.LoyaltySpec{Card: cardA, DaysAgo: 28, Store: "S2", Total: 500_00, Earned: 50},
+		storetest.LoyaltySpec{Card: cardA, DaysAgo: 28, Store: "S2", Total: 500_00, Earned: 50, Tier: "Silver"},
 	)
 	if code, answer := h.uploadAs(t, histData, "S2-T1", evs); code != http.StatusOK || !strings.Contains(answer, `"acked":6`) {
 		t.Fatalf("history upload = %d %s", code, answer)
@@ -156,6 +156,21 @@ func testLoyaltyReports(t *testing.T, store string) {
 	t.Logf("tillhq report kpi:\n%s", out)
 	if !strings.Contains(out, money.Display(revenue, "RUB")) || !strings.Contains(out, "liability unknown") {
 		t.Errorf("tillhq report kpi:\n%s", out)
+	}
+	// 28 days ago A bought in Silver (5 000.00 spent 40 days ago, in no
+	// tier): a move up by the ruleset's order of tiers.
+	day28 := today.AddDate(0, 0, -28).Format(time.DateOnly)
+	out = run(t, bin("tillhq"), "report", "kpi", "--admin", adminURL, "--period", "day", "--from", day28, "--to", day28)
+	t.Logf("tillhq report kpi, 28 days ago:\n%s", out)
+	if !strings.Contains(out, "tier moves (last sale before the period → last in it): (none) → Silver 1; 1 up, 0 down") {
+		t.Errorf("tillhq report kpi, 28 days ago: want A's move to Silver:\n%s", out)
+	}
+	if err := json.Unmarshal([]byte(run(t, bin("tillhq"), "report", "kpi", "--admin", adminURL, "--json", "--period", "day", "--from", day28, "--to", day28)), &kpi); err != nil {
+		t.Fatal(err)
+	}
+	if c := kpi.Periods[0].Stores[0]; c.Store != "S2" || len(c.TierMoves) != 1 || c.TierMoves[0] != (loyalty.TierMove{From: "", To: "Silver", Cards: 1}) ||
+		c.TiersUp == nil || *c.TiersUp != 1 || *c.TiersDown != 0 {
+		t.Errorf("S2 28 days ago: %+v; want A's move from no tier to Silver, 1 up", c)
 	}
 	// By region: the till is in the north; the history's terminal names none.
 	if err := json.Unmarshal([]byte(run(t, bin("tillhq"), "report", "kpi", "--admin", adminURL, "--json", "--period", "day", "--from", day, "--to", day, "--by", "region")), &kpi); err != nil {

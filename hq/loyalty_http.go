@@ -200,7 +200,8 @@ func (s *Server) fillHolders(ctx context.Context, rows []loyalty.CustomerRow) er
 // reportKPI answers the programme's KPIs: ?period=day|week|month (default
 // month), ?from= and ?to= (YYYY-MM-DD; default the twelve months to today),
 // ?by=store|region (default store), ?store=, ?region=. A point's value is
-// the current ruleset's redeem rule's; points expire by HQ's clock.
+// the current ruleset's redeem rule's, the order of its tiers its tiers
+// rule's; points expire by HQ's clock.
 func (s *Server) reportKPI(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := s.opts.Now()
@@ -221,7 +222,7 @@ func (s *Server) reportKPI(w http.ResponseWriter, r *http.Request) {
 			*d.to = loyalty.DayOf(day, 0)
 		}
 	}
-	o.PointValue = s.pointValue(r.Context())
+	o.PointValue, o.TierOrder = s.programme(r.Context())
 	if _, err := s.loyalty.Refresh(r.Context()); err != nil {
 		s.log.Error("kpi report", "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
@@ -240,21 +241,29 @@ func (s *Server) reportKPI(w http.ResponseWriter, r *http.Request) {
 	wire.WriteJSON(w, http.StatusOK, rep)
 }
 
-// pointValue is what one point pays for under the current ruleset: its first
-// redeem rule's point value; 0 when there is none (or no ruleset).
-func (s *Server) pointValue(ctx context.Context) money.Amount {
+// programme is what the KPIs read of the current ruleset: what one point
+// pays for (its first redeem rule's point value; 0 when there is none) and
+// its tiers from the lowest up (its first tiers rule's, which lists them
+// from the lowest spend; nil when there is none). No ruleset: 0 and nil.
+func (s *Server) programme(ctx context.Context) (pointValue money.Amount, tiers []string) {
 	rs, err := s.opts.Store.CurrentRuleset(ctx)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	parsed, err := rulesfile.Parse(rs.Raw)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	for _, rule := range parsed.Rules {
-		if rule.Kind == discount.KindRedeem && rule.PointValue > 0 {
-			return rule.PointValue
+		switch {
+		case rule.Kind == discount.KindRedeem && rule.PointValue > 0 && pointValue == 0:
+			pointValue = rule.PointValue
+		case rule.Kind == discount.KindTiers && tiers == nil:
+			tiers = []string{}
+			for _, t := range rule.Tiers {
+				tiers = append(tiers, t.Name)
+			}
 		}
 	}
-	return 0
+	return pointValue, tiers
 }

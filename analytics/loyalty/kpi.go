@@ -35,6 +35,11 @@ type KPIOptions struct {
 	// PointValue is what one point pays for, in minor units (the ruleset's
 	// redeem rule); 0 when unknown: the liability is then not stated.
 	PointValue money.Amount
+	// TierOrder is the tiers from the lowest up (the ruleset's tiers rule,
+	// which lists them from the lowest spend); nil when unknown: tier
+	// movements are then not counted up or down. No tier ("") is below
+	// every tier.
+	TierOrder []string
 	// Now is when the report is made: lots expired by then count as expired
 	// even when no event of their card followed (HQ's balance drops by its
 	// clock). Zero: only the expiries an event recorded.
@@ -118,10 +123,26 @@ type KPI struct {
 	// Tiers counts the active cards by the tier of their last sale in the
 	// period ("" when the ruleset has no tiers).
 	Tiers map[string]int `json:"tiers"`
+	// TierMoves counts the active cards whose tier at their last sale in
+	// the period (here: the one Tiers counts) differs from their tier at
+	// their last sale anywhere before it, by move; a card's first purchase
+	// is no move. TiersUp and TiersDown add up the moves to a higher tier
+	// and to a lower one by the report's tier order (null when it has
+	// none; a move from or to a tier not in it counts in neither).
+	TierMoves []TierMove `json:"tier_moves"`
+	TiersUp   *int       `json:"tiers_up"`
+	TiersDown *int       `json:"tiers_down"`
 	// Partner is the points each partner programme owes its cards for the
 	// period's sales; Charity what each cause received.
 	Partner map[string]int64   `json:"partner"`
 	Charity map[string]Charity `json:"charity"`
+}
+
+// TierMove is the cards that moved from one tier to another ("": none).
+type TierMove struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Cards int    `json:"cards"`
 }
 
 // ReturnsKPI is the returns of a period: how many refunds, the money they
@@ -138,9 +159,7 @@ type ReturnsKPI struct {
 }
 
 // kpiMissing is what the KPI report cannot state from what HQ holds today.
-var kpiMissing = []string{
-	"tier movements: a card's tier is read from its last sale in each period; HQ keeps no tier history beyond that",
-}
+var kpiMissing = []string{}
 
 // periodStart returns the first day of the period that holds day.
 func periodStart(period string, day int32) int32 {
@@ -259,12 +278,16 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 	}
 	// The cards, one at a time.
 	outstanding := make([]int64, np)
-	type seen struct {
-		days      int
+	type seen struct { // 16 bytes: one per card and row it bought in
+		days      int32
 		lastDay   int32
 		lastTier  uint16
+		fromTier  uint16 // at the card's last sale before the period
 		returning bool
 	}
+	// The tier moves per row (p*ng+g) and for the chain (np*ng+p).
+	type move struct{ from, to uint16 }
+	moves := make([]map[move]int, np*ng+np)
 	chainSeen := make([]seen, np)
 	rowSeen := map[int]*seen{}
 	for _, c := range b.list {
@@ -273,13 +296,22 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 		}
 		clear(chainSeen)
 		clear(rowSeen)
+		var prevTier uint16 // the tier of the card's visit before v
 		for _, v := range c.visits {
-			if v.day < first || v.day >= end {
+			if v.day < first {
+				prevTier = v.tier
 				continue
+			}
+			if v.day >= end {
+				break
 			}
 			p := periodOf(v.day)
 			before := c.visits[0].day < starts[p]
 			cs := &chainSeen[p]
+			if cs.days == 0 {
+				cs.fromTier = prevTier // the visits go by day: every one before v is before the period
+			}
+			prevTier = v.tier
 			if cs.days == 0 || cs.lastDay != v.day {
 				cs.days++
 			}
@@ -287,7 +319,7 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 			k := p*ng + group[v.store]
 			ss := rowSeen[k]
 			if ss == nil {
-				ss = &seen{}
+				ss = &seen{fromTier: cs.fromTier}
 				rowSeen[k] = ss
 			}
 			if ss.days == 0 || ss.lastDay != v.day {
@@ -329,10 +361,16 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 				outstanding[p] += balance
 			}
 		}
-		count := func(q *KPI, s *seen) {
+		count := func(q *KPI, s *seen, m int) {
 			q.Active++
 			if s.returning {
 				q.Returning++
+				if s.fromTier != s.lastTier {
+					if moves[m] == nil {
+						moves[m] = map[move]int{}
+					}
+					moves[m][move{s.fromTier, s.lastTier}]++
+				}
 			}
 			if s.days >= 2 {
 				q.Repeat++
@@ -341,11 +379,11 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 		}
 		for i := range chainSeen {
 			if chainSeen[i].days > 0 {
-				count(&chain[i], &chainSeen[i])
+				count(&chain[i], &chainSeen[i], np*ng+i)
 			}
 		}
 		for k, s := range rowSeen {
-			count(&rows[k], s)
+			count(&rows[k], s, k)
 		}
 		if len(c.visits) > 0 {
 			if firstDay := c.visits[0].day; firstDay >= first && firstDay < end {
@@ -353,6 +391,45 @@ func (b *Book) KPIs(o KPIOptions) (KPIReport, error) {
 				chain[fp].New++
 				rows[fp*ng+group[c.visits[0].store]].New++
 			}
+		}
+	}
+	// The tiers' ranks: none is 0, the lowest tier 1; unknown tiers have none.
+	var rank map[string]int
+	if len(o.TierOrder) > 0 {
+		rank = map[string]int{"": 0}
+		for i, t := range o.TierOrder {
+			if _, ok := rank[t]; !ok {
+				rank[t] = i + 1
+			}
+		}
+	}
+	tierMoves := func(q *KPI, m map[move]int) {
+		q.TierMoves = []TierMove{}
+		for mv, n := range m {
+			q.TierMoves = append(q.TierMoves, TierMove{From: b.tiers[mv.from], To: b.tiers[mv.to], Cards: n})
+		}
+		slices.SortFunc(q.TierMoves, func(a, b TierMove) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
+		if rank == nil {
+			return
+		}
+		var up, down int
+		for _, mv := range q.TierMoves {
+			from, okFrom := rank[mv.From]
+			to, okTo := rank[mv.To]
+			switch {
+			case !okFrom || !okTo:
+			case to > from:
+				up += mv.Cards
+			case to < from:
+				down += mv.Cards
+			}
+		}
+		q.TiersUp, q.TiersDown = &up, &down
+	}
+	for p := range np {
+		tierMoves(&chain[p], moves[np*ng+p])
+		for g := range ng {
+			tierMoves(&rows[p*ng+g], moves[p*ng+g])
 		}
 	}
 	for p := range np {

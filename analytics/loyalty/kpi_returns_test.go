@@ -106,7 +106,7 @@ func TestKPIReturnsExpiryByHand(t *testing.T) {
 	north, south := oct.Regions[0], oct.Regions[1]
 	wantNorth := KPI{Region: "north", Sales: 3, CardSales: 3, Revenue: 1300_00, Active: 2, New: 2, Repeat: 1, RepeatRate: 0.5,
 		PointsEarned: 120, PointsRedeemed: 10, RedemptionRate: 0.083, Returns: &ReturnsKPI{}, Tiers: map[string]int{"": 2},
-		Partner: map[string]int64{}, Charity: map[string]Charity{}}
+		Partner: map[string]int64{}, Charity: map[string]Charity{}, TierMoves: []TierMove{}}
 	n := NPS{Answers: 3, Promoters: 2, Detractors: 1, Asked: 3, AnsweredAsked: 3}.done()
 	wantNorth.NPS = &n
 	if !reflect.DeepEqual(north, wantNorth) {

@@ -47,7 +47,7 @@ func allReports(t *testing.T, b *Book, asOf int32) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		byRegion, err := b.KPIs(KPIOptions{From: asOf - 400, To: asOf, By: ByRegion, Now: Date(asOf).Add(12 * time.Hour)})
+		byRegion, err := b.KPIs(KPIOptions{From: asOf - 400, To: asOf, By: ByRegion, Now: Date(asOf).Add(12 * time.Hour), TierOrder: []string{"silver", "gold"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +61,26 @@ func allReports(t *testing.T, b *Book, asOf int32) {
 			}
 			if sales != p.Chain.Sales {
 				t.Fatalf("%s: the regions' %d sales of the chain's %d", p.Start, sales, p.Chain.Sales)
+			}
+			// Tier moves: returning cards only, each once, to the tier the
+			// row counts it in; every tier ordered, so each is up or down.
+			for _, k := range append([]KPI{p.Chain}, p.Regions...) {
+				moved, to := 0, map[string]int{}
+				for _, m := range k.TierMoves {
+					if m.From == m.To || m.Cards <= 0 {
+						t.Fatalf("%s, %q: move %+v", p.Start, k.Region, m)
+					}
+					moved += m.Cards
+					to[m.To] += m.Cards
+				}
+				for tier, n := range to {
+					if n > k.Tiers[tier] {
+						t.Fatalf("%s, %q: %d moved to %q of %d there", p.Start, k.Region, n, tier, k.Tiers[tier])
+					}
+				}
+				if moved > k.Returning || k.TiersUp == nil || *k.TiersUp+*k.TiersDown != moved {
+					t.Fatalf("%s, %q: %d moves, %d returning, up %v down %v", p.Start, k.Region, moved, k.Returning, k.TiersUp, k.TiersDown)
+				}
 			}
 		}
 		var w strings.Builder

@@ -22,7 +22,7 @@ func kpiCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
 	var period, from, to, store, region, by string
 	cmd := &cobra.Command{
 		Use:   "kpi",
-		Short: "the programme per period and store (or region): members, repeat rate, points, returns, expiry, liability, NPS, tiers, partners, charity",
+		Short: "the programme per period and store (or region): members, repeat rate, points, returns, expiry, liability, NPS, tiers and their moves, partners, charity",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
@@ -110,6 +110,9 @@ func printKPI(w io.Writer, rep loyalty.KPIReport) error {
 		if len(p.Chain.Tiers) > 0 {
 			fmt.Fprintf(w, "  tiers of active members: %s\n", joinCounts(p.Chain.Tiers, func(v int) string { return fmt.Sprint(v) }))
 		}
+		if m := p.Chain.TierMoves; len(m) > 0 {
+			fmt.Fprintf(w, "  tier moves (last sale before the period → last in it): %s\n", tierMoves(p.Chain))
+		}
 		if len(p.Chain.Partner) > 0 {
 			fmt.Fprintf(w, "  partner points owed: %s\n", joinCounts(p.Chain.Partner, func(v int64) string { return fmt.Sprint(v) }))
 		}
@@ -123,6 +126,26 @@ func printKPI(w io.Writer, rep loyalty.KPIReport) error {
 		fmt.Fprintf(w, "\nnot in this report yet:\n  %s\n", strings.Join(rep.Missing, "\n  "))
 	}
 	return nil
+}
+
+// tierMoves reads "Silver → Gold 2, (none) → Silver 1; 3 up, 0 down" (no
+// up and down without a tier order).
+func tierMoves(k loyalty.KPI) string {
+	name := func(t string) string {
+		if t == "" {
+			return "(none)"
+		}
+		return t
+	}
+	parts := make([]string, len(k.TierMoves))
+	for i, m := range k.TierMoves {
+		parts[i] = fmt.Sprintf("%s → %s %d", name(m.From), name(m.To), m.Cards)
+	}
+	s := strings.Join(parts, ", ")
+	if k.TiersUp != nil && k.TiersDown != nil {
+		s += fmt.Sprintf("; %d up, %d down", *k.TiersUp, *k.TiersDown)
+	}
+	return s
 }
 
 func joinCounts[V any](m map[string]V, format func(V) string) string {

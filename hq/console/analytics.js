@@ -16,6 +16,7 @@ Object.assign(texts.en, {
   cycle: "Usual cycle", daysLate: "Days late", stores: "Stores", pAlive: "P(alive)",
   kpiChart: "Revenue and returns per period", npsChart: "NPS by store", segChart: "Customers by segment", clvChart: "Customers by lifetime value",
   revenueBar: "revenue", returnsBar: "returns",
+  anTiers: "Tier moves (tier at the last sale before the period → at the last sale in it)", tierMoves: "Moves", tiersUp: "Up", tiersDown: "Down", noTier: "(no tier)",
   lateSummary: (n, asOf) => `${n} customers late on their own purchase cycle as of ${asOf}, longest overdue first.`,
   clvSummary: (r) => r.model && r.model.bgnbd ? `${r.horizon}. Total ${displayMoney(r.total, r.currency)}; a purchase of a new customer is worth ${displayMoney(r.mean_spend, r.currency)}.` : `No model yet: ${(r.model && r.model.why) || "too little data"}.`,
   expiredNote: (p, v) => `Points expired (chain): ${p}${v ? `, worth ${v}` : ""}.`,
@@ -32,6 +33,7 @@ Object.assign(texts.ru, {
   cycle: "Обычный цикл", daysLate: "Дней опоздания", stores: "Магазины", pAlive: "P(активен)",
   kpiChart: "Выручка и возвраты по периодам", npsChart: "NPS по магазинам", segChart: "Покупатели по сегментам", clvChart: "Покупатели по ценности",
   revenueBar: "выручка", returnsBar: "возвраты",
+  anTiers: "Переходы между уровнями (уровень последней покупки до периода → последней в периоде)", tierMoves: "Переходы", tiersUp: "Вверх", tiersDown: "Вниз", noTier: "(без уровня)",
   lateSummary: (n, asOf) => `Опаздывают по своему циклу покупок на ${asOf}: ${n}; сначала самые давние.`,
   clvSummary: (r) => r.model && r.model.bgnbd ? `Ожидаемые покупки за 12 месяцев с дисконтом 1 % в месяц. Всего ${displayMoney(r.total, r.currency)}; покупка нового клиента — ${displayMoney(r.mean_spend, r.currency)}.` : `Модели пока нет: ${(r.model && r.model.why) || "мало данных"}.`,
   expiredNote: (p, v) => `Сгорело баллов (сеть): ${p}${v ? `, на ${v}` : ""}.`,
@@ -68,6 +70,7 @@ function anBuild() {
     el("h3", { "data-i18n": "anKPI" }), el("div", { id: "an-kpi-chart", class: "an-chart" }), el("p", { id: "an-expired", class: "hint" }),
     table("an-kpi-rows", ["periodStart", "row", "sales", "revenue", "returnsCount", "returned", "returnShare", "active", "newMembers", "repeatRate",
       "pointsEarned", "pointsSpent", "expired", "nps"]),
+    el("h4", { "data-i18n": "anTiers" }), table("an-tier-rows", ["periodStart", "row", "tierMoves", "tiersUp", "tiersDown"]),
     el("h3", { "data-i18n": "anNPS" }), el("div", { id: "an-nps-chart", class: "an-chart" }),
     table("an-nps-rows", ["store", "answers", "promoters", "passives", "detractors", "responseRate", "nps"]),
     el("h3", { "data-i18n": "anSegments" }), el("div", { id: "an-seg-chart", class: "an-chart" }),
@@ -134,8 +137,10 @@ function anRender() {
   const cur = kpi.currency;
 
   // KPIs: the chain's row, then each store's (or region's).
-  const kb = $("an-kpi-rows");
+  const kb = $("an-kpi-rows"), tb = $("an-tier-rows");
   kb.replaceChildren();
+  tb.replaceChildren();
+  const tier = (name) => name || t("noTier");
   let expired = 0, expiredValue = null;
   for (const p of kpi.periods) {
     const c = p.chain;
@@ -147,6 +152,11 @@ function anRender() {
       anRow(kb, { period: p.start, row: name || "chain" }, [[when], [name || t("chain")], [String(k.sales), 1], [displayMoney(k.revenue, cur), 1],
         [String(r.count), 1], [displayMoney(r.amount, cur), 1], [pct(r.share), 1], [String(k.active), 1], [String(k.new), 1], [pct(k.repeat_rate), 1],
         [String(k.points_earned), 1], [String(k.points_redeemed), 1], [k.points_expired === null ? "–" : String(k.points_expired), 1], [score(k.nps), 1]]);
+      if ((k.tier_moves || []).length) { // the rows with a card whose tier changed
+        const count = (v) => v === null || v === undefined ? "–" : String(v);
+        anRow(tb, { period: p.start, row: name || "chain" }, [[when], [name || t("chain")],
+          [k.tier_moves.map((m) => `${tier(m.from)} → ${tier(m.to)}: ${m.cards}`).join(", ")], [count(k.tiers_up), 1], [count(k.tiers_down), 1]]);
+      }
     }
     expired += p.chain.points_expired || 0;
     if (p.chain.expired_value !== null) expiredValue = (expiredValue || 0) + p.chain.expired_value;

@@ -397,14 +397,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) hq.Store) {
 		s := newStore(t)
 		v1, v3 := discount.Example, Version(discount.Example, 3)
 		for _, raw := range [][]byte{v1, v3} {
-			rs, err := rulesfile.Parse(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(raw)
-			if err := s.PublishRuleset(ctx, hq.Ruleset{Version: rs.Version, Hash: hex.EncodeToString(sum[:]), Raw: raw}); err != nil {
-				t.Fatal(err)
-			}
+			publishRules(ctx, t, s, raw)
 		}
 		at := time.Date(2026, 11, 23, 12, 30, 0, 0, time.FixedZone("MSK", 3*3600))
 		basket := pos.Basket{Card: "2000000000015", Store: "S1", Lines: []pos.Line{{SKU: "milk", Category: "dairy", Qty: 2, UnitPrice: 99_90}, {SKU: "tv", Category: "electronics", Qty: 1, UnitPrice: 50_000_00}}}
@@ -591,4 +584,18 @@ func RunAudit(t *testing.T, open func(t *testing.T) hq.Store) {
 			t.Errorf("findings = %v\nwant       %v", codes, want)
 		}
 	})
+}
+
+// publishRules publishes a rules file as the store's current ruleset, at the
+// version it names.
+func publishRules(ctx context.Context, t *testing.T, s hq.Store, raw []byte) {
+	t.Helper()
+	rs, err := rulesfile.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	if err := s.PublishRuleset(ctx, hq.Ruleset{Version: rs.Version, Hash: hex.EncodeToString(sum[:]), Raw: raw}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tilld/tilld/analytics/loyalty"
+	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/money"
@@ -356,6 +358,40 @@ func RunLoyalty(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 		if len(nps) != 2 || nps["A"] != 9 || nps["F"] != 3 {
 			t.Errorf("the cards' NPS in the indicator: %v; want A 9, F 3", nps)
+		}
+	})
+
+	// Tier moves, with the example chain's ruleset (Silver, Gold, Platinum
+	// from the lowest up): at S4, A buys in Silver on 2026-12-02 (no tier
+	// before: up), G's first purchase is in Gold on 2026-12-01 (no move),
+	// then in Silver on 2027-01-04 (down).
+	t.Run("TierMoves", func(t *testing.T) {
+		publishRules(ctx, t, s, discount.Example)
+		evs := LoyaltySales("T4", 1, "", LoyaltyAsOf,
+			LoyaltySpec{Card: "G", DaysAgo: -1, Store: "S4", Total: 100_00, Tier: "Gold"},
+			LoyaltySpec{Card: "A", DaysAgo: -2, Store: "S4", Total: 100_00, Tier: "Silver"},
+			LoyaltySpec{Card: "G", DaysAgo: -35, Store: "S4", Total: 100_00, Tier: "Silver"})
+		if _, err := s.Append(ctx, "T4", evs); err != nil {
+			t.Fatal(err)
+		}
+		var rep loyalty.KPIReport
+		get(t, "/v1/report/kpi?from=2026-12-01&to=2027-01-31", &rep)
+		if len(rep.Periods) != 2 || len(rep.Missing) != 0 {
+			t.Fatalf("kpi %+v; want December and January, nothing missing", rep)
+		}
+		for i, want := range []struct {
+			moves    []loyalty.TierMove
+			up, down int
+		}{{[]loyalty.TierMove{{From: "", To: "Silver", Cards: 1}}, 1, 0}, {[]loyalty.TierMove{{From: "Gold", To: "Silver", Cards: 1}}, 0, 1}} {
+			p := rep.Periods[i]
+			if len(p.Stores) != 1 || p.Stores[0].Store != "S4" {
+				t.Fatalf("%s: stores %+v; want S4", p.Start, p.Stores)
+			}
+			for _, k := range []loyalty.KPI{p.Chain, p.Stores[0]} {
+				if !reflect.DeepEqual(k.TierMoves, want.moves) || k.TiersUp == nil || *k.TiersUp != want.up || k.TiersDown == nil || *k.TiersDown != want.down {
+					t.Errorf("%s, %q: moves %+v, up %v, down %v; want %+v, %d up, %d down", p.Start, k.Store, k.TierMoves, k.TiersUp, k.TiersDown, want.moves, want.up, want.down)
+				}
+			}
 		}
 	})
 }
