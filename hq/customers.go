@@ -3,6 +3,7 @@ package hq
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -133,6 +135,21 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request) {
 	s.expire(&a)
 	s.withLastFeedback(r.Context(), &a)
 	wire.WriteJSON(w, http.StatusOK, a)
+}
+
+// EventCard is the card a sale or refund event names, "" when it names none
+// or is of another type.
+func EventCard(e event.Event) string {
+	if e.Type != event.TypeSale && e.Type != event.TypeRefund {
+		return ""
+	}
+	var v struct {
+		Card string `json:"card"`
+	}
+	if json.Unmarshal(e.Body, &v) != nil {
+		return ""
+	}
+	return v.Card
 }
 
 // currency is the current ruleset's currency, "" when there is none (or it
