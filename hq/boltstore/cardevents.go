@@ -24,9 +24,9 @@ var bucketCardEvents = []byte("cardevents")
 
 func cardEventKey(card string, at time.Time, terminal string, seq uint64) []byte {
 	k := make([]byte, 0, len(card)+len(terminal)+18)
-	k = append(append([]byte(card), 0), 0, 0, 0, 0, 0, 0, 0, 0)
-	binary.BigEndian.PutUint64(k[len(card)+1:], uint64(at.UnixNano())^1<<63)
-	k = append(append([]byte(k), terminal...), 0)
+	k = append(append(k, card...), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(at.UnixNano())^1<<63)
+	k = append(append(k, terminal...), 0)
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
@@ -77,7 +77,8 @@ func (s *Store) CardEvents(_ context.Context, card string, limit int) ([]hq.Card
 		prefix := append([]byte(card), 0)
 		c := tx.Bucket(bucketCardEvents).Cursor()
 		end := append(append([]byte(nil), prefix...), bytes.Repeat([]byte{0xff}, 9)...)
-		k, v := c.Seek(end)
+		var v []byte
+		k, _ := c.Seek(end)
 		if k == nil {
 			k, v = c.Last()
 		} else {
