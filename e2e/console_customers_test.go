@@ -74,6 +74,7 @@ func TestConsoleCustomerByPhone(t *testing.T) {
 		t.Fatalf("search by phone: %v", err)
 	}
 	matches, _ := chromedp.Run(bctx, chromedp.Text(chromedp.ID("cust-match-rows")))
+	screenshot(t, bctx, "console-customer-search.png")
 	if want := card + "\tВасилий Тёркин\t+• ••• •••-45-67"; !strings.Contains(matches, want) || strings.Contains(matches, other) {
 		t.Errorf("the matches %q: want only %q", matches, want)
 	}

@@ -18,7 +18,7 @@ const texts = {
     target: "Target", outcome: "Outcome", from: "From", detail: "Detail",
     chainOK: "Hash chain intact.", chainBroken: (why) => `Hash chain BROKEN: ${why}`,
     badLogin: "Wrong name or password.", summary: (n, off, cur) => `${n} terminals, ${off} offline; current ruleset ${cur}.`,
-    cardOrPhone: "Card number or phone", matches: (n, q) => `${n} card holders whose phone ends with ${q}; choose one.`, moreMatches: (n) => `More than ${n}: type more digits.`,
+    cardOrPhone: "Card number or phone", matches: (n, q) => n === 1 ? `1 card holder whose phone ends with ${q}.` : `${n} card holders whose phone ends with ${q}; choose one.`, moreMatches: (n) => `More than ${n}: type more digits.`,
     noMatch: (q) => `No card ${q} and no card holder whose phone ends with ${q}.`, purchases: "Purchases and returns, every store", kind: "Kind",
     saleKind: "Sale", returnKind: (of) => `Return of ${of}`, receipt: "Receipt", paidTotal: "Total", discount: "Discount",
     noPurchases: "No purchases at HQ.", purchasesShown: (n, more) => more ? `The newest ${n}; older ones are not shown.` : `${n} in all.`,
