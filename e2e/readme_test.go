@@ -322,6 +322,8 @@ func TestReadmeRunSeparately(t *testing.T) {
 	r.want["bin/tillctl quote"] = []string{"club-card", "total 193.81 RUB"}
 	r.want["bin/tillhq report sales"] = []string{"S1-T1", "199.80 RUB"}
 	r.want["bin/tillhq customers show"] = []string{"lifetime spend  199.80 RUB", "sales           1"}
+	r.want["bin/tillhq customers find"] = []string{"no card holder's phone ends with 4567"}
+	r.want["bin/tillhq customers purchases"] = []string{"sale", "S1-T1-1-", "199.80 RUB"}
 	r.before["bin/tillhq report audit"] = func() {
 		waitFor(t, 20*time.Second, "HQ's audit of the sale", func() bool {
 			var rep wire.AuditReport

@@ -3,6 +3,7 @@ package hq
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/discount/rulesfile"
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
 )
@@ -133,6 +135,21 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request) {
 	s.expire(&a)
 	s.withLastFeedback(r.Context(), &a)
 	wire.WriteJSON(w, http.StatusOK, a)
+}
+
+// EventCard is the card a sale or refund event names, "" when it names none
+// or is of another type.
+func EventCard(e event.Event) string {
+	if e.Type != event.TypeSale && e.Type != event.TypeRefund {
+		return ""
+	}
+	var v struct {
+		Card string `json:"card"`
+	}
+	if json.Unmarshal(e.Body, &v) != nil {
+		return ""
+	}
+	return v.Card
 }
 
 // currency is the current ruleset's currency, "" when there is none (or it
@@ -293,4 +310,112 @@ func ParseHolders(r io.Reader, now time.Time) ([]pos.CardHolder, wire.ImportRepo
 		out = append(out, h)
 	}
 	return out, rep, nil
+}
+
+// Bounds of the customer page's answers.
+const (
+	searchLimit    = 50
+	purchasesLimit = 100
+	maxPurchases   = 1000
+)
+
+// findCustomers answers ?phone=: the holders whose phone ends with its
+// digits. Every search is in the admin log with who searched, the last
+// digits searched and how many were found.
+func (s *Server) findCustomers(w http.ResponseWriter, r *http.Request) {
+	phone := r.URL.Query().Get("phone")
+	digits := PhoneDigits(phone)
+	if strings.Trim(phone, "0123456789+-() .") != "" {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("phone %q: digits, spaces, +, -, ( and ) only", phone))
+		return
+	}
+	if len(digits) < MinPhoneDigits || len(digits) > 15 {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("phone: %d digits; give the last %d to 15 digits of the number", len(digits), MinPhoneDigits))
+		return
+	}
+	hs, err := s.opts.Store.HoldersByPhone(r.Context(), digits, searchLimit+1)
+	note := auditNote{target: "phone " + pos.MaskPhone(digits)}
+	if err != nil {
+		s.log.Error("find customers", "err", err)
+		note.detail = "failed"
+		s.logAdmin(r, callerOf(r), "GET "+wire.PathAdminCustomers, note, "failed", http.StatusServiceUnavailable)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
+		return
+	}
+	ans := wire.CustomerSearch{Customers: []wire.FoundCustomer{}, Limit: searchLimit, More: len(hs) > searchLimit}
+	for _, h := range hs[:min(len(hs), searchLimit)] {
+		name := strings.Join(strings.Fields(h.Name+" "+h.Patronymic+" "+h.Surname), " ")
+		ans.Customers = append(ans.Customers, wire.FoundCustomer{Card: h.Card, Name: name, Phone: pos.MaskPhone(h.Phone)})
+	}
+	note.detail = fmt.Sprintf("%d found", len(ans.Customers))
+	s.logAdmin(r, callerOf(r), "GET "+wire.PathAdminCustomers, note, "ok", http.StatusOK)
+	wire.WriteJSON(w, http.StatusOK, ans)
+}
+
+// customerPurchases answers the card's sales and returns across stores,
+// newest first: ?limit=N (default 100, at most 1000).
+func (s *Server) customerPurchases(w http.ResponseWriter, r *http.Request) {
+	card := r.PathValue("card")
+	limit := purchasesLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPurchases {
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q: want 1 to %d", v, maxPurchases))
+			return
+		}
+		limit = n
+	}
+	evs, err := s.opts.Store.CardEvents(r.Context(), card, limit+1)
+	if err != nil {
+		s.storeError(w, "card purchases", err)
+		return
+	}
+	ans := wire.CardPurchases{Card: card, Purchases: []wire.CardPurchase{}, Limit: limit, More: len(evs) > limit}
+	stores := map[string]string{}
+	for _, e := range evs[:min(len(evs), limit)] {
+		p, store, err := purchase(e)
+		if err != nil {
+			s.log.Error("card purchases: an event HQ holds does not read", "terminal", e.Terminal, "seq", e.Seq, "err", err)
+			wire.WriteError(w, http.StatusInternalServerError, "bad_event", fmt.Sprintf("event %s of terminal %s does not read: %v", e.ID, e.Terminal, err))
+			return
+		}
+		if store != "" && stores[e.Terminal] == "" {
+			stores[e.Terminal] = store
+		}
+		ans.Purchases = append(ans.Purchases, p)
+	}
+	for i := range ans.Purchases {
+		if p := &ans.Purchases[i]; p.Store == "" {
+			p.Store = stores[p.Terminal]
+		}
+	}
+	wire.WriteJSON(w, http.StatusOK, ans)
+}
+
+// purchase reads a sale or refund event as a line of the customer page,
+// and the store its till named ("" for a refund, which names none).
+func purchase(e CardEvent) (wire.CardPurchase, string, error) {
+	p := wire.CardPurchase{At: e.At, Terminal: e.Terminal, Receipt: pos.ReceiptCode(e.ID, e.Hash)}
+	switch e.Type {
+	case event.TypeSale:
+		var sale pos.Sale
+		if err := json.Unmarshal(e.Body, &sale); err != nil {
+			return p, "", err
+		}
+		p.Kind, p.Currency, p.Total, p.Discount = "sale", sale.Currency, sale.Total, sale.Discount
+		p.Earned, p.Spent = sale.PointsEarned, sale.PointsRedeemed
+		if sale.Inputs != nil {
+			p.Store = sale.Inputs.Store
+		}
+		return p, p.Store, nil
+	case event.TypeRefund:
+		var ref pos.Refund
+		if err := json.Unmarshal(e.Body, &ref); err != nil {
+			return p, "", err
+		}
+		p.Kind, p.Currency, p.Total = "return", ref.Currency, -ref.Back
+		p.Earned, p.Spent, p.Of = -ref.PointsReversed, -ref.PointsReturned, ref.SaleEvent
+		return p, "", nil
+	}
+	return p, "", fmt.Errorf("a %s event is no sale or return", e.Type)
 }

@@ -179,6 +179,25 @@ func TestCustomerRoutes(t *testing.T) {
 		t.Errorf("an invalid holder = %d %+v", code, bad)
 	}
 
+	// HQ staff find the holder by the end of the phone number, masked.
+	var found wire.CustomerSearch
+	if code := do("GET", admin.URL+wire.PathAdminCustomers+"?phone=123-45-67", nil, &found); code != 200 || len(found.Customers) != 1 ||
+		found.Customers[0] != (wire.FoundCustomer{Card: "2000000000015", Name: "Василий Петрович", Phone: "+• ••• •••4567"}) {
+		t.Errorf("find by phone = %d %+v", code, found)
+	}
+	for q, want := range map[string]string{"123": "3 digits", "12a4567": "digits, spaces", "1234567890123456": "16 digits"} {
+		if code := do("GET", admin.URL+wire.PathAdminCustomers+"?phone="+q, nil, &bad); code != 400 || !strings.Contains(bad.Message, want) {
+			t.Errorf("phone %q = %d %+v, want 400 saying %q", q, code, bad, want)
+		}
+	}
+	var ps wire.CardPurchases
+	if code := do("GET", admin.URL+wire.PathAdminCustomers+"/2000000000015"+wire.PathAdminPurchases, nil, &ps); code != 200 || ps.Purchases == nil || len(ps.Purchases) != 0 || ps.Limit != 100 {
+		t.Errorf("purchases of a card without sales = %d %+v", code, ps)
+	}
+	if code := do("GET", admin.URL+wire.PathAdminCustomers+"/2000000000015"+wire.PathAdminPurchases+"?limit=0", nil, &bad); code != 400 || !strings.Contains(bad.Message, "limit") {
+		t.Errorf("limit=0 = %d %+v", code, bad)
+	}
+
 	// HQ forgets the holder.
 	var res map[string]any
 	if code := do("DELETE", admin.URL+wire.PathAdminCustomers+"/2000000000015", nil, &res); code != 200 || res["forgotten"] != true {

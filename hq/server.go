@@ -150,6 +150,8 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET "+PathReportNPS, s.reportNPS)
 	mux.HandleFunc("POST "+wire.PathAdminCustomers, s.importCustomers)
 	mux.HandleFunc("GET "+wire.PathAdminCustomers+"/{card}", s.showCustomer)
+	mux.HandleFunc("GET "+wire.PathAdminCustomers, s.findCustomers)
+	mux.HandleFunc("GET "+wire.PathAdminCustomers+"/{card}"+wire.PathAdminPurchases, s.customerPurchases)
 	mux.HandleFunc("DELETE "+wire.PathAdminCustomers+"/{card}", s.forgetCustomer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	// A metric that cannot be read (the audit's, from the store) leaves out

@@ -127,4 +127,36 @@ type Customers interface {
 	Watching(ctx context.Context, after int64, terminals []string) (watching []string, last int64, err error)
 	// Overdrafts returns every card that was ever overdrawn, by card.
 	Overdrafts(ctx context.Context) ([]wire.Overdraft, error)
+	// HoldersByPhone returns up to limit holders whose phone's digits
+	// (PhoneDigits) end with digits, by card. digits is what PhoneDigits
+	// gives, at least MinPhoneDigits long.
+	HoldersByPhone(ctx context.Context, digits string, limit int) ([]pos.CardHolder, error)
+	// CardEvents returns up to limit of the sale and refund events that name
+	// the card, from every terminal and chain, newest first (by the event's
+	// time, then terminal and seq, both descending).
+	CardEvents(ctx context.Context, card string, limit int) ([]CardEvent, error)
+}
+
+// CardEvent is a sale or refund event of a card, with the chain it is in.
+type CardEvent struct {
+	Epoch string
+	event.Event
+}
+
+// MinPhoneDigits is the fewest digits a phone search takes: the last four
+// of a number already narrow a chain's customers to a screenful.
+const MinPhoneDigits = 4
+
+// PhoneDigits is a phone number as HQ searches it: its digits only, so that
+// "+7 900 123-45-67", "8 (900) 1234567" and "9001234567" all end in the same
+// digits. A search matches the end of the number (what a caller reads out,
+// and with or without the country code or trunk prefix).
+func PhoneDigits(phone string) string {
+	b := make([]byte, 0, len(phone))
+	for i := 0; i < len(phone); i++ {
+		if c := phone[i]; c >= '0' && c <= '9' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }

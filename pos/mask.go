@@ -26,3 +26,27 @@ func MaskCard(number string) string {
 	}
 	return b.String()
 }
+
+// MaskPhone hides every digit of a phone number but the last four, keeping
+// how it is written: "+7 900 123-45-67" is "+• ••• •••-45-67".
+func MaskPhone(phone string) string {
+	digits := 0
+	for _, r := range phone {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	var b strings.Builder
+	seen := 0
+	for _, r := range phone {
+		if r >= '0' && r <= '9' {
+			seen++
+			if seen <= digits-4 {
+				b.WriteString("•")
+				continue
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -48,3 +48,50 @@ func FuzzMaskCard(f *testing.F) {
 		}
 	})
 }
+
+func TestMaskPhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"+7 900 123-45-67": "+• ••• •••-45-67",
+		"8 (900) 1234567":  "• (•••) •••4567",
+		"4567":             "4567",
+		"567":              "567",
+		"":                 "",
+		"+44 20 7946 0958": "+•• •• •••• 0958",
+		"1234567":          "•••4567",
+	} {
+		if got := MaskPhone(in); got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzMaskPhone: a masked phone keeps its length in characters and every
+// character that is not a digit, and shows at most its last four digits.
+func FuzzMaskPhone(f *testing.F) {
+	for _, s := range []string{"+7 900 123-45-67", "8 (900) 1234567", "12", "", "٣٤٥٦٧٨", "\xff1234567"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, phone string) {
+		m := MaskPhone(phone)
+		in, out := []rune(phone), []rune(m)
+		if len(in) != len(out) {
+			t.Fatalf("MaskPhone(%q) = %q: %d characters, want %d", phone, m, len(out), len(in))
+		}
+		shown := 0
+		for i, r := range in {
+			switch {
+			case r < '0' || r > '9':
+				if out[i] != r {
+					t.Fatalf("MaskPhone(%q) = %q changed %q", phone, m, r)
+				}
+			case out[i] == r:
+				shown++
+			case out[i] != '•':
+				t.Fatalf("MaskPhone(%q) = %q: a digit became %q", phone, m, out[i])
+			}
+		}
+		if shown > 4 {
+			t.Fatalf("MaskPhone(%q) = %q shows %d digits", phone, m, shown)
+		}
+	})
+}

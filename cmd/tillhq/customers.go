@@ -104,7 +104,65 @@ stay as they are, so ledgers still verify.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(imp, show, forget)
+	var phone string
+	find := &cobra.Command{
+		Use:   "find --phone DIGITS",
+		Short: "find card holders by the end of their phone number (at least the last 4 digits)",
+		Long: `Find card holders whose phone number ends with the digits given: the last 4 to 7
+digits a caller reads out are enough, and the whole number works with or without
+its country code ("+7 900 123-45-67", "89001234567" and "1234567" all find a holder
+registered as +7 900 123-45-67). Spaces, +, -, ( and ) are ignored. It lists the
+card, the name and the phone with all but its last four digits hidden, at most 50
+holders; HQ's admin log records who searched.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if phone == "" {
+				return fmt.Errorf("--phone: give the last digits of the number")
+			}
+			var ans wire.CustomerSearch
+			path := wire.PathAdminCustomers + "?" + url.Values{"phone": {phone}}.Encode()
+			if err := doJSON(cmd.Context(), adminURL, hqclient.Request{Path: path}, &ans); err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(stdout).Encode(ans)
+			}
+			if len(ans.Customers) == 0 {
+				fmt.Fprintf(stdout, "no card holder's phone ends with %s\n", phone)
+				return nil
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CARD\tNAME\tPHONE")
+			for _, c := range ans.Customers {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Card, c.Name, c.Phone)
+			}
+			if ans.More {
+				fmt.Fprintf(tw, "... more than %d: give more digits\n", ans.Limit)
+			}
+			return tw.Flush()
+		},
+	}
+	find.Flags().StringVar(&phone, "phone", "", "the last digits of the holder's phone number (4 to 15)")
+	var limit int
+	purchases := &cobra.Command{
+		Use:   "purchases CARD",
+		Short: "a card's purchases and returns across every store, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ans wire.CardPurchases
+			path := wire.PathAdminCustomers + "/" + url.PathEscape(args[0]) + wire.PathAdminPurchases + "?" + url.Values{"limit": {fmt.Sprint(limit)}}.Encode()
+			if err := doJSON(cmd.Context(), adminURL, hqclient.Request{Path: path}, &ans); err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(stdout).Encode(ans)
+			}
+			printPurchases(stdout, ans)
+			return nil
+		},
+	}
+	purchases.Flags().IntVar(&limit, "limit", 100, "at most this many, the newest (1 to 1000)")
+	cmd.AddCommand(imp, show, find, purchases, forget)
 	return cmd
 }
 
@@ -126,6 +184,33 @@ func printAccount(w io.Writer, a wire.AccountAnswer) {
 	default:
 		fmt.Fprintln(w, "holder          none registered")
 	}
+}
+
+// printPurchases writes a card's sales and returns, money in major units
+// with its currency.
+func printPurchases(w io.Writer, p wire.CardPurchases) {
+	if len(p.Purchases) == 0 {
+		fmt.Fprintf(w, "card %s: no purchases at HQ\n", p.Card)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATE\tKIND\tSTORE\tTERMINAL\tRECEIPT\tTOTAL\tDISCOUNT\tPOINTS +\tPOINTS -")
+	for _, x := range p.Purchases {
+		store := x.Store
+		if store == "" {
+			store = "-"
+		}
+		kind := x.Kind
+		if x.Of != "" {
+			kind += " of " + x.Of
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", x.At.Local().Format("2006-01-02 15:04"), kind, store, x.Terminal, x.Receipt,
+			money.Display(x.Total, x.Currency), money.Display(x.Discount, x.Currency), x.Earned, x.Spent)
+	}
+	if p.More {
+		fmt.Fprintf(tw, "... older ones beyond the newest %d (--limit)\n", p.Limit)
+	}
+	tw.Flush()
 }
 
 // overdraftsCmd is `tillhq report overdrafts`.

@@ -126,6 +126,9 @@ func Open(path string, opts Options) (*Store, error) {
 		if err := migrateChains(tx); err != nil {
 			return err
 		}
+		if err := migrateCardEvents(tx); err != nil {
+			return err
+		}
 		return migrateLastFeedback(tx)
 	})
 	if err != nil {
@@ -291,6 +294,9 @@ func (s *Store) AppendEpoch(_ context.Context, terminal string, epoch event.Epoc
 		st.Refunded += c.Refunded - before.Refunded
 		if st.Currency == "" {
 			st.Currency = c.Currency
+		}
+		if err := indexCardEvents(tx, terminal, epoch.ID, x.Sales); err != nil {
+			return err
 		}
 		sales, err := reconcileClaims(tx, terminal, x.Sales)
 		if err != nil {

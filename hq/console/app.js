@@ -18,6 +18,10 @@ const texts = {
     target: "Target", outcome: "Outcome", from: "From", detail: "Detail",
     chainOK: "Hash chain intact.", chainBroken: (why) => `Hash chain BROKEN: ${why}`,
     badLogin: "Wrong name or password.", summary: (n, off, cur) => `${n} terminals, ${off} offline; current ruleset ${cur}.`,
+    cardOrPhone: "Card number or phone", matches: (n, q) => n === 1 ? `1 card holder whose phone ends with ${q}.` : `${n} card holders whose phone ends with ${q}; choose one.`, moreMatches: (n) => `More than ${n}: type more digits.`,
+    noMatch: (q) => `No card ${q} and no card holder whose phone ends with ${q}.`, purchases: "Purchases and returns, every store", kind: "Kind",
+    saleKind: "Sale", returnKind: (of) => `Return of ${of}`, receipt: "Receipt", paidTotal: "Total", discount: "Discount",
+    noPurchases: "No purchases at HQ.", purchasesShown: (n, more) => more ? `The newest ${n}; older ones are not shown.` : `${n} in all.`,
     customers: "Customers", cardNumber: "Card number", find: "Find", holder: "Card holder", account: "Account, every store",
     forget: "Forget the holder", forgetHint: "Erases the name, phone, e-mail and birthday at HQ and on every till; the account and the sales stay. Type the card number to confirm.",
     forgetButton: "Forget for good", noHolder: "No holder known (never registered, or forgotten).", notFound: (c) => `No card ${c} at HQ: no sale and no holder.`,
@@ -57,6 +61,10 @@ const texts = {
     target: "Объект", outcome: "Итог", from: "Откуда", detail: "Подробности",
     chainOK: "Цепочка хешей цела.", chainBroken: (why) => `Цепочка хешей НАРУШЕНА: ${why}`,
     badLogin: "Неверное имя или пароль.", summary: (n, off, cur) => `Касс: ${n}, без связи: ${off}; текущие правила: ${cur}.`,
+    cardOrPhone: "Номер карты или телефон", matches: (n, q) => `Владельцев карт с телефоном на ${q}: ${n}; выберите одного.`, moreMatches: (n) => `Больше ${n}: введите больше цифр.`,
+    noMatch: (q) => `Нет ни карты ${q}, ни владельца карты с телефоном на ${q}.`, purchases: "Покупки и возвраты во всех магазинах", kind: "Вид",
+    saleKind: "Продажа", returnKind: (of) => `Возврат ${of}`, receipt: "Чек", paidTotal: "Сумма", discount: "Скидка",
+    noPurchases: "Покупок в HQ нет.", purchasesShown: (n, more) => more ? `Последние ${n}; более ранние не показаны.` : `Всего: ${n}.`,
     customers: "Покупатели", cardNumber: "Номер карты", find: "Найти", holder: "Владелец карты", account: "Счёт во всех магазинах",
     forget: "Забыть владельца", forgetHint: "Стирает имя, телефон, e-mail и день рождения в HQ и на всех кассах; счёт и продажи остаются. Введите номер карты для подтверждения.",
     forgetButton: "Забыть навсегда", noHolder: "Владелец неизвестен (не регистрировался или забыт).", notFound: (c) => `Карты ${c} в HQ нет: ни продаж, ни владельца.`,
@@ -502,14 +510,58 @@ function loadCustomers() {
   $("cust-card").focus();
 }
 
-async function findCustomer(card) {
+// searchCustomers takes what the box holds: a card number shows that card;
+// anything else, or digits that are no card HQ knows, is the end of a phone
+// number, and the holders whose phone ends with it are listed to choose from
+// (HQ logs each search in the admin log).
+async function searchCustomers(q) {
+  $("cust-matches").hidden = true;
+  if (/^[0-9]+$/.test(q) && await findCustomer(q, true)) return;
+  $("cust-found").hidden = true;
+  const res = await api("GET", `/v1/admin/customers?phone=${encodeURIComponent(q)}`);
+  if (res.status !== 200) return fail("cust-result", res);
+  const found = res.data.customers;
+  if (!found.length) {
+    $("cust-result").textContent = t("noMatch")(q);
+    return;
+  }
+  $("cust-result").textContent = t("matches")(found.length, q) + (res.data.more ? " " + t("moreMatches")(res.data.limit) : "");
+  const rows = $("cust-match-rows");
+  rows.replaceChildren();
+  for (const c of found) {
+    const tr = document.createElement("tr");
+    tr.dataset.card = c.card;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "link";
+    open.textContent = c.card;
+    open.addEventListener("click", () => { $("cust-matches").hidden = true; findCustomer(c.card); });
+    const td = document.createElement("td");
+    td.append(open);
+    tr.append(td);
+    for (const v of [c.name, c.phone]) {
+      const cell = document.createElement("td");
+      cell.textContent = v; // holders' data: never innerHTML
+      tr.append(cell);
+    }
+    rows.append(tr);
+  }
+  $("cust-matches").hidden = false;
+}
+
+// findCustomer shows a card; quiet, it reports whether HQ knows the card
+// and leaves the page alone when it does not.
+async function findCustomer(card, quiet) {
   $("cust-found").hidden = true;
   const res = await api("GET", `/v1/admin/customers/${encodeURIComponent(card)}`);
-  if (res.status !== 200) return fail("cust-result", res);
+  if (res.status !== 200) {
+    if (!quiet) fail("cust-result", res);
+    return false;
+  }
   const a = res.data, acc = a.account || {};
   if (!a.holder && !a.forgotten && !acc.sales) {
-    $("cust-result").textContent = t("notFound")(card);
-    return;
+    if (!quiet) $("cust-result").textContent = t("notFound")(card);
+    return false;
   }
   $("cust-result").textContent = t("found")(a.card);
   const h = a.holder;
@@ -531,13 +583,40 @@ async function findCustomer(card) {
     ["lastSale", acc.last_sale ? new Date(acc.last_sale).toLocaleString(lang) : ""], ["overdraft", String(a.overdraft || 0)],
   ]);
   $("cust-forget").hidden = !h;
-  $("cust-found").hidden = false;
   $("cust-found").dataset.card = a.card;
+  await loadPurchases(a.card);
+  $("cust-found").hidden = false;
+  return true;
+}
+
+// loadPurchases fills the card's purchases and returns across stores,
+// newest first (HQ answers the newest 100).
+async function loadPurchases(card) {
+  const rows = $("cust-purchase-rows");
+  rows.replaceChildren();
+  const res = await api("GET", `/v1/admin/customers/${encodeURIComponent(card)}/purchases`);
+  if (res.status !== 200) return fail("cust-purchases-note", res);
+  const ps = res.data.purchases;
+  $("cust-purchases-note").textContent = ps.length ? t("purchasesShown")(ps.length, res.data.more) : t("noPurchases");
+  for (const p of ps) {
+    const tr = document.createElement("tr");
+    tr.dataset.receipt = p.receipt;
+    tr.className = p.kind === "return" ? "return" : "sale";
+    const kind = p.kind === "return" ? t("returnKind")(p.of || "") : t("saleKind");
+    for (const [text, num] of [[new Date(p.at).toLocaleString(lang)], [kind], [p.store || "—"], [p.terminal], [p.receipt],
+      [displayMoney(p.total, p.currency), 1], [displayMoney(p.discount, p.currency), 1], [String(p.points_earned), 1], [String(p.points_spent), 1]]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (num) td.className = "num";
+      tr.append(td);
+    }
+    rows.append(tr);
+  }
 }
 
 $("cust-find").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  findCustomer($("cust-card").value.trim());
+  searchCustomers($("cust-card").value.trim());
 });
 
 $("cust-forget").addEventListener("submit", async (ev) => {

@@ -177,6 +177,7 @@ func (s *Store) append(ctx context.Context, terminal string, epoch event.Epoch, 
 		refund_count = t.refund_count + $8, refund_total = t.refund_total + $9,
 		currency = CASE WHEN t.currency = '' THEN $7 ELSE t.currency END`,
 		terminal, epoch.ID, int64(x.Next.Seq), x.Next.Hash, count, total, c.Currency, refunds, refunded)
+	queueCardEvents(b, terminal, epoch.ID, x.Sales)
 	if err := lockSaleTerminals(ctx, tx, terminal, x.Sales); err != nil {
 		return 0, nil, err
 	}

@@ -246,6 +246,7 @@ func Run(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 	})
 	runCustomers(t, newStore)
+	runCardSearch(t, newStore)
 	runChains(t, newStore)
 	runRefunds(t, newStore)
 	runFeedback(t, newStore)

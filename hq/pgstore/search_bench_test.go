@@ -1,0 +1,89 @@
+package pgstore
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/internal/pgtest"
+)
+
+// fillHolders puts n card holders with distinct phones straight into the
+// holders table, as imports leave them, and analyzes it.
+func fillHolders(tb testing.TB, s *Store, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := s.pool.Exec(ctx, `INSERT INTO holders (card, holder, updated_unix_ns)
+		SELECT c, jsonb_build_object('card', c, 'name', 'N' || i, 'phone',
+			'+7 9' || substr(p, 1, 2) || ' ' || substr(p, 3, 3) || '-' || substr(p, 6, 2) || '-' || substr(p, 8, 2), 'consent', false), 0
+		FROM generate_series(1, $1) AS i,
+			LATERAL (SELECT 'C' || lpad(i::text, 9, '0') AS c, lpad(((i::bigint * 7919) % 1000000000)::text, 9, '0') AS p) x`, n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, "ANALYZE holders"); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// The phone search reads the index of migration 0012, not the table.
+func TestHoldersByPhoneUsesTheIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fillHolders(t, s, 50_000)
+	rows, _ := s.pool.Query(ctx, `EXPLAIN SELECT holder FROM holders
+		WHERE (reverse(regexp_replace(holder ->> 'phone', '[^0-9]', '', 'g')) COLLATE "C") >= $1
+		  AND (reverse(regexp_replace(holder ->> 'phone', '[^0-9]', '', 'g')) COLLATE "C") < $2
+		ORDER BY card LIMIT $3`, "7654321", "7654321:", 51)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	if !strings.Contains(plan, "holders_phone_reversed") {
+		t.Errorf("the phone search's plan does not use holders_phone_reversed: %s", plan)
+	}
+	var phone string
+	if err := s.pool.QueryRow(ctx, "SELECT holder ->> 'phone' FROM holders WHERE card = 'C000012345'").Scan(&phone); err != nil {
+		t.Fatal(err)
+	}
+	d := hq.PhoneDigits(phone)
+	if hs, err := s.HoldersByPhone(ctx, d[len(d)-7:], 10); err != nil || len(hs) == 0 || hs[0].Card != "C000012345" && (len(hs) < 2 || hs[1].Card != "C000012345") {
+		t.Errorf("HoldersByPhone(%s) = %v %v, want C000012345 among them", d[len(d)-7:], hs, err)
+	}
+}
+
+// BenchmarkHoldersByPhone finds holders by the last 7 digits of a phone (one
+// holder: number 123 457's, +7 9977655983) and by the last 4 (the first 51 by
+// card of about a hundred) among 1 000 000 holders.
+//
+//	go test -run '^$' -bench HoldersByPhone ./hq/pgstore
+func BenchmarkHoldersByPhone(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	fillHolders(b, s, 1_000_000)
+	for _, digits := range []string{"7655983", "5983"} {
+		b.Run(digits, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				hs, err := s.HoldersByPhone(ctx, digits, 51)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(hs)
+			}
+			b.ReportMetric(float64(n), "found")
+		})
+	}
+}
