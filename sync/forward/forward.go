@@ -77,6 +77,12 @@ type Options struct {
 	MinWait  time.Duration // first retry delay, default 250 ms
 	MaxWait  time.Duration // retry delay cap, default 30 s
 	LongPoll time.Duration // how long HQ may hold a rules request, default 25 s
+	// Linger is how long an upload a sale woke waits for the sales that
+	// follow it to join it, default 20 ms; negative: not at all. A till
+	// selling back to back then makes one upload (and one commit at HQ) of
+	// many sales instead of one each, and the sales do not wait on HQ's
+	// commits; a lone sale reaches HQ 20 ms later.
+	Linger time.Duration
 	// Health, when set, is sent with every rules poll (HQ's fleet view).
 	Health func() wire.Health
 	Logger *slog.Logger
@@ -122,6 +128,9 @@ func New(opts Options) *Forwarder {
 	}
 	if opts.Poll == 0 {
 		opts.Poll = 5 * time.Second
+	}
+	if opts.Linger == 0 {
+		opts.Linger = 20 * time.Millisecond
 	}
 	if opts.MinWait == 0 {
 		opts.MinWait = 250 * time.Millisecond
@@ -295,6 +304,9 @@ func (f *Forwarder) uploadLoop(ctx context.Context) {
 			return
 		case <-kick:
 			t.Stop()
+			if f.opts.Linger > 0 && !backoff.Sleep(ctx, f.opts.Linger) {
+				return
+			}
 		case <-t.C:
 		}
 	}
