@@ -71,6 +71,17 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 // (hq.SaleFacts.ApplyLots), and the balance drops on the day all the same.
 func (s *Server) expire(a *wire.AccountAnswer) { a.Account.Expire(s.opts.Now()) }
 
+// changesOut readies the accounts of the change feed for a till, in either
+// long poll: points expired as of today, and the card's last NPS answer.
+func (s *Server) changesOut(ctx context.Context, ch *wire.ChangesAnswer) {
+	as := make([]*wire.AccountAnswer, len(ch.Accounts))
+	for i := range ch.Accounts {
+		s.expire(&ch.Accounts[i])
+		as[i] = &ch.Accounts[i]
+	}
+	s.withLastFeedback(ctx, as...)
+}
+
 // changes is the change feed's long poll: ?after=N&wait=S.
 func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -85,12 +96,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
 			return true
 		case len(ch.Accounts) > 0 || wait <= 0:
-			as := make([]*wire.AccountAnswer, len(ch.Accounts))
-			for i := range ch.Accounts {
-				s.expire(&ch.Accounts[i])
-				as[i] = &ch.Accounts[i]
-			}
-			s.withLastFeedback(r.Context(), as...)
+			s.changesOut(r.Context(), &ch)
 			wire.WriteJSON(w, http.StatusOK, ch)
 			return true
 		}

@@ -110,10 +110,8 @@ func (s *Server) check(ctx context.Context, p *waitPoll, cards bool) (ans wire.W
 		if ch, err = s.opts.Store.Changes(ctx, p.terminal, p.after, 500); err != nil {
 			return ans, false, fmt.Errorf("changes for %s: %w", p.terminal, err)
 		}
-		for i := range ch.Accounts {
-			s.expire(&ch.Accounts[i])
-		}
 		if len(ch.Accounts) > 0 {
+			s.changesOut(ctx, &ch)
 			ready = true
 		} else {
 			p.after = ch.Next // skip what this terminal has not seen
