@@ -55,6 +55,8 @@ type Daemon struct {
 	fwd     *forward.Forwarder
 	ln      net.Listener
 	token   string // the local API's token, in DataDir's localapi.TokenFile
+	now     func() time.Time
+	certEnd time.Time // the enrollment certificate's NotAfter; zero: none
 }
 
 // New opens the ledger and the local API's listener; Run starts everything else.
@@ -94,7 +96,13 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 	if err := cfg.Complete(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log}
+	d := &Daemon{cfg: cfg, log: log, now: opts.Now}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if id != nil {
+		d.certEnd = id.NotAfter
+	}
 	retain, err := ParseAge(cfg.Retention)
 	if err != nil {
 		return nil, fmt.Errorf("%w: retention: %w", ErrConfig, err)
@@ -291,9 +299,28 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // health is what the till tells HQ with its rules poll (HQ's fleet view).
 func (d *Daemon) health() wire.Health {
-	h := wire.Health{Tilld: version.Version}
+	h := wire.Health{Tilld: version.Version, Clock: d.now(), CertNotAfter: d.certEnd}
 	if st, err := d.ledger.Stats(); err == nil {
 		h.Outbox, h.Oldest = st.Outbox, st.OldestPending
 	}
+	h.Readers, h.ReadersUp, h.ReaderError = readerHealth(d.devices.Status())
 	return h
+}
+
+// readerHealth sums up the readers for HQ: how many, how many up, and why
+// the first one that is not up is not.
+func readerHealth(rs []device.Health) (n, up int, why string) {
+	for _, r := range rs {
+		if r.State == device.StateRunning {
+			up++
+			continue
+		}
+		if why == "" {
+			why = r.Name + ": " + string(r.State)
+			if r.LastError != "" {
+				why = r.Name + ": " + r.LastError
+			}
+		}
+	}
+	return len(rs), up, why
 }
