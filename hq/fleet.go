@@ -1,8 +1,10 @@
 package hq
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,14 +14,30 @@ import (
 	"github.com/tilld/tilld/sync/wire"
 )
 
-// Contact is a terminal's last rules poll: when, from where, and the health
-// it sent with it (wire.Health).
+// Contact is a terminal's last rules poll: when (HQ's clock), from where,
+// and the health it sent with it (wire.Health); the store and certificate
+// expiry HQ saw in its certificate.
 type Contact struct {
 	Terminal string      `json:"terminal"`
 	At       time.Time   `json:"at"`
 	Remote   string      `json:"remote"`
 	Ruleset  int64       `json:"ruleset"`
 	Health   wire.Health `json:"health"`
+	// Store is the terminal's store as its certificate names it (its
+	// enrollment's); "" when the poll came without one.
+	Store string `json:"store,omitempty"`
+	// Cert is when the terminal's certificate expires: the one HQ saw in
+	// the TLS handshake, else the one the till said (Health.CertNotAfter).
+	Cert time.Time `json:"cert,omitzero"`
+}
+
+// Skew is the till's clock minus HQ's when HQ received the poll, and
+// whether the till sent its clock.
+func (c Contact) Skew() (time.Duration, bool) {
+	if c.Health.Clock.IsZero() {
+		return 0, false
+	}
+	return c.Health.Clock.Sub(c.At), true
 }
 
 // FleetStore keeps every terminal's last contact. Both HQ stores implement it.
@@ -58,10 +76,15 @@ type contactMemo struct {
 }
 
 // sameContact reports whether b tells the fleet view nothing a does not, but
-// a later time.
+// a later time (and a clock skew within a second of a's).
 func sameContact(a, b Contact) bool {
-	return a.Remote == b.Remote && a.Ruleset == b.Ruleset && a.Health.Tilld == b.Health.Tilld &&
-		a.Health.Outbox == b.Health.Outbox && a.Health.Oldest.Equal(b.Health.Oldest)
+	ha, hb := a.Health, b.Health
+	sa, _ := a.Skew()
+	sb, _ := b.Skew()
+	return a.Remote == b.Remote && a.Ruleset == b.Ruleset && a.Store == b.Store && a.Cert.Equal(b.Cert) &&
+		ha.Tilld == hb.Tilld && ha.Outbox == hb.Outbox && ha.Oldest.Equal(hb.Oldest) &&
+		ha.Readers == hb.Readers && ha.ReadersUp == hb.ReadersUp && ha.ReaderError == hb.ReaderError &&
+		ha.Clock.IsZero() == hb.Clock.IsZero() && (sa-sb).Abs() < time.Second && ha.CertNotAfter.Equal(hb.CertNotAfter)
 }
 
 // recordContact notes the contact of a till's poll: in memory always, and in
@@ -77,7 +100,14 @@ func (s *Server) recordContact(r *http.Request, after int64) {
 		return
 	}
 	h, _ := wire.ParseHealth(r.URL.Query())
-	c := Contact{Terminal: terminal, At: s.opts.Now().UTC(), Remote: r.RemoteAddr, Ruleset: after, Health: h}
+	c := Contact{Terminal: terminal, At: s.opts.Now().UTC(), Remote: r.RemoteAddr, Ruleset: after, Health: h, Cert: h.CertNotAfter}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		cert := r.TLS.VerifiedChains[0][0]
+		c.Cert = cert.NotAfter.UTC()
+		if ou := cert.Subject.OrganizationalUnit; len(ou) > 0 {
+			c.Store = ou[0] // pki.CA.SignTerminal puts the enrollment's store there
+		}
+	}
 	s.contacts.mu.Lock()
 	if s.contacts.last == nil {
 		s.contacts.last = map[string]contactMemo{}
@@ -175,8 +205,102 @@ func (s *Server) freshContacts(cs []Contact) []Contact {
 	return cs
 }
 
+// The limits the fleet view judges terminals by (wire.Fleet).
+const (
+	// maxClockSkew: a till's clock further off than this needs attention:
+	// its sales carry its clock, and beyond a minute reports across tills
+	// disagree on the order of what happened.
+	maxClockSkew = time.Minute
+	// certWarnDays: a terminal certificate expiring within this many days
+	// needs attention (re-enroll the till before).
+	certWarnDays = 30
+)
+
+// offlineAfter is how long since its last contact a terminal counts as
+// offline. A till that reaches HQ polls again at most MaxWait after its last
+// poll began (HQ answers the long poll by then), and retries a failed one
+// within its backoff's cap (30 s); its contact reaches the store, where the
+// other replicas read it, at least every contactPersistEvery. So a till
+// that polls is never seen older than contactPersistEvery + MaxWait (plus a
+// flush): two missed polls more, 2 × MaxWait, make it offline. With the
+// defaults: 1 min + 2 × 30 s = 2 min.
+func (s *Server) offlineAfter() time.Duration { return contactPersistEvery + 2*s.opts.MaxWait }
+
+// fleetView is what fleetTerminal judges a contact against.
+type fleetView struct {
+	now          time.Time
+	current      int64 // HQ's current ruleset
+	offlineAfter time.Duration
+}
+
+// fleetTerminal is c as the fleet view shows it, and its attention rank
+// (lower: more urgent; see wire.Fleet).
+func (v fleetView) fleetTerminal(c Contact, revoked bool) (wire.FleetTerminal, int) {
+	ft := wire.FleetTerminal{Terminal: c.Terminal, Store: c.Store, LastContact: c.At.UTC().Format(time.RFC3339), Remote: c.Remote,
+		Tilld: c.Health.Tilld, Ruleset: c.Ruleset, Waiting: c.Health.Outbox, Revoked: revoked,
+		Readers: c.Health.Readers, ReadersUp: c.Health.ReadersUp, ReaderError: c.Health.ReaderError,
+		ContactAge: int64(max(v.now.Sub(c.At), 0) / time.Second)}
+	if ft.Waiting > 0 && !c.Health.Oldest.IsZero() {
+		ft.OldestWait = c.Health.Oldest.UTC().Format(time.RFC3339)
+		ft.OldestAge = int64(max(v.now.Sub(c.Health.Oldest), 0) / time.Second)
+	}
+	if skew, ok := c.Skew(); ok {
+		secs := math.Round(skew.Seconds()*1000) / 1000
+		ft.ClockSkew = &secs
+	}
+	if !c.Cert.IsZero() {
+		days := int(math.Floor(c.Cert.Sub(v.now).Hours() / 24))
+		ft.CertDaysLeft = &days
+	}
+	offline := v.now.Sub(c.At) > v.offlineAfter
+	switch {
+	case revoked:
+		ft.Status = wire.FleetRevoked
+	case offline:
+		ft.Status = wire.FleetOffline
+	default:
+		ft.Status = wire.FleetOnline
+	}
+	var why []string
+	switch {
+	case (revoked || offline) && ft.Waiting > 0:
+		why = append(why, wire.AttentionOffline)
+	case ft.Waiting > 0 && time.Duration(ft.OldestAge)*time.Second > v.offlineAfter:
+		why = append(why, wire.AttentionWaiting)
+	case offline && !revoked:
+		why = append(why, wire.AttentionSilent)
+	}
+	if !revoked {
+		if ft.ReadersUp < ft.Readers {
+			why = append(why, wire.AttentionReader)
+		}
+		if skew, ok := c.Skew(); ok && skew.Abs() > maxClockSkew {
+			why = append(why, wire.AttentionClock)
+		}
+		if ft.CertDaysLeft != nil && *ft.CertDaysLeft < certWarnDays {
+			why = append(why, wire.AttentionCert)
+		}
+		if ft.Ruleset < v.current {
+			why = append(why, wire.AttentionRuleset)
+		}
+	}
+	ft.Attention = why
+	switch {
+	case len(why) > 0:
+		return ft, slices.Index(attentionOrder, why[0])
+	case revoked:
+		return ft, len(attentionOrder) + 1 // revoked, nothing left to come from it: last
+	default:
+		return ft, len(attentionOrder)
+	}
+}
+
+// attentionOrder ranks the attention reasons, most urgent first.
+var attentionOrder = []string{wire.AttentionOffline, wire.AttentionWaiting, wire.AttentionSilent, wire.AttentionReader,
+	wire.AttentionClock, wire.AttentionCert, wire.AttentionRuleset}
+
 // fleet answers every terminal's last contact, its revocation, and HQ's
-// current ruleset.
+// current ruleset, the terminals that need attention first (wire.Fleet).
 func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 	fs, ok := s.opts.Store.(FleetStore)
 	if !ok {
@@ -189,9 +313,9 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cs = s.freshContacts(cs)
-	ans := wire.Fleet{Terminals: []wire.FleetTerminal{}}
+	v := fleetView{now: s.opts.Now().UTC(), offlineAfter: s.offlineAfter()}
 	if rs, err := s.opts.Store.CurrentRuleset(r.Context()); err == nil {
-		ans.Current = rs.Version
+		v.current = rs.Version
 	}
 	revoked := map[string]bool{}
 	if st := s.operators(); st != nil {
@@ -204,13 +328,24 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 			revoked[rev.Terminal] = true
 		}
 	}
-	for _, c := range cs {
-		ft := wire.FleetTerminal{Terminal: c.Terminal, LastContact: c.At.UTC().Format(time.RFC3339), Remote: c.Remote, Tilld: c.Health.Tilld,
-			Ruleset: c.Ruleset, Waiting: c.Health.Outbox, Revoked: revoked[c.Terminal]}
-		if !c.Health.Oldest.IsZero() {
-			ft.OldestWait = c.Health.Oldest.UTC().Format(time.RFC3339)
+	ans := wire.Fleet{Terminals: make([]wire.FleetTerminal, 0, len(cs)), Current: v.current, At: v.now.Format(time.RFC3339),
+		OfflineAfter: int64(v.offlineAfter / time.Second), MaxSkewSeconds: int64(maxClockSkew / time.Second), CertWarnDays: certWarnDays}
+	type ranked struct {
+		ft   wire.FleetTerminal
+		rank int
+	}
+	rs := make([]ranked, len(cs))
+	for i, c := range cs {
+		rs[i].ft, rs[i].rank = v.fleetTerminal(c, revoked[c.Terminal])
+		if rs[i].ft.Status == wire.FleetOffline {
+			ans.Offline++
 		}
-		ans.Terminals = append(ans.Terminals, ft)
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int { // cs is by terminal
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(b.ft.OldestAge, a.ft.OldestAge))
+	})
+	for _, r := range rs {
+		ans.Terminals = append(ans.Terminals, r.ft)
 	}
 	wire.WriteJSON(w, http.StatusOK, ans)
 }

@@ -294,14 +294,14 @@ func (s *Store) PutContacts(ctx context.Context, cs []hq.Contact) error {
 	}
 	var b pgx.Batch
 	for _, c := range cs {
-		var oldest *time.Time
-		if !c.Health.Oldest.IsZero() {
-			oldest = &c.Health.Oldest
-		}
-		b.Queue(`INSERT INTO terminal_contacts (terminal, at, remote, ruleset, tilld, outbox, oldest)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (terminal) DO UPDATE SET at = $2, remote = $3, ruleset = $4, tilld = $5, outbox = $6, oldest = $7`,
-			c.Terminal, c.At, c.Remote, c.Ruleset, c.Health.Tilld, int64(min(c.Health.Outbox, math.MaxInt64)), oldest)
+		h := c.Health
+		b.Queue(`INSERT INTO terminal_contacts (terminal, at, remote, ruleset, tilld, outbox, oldest,
+			store, readers, readers_up, reader_error, clock, cert, till_cert)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (terminal) DO UPDATE SET at = $2, remote = $3, ruleset = $4, tilld = $5, outbox = $6, oldest = $7,
+			store = $8, readers = $9, readers_up = $10, reader_error = $11, clock = $12, cert = $13, till_cert = $14`,
+			c.Terminal, c.At, c.Remote, c.Ruleset, h.Tilld, int64(min(h.Outbox, math.MaxInt64)), nullTime(h.Oldest),
+			c.Store, h.Readers, h.ReadersUp, h.ReaderError, nullTime(h.Clock), nullTime(c.Cert), nullTime(h.CertNotAfter))
 	}
 	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("record contacts of %d terminals: %w", len(cs), err)
@@ -309,24 +309,41 @@ func (s *Store) PutContacts(ctx context.Context, cs []hq.Contact) error {
 	return nil
 }
 
+// nullTime is t for a nullable timestamptz: NULL when zero.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 // Contacts implements hq.FleetStore.
 func (s *Store) Contacts(ctx context.Context) ([]hq.Contact, error) {
-	rows, _ := s.pool.Query(ctx, "SELECT terminal, at, remote, ruleset, tilld, outbox, oldest FROM terminal_contacts ORDER BY terminal")
+	rows, _ := s.pool.Query(ctx, `SELECT terminal, at, remote, ruleset, tilld, outbox, oldest,
+		store, readers, readers_up, reader_error, clock, cert, till_cert FROM terminal_contacts ORDER BY terminal`)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hq.Contact, error) {
 		var c hq.Contact
 		var outbox int64
-		var oldest *time.Time
-		if err := r.Scan(&c.Terminal, &c.At, &c.Remote, &c.Ruleset, &c.Health.Tilld, &outbox, &oldest); err != nil {
+		var oldest, clock, cert, tillCert *time.Time
+		h := &c.Health
+		if err := r.Scan(&c.Terminal, &c.At, &c.Remote, &c.Ruleset, &h.Tilld, &outbox, &oldest,
+			&c.Store, &h.Readers, &h.ReadersUp, &h.ReaderError, &clock, &cert, &tillCert); err != nil {
 			return c, err
 		}
-		c.At, c.Health.Outbox = c.At.UTC(), uint64(outbox)
-		if oldest != nil {
-			c.Health.Oldest = oldest.UTC()
-		}
+		c.At, h.Outbox = c.At.UTC(), uint64(outbox)
+		h.Oldest, h.Clock, c.Cert, h.CertNotAfter = utcOrZero(oldest), utcOrZero(clock), utcOrZero(cert), utcOrZero(tillCert)
 		return c, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read contacts: %w", err)
 	}
 	return out, nil
+}
+
+// utcOrZero is a nullable timestamptz read: zero for NULL.
+func utcOrZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }

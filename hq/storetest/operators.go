@@ -228,8 +228,10 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 		first := hq.Contact{Terminal: "S1-T2", At: at, Remote: "10.0.0.2:4000", Ruleset: 3, Health: wire.Health{Tilld: "1.0", Outbox: 0}}
 		other := hq.Contact{Terminal: "S1-T1", At: at, Remote: "10.0.0.1:4000", Ruleset: 2}
-		later := hq.Contact{Terminal: "S1-T2", At: at.Add(time.Minute), Remote: "10.0.0.2:4001", Ruleset: 4,
-			Health: wire.Health{Tilld: "1.1", Outbox: 12, Oldest: at.Add(-time.Hour)}}
+		later := hq.Contact{Terminal: "S1-T2", At: at.Add(time.Minute), Remote: "10.0.0.2:4001", Ruleset: 4, Store: "S1",
+			Cert: at.AddDate(0, 0, 20), Health: wire.Health{Tilld: "1.1", Outbox: 12, Oldest: at.Add(-time.Hour),
+				Readers: 2, ReadersUp: 1, ReaderError: "desk: open /dev/ttyUSB0: no such file or directory",
+				Clock: at.Add(time.Minute + 1500*time.Millisecond), CertNotAfter: at.AddDate(0, 0, 21)}}
 		for _, cs := range [][]hq.Contact{{first, other}, nil, {later}} {
 			if err := fs.PutContacts(ctx, cs); err != nil {
 				t.Fatal(err)
@@ -241,8 +243,11 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		}
 		for i, want := range []hq.Contact{other, later} {
 			got := cs[i]
+			gh, wh := got.Health, want.Health
 			if got.Terminal != want.Terminal || !got.At.Equal(want.At) || got.Remote != want.Remote || got.Ruleset != want.Ruleset ||
-				got.Health.Tilld != want.Health.Tilld || got.Health.Outbox != want.Health.Outbox || !got.Health.Oldest.Equal(want.Health.Oldest) {
+				got.Store != want.Store || !got.Cert.Equal(want.Cert) ||
+				gh.Tilld != wh.Tilld || gh.Outbox != wh.Outbox || !gh.Oldest.Equal(wh.Oldest) || gh.Readers != wh.Readers ||
+				gh.ReadersUp != wh.ReadersUp || gh.ReaderError != wh.ReaderError || !gh.Clock.Equal(wh.Clock) || !gh.CertNotAfter.Equal(wh.CertNotAfter) {
 				t.Fatalf("contact %d = %+v, want %+v", i, got, want)
 			}
 		}
