@@ -30,7 +30,7 @@ import (
 // browser starts a headless chromium with a fresh profile and returns a tab.
 // evil.example resolves to 127.0.0.2, where TestBrowserDNSRebinding's
 // attacker listens.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {

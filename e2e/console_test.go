@@ -78,11 +78,11 @@ func TestConsoleLoginAndFleet(t *testing.T) {
 	screenshot(t, ctx, "console-fleet.png")
 	t.Logf("fleet row: %q; %s", row, summary)
 	cells := strings.Split(strings.TrimSuffix(row, "\n"), "\t")
-	if len(cells) != 7 {
-		t.Fatalf("fleet row %q: want 7 cells", row)
+	if len(cells) != 11 {
+		t.Fatalf("fleet row %q: want 11 cells", row)
 	}
-	if cells[0] != "S1-T1" || cells[1] != "online" || !strings.Contains(cells[2], "ago") || cells[3] != "dev" || cells[4] != "1" || cells[5] != "0" {
-		t.Fatalf("fleet row = %q, want S1-T1 online, just seen, tilld dev, ruleset 1, nothing waiting", cells)
+	if cells[0] != "S1-T1" || cells[1] != "S1" || cells[2] != "online" || !strings.Contains(cells[3], "ago") || cells[4] != "dev" || cells[5] != "1" || cells[6] != "0" {
+		t.Fatalf("fleet row = %q, want S1-T1 of S1 online, just seen, tilld dev, ruleset 1, nothing waiting", cells)
 	}
 	if strings.Contains(cookies, "tillhq_session") {
 		t.Fatalf("the page's script reads the session cookie: %q", cookies)
@@ -144,7 +144,7 @@ func TestConsoleLoginAndFleet(t *testing.T) {
 // addOperator adds an operator with the password through tillhq user add
 // --password-stdin, as the operator with token (or nobody), and returns the
 // new operator's API token.
-func addOperator(t *testing.T, adminURL, token, name, role, password string) string {
+func addOperator(t testing.TB, adminURL, token, name, role, password string) string {
 	t.Helper()
 	add := exec.Command(bin("tillhq"), "user", "add", name, "--role", role, "--password-stdin", "--admin", adminURL)
 	add.Stdin = strings.NewReader(password + "\n")

@@ -58,7 +58,7 @@ var pg struct {
 }
 
 // pgDatabase returns the URL of a new empty database, dropped when t ends.
-func pgDatabase(t *testing.T) string {
+func pgDatabase(t testing.TB) string {
 	t.Helper()
 	pg.once.Do(func() { pg.cluster, pg.err = pgtest.Start(context.Background(), pgtest.Options{}) })
 	if pg.err != nil {

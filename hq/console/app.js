@@ -1,8 +1,6 @@
 // tillhq's console: no framework, no CDN, served from tillhq itself.
 "use strict";
 
-const OFFLINE_AFTER_MS = 2 * 60 * 1000; // a till polls HQ at least every 40 s
-
 const texts = {
   en: {
     lang: "RU", logout: "Log out", login: "Log in", name: "Name", password: "Password", fleet: "Fleet",
@@ -17,7 +15,13 @@ const texts = {
     revokeButton: "Revoke for good", revokedAt: (id, at) => `${id} revoked at ${at}.`, at: "When", operator: "Who", action: "What",
     target: "Target", outcome: "Outcome", from: "From", detail: "Detail",
     chainOK: "Hash chain intact.", chainBroken: (why) => `Hash chain BROKEN: ${why}`,
-    badLogin: "Wrong name or password.", summary: (n, off, cur) => `${n} terminals, ${off} offline; current ruleset ${cur}.`,
+    badLogin: "Wrong name or password.",
+    summary: (n, off, attn, cur) => `${n} terminals, ${off} offline, ${attn} needing attention; current ruleset ${cur}.`,
+    readers: "Readers", skew: "Clock skew", secs: "s", certLeft: "Certificate", noReaders: "none",
+    certDays: (d) => d < 0 ? "expired" : `${d} d`, dur: (s) => dur(s, "s", "min", "h", "d"),
+    fleetLimits: (f) => `Offline: no contact for ${dur(f.offline_after_s, "s", "min", "h", "d")}. Flagged: sales waiting longer than that, a reader down, a clock off by more than ${f.max_skew_s} s, a certificate with less than ${f.cert_warn_days} days left, an older ruleset.`,
+    fleetFilter: "Show", fleetAll: "all terminals", fleetAttention: "only those needing attention", fleetFind: "Terminal or store",
+    fleetShown: (n, all) => `Shown: ${n} of ${all}.`, fleetMore: (n) => `Show ${n} more`,
     cardOrPhone: "Card number or phone", matches: (n, q) => n === 1 ? `1 card holder whose phone ends with ${q}.` : `${n} card holders whose phone ends with ${q}; choose one.`, moreMatches: (n) => `More than ${n}: type more digits.`,
     noMatch: (q) => `No card ${q} and no card holder whose phone ends with ${q}.`, purchases: "Purchases and returns, every store", kind: "Kind",
     saleKind: "Sale", returnKind: (of) => `Return of ${of}`, receipt: "Receipt", paidTotal: "Total", discount: "Discount",
@@ -45,7 +49,7 @@ const texts = {
     customersAffected: "Customers affected", discounts: "Discounts", paid: "Paid", pointsRedeemed: "Points redeemed", newRule: "new", goneRule: "not in the draft",
     simSummary: (s) => `Version ${s.version} on the sales of ${s.from} to ${s.to}${s.store ? ", store " + s.store : ""}: ${s.sales} sales priced again, ${s.changed} priced otherwise, ${s.customers} customers affected.`,
     simLeft: (s) => `Left out: ${s.unpriceable} sales recorded before tills kept their inputs, ${s.other_currency} in another currency, ${s.failed} the engine refused${s.first_failure ? " (first: " + s.first_failure + ")" : ""}.`,
-    ago: (s) => s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`,
+    ago: (s) => `${dur(s, "s", "min", "h", "d")} ago`,
   },
   ru: {
     lang: "EN", logout: "Выйти", login: "Войти", name: "Имя", password: "Пароль", fleet: "Кассы",
@@ -60,7 +64,13 @@ const texts = {
     revokeButton: "Отозвать навсегда", revokedAt: (id, at) => `Касса ${id} отозвана: ${at}.`, at: "Когда", operator: "Кто", action: "Что",
     target: "Объект", outcome: "Итог", from: "Откуда", detail: "Подробности",
     chainOK: "Цепочка хешей цела.", chainBroken: (why) => `Цепочка хешей НАРУШЕНА: ${why}`,
-    badLogin: "Неверное имя или пароль.", summary: (n, off, cur) => `Касс: ${n}, без связи: ${off}; текущие правила: ${cur}.`,
+    badLogin: "Неверное имя или пароль.",
+    summary: (n, off, attn, cur) => `Касс: ${n}, без связи: ${off}, требуют внимания: ${attn}; текущие правила: ${cur}.`,
+    readers: "Считыватели", skew: "Расхождение часов", secs: "с", certLeft: "Сертификат", noReaders: "нет",
+    certDays: (d) => d < 0 ? "истёк" : `${d} дн.`, dur: (s) => dur(s, "с", "мин", "ч", "д"),
+    fleetLimits: (f) => `Нет связи: касса не выходила на связь ${dur(f.offline_after_s, "с", "мин", "ч", "д")}. Отмечено: продажи ждут дольше этого, не работает считыватель, часы расходятся больше чем на ${f.max_skew_s} с, сертификату осталось меньше ${f.cert_warn_days} дней, правила старее текущих.`,
+    fleetFilter: "Показать", fleetAll: "все кассы", fleetAttention: "только требующие внимания", fleetFind: "Касса или магазин",
+    fleetShown: (n, all) => `Показано: ${n} из ${all}.`, fleetMore: (n) => `Показать ещё ${n}`,
     cardOrPhone: "Номер карты или телефон", matches: (n, q) => `Владельцев карт с телефоном на ${q}: ${n}; выберите одного.`, moreMatches: (n) => `Больше ${n}: введите больше цифр.`,
     noMatch: (q) => `Нет ни карты ${q}, ни владельца карты с телефоном на ${q}.`, purchases: "Покупки и возвраты во всех магазинах", kind: "Вид",
     saleKind: "Продажа", returnKind: (of) => `Возврат ${of}`, receipt: "Чек", paidTotal: "Сумма", discount: "Скидка",
@@ -88,7 +98,7 @@ const texts = {
     customersAffected: "Затронуто покупателей", discounts: "Скидки", paid: "Оплачено", pointsRedeemed: "Списано баллов", newRule: "новое", goneRule: "нет в черновике",
     simSummary: (s) => `Версия ${s.version} на продажах с ${s.from} по ${s.to}${s.store ? ", магазин " + s.store : ""}: пересчитано продаж: ${s.sales}, изменилось: ${s.changed}, затронуто покупателей: ${s.customers}.`,
     simLeft: (s) => `Не вошли: ${s.unpriceable} продаж без сохранённых входных данных, ${s.other_currency} в другой валюте, ${s.failed} отвергнуто движком${s.first_failure ? " (первая: " + s.first_failure + ")" : ""}.`,
-    ago: (s) => s < 60 ? `${s} с назад` : s < 3600 ? `${Math.floor(s / 60)} мин назад` : `${Math.floor(s / 3600)} ч назад`,
+    ago: (s) => `${dur(s, "с", "мин", "ч", "д")} назад`,
   },
 };
 let lang = localStorage.getItem("tillhq-lang") || (navigator.language.startsWith("ru") ? "ru" : "en");
@@ -145,18 +155,33 @@ async function start() {
   await loadFleet();
 }
 
-// attention orders terminals by what needs looking at first.
-function attention(term, now, current) {
-  if (term.revoked) return 0;
-  if (now - Date.parse(term.last_contact) > OFFLINE_AFTER_MS) return 1;
-  if (term.ruleset < current) return 2;
-  if (term.waiting > 0) return 3;
-  return 4;
+// dur is a duration of s seconds a person reads: its two largest units.
+function dur(s, sec, min, hour, day) {
+  s = Math.max(0, Math.round(s));
+  if (s < 60) return `${s} ${sec}`;
+  if (s < 3600) return `${Math.floor(s / 60)} ${min}`;
+  if (s < 86400) return `${Math.floor(s / 3600)} ${hour} ${Math.floor(s % 3600 / 60)} ${min}`;
+  return `${Math.floor(s / 86400)} ${day} ${Math.floor(s % 86400 / 3600)} ${hour}`;
 }
 
 function show(id) {
   for (const sec of SECTIONS) $(sec).hidden = sec !== id;
 }
+
+// The fleet page: HQ answers the terminals in the order of what needs
+// attention (wire.Fleet), with their status judged at HQ's clock; the page
+// shows them in that order, FLEET_PAGE rows at a time (10 000 rows of DOM
+// would take seconds to lay out), with a filter by terminal or store and one
+// for those needing attention.
+const FLEET_PAGE = 500;
+let fleet = null; // the last answer
+let fleetShown = FLEET_PAGE;
+
+// ATTENTION_CELLS: the cells each attention reason highlights.
+const ATTENTION_CELLS = {
+  offline: ["state", "waiting", "oldest"], waiting: ["waiting", "oldest"], silent: ["state", "last"],
+  reader: ["readers"], clock: ["skew"], cert: ["cert"], ruleset: ["ruleset"],
+};
 
 async function loadFleet() {
   show("fleet");
@@ -166,36 +191,69 @@ async function loadFleet() {
     return;
   }
   $("fleet-error").textContent = "";
-  const now = Date.now();
-  const current = res.data.current_ruleset;
-  const terms = res.data.terminals.slice().sort((a, b) =>
-    attention(a, now, current) - attention(b, now, current) || b.waiting - a.waiting || a.terminal.localeCompare(b.terminal));
-  const body = $("terminals");
-  body.replaceChildren();
-  let offline = 0;
-  for (const term of terms) {
-    const tr = document.createElement("tr");
-    tr.dataset.terminal = term.terminal;
-    const age = Math.max(0, Math.round((now - Date.parse(term.last_contact)) / 1000));
-    const isOffline = age * 1000 > OFFLINE_AFTER_MS;
-    if (isOffline) offline++;
-    const state = term.revoked ? "revoked" : isOffline ? "offline" : "online";
-    tr.className = [term.revoked ? "revoked" : "", isOffline ? "offline" : "", term.ruleset < current ? "behind" : ""].join(" ").trim();
-    const cells = [
-      [term.terminal, "terminal"], [t(state), "state"], [t("ago")(age), "last"], [term.tilld || "", "tilld"],
-      [String(term.ruleset), "ruleset"], [String(term.waiting), "waiting num"],
-      [term.oldest_wait ? new Date(term.oldest_wait).toLocaleString(lang) : "", "oldest"],
-    ];
-    for (const [text, cls] of cells) {
-      const td = document.createElement("td");
-      td.textContent = text; // never innerHTML: terminal ids and versions come from tills
-      td.className = cls;
-      tr.append(td);
-    }
-    body.append(tr);
-  }
-  $("summary").textContent = t("summary")(terms.length, offline, current);
+  fleet = res.data;
+  renderFleet();
 }
+
+function fleetRow(term) {
+  const tr = document.createElement("tr");
+  tr.dataset.terminal = term.terminal;
+  const attn = term.attention || [];
+  const hot = new Set(attn.flatMap((a) => ATTENTION_CELLS[a] || []));
+  tr.className = [term.status, attn.length ? "attn" : "", term.revoked ? "revoked" : ""].join(" ").trim();
+  const skew = term.clock_skew_s;
+  const cells = [
+    [term.terminal, "terminal"], [term.store || "", "store"], [t(term.status), "state"], [t("ago")(term.contact_age_s), "last"],
+    [term.tilld || "", "tilld"], [String(term.ruleset), "ruleset num"], [String(term.waiting), "waiting num"],
+    [term.oldest_wait ? t("dur")(term.oldest_age_s) : "", "oldest num"],
+    [term.readers ? `${term.readers_up}/${term.readers}${term.reader_error ? " " + term.reader_error : ""}` : t("noReaders"), "readers"],
+    [skew === undefined ? "" : skewText(skew), "skew num"],
+    [term.cert_days_left === undefined ? "" : t("certDays")(term.cert_days_left), "cert num"],
+  ];
+  for (const [text, cls] of cells) {
+    const td = document.createElement("td");
+    td.textContent = text; // never innerHTML: terminal ids, versions and errors come from tills
+    td.className = hot.has(cls.split(" ")[0]) ? cls + " late" : cls;
+    tr.append(td);
+  }
+  tr.children[3].title = new Date(term.last_contact).toLocaleString(lang);
+  if (term.reader_error) tr.children[8].title = term.reader_error;
+  if (term.oldest_wait) tr.children[7].title = new Date(term.oldest_wait).toLocaleString(lang);
+  return tr;
+}
+
+// skewText is a clock skew of s seconds: signed, to a tenth of a second
+// under a minute.
+function skewText(s) {
+  const abs = Math.abs(s);
+  if (abs < 0.05) return `0 ${t("secs")}`;
+  const sign = s < 0 ? "−" : "+";
+  return sign + (abs < 60 ? `${abs.toLocaleString(lang, { maximumFractionDigits: 1 })} ${t("secs")}` : t("dur")(abs));
+}
+
+// renderFleet shows the last answer through the filters: the rows built
+// into a fragment and put in the table at once (one layout).
+function renderFleet() {
+  if (!fleet) return;
+  const find = $("fleet-find").value.trim().toLowerCase();
+  const onlyAttn = $("fleet-only").value === "attention";
+  const terms = fleet.terminals.filter((x) => (!onlyAttn || x.attention) &&
+    (!find || x.terminal.toLowerCase().includes(find) || (x.store || "").toLowerCase().includes(find)));
+  const frag = document.createDocumentFragment();
+  for (const term of terms.slice(0, fleetShown)) frag.append(fleetRow(term));
+  $("terminals").replaceChildren(frag);
+  const attn = fleet.terminals.filter((x) => x.attention).length;
+  $("summary").textContent = t("summary")(fleet.terminals.length, fleet.offline_count, attn, fleet.current_ruleset);
+  $("fleet-limits").textContent = t("fleetLimits")(fleet);
+  $("fleet-shown").textContent = t("fleetShown")(Math.min(terms.length, fleetShown), terms.length);
+  const more = terms.length - fleetShown;
+  $("fleet-more").hidden = more <= 0;
+  $("fleet-more").textContent = t("fleetMore")(Math.min(more, FLEET_PAGE));
+}
+
+$("fleet-find").addEventListener("input", () => { fleetShown = FLEET_PAGE; renderFleet(); });
+$("fleet-only").addEventListener("change", () => { fleetShown = FLEET_PAGE; renderFleet(); });
+$("fleet-more").addEventListener("click", () => { fleetShown += FLEET_PAGE; renderFleet(); });
 
 $("login").addEventListener("submit", async (ev) => {
   ev.preventDefault();
