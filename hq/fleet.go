@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -295,6 +297,37 @@ func (v fleetView) fleetTerminal(c Contact, revoked bool) (wire.FleetTerminal, i
 	}
 }
 
+// fleetQuery is what the fleet view asks for: ?find=TEXT (in the terminal
+// or store id, any case), ?attention=1 (only those needing attention),
+// ?limit=N (the first N in attention order; 0 or none: all).
+type fleetQuery struct {
+	find      string
+	attention bool
+	limit     int
+}
+
+func parseFleetQuery(q url.Values) (fleetQuery, error) {
+	f := fleetQuery{find: strings.ToLower(strings.TrimSpace(q.Get("find"))), attention: q.Get("attention") == "1"}
+	if len(f.find) > 64 {
+		return f, fmt.Errorf("?find=%.20q…: at most 64 bytes (a terminal or store id)", f.find)
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return f, fmt.Errorf("?limit=%q is not a number of terminals", v)
+		}
+		f.limit = n
+	}
+	return f, nil
+}
+
+func (f fleetQuery) match(ft wire.FleetTerminal) bool {
+	if f.attention && len(ft.Attention) == 0 {
+		return false
+	}
+	return f.find == "" || strings.Contains(strings.ToLower(ft.Terminal), f.find) || strings.Contains(strings.ToLower(ft.Store), f.find)
+}
+
 // attentionOrder ranks the attention reasons, most urgent first.
 var attentionOrder = []string{wire.AttentionOffline, wire.AttentionWaiting, wire.AttentionSilent, wire.AttentionReader,
 	wire.AttentionClock, wire.AttentionCert, wire.AttentionRuleset}
@@ -328,22 +361,37 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 			revoked[rev.Terminal] = true
 		}
 	}
-	ans := wire.Fleet{Terminals: make([]wire.FleetTerminal, 0, len(cs)), Current: v.current, At: v.now.Format(time.RFC3339),
+	f, err := parseFleetQuery(r.URL.Query())
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	ans := wire.Fleet{Terminals: []wire.FleetTerminal{}, Current: v.current, At: v.now.Format(time.RFC3339), Total: len(cs),
 		OfflineAfter: int64(v.offlineAfter / time.Second), MaxSkewSeconds: int64(maxClockSkew / time.Second), CertWarnDays: certWarnDays}
 	type ranked struct {
 		ft   wire.FleetTerminal
 		rank int
 	}
-	rs := make([]ranked, len(cs))
-	for i, c := range cs {
-		rs[i].ft, rs[i].rank = v.fleetTerminal(c, revoked[c.Terminal])
-		if rs[i].ft.Status == wire.FleetOffline {
+	rs := make([]ranked, 0, len(cs))
+	for _, c := range cs {
+		ft, rank := v.fleetTerminal(c, revoked[c.Terminal])
+		if ft.Status == wire.FleetOffline {
 			ans.Offline++
+		}
+		if len(ft.Attention) > 0 {
+			ans.NeedAttention++
+		}
+		if f.match(ft) {
+			rs = append(rs, ranked{ft, rank})
 		}
 	}
 	slices.SortStableFunc(rs, func(a, b ranked) int { // cs is by terminal
 		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(b.ft.OldestAge, a.ft.OldestAge))
 	})
+	ans.Matching = len(rs)
+	if f.limit > 0 && len(rs) > f.limit {
+		rs = rs[:f.limit]
+	}
 	for _, r := range rs {
 		ans.Terminals = append(ans.Terminals, r.ft)
 	}

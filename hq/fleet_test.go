@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,35 @@ func TestFleetAttentionOrder(t *testing.T) {
 		t.Errorf("fleet = current %d, %d offline, limits %d s, %d s, %d days, at %s", fleet.Current, fleet.Offline,
 			fleet.OfflineAfter, fleet.MaxSkewSeconds, fleet.CertWarnDays, fleet.At)
 	}
+	// The page's filters, at HQ: the terminals needing attention, the first
+	// three of them; a terminal or store id in any case.
+	for _, tc := range []struct {
+		query    string
+		matching int
+		want     []string
+	}{
+		{"?attention=1&limit=3", 8, []string{"S1-T2", "S2-T1", "S2-T2"}},
+		{"?find=s3", 3, []string{"S3-T1", "S3-T2", "S3-T3"}},
+		{"?find=S4-T2&attention=1", 1, []string{"S4-T2"}},
+		{"?find=S1-T1&attention=1", 0, nil},
+	} {
+		var f wire.Fleet
+		get(t, admin.Client(), admin.URL+wire.PathAdminFleet+tc.query, &f)
+		var terms []string
+		for _, ft := range f.Terminals {
+			terms = append(terms, ft.Terminal)
+		}
+		if !slices.Equal(terms, tc.want) || f.Matching != tc.matching || f.Total != 12 || f.NeedAttention != 8 || f.Offline != 2 {
+			t.Errorf("fleet%s = %v, %d matching, counts %d/%d/%d; want %v, %d matching, counts 12/8/2", tc.query, terms, f.Matching,
+				f.Total, f.NeedAttention, f.Offline, tc.want, tc.matching)
+		}
+	}
+	for _, bad := range []string{"?limit=-1", "?limit=x", "?find=" + strings.Repeat("S", 65)} {
+		if code, _ := get(t, admin.Client(), admin.URL+wire.PathAdminFleet+bad, &wire.Error{}); code != 400 {
+			t.Errorf("fleet%s = %d, want 400", bad, code)
+		}
+	}
+
 	by := map[string]wire.FleetTerminal{}
 	for _, ft := range fleet.Terminals {
 		by[ft.Terminal] = ft

@@ -169,10 +169,10 @@ function show(id) {
 }
 
 // The fleet page: HQ answers the terminals in the order of what needs
-// attention (wire.Fleet), with their status judged at HQ's clock; the page
-// shows them in that order, FLEET_PAGE rows at a time (10 000 rows of DOM
-// would take seconds to lay out), with a filter by terminal or store and one
-// for those needing attention.
+// attention (wire.Fleet), with their status judged at HQ's clock, filtered
+// by terminal or store and by attention, FLEET_PAGE rows at a time (10 000
+// rows of DOM take seconds to lay out, and their JSON a while to come):
+// more on demand.
 const FLEET_PAGE = 500;
 let fleet = null; // the last answer
 let fleetShown = FLEET_PAGE;
@@ -185,7 +185,11 @@ const ATTENTION_CELLS = {
 
 async function loadFleet() {
   show("fleet");
-  const res = await api("GET", "/v1/admin/fleet");
+  const q = new URLSearchParams({ limit: String(fleetShown) });
+  const find = $("fleet-find").value.trim();
+  if (find) q.set("find", find);
+  if ($("fleet-only").value === "attention") q.set("attention", "1");
+  const res = await api("GET", "/v1/admin/fleet?" + q);
   if (res.status !== 200) {
     $("fleet-error").textContent = (res.data && res.data.error) || `HTTP ${res.status}`;
     return;
@@ -216,9 +220,9 @@ function fleetRow(term) {
     td.className = hot.has(cls.split(" ")[0]) ? cls + " late" : cls;
     tr.append(td);
   }
-  tr.children[3].title = new Date(term.last_contact).toLocaleString(lang);
+  tr.children[3].title = fmt().date.format(new Date(term.last_contact));
   if (term.reader_error) tr.children[8].title = term.reader_error;
-  if (term.oldest_wait) tr.children[7].title = new Date(term.oldest_wait).toLocaleString(lang);
+  if (term.oldest_wait) tr.children[7].title = fmt().date.format(new Date(term.oldest_wait));
   return tr;
 }
 
@@ -228,32 +232,41 @@ function skewText(s) {
   const abs = Math.abs(s);
   if (abs < 0.05) return `0 ${t("secs")}`;
   const sign = s < 0 ? "−" : "+";
-  return sign + (abs < 60 ? `${abs.toLocaleString(lang, { maximumFractionDigits: 1 })} ${t("secs")}` : t("dur")(abs));
+  return sign + (abs < 60 ? `${fmt().tenths.format(abs)} ${t("secs")}` : t("dur")(abs));
 }
 
-// renderFleet shows the last answer through the filters: the rows built
-// into a fragment and put in the table at once (one layout).
+// fmt returns the page language's formatters, made once: toLocaleString
+// makes one per call, which costs more than the rest of a fleet row.
+let formats = null;
+function fmt() {
+  if (!formats || formats.lang !== lang) {
+    formats = { lang, date: new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "medium" }), tenths: new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }) };
+  }
+  return formats;
+}
+
+// renderFleet shows the last answer: the rows built into a fragment and put
+// in the table at once (one layout).
 function renderFleet() {
   if (!fleet) return;
-  const find = $("fleet-find").value.trim().toLowerCase();
-  const onlyAttn = $("fleet-only").value === "attention";
-  const terms = fleet.terminals.filter((x) => (!onlyAttn || x.attention) &&
-    (!find || x.terminal.toLowerCase().includes(find) || (x.store || "").toLowerCase().includes(find)));
   const frag = document.createDocumentFragment();
-  for (const term of terms.slice(0, fleetShown)) frag.append(fleetRow(term));
+  for (const term of fleet.terminals) frag.append(fleetRow(term));
   $("terminals").replaceChildren(frag);
-  const attn = fleet.terminals.filter((x) => x.attention).length;
-  $("summary").textContent = t("summary")(fleet.terminals.length, fleet.offline_count, attn, fleet.current_ruleset);
+  $("summary").textContent = t("summary")(fleet.total, fleet.offline_count, fleet.attention_count, fleet.current_ruleset);
   $("fleet-limits").textContent = t("fleetLimits")(fleet);
-  $("fleet-shown").textContent = t("fleetShown")(Math.min(terms.length, fleetShown), terms.length);
-  const more = terms.length - fleetShown;
+  $("fleet-shown").textContent = t("fleetShown")(fleet.terminals.length, fleet.matching);
+  const more = fleet.matching - fleet.terminals.length;
   $("fleet-more").hidden = more <= 0;
   $("fleet-more").textContent = t("fleetMore")(Math.min(more, FLEET_PAGE));
 }
 
-$("fleet-find").addEventListener("input", () => { fleetShown = FLEET_PAGE; renderFleet(); });
-$("fleet-only").addEventListener("change", () => { fleetShown = FLEET_PAGE; renderFleet(); });
-$("fleet-more").addEventListener("click", () => { fleetShown += FLEET_PAGE; renderFleet(); });
+let fleetTyping = 0;
+$("fleet-find").addEventListener("input", () => {
+  clearTimeout(fleetTyping);
+  fleetTyping = setTimeout(() => { fleetShown = FLEET_PAGE; loadFleet(); }, 250);
+});
+$("fleet-only").addEventListener("change", () => { fleetShown = FLEET_PAGE; loadFleet(); });
+$("fleet-more").addEventListener("click", () => { fleetShown += FLEET_PAGE; loadFleet(); });
 
 $("login").addEventListener("submit", async (ev) => {
   ev.preventDefault();

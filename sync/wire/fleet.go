@@ -119,7 +119,9 @@ func cutUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// PathAdminFleet lists every terminal with its last contact (GET, a Fleet).
+// PathAdminFleet lists every terminal with its last contact (GET, a Fleet):
+// ?find=TEXT keeps the terminals whose id or store contains TEXT (any
+// case), ?attention=1 those needing attention, ?limit=N the first N of them.
 const PathAdminFleet = "/v1/admin/fleet"
 
 // Statuses of a terminal in the fleet.
@@ -177,8 +179,12 @@ type FleetTerminal struct {
 type Fleet struct {
 	Terminals []FleetTerminal `json:"terminals"`
 	Current   int64           `json:"current_ruleset"`
-	At        string          `json:"at"`            // HQ's clock when it answered, RFC 3339
-	Offline   int             `json:"offline_count"` // terminals offline (not revoked)
+	At        string          `json:"at"` // HQ's clock when it answered, RFC 3339
+	// Counts over every terminal, whatever the query kept.
+	Total         int `json:"total"`           // terminals
+	Offline       int `json:"offline_count"`   // offline (not revoked)
+	NeedAttention int `json:"attention_count"` // with a reason in Attention
+	Matching      int `json:"matching"`        // terminals the query matched; Terminals is the first ?limit of them
 	// The limits the statuses and attention reasons are judged by.
 	OfflineAfter   int64 `json:"offline_after_s"`
 	MaxSkewSeconds int64 `json:"max_skew_s"`
