@@ -51,7 +51,7 @@ func TestFleetAttentionOrder(t *testing.T) {
 		with(fine("S3-T3"), func(c *hq.Contact) { c.Health.Clock = c.At.Add(-5 * time.Minute) }),
 		with(fine("S4-T1"), func(c *hq.Contact) { c.Cert = now.Add(10*24*time.Hour + time.Hour) }),
 		with(fine("S4-T2"), func(c *hq.Contact) { c.Ruleset = 1 }),
-		with(fine("S5-T1"), func(c *hq.Contact) { c.Ruleset = 1 }), // revoked below: nothing to come from it
+		with(fine("S5-T1"), func(c *hq.Contact) { c.Ruleset = 1 }),                          // revoked below: nothing to come from it
 		{Terminal: "S6-T1", At: now.Add(-time.Second), Remote: "10.0.0.6:4000", Ruleset: 2}, // an older till: no health
 	}
 	if err := bs.PutContacts(ctx, cs); err != nil {

@@ -173,7 +173,7 @@ function show(id) {
 // by terminal or store and by attention, FLEET_PAGE rows at a time (10 000
 // rows of DOM take seconds to lay out, and their JSON a while to come):
 // more on demand.
-const FLEET_PAGE = 500;
+const FLEET_PAGE = 200;
 let fleet = null; // the last answer
 let fleetShown = FLEET_PAGE;
 

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -50,11 +51,21 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	h := hq.NewServer(hq.Options{Store: s}).AdminHandler()
 	b.ResetTimer()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, wire.PathAdminFleet, nil))
-		if w.Code != http.StatusOK || w.Body.Len() < terminals*100 {
-			b.Fatalf("fleet: %d, %d bytes", w.Code, w.Body.Len())
-		}
+	for _, q := range []string{"", "?limit=200"} { // every terminal; the console's first page
+		b.Run("query="+q, func(b *testing.B) {
+			var w *httptest.ResponseRecorder
+			for b.Loop() {
+				w = httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, wire.PathAdminFleet+q, nil))
+				if w.Code != http.StatusOK {
+					b.Fatalf("fleet%s: %d", q, w.Code)
+				}
+			}
+			var f wire.Fleet
+			if err := json.Unmarshal(w.Body.Bytes(), &f); err != nil || f.Total != terminals || f.Matching != terminals {
+				b.Fatalf("fleet%s: %v, %d terminals, %d matching", q, err, f.Total, f.Matching)
+			}
+			b.ReportMetric(float64(w.Body.Len()), "bytes/answer")
+		})
 	}
 }
