@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tilld/tilld/discount"
-	"github.com/tilld/tilld/hq"
+	"github.com/tilld/tilld/hq/hqtest"
 	"github.com/tilld/tilld/hq/pgstore"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
@@ -214,8 +214,8 @@ func TestConsoleFleetAttention(t *testing.T) {
 
 // BenchmarkConsoleFleet renders the console's fleet page in headless
 // Chromium against real tillhq on PostgreSQL holding 10 000 terminals'
-// contacts (put through pgstore, 100 of them revoked, one in 13 with sales
-// waiting): one op is the page's loadFleet, fetch and JSON included, until
+// contacts (hqtest.PutFleet through pgstore: 100 of them revoked, one in 13
+// with sales waiting): one op is the page's loadFleet, fetch and JSON included, until
 // the table is laid out. "page" is the page as it is (the first 200 rows in
 // attention order, more on demand); "all" puts all 10 000 rows in the table
 // at once, for comparison. page-ms is loadFleet in the page (the request,
@@ -234,28 +234,7 @@ func BenchmarkConsoleFleet(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	now := time.Now().UTC()
-	cs := make([]hq.Contact, terminals)
-	for i := range cs {
-		c := hq.Contact{Terminal: fmt.Sprintf("S%03d-T%02d", i/10, i%10), Store: fmt.Sprintf("S%03d", i/10), At: now.Add(-time.Duration(i%200) * time.Second),
-			Remote: "10.0.0.1:4000", Ruleset: 1, Cert: now.AddDate(0, 0, 10+i%400),
-			Health: wire.Health{Tilld: "1.0.0", Readers: 2, ReadersUp: 2 - i%17/16, Clock: now.Add(time.Duration(i%90) * time.Second)}}
-		if i%13 == 0 {
-			c.Health.Outbox, c.Health.Oldest = uint64(i%50+1), now.Add(-time.Duration(i)*time.Second)
-		}
-		if c.Health.ReadersUp < 2 {
-			c.Health.ReaderError = "desk: open /dev/ttyUSB0: no such file or directory"
-		}
-		cs[i] = c
-	}
-	if err := s.PutContacts(ctx, cs); err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; i < terminals; i += 100 {
-		if err := s.RevokeTerminal(ctx, hq.Revocation{Terminal: cs[i].Terminal, At: now, By: "anna"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	hqtest.PutFleet(b, s, terminals, time.Now().UTC())
 	addOperator(b, h.adminURL, "", "anna", "admin", consolePassword)
 	bctx := browserFor(b, 20*time.Minute)
 	err = chromedp.Do(bctx,
