@@ -405,7 +405,7 @@ func (s *Store) AddLoginFailure(_ context.Context, keys []string, at, forget tim
 		var gone [][]byte
 		horizon := binary.BigEndian.AppendUint64(nil, unixNanos(forget))
 		c := byAt.Cursor()
-		for k, _ := c.First(); k != nil && len(k) >= 16 && bytes.Compare(k[:8], horizon) <= 0; k, _ = c.Next() {
+		for k, _ := c.First(); len(k) >= 16 && bytes.Compare(k[:8], horizon) <= 0; k, _ = c.Next() {
 			gone = append(gone, k)
 		}
 		for _, k := range gone {
