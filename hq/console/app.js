@@ -34,6 +34,9 @@ const texts = {
     partnerOwed: "Partner points owed", partner: "Partner",
     discountsByRule: "Discounts and points by rule", discountGiven: "Discount", overdrafts: "Offline overdrafts (points redeemed beyond the balance)",
     owed: "Still owed", recorded: "Overdrawn in all", firstAt: "First", lastAt: "Last",
+    charityTitle: "Charity by cause (returns counted where and when they were made)", cause: "Cause", given: "Given", pointsGiven: "Points given",
+    givenBack: "Returned", pointsBack: "Points returned", rafflesTitle: "Raffle winners", when: "When", tickets: "Tickets", won: "Won",
+    prize: "Prize", receiptCode: "Receipt code", raffleState: "State", raffleValid: "valid", raffleVoid: "void: the sale was returned",
     notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
     effectiveFrom: "Takes effect (empty: at once; each till's wall clock)", versionsTitle: "Published versions", version: "Version", effective: "Takes effect",
     rulesCount: "Rules", atOnce: "at once", rollback: "Roll back to this", activeEffective: (v, at) => `Newest ruleset: version ${v}, takes effect ${at} (the tills keep the one before until then).`,
@@ -77,6 +80,10 @@ const texts = {
     partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
     discountsByRule: "Скидки и баллы по правилам", discountGiven: "Скидка", overdrafts: "Перерасход баллов без связи (списано сверх остатка)",
     owed: "Ещё не погашено", recorded: "Всего перерасход", firstAt: "Первый", lastAt: "Последний",
+    charityTitle: "Благотворительность по получателям (возвраты — где и когда оформлены)", cause: "Получатель", given: "Пожертвовано",
+    pointsGiven: "Баллов пожертвовано", givenBack: "Возвращено", pointsBack: "Баллов возвращено", rafflesTitle: "Победители розыгрышей",
+    when: "Когда", tickets: "Билетов", won: "Выиграно", prize: "Приз", receiptCode: "Код на чеке", raffleState: "Состояние",
+    raffleValid: "действителен", raffleVoid: "аннулирован: покупку вернули",
     notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
     effectiveFrom: "Действует с (пусто: сразу; по часам каждой кассы)", versionsTitle: "Опубликованные версии", version: "Версия", effective: "Действует с",
     rulesCount: "Правил", atOnce: "сразу", rollback: "Вернуть эту", activeEffective: (v, at) => `Новейшие правила: версия ${v}, действуют с ${at} (до тех пор кассы работают по прежним).`,
@@ -766,8 +773,9 @@ function drawChart() {
   box.append(svg);
 }
 
-// ---- Reports: discounts by rule (GET /v1/report/discounts, per period and
-// store) and the offline overdrafts (GET /v1/report/overdrafts).
+// ---- Reports: discounts by rule, charity by cause and raffle winners (GET
+// /v1/report/discounts, per period and store) and the offline overdrafts (GET
+// /v1/report/overdrafts).
 function renderDiscounts() {
   const periodOf = (start) => lastReport.kpi.periods.find((p) => p.start === start);
   const span = (start) => { const p = periodOf(start); return p && p.end !== p.start ? `${p.start} – ${p.end}` : start; };
@@ -796,9 +804,37 @@ function renderDiscounts() {
     }
     od.append(tr);
   }
+  const ch = $("rep-charity");
+  ch.replaceChildren();
+  for (const r of lastReport.discounts.charity || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.period = r.period;
+    tr.dataset.store = r.store;
+    tr.dataset.cause = r.cause;
+    for (const [text, num] of [[span(r.period)], [r.store], [r.cause], [String(r.sales), 1], [displayMoney(r.amount, r.currency), 1], [String(r.points), 1],
+      [displayMoney(r.returned_amount, r.currency), 1], [String(r.returned_points), 1], [displayMoney(r.amount - r.returned_amount, r.currency), 1]]) {
+      cell(tr, text);
+      if (num) tr.lastChild.className = "num";
+    }
+    ch.append(tr);
+  }
+  const rf = $("rep-raffles");
+  rf.replaceChildren();
+  for (const w of lastReport.discounts.raffles || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.code = w.code;
+    if (w.void) tr.className = "void";
+    for (const [text, num] of [[w.at.replace("T", " ").slice(0, 16)], [w.store], [w.terminal], [w.card], [w.rule], [String(w.tickets), 1], [String(w.won), 1],
+      [w.prize || ""], [w.code], [t(w.void ? "raffleVoid" : "raffleValid")]]) {
+      cell(tr, text);
+      if (num) tr.lastChild.className = "num";
+    }
+    rf.append(tr);
+  }
 }
 
-// csvDiscounts adds the rules' and the overdrafts' tables to the CSV lines.
+// csvDiscounts adds the rules', the overdrafts', the charity and the raffle
+// winners' tables to the CSV lines.
 function csvDiscounts(lines) {
   lines.push([]);
   lines.push(["period_start", "store", "rule", "kind", "partner", "sales", "discount", "currency", "points", "points_spent"]);
@@ -807,8 +843,16 @@ function csvDiscounts(lines) {
   lines.push([]);
   lines.push(["card", "points_owed", "points_overdrawn", "first", "last"]);
   for (const c of lastReport.overdrafts.cards || []) lines.push([c.card, c.owed, c.recorded, c.first, c.last]);
+  const major = (m, cur) => displayMoney(m, cur).replace(/ [A-Z]{3}$/, "");
+  lines.push([]);
+  lines.push(["period_start", "store", "cause", "sales", "given", "currency", "points_given", "returned", "points_returned"]);
+  for (const r of lastReport.discounts.charity || []) lines.push([r.period, r.store, r.cause, r.sales, major(r.amount, r.currency), r.currency, r.points,
+    major(r.returned_amount, r.currency), r.returned_points]);
+  lines.push([]);
+  lines.push(["at", "store", "terminal", "seq", "card", "rule", "tickets", "won", "prize", "code", "void"]);
+  for (const w of lastReport.discounts.raffles || []) lines.push([w.at, w.store, w.terminal, w.seq, w.card, w.rule, w.tickets, w.won, w.prize || "", w.code, w.void ? "yes" : "no"]);
 }
-// ---- end of discounts by rule and overdrafts
+// ---- end of discounts by rule, overdrafts, charity and raffles
 
 // csvField quotes a field for CSV (RFC 4180), and keeps a spreadsheet from
 // taking a field for a formula.
