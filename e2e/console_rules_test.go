@@ -19,6 +19,7 @@ import (
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/pgstore"
+	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/till"
@@ -397,6 +398,18 @@ prize = "Кофе"
 		st, err := api.Status(ctx)
 		return err == nil && st.Outbox == 0
 	})
+	// A till of S2, offline, let the second card pay with 100 points it did
+	// not have at HQ: an overdraft of what it lacked.
+	other := filepath.Join(t.TempDir(), "S2-T1")
+	h.enrollAs(t, admin, "S2", "S2-T1", other)
+	earned := sales[3].PointsEarned
+	if earned <= 0 || earned >= 100 {
+		t.Fatalf("the second card earned %d points: want some, under 100", earned)
+	}
+	offline := storetest.LoyaltySales("S2-T1", 1, "", time.Now().UTC(), storetest.LoyaltySpec{Card: sales[3].Card, DaysAgo: 1, Store: "S2", Total: 500_00, Redeemed: 100})
+	if code, answer := h.uploadAs(t, other, "S2-T1", offline); code != http.StatusOK || !strings.Contains(answer, `"acked":1`) {
+		t.Fatalf("the offline sale's upload = %d %s", code, answer)
+	}
 	var donated, gaveBack money.Amount
 	var wins []pos.RaffleEntry
 	for i, s := range sales {
@@ -471,6 +484,13 @@ prize = "Кофе"
 			c[6] != "1" || c[7] != "Кофе" || c[9] != state {
 			t.Errorf("raffle row %d %q: want S1, a masked card, coffee-raffle, 1 won, Кофе, %s", i, c, state)
 		}
+	}
+	od, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(`#rep-overdrafts tr`)))
+	if err != nil {
+		t.Fatalf("no overdraft row: %v", err)
+	}
+	if c := strings.Split(strings.TrimSuffix(od, "\n"), "\t"); len(c) != 5 || c[1] != fmt.Sprint(100-earned) || c[2] != fmt.Sprint(100-earned) {
+		t.Errorf("overdraft row %q: want %d points owed and overdrawn", c, 100-earned)
 	}
 	screenshot(t, b, "console-reports-rules.png")
 	csv := downloadReportCSV(t, b)
