@@ -223,6 +223,19 @@ function cell(tr, text) {
   tr.append(td);
 }
 
+// tableRow appends a row to body: data become its data- attributes, each
+// cell is [text] or [text, 1] for a number (right-aligned).
+function tableRow(body, data, cells) {
+  const tr = document.createElement("tr");
+  Object.assign(tr.dataset, data);
+  for (const [text, num] of cells) {
+    cell(tr, text);
+    if (num) tr.lastChild.className = "num";
+  }
+  body.append(tr);
+  return tr;
+}
+
 async function loadLog() {
   show("log");
   const res = await api("GET", "/v1/admin/log?limit=500");
@@ -606,18 +619,10 @@ async function loadPurchases(card) {
   const ps = res.data.purchases;
   $("cust-purchases-note").textContent = ps.length ? t("purchasesShown")(ps.length, res.data.more) : t("noPurchases");
   for (const p of ps) {
-    const tr = document.createElement("tr");
-    tr.dataset.receipt = p.receipt;
-    tr.className = p.kind === "return" ? "return" : "sale";
     const kind = p.kind === "return" ? t("returnKind")(p.of || "") : t("saleKind");
-    for (const [text, num] of [[new Date(p.at).toLocaleString(lang)], [kind], [p.store || "—"], [p.terminal], [p.receipt],
-      [displayMoney(p.total, p.currency), 1], [displayMoney(p.discount, p.currency), 1], [String(p.points_earned), 1], [String(p.points_spent), 1]]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (num) td.className = "num";
-      tr.append(td);
-    }
-    rows.append(tr);
+    tableRow(rows, { receipt: p.receipt }, [[new Date(p.at).toLocaleString(lang)], [kind], [p.store || "—"], [p.terminal], [p.receipt],
+      [displayMoney(p.total, p.currency), 1], [displayMoney(p.discount, p.currency), 1], [String(p.points_earned), 1], [String(p.points_spent), 1]])
+      .className = p.kind === "return" ? "return" : "sale";
   }
 }
 
@@ -681,47 +686,22 @@ function renderReport() {
   const body = $("rep-periods");
   body.replaceChildren();
   for (const r of reportRows()) {
-    const tr = document.createElement("tr");
-    tr.dataset.period = r.start;
-    tr.dataset.store = r.store;
-    for (const [text, num] of [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [String(r.sales), 1], [String(r.card_sales), 1],
-      [displayMoney(r.revenue, cur), 1], [String(r.earned), 1], [String(r.redeemed), 1]]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (num) td.className = "num";
-      tr.append(td);
-    }
-    body.append(tr);
+    tableRow(body, { period: r.start, store: r.store }, [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [String(r.sales), 1], [String(r.card_sales), 1],
+      [displayMoney(r.revenue, cur), 1], [String(r.earned), 1], [String(r.redeemed), 1]]);
   }
   const partners = $("rep-partners");
   partners.replaceChildren();
   for (const r of reportRows()) {
     for (const [name, points] of r.partner) {
-      const tr = document.createElement("tr");
-      tr.dataset.partner = name;
-      for (const [text, num] of [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [name], [String(points), 1]]) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        if (num) td.className = "num";
-        tr.append(td);
-      }
-      partners.append(tr);
+      tableRow(partners, { partner: name }, [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [name], [String(points), 1]]);
     }
   }
   const terms = $("rep-terminals");
   terms.replaceChildren();
   for (const s of lastReport.sales.terminals) {
-    const tr = document.createElement("tr");
-    tr.dataset.terminal = s.terminal;
     const c = s.currency || cur;
-    for (const [text, num] of [[s.terminal], [String(s.count), 1], [displayMoney(s.total, c), 1], [String(s.refunds), 1],
-      [displayMoney(s.refunded, c), 1], [displayMoney(s.net, c), 1]]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (num) td.className = "num";
-      tr.append(td);
-    }
-    terms.append(tr);
+    tableRow(terms, { terminal: s.terminal }, [[s.terminal], [String(s.count), 1], [displayMoney(s.total, c), 1], [String(s.refunds), 1],
+      [displayMoney(s.refunded, c), 1], [displayMoney(s.net, c), 1]]);
   }
   renderDiscounts();
   $("rep-missing").textContent = lastReport.kpi.missing && lastReport.kpi.missing.length ? t("notYet")(lastReport.kpi.missing.join("; ")) : "";
@@ -782,54 +762,26 @@ function renderDiscounts() {
   const body = $("rep-discounts");
   body.replaceChildren();
   for (const r of lastReport.discounts.rows || []) {
-    const tr = document.createElement("tr");
-    tr.dataset.period = r.period;
-    tr.dataset.store = r.store;
-    tr.dataset.rule = r.rule;
-    for (const [text, num] of [[span(r.period)], [r.store], [r.rule + (r.partner ? ` (${r.partner})` : "")], [r.kind], [String(r.sales), 1],
-      [displayMoney(r.amount, r.currency), 1], [String(r.points), 1], [String(r.redeemed), 1]]) {
-      cell(tr, text);
-      if (num) tr.lastChild.className = "num";
-    }
-    body.append(tr);
+    tableRow(body, { period: r.period, store: r.store, rule: r.rule }, [[span(r.period)], [r.store], [r.rule + (r.partner ? ` (${r.partner})` : "")], [r.kind], [String(r.sales), 1],
+      [displayMoney(r.amount, r.currency), 1], [String(r.points), 1], [String(r.redeemed), 1]]);
   }
   const od = $("rep-overdrafts");
   od.replaceChildren();
   for (const c of lastReport.overdrafts.cards || []) {
-    const tr = document.createElement("tr");
-    tr.dataset.card = c.card;
-    for (const [text, num] of [[c.card], [String(c.owed), 1], [String(c.recorded), 1], [new Date(c.first).toLocaleString(lang)], [new Date(c.last).toLocaleString(lang)]]) {
-      cell(tr, text);
-      if (num) tr.lastChild.className = "num";
-    }
-    od.append(tr);
+    tableRow(od, { card: c.card }, [[c.card], [String(c.owed), 1], [String(c.recorded), 1], [new Date(c.first).toLocaleString(lang)], [new Date(c.last).toLocaleString(lang)]]);
   }
   const ch = $("rep-charity");
   ch.replaceChildren();
   for (const r of lastReport.discounts.charity || []) {
-    const tr = document.createElement("tr");
-    tr.dataset.period = r.period;
-    tr.dataset.store = r.store;
-    tr.dataset.cause = r.cause;
-    for (const [text, num] of [[span(r.period)], [r.store], [r.cause], [String(r.sales), 1], [displayMoney(r.amount, r.currency), 1], [String(r.points), 1],
-      [displayMoney(r.returned_amount, r.currency), 1], [String(r.returned_points), 1], [displayMoney(r.amount - r.returned_amount, r.currency), 1]]) {
-      cell(tr, text);
-      if (num) tr.lastChild.className = "num";
-    }
-    ch.append(tr);
+    tableRow(ch, { period: r.period, store: r.store, cause: r.cause }, [[span(r.period)], [r.store], [r.cause], [String(r.sales), 1], [displayMoney(r.amount, r.currency), 1], [String(r.points), 1],
+      [displayMoney(r.returned_amount, r.currency), 1], [String(r.returned_points), 1], [displayMoney(r.amount - r.returned_amount, r.currency), 1]]);
   }
   const rf = $("rep-raffles");
   rf.replaceChildren();
   for (const w of lastReport.discounts.raffles || []) {
-    const tr = document.createElement("tr");
-    tr.dataset.code = w.code;
+    const tr = tableRow(rf, { code: w.code }, [[w.at.replace("T", " ").slice(0, 16)], [w.store], [w.terminal], [w.card], [w.rule], [String(w.tickets), 1], [String(w.won), 1],
+      [w.prize || ""], [w.code], [t(w.void ? "raffleVoid" : "raffleValid")]]);
     if (w.void) tr.className = "void";
-    for (const [text, num] of [[w.at.replace("T", " ").slice(0, 16)], [w.store], [w.terminal], [w.card], [w.rule], [String(w.tickets), 1], [String(w.won), 1],
-      [w.prize || ""], [w.code], [t(w.void ? "raffleVoid" : "raffleValid")]]) {
-      cell(tr, text);
-      if (num) tr.lastChild.className = "num";
-    }
-    rf.append(tr);
   }
 }
 
