@@ -8,7 +8,6 @@ package localapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -111,7 +110,8 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, op string, v any) b
 // decodeBody decodes one JSON value of a request body into v: checkBody's
 // checks first, then no unknown fields and nothing after the value.
 func decodeBody(body []byte, v any) error {
-	if err := checkBody(body); err != nil {
+	whole, err := checkBody(body)
+	if err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -119,8 +119,11 @@ func decodeBody(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("request body: %w", err)
 	}
+	if whole {
+		return nil // checkBody read to the end: white space only after the value
+	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("request body: more than one JSON value")
+		return errTrailing
 	}
 	return nil
 }
