@@ -160,14 +160,40 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, "sale", err, about{basket: &req.Basket})
 		return
 	}
-	if !replayed {
-		a.publishSale(res)
-	}
 	status := http.StatusCreated
 	if replayed {
 		status = http.StatusOK
 	}
-	wire.WriteJSON(w, status, res)
+	if replayed {
+		wire.WriteJSON(w, status, res)
+		return
+	}
+	// The answer goes out first, whole and with its length, so that the POS
+	// app has it while the screens' event is made (it reads the account
+	// again): the event is no part of the answer.
+	if err := writeJSONNow(w, status, res); err != nil {
+		a.Logger.Error("sale answer", "sale", res.ID, "err", err)
+	}
+	a.publishSale(res)
+}
+
+// writeJSONNow answers v as wire.WriteJSON does, with a Content-Length, and
+// sends it at once: the client has the whole answer before the handler
+// returns.
+func writeJSONNow(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n') // as json.Encoder ends it
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return http.NewResponseController(w).Flush()
 }
 
 // refund records a return: 201 with the refund, 200 for a replay.
