@@ -70,7 +70,7 @@ func canonicalAsIs(body []byte) bool {
 	for {
 		t, err := s.Next()
 		switch {
-		case err != nil || t.BadUTF8 || t.HTML:
+		case err != nil || t.BadUTF8() || t.HTML():
 			return false
 		case t.Kind == jsonscan.None:
 			return !s.Spaced()

@@ -85,16 +85,16 @@ func (c *bodyChecker) check(body []byte) (bool, error) {
 			}
 			c.frames = c.frames[:len(c.frames)-1]
 		case jsonscan.String:
-			if t.Key {
+			if t.Key() {
 				if err := c.key(top, body[t.Start:t.End], t); err != nil {
 					return false, err
 				}
 				continue
 			}
 			switch {
-			case t.BadUTF8:
+			case t.BadUTF8():
 				return false, &pos.InputError{Field: c.path(), Problem: "not valid UTF-8"}
-			case t.Control:
+			case t.Control():
 				return false, &pos.InputError{Field: c.path(), Problem: "contains control characters"}
 			}
 		}
@@ -105,11 +105,11 @@ func (c *bodyChecker) check(body []byte) (bool, error) {
 // key checks the field name raw (with its quotes) of the object top and
 // makes it the one being read.
 func (c *bodyChecker) key(top *bodyFrame, raw []byte, t jsonscan.Token) error {
-	if t.BadUTF8 {
+	if t.BadUTF8() {
 		return &pos.InputError{Field: c.path(), Problem: "a field name that is not valid UTF-8"}
 	}
 	name := raw[1 : len(raw)-1]
-	if t.Escaped {
+	if t.Escaped() {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return &pos.InputError{Field: c.path(), Problem: "not valid JSON: " + err.Error()}

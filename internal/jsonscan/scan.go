@@ -29,25 +29,39 @@ const (
 )
 
 // Token is one token of the text: data[Start:End] is its bytes (a string's
-// with its quotes).
+// with its quotes). It is small enough to be passed in registers.
 type Token struct {
 	Kind       Kind
+	flags      uint8
 	Start, End int
-	// Key says a String names an object's member.
-	Key bool
-	// Escaped says a String has backslash escapes: its bytes between the
-	// quotes are not its value.
-	Escaped bool
-	// BadUTF8 says a String holds bytes that are not valid UTF-8
-	// (encoding/json decodes each to U+FFFD).
-	BadUTF8 bool
-	// Control says a String's value holds a control character
-	// (unicode.IsControl: U+0000–U+001F, U+007F–U+009F), raw or escaped.
-	Control bool
-	// HTML says a String holds <, >, &, U+2028 or U+2029 unescaped: what
-	// json.HTMLEscape (and so json.Marshal of a json.RawMessage) changes.
-	HTML bool
 }
+
+const (
+	fKey uint8 = 1 << iota
+	fEscaped
+	fBadUTF8
+	fControl
+	fHTML
+)
+
+// Key says a String names an object's member.
+func (t Token) Key() bool { return t.flags&fKey != 0 }
+
+// Escaped says a String has backslash escapes: its bytes between the quotes
+// are not its value.
+func (t Token) Escaped() bool { return t.flags&fEscaped != 0 }
+
+// BadUTF8 says a String holds bytes that are not valid UTF-8 (encoding/json
+// decodes each to U+FFFD).
+func (t Token) BadUTF8() bool { return t.flags&fBadUTF8 != 0 }
+
+// Control says a String's value holds a control character
+// (unicode.IsControl: U+0000–U+001F, U+007F–U+009F), raw or escaped.
+func (t Token) Control() bool { return t.flags&fControl != 0 }
+
+// HTML says a String holds <, >, &, U+2028 or U+2029 unescaped: what
+// json.HTMLEscape (and so json.Marshal of a json.RawMessage) changes.
+func (t Token) HTML() bool { return t.flags&fHTML != 0 }
 
 // SyntaxError is text that is not JSON: what and at which byte, worded as
 // encoding/json words it.
@@ -159,7 +173,7 @@ func (s *Scanner) Next() (Token, error) {
 				return Token{}, s.fail("invalid character " + quoteChar(c) + " looking for beginning of object key string")
 			}
 			t, err := s.str()
-			t.Key = true
+			t.flags |= fKey
 			s.state = stColon
 			return t, err
 		case stArrayFirst:
@@ -312,7 +326,7 @@ func (s *Scanner) str() (Token, error) {
 			t.End = s.pos
 			return t, nil
 		case c == '\\':
-			t.Escaped = true
+			t.flags |= fEscaped
 			i++
 			if i == len(d) {
 				s.pos = i
@@ -322,7 +336,7 @@ func (s *Scanner) str() (Token, error) {
 			case '"', '\\', '/':
 				i++
 			case 'b', 'f', 'n', 'r', 't':
-				t.Control = true
+				t.flags |= fControl
 				i++
 			case 'u':
 				var r rune
@@ -339,7 +353,7 @@ func (s *Scanner) str() (Token, error) {
 					r = r<<4 | rune(h)
 				}
 				if isControl(r) {
-					t.Control = true
+					t.flags |= fControl
 				}
 				i += 5
 			default:
@@ -351,20 +365,20 @@ func (s *Scanner) str() (Token, error) {
 			return Token{}, s.fail("invalid character " + quoteChar(c) + " in string literal")
 		case c < utf8.RuneSelf: // DEL, <, >, &
 			if c == 0x7f {
-				t.Control = true
+				t.flags |= fControl
 			} else {
-				t.HTML = true
+				t.flags |= fHTML
 			}
 			i++
 		default:
 			r, n := utf8.DecodeRune(d[i:])
 			switch {
 			case r == utf8.RuneError && n == 1:
-				t.BadUTF8 = true
+				t.flags |= fBadUTF8
 			case isControl(r):
-				t.Control = true
+				t.flags |= fControl
 			case r == '\u2028' || r == '\u2029':
-				t.HTML = true
+				t.flags |= fHTML
 			}
 			i += n
 		}

@@ -75,10 +75,10 @@ func compare(t *testing.T, data []byte) {
 				t.Fatalf("%q: token %d: %+v %q (%q, %v), want string %q", data, i, tok, raw, s, err, w)
 			}
 			inner := raw[1 : len(raw)-1]
-			if tok.Escaped != (bytes.IndexByte(inner, '\\') >= 0) ||
-				tok.BadUTF8 != !utf8.Valid(inner) ||
-				tok.Control != strings.ContainsFunc(w, unicode.IsControl) ||
-				tok.HTML != (bytes.ContainsAny(inner, "<>&") || bytes.Contains(inner, []byte("\u2028")) || bytes.Contains(inner, []byte("\u2029"))) {
+			if tok.Escaped() != (bytes.IndexByte(inner, '\\') >= 0) ||
+				tok.BadUTF8() != !utf8.Valid(inner) ||
+				tok.Control() != strings.ContainsFunc(w, unicode.IsControl) ||
+				tok.HTML() != (bytes.ContainsAny(inner, "<>&") || bytes.Contains(inner, []byte("\u2028")) || bytes.Contains(inner, []byte("\u2029"))) {
 				t.Fatalf("%q: token %d: %+v: flags wrong for %q", data, i, tok, w)
 			}
 		}
