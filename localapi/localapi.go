@@ -95,7 +95,7 @@ const maxBody = 1 << 20
 // decode reads the body of a request that does op into v, or answers
 // bad_request.
 func (a *api) decode(w http.ResponseWriter, r *http.Request, op string, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		a.badBody(w, r, op, fmt.Errorf("request body: %w", err))
 		return false
@@ -105,6 +105,20 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, op string, v any) b
 		return false
 	}
 	return true
+}
+
+// readBody reads a request's body, at most maxBody bytes: into one buffer
+// of its length when the request gives it (the POS app's do).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, maxBody)
+	if n := r.ContentLength; n >= 0 && n <= maxBody {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(rd, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(rd)
 }
 
 // decodeBody decodes one JSON value of a request body into v: checkBody's
