@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/till"
 )
 
 // FuzzCheckBody holds decodeBody, which reads a body once with jsonscan, to
@@ -236,5 +237,26 @@ func tokenCheckBody(body []byte) error {
 			}
 		}
 		valueDone()
+	}
+}
+
+// BenchmarkDecodeBody decodes a sale's request body as the API does
+// (jsonscan) and as it did (the json.Decoder.Token walk), side by side.
+//
+//	go test ./localapi -run '^$' -bench DecodeBody -benchmem
+func BenchmarkDecodeBody(b *testing.B) {
+	body := []byte(`{"id":"pos-1","card":"2000000000022","lines":[{"sku":"milk","category":"dairy","qty":1,"unit_price":8990},{"sku":"tv","category":"electronics","qty":1,"unit_price":100000}]}`)
+	for _, bm := range []struct {
+		name   string
+		decode func([]byte, any) error
+	}{{"jsonscan", decodeBody}, {"tokens", tokenDecodeBody}} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				var req till.SaleRequest
+				if err := bm.decode(body, &req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
