@@ -19,8 +19,10 @@ import (
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/pgstore"
+	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/till"
 )
 
 // postgres returns the database URL HQ runs on ("" for bbolt).
@@ -368,9 +370,63 @@ func TestConsoleRulesScheduleAndRollback(t *testing.T) {
 // earned — the sums of what the till's sales answered — and the CSV holds the
 // same; the API refuses a bad period.
 func TestConsoleReportsByRule(t *testing.T) {
-	h, admin, _, api := consoleTill(t, discount.Example)
+	rules := string(discount.Example) + `
+[[rule]]
+id = "round-up"
+kind = "charity"
+cause = "Детский хоспис"
+round_to = "10"
+always = true
+
+[[rule]]
+id = "coffee-raffle"
+kind = "raffle"
+chance = "100%"
+prize = "Кофе"
+`
+	h, admin, _, api := consoleTill(t, []byte(rules))
 	boris := addOperator(t, h.adminURL, admin, "boris", "analyst", consolePassword)
 	sales := consoleSales(t, api, "2000000000015", "2000000000015", "", "2000000000022")
+	// The first sale comes back whole: its round-up goes back to the
+	// customer and its raffle win is void.
+	ctx := context.Background()
+	if res, code, err := api.Refund(ctx, till.RefundRequest{ID: "console-return", Sale: sales[0].ID}); err != nil || code != http.StatusCreated ||
+		len(res.RafflesVoid) != 1 || res.Donated == 0 {
+		t.Fatalf("return the first sale = %d, %v: %+v; want its raffle void and its round-up back", code, err, res)
+	}
+	waitFor(t, 30*time.Second, "the return at HQ", func() bool {
+		st, err := api.Status(ctx)
+		return err == nil && st.Outbox == 0
+	})
+	// A till of S2, offline, let the second card pay with 100 points it did
+	// not have at HQ: an overdraft of what it lacked.
+	other := filepath.Join(t.TempDir(), "S2-T1")
+	h.enrollAs(t, admin, "S2", "S2-T1", other)
+	earned := sales[3].PointsEarned
+	if earned <= 0 || earned >= 100 {
+		t.Fatalf("the second card earned %d points: want some, under 100", earned)
+	}
+	offline := storetest.LoyaltySales("S2-T1", 1, "", time.Now().UTC(), storetest.LoyaltySpec{Card: sales[3].Card, DaysAgo: 1, Store: "S2", Total: 500_00, Redeemed: 100})
+	if code, answer := h.uploadAs(t, other, "S2-T1", offline); code != http.StatusOK || !strings.Contains(answer, `"acked":1`) {
+		t.Fatalf("the offline sale's upload = %d %s", code, answer)
+	}
+	var donated, gaveBack money.Amount
+	var wins []pos.RaffleEntry
+	for i, s := range sales {
+		for _, d := range s.Donations {
+			donated += d.Amount
+			if i == 0 {
+				gaveBack += d.Amount
+			}
+		}
+		if s.Card != "" && (len(s.Raffles) != 1 || s.Raffles[0].Won != 1) {
+			t.Fatalf("sale %d with card %s won %+v; want one win at a 100%% chance", i, s.Card, s.Raffles)
+		}
+		wins = append(wins, s.Raffles...)
+	}
+	if donated == 0 || gaveBack == 0 || len(wins) != 3 {
+		t.Fatalf("round-ups %d (first sale %d), %d raffle wins: want round-ups and 3 wins", donated, gaveBack, len(wins))
+	}
 	type given struct {
 		sales  int
 		amount money.Amount
@@ -405,8 +461,45 @@ func TestConsoleReportsByRule(t *testing.T) {
 			t.Errorf("%s row %q: want %d sales, %s, %d points", rule, c, g.sales, money.Display(g.amount, "RUB"), g.points)
 		}
 	}
+	cause, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(fmt.Sprintf(`#rep-charity tr[data-cause="Детский хоспис"][data-store="S1"][data-period=%q]`, month))))
+	if err != nil {
+		t.Fatalf("no charity row: %v", err)
+	}
+	c := strings.Split(strings.TrimSuffix(cause, "\n"), "\t")
+	if len(c) != 9 || c[3] != "4" || c[4] != money.Display(donated, "RUB") || c[6] != money.Display(gaveBack, "RUB") || c[8] != money.Display(donated-gaveBack, "RUB") {
+		t.Errorf("charity row %q: want 4 sales, %s given, %s returned, %s net", c, money.Display(donated, "RUB"),
+			money.Display(gaveBack, "RUB"), money.Display(donated-gaveBack, "RUB"))
+	}
+	for i, w := range wins {
+		row, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(fmt.Sprintf(`#rep-raffles tr[data-code=%q]`, w.Code))))
+		if err != nil {
+			t.Fatalf("no raffle row for win %d (%s): %v", i, w.Code, err)
+		}
+		c := strings.Split(strings.TrimSuffix(row, "\n"), "\t")
+		state := "valid"
+		if i == 0 {
+			state = "void: the sale was returned"
+		}
+		if len(c) != 10 || c[1] != "S1" || !strings.HasPrefix(c[3], "••••") || c[4] != "coffee-raffle" ||
+			c[6] != "1" || c[7] != "Кофе" || c[9] != state {
+			t.Errorf("raffle row %d %q: want S1, a masked card, coffee-raffle, 1 won, Кофе, %s", i, c, state)
+		}
+	}
+	od, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(`#rep-overdrafts tr`)))
+	if err != nil {
+		t.Fatalf("no overdraft row: %v", err)
+	}
+	if c := strings.Split(strings.TrimSuffix(od, "\n"), "\t"); len(c) != 5 || c[1] != fmt.Sprint(100-earned) || c[2] != fmt.Sprint(100-earned) {
+		t.Errorf("overdraft row %q: want %d points owed and overdrawn", c, 100-earned)
+	}
 	screenshot(t, b, "console-reports-rules.png")
 	csv := downloadReportCSV(t, b)
+	if !strings.Contains(csv, "period_start,store,cause,sales,given,currency,points_given,returned,points_returned\r\n") ||
+		!strings.Contains(csv, fmt.Sprintf("%s,S1,Детский хоспис,4,%s,RUB,0,%s,0\r\n", month,
+			strings.TrimSuffix(money.Display(donated, "RUB"), " RUB"), strings.TrimSuffix(money.Display(gaveBack, "RUB"), " RUB"))) ||
+		!strings.Contains(csv, ",coffee-raffle,1,1,Кофе,"+wins[0].Code+",yes\r\n") {
+		t.Errorf("CSV lacks the charity or the raffle winners:\n%s", csv)
+	}
 	club := fmt.Sprintf("%s,S1,club-card,card_percent,,3,%s,RUB,0,0\r\n", month, strings.TrimSuffix(money.Display(want["club-card"].amount, "RUB"), " RUB"))
 	if !strings.Contains(csv, "period_start,store,rule,kind,partner,sales,discount,currency,points,points_spent\r\n") || !strings.Contains(csv, club) {
 		t.Errorf("CSV lacks the rules' table or %q:\n%s", club, csv)

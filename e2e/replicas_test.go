@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/storetest"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/sync/wire"
@@ -31,7 +32,7 @@ func (h *hqProc) replica(t *testing.T, postgres string) *hqProc {
 // TestReplicasWakeEachOther: two tillhq replicas on one PostgreSQL; a till
 // enrolled through and long-polling replica B gets a ruleset published on
 // replica A at once (LISTEN/NOTIFY), not when its 30 s poll runs out; and a
-// terminal revoked on A is refused by B.
+// terminal revoked on A is refused by B; failed logins count on both.
 func TestReplicasWakeEachOther(t *testing.T) {
 	work := t.TempDir()
 	pgURL := pgDatabase(t)
@@ -101,6 +102,30 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	me.Body.Close()
 	if me.StatusCode != http.StatusOK {
 		t.Fatalf("A's session on B: %d, want 200", me.StatusCode)
+	}
+	// Failed logins count on every replica: wrong passwords spread over A
+	// and B lock the name out of both.
+	login := func(url, pw string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(url+wire.PathAdminLogin, "application/json",
+			strings.NewReader(fmt.Sprintf(`{"name":"anna","password":%q}`, pw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	for i := range hq.LoginFailuresPerName {
+		url := []string{a.adminURL, b.adminURL}[i%2]
+		if code, _ := login(url, "not anna's password"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, code)
+		}
+	}
+	for _, url := range []string{a.adminURL, b.adminURL} {
+		if code, retry := login(url, password); code != http.StatusTooManyRequests || retry == "" {
+			t.Fatalf("the right password at %s after %d wrong ones spread over both replicas: %d (Retry-After %q), want 429",
+				url, hq.LoginFailuresPerName, code, retry)
+		}
 	}
 	mustTillhqAs(t, admin, "terminal", "revoke", "S1-T1", "--admin", a.adminURL)
 	waitFor(t, 10*time.Second, "the till polling B to be refused after its revocation on A", func() bool {

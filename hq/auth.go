@@ -282,7 +282,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	action := "POST " + wire.PathAdminLogin
 	now := s.opts.Now()
-	if wait := s.logins.wait(req.Name, r.RemoteAddr, now); wait > 0 {
+	wait, err := loginWaitFor(r.Context(), st, req.Name, r.RemoteAddr, now)
+	if err != nil {
+		s.storeError(w, "login", err)
+		return
+	}
+	if wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		msg := fmt.Sprintf("too many failed logins for this name or from this address: try again in %d s", secs)
 		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: msg}, "denied", http.StatusTooManyRequests)
@@ -301,12 +306,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = dummyHash()
 	}
 	if !CheckPassword(hash, req.Password) || err != nil || !o.Disabled.IsZero() {
-		s.logins.fail(req.Name, r.RemoteAddr, now)
+		if err := loginFailed(r.Context(), st, req.Name, r.RemoteAddr, now); err != nil {
+			s.log.Warn("record a failed login", "err", err)
+		}
 		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: "wrong name or password, or operator disabled"}, "unauthenticated", http.StatusUnauthorized)
 		wire.WriteError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "wrong name or password, or the operator is disabled")
 		return
 	}
-	s.logins.succeed(req.Name)
+	if err := st.ClearLoginFailures(r.Context(), nameKey(req.Name)); err != nil {
+		s.log.Warn("clear an operator's failed logins", "err", err)
+	}
 	// Expired sessions go at each login: no replica needs a timer for it.
 	if n, err := st.PurgeCredentials(r.Context(), now); err != nil {
 		s.log.Warn("purge expired sessions", "err", err)

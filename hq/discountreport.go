@@ -3,6 +3,7 @@ package hq
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -35,35 +36,144 @@ type DiscountRow struct {
 	Partner  string       `json:"partner,omitempty"`
 }
 
-// DiscountReport is the answer of PathReportDiscounts: rows by period,
-// store, then the most money first.
-type DiscountReport struct {
-	Period string        `json:"period"`
-	From   string        `json:"from"`
-	To     string        `json:"to"`
-	Store  string        `json:"store,omitempty"`
-	Rows   []DiscountRow `json:"rows"`
+// CharityRow is what customers gave one cause in one period and store: in
+// the sales made then and there, and taken back by the returns made then and
+// there (money in minor units of Currency).
+type CharityRow struct {
+	Period         string       `json:"period"` // its first day, YYYY-MM-DD
+	Store          string       `json:"store"`
+	Cause          string       `json:"cause"`
+	Currency       string       `json:"currency"`
+	Sales          int64        `json:"sales"`  // sales that gave to it
+	Amount         money.Amount `json:"amount"` // money given (on top of what customers paid)
+	Points         int64        `json:"points"` // points given
+	ReturnedAmount money.Amount `json:"returned_amount"`
+	ReturnedPoints int64        `json:"returned_points"`
 }
 
-// DiscountsByRule adds up the rules applied in the sales of q, per period.
+// RaffleWin is a sale that won in a raffle: who (the card, masked), where,
+// when, and what; Void when a return of the whole sale voided its tickets.
+type RaffleWin struct {
+	Period   string `json:"period"`
+	Store    string `json:"store"`
+	Terminal string `json:"terminal"`
+	Seq      uint64 `json:"seq"`
+	At       string `json:"at"` // RFC 3339, on the till's clock and offset
+	Card     string `json:"card"`
+	Rule     string `json:"rule"`
+	Tickets  int64  `json:"tickets"`
+	Won      int64  `json:"won"`
+	Prize    string `json:"prize,omitempty"`
+	Code     string `json:"code"` // printed on the receipt
+	Void     bool   `json:"void,omitempty"`
+
+	when time.Time // the sale's time, for the order
+}
+
+// DiscountReport is the answer of PathReportDiscounts: rows by period,
+// store, then the most money first; charity likewise by cause; the raffle
+// winners in the order they won.
+type DiscountReport struct {
+	Period  string        `json:"period"`
+	From    string        `json:"from"`
+	To      string        `json:"to"`
+	Store   string        `json:"store,omitempty"`
+	Rows    []DiscountRow `json:"rows"`
+	Charity []CharityRow  `json:"charity"`
+	Raffles []RaffleWin   `json:"raffles"`
+}
+
+// DiscountsByRule adds up the rules applied, the donations given and the
+// raffles won in the sales of q, per period, and the donations the returns
+// of q took back. A return counts at its own till's store (the store of that
+// till's sales) on its own day.
 func DiscountsByRule(ctx context.Context, st Store, q SimQuery, period string) (DiscountReport, error) {
-	rep := DiscountReport{Period: period, From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly), Store: q.Store, Rows: []DiscountRow{}}
-	type key struct{ period, store, rule, currency string }
+	rep := DiscountReport{Period: period, From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly), Store: q.Store,
+		Rows: []DiscountRow{}, Charity: []CharityRow{}, Raffles: []RaffleWin{}}
+	type key struct{ period, store, name, currency string }
 	rows := map[key]*DiscountRow{}
-	err := eachSale(ctx, st, q, func(e *event.Event, sale *pos.Sale, store string) error {
-		_, day := saleDay(e, sale)
-		start := loyalty.Date(loyalty.PeriodStart(period, loyalty.DayOf(day, 0))).Format(time.DateOnly)
-		for _, a := range sale.Applied {
-			k := key{start, store, a.Rule, sale.Currency}
-			r := rows[k]
-			if r == nil {
-				r = &DiscountRow{Period: start, Store: store, Rule: a.Rule, Kind: a.Kind, Currency: sale.Currency, Partner: a.Partner}
-				rows[k] = r
+	charity := map[key]*CharityRow{}
+	cause := func(k key) *CharityRow {
+		r := charity[k]
+		if r == nil {
+			r = &CharityRow{Period: k.period, Store: k.store, Cause: k.name, Currency: k.currency}
+			charity[k] = r
+		}
+		return r
+	}
+	periodOf := func(day time.Time) string {
+		return loyalty.Date(loyalty.PeriodStart(period, loyalty.DayOf(day, 0))).Format(time.DateOnly)
+	}
+	type place struct {
+		store  string
+		offset int
+	}
+	where := map[string]place{} // a till's store and UTC offset, from its sales
+	type saleRef struct {
+		terminal string
+		seq      uint64
+	}
+	voided := map[saleRef]bool{}
+	err := eachEvent(ctx, st, func(e *event.Event) error {
+		switch e.Type {
+		case event.TypeSale:
+			var sale pos.Sale
+			if err := json.Unmarshal(e.Body, &sale); err != nil {
+				return nil
 			}
-			r.Sales++
-			r.Amount += a.Amount
-			r.Points += a.Points
-			r.Redeemed += a.Redeemed
+			store, day := saleDay(e, &sale)
+			if sale.Inputs != nil {
+				where[e.Terminal] = place{store, sale.Inputs.UTCOffset}
+			}
+			if !q.holds(store, day) {
+				return nil
+			}
+			start := periodOf(day)
+			for _, a := range sale.Applied {
+				k := key{start, store, a.Rule, sale.Currency}
+				r := rows[k]
+				if r == nil {
+					r = &DiscountRow{Period: start, Store: store, Rule: a.Rule, Kind: a.Kind, Currency: sale.Currency, Partner: a.Partner}
+					rows[k] = r
+				}
+				r.Sales++
+				r.Amount += a.Amount
+				r.Points += a.Points
+				r.Redeemed += a.Redeemed
+			}
+			for _, d := range sale.Donations {
+				r := cause(key{start, store, d.Cause, sale.Currency})
+				r.Sales++
+				r.Amount += d.Amount
+				r.Points += d.Points
+			}
+			for _, w := range sale.Raffles {
+				if w.Won <= 0 {
+					continue
+				}
+				rep.Raffles = append(rep.Raffles, RaffleWin{Period: start, Store: store, Terminal: e.Terminal, Seq: e.Seq,
+					At: e.At.In(time.FixedZone("", where[e.Terminal].offset)).Format(time.RFC3339), Card: pos.MaskCard(sale.Card),
+					Rule: w.Rule, Tickets: w.Tickets, Won: w.Won, Prize: w.Prize, Code: w.Code, when: e.At})
+			}
+		case event.TypeRefund:
+			var ref pos.Refund
+			if err := json.Unmarshal(e.Body, &ref); err != nil {
+				return nil
+			}
+			if len(ref.RafflesVoid) > 0 {
+				voided[saleRef{cmp.Or(ref.SaleTerminal, e.Terminal), ref.SaleSeq}] = true
+			}
+			w := where[e.Terminal]
+			at := e.At.In(time.FixedZone("", w.offset))
+			day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
+			if !q.holds(w.store, day) {
+				return nil
+			}
+			for _, d := range ref.Donations {
+				r := cause(key{periodOf(day), w.store, d.Cause, ref.Currency})
+				r.ReturnedAmount += d.Amount
+				r.ReturnedPoints += d.Points
+			}
 		}
 		return nil
 	})
@@ -76,6 +186,19 @@ func DiscountsByRule(ctx context.Context, st Store, q SimQuery, period string) (
 	slices.SortFunc(rep.Rows, func(a, b DiscountRow) int {
 		return cmp.Or(cmp.Compare(a.Period, b.Period), cmp.Compare(a.Store, b.Store), cmp.Compare(b.Amount, a.Amount),
 			cmp.Compare(b.Points, a.Points), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Currency, b.Currency))
+	})
+	for _, r := range charity {
+		rep.Charity = append(rep.Charity, *r)
+	}
+	slices.SortFunc(rep.Charity, func(a, b CharityRow) int {
+		return cmp.Or(cmp.Compare(a.Period, b.Period), cmp.Compare(a.Store, b.Store), cmp.Compare(b.Amount, a.Amount),
+			cmp.Compare(b.Points, a.Points), cmp.Compare(a.Cause, b.Cause), cmp.Compare(a.Currency, b.Currency))
+	})
+	for i, w := range rep.Raffles {
+		rep.Raffles[i].Void = voided[saleRef{w.Terminal, w.Seq}]
+	}
+	slices.SortStableFunc(rep.Raffles, func(a, b RaffleWin) int {
+		return cmp.Or(a.when.Compare(b.when), cmp.Compare(a.Terminal, b.Terminal), cmp.Compare(a.Seq, b.Seq))
 	})
 	return rep, nil
 }

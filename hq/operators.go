@@ -121,6 +121,14 @@ type OperatorStore interface {
 	Revoked(ctx context.Context, terminal string) (r Revocation, ok bool, err error)
 	// Revocations returns every revocation, by terminal.
 	Revocations(ctx context.Context) ([]Revocation, error)
+	// LoginFailures returns the failed logins recorded under each of keys
+	// after since, oldest first, by key (a key with none is absent).
+	LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string][]time.Time, error)
+	// AddLoginFailure records a failed login at at under each of keys, and
+	// forgets every failure of any key at or before forget.
+	AddLoginFailure(ctx context.Context, keys []string, at, forget time.Time) error
+	// ClearLoginFailures forgets the key's failures.
+	ClearLoginFailures(ctx context.Context, key string) error
 }
 
 // PasswordCost is the bcrypt cost of stored passwords (about a quarter of a

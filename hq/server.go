@@ -70,7 +70,6 @@ type Server struct {
 
 	loyalty *Loyalty // the loyalty reports' book (loyalty.go)
 
-	logins   *loginLimiter           // failed logins, per name and address (loginlimit.go)
 	either   signal                  // fired with published and with cards: the combined poll's
 	rulesNow rulesCache              // the version of the ruleset published now
 	parked   atomic.Pointer[parking] // idle combined polls, while ServeTerminals runs (poll.go)
@@ -97,7 +96,7 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics(), logins: newLoginLimiter()}
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
 	s.loyalty = NewLoyalty(LoyaltyOptions{Store: opts.Store, Wake: s.cards.wait, Now: opts.Now, Logger: opts.Logger})
 	if opts.Store != nil {
 		s.metrics.reg.MustRegister(auditCollector{opts.Store})

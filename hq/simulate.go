@@ -201,6 +201,25 @@ func Simulate(ctx context.Context, st Store, draft *discount.Ruleset, q SimQuery
 // as the reports read them), decoded, and its store. A sale whose body does
 // not decode is skipped: the audit flags it.
 func eachSale(ctx context.Context, st Store, q SimQuery, fn func(e *event.Event, sale *pos.Sale, store string) error) error {
+	return eachEvent(ctx, st, func(e *event.Event) error {
+		if e.Type != event.TypeSale {
+			return nil
+		}
+		var sale pos.Sale
+		if err := json.Unmarshal(e.Body, &sale); err != nil {
+			return nil
+		}
+		store, day := saleDay(e, &sale)
+		if !q.holds(store, day) {
+			return nil
+		}
+		return fn(e, &sale, store)
+	})
+}
+
+// eachEvent calls fn with every event HQ holds, terminal by terminal, each
+// chain in order.
+func eachEvent(ctx context.Context, st Store, fn func(e *event.Event) error) error {
 	terms, err := st.SalesReport(ctx)
 	if err != nil {
 		return err
@@ -217,19 +236,7 @@ func eachSale(ctx context.Context, st Store, q SimQuery, fn func(e *event.Event,
 				}
 				cur = evs[len(evs)-1].Seq
 				for i := range evs {
-					e := &evs[i]
-					if e.Type != event.TypeSale {
-						continue
-					}
-					var sale pos.Sale
-					if err := json.Unmarshal(e.Body, &sale); err != nil {
-						continue
-					}
-					store, day := saleDay(e, &sale)
-					if day.Before(q.From) || day.After(q.To) || (q.Store != "" && store != q.Store) {
-						continue
-					}
-					if err := fn(e, &sale, store); err != nil {
+					if err := fn(&evs[i]); err != nil {
 						return err
 					}
 				}
@@ -237,6 +244,11 @@ func eachSale(ctx context.Context, st Store, q SimQuery, fn func(e *event.Event,
 		}
 	}
 	return nil
+}
+
+// holds reports whether q takes in what happened on day at store.
+func (q SimQuery) holds(store string, day time.Time) bool {
+	return !day.Before(q.From) && !day.After(q.To) && (q.Store == "" || store == q.Store)
 }
 
 // saleDay returns a sale's store and its date on the till's wall clock

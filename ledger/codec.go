@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/internal/jsonscan"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 )
@@ -34,10 +35,15 @@ func seqKey(b []byte) (uint64, error) {
 
 // canonicalBody returns body compacted and escaped exactly as encoding/json's
 // Marshal writes a json.RawMessage, so that re-encoding an event never changes the
-// bytes its hash covers. It refuses what is not valid UTF-8 JSON.
+// bytes its hash covers. It refuses what is not valid UTF-8 JSON. A body
+// already canonical (json.Marshal's output, as the till's sales are) is
+// returned as it is, not copied, after one pass that does not allocate.
 func canonicalBody(body []byte) (json.RawMessage, error) {
 	if len(body) == 0 {
 		return nil, errors.New("empty body")
+	}
+	if canonicalAsIs(body) {
+		return body, nil
 	}
 	if !utf8.Valid(body) {
 		return nil, errors.New("body is not valid UTF-8")
@@ -53,6 +59,23 @@ func canonicalBody(body []byte) (json.RawMessage, error) {
 	out.Grow(compact.Len() + 16)
 	json.HTMLEscape(&out, compact.Bytes())
 	return out.Bytes(), nil
+}
+
+// canonicalAsIs reports whether body is canonical as it is: one JSON value,
+// valid UTF-8, no white space between its tokens, nothing json.HTMLEscape
+// would change. Compact and HTMLEscape leave such a body byte for byte.
+func canonicalAsIs(body []byte) bool {
+	var s jsonscan.Scanner
+	s.Reset(body)
+	for {
+		t, err := s.Next()
+		switch {
+		case err != nil || t.BadUTF8() || t.HTML():
+			return false
+		case t.Kind == jsonscan.None:
+			return !s.Spaced()
+		}
+	}
 }
 
 // needsHTMLEscape reports whether json.HTMLEscape would change b: whether it

@@ -40,9 +40,12 @@ type SaleRequest struct {
 
 // Priced is what the caller's pricing returns for a sale.
 type Priced struct {
-	Body           json.RawMessage // the full sale (a pos.Sale as JSON), stored as the event body
-	Spend          money.Amount    // added to the account's lifetime spend
-	PointsDelta    int64           // points earned minus points redeemed
+	// Body is the full sale (a pos.Sale as JSON), stored as the event body.
+	// Already canonical (json.Marshal's output), it is kept as it is, and
+	// the receipt's Body is it: the caller must not change it afterwards.
+	Body           json.RawMessage
+	Spend          money.Amount // added to the account's lifetime spend
+	PointsDelta    int64        // points earned minus points redeemed
 	RulesetVersion int64
 	RulesetHash    string
 }

@@ -507,9 +507,12 @@ func TestVerifyWhileWriting(t *testing.T) {
 	l, _ := openTest(t, Options{NoSync: true})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	// Each writer stops after 2 000 sales: a Verify reads the whole ledger,
+	// and unbounded writers outran it (1.2 M events under wine, where
+	// Verify is slower than the writers), each Verify longer than the last.
 	for w := range 3 {
 		wg.Go(func() {
-			for i := 0; ; i++ {
+			for i := 0; i < 2000; i++ {
 				select {
 				case <-stop:
 					return

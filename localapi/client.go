@@ -74,7 +74,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 		return 0, fmt.Errorf("reach tilld at %s: %w", c.Base, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return resp.StatusCode, err
 	}
@@ -89,6 +89,23 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// maxAnswer bounds the answer the client reads.
+const maxAnswer = 16 << 20
+
+// readAnswer reads resp's body, at most maxAnswer bytes: into one buffer of
+// its length when the answer gives it (a sale's does).
+func readAnswer(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > maxAnswer {
+		return io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(resp.Body, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // authorize adds the client's token to req.

@@ -8,7 +8,6 @@ package localapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -96,7 +95,7 @@ const maxBody = 1 << 20
 // decode reads the body of a request that does op into v, or answers
 // bad_request.
 func (a *api) decode(w http.ResponseWriter, r *http.Request, op string, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		a.badBody(w, r, op, fmt.Errorf("request body: %w", err))
 		return false
@@ -108,10 +107,25 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, op string, v any) b
 	return true
 }
 
+// readBody reads a request's body, at most maxBody bytes: into one buffer
+// of its length when the request gives it (the POS app's do).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, maxBody)
+	if n := r.ContentLength; n >= 0 && n <= maxBody {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(rd, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(rd)
+}
+
 // decodeBody decodes one JSON value of a request body into v: checkBody's
 // checks first, then no unknown fields and nothing after the value.
 func decodeBody(body []byte, v any) error {
-	if err := checkBody(body); err != nil {
+	whole, err := checkBody(body)
+	if err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -119,8 +133,11 @@ func decodeBody(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("request body: %w", err)
 	}
+	if whole {
+		return nil // checkBody read to the end: white space only after the value
+	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("request body: more than one JSON value")
+		return errTrailing
 	}
 	return nil
 }
@@ -157,14 +174,40 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, "sale", err, about{basket: &req.Basket})
 		return
 	}
-	if !replayed {
-		a.publishSale(res)
-	}
 	status := http.StatusCreated
 	if replayed {
 		status = http.StatusOK
 	}
-	wire.WriteJSON(w, status, res)
+	if replayed {
+		wire.WriteJSON(w, status, res)
+		return
+	}
+	// The answer goes out first, whole and with its length, so that the POS
+	// app has it while the screens' event is made (it reads the account
+	// again): the event is no part of the answer.
+	if err := writeJSONNow(w, status, res); err != nil {
+		a.Logger.Error("sale answer", "sale", res.ID, "err", err)
+	}
+	a.publishSale(res)
+}
+
+// writeJSONNow answers v as wire.WriteJSON does, with a Content-Length, and
+// sends it at once: the client has the whole answer before the handler
+// returns.
+func writeJSONNow(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n') // as json.Encoder ends it
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return http.NewResponseController(w).Flush()
 }
 
 // refund records a return: 201 with the refund, 200 for a replay.

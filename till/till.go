@@ -557,6 +557,7 @@ func (t *Till) Quote(b pos.Basket, opts QuoteOptions) (QuoteResult, error) {
 	}
 	t.place(&b)
 	now := t.opts.Now()
+	t.learn(card, now)
 	var acctp *pos.Account
 	var cust *Customer
 	if card != "" {
@@ -629,6 +630,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 		return SaleResult{}, false, fmt.Errorf("record sale %s: %w", req.ID, err)
 	}
 	t.place(&req.Basket)
+	t.learn(req.Card, t.opts.Now())
 	var profile *pos.Profile
 	if req.Card != "" {
 		h, ok, err := t.opts.Ledger.Holder(req.Card)
@@ -845,6 +847,21 @@ func (t *Till) Status() (Status, error) {
 		s.Devices = append(s.Devices, t.opts.Devices()...)
 	}
 	return s, nil
+}
+
+// learn asks HQ for a card this till has no record of (typed into a basket
+// rather than scanned, so never looked up) before pricing it, while HQ is
+// reachable: a customer new to this till is priced with their account
+// across every store (tier, points), not as a stranger. It waits at most
+// LookupTimeout, once per card: HQ's answer, even of an unknown card,
+// becomes the card's record here.
+func (t *Till) learn(card string, now time.Time) {
+	if card == "" || t.opts.Lookup == nil || !t.offlineSince(now).IsZero() {
+		return
+	}
+	if _, known, err := t.opts.Ledger.Account(card); err == nil && !known {
+		t.lookup(card)
+	}
 }
 
 // lookup refreshes a scanned card's view from HQ when the till has HQ and it

@@ -1,6 +1,7 @@
 package till_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -264,5 +265,60 @@ max_share = "100%"
 	online = true
 	if res, _, err := tl.Sale(till.SaleRequest{ID: "online", Basket: b}); err != nil || res.PointsRedeemed != 400 {
 		t.Errorf("online sale redeemed %d (%v), want 400", res.PointsRedeemed, err)
+	}
+}
+
+// A card the till has no record of, typed into a basket rather than scanned,
+// is looked up at HQ before it is priced while HQ is reachable: the quote
+// and the sale see its account across every store (here: its tier from what
+// it spent elsewhere). Once per card; never while offline.
+func TestUnknownCardIsLookedUpBeforePricing(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	online := true
+	var tl *till.Till
+	var asked []string
+	hqAccounts := map[string]pos.Account{
+		"2000000000015": {LifetimeSpend: 12_000_00, Sales: 12, Points: 700}, // Gold elsewhere
+		"2000000000022": {LifetimeSpend: 12_000_00, Sales: 12, Points: 700},
+	}
+	tl, err = till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub,
+		Link: func() till.Link { return till.Link{Online: online} },
+		Lookup: func(_ context.Context, card string) error {
+			asked = append(asked, card)
+			return tl.ApplyAccount(wire.AccountAnswer{Card: card, Account: hqAccounts[card]})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.ApplyRules(1, "", wire.SignRules(priv, discount.Example), discount.Example); err != nil {
+		t.Fatal(err)
+	}
+	b := pos.Basket{Card: "2000000000015", Lines: []pos.Line{{SKU: "tv", Category: "electronics", Qty: 1, UnitPrice: 1000_00}}}
+	q, err := tl.Quote(b, till.QuoteOptions{})
+	if err != nil || q.Tier != "Gold" {
+		t.Fatalf("quote of a card new to this till: tier %q (%v), want Gold from HQ's account", q.Tier, err)
+	}
+	res, _, err := tl.Sale(till.SaleRequest{ID: "s1", Basket: b})
+	if err != nil || res.Tier != "Gold" {
+		t.Fatalf("sale: tier %q (%v), want Gold", res.Tier, err)
+	}
+	if _, _, err := tl.Sale(till.SaleRequest{ID: "s2", Basket: b}); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 {
+		t.Errorf("HQ asked %d times for one card (%v): want once, the till knows it after", len(asked), asked)
+	}
+	// Offline, a card new to the till is priced as the till knows it:
+	// nobody is asked.
+	online = false
+	b.Card = "2000000000022"
+	res, _, err = tl.Sale(till.SaleRequest{ID: "s3", Basket: b})
+	if err != nil || res.Tier == "Gold" || len(asked) != 1 {
+		t.Errorf("offline sale of a new card: tier %q (%v), HQ asked %d times; want no look-up", res.Tier, err, len(asked))
 	}
 }

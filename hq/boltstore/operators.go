@@ -1,10 +1,12 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -336,4 +338,123 @@ func (s *Store) Revocations(_ context.Context) ([]hq.Revocation, error) {
 		})
 	})
 	return out, err
+}
+
+// Failed logins: "login_failures" holds a key's failures under its length
+// (2 bytes, big-endian), the key, the failure's Unix nanoseconds and a
+// sequence number (8 bytes each, big-endian: failures at the same instant
+// are several), so that a key's failures are one range in time order;
+// "login_failures_at" holds the same with the time and number first, so that
+// the failures out of the window are one range from the start.
+var (
+	bucketLoginFailures   = []byte("login_failures")
+	bucketLoginFailuresAt = []byte("login_failures_at")
+)
+
+// unixNanos returns t's Unix nanoseconds, 0 for a time before 1970 (the
+// zero time too) and the largest for one after 2262.
+func unixNanos(t time.Time) uint64 {
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		return 0
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return uint64(t.UnixNano())
+}
+
+func loginPrefix(key string) []byte {
+	p := binary.BigEndian.AppendUint16(nil, uint16(min(len(key), 0xffff)))
+	return append(p, key[:min(len(key), 0xffff)]...)
+}
+
+// LoginFailures implements hq.OperatorStore.
+func (s *Store) LoginFailures(_ context.Context, keys []string, since time.Time) (map[string][]time.Time, error) {
+	out := map[string][]time.Time{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLoginFailures)
+		if b == nil {
+			return nil
+		}
+		for _, key := range keys {
+			p := loginPrefix(key)
+			c := b.Cursor()
+			for k, _ := c.Seek(p); k != nil && len(k) == len(p)+16 && bytes.HasPrefix(k, p); k, _ = c.Next() {
+				at := time.Unix(0, int64(binary.BigEndian.Uint64(k[len(p):]))).UTC()
+				if at.After(since) {
+					out[key] = append(out[key], at)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddLoginFailure implements hq.OperatorStore.
+func (s *Store) AddLoginFailure(_ context.Context, keys []string, at, forget time.Time) error {
+	return s.update(func(tx *bolt.Tx) error {
+		byKey, err := tx.CreateBucketIfNotExists(bucketLoginFailures)
+		if err != nil {
+			return err
+		}
+		byAt, err := tx.CreateBucketIfNotExists(bucketLoginFailuresAt)
+		if err != nil {
+			return err
+		}
+		var gone [][]byte
+		horizon := binary.BigEndian.AppendUint64(nil, unixNanos(forget))
+		c := byAt.Cursor()
+		for k, _ := c.First(); len(k) >= 16 && bytes.Compare(k[:8], horizon) <= 0; k, _ = c.Next() {
+			gone = append(gone, k)
+		}
+		for _, k := range gone {
+			if err := byAt.Delete(k); err != nil {
+				return err
+			}
+			if err := byKey.Delete(append(k[16:len(k):len(k)], k[:16]...)); err != nil {
+				return err
+			}
+		}
+		for _, key := range keys {
+			n, err := byKey.NextSequence()
+			if err != nil {
+				return err
+			}
+			stamp := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, unixNanos(at)), n)
+			p := loginPrefix(key)
+			if err := byKey.Put(append(p, stamp...), nil); err != nil {
+				return err
+			}
+			if err := byAt.Put(append(stamp, p...), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClearLoginFailures implements hq.OperatorStore.
+func (s *Store) ClearLoginFailures(_ context.Context, key string) error {
+	return s.update(func(tx *bolt.Tx) error {
+		byKey, byAt := tx.Bucket(bucketLoginFailures), tx.Bucket(bucketLoginFailuresAt)
+		if byKey == nil || byAt == nil {
+			return nil
+		}
+		p := loginPrefix(key)
+		var gone [][]byte
+		c := byKey.Cursor()
+		for k, _ := c.Seek(p); k != nil && len(k) == len(p)+16 && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			gone = append(gone, k)
+		}
+		for _, k := range gone {
+			if err := byKey.Delete(k); err != nil {
+				return err
+			}
+			if err := byAt.Delete(append(k[len(p):len(k):len(k)], p...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

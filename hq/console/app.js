@@ -38,6 +38,9 @@ const texts = {
     partnerOwed: "Partner points owed", partner: "Partner",
     discountsByRule: "Discounts and points by rule", discountGiven: "Discount", overdrafts: "Offline overdrafts (points redeemed beyond the balance)",
     owed: "Still owed", recorded: "Overdrawn in all", firstAt: "First", lastAt: "Last",
+    charityTitle: "Charity by cause (returns counted where and when they were made)", cause: "Cause", given: "Given", pointsGiven: "Points given",
+    givenBack: "Returned", pointsBack: "Points returned", rafflesTitle: "Raffle winners", when: "When", tickets: "Tickets", won: "Won",
+    prize: "Prize", receiptCode: "Receipt code", raffleState: "State", raffleValid: "valid", raffleVoid: "void: the sale was returned",
     notYet: (m) => `Not in these figures: ${m}.`, chartTitle: "Revenue per period",
     effectiveFrom: "Takes effect (empty: at once; each till's wall clock)", versionsTitle: "Published versions", version: "Version", effective: "Takes effect",
     rulesCount: "Rules", atOnce: "at once", rollback: "Roll back to this", activeEffective: (v, at) => `Newest ruleset: version ${v}, takes effect ${at} (the tills keep the one before until then).`,
@@ -87,6 +90,10 @@ const texts = {
     partnerOwed: "Партнёрские баллы к оплате", partner: "Партнёр",
     discountsByRule: "Скидки и баллы по правилам", discountGiven: "Скидка", overdrafts: "Перерасход баллов без связи (списано сверх остатка)",
     owed: "Ещё не погашено", recorded: "Всего перерасход", firstAt: "Первый", lastAt: "Последний",
+    charityTitle: "Благотворительность по получателям (возвраты — где и когда оформлены)", cause: "Получатель", given: "Пожертвовано",
+    pointsGiven: "Баллов пожертвовано", givenBack: "Возвращено", pointsBack: "Баллов возвращено", rafflesTitle: "Победители розыгрышей",
+    when: "Когда", tickets: "Билетов", won: "Выиграно", prize: "Приз", receiptCode: "Код на чеке", raffleState: "Состояние",
+    raffleValid: "действителен", raffleVoid: "аннулирован: покупку вернули",
     notYet: (m) => `Не входит в эти цифры: ${m}.`, chartTitle: "Выручка по периодам",
     effectiveFrom: "Действует с (пусто: сразу; по часам каждой кассы)", versionsTitle: "Опубликованные версии", version: "Версия", effective: "Действует с",
     rulesCount: "Правил", atOnce: "сразу", rollback: "Вернуть эту", activeEffective: (v, at) => `Новейшие правила: версия ${v}, действуют с ${at} (до тех пор кассы работают по прежним).`,
@@ -285,6 +292,19 @@ function cell(tr, text) {
   const td = document.createElement("td");
   td.textContent = text;
   tr.append(td);
+}
+
+// tableRow appends a row to body: data become its data- attributes, each
+// cell is [text] or [text, 1] for a number (right-aligned).
+function tableRow(body, data, cells) {
+  const tr = document.createElement("tr");
+  Object.assign(tr.dataset, data);
+  for (const [text, num] of cells) {
+    cell(tr, text);
+    if (num) tr.lastChild.className = "num";
+  }
+  body.append(tr);
+  return tr;
 }
 
 async function loadLog() {
@@ -670,18 +690,10 @@ async function loadPurchases(card) {
   const ps = res.data.purchases;
   $("cust-purchases-note").textContent = ps.length ? t("purchasesShown")(ps.length, res.data.more) : t("noPurchases");
   for (const p of ps) {
-    const tr = document.createElement("tr");
-    tr.dataset.receipt = p.receipt;
-    tr.className = p.kind === "return" ? "return" : "sale";
     const kind = p.kind === "return" ? t("returnKind")(p.of || "") : t("saleKind");
-    for (const [text, num] of [[new Date(p.at).toLocaleString(lang)], [kind], [p.store || "—"], [p.terminal], [p.receipt],
-      [displayMoney(p.total, p.currency), 1], [displayMoney(p.discount, p.currency), 1], [String(p.points_earned), 1], [String(p.points_spent), 1]]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (num) td.className = "num";
-      tr.append(td);
-    }
-    rows.append(tr);
+    tableRow(rows, { receipt: p.receipt }, [[new Date(p.at).toLocaleString(lang)], [kind], [p.store || "—"], [p.terminal], [p.receipt],
+      [displayMoney(p.total, p.currency), 1], [displayMoney(p.discount, p.currency), 1], [String(p.points_earned), 1], [String(p.points_spent), 1]])
+      .className = p.kind === "return" ? "return" : "sale";
   }
 }
 
@@ -745,47 +757,22 @@ function renderReport() {
   const body = $("rep-periods");
   body.replaceChildren();
   for (const r of reportRows()) {
-    const tr = document.createElement("tr");
-    tr.dataset.period = r.start;
-    tr.dataset.store = r.store;
-    for (const [text, num] of [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [String(r.sales), 1], [String(r.card_sales), 1],
-      [displayMoney(r.revenue, cur), 1], [String(r.earned), 1], [String(r.redeemed), 1]]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (num) td.className = "num";
-      tr.append(td);
-    }
-    body.append(tr);
+    tableRow(body, { period: r.start, store: r.store }, [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [String(r.sales), 1], [String(r.card_sales), 1],
+      [displayMoney(r.revenue, cur), 1], [String(r.earned), 1], [String(r.redeemed), 1]]);
   }
   const partners = $("rep-partners");
   partners.replaceChildren();
   for (const r of reportRows()) {
     for (const [name, points] of r.partner) {
-      const tr = document.createElement("tr");
-      tr.dataset.partner = name;
-      for (const [text, num] of [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [name], [String(points), 1]]) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        if (num) td.className = "num";
-        tr.append(td);
-      }
-      partners.append(tr);
+      tableRow(partners, { partner: name }, [[r.start === r.end ? r.start : `${r.start} – ${r.end}`], [r.store], [name], [String(points), 1]]);
     }
   }
   const terms = $("rep-terminals");
   terms.replaceChildren();
   for (const s of lastReport.sales.terminals) {
-    const tr = document.createElement("tr");
-    tr.dataset.terminal = s.terminal;
     const c = s.currency || cur;
-    for (const [text, num] of [[s.terminal], [String(s.count), 1], [displayMoney(s.total, c), 1], [String(s.refunds), 1],
-      [displayMoney(s.refunded, c), 1], [displayMoney(s.net, c), 1]]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (num) td.className = "num";
-      tr.append(td);
-    }
-    terms.append(tr);
+    tableRow(terms, { terminal: s.terminal }, [[s.terminal], [String(s.count), 1], [displayMoney(s.total, c), 1], [String(s.refunds), 1],
+      [displayMoney(s.refunded, c), 1], [displayMoney(s.net, c), 1]]);
   }
   renderDiscounts();
   $("rep-missing").textContent = lastReport.kpi.missing && lastReport.kpi.missing.length ? t("notYet")(lastReport.kpi.missing.join("; ")) : "";
@@ -837,39 +824,40 @@ function drawChart() {
   box.append(svg);
 }
 
-// ---- Reports: discounts by rule (GET /v1/report/discounts, per period and
-// store) and the offline overdrafts (GET /v1/report/overdrafts).
+// ---- Reports: discounts by rule, charity by cause and raffle winners (GET
+// /v1/report/discounts, per period and store) and the offline overdrafts (GET
+// /v1/report/overdrafts).
 function renderDiscounts() {
   const periodOf = (start) => lastReport.kpi.periods.find((p) => p.start === start);
   const span = (start) => { const p = periodOf(start); return p && p.end !== p.start ? `${p.start} – ${p.end}` : start; };
   const body = $("rep-discounts");
   body.replaceChildren();
   for (const r of lastReport.discounts.rows || []) {
-    const tr = document.createElement("tr");
-    tr.dataset.period = r.period;
-    tr.dataset.store = r.store;
-    tr.dataset.rule = r.rule;
-    for (const [text, num] of [[span(r.period)], [r.store], [r.rule + (r.partner ? ` (${r.partner})` : "")], [r.kind], [String(r.sales), 1],
-      [displayMoney(r.amount, r.currency), 1], [String(r.points), 1], [String(r.redeemed), 1]]) {
-      cell(tr, text);
-      if (num) tr.lastChild.className = "num";
-    }
-    body.append(tr);
+    tableRow(body, { period: r.period, store: r.store, rule: r.rule }, [[span(r.period)], [r.store], [r.rule + (r.partner ? ` (${r.partner})` : "")], [r.kind], [String(r.sales), 1],
+      [displayMoney(r.amount, r.currency), 1], [String(r.points), 1], [String(r.redeemed), 1]]);
   }
   const od = $("rep-overdrafts");
   od.replaceChildren();
   for (const c of lastReport.overdrafts.cards || []) {
-    const tr = document.createElement("tr");
-    tr.dataset.card = c.card;
-    for (const [text, num] of [[c.card], [String(c.owed), 1], [String(c.recorded), 1], [new Date(c.first).toLocaleString(lang)], [new Date(c.last).toLocaleString(lang)]]) {
-      cell(tr, text);
-      if (num) tr.lastChild.className = "num";
-    }
-    od.append(tr);
+    tableRow(od, { card: c.card }, [[c.card], [String(c.owed), 1], [String(c.recorded), 1], [new Date(c.first).toLocaleString(lang)], [new Date(c.last).toLocaleString(lang)]]);
+  }
+  const ch = $("rep-charity");
+  ch.replaceChildren();
+  for (const r of lastReport.discounts.charity || []) {
+    tableRow(ch, { period: r.period, store: r.store, cause: r.cause }, [[span(r.period)], [r.store], [r.cause], [String(r.sales), 1], [displayMoney(r.amount, r.currency), 1], [String(r.points), 1],
+      [displayMoney(r.returned_amount, r.currency), 1], [String(r.returned_points), 1], [displayMoney(r.amount - r.returned_amount, r.currency), 1]]);
+  }
+  const rf = $("rep-raffles");
+  rf.replaceChildren();
+  for (const w of lastReport.discounts.raffles || []) {
+    const tr = tableRow(rf, { code: w.code }, [[w.at.replace("T", " ").slice(0, 16)], [w.store], [w.terminal], [w.card], [w.rule], [String(w.tickets), 1], [String(w.won), 1],
+      [w.prize || ""], [w.code], [t(w.void ? "raffleVoid" : "raffleValid")]]);
+    if (w.void) tr.className = "void";
   }
 }
 
-// csvDiscounts adds the rules' and the overdrafts' tables to the CSV lines.
+// csvDiscounts adds the rules', the overdrafts', the charity and the raffle
+// winners' tables to the CSV lines.
 function csvDiscounts(lines) {
   lines.push([]);
   lines.push(["period_start", "store", "rule", "kind", "partner", "sales", "discount", "currency", "points", "points_spent"]);
@@ -878,8 +866,16 @@ function csvDiscounts(lines) {
   lines.push([]);
   lines.push(["card", "points_owed", "points_overdrawn", "first", "last"]);
   for (const c of lastReport.overdrafts.cards || []) lines.push([c.card, c.owed, c.recorded, c.first, c.last]);
+  const major = (m, cur) => displayMoney(m, cur).replace(/ [A-Z]{3}$/, "");
+  lines.push([]);
+  lines.push(["period_start", "store", "cause", "sales", "given", "currency", "points_given", "returned", "points_returned"]);
+  for (const r of lastReport.discounts.charity || []) lines.push([r.period, r.store, r.cause, r.sales, major(r.amount, r.currency), r.currency, r.points,
+    major(r.returned_amount, r.currency), r.returned_points]);
+  lines.push([]);
+  lines.push(["at", "store", "terminal", "seq", "card", "rule", "tickets", "won", "prize", "code", "void"]);
+  for (const w of lastReport.discounts.raffles || []) lines.push([w.at, w.store, w.terminal, w.seq, w.card, w.rule, w.tickets, w.won, w.prize || "", w.code, w.void ? "yes" : "no"]);
 }
-// ---- end of discounts by rule and overdrafts
+// ---- end of discounts by rule, overdrafts, charity and raffles
 
 // csvField quotes a field for CSV (RFC 4180), and keeps a spreadsheet from
 // taking a field for a formula.

@@ -347,3 +347,41 @@ func utcOrZero(t *time.Time) time.Time {
 	}
 	return t.UTC()
 }
+
+// LoginFailures implements hq.OperatorStore.
+func (s *Store) LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string][]time.Time, error) {
+	rows, err := s.pool.Query(ctx, "SELECT key, at FROM login_failures WHERE key = ANY($1) AND at > $2 ORDER BY key, at", keys, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("read failed logins: %w", err)
+	}
+	out := map[string][]time.Time{}
+	var key string
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&key, &at}, func() error {
+		out[key] = append(out[key], at.UTC())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read failed logins: %w", err)
+	}
+	return out, nil
+}
+
+// AddLoginFailure implements hq.OperatorStore: one round trip.
+func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at, forget time.Time) error {
+	var b pgx.Batch
+	b.Queue("INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k", keys, at.UTC())
+	b.Queue("DELETE FROM login_failures WHERE at <= $1", forget.UTC())
+	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("record a failed login: %w", err)
+	}
+	return nil
+}
+
+// ClearLoginFailures implements hq.OperatorStore.
+func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+	if _, err := s.pool.Exec(ctx, "DELETE FROM login_failures WHERE key = $1", key); err != nil {
+		return fmt.Errorf("clear failed logins: %w", err)
+	}
+	return nil
+}

@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/internal/pgtest"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // fillHolders puts n card holders with distinct phones straight into the
@@ -84,6 +87,37 @@ func BenchmarkHoldersByPhone(b *testing.B) {
 				n = len(hs)
 			}
 			b.ReportMetric(float64(n), "found")
+		})
+	}
+}
+
+// BenchmarkConsoleCustomers answers what the console's customer page asks,
+// through tillhq's admin handler (HTTP routing, the admin log entry each
+// search appends, JSON) among 1 000 000 holders: a search by the last 7
+// digits of a phone, and the card found.
+//
+//	go test -run '^$' -bench ConsoleCustomers -benchtime 200x ./hq/pgstore
+func BenchmarkConsoleCustomers(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	fillHolders(b, s, 1_000_000)
+	h := hq.NewServer(hq.Options{Store: s}).AdminHandler()
+	for _, c := range []struct{ name, path, want string }{
+		{"search", wire.PathAdminCustomers + "?phone=7655983", `"card":"C000123457"`},
+		{"card", wire.PathAdminCustomers + "/C000123457", `"C000123457"`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, c.path, nil))
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), c.want) {
+					b.Fatalf("GET %s: %d %s", c.path, w.Code, w.Body)
+				}
+			}
 		})
 	}
 }

@@ -252,4 +252,54 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 			}
 		}
 	})
+
+	t.Run("login failures", func(t *testing.T) {
+		st := newStore(t)
+		name, addr, other := "name:mila", "addr:10.0.0.7", "name:vera"
+		if fs, err := st.LoginFailures(ctx, []string{name, addr}, time.Time{}); err != nil || len(fs) != 0 {
+			t.Fatalf("a new store has failed logins %v (%v)", fs, err)
+		}
+		for i := range 3 {
+			if err := st.AddLoginFailure(ctx, []string{name, addr}, at.Add(time.Duration(i)*time.Minute), time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.AddLoginFailure(ctx, []string{other, addr}, at.Add(3*time.Minute), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := st.LoginFailures(ctx, []string{name, addr, "name:nobody"}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]time.Time{
+			name: {at.Add(time.Minute), at.Add(2 * time.Minute)},
+			addr: {at.Add(time.Minute), at.Add(2 * time.Minute), at.Add(3 * time.Minute)},
+		}
+		if fmt.Sprint(fs) != fmt.Sprint(want) {
+			t.Fatalf("failures after %s = %v, want %v (in time order, only those after)", at, fs, want)
+		}
+		// A prefix of a key is another key.
+		if fs, err := st.LoginFailures(ctx, []string{"name:mil"}, time.Time{}); err != nil || len(fs) != 0 {
+			t.Fatalf("failures of a key's prefix: %v (%v)", fs, err)
+		}
+		if err := st.ClearLoginFailures(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		fs, err = st.LoginFailures(ctx, []string{name, addr, other}, time.Time{})
+		if err != nil || len(fs[name]) != 0 || len(fs[addr]) != 4 || len(fs[other]) != 1 {
+			t.Fatalf("after clearing %s: %v (%v); want the address's 4 and %s's 1 kept", name, fs, err, other)
+		}
+		// A failure forgets every key's failures at or before its horizon.
+		if err := st.AddLoginFailure(ctx, []string{name}, at.Add(time.Hour), at.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		fs, err = st.LoginFailures(ctx, []string{name, addr, other}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = map[string][]time.Time{name: {at.Add(time.Hour)}, addr: {at.Add(3 * time.Minute)}, other: {at.Add(3 * time.Minute)}}
+		if fmt.Sprint(fs) != fmt.Sprint(want) {
+			t.Fatalf("after forgetting up to %s: %v, want %v", at.Add(2*time.Minute), fs, want)
+		}
+	})
 }
