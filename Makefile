@@ -29,8 +29,12 @@ demo: build
 	$(BIN)/tilld demo
 
 ## test: everything CI runs — formatting, vet, staticcheck, all tests for real, the QEMU
-## HID tier, and the .deb packages built, linted, installed, run and removed.
-test: deps check unit test-hid test-powercut test-windows deb deb-check
+## HID tier, and the .deb packages built, linted, installed, run and removed. The
+## packages are built while the unit tests run: the e2e tests mostly wait on sockets and
+## timers, and the build fills the idle cores (output comes per target, when it ends).
+test: deps check
+	$(MAKE) -j2 --output-sync=target unit deb
+	$(MAKE) test-hid test-powercut test-windows deb-check
 
 deps:
 	@scripts/ensure-debs.sh $(TEST_DEBS)

@@ -63,9 +63,11 @@ func fleetRow(f wire.Fleet, terminal string) (wire.FleetTerminal, int) {
 // one on a port that does not exist down, with its error), a clock skew of
 // about nothing and its certificate's days left, all in ru and en.
 func TestConsoleFleetAttention(t *testing.T) {
+	t.Parallel() // most of it is waiting for the offline limit
 	work := t.TempDir()
 	pgURL := pgDatabase(t)
-	h := launchHQ(t, work, discount.Example, pgURL)
+	// Polls held 5 s at most: the offline limit is 1 min + 2 × 5 s.
+	h := launchHQWith(t, work, discount.Example, pgURL, "--max-wait", "5s")
 	one := h.enrollTill(t, work, "S1", "S1-T1", "")
 	two := h.enrollTill(t, work, "S2", "S2-T1", fmt.Sprintf("\n[[reader]]\nname = \"front\"\ntype = \"fake\"\n\n[[reader]]\nname = \"desk\"\ntype = \"serial\"\nport = %q\nbaud = 9600\n",
 		filepath.Join(work, "no-such-tty")))

@@ -238,6 +238,7 @@ func TestConsoleRulesSimulation(t *testing.T) {
 // then rolled back over (tillhq rules rollback) never applies: the till
 // prices with the rollback at once. The admin log says who did each.
 func TestConsoleRulesScheduleAndRollback(t *testing.T) {
+	t.Parallel() // most of it is waiting for the scheduled times
 	h, admin, _, api := consoleTill(t, discount.Example)
 	mila := addOperator(t, h.adminURL, admin, "mila", "marketing", consolePassword)
 	ctx := context.Background()

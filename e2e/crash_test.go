@@ -129,6 +129,12 @@ func newHQ(t testing.TB, work, dataDir string) *hqProc {
 // its store in the PostgreSQL database postgres unless that is "".
 func launchHQ(t testing.TB, work string, rules []byte, postgres string) *hqProc {
 	t.Helper()
+	return launchHQWith(t, work, rules, postgres)
+}
+
+// launchHQWith is launchHQ with more flags for tillhq serve.
+func launchHQWith(t testing.TB, work string, rules []byte, postgres string, flags ...string) *hqProc {
+	t.Helper()
 	file := filepath.Join(work, "rules.toml")
 	if err := os.WriteFile(file, rules, 0o644); err != nil {
 		t.Fatal(err)
@@ -141,6 +147,7 @@ func launchHQ(t testing.TB, work string, rules []byte, postgres string) *hqProc 
 	if postgres != "" {
 		h.args = append(h.args, "--postgres", postgres)
 	}
+	h.args = append(h.args, flags...)
 	h.start(t)
 	return h
 }

@@ -56,6 +56,7 @@ const (
 // them to HQ's data directory) and requires the terminal's certificate, as HQ
 // does; it never forwards what it decrypted, so it needs no terminal key.
 func TestSyncThroughFaults(t *testing.T) {
+	t.Parallel() // most of it is waiting out the faults
 	for _, store := range []string{"bbolt", "postgres"} {
 		t.Run(store, func(t *testing.T) { testSyncThroughFaults(t, store) })
 	}

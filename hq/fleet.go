@@ -55,8 +55,13 @@ type FleetStore interface {
 // address, ruleset and health, only a later time) is written to the store:
 // every poll used to be a store commit (an fsync with bbolt) per terminal.
 // The replica that holds the poll keeps the latest in memory and shows it in
-// its fleet view; the other replicas see it at most this much later.
-const contactPersistEvery = time.Minute
+// its fleet view; the other replicas see it at most this much later. It is a
+// minute, or less when polls are held shorter (2 × MaxWait, not under the
+// 30 s cap of a till's retry backoff), so that a short MaxWait also shows a
+// stopped till offline sooner.
+func (s *Server) contactPersistEvery() time.Duration {
+	return min(time.Minute, max(2*s.opts.MaxWait, 30*time.Second))
+}
 
 // contactFlushEvery is how often ServeTerminals writes the contacts that
 // changed, in one store commit: after a ruleset is published, every
@@ -115,7 +120,7 @@ func (s *Server) recordContact(r *http.Request, after int64) {
 		s.contacts.last = map[string]contactMemo{}
 	}
 	m, seen := s.contacts.last[terminal]
-	if !seen || !sameContact(m.c, c) || c.At.Sub(m.stored) >= contactPersistEvery {
+	if !seen || !sameContact(m.c, c) || c.At.Sub(m.stored) >= s.contactPersistEvery() {
 		m.dirty = true
 	}
 	m.c = c
@@ -225,8 +230,9 @@ const (
 // other replicas read it, at least every contactPersistEvery. So a till
 // that polls is never seen older than contactPersistEvery + MaxWait (plus a
 // flush): two missed polls more, 2 × MaxWait, make it offline. With the
-// defaults: 1 min + 2 × 30 s = 2 min.
-func (s *Server) offlineAfter() time.Duration { return contactPersistEvery + 2*s.opts.MaxWait }
+// defaults: 1 min + 2 × 30 s = 2 min; with tillhq serve --max-wait 5s:
+// 30 s + 2 × 5 s = 40 s.
+func (s *Server) offlineAfter() time.Duration { return s.contactPersistEvery() + 2*s.opts.MaxWait }
 
 // fleetView is what fleetTerminal judges a contact against.
 type fleetView struct {

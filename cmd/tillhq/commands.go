@@ -130,6 +130,7 @@ the CA, not the certificate, so they keep working. Restart tillhq to serve it.`,
 func serveCmd(stderr io.Writer) *cobra.Command {
 	var dataDir, listen, admin, rulesFile, postgres string
 	var adminTLS bool
+	var maxWait time.Duration
 	var clock func() func() time.Time // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -138,6 +139,9 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			loopback, err := checkAdminAddr(admin, adminTLS)
 			if err != nil {
 				return err
+			}
+			if maxWait < time.Second || maxWait > 5*time.Minute {
+				return fmt.Errorf("--max-wait %s: want 1s to 5m", maxWait)
 			}
 			log := serve.NewLogger(stderr, slog.LevelInfo, os.Getenv("JOURNAL_STREAM"))
 			if os.Getenv("GOGC") == "" {
@@ -166,7 +170,8 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 			}
 			defer func() { log.Info("tillhq stopped") }()
 			defer store.Close()
-			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, RequireOperator: !loopback, Logger: log, Now: clock()})
+			srv := hq.NewServer(hq.Options{Store: store, SigningKey: key, CA: ca, RequireClientCert: true, RequireOperator: !loopback, Logger: log, Now: clock(),
+				MaxWait: maxWait})
 			if err := publishAtStart(cmd.Context(), srv, store, rulesFile, dataDir, log); err != nil {
 				return err
 			}
@@ -223,6 +228,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data", "/var/lib/tillhq", "directory of HQ's store")
 	clock = serve.ClockOffsetFlag(cmd.Flags())
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7460", "address terminals reach over mutual TLS")
+	cmd.Flags().DurationVar(&maxWait, "max-wait", 30*time.Second, "the longest HQ holds a till's long poll; set it below the idle timeout of any proxy or balancer in front of HQ (a till is shown offline after 1 min + twice this without contact)")
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:7461", "address of the admin API (rules, terminals, reports, operators): loopback, or any address with --admin-tls (docs/hq.md)")
 	cmd.Flags().BoolVar(&adminTLS, "admin-tls", false, "serve the admin API over TLS with HQ's certificate; needed to listen beyond loopback, where every request needs an operator's token or session")
 	cmd.Flags().StringVar(&postgres, "postgres", "", "PostgreSQL URL (postgres://...): keep HQ's store there instead of DATA/hq.db, so several tillhq replicas can serve one chain (each needs DATA's keys)")

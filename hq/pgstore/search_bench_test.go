@@ -14,6 +14,19 @@ import (
 	"github.com/tilld/tilld/sync/wire"
 )
 
+// holderStore opens a store on a new database with n card holders in it
+// (fillHolders), closed when tb ends.
+func holderStore(tb testing.TB, n int) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), pgtest.URL(tb), Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	fillHolders(tb, s, n)
+	return s
+}
+
 // fillHolders puts n card holders with distinct phones straight into the
 // holders table, as imports leave them, and analyzes it.
 func fillHolders(tb testing.TB, s *Store, n int) {
@@ -35,12 +48,7 @@ func fillHolders(tb testing.TB, s *Store, n int) {
 // The phone search reads the index of migration 0012, not the table.
 func TestHoldersByPhoneUsesTheIndex(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	fillHolders(t, s, 50_000)
+	s := holderStore(t, 50_000)
 	rows, _ := s.pool.Query(ctx, `EXPLAIN SELECT holder FROM holders
 		WHERE (reverse(regexp_replace(holder ->> 'phone', '[^0-9]', '', 'g')) COLLATE "C") >= $1
 		  AND (reverse(regexp_replace(holder ->> 'phone', '[^0-9]', '', 'g')) COLLATE "C") < $2
@@ -70,12 +78,7 @@ func TestHoldersByPhoneUsesTheIndex(t *testing.T) {
 //	go test -run '^$' -bench HoldersByPhone ./hq/pgstore
 func BenchmarkHoldersByPhone(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(b), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	fillHolders(b, s, 1_000_000)
+	s := holderStore(b, 1_000_000)
 	for _, digits := range []string{"7655983", "5983"} {
 		b.Run(digits, func(b *testing.B) {
 			n := 0
@@ -98,13 +101,7 @@ func BenchmarkHoldersByPhone(b *testing.B) {
 //
 //	go test -run '^$' -bench ConsoleCustomers -benchtime 200x ./hq/pgstore
 func BenchmarkConsoleCustomers(b *testing.B) {
-	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(b), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	fillHolders(b, s, 1_000_000)
+	s := holderStore(b, 1_000_000)
 	h := hq.NewServer(hq.Options{Store: s}).AdminHandler()
 	for _, c := range []struct{ name, path, want string }{
 		{"search", wire.PathAdminCustomers + "?phone=7655983", `"card":"C000123457"`},
