@@ -282,7 +282,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	action := "POST " + wire.PathAdminLogin
 	now := s.opts.Now()
-	wait, err := loginWaitFor(r.Context(), st, req.Name, r.RemoteAddr, now)
+	wait, nameFailed, err := loginWaitFor(r.Context(), st, req.Name, r.RemoteAddr, now)
 	if err != nil {
 		s.storeError(w, "login", err)
 		return
@@ -313,8 +313,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "wrong name or password, or the operator is disabled")
 		return
 	}
-	if err := st.ClearLoginFailures(r.Context(), nameKey(req.Name)); err != nil {
-		s.log.Warn("clear an operator's failed logins", "err", err)
+	if nameFailed { // else nothing to clear: no store write for an ordinary login
+		if err := st.ClearLoginFailures(r.Context(), nameKey(req.Name)); err != nil {
+			s.log.Warn("clear an operator's failed logins", "err", err)
+		}
 	}
 	// Expired sessions go at each login: no replica needs a timer for it.
 	if n, err := st.PurgeCredentials(r.Context(), now); err != nil {

@@ -164,8 +164,7 @@ func DiscountsByRule(ctx context.Context, st Store, q SimQuery, period string) (
 				voided[saleRef{cmp.Or(ref.SaleTerminal, e.Terminal), ref.SaleSeq}] = true
 			}
 			w := where[e.Terminal]
-			at := e.At.In(time.FixedZone("", w.offset))
-			day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
+			day := localDay(e.At, w.offset)
 			if !q.holds(w.store, day) {
 				return nil
 			}

@@ -60,14 +60,15 @@ func loginWait(ks []loginKey, failures map[string][]time.Time, now time.Time) ti
 }
 
 // loginWaitFor reads the attempt's failures from the store and returns how
-// long it must wait.
-func loginWaitFor(ctx context.Context, st OperatorStore, name, remote string, now time.Time) (time.Duration, error) {
+// long it must wait, and whether its name has failures to clear when it
+// succeeds.
+func loginWaitFor(ctx context.Context, st OperatorStore, name, remote string, now time.Time) (wait time.Duration, nameFailed bool, err error) {
 	ks := loginKeysOf(name, remote)
 	fs, err := st.LoginFailures(ctx, keysOf(ks), now.Add(-LoginWindow))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return loginWait(ks, fs, now), nil
+	return loginWait(ks, fs, now), len(fs[nameKey(name)]) > 0, nil
 }
 
 // loginFailed records a failed attempt, and forgets the failures that

@@ -254,11 +254,16 @@ func (q SimQuery) holds(store string, day time.Time) bool {
 // saleDay returns a sale's store and its date on the till's wall clock
 // (midnight UTC; UTC for a sale without inputs).
 func saleDay(e *event.Event, sale *pos.Sale) (store string, date time.Time) {
-	day := e.At.UTC()
-	if sale.Inputs != nil {
-		store, day = sale.Inputs.Store, e.At.In(time.FixedZone("", sale.Inputs.UTCOffset))
+	if sale.Inputs == nil {
+		return "", localDay(e.At, 0)
 	}
-	return store, time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	return sale.Inputs.Store, localDay(e.At, sale.Inputs.UTCOffset)
+}
+
+// localDay returns at's date at offset seconds east of UTC, as midnight UTC.
+func localDay(at time.Time, offset int) time.Time {
+	d := at.In(time.FixedZone("", offset))
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // add prices sale e again with rs.
