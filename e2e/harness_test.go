@@ -23,6 +23,9 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(floorEnv); dir != "" {
+		os.Exit(serveFloor(dir)) // this process is a benchmark's floor server
+	}
 	dir, err := os.MkdirTemp("", "tilld-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -191,11 +191,11 @@ func (a *api) sale(w http.ResponseWriter, r *http.Request) {
 	a.publishSale(res)
 }
 
-// writeJSONNow answers v as wire.WriteJSON does, with a Content-Length, and
-// sends it at once: the client has the whole answer before the handler
+// writeJSONNow answers res as wire.WriteJSON does, with a Content-Length,
+// and sends it at once: the client has the whole answer before the handler
 // returns.
-func writeJSONNow(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
+func writeJSONNow(w http.ResponseWriter, status int, res till.SaleResult) error {
+	b, err := res.AppendJSON(make([]byte, 0, 1024))
 	if err != nil {
 		return err
 	}

@@ -600,6 +600,42 @@ type SaleResult struct {
 	// AskNPS): the answer goes to POST /v1/feedback.
 	AskNPS bool `json:"ask_nps,omitempty"`
 	pos.Sale
+	// recorded is Sale's bytes as the ledger recorded them, when Sale is
+	// exactly what they say: AppendJSON splices them into the answer
+	// instead of encoding Sale again.
+	recorded []byte
+}
+
+// AppendJSON appends r's JSON to b: what json.Marshal makes of it, up to
+// the order of the fields. A sale just recorded is spliced from the
+// recorded bytes (they hold no greeting: it goes last); any other is
+// encoded.
+func (r SaleResult) AppendJSON(b []byte) ([]byte, error) {
+	body := r.recorded
+	if len(body) < 3 || body[0] != '{' || body[len(body)-1] != '}' {
+		enc, err := json.Marshal(r)
+		return append(b, enc...), err
+	}
+	b = fmt.Appendf(b, `{"seq":%d,"event_id":`, r.Seq)
+	b = appendJSONString(b, r.EventID)
+	b = append(b, `,"receipt_code":`...)
+	b = appendJSONString(b, r.ReceiptCode)
+	if r.AskNPS {
+		b = append(b, `,"ask_nps":true`...)
+	}
+	b = append(b, ',')
+	b = append(b, body[1:len(body)-1]...)
+	if r.Greeting != "" {
+		b = append(b, `,"greeting":`...)
+		b = appendJSONString(b, r.Greeting)
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json encodes a string.
+func appendJSONString(b []byte, s string) []byte {
+	enc, _ := json.Marshal(s) // a string always encodes
+	return append(b, enc...)
 }
 
 // Sale prices and records a sale; it returns only once the sale is durable.
@@ -680,7 +716,7 @@ func (t *Till) Sale(req SaleRequest) (res SaleResult, replayed bool, err error) 
 	}
 	res = SaleResult{Seq: rcpt.Seq, EventID: rcpt.EventID, ReceiptCode: ReceiptCode(rcpt.EventID, rcpt.Hash)}
 	if !rcpt.Replayed && bytes.Equal(rcpt.Body, pricedBody) {
-		res.Sale = priced
+		res.Sale, res.recorded = priced, pricedBody
 	} else if err := json.Unmarshal(rcpt.Body, &res.Sale); err != nil {
 		return SaleResult{}, false, fmt.Errorf("record sale %s: stored body: %w", req.ID, err)
 	}

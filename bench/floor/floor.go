@@ -2,6 +2,7 @@
 // this machine has of making a record durable. Fsync4K is one 4 KiB write and
 // fdatasync, the disk's floor; SQLite is an insert committed by SQLite in WAL
 // mode with synchronous=FULL, the embedded database a till could have used.
+// Handler serves a commit over HTTP, the floor of a sale through an API.
 // The ledger's benchmarks (ledger/ledgerbench) and the local API's
 // (e2e BenchmarkSaleLatency) both measure against them.
 package floor
@@ -10,8 +11,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	_ "modernc.org/sqlite" // the SQLite of the comparison, pure Go
 )
@@ -69,4 +73,31 @@ func SQLite(dir string, row []byte) (commit Commit, close func() error, err erro
 		}, func() error {
 			return errors.Join(ins.Close(), db.Close())
 		}, nil
+}
+
+// Handler is a trivial sale server, the floor of a sale through an HTTP API:
+// it decodes the request with decode, makes it durable with commit (one at a
+// time) and answers 201 with the request's id and its number.
+func Handler(commit Commit, decode func(io.Reader) (id string, err error)) http.Handler {
+	var mu sync.Mutex
+	var seq int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := decode(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		seq++
+		n := seq
+		err = commit(n)
+		mu.Unlock()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":%q,"seq":%d}`, id, n)
+	})
 }
