@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -37,14 +39,28 @@ func readEpoch(b *bolt.Bucket) (event.Epoch, error) {
 	if v == nil {
 		return e, nil
 	}
+	if last := lastEpoch.Load(); last != nil && bytes.Equal(last.raw, v) {
+		return last.epoch, nil // every commit reads it: decode it once
+	}
 	if err := json.Unmarshal(v, &e); err != nil {
 		return e, fmt.Errorf("%w: meta epoch: %v", ErrCorrupt, err)
 	}
 	if err := event.CheckEpochID(e.ID); err != nil {
 		return e, fmt.Errorf("%w: meta epoch: %v", ErrCorrupt, err)
 	}
+	lastEpoch.Store(&decodedEpoch{raw: bytes.Clone(v), epoch: e})
 	return e, nil
 }
+
+// decodedEpoch is an epoch's stored bytes and what readEpoch made of them.
+type decodedEpoch struct {
+	raw   []byte
+	epoch event.Epoch
+}
+
+// lastEpoch is the epoch readEpoch decoded last, by its bytes: the same
+// bytes decode the same in any file.
+var lastEpoch atomic.Pointer[decodedEpoch]
 
 func putEpoch(tx *bolt.Tx, e event.Epoch) error {
 	v, err := json.Marshal(e)

@@ -155,7 +155,15 @@ type Till struct {
 	evs events // the screens' event stream (events.go)
 
 	greetings recentGreetings
+
+	// known holds cards the ledger has an account of, so that learn reads
+	// the ledger once per card rather than once per sale (a card, once
+	// known, stays so); at most knownCards of them, then it starts again.
+	knownMu sync.Mutex
+	known   map[string]struct{}
 }
+
+const knownCards = 1 << 16
 
 // New returns a Till that prices with the ruleset cached in the ledger, if any.
 // Every cached ruleset is checked as it is loaded (RulesCheck with
@@ -895,9 +903,24 @@ func (t *Till) learn(card string, now time.Time) {
 	if card == "" || t.opts.Lookup == nil || !t.offlineSince(now).IsZero() {
 		return
 	}
-	if _, known, err := t.opts.Ledger.Account(card); err == nil && !known {
-		t.lookup(card)
+	t.knownMu.Lock()
+	_, seen := t.known[card]
+	t.knownMu.Unlock()
+	if seen {
+		return
 	}
+	if _, known, err := t.opts.Ledger.Account(card); err != nil || !known {
+		if err == nil {
+			t.lookup(card)
+		}
+		return
+	}
+	t.knownMu.Lock()
+	if len(t.known) >= knownCards || t.known == nil {
+		t.known = make(map[string]struct{})
+	}
+	t.known[card] = struct{}{}
+	t.knownMu.Unlock()
 }
 
 // lookup refreshes a scanned card's view from HQ when the till has HQ and it
