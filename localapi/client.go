@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tilld/tilld/discount"
@@ -23,10 +24,12 @@ type Client struct {
 	// Token is the API token (ReadToken of tilld's TokenFile); without it
 	// only the till page's reads are answered.
 	Token string
-	// TokenFile, when Token is empty, is read for the token before each
-	// request, so a client made before tilld started (or made it anew)
-	// finds it.
+	// TokenFile, when Token is empty, is read for the token at the first
+	// request, and again when tilld refuses the token read (401): a client
+	// made before tilld started, or made it anew, finds it.
 	TokenFile string
+
+	fileToken atomic.Pointer[string] // TokenFile's token as last read
 }
 
 // NewClient returns a client for addr: a URL or a bare host:port.
@@ -68,8 +71,19 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	c.authorize(req)
+	sent := c.authorize(req, false)
 	resp, err := c.HTTP.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && c.Token == "" && c.TokenFile != "" {
+		// A 401 is answered before any work: ask again with the file's
+		// token if it changed (tilld made it anew).
+		if tok := c.authorize(req, true); tok != sent {
+			resp.Body.Close()
+			if req.GetBody != nil {
+				req.Body, _ = req.GetBody()
+			}
+			resp, err = c.HTTP.Do(req)
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reach tilld at %s: %w", c.Base, err)
 	}
@@ -108,15 +122,24 @@ func readAnswer(resp *http.Response) ([]byte, error) {
 	return data, nil
 }
 
-// authorize adds the client's token to req.
-func (c *Client) authorize(req *http.Request) {
+// authorize adds the client's token to req and returns it: Token, or
+// TokenFile's as read before unless reread or never read.
+func (c *Client) authorize(req *http.Request, reread bool) string {
 	tok := c.Token
 	if tok == "" && c.TokenFile != "" {
-		tok, _ = ReadToken(c.TokenFile) // without it tilld answers 401, which says so
+		if last := c.fileToken.Load(); last != nil && !reread {
+			tok = *last
+		} else {
+			tok, _ = ReadToken(c.TokenFile) // without it tilld answers 401, which says so
+			if tok != "" {
+				c.fileToken.Store(&tok)
+			}
+		}
 	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	return tok
 }
 
 // Quote prices a basket.

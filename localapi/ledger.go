@@ -141,7 +141,7 @@ func (c *Client) LedgerExport(ctx context.Context, from uint64, w io.Writer) err
 	if err != nil {
 		return err
 	}
-	c.authorize(req)
+	c.authorize(req, false)
 	resp, err := c.untimed().HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("reach tilld at %s: %w", c.Base, err)

@@ -128,6 +128,9 @@ func decodeBody(body []byte, v any) error {
 	if err != nil {
 		return err
 	}
+	if req, ok := v.(*till.SaleRequest); ok && whole && decodeSale(body, req) {
+		return nil // the plain shape a POS app sends, read in one pass
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
