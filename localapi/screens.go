@@ -71,11 +71,12 @@ func (a *api) publishSale(res till.SaleResult) {
 	v.SaleID, v.Seq, v.ReceiptCode, v.AskNPS = res.ID, res.Seq, res.ReceiptCode, res.AskNPS
 	v.Greeting = res.Greeting
 	if res.Card != "" {
-		if c, err := a.Till.Account(res.Card); err == nil {
+		c, welcome, err := a.Till.AccountWelcome(res.Card)
+		if err == nil {
 			c.Card, c.Holder = v.Card, nil
 			v.Customer = &c
 		}
-		v.Welcome = a.Till.Welcome(res.Card)
+		v.Welcome = welcome
 	}
 	a.Till.Publish("sale", v)
 }

@@ -94,6 +94,29 @@ func (t *Till) Welcome(card string) *discount.Welcome {
 	if err != nil {
 		return nil
 	}
+	return t.welcome(a, card, acct)
+}
+
+// AccountWelcome is Account and Welcome of a card already parsed from one
+// read of the ledger: the screens' event of a sale shows both.
+func (t *Till) AccountWelcome(card string) (Customer, *discount.Welcome, error) {
+	acct, known, h, err := t.read(card)
+	if err != nil {
+		return Customer{}, nil, err
+	}
+	a, _ := t.active()
+	c := t.customer(a, acct, known, h)
+	if c.LastFeedback, err = t.lastAnswer(card, acct); err != nil {
+		return Customer{}, nil, err
+	}
+	if a == nil {
+		return c, nil, nil
+	}
+	return c, t.welcome(a, card, acct), nil
+}
+
+// welcome is Welcome with the rules and the card's account read.
+func (t *Till) welcome(a *activeRules, card string, acct pos.Account) *discount.Welcome {
 	scope := pos.Basket{Card: card}
 	t.place(&scope)
 	w, err := discount.Greet(a.rs, scope, &acct, t.opts.Now())
