@@ -45,6 +45,15 @@ export TILLD_WINDOWS_EXE="Z:$(echo "$work/bin/tilld.exe" | tr / '\\')"
 
 # The prefix, once, before the test binaries race to make it.
 scripts/windows-wine.sh cmd /c exit >/dev/null 2>&1 || true
+# Wine's services.exe gives a service's process 10 s (ServicesPipeTimeout) to
+# connect before it fails the start; tilld.exe, ~30 MB, loads slower than that
+# under wine on a busy 2-core machine now and then (daemon/winsvc TestService
+# once failed "start: Internal error." in a clean-clone run). 60 s here; the
+# wineserver is stopped so that services.exe starts again and reads it.
+scripts/windows-wine.sh reg add 'HKLM\System\CurrentControlSet\Control' /v ServicesPipeTimeout /t REG_SZ /d 60000 /f >/dev/null 2>&1 ||
+	echo "windows-test.sh: could not set wine's ServicesPipeTimeout; the service test keeps wine's 10 s" >&2
+wineserver_stop
+WINEPREFIX="$work/prefix" "$(command -v wineserver || echo /usr/lib/wine/wineserver64)" -w 2>/dev/null || true
 wintest() {
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc \
 		$GO test -count=1 -timeout 10m -p 1 -overlay "$work/overlay.json" \

@@ -83,7 +83,8 @@ func TestService(t *testing.T) {
 	}
 
 	if err := s.Start(); err != nil {
-		t.Fatalf("start: %v", err)
+		st, qerr := s.Query()
+		t.Fatalf("start: %v (the service now: state %d, exit code %d, service exit code %d, %v)", err, st.State, st.Win32ExitCode, st.ServiceSpecificExitCode, qerr)
 	}
 	waitState(t, s, svc.Running)
 	waitFor(t, "tilld's local API", func() bool {
