@@ -617,7 +617,9 @@ type SaleResult struct {
 // AppendJSON appends r's JSON to b: what json.Marshal makes of it, up to
 // the order of the fields. A sale just recorded is spliced from the
 // recorded bytes (they hold no greeting: it goes last); any other is
-// encoded.
+// encoded. Only Seq, EventID, ReceiptCode, AskNPS and Greeting are read
+// from r itself then: an answer whose sale was changed after Sale returned
+// is encoded with json.Marshal instead.
 func (r SaleResult) AppendJSON(b []byte) ([]byte, error) {
 	body := r.recorded
 	if len(body) < 3 || body[0] != '{' || body[len(body)-1] != '}' {
