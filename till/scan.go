@@ -100,17 +100,9 @@ func (t *Till) Welcome(card string) *discount.Welcome {
 // AccountWelcome is Account and Welcome of a card already parsed from one
 // read of the ledger: the screens' event of a sale shows both.
 func (t *Till) AccountWelcome(card string) (Customer, *discount.Welcome, error) {
-	acct, known, h, err := t.read(card)
-	if err != nil {
-		return Customer{}, nil, err
-	}
-	a, _ := t.active()
-	c := t.customer(a, acct, known, h)
-	if c.LastFeedback, err = t.lastAnswer(card, acct); err != nil {
-		return Customer{}, nil, err
-	}
-	if a == nil {
-		return c, nil, nil
+	c, acct, a, err := t.view(card)
+	if err != nil || a == nil {
+		return c, nil, err
 	}
 	return c, t.welcome(a, card, acct), nil
 }

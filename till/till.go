@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -469,16 +470,23 @@ func (t *Till) AccountOfType(card, cardType string) (Customer, error) {
 
 // account returns the view of a card already parsed.
 func (t *Till) account(card string) (Customer, error) {
+	c, _, _, err := t.view(card)
+	return c, err
+}
+
+// view is account, with the card's account as read and the rules it was
+// viewed with (nil without rules).
+func (t *Till) view(card string) (Customer, pos.Account, *activeRules, error) {
 	acct, known, h, err := t.read(card)
 	if err != nil {
-		return Customer{}, err
+		return Customer{}, pos.Account{}, nil, err
 	}
 	a, _ := t.active()
 	c := t.customer(a, acct, known, h)
 	if c.LastFeedback, err = t.lastAnswer(card, acct); err != nil {
-		return Customer{}, err
+		return Customer{}, pos.Account{}, nil, err
 	}
-	return c, nil
+	return c, acct, a, nil
 }
 
 // RegisterCustomer records a card holder a cashier signed up at the till,
@@ -626,7 +634,9 @@ func (r SaleResult) AppendJSON(b []byte) ([]byte, error) {
 		enc, err := json.Marshal(r)
 		return append(b, enc...), err
 	}
-	b = fmt.Appendf(b, `{"seq":%d,"event_id":`, r.Seq)
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = append(b, `,"event_id":`...)
 	b = appendJSONString(b, r.EventID)
 	b = append(b, `,"receipt_code":`...)
 	b = appendJSONString(b, r.ReceiptCode)
