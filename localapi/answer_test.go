@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"testing"
@@ -67,4 +68,62 @@ func topLevel(t *testing.T, raw []byte) map[string]any {
 		m[key] = v
 	}
 	return m
+}
+
+// TestClientDecodesAsEncodingJSON: the client decodes tilld's answers with
+// go-json-experiment's v1 package (docs/dependencies.md); what it makes of
+// a sale, a replay, a refund, a quote and an account is what encoding/json
+// makes of the same bytes.
+func TestClientDecodesAsEncodingJSON(t *testing.T) {
+	e := newEnv(t, string(discount.Example)+`
+[[rule]]
+id = "nps"
+kind = "nps"
+every_days = 90
+`)
+	ctx := context.Background()
+	const card = "2000000000015"
+	basket := pos.Basket{Card: card, Lines: []pos.Line{
+		{SKU: "milk", Category: "dairy", Qty: 2, UnitPrice: 89_90},
+		{SKU: "tv", Category: "electronics", Qty: 1, UnitPrice: 1000_00}}}
+	// same asks for an answer twice, through the client's decoding and as
+	// bytes for encoding/json, and compares; ask must answer alike twice.
+	same := func(name string, ask func(out any) error, typed, std any) {
+		t.Helper()
+		var raw json.RawMessage
+		if err := ask(typed); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := ask(&raw); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := json.Unmarshal(raw, std); err != nil {
+			t.Fatalf("%s: encoding/json: %v", name, err)
+		}
+		if !reflect.DeepEqual(typed, std) {
+			t.Errorf("%s: the client decoded\n%+v\nencoding/json\n%+v\nfrom %s", name, typed, std, raw)
+		}
+	}
+	post := func(path string, body any) func(out any) error {
+		return func(out any) error {
+			code, err := e.client.Do(ctx, http.MethodPost, path, body, out)
+			if err == nil && code >= 300 {
+				err = fmt.Errorf("status %d", code)
+			}
+			return err
+		}
+	}
+	get := func(path string) func(out any) error {
+		return func(out any) error { _, err := e.client.Do(ctx, http.MethodGet, path, nil, out); return err }
+	}
+	sale := till.SaleRequest{ID: "s-«1»", Basket: basket}
+	same("sale", post("/v1/sales", sale), &till.SaleResult{}, &till.SaleResult{})
+	same("sale without a card", post("/v1/sales", till.SaleRequest{ID: "s-2", Basket: pos.Basket{Lines: basket.Lines}}), &till.SaleResult{}, &till.SaleResult{})
+	var sold till.SaleResult
+	if _, err := e.client.Do(ctx, http.MethodPost, "/v1/sales", sale, &sold); err != nil {
+		t.Fatal(err)
+	}
+	same("refund", post("/v1/refunds", till.RefundRequest{ID: "r-1", Receipt: sold.ReceiptCode, Lines: []pos.ReturnLine{{Line: 1, Qty: 1}}}), &till.RefundResult{}, &till.RefundResult{})
+	same("quote", post("/v1/quote", basket), &till.QuoteResult{}, &till.QuoteResult{})
+	same("account", get("/v1/accounts/"+card), &till.Customer{}, &till.Customer{})
 }

@@ -2,9 +2,12 @@ package localapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/ledger"
@@ -42,5 +45,37 @@ func BenchmarkSaleNoSync(b *testing.B) {
 	}
 	if cpu := cpuTime(b) - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(i), "cpu-µs/op")
+	}
+}
+
+// BenchmarkDecodeSaleAnswer decodes a sale's answer (a card, two lines, two
+// rules applied: 940 bytes) as the client does, with go-json-experiment's
+// v1 package, and with encoding/json, which it replaced.
+//
+//	go test ./localapi -run '^$' -bench DecodeSaleAnswer -benchmem -count 3
+func BenchmarkDecodeSaleAnswer(b *testing.B) {
+	e := newEnv(b, string(discount.Example))
+	var raw json.RawMessage
+	if _, err := e.client.Do(context.Background(), http.MethodPost, "/v1/sales", till.SaleRequest{ID: "a-1", Basket: pos.Basket{
+		Card: "2000000000015", Lines: []pos.Line{
+			{SKU: "milk", Category: "dairy", Qty: 1, UnitPrice: 89_90},
+			{SKU: "tv", Category: "electronics", Qty: 1, UnitPrice: 1000_00},
+		}}}, &raw); err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range []struct {
+		name      string
+		unmarshal func([]byte, any) error
+	}{{"client", jsonv1.Unmarshal}, {"encoding_json", json.Unmarshal}} {
+		b.Run(d.name, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var r till.SaleResult
+				if err := d.unmarshal(raw, &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

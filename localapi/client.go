@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/pos"
 	"github.com/tilld/tilld/till"
@@ -98,7 +100,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (in
 		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: p.Code, Message: p.Message, Problem: p}
 	}
 	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
+		// encoding/json's rules, decoded by the engine of encoding/json/v2
+		// (docs/dependencies.md): a sale's answer in a third of the time.
+		if err := jsonv1.Unmarshal(data, out); err != nil {
 			return resp.StatusCode, fmt.Errorf("decode answer of %s %s: %w", method, path, err)
 		}
 	}
