@@ -15,6 +15,7 @@ import (
 
 	"github.com/tilld/tilld/daemon"
 	"github.com/tilld/tilld/demo"
+	"github.com/tilld/tilld/internal/gctune"
 	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/version"
 )
@@ -47,6 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
+			gctune.ForDaemon()
 			d, err := daemon.New(cfg, daemon.Options{Logger: newLogger(stderr, cfg.LogLevel), Now: clock()})
 			if err != nil {
 				return err

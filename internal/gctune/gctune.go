@@ -1,5 +1,6 @@
-// Package gctune is the garbage collector's setting of tilld, kept in one
-// place so that the engine's benchmarks price under the same one.
+// Package gctune is the Go runtime's setting of tilld, kept in one place so
+// that the engine's benchmarks price under the same collector: the garbage
+// collector's (ForLatency) and, for the daemon, the scheduler's (ForDaemon).
 //
 // A till's heap is small (the compiled rules, caches of a few thousand
 // cards) and each sale allocates its quote and its JSON: at Go's default
@@ -13,6 +14,7 @@ package gctune
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -23,6 +25,19 @@ const (
 	// Limit is the soft memory limit: past it the collector runs as often
 	// as needed, whatever Percent says.
 	Limit = 256 << 20
+
+	// Procs is GOMAXPROCS for the daemon: one thread runs its Go code at a
+	// time. A till serves one cashier, and its Go work per sale is a
+	// fraction of the sale's fsync; with a second P the runtime wakes an
+	// idle thread on another core (a futex, and on a VM an interrupt
+	// between vCPUs) each time a goroutine becomes ready, and that thread
+	// spins looking for work on the core the POS app and the customer
+	// screen's browser want. One P halves tilld's context switches and
+	// takes ≈ 6 % off a sale's p50 through the local API on a 2-vCPU
+	// machine (docs/benchmarks.md "One P"). System calls (the fsync, the
+	// card readers' cgo calls) still run beside it: the runtime hands the
+	// P to another thread while one blocks.
+	Procs = 1
 )
 
 // ForLatency sets Percent and Limit, unless the environment sets GOGC or
@@ -33,5 +48,14 @@ func ForLatency() {
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(Limit)
+	}
+}
+
+// ForDaemon sets GOMAXPROCS to Procs, unless the environment sets
+// GOMAXPROCS, which stays the operator's to choose (`systemctl edit tilld`).
+// Only `tilld run` calls it: `tilld demo` and the tools keep the default.
+func ForDaemon() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(Procs)
 	}
 }

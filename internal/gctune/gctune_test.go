@@ -2,6 +2,7 @@ package gctune
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -29,5 +30,23 @@ func TestForLatencyDefault(t *testing.T) {
 	ForLatency()
 	if got := debug.SetGCPercent(100); got != Percent {
 		t.Errorf("GC percent = %d; want %d", got, Percent)
+	}
+}
+
+func TestForDaemon(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	t.Setenv("GOMAXPROCS", "") // restored after the test
+	os.Unsetenv("GOMAXPROCS")
+	runtime.GOMAXPROCS(2)
+	ForDaemon()
+	if got := runtime.GOMAXPROCS(0); got != Procs {
+		t.Errorf("GOMAXPROCS = %d; want %d", got, Procs)
+	}
+
+	t.Setenv("GOMAXPROCS", "2")
+	runtime.GOMAXPROCS(2)
+	ForDaemon()
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Errorf("with GOMAXPROCS=2 in the environment, GOMAXPROCS = %d; want it left at 2", got)
 	}
 }
