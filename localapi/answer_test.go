@@ -14,17 +14,21 @@ import (
 	"github.com/tilld/tilld/till"
 )
 
+// exampleWithNPS is the example ruleset with the NPS question every 90 days,
+// so that answers carry ask_nps.
+var exampleWithNPS = string(discount.Example) + `
+[[rule]]
+id = "nps"
+kind = "nps"
+every_days = 90
+`
+
 // TestSaleAnswerIsTheEncodedSale: a new sale's answer, spliced from the bytes
 // the ledger recorded, says exactly what encoding the result says — the
 // replay's answer, encoded from the stored sale — with no key given twice,
 // the greeting and the NPS question included.
 func TestSaleAnswerIsTheEncodedSale(t *testing.T) {
-	e := newEnv(t, string(discount.Example)+`
-[[rule]]
-id = "nps"
-kind = "nps"
-every_days = 90
-`)
+	e := newEnv(t, exampleWithNPS)
 	req := till.SaleRequest{ID: "s-<1>", Basket: pos.Basket{Card: "2000000000015", Lines: []pos.Line{
 		{SKU: "milk", Category: "dairy", Qty: 1, UnitPrice: 89_90},
 		{SKU: "tv", Category: "electronics", Qty: 1, UnitPrice: 1000_00}}}}
@@ -75,12 +79,7 @@ func topLevel(t *testing.T, raw []byte) map[string]any {
 // a sale, a replay, a refund, a quote and an account is what encoding/json
 // makes of the same bytes.
 func TestClientDecodesAsEncodingJSON(t *testing.T) {
-	e := newEnv(t, string(discount.Example)+`
-[[rule]]
-id = "nps"
-kind = "nps"
-every_days = 90
-`)
+	e := newEnv(t, exampleWithNPS)
 	ctx := context.Background()
 	const card = "2000000000015"
 	basket := pos.Basket{Card: card, Lines: []pos.Line{
