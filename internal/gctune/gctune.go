@@ -32,11 +32,13 @@ const (
 	// idle thread on another core (a futex, and on a VM an interrupt
 	// between vCPUs) each time a goroutine becomes ready, and that thread
 	// spins looking for work on the core the POS app and the customer
-	// screen's browser want. One P halves tilld's context switches and
-	// takes ≈ 6 % off a sale's p50 through the local API on a 2-vCPU
-	// machine (docs/benchmarks.md "One P"). System calls (the fsync, the
-	// card readers' cgo calls) still run beside it: the runtime hands the
-	// P to another thread while one blocks.
+	// screen's browser want. With one P tilld switches threads a fifth
+	// less often and a sale's p50 through the local API is ≈ 6 % lower on
+	// a 2-vCPU machine (docs/benchmarks.md, "Stop 28"); 8 concurrent POS
+	// clients get a fifth less throughput, which a till does not use.
+	// System calls (the fsync, the card readers' cgo calls) still run
+	// beside it: the runtime hands the P to another thread while one
+	// blocks.
 	Procs = 1
 )
 
