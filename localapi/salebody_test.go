@@ -15,7 +15,7 @@ import (
 // body, read or not, gets from decodeBody the answer encoding/json gives
 // after checkBody: the same request, or an error for the same bodies.
 func FuzzDecodeSale(f *testing.F) {
-	line := `{"sku":"milk","category":"dairy","qty":2,"unit_price":9990}`
+	line := seedLine
 	for _, s := range []string{
 		`{"id":"pos-1","card":"2000000000022","lines":[` + line + `,{"sku":"tv","qty":1,"unit_price":100000}]}`,
 		`{"id":"pos-1","card":"2000000000022","card_type":"ean13","redeem_points":100,"donate":true,"lines":[` + line + `]}`,

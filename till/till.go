@@ -626,8 +626,8 @@ type SaleResult struct {
 // the order of the fields. A sale just recorded is spliced from the
 // recorded bytes (they hold no greeting: it goes last); any other is
 // encoded. Only Seq, EventID, ReceiptCode, AskNPS and Greeting are read
-// from r itself then: an answer whose sale was changed after Sale returned
-// is encoded with json.Marshal instead.
+// from r itself then: the answer says the sale as the ledger recorded it,
+// whatever is changed in r.Sale after Sale returned.
 func (r SaleResult) AppendJSON(b []byte) ([]byte, error) {
 	body := r.recorded
 	if len(body) < 3 || body[0] != '{' || body[len(body)-1] != '}' {
