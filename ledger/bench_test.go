@@ -187,3 +187,41 @@ func fileLastSeq(tb testing.TB, path string) uint64 {
 	}
 	return seq
 }
+
+// BenchmarkOfflineSale is a sale while HQ cannot be reached, after the
+// sales the till made before it offline (all still in the outbox), each
+// paying with points: of one card (a store's own card, scanned for customers
+// without one), or of a card per sale. The offline limits count the card's
+// redemptions in the outbox, and a sale must not cost more the longer the
+// network stays away (pending.go).
+//
+//	go test ./ledger -run '^$' -bench OfflineSale -benchmem
+func BenchmarkOfflineSale(b *testing.B) {
+	for _, cards := range []string{"one", "each"} {
+		for _, pending := range []int{0, 1000, 10000} {
+			b.Run(fmt.Sprintf("card=%s/pending=%d", cards, pending), func(b *testing.B) {
+				l, _ := openTest(b, Options{NoSync: true})
+				since := testEpoch.Add(-time.Hour)
+				sell := func(i int) {
+					card := "2000000000015"
+					if cards == "each" {
+						card = fmt.Sprintf("40000012%08d", i)
+					}
+					req, price := lotSale(fmt.Sprintf("offline-%d", i), card, 100, 0, 1, nil, nil)
+					req.OfflineSince = since
+					if _, err := l.RecordSale(req, price); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for i := range pending {
+					sell(i)
+				}
+				i := pending
+				for b.Loop() {
+					sell(i)
+					i++
+				}
+			})
+		}
+	}
+}

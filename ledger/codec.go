@@ -170,18 +170,15 @@ func encodeEffect(f effect) []byte {
 }
 
 func decodeEffect(b []byte) (effect, error) {
-	if len(b) < effectHeader {
-		return effect{}, fmt.Errorf("decode effect: want at least %d bytes, got %d", effectHeader, len(b))
-	}
-	n := int(b[16])
-	if len(b) < effectHeader+n {
-		return effect{}, fmt.Errorf("decode effect: card of %d bytes in a record of %d", n, len(b))
+	card, err := effectCard(b)
+	if err != nil {
+		return effect{}, err
 	}
 	return effect{
 		spend:  money.Amount(int64(binary.BigEndian.Uint64(b[0:8]))),
 		points: int64(binary.BigEndian.Uint64(b[8:16])),
-		card:   string(b[effectHeader : effectHeader+n]),
-		saleID: string(b[effectHeader+n:]),
+		card:   string(card),
+		saleID: string(b[effectHeader+len(card):]),
 	}, nil
 }
 

@@ -194,6 +194,10 @@ type Ledger struct {
 	// stop is closed by Close: a waiting rider checkpoint gives up (Close
 	// checkpoints).
 	stop chan struct{}
+
+	// pending keeps what offline sales' limits found in the outbox (see
+	// pending.go).
+	pending pendingSums
 }
 
 // Bucket names and meta keys: the on-disk format, see the package documentation.

@@ -173,7 +173,7 @@ func (l *Ledger) apply(tx *bolt.Tx, m *meta, req SaleRequest, price PriceFunc, r
 	}
 	if !req.OfflineSince.IsZero() && req.Card != "" {
 		acct.Offline = true
-		if acct.OfflineRedeemedToday, err = pendingRedeemed(tx, m.acked, req.Card, req.OfflineSince); err != nil {
+		if acct.OfflineRedeemedToday, err = l.pendingRedeemed(tx, m.acked, rec.base, req.Card, req.OfflineSince); err != nil {
 			return Receipt{}, err
 		}
 	}
@@ -331,51 +331,11 @@ func (l *Ledger) PendingRedeemed(card string, since time.Time) (points int64, er
 		if err != nil {
 			return err
 		}
-		points, err = pendingRedeemed(tx, m.acked, card, since)
+		points, err = l.pendingRedeemed(tx, m.acked, m.lastSeq, card, since)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("pending redemptions of %s: %w", pos.MaskCard(card), err)
 	}
 	return points, nil
-}
-
-// pendingRedeemed walks the outbox from its newest event back, reading only
-// the card's events, and stops at the first of them made before since: a day
-// offline costs a look at each pending effect and a decode of the card's
-// events of that day only.
-func pendingRedeemed(tx *bolt.Tx, acked uint64, card string, since time.Time) (int64, error) {
-	var sum int64
-	events := tx.Bucket(bucketEvents)
-	c := tx.Bucket(bucketEffects).Cursor()
-	for k, v := c.Last(); k != nil; k, v = c.Prev() {
-		seq, err := seqKey(k)
-		if err != nil {
-			return 0, fmt.Errorf("effects: %w", err)
-		}
-		if seq <= acked {
-			break
-		}
-		f, err := decodeEffect(v)
-		if err != nil {
-			return 0, fmt.Errorf("effect %d: %w", seq, err)
-		}
-		if f.card != card {
-			continue
-		}
-		var e struct {
-			At   time.Time `json:"at"`
-			Body struct {
-				Redeemed int64 `json:"points_redeemed"`
-			} `json:"body"`
-		}
-		if err := json.Unmarshal(events.Get(k), &e); err != nil {
-			return 0, fmt.Errorf("event %d: %w", seq, err)
-		}
-		if e.At.Before(since) {
-			break // sales are recorded in time order
-		}
-		sum += max(e.Body.Redeemed, 0)
-	}
-	return sum, nil
 }
