@@ -41,10 +41,28 @@ import (
 // tilld/floor and tilld/sqlite of the p50s (issue 21: ≤ 1.5 the floor, ≤ 2
 // SQLite).
 //
+// hq=offline is the same with tillhq stopped once tilld is online: every
+// sale is made offline, priced against the offline limits, and stays in the
+// outbox. A sale must cost no more after thousands of them
+// (docs/benchmarks.md, "Offline").
+//
 //	go test ./e2e -run '^$' -bench SaleLatency -benchtime 3000x -count 3
 func BenchmarkSaleLatency(b *testing.B) {
-	api, _ := benchTill(b)
+	for _, hq := range []string{"online", "offline"} {
+		b.Run("hq="+hq, func(b *testing.B) { benchSaleLatency(b, hq == "offline") })
+	}
+}
+
+func benchSaleLatency(b *testing.B, offline bool) {
+	api, _, hq := benchTill(b)
 	ctx := context.Background()
+	if offline {
+		hq.proc.stop(b)
+		waitFor(b, 30*time.Second, "tilld offline", func() bool {
+			st, err := api.Status(ctx)
+			return err == nil && !st.Online
+		})
+	}
 	request := func(i int64) till.SaleRequest {
 		return till.SaleRequest{ID: fmt.Sprintf("lat-%d", i), Basket: basket([]string{"2000000000015", "2000000000022", ""}[i%3], i)}
 	}

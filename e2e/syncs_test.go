@@ -39,7 +39,7 @@ func BenchmarkSyncsPerSale(b *testing.B) {
 }
 
 func benchSyncs(b *testing.B, clients int) {
-	api, tilld := benchTill(b)
+	api, tilld, _ := benchTill(b)
 	ctx := context.Background()
 	cards := []string{"2000000000015", "2000000000022", "2000000000039", ""}
 
@@ -112,10 +112,10 @@ func straceCalls(b *testing.B, path string, names ...string) map[string]int {
 
 // benchTill starts tillhq and an enrolled tilld as processes of their own
 // and returns tilld's local API client once it is online with the rules.
-func benchTill(b *testing.B) (*localapi.Client, *exec.Cmd) {
+func benchTill(b *testing.B) (*localapi.Client, *exec.Cmd, *hqProc) {
 	work := b.TempDir()
 	dataDir := filepath.Join(work, "tilld")
-	newHQ(b, work, dataDir)
+	hq := newHQ(b, work, dataDir)
 	apiAddr := freeAddr(b)
 	conf := filepath.Join(work, "tilld.toml")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, "data_dir = %q\nlisten = %q\nlog_level = \"warn\"\n", dataDir, apiAddr), 0o644); err != nil {
@@ -136,5 +136,5 @@ func benchTill(b *testing.B) (*localapi.Client, *exec.Cmd) {
 		st, err := api.Status(context.Background())
 		return err == nil && st.Online && st.RulesetVersion > 0
 	})
-	return api, cmd
+	return api, cmd, hq
 }
