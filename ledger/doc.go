@@ -46,7 +46,9 @@
 //	          first refund: a file without it has none (no schema change).
 //
 // The meta also holds "journal_gen", the generation of the last journal records
-// a checkpoint moved into the file (absent before the first).
+// a checkpoint moved into the file (absent before the first), and "scrub_due"
+// while forgotten holders are deleted and the free pages that may still hold
+// them are not zeroed yet (absent otherwise: see ForgetHolders).
 //
 // The outbox is not stored as a list: it is the events after "acked", so its
 // length is last_seq-acked and Pending is one cursor seek.

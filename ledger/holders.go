@@ -239,11 +239,21 @@ func (l *Ledger) HoldersSynced(sent []pos.CardHolder) error {
 // zeros and synced, so that no earlier copy of them stays in the file's bytes.
 // Sales, account views and the chain are untouched. It waits for the
 // transactions in progress and holds new ones back while it zeroes (a few
-// milliseconds per thousand pages). It returns how many of the cards had a
-// holder here.
+// milliseconds per thousand pages, and more the larger the file). It returns
+// how many of the cards had a holder here.
+//
+// HQ names a forgotten card again at every lookup and change of it, and most
+// times this till has no holder of it: then there is nothing to erase, and
+// ForgetHolders neither commits nor zeroes, nor holds back a sale.
 func (l *Ledger) ForgetHolders(cards ...string) (forgotten int, err error) {
 	if l.readOnly {
 		return 0, ErrReadOnly
+	}
+	if due, err := l.forgetDue(cards); err != nil || !due {
+		if err != nil {
+			err = fmt.Errorf("forget holders: %w", err)
+		}
+		return 0, err
 	}
 	l.gate.Lock()
 	defer l.gate.Unlock()
@@ -261,15 +271,69 @@ func (l *Ledger) ForgetHolders(cards ...string) (forgotten int, err error) {
 			}
 			forgotten++
 		}
-		return nil
+		if forgotten == 0 {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keyScrubDue, []byte{1})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("forget holders: %w", err)
 	}
-	pages, err := boltscrub.Free(l.db)
+	pages, err := l.scrub()
 	if err != nil {
-		return forgotten, fmt.Errorf("forget holders: %w", storageError(err))
+		return forgotten, fmt.Errorf("forget holders: %w", err)
 	}
 	l.log.Info("card holders forgotten", "holders", forgotten, "pages_zeroed", pages, "took", time.Since(start))
 	return forgotten, nil
+}
+
+// keyScrubDue, in the meta, says holders were deleted and the free pages that
+// may still hold copies of them are not zeroed yet. It is written with the
+// deletion and cleared after the zeroing, so that a crash between the two
+// leaves it set: the next Open, or the next ForgetHolders, zeroes them.
+var keyScrubDue = []byte("scrub_due")
+
+// forgetDue says whether ForgetHolders has anything to do for cards: a
+// holder of one of them to delete, or free pages a crash left unzeroed.
+func (l *Ledger) forgetDue(cards []string) (due bool, err error) {
+	err = l.view(func(tx *bolt.Tx) error {
+		due = tx.Bucket(bucketMeta).Get(keyScrubDue) != nil
+		b := tx.Bucket(bucketHolders)
+		for _, card := range cards {
+			due = due || b.Get([]byte(card)) != nil
+		}
+		return nil
+	})
+	return due, err
+}
+
+// scrub zeroes the file's free pages and clears keyScrubDue. The journal must
+// be committed (cur nil), txMu held and the gate held exclusively: no other
+// transaction may be open (boltscrub).
+func (l *Ledger) scrub() (pages int, err error) {
+	if pages, err = boltscrub.Free(l.db); err != nil {
+		return 0, storageError(err)
+	}
+	return pages, l.commitWrite(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyScrubDue) })
+}
+
+// finishForget zeroes, when Open finds keyScrubDue set, the free pages a
+// crash left unzeroed after holders were deleted.
+func (l *Ledger) finishForget() error {
+	due, err := l.forgetDue(nil)
+	if err != nil || !due {
+		return err
+	}
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	if err := l.commitWrite(nil); err != nil {
+		return err
+	}
+	pages, err := l.scrub()
+	if err == nil {
+		l.log.Info("free pages left by forgotten holders zeroed", "pages_zeroed", pages)
+	}
+	return err
 }

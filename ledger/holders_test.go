@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
@@ -141,6 +144,68 @@ func TestForgetHoldersErasesBytes(t *testing.T) {
 	}
 	// Sales go on.
 	record(t, l, sale{id: "d", card: card, spend: 1, points: 1})
+}
+
+// HQ names a forgotten card again at every lookup of it. When this till has
+// no holder of the card, ForgetHolders does nothing: the sales journaled
+// since the last checkpoint stay in the journal (no commit, no zeroing of the
+// file under the exclusive gate).
+func TestForgetHoldersWithoutHolder(t *testing.T) {
+	l, _ := openTest(t, Options{Terminal: "S1-T1"})
+	if _, _, err := l.RegisterHolder(vasily("2000000000015")); err != nil {
+		t.Fatal(err)
+	}
+	record(t, l, sale{id: "a", card: "2000000000022", spend: 100, points: 1})
+	end := l.journal.end
+	if end == 0 {
+		t.Fatal("the sale is not in the journal: the test proves nothing")
+	}
+	if n, err := l.ForgetHolders("2000000000022", "2999999999999"); n != 0 || err != nil {
+		t.Fatalf("ForgetHolders of cards without a holder = %d, %v", n, err)
+	}
+	if l.journal.end != end {
+		t.Errorf("the journal went from %d to %d bytes: ForgetHolders committed", end, l.journal.end)
+	}
+	if _, ok, _ := l.Holder("2000000000015"); !ok {
+		t.Error("another card's holder is gone")
+	}
+}
+
+// A crash after holders were deleted and before the free pages were zeroed
+// leaves the mark in the meta: the next Open zeroes them.
+func TestForgetHoldersFinishedAfterCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := openAt(t, path, Options{Terminal: "S1-T1"}, checkNone)
+	card := "2000000000015"
+	if _, _, err := l.RegisterHolder(vasily(card)); err != nil {
+		t.Fatal(err)
+	}
+	record(t, l, sale{id: "a", card: card, spend: 100, points: 1})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What ForgetHolders commits before it zeroes, and then the crash.
+	boltUpdate(t, path, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketHolders).Delete([]byte(card)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyScrubDue, []byte{1})
+	})
+	raw, _ := os.ReadFile(path)
+	if !bytes.Contains(raw, []byte("Тёркин")) {
+		t.Fatal("the deleted holder is not on a free page: the test proves nothing")
+	}
+	l = openAt(t, path, Options{Terminal: "S1-T1"}, checkFull)
+	raw, _ = os.ReadFile(path)
+	for _, s := range personal {
+		if i := bytes.Index(raw, []byte(s)); i >= 0 {
+			t.Errorf("%q is still in the file at byte %d after Open", s, i)
+		}
+	}
+	if due, err := l.forgetDue(nil); due || err != nil {
+		t.Errorf("the mark is still set after Open (%v)", err)
+	}
+	record(t, l, sale{id: "b", card: card, spend: 1, points: 1})
 }
 
 // Sales recorded while a holder is forgotten neither wait forever nor see the

@@ -317,6 +317,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if err == nil {
 		m, err = l.openJournal(m, opts.NoSync)
 	}
+	if err == nil && !l.readOnly {
+		err = l.finishForget()
+	}
 	if err != nil {
 		l.abandon()
 		if !existed {
