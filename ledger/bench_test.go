@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tilld/tilld/money"
+	"github.com/tilld/tilld/pos"
 )
 
 // benchSale is a typical sale: a card, a priced body of one line.
@@ -223,5 +224,40 @@ func BenchmarkOfflineSale(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkPendingHolders is the uploader's question after every upload on a
+// till that has registered holders, all of them at HQ already.
+//
+//	go test ./ledger -run '^$' -bench PendingHolders -benchmem
+func BenchmarkPendingHolders(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("holders=%d", n), func(b *testing.B) {
+			l, _ := openTest(b, Options{NoSync: true})
+			for i := range n {
+				h := pos.CardHolder{Card: fmt.Sprintf("40000012%08d", i), Name: "Мария", Phone: "+7 911 765-43-21", Consent: true}
+				if _, _, err := l.RegisterHolder(h); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for {
+				hs, err := l.PendingHolders(100)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(hs) == 0 {
+					break
+				}
+				if err := l.HoldersSynced(hs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if hs, err := l.PendingHolders(100); err != nil || len(hs) != 0 {
+					b.Fatalf("PendingHolders = %d, %v", len(hs), err)
+				}
+			}
+		})
 	}
 }

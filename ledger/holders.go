@@ -115,6 +115,7 @@ func (l *Ledger) ChangeHolder(card string, change func(old *pos.CardHolder) (pos
 			return pos.CardHolder{}, false, fmt.Errorf("register holder %s: %w", pos.MaskCard(card), err)
 		}
 		if !raced {
+			l.holdersChanged.Add(1) // after the commit: see PendingHolders
 			return h, old == nil, nil
 		}
 	}
@@ -179,7 +180,16 @@ func (l *Ledger) Holder(card string) (h pos.CardHolder, ok bool, err error) {
 
 // PendingHolders returns up to limit holders registered here that HQ has not
 // acknowledged yet.
+//
+// The uploader asks after every upload, and there is mostly none: the
+// holders are read only when one may be pending, that is when a holder was
+// registered or changed here since a read found none (a till with ten
+// thousand holders read them all in 60 ms, at every upload).
 func (l *Ledger) PendingHolders(limit int) ([]pos.CardHolder, error) {
+	changed := l.holdersChanged.Load()
+	if l.noPendingHolders.Load() == changed+1 {
+		return nil, nil
+	}
 	var out []pos.CardHolder
 	err := l.viewCommitted(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketHolders).Cursor()
@@ -196,6 +206,10 @@ func (l *Ledger) PendingHolders(limit int) ([]pos.CardHolder, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pending holders: %w", err)
+	}
+	if len(out) == 0 {
+		// None as of changed: a change counted later is read next time.
+		l.noPendingHolders.Store(changed + 1)
 	}
 	return out, nil
 }

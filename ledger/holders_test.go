@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,6 +145,72 @@ func TestForgetHoldersErasesBytes(t *testing.T) {
 	}
 	// Sales go on.
 	record(t, l, sale{id: "d", card: card, spend: 1, points: 1})
+}
+
+// PendingHolders reads the holders only when one may be pending, and never
+// misses one: a registration or a change after a read that found none is
+// found by the next, also while reads and registrations race.
+func TestPendingHoldersAfterNone(t *testing.T) {
+	l, _ := openTest(t, Options{Terminal: "S1-T1", NoSync: true})
+	pending := func(want ...string) {
+		t.Helper()
+		hs, err := l.PendingHolders(100)
+		var got []string
+		for _, h := range hs {
+			got = append(got, h.Card)
+		}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("PendingHolders = %v, %v; want %v", got, err, want)
+		}
+	}
+	synced := func() {
+		t.Helper()
+		hs, err := l.PendingHolders(100)
+		if err == nil {
+			err = l.HoldersSynced(hs)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending()
+	if _, _, err := l.RegisterHolder(vasily("2000000000015")); err != nil {
+		t.Fatal(err)
+	}
+	pending("2000000000015")
+	synced()
+	pending()
+	pending()
+	if _, _, err := l.ChangeHolder("2000000000015", func(old *pos.CardHolder) (pos.CardHolder, error) {
+		h := *old
+		h.Phone = "+7 900 000-00-01"
+		return h, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pending("2000000000015")
+	synced()
+	pending()
+
+	// Registrations racing the uploader's reads.
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if _, _, err := l.RegisterHolder(vasily(fmt.Sprintf("40000012%08d", i))); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := l.PendingHolders(100); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	hs, err := l.PendingHolders(100)
+	if err != nil || len(hs) != 50 {
+		t.Errorf("after 50 registrations racing reads: %d pending, %v", len(hs), err)
+	}
 }
 
 // HQ names a forgotten card again at every lookup of it. When this till has

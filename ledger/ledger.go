@@ -198,6 +198,12 @@ type Ledger struct {
 	// pending keeps what offline sales' limits found in the outbox (see
 	// pending.go).
 	pending pendingSums
+
+	// holdersChanged counts the holders registered or changed here, each
+	// once its commit is in the file; noPendingHolders is 1 + the count as
+	// of which PendingHolders last found none pending (0: not since Open).
+	holdersChanged   atomic.Uint64
+	noPendingHolders atomic.Uint64
 }
 
 // Bucket names and meta keys: the on-disk format, see the package documentation.
