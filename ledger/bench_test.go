@@ -261,3 +261,37 @@ func BenchmarkPendingHolders(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSaleManyLots is a sale of a card whose account holds n points
+// lots (a card scanned at many sales under an expiry rule: every earning sale
+// adds a lot). The whole account is decoded and encoded at every sale of the
+// card, so the sale grows with its lots: a known problem, left for a change
+// of the points model (docs/benchmarks.md, "What else grew with a till's
+// history").
+//
+//	go test ./ledger -run '^$' -bench SaleManyLots -benchmem -benchtime 200x
+func BenchmarkSaleManyLots(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("lots=%d", n), func(b *testing.B) {
+			l, _ := openTest(b, Options{NoSync: true})
+			card := "2000000000015"
+			record(b, l, sale{id: "first", card: card, spend: 100})
+			acct := pos.Account{Points: int64(n), Sales: 1}
+			for i := range n {
+				at := testEpoch.Add(-time.Duration(n-i) * time.Minute)
+				acct.Lots = append(acct.Lots, pos.PointsLot{Points: 1, Earned: at, Expires: at.Add(365 * 24 * time.Hour)})
+			}
+			if err := l.PutSnapshot(card, acct, 1, hashAt(b, l, 1)); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				req, price := lotSale(fmt.Sprintf("s%d", i), card, 100, 0, 0, nil, nil)
+				if _, err := l.RecordSale(req, price); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
