@@ -13,9 +13,9 @@ import (
 // knowing the points the card already redeemed in this terminal's sales that
 // HQ has not acknowledged, made since the till went offline
 // (pos.Account.OfflineRedeemedToday). Walking the outbox for them at every
-// sale made each sale offline dearer than the one before: with a card that
-// pays with points at every other sale, a sale took 8 ms after a thousand
-// sales offline and 100 ms after ten thousand (BenchmarkOfflineSale).
+// sale made each sale offline dearer than the one before: with one card
+// paying with points at every sale, a sale took 8 ms after a thousand sales
+// offline and 100 ms after ten thousand (BenchmarkOfflineSale).
 //
 // So the ledger counts the outbox once and then keeps counting
 // (pendingSums): the points per card, as of a seq through which every event

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,6 +158,58 @@ func TestPendingRedeemedKept(t *testing.T) {
 		}
 	}
 	check("after a reader behind the count", later)
+}
+
+// TestPendingRedeemedRandom drives the kept count through random steps
+// (offline sales of three cards, some paying with points, the clock moving
+// both ways, failed commits, acknowledgements, new offline starts) and holds
+// every answer to a walk of the whole outbox.
+func TestPendingRedeemedRandom(t *testing.T) {
+	var clock atomic.Int64
+	now := func() time.Time { return testEpoch.Add(time.Duration(clock.Load()) * time.Second) }
+	l, _ := openTest(t, Options{Terminal: "S1-T1", NoSync: true, Now: now})
+	rnd := rand.New(rand.NewPCG(29, 3))
+	cards := []string{"2000000000015", "2000000000022", "2000000000039", ""}
+	since := testEpoch
+	for step := range 400 {
+		switch r := rnd.IntN(100); {
+		case r < 3:
+			if st := mustStats(t, l); st.LastSeq > st.Acked {
+				if err := l.Ack(st.Acked + 1 + uint64(rnd.IntN(int(st.LastSeq-st.Acked)))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case r < 6:
+			since = testEpoch.Add(time.Duration(clock.Load()-int64(rnd.IntN(50))) * time.Second)
+		case r < 9:
+			clock.Add(-int64(rnd.IntN(20))) // the till's clock set back
+		default:
+			clock.Add(int64(rnd.IntN(3)))
+			card := cards[rnd.IntN(len(cards))]
+			var seen pos.Account
+			req, price := lotSale(fmt.Sprintf("r%d", step), card, 100, 1, int64(rnd.IntN(4))*int64(rnd.IntN(2)), nil, &seen)
+			req.OfflineSince = since
+			want := walkRedeemed(t, l, card, since)
+			fail := r >= 95
+			if fail {
+				l.beforeCommit = func() error { return errTest }
+			}
+			_, err := l.RecordSale(req, price)
+			l.beforeCommit = nil
+			if fail != (err != nil) {
+				t.Fatalf("step %d: sale: %v", step, err)
+			}
+			if card != "" && seen.OfflineRedeemedToday != want {
+				t.Fatalf("step %d: a sale of %s saw %d redeemed; the outbox says %d", step, card, seen.OfflineRedeemedToday, want)
+			}
+		}
+		for _, card := range cards[:3] {
+			want := walkRedeemed(t, l, card, since)
+			if got, err := l.PendingRedeemed(card, since); err != nil || got != want {
+				t.Fatalf("step %d: PendingRedeemed(%s) = %d, %v; the outbox says %d", step, card, got, err, want)
+			}
+		}
+	}
 }
 
 // walkRedeemed is the reference for PendingRedeemed: every event of the
