@@ -295,3 +295,27 @@ func BenchmarkSaleManyLots(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPutSnapshot is HQ's account of a card reaching a till whose
+// outbox holds n events of other cards after HQ's as_of: after a day
+// offline, while the uploads catch up, every change-feed item reads them.
+//
+//	go test ./ledger -run '^$' -bench PutSnapshot -benchmem
+func BenchmarkPutSnapshot(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("after=%d", n), func(b *testing.B) {
+			l, _ := openTest(b, Options{NoSync: true})
+			card := "2000000000015"
+			record(b, l, sale{id: "first", card: card, spend: 100, points: 1})
+			for i := range n {
+				record(b, l, benchSale(int64(i)))
+			}
+			hash := hashAt(b, l, 1)
+			for b.Loop() {
+				if err := l.PutSnapshot(card, pos.Account{Points: 1, Sales: 1}, 1, hash); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

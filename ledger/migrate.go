@@ -214,10 +214,7 @@ func migrate2to3(tx *bolt.Tx) error {
 	for _, card := range withLots {
 		b, _ := decodeBase(tx.Bucket(bucketBases).Get([]byte(card)))
 		view := b.acct
-		err := forEffects(tx, b.through+1, func(seq uint64, f effect) error {
-			if f.card != card {
-				return nil
-			}
+		err := forCardEffects(tx, b.through+1, card, func(seq uint64, f effect) error {
 			e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(seq)))
 			if err != nil {
 				return fmt.Errorf("%w: event %d: %v", ErrCorrupt, seq, err)

@@ -91,10 +91,7 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 			}
 		}
 		view := acct
-		err = forEffects(tx, asOfHQ+1, func(seq uint64, f effect) error {
-			if f.card != card {
-				return nil
-			}
+		err = forCardEffects(tx, asOfHQ+1, card, func(seq uint64, f effect) error {
 			e, err := decodeEvent(tx.Bucket(bucketEvents).Get(u64(seq)))
 			if err != nil {
 				return fmt.Errorf("event %d: %w", seq, err)
@@ -133,13 +130,21 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 // accountOf is the empty account of card.
 func accountOf(card string) pos.Account { return pos.Account{Card: card} }
 
-// forEffects calls fn for the effect of every event from seq from to the last.
-func forEffects(tx *bolt.Tx, from uint64, fn func(seq uint64, f effect) error) error {
+// forCardEffects calls fn for the effect of every event of card from seq from
+// to the last. The other cards' effects are skipped undecoded: after a day
+// offline, HQ's snapshots of many cards each read the effects of thousands of
+// events.
+func forCardEffects(tx *bolt.Tx, from uint64, card string, fn func(seq uint64, f effect) error) error {
 	c := tx.Bucket(bucketEffects).Cursor()
 	for k, v := c.Seek(u64(from)); k != nil; k, v = c.Next() {
 		seq, err := seqKey(k)
 		if err != nil {
 			return fmt.Errorf("effects: %w", err)
+		}
+		if holder, err := effectCard(v); err != nil {
+			return fmt.Errorf("effect %d: %w", seq, err)
+		} else if string(holder) != card {
+			continue
 		}
 		f, err := decodeEffect(v)
 		if err != nil {
