@@ -348,12 +348,21 @@ func (s *Store) Account(ctx context.Context, terminal, card string) (wire.Accoun
 
 // Changes implements hq.Customers. It walks cards by change from after (index
 // cards_change) and keeps the ones in the terminal's seen, in one snapshot.
+//
+// A page shorter than limit holds every change of the terminal's cards up to
+// the feed's head as read just before it: positions become visible in order
+// (saveCards), so every position up to that head is in the page's snapshot.
+// Next is then that head, as in the bbolt store: the terminal's next poll
+// starts past the changes of cards it has not seen instead of reading them
+// again, more of them at every poll of a quiet till.
 func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, error) {
 	out := wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}
 	if limit <= 0 {
 		return out, nil
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+accountColumns+`
+	b := &pgx.Batch{}
+	b.Queue(`SELECT head FROM change_feed`)
+	b.Queue(`SELECT `+accountColumns+`
 		FROM seen k
 		JOIN cards c ON c.card = k.card
 		LEFT JOIN holders h ON h.card = c.card
@@ -362,15 +371,26 @@ func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit
 		WHERE k.terminal = $1 AND c.change > $2
 		ORDER BY c.change
 		LIMIT $3`, terminal, after, limit)
-	var err error
-	out.Accounts, err = pgx.AppendRows(out.Accounts, rows, func(row pgx.CollectableRow) (wire.AccountAnswer, error) {
-		return scanAccount(row)
-	})
+	br := s.pool.SendBatch(ctx, b)
+	var head int64
+	err := br.QueryRow().Scan(&head)
+	if err == nil {
+		rows, _ := br.Query()
+		out.Accounts, err = pgx.AppendRows(out.Accounts, rows, func(row pgx.CollectableRow) (wire.AccountAnswer, error) {
+			return scanAccount(row)
+		})
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return wire.ChangesAnswer{}, fmt.Errorf("changes for %s: %w", terminal, err)
 	}
 	for i := range out.Accounts {
 		out.Next = max(out.Next, out.Accounts[i].Change)
+	}
+	if len(out.Accounts) < limit {
+		out.Next = max(out.Next, head)
 	}
 	return out, nil
 }

@@ -118,3 +118,37 @@ func BenchmarkConsoleCustomers(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChangesQuietTerminal is the change-feed poll of a till that has
+// seen 50 000 cards, all changed long ago, while 500 000 other cards changed
+// since, as the long poll makes it: each poll from the position the last one
+// answered.
+//
+//	go test -run '^$' -bench ChangesQuietTerminal ./hq/pgstore
+func BenchmarkChangesQuietTerminal(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	for _, q := range []string{
+		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 550000) AS i`,
+		`UPDATE change_feed SET head = 550000`,
+		`INSERT INTO seen (terminal, card) SELECT 'S1-T1', 'C' || lpad(i::text, 9, '0') FROM generate_series(1, 50000) AS i`,
+		`ANALYZE cards`, `ANALYZE seen`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	after := int64(50000) // the till has read its own cards' changes
+	for b.Loop() {
+		ch, err := s.Changes(ctx, "S1-T1", after, 100)
+		if err != nil || len(ch.Accounts) != 0 {
+			b.Fatalf("Changes = %d accounts, %v", len(ch.Accounts), err)
+		}
+		after = ch.Next
+	}
+	b.ReportMetric(float64(after), "next")
+}

@@ -276,6 +276,18 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if ch2, err := s.Changes(ctx, "S1-T1", ch.Next, 100); err != nil || len(ch2.Accounts) != 0 || ch2.Next != ch.Next {
 			t.Errorf("an empty feed = %+v %v", ch2, err)
 		}
+		// A card S1-T1 has not seen changes (S3-T1 sells to it): S1-T1's
+		// position moves past the change, so that its next poll does not
+		// read the chain's changes since its last one of its own again.
+		const cardC = "2000000000039"
+		appendAll(t, s, "S3-T1", Sales("S3-T1", 1, "", SaleSpec{cardC, 10_00, 1, 0}))
+		_, head, err := s.Watching(ctx, ch.Next, nil)
+		if err != nil || head <= ch.Next {
+			t.Fatalf("Watching after a sale to C = %d, %v", head, err)
+		}
+		if ch3, err := s.Changes(ctx, "S1-T1", ch.Next, 100); err != nil || len(ch3.Accounts) != 0 || ch3.Next != head {
+			t.Errorf("after a change of a card S1-T1 has not seen: %+v %v; want no account and the position %d", ch3, err, head)
+		}
 		// A page limit is honoured and continues where it stopped.
 		if ch, _ := s.Changes(ctx, "S1-T1", 0, 1); len(ch.Accounts) != 1 {
 			t.Errorf("limit 1 gave %d", len(ch.Accounts))
