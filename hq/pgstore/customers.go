@@ -396,7 +396,8 @@ func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit
 }
 
 // Watching implements hq.Store: the cards changed after after (few, by the
-// cards_change index) joined to seen by its primary key.
+// cards_change index), each looked up in seen by card (index seen_card,
+// migration 0015) for the parked terminals that have seen it.
 func (s *Store) Watching(ctx context.Context, after int64, terminals []string) ([]string, int64, error) {
 	last := after
 	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(change), $1) FROM cards WHERE change > $1`, after).Scan(&last); err != nil {

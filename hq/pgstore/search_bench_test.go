@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -151,4 +152,43 @@ func BenchmarkChangesQuietTerminal(b *testing.B) {
 		after = ch.Next
 	}
 	b.ReportMetric(float64(after), "next")
+}
+
+// BenchmarkWatching is the long poll's sweep after an upload: which of 5 000
+// parked terminals have seen one of the 30 cards changed since the last
+// sweep, among 2 000 000 cards each seen by a few terminals (5 000 000 rows
+// of seen).
+//
+//	go test -run '^$' -bench Watching ./hq/pgstore
+func BenchmarkWatching(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	const cards, terminals = 2_000_000, 5_000
+	for _, q := range []string{
+		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 2000000) AS i`,
+		`UPDATE change_feed SET head = 2000000`,
+		// Card i is seen by the terminals i, i+1000 and i+2000 (mod 5 000) and,
+		// for every other card, i+3000 and i+4000.
+		`INSERT INTO seen (terminal, card) SELECT 'T' || lpad(((i + k * 1000) % 5000)::text, 4, '0'), 'C' || lpad(i::text, 9, '0')
+			FROM generate_series(1, 2000000) AS i, generate_series(0, 4) AS k WHERE k < 3 OR i % 2 = 0`,
+		`ANALYZE cards`, `ANALYZE seen`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	parked := make([]string, terminals)
+	for i := range parked {
+		parked[i] = fmt.Sprintf("T%04d", i)
+	}
+	for b.Loop() {
+		w, last, err := s.Watching(ctx, cards-30, parked)
+		if err != nil || last != cards || len(w) == 0 {
+			b.Fatalf("Watching = %d terminals, %d, %v", len(w), last, err)
+		}
+	}
 }
