@@ -275,6 +275,40 @@ func TestForgetHoldersFinishedAfterCrash(t *testing.T) {
 	record(t, l, sale{id: "b", card: card, spend: 1, points: 1})
 }
 
+// A mark left set (the zeroing failed at Open) is finished by the next
+// ForgetHolders, of whatever card.
+func TestForgetHoldersFinishesMark(t *testing.T) {
+	l, path := openTest(t, Options{Terminal: "S1-T1"})
+	card := "2000000000015"
+	if _, _, err := l.RegisterHolder(vasily(card)); err != nil {
+		t.Fatal(err)
+	}
+	// The state a crash after the deletion leaves, in the live ledger.
+	if err := l.update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketHolders).Delete([]byte(card)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyScrubDue, []byte{1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(path); !bytes.Contains(raw, []byte("Тёркин")) {
+		t.Fatal("the deleted holder is not on a free page: the test proves nothing")
+	}
+	if n, err := l.ForgetHolders("2999999999999"); n != 0 || err != nil {
+		t.Fatalf("ForgetHolders = %d, %v", n, err)
+	}
+	raw, _ := os.ReadFile(path)
+	for _, s := range personal {
+		if i := bytes.Index(raw, []byte(s)); i >= 0 {
+			t.Errorf("%q is still in the file at byte %d", s, i)
+		}
+	}
+	if due, err := l.forgetDue(nil); due || err != nil {
+		t.Errorf("the mark is still set (%v)", err)
+	}
+}
+
 // Sales recorded while a holder is forgotten neither wait forever nor see the
 // zeroing (the race detector and the cleanup's checks watch).
 func TestForgetHoldersConcurrentSales(t *testing.T) {

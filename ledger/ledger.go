@@ -324,7 +324,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		m, err = l.openJournal(m, opts.NoSync)
 	}
 	if err == nil && !l.readOnly {
-		err = l.finishForget()
+		l.finishForget()
 	}
 	if err != nil {
 		l.abandon()

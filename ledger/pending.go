@@ -22,7 +22,8 @@ import (
 // is counted. A sale reads only the events recorded since. Events up to a
 // durable seq never change while they are in the outbox (events are only
 // appended, and only acknowledged ones are pruned), so the count holds until
-// HQ acknowledges more or the till goes offline again, when it starts over.
+// HQ acknowledges more or the limits' start (since: the start of the till's
+// day) moves, when it starts over.
 // The events of a group commit not yet journaled are counted for the sale
 // that asks and never kept: a failed journal write drops them, and their
 // seqs go to other sales.
@@ -60,17 +61,22 @@ func newCount(acked uint64, since time.Time) redeemedCount {
 func (l *Ledger) pendingRedeemed(tx *bolt.Tx, acked, durable uint64, card string, since time.Time) (int64, error) {
 	s := &l.pending
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.c.points == nil || s.c.acked != acked || !s.c.since.Equal(since) || len(s.c.points) > maxPendingCards {
 		s.c = newCount(acked, since)
 	}
 	if s.c.through > durable {
 		// A reader of the file as of the last checkpoint, behind the sales
-		// journaled since: a count of its own.
+		// journaled since: a count of its own, which holds no sale back.
+		s.mu.Unlock()
 		c := newCount(acked, since)
 		return c.count(tx, durable, card)
 	}
-	return s.c.count(tx, durable, card)
+	defer s.mu.Unlock()
+	points, err := s.c.count(tx, durable, card)
+	if err != nil {
+		s.c = redeemedCount{} // part counted: start over next time
+	}
+	return points, err
 }
 
 // count counts the durable events after c.through, for every card, and

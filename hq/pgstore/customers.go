@@ -327,13 +327,22 @@ func scanAccount(row pgx.Row) (wire.AccountAnswer, error) {
 	return a, nil
 }
 
-// Account implements hq.Customers. One statement marks the card as seen and
-// reads the account and the terminal's acked seq, in one snapshot.
+// Account implements hq.Customers. It marks the card as seen by the terminal,
+// committed, and then reads the account and the terminal's acked seq in one
+// snapshot. A change of the card committed after that read finds the mark
+// (Changes sends it); one committed before it is in the answer. Marked in the
+// read's own statement, the mark could still be uncommitted while a poll of
+// the terminal read the feed's head past a change of the card, and the
+// terminal would move past that change for good (a short page answers the
+// head: Changes).
 func (s *Store) Account(ctx context.Context, terminal, card string) (wire.AccountAnswer, error) {
-	row := s.pool.QueryRow(ctx, `WITH mark AS (
-			INSERT INTO seen (terminal, card) SELECT $1, $2 WHERE $1 <> '' ON CONFLICT DO NOTHING
-		)
-		SELECT `+accountColumns+`
+	if terminal != "" && len(s.known.unseen(terminal, []string{card})) > 0 {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO seen (terminal, card) VALUES ($1, $2) ON CONFLICT DO NOTHING`, terminal, card); err != nil {
+			return wire.AccountAnswer{}, fmt.Errorf("account %s: mark it seen by %s: %w", card, terminal, err)
+		}
+		s.known.addSeen(terminal, card)
+	}
+	row := s.pool.QueryRow(ctx, `SELECT `+accountColumns+`
 		FROM (VALUES ($2::text)) AS k(card)
 		LEFT JOIN cards c ON c.card = k.card
 		LEFT JOIN holders h ON h.card = k.card

@@ -67,6 +67,16 @@ func (k *known) add(terminal string, cards []string) {
 	}
 }
 
+// addSeen records that terminal has seen card, committed.
+func (k *known) addSeen(terminal, card string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.seen == nil || len(k.seen) >= maxKnown {
+		k.seen = make(map[seenKey]struct{})
+	}
+	k.seen[seenKey{terminal, card}] = struct{}{}
+}
+
 // forget empties both sets.
 func (k *known) forget() {
 	k.mu.Lock()

@@ -156,8 +156,8 @@ func BenchmarkChangesQuietTerminal(b *testing.B) {
 
 // BenchmarkWatching is the long poll's sweep after an upload: which of 5 000
 // parked terminals have seen one of the 30 cards changed since the last
-// sweep, among 2 000 000 cards each seen by a few terminals (5 000 000 rows
-// of seen).
+// sweep, among 2 000 000 cards each seen by three or five terminals
+// (8 000 000 rows of seen).
 //
 //	go test -run '^$' -bench Watching ./hq/pgstore
 func BenchmarkWatching(b *testing.B) {
