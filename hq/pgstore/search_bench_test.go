@@ -19,12 +19,19 @@ import (
 // (fillHolders), closed when tb ends.
 func holderStore(tb testing.TB, n int) *Store {
 	tb.Helper()
+	s := emptyStore(tb)
+	fillHolders(tb, s, n)
+	return s
+}
+
+// emptyStore opens a store on a new database, closed when tb ends.
+func emptyStore(tb testing.TB) *Store {
+	tb.Helper()
 	s, err := Open(context.Background(), pgtest.URL(tb), Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	fillHolders(tb, s, n)
 	return s
 }
 
@@ -128,11 +135,7 @@ func BenchmarkConsoleCustomers(b *testing.B) {
 //	go test -run '^$' -bench ChangesQuietTerminal ./hq/pgstore
 func BenchmarkChangesQuietTerminal(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(b), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := emptyStore(b)
 	for _, q := range []string{
 		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 550000) AS i`,
 		`UPDATE change_feed SET head = 550000`,
@@ -162,11 +165,7 @@ func BenchmarkChangesQuietTerminal(b *testing.B) {
 //	go test -run '^$' -bench Watching ./hq/pgstore
 func BenchmarkWatching(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(b), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := emptyStore(b)
 	const cards, terminals = 2_000_000, 5_000
 	for _, q := range []string{
 		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 2000000) AS i`,
