@@ -333,25 +333,11 @@ func (l *Ledger) scrub() (pages int, err error) {
 }
 
 // finishForget zeroes, when Open finds keyScrubDue set, the free pages a
-// crash left unzeroed after holders were deleted. A failure is logged, not
-// returned: the till sells on, the mark stays, and the next ForgetHolders or
-// Open zeroes them.
+// crash left unzeroed after holders were deleted: ForgetHolders of no card.
+// A failure is logged, not returned: the till sells on, the mark stays, and
+// the next ForgetHolders or Open zeroes them.
 func (l *Ledger) finishForget() {
-	due, err := l.forgetDue(nil)
-	if err == nil && due {
-		l.gate.Lock()
-		defer l.gate.Unlock()
-		l.txMu.Lock()
-		defer l.txMu.Unlock()
-		var pages int
-		if err = l.commitWrite(nil); err == nil {
-			pages, err = l.scrub()
-		}
-		if err == nil {
-			l.log.Info("free pages left by forgotten holders zeroed", "pages_zeroed", pages)
-		}
-	}
-	if err != nil {
+	if _, err := l.ForgetHolders(); err != nil {
 		l.log.Error("zeroing the free pages left by forgotten holders failed; the next forget or start tries again", logErr, err)
 	}
 }

@@ -128,16 +128,3 @@ func (c *redeemedCount) count(tx *bolt.Tx, durable uint64, card string) (int64, 
 	}
 	return points, nil
 }
-
-// effectCard is the card of an encoded effect (see decodeEffect), without a
-// copy.
-func effectCard(b []byte) ([]byte, error) {
-	if len(b) < effectHeader {
-		return nil, fmt.Errorf("decode effect: want at least %d bytes, got %d", effectHeader, len(b))
-	}
-	n := int(b[16])
-	if len(b) < effectHeader+n {
-		return nil, fmt.Errorf("decode effect: card of %d bytes in a record of %d", n, len(b))
-	}
-	return b[effectHeader : effectHeader+n], nil
-}
