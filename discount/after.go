@@ -133,10 +133,28 @@ func (e *engine) greet(text, nameless map[string]string, lang string) string {
 		}
 		return ""
 	}
-	t := pickLang(text, want, lang)
-	t = strings.ReplaceAll(t, "{name}", strings.TrimSpace(p.Name))
-	t = strings.ReplaceAll(t, "{patronymic}", strings.TrimSpace(p.Patronymic))
-	return tidy(t)
+	b := appendFilled(e.textBuf[:0], pickLang(text, want, lang), strings.TrimSpace(p.Name), strings.TrimSpace(p.Patronymic))
+	return tidy(e.text(b))
+}
+
+// appendFilled appends template t with {name} and {patronymic} filled in;
+// what they are filled with is not read for placeholders again.
+func appendFilled(b []byte, t, name, patronymic string) []byte {
+	for {
+		i := strings.IndexByte(t, '{')
+		if i < 0 {
+			return append(b, t...)
+		}
+		b, t = append(b, t[:i]...), t[i:]
+		switch {
+		case strings.HasPrefix(t, "{name}"):
+			b, t = append(b, name...), t[len("{name}"):]
+		case strings.HasPrefix(t, "{patronymic}"):
+			b, t = append(b, patronymic...), t[len("{patronymic}"):]
+		default:
+			b, t = append(b, '{'), t[1:]
+		}
+	}
 }
 
 func pickLang(texts map[string]string, want, fallback string) string {

@@ -38,26 +38,50 @@ func Apply(rs *Ruleset, basket pos.Basket, acct *pos.Account, now time.Time) (po
 
 // ApplyWith is Apply with options.
 func ApplyWith(rs *Ruleset, basket pos.Basket, acct *pos.Account, now time.Time, opts Options) (pos.Quote, error) {
+	var q pos.Quote
+	if err := ApplyTo(&q, rs, basket, acct, now, opts); err != nil {
+		return pos.Quote{}, err
+	}
+	return q, nil
+}
+
+// ApplyTo is ApplyWith writing the quote to *q, in the arrays of q's slices
+// (its lines, applied rules, flags, lots, gifts, raffles, donations and
+// dropped rules) where they are large enough: a caller pricing basket after
+// basket (HQ's audit and simulation) passes the same quote each time, and
+// pricing then allocates only the reasons that name the basket's own
+// numbers. Whatever still holds q's slices from the last basket sees them
+// overwritten. On an error *q is the zero Quote.
+func ApplyTo(q *pos.Quote, rs *Ruleset, basket pos.Basket, acct *pos.Account, now time.Time, opts Options) error {
+	if err := applyTo(q, rs, &basket, acct, now, opts); err != nil {
+		*q = pos.Quote{}
+		return err
+	}
+	return nil
+}
+
+func applyTo(q *pos.Quote, rs *Ruleset, basket *pos.Basket, acct *pos.Account, now time.Time, opts Options) error {
 	if err := basket.Validate(); err != nil {
-		return pos.Quote{}, fmt.Errorf("apply rules: %w", err)
+		return fmt.Errorf("apply rules: %w", err)
 	}
 	if rs == nil {
-		return pos.Quote{}, fmt.Errorf("apply rules: %w", rs.Validate())
+		return fmt.Errorf("apply rules: %w", rs.Validate())
 	}
 	p := rs.compiled()
 	if p.err != nil {
-		return pos.Quote{}, fmt.Errorf("apply rules: %w", p.err)
+		return fmt.Errorf("apply rules: %w", p.err)
 	}
 	if !rs.EffectiveAt(now) {
-		return pos.Quote{}, fmt.Errorf("apply rules version %d at %s: effective from %s: %w",
+		return fmt.Errorf("apply rules version %d at %s: effective from %s: %w",
 			rs.Version, now.Format(time.RFC3339), rs.Effective, ErrNotEffective)
 	}
-	e := newEngine(rs, p, &basket, acct, now, opts)
+	e := newEngine(rs, p, basket, acct, now, opts, q)
 	defer e.release()
 	if err := e.run(); err != nil {
-		return pos.Quote{}, fmt.Errorf("apply rules version %d: %w", rs.Version, err)
+		return fmt.Errorf("apply rules version %d: %w", rs.Version, err)
 	}
-	return e.q, nil
+	e.finish(q)
+	return nil
 }
 
 // engines keeps engines with their scratch between baskets, so that pricing
@@ -72,10 +96,11 @@ func (e *engine) release() {
 	scratch := engine{
 		lines: e.lines[:0], order: e.order[:0], amounts: e.amounts[:0], counts: e.counts[:0],
 		hitHead: e.hitHead[:0], hitLine: e.hitLine[:0], hitNext: e.hitNext[:0], idx: e.idx[:0],
-		flags: e.flags[:0], track: e.track[:0], alloc: e.alloc, applied: e.applied[:0],
+		flags: e.flags[:0], track: e.track[:0], alloc: e.alloc, applied: e.applied[:0], textBuf: e.textBuf[:0],
 	}
 	clear(e.lines[:cap(e.lines)])     // the lines' strings are the caller's
 	clear(e.applied[:cap(e.applied)]) // and the reasons are the quote's
+	// basketv goes with the rest: its strings and lines are the caller's.
 	*e = scratch
 	engines.Put(e)
 }
@@ -97,7 +122,8 @@ type engine struct {
 	rs      *Ruleset
 	p       *program
 	cur     money.Currency
-	basket  *pos.Basket
+	basket  *pos.Basket // &basketv
+	basketv pos.Basket  // the caller's, copied: the engine outlives the call in engines
 	acct    *pos.Account
 	card    string
 	now     wallClock
@@ -141,8 +167,10 @@ type engine struct {
 	// applied is the array e.q.Applied grows in while the basket is priced;
 	// the quote gets a copy of exactly its length (finish), so a basket on
 	// which a hundred rules apply leaves one slice of garbage, not eight.
-	applied  []pos.Applied
-	alloc    allocator
+	applied []pos.Applied
+	alloc   allocator
+	// textBuf is the scratch the basket's reasons are written in (text).
+	textBuf  []byte
 	birthday bool // the customer is inside a birthday rule's window
 	// firsts are the rules that took a class of which one rule applies per
 	// basket (kindSpec.onePer), in firstsBuf while there are few.
@@ -172,10 +200,13 @@ func (e *engine) claim(c *crule) {
 	}
 }
 
-func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now time.Time, opts Options) *engine {
+// newEngine takes an engine from engines for basket b, to write its quote in
+// the arrays of dst's slices (finish).
+func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now time.Time, opts Options, dst *pos.Quote) *engine {
 	n := len(b.Lines)
 	e := engines.Get().(*engine)
-	e.rs, e.p, e.cur, e.basket, e.acct, e.now, e.explain = rs, p, rs.Currency, b, acct, newWallClock(now), opts.Explain
+	e.basketv = *b
+	e.rs, e.p, e.cur, e.basket, e.acct, e.now, e.explain = rs, p, rs.Currency, &e.basketv, acct, newWallClock(now), opts.Explain
 	e.lines, e.order = reuse(e.lines, n), reuse(e.order, n)
 	if acct != nil {
 		e.card = acct.Card
@@ -248,6 +279,12 @@ func newEngine(rs *Ruleset, p *program, b *pos.Basket, acct *pos.Account, now ti
 		Subtotal:       e.subtotal,
 		Applied:        e.applied[:0],
 		RulesetVersion: rs.Version,
+		Flags:          dst.Flags[:0],
+		Lots:           dst.Lots[:0],
+		Gifts:          dst.Gifts[:0],
+		Raffles:        dst.Raffles[:0],
+		Donations:      dst.Donations[:0],
+		Dropped:        dst.Dropped[:0],
 	}
 	return e
 }
@@ -311,11 +348,7 @@ func (e *engine) run() error {
 	if err := e.earning(); err != nil {
 		return err
 	}
-	if err := e.after(); err != nil {
-		return err
-	}
-	e.finish()
-	return nil
+	return e.after()
 }
 
 // tierInfo shows the card's tier, its message and flags, whether or not the
@@ -444,9 +477,11 @@ func (e *engine) reach(c *crule) money.Amount {
 	return s
 }
 
-// finish writes the lines back in the caller's order and the flags, and in
-// explain mode accounts for every rule that neither applied nor was dropped.
-func (e *engine) finish() {
+// finish writes the quote to *dst: the lines back in the caller's order and
+// the applied rules, in dst's arrays when they are large enough, and the
+// flags; in explain mode it first accounts for every rule that neither
+// applied nor was dropped.
+func (e *engine) finish(dst *pos.Quote) {
 	if e.explain {
 		for n := range e.p.rules {
 			if c := &e.p.rules[n]; !e.used[n] && !e.dropped[n] {
@@ -456,11 +491,11 @@ func (e *engine) finish() {
 	}
 	e.q.Total = e.subtotal - e.q.Discount
 	e.applied = e.q.Applied
-	e.q.Applied = append(make([]pos.Applied, 0, len(e.q.Applied)), e.q.Applied...)
+	e.q.Applied = append(kept(dst.Applied, len(e.q.Applied))[:0], e.q.Applied...)
 	if e.q.PointsEarned > 0 && e.p.expiry != nil {
 		e.q.PointsExpire = e.p.expiry.PointsExpire(e.now.t)
 	}
-	e.q.Lines = make([]pos.PricedLine, len(e.lines))
+	e.q.Lines = kept(dst.Lines, len(e.lines))
 	for k, i := range e.order {
 		e.q.Lines[i] = pos.PricedLine{
 			Line: e.lines[k], Amount: e.amount[k], Discount: e.amount[k] - e.left[k], Total: e.left[k],
@@ -475,4 +510,15 @@ func (e *engine) finish() {
 		slices.Sort(e.q.Flags)
 		e.q.Flags = slices.Compact(e.q.Flags)
 	}
+	*dst = e.q
+}
+
+// kept returns s with length n, in s's array when it is large enough, else
+// a new one of exactly n: never nil, so that a quote's lines and applied
+// rules encode as [] when there are none.
+func kept[T any](s []T, n int) []T {
+	if s == nil || cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }

@@ -506,7 +506,12 @@ func TestReasons(t *testing.T) {
 		{pointsReason(rub, &Rule{Points: 21, Per: 1}), "21 балл за каждые 0,01 ₽"},
 		{pointsReason(rub, &Rule{Points: 112, Per: 1}), "112 баллов за каждые 0,01 ₽"},
 		{pointsReason(rub, &Rule{Points: 104, Per: 1}), "104 балла за каждые 0,01 ₽"},
-		{tierReason(rub, Tier{Name: "Gold", From: 10000_00, Percent: 1000}, 12000_00), "Накопительная скидка 10 % (Gold): сумма покупок 12 000,00 ₽ ≥ 10 000,00 ₽"},
+		{string(appendTierReason(nil, rub, Tier{Name: "Gold", From: 10000_00, Percent: 1000}, 12000_00)), "Накопительная скидка 10 % (Gold): сумма покупок 12 000,00 ₽ ≥ 10 000,00 ₽"},
+		{string(appendTierReason([]byte("1.5."), rub, Tier{Name: "S", From: 5000_00, Percent: 250}, 5000_00)), "1.5.Накопительная скидка 2,5 % (S): сумма покупок 5 000,00 ₽ ≥ 5 000,00 ₽"},
+		{string(appendTimes([]byte("2.0 "), 150)), "2.0 ×1,5"},
+		{string(appendTimes(nil, 200)), "×2"},
+		{string(appendRedeemReason([]byte("."), rub, &Rule{}, 300, 300_00, "весь доступный остаток")), ".Оплата баллами: 300 баллов = 300,00 ₽ (весь доступный остаток)"},
+		{string(appendRedeemReason(nil, rub, &Rule{Name: "Баллы"}, 1, 1_50, "")), "Баллы: 1 балл = 1,50 ₽"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

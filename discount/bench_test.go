@@ -147,11 +147,41 @@ func measure(b *testing.B, f func() error) {
 	b.ReportMetric(float64(durations[len(durations)*99/100].Nanoseconds()), "p99-ns")
 }
 
-// BenchmarkApply1000 is tilld on 1 000 active rules.
+// BenchmarkApply1000 is tilld on 1 000 active rules, each basket in a new
+// quote, as a till prices.
 func BenchmarkApply1000(b *testing.B) {
 	rs, basket, acct := benchRules(1000), benchBasket(), benchAccount()
 	if _, err := discount.Apply(rs, basket, acct, benchNow); err != nil { // compile once
 		b.Fatal(err)
 	}
 	measure(b, func() error { _, err := discount.Apply(rs, basket, acct, benchNow); return err })
+}
+
+// BenchmarkApplyTo1000 is BenchmarkApply1000 with every basket priced into
+// the same quote (discount.ApplyTo), as HQ's audit and simulation price:
+// what is left to allocate is the reasons that name the card's numbers.
+func BenchmarkApplyTo1000(b *testing.B) {
+	rs, basket, acct := benchRules(1000), benchBasket(), benchAccount()
+	var q pos.Quote
+	if err := discount.ApplyTo(&q, rs, basket, acct, benchNow, discount.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	measure(b, func() error { return discount.ApplyTo(&q, rs, basket, acct, benchNow, discount.Options{}) })
+}
+
+// BenchmarkNoiseFloor times a computation that takes about as long as a
+// basket and touches no memory and allocates nothing: its p99 ÷ p50 is what
+// the machine itself adds (interrupts, a hypervisor's steal), the floor
+// under the engine's. Run it beside the Apply benchmarks.
+func BenchmarkNoiseFloor(b *testing.B) {
+	x := uint64(1)
+	measure(b, func() error {
+		for range 30_000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		return nil
+	})
+	if x == 0 {
+		b.Log(x) // keeps the loop
+	}
 }

@@ -40,11 +40,14 @@ func Greet(rs *Ruleset, scope pos.Basket, acct *pos.Account, now time.Time) (Wel
 		return Welcome{}, fmt.Errorf("greet: %w", p.err)
 	}
 	scope.Lines, scope.RedeemPoints, scope.Donate = nil, 0, false
-	e := newEngine(rs, p, &scope, acct, now, Options{})
+	var q pos.Quote
+	e := newEngine(rs, p, &scope, acct, now, Options{}, &q)
+	defer e.release()
 	if err := e.run(); err != nil {
 		return Welcome{}, fmt.Errorf("greet: rules version %d: %w", rs.Version, err)
 	}
-	w := Welcome{Greeting: e.q.Greeting, Tier: e.q.Tier, TierMessage: e.q.TierMessage, Flags: e.q.Flags, Birthday: e.q.Birthday}
+	e.finish(&q)
+	w := Welcome{Greeting: q.Greeting, Tier: q.Tier, TierMessage: q.TierMessage, Flags: q.Flags, Birthday: q.Birthday}
 	if acct != nil {
 		w.TierFrom, w.NextTier, w.NextFrom = rs.nextTier(acct.LifetimeSpend)
 		if w.NextTier != "" {

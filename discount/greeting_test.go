@@ -105,6 +105,7 @@ func TestGreeting(t *testing.T) {
 		}(), 1)}, profile("Анна", "", "ru"), "С весной, Анна!"},
 		{"a birthday greeting comes first", []Rule{greetingRule(), birthdayRule(0, 0)}, born(3, 1), "С днём рождения, Василий!"},
 		{"no card, no greeting", []Rule{greetingRule()}, nil, ""},
+		{"a name is not read for placeholders", []Rule{greetingRule()}, profile("{patronymic}", "{name}", "ru"), "Здравствуйте, {patronymic} {name}!"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,6 +114,22 @@ func TestGreeting(t *testing.T) {
 				t.Errorf("greeting %q, want %q", q.Greeting, tt.want)
 			}
 		})
+	}
+}
+
+// TestAppendFilled fills templates in a buffer that already holds text.
+func TestAppendFilled(t *testing.T) {
+	for _, tt := range []struct{ tmpl, want string }{
+		{"Здравствуйте, {name} {patronymic}!", "> Здравствуйте, Анна Ивановна!"},
+		{"{name}{name}", "> АннаАнна"},
+		{"{", "> {"},
+		{"{{name}}", "> {Анна}"},
+		{"Hello!", "> Hello!"},
+		{"", "> "},
+	} {
+		if got := string(appendFilled([]byte("> "), tt.tmpl, "Анна", "Ивановна")); got != tt.want {
+			t.Errorf("%q: %q, want %q", tt.tmpl, got, tt.want)
+		}
 	}
 }
 

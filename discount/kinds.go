@@ -168,7 +168,7 @@ var kindTable = []kindSpec{
 		discount: (*engine).wantTier,
 		liveReason: func(e *engine, c *crule) string {
 			t, _ := c.r.tierFor(e.acct.LifetimeSpend)
-			return tierReason(e.cur, t, e.acct.LifetimeSpend)
+			return e.text(appendTierReason(e.textBuf[:0], e.cur, t, e.acct.LifetimeSpend))
 		},
 	},
 	{

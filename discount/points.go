@@ -202,7 +202,7 @@ func (e *engine) redeem(c *crule, w wallet) (pos.Applied, []catalogSkip) {
 	case pts == balance:
 		why = "весь доступный остаток"
 	}
-	a.Reason = redeemReason(e.cur, r, pts, value, why)
+	a.Reason = e.text(appendRedeemReason(e.textBuf[:0], e.cur, r, pts, value, why))
 	return a, nil
 }
 

@@ -1,7 +1,9 @@
 package discount
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -635,6 +637,40 @@ func TestApplyNeverMoreThanPercent(t *testing.T) {
 		if q.Discount != want {
 			t.Fatalf("run %d: %s of %d gave %d, want %d (lines %+v)", i, p, eligible, q.Discount, want,
 				sortedLines(q.Lines))
+		}
+	}
+}
+
+// TestApplyToReused prices random baskets one after another into one quote,
+// as HQ's audit does, and holds each to what Apply makes of it in a fresh
+// quote: nothing of an earlier basket shows through the reused arrays. An
+// error leaves the zero quote.
+func TestApplyToReused(t *testing.T) {
+	r := rand.New(rand.NewPCG(20261203, 21))
+	var q pos.Quote
+	for i := range 1500 {
+		rs, b, a, now := randomRuleset(r), randomBasket(r), randomAccount(r), randomNow(r)
+		if a != nil && r.IntN(2) == 0 {
+			b.RedeemPoints = r.Int64N(3000)
+		}
+		opts := Options{Explain: r.IntN(2) == 0}
+		want, err := ApplyWith(rs, b, a, now, opts)
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		if err := ApplyTo(&q, rs, b, a, now, opts); err != nil {
+			t.Fatalf("run %d: ApplyTo: %v", i, err)
+		}
+		wantJSON, _ := json.Marshal(want)
+		gotJSON, _ := json.Marshal(q)
+		if !bytes.Equal(gotJSON, wantJSON) {
+			t.Fatalf("run %d: ApplyTo into the last basket's quote:\n%s\nApply:\n%s", i, gotJSON, wantJSON)
+		}
+		if i%100 == 99 {
+			b.Lines[0].Qty = 0
+			if err := ApplyTo(&q, rs, b, a, now, opts); err == nil || !reflect.DeepEqual(q, pos.Quote{}) {
+				t.Fatalf("run %d: ApplyTo of a line of no units: %v, quote %+v; want an error and the zero quote", i, err, q)
+			}
 		}
 	}
 }

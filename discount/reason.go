@@ -1,6 +1,7 @@
 package discount
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,36 +20,56 @@ var symbols = map[string]string{
 // formatMoney writes a as "12 000,00 ₽": thousands grouped by spaces, a decimal
 // comma, then the currency sign (or code when it has no common sign).
 func formatMoney(c money.Currency, a money.Amount) string {
-	s := c.Format(a)
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
+	return string(appendMoney(make([]byte, 0, 32), c, a))
+}
+
+// The reasons the engine writes for every basket (a tier's, a points rule's
+// multipliers, a redemption's) are built with append functions in the
+// engine's text scratch, one allocation each for the string; the format
+// functions beside them write the same words for the reasons worked out once
+// per ruleset.
+
+// appendMoney appends a to b as formatMoney writes it.
+func appendMoney(b []byte, c money.Currency, a money.Amount) []byte {
+	var digits [32]byte
+	s := c.AppendFormat(digits[:0], a)
+	if len(s) > 0 && s[0] == '-' {
+		b, s = append(b, '-'), s[1:]
 	}
-	intPart, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	b.WriteString(sign)
+	intPart, frac, _ := bytes.Cut(s, []byte{'.'})
 	for i, d := range intPart {
 		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 		}
-		b.WriteRune(d)
+		b = append(b, d)
 	}
-	if frac != "" {
-		b.WriteByte(',')
-		b.WriteString(frac)
+	if len(frac) > 0 {
+		b = append(b, ',')
+		b = append(b, frac...)
 	}
-	b.WriteByte(' ')
+	b = append(b, ' ')
 	if sym, ok := symbols[c.Code]; ok {
-		b.WriteString(sym)
-	} else {
-		b.WriteString(c.Code)
+		return append(b, sym...)
 	}
-	return b.String()
+	return append(b, c.Code...)
 }
 
 // formatPercent writes basis points as "2,5 %".
-func formatPercent(p money.BP) string {
-	return strings.Replace(strings.TrimSuffix(p.String(), "%"), ".", ",", 1) + " %"
+func formatPercent(p money.BP) string { return string(appendPercent(make([]byte, 0, 16), p)) }
+
+// appendPercent appends p to b as formatPercent writes it.
+func appendPercent(b []byte, p money.BP) []byte {
+	start := len(b)
+	b = decimalComma(p.AppendFormat(b), start)
+	return append(b[:len(b)-1], " %"...) // "2,5%" → "2,5 %"
+}
+
+// decimalComma returns b with its first '.' from start on made a ','.
+func decimalComma(b []byte, start int) []byte {
+	if i := bytes.IndexByte(b[start:], '.'); i >= 0 {
+		b[start+i] = ','
+	}
+	return b
 }
 
 // pointsWord is the Russian plural of "балл" for n.
@@ -66,15 +87,34 @@ func pointsWord(n int64) string {
 	}
 }
 
-func pointsCount(n int64) string { return strconv.FormatInt(n, 10) + " " + pointsWord(n) }
+func pointsCount(n int64) string { return string(appendPoints(make([]byte, 0, 24), n)) }
 
-func tierReason(c money.Currency, t Tier, spend money.Amount) string {
-	return "Накопительная скидка " + formatPercent(t.Percent) + " (" + t.Name + "): сумма покупок " +
-		formatMoney(c, spend) + " ≥ " + formatMoney(c, t.From)
+// appendPoints appends n and the word for it: "12 баллов".
+func appendPoints(b []byte, n int64) []byte {
+	b = strconv.AppendInt(b, n, 10)
+	b = append(b, ' ')
+	return append(b, pointsWord(n)...)
+}
+
+func appendTierReason(b []byte, c money.Currency, t Tier, spend money.Amount) []byte {
+	b = append(b, "Накопительная скидка "...)
+	b = appendPercent(b, t.Percent)
+	b = append(b, " ("...)
+	b = append(b, t.Name...)
+	b = append(b, "): сумма покупок "...)
+	b = appendMoney(b, c, spend)
+	b = append(b, " ≥ "...)
+	return appendMoney(b, c, t.From)
 }
 
 func pointsReason(c money.Currency, r *Rule) string {
-	return pointsCount(r.Points) + " за каждые " + formatMoney(c, r.Per)
+	return string(appendPointsReason(make([]byte, 0, 64), c, r))
+}
+
+func appendPointsReason(b []byte, c money.Currency, r *Rule) []byte {
+	b = appendPoints(b, r.Points)
+	b = append(b, " за каждые "...)
+	return appendMoney(b, c, r.Per)
 }
 
 // named puts the rule's name, or a default title, before a detail.
@@ -83,6 +123,22 @@ func named(r *Rule, title, detail string) string {
 		title = r.Name
 	}
 	return title + ": " + detail
+}
+
+// appendTitle appends what named puts before its detail.
+func appendTitle(b []byte, r *Rule, title string) []byte {
+	if r.Name != "" {
+		title = r.Name
+	}
+	b = append(b, title...)
+	return append(b, ": "...)
+}
+
+// text returns b, built in the engine's text scratch, as a string, and
+// keeps b's array for the next.
+func (e *engine) text(b []byte) string {
+	e.textBuf = b[:0]
+	return string(b)
 }
 
 // reason explains a discount rule: in words worked out once, unless its
@@ -100,6 +156,15 @@ func prefixName(r *Rule, s string) string {
 		return r.Name + ": " + s
 	}
 	return s
+}
+
+// appendName appends what prefixName puts before its s.
+func appendName(b []byte, r *Rule) []byte {
+	if r.Name != "" {
+		b = append(b, r.Name...)
+		b = append(b, ": "...)
+	}
+	return b
 }
 
 func intString(n int64) string { return strconv.FormatInt(n, 10) }
@@ -123,20 +188,21 @@ func (e *engine) earnReason(c *crule) string {
 // applied to this basket.
 func (e *engine) multipliedReason(c *crule) string {
 	r := c.r
-	m := e.multipliersUsed(r)
-	if m == "" {
+	b := appendName(e.textBuf[:0], r)
+	b = appendPointsReason(b, e.cur, r)
+	b = append(b, " ("...)
+	b, used := e.appendMultipliersUsed(b, r)
+	if !used {
+		e.textBuf = b[:0]
 		return c.earnReason
 	}
-	return prefixName(r, pointsReason(e.cur, r)+" ("+m+")")
+	return e.text(append(b, ')'))
 }
 
-// multipliersUsed lists the multipliers of r that applied to a line of the
-// basket: "×2 coffee, ×1,5 tea".
-func (e *engine) multipliersUsed(r *Rule) string {
-	if len(r.Multipliers) == 0 {
-		return ""
-	}
-	var parts []string
+// appendMultipliersUsed appends the multipliers of r that applied to a line
+// of the basket, "×2 coffee, ×1,5 tea", and says whether there was one.
+func (e *engine) appendMultipliersUsed(b []byte, r *Rule) ([]byte, bool) {
+	used := false
 	for _, m := range r.Multipliers {
 		for k := range e.lines {
 			l := &e.lines[k]
@@ -148,23 +214,43 @@ func (e *engine) multipliersUsed(r *Rule) string {
 			if what == "" {
 				what = m.Category
 			}
-			parts = append(parts, strings.Replace(timesString(m.Times), ".", ",", 1)+" "+what)
+			if used {
+				b = append(b, ", "...)
+			}
+			b = appendTimes(b, m.Times)
+			b = append(b, ' ')
+			b = append(b, what...)
+			used = true
 			break
 		}
 	}
-	return strings.Join(parts, ", ")
+	return b, used
+}
+
+// appendTimes appends a multiplier in hundredths with a decimal comma: "×1,5".
+func appendTimes(b []byte, t int64) []byte {
+	b = append(b, "×"...)
+	start := len(b)
+	b = money.BP(t).AppendFormat(b)
+	return decimalComma(b[:len(b)-1], start) // no '%'
+
 }
 
 func catalogReason(r *Rule, names []string, pts int64) string {
 	return named(r, "Каталог бонусов", strings.Join(names, ", ")+" за "+pointsCount(pts))
 }
 
-func redeemReason(c money.Currency, r *Rule, pts int64, value money.Amount, why string) string {
-	s := named(r, "Оплата баллами", pointsCount(pts)+" = "+formatMoney(c, value))
+func appendRedeemReason(b []byte, c money.Currency, r *Rule, pts int64, value money.Amount, why string) []byte {
+	b = appendTitle(b, r, "Оплата баллами")
+	b = appendPoints(b, pts)
+	b = append(b, " = "...)
+	b = appendMoney(b, c, value)
 	if why != "" {
-		s += " (" + why + ")"
+		b = append(b, " ("...)
+		b = append(b, why...)
+		b = append(b, ')')
 	}
-	return s
+	return b
 }
 
 // limitKind names the limit that cut a discount.

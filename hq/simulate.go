@@ -166,8 +166,9 @@ func Simulate(ctx context.Context, st Store, draft *discount.Ruleset, q SimQuery
 	stores := map[string]*SimStore{}
 	cards := map[string]map[string]bool{} // store → cards changed
 	live := map[int64]*discount.Ruleset{} // for a birthday sale's profile
+	var got pos.Quote                     // each sale priced with the draft, in the same arrays
 	err := eachSale(ctx, st, q, func(e *event.Event, sale *pos.Sale, store string) error {
-		return sim.add(ctx, st, rs, e, sale, store, rules, stores, cards, live)
+		return sim.add(ctx, st, rs, e, sale, store, rules, stores, cards, live, &got)
 	})
 	if err != nil {
 		return sim, fmt.Errorf("simulate: %w", err)
@@ -266,9 +267,10 @@ func localDay(at time.Time, offset int) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// add prices sale e again with rs.
+// add prices sale e again with rs, into got.
 func (sim *Simulation) add(ctx context.Context, st Store, rs *discount.Ruleset, e *event.Event, in *pos.Sale, store string,
-	rules map[string]*SimRule, stores map[string]*SimStore, cards map[string]map[string]bool, live map[int64]*discount.Ruleset) error {
+	rules map[string]*SimRule, stores map[string]*SimStore, cards map[string]map[string]bool, live map[int64]*discount.Ruleset,
+	got *pos.Quote) error {
 	sale := *in
 	if sale.Currency != rs.Currency.Code {
 		sim.OtherCurrency++
@@ -292,14 +294,13 @@ func (sim *Simulation) add(ctx context.Context, st Store, rs *discount.Ruleset, 
 			acct.Profile = birthdayProfile(lr, sale.Applied, at)
 		}
 	}
-	got, err := discount.Apply(rs, basket, acct, at)
-	if err != nil {
+	if err := discount.ApplyTo(got, rs, basket, acct, at, discount.Options{}); err != nil {
 		sim.fail(fmt.Sprintf("%s seq %d: %v", e.Terminal, e.Seq, err))
 		return nil
 	}
 	sim.Sales++
 	sim.Live.add(&sale.Quote)
-	sim.Draft.add(&got)
+	sim.Draft.add(got)
 	s := stores[store]
 	if s == nil {
 		s = &SimStore{Store: store}
@@ -307,7 +308,7 @@ func (sim *Simulation) add(ctx context.Context, st Store, rs *discount.Ruleset, 
 	}
 	s.Sales++
 	s.Live.add(&sale.Quote)
-	s.Draft.add(&got)
+	s.Draft.add(got)
 	if got.Total != sale.Total || got.Discount != sale.Discount || got.PointsEarned != sale.PointsEarned || got.PointsRedeemed != sale.PointsRedeemed {
 		sim.Changed++
 		if sale.Card != "" {

@@ -202,6 +202,11 @@ func (c Currency) Format(a Amount) string {
 	return formatFixed(int64(a), c.Exponent)
 }
 
+// AppendFormat appends a to dst as Format writes it.
+func (c Currency) AppendFormat(dst []byte, a Amount) []byte {
+	return appendFixed(dst, int64(a), c.Exponent)
+}
+
 // Display writes an amount for a person to read: major units with the
 // currency's fraction digits, then its code: "189.81 RUB". It is the one
 // formatter for money in every CLI report and log line a person reads. An
@@ -227,9 +232,21 @@ func ParseBP(s string) (BP, error) {
 
 // String writes basis points as a percentage: BP(250).String() is "2.5%".
 func (b BP) String() string {
-	s := formatFixed(int64(b), 2)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	return s + "%"
+	return string(b.AppendFormat(make([]byte, 0, 24)))
+}
+
+// AppendFormat appends b to dst as String writes it.
+func (b BP) AppendFormat(dst []byte) []byte {
+	start := len(dst)
+	dst = appendFixed(dst, int64(b), 2)
+	n := len(dst)
+	for n > start && dst[n-1] == '0' { // stops at the point: there is one
+		n--
+	}
+	if dst[n-1] == '.' {
+		n--
+	}
+	return append(dst[:n], '%')
 }
 
 func parseFixed(s string, exp int) (int64, error) {
@@ -282,17 +299,28 @@ func parseFixed(s string, exp int) (int64, error) {
 }
 
 func formatFixed(v int64, exp int) string {
-	sign := ""
+	return string(appendFixed(make([]byte, 0, 24), v, exp))
+}
+
+// appendFixed appends v, in units of 10^-exp, with exp fraction digits.
+func appendFixed(dst []byte, v int64, exp int) []byte {
 	u := uint64(v)
 	if v < 0 {
-		sign, u = "-", uint64(-v)
+		dst, u = append(dst, '-'), -u
 	}
-	s := strconv.FormatUint(u, 10)
-	if exp == 0 {
-		return sign + s
+	var digits [20]byte
+	s := strconv.AppendUint(digits[:0], u, 10)
+	switch {
+	case exp == 0:
+		return append(dst, s...)
+	case len(s) > exp:
+		dst = append(dst, s[:len(s)-exp]...)
+		dst = append(dst, '.')
+		return append(dst, s[len(s)-exp:]...)
 	}
-	if len(s) <= exp {
-		s = strings.Repeat("0", exp-len(s)+1) + s
+	dst = append(dst, '0', '.')
+	for range exp - len(s) {
+		dst = append(dst, '0')
 	}
-	return sign + s[:len(s)-exp] + "." + s[len(s)-exp:]
+	return append(dst, s...)
 }

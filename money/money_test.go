@@ -2,8 +2,10 @@ package money
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -148,9 +150,51 @@ func TestParseBP(t *testing.T) {
 			t.Errorf("ParseBP(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	if BP(250).String() != "2.5%" || BP(500).String() != "5%" {
-		t.Errorf("BP strings: %s %s", BP(250), BP(500))
+	for bp, want := range map[BP]string{250: "2.5%", 500: "5%", 0: "0%", 1: "0.01%", 10: "0.1%", 10000: "100%", -250: "-2.5%", 1010: "10.1%"} {
+		if got := bp.String(); got != want {
+			t.Errorf("BP(%d).String() = %q, want %q", int64(bp), got, want)
+		}
+		if got := string(bp.AppendFormat([]byte("x"))); got != "x"+want {
+			t.Errorf("BP(%d).AppendFormat(x) = %q, want %q", int64(bp), got, "x"+want)
+		}
 	}
+}
+
+// TestAppendFixed holds the allocation-free formatter to the plain
+// arithmetic of major and minor units, at the edges and at random.
+func TestAppendFixed(t *testing.T) {
+	values := []int64{0, 1, -1, 9, 10, 99, 100, 101, -100, 123456, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	r := rand.New(rand.NewPCG(3, 5))
+	for range 2000 {
+		values = append(values, r.Int64()>>r.IntN(64), -(r.Int64() >> r.IntN(64)))
+	}
+	for _, v := range values {
+		for exp := range 5 {
+			want := reference(v, exp)
+			if got := formatFixed(v, exp); got != want {
+				t.Fatalf("formatFixed(%d, %d) = %q, want %q", v, exp, got, want)
+			}
+			if got := string(appendFixed([]byte("ab"), v, exp)); got != "ab"+want {
+				t.Fatalf("appendFixed(ab, %d, %d) = %q, want %q", v, exp, got, "ab"+want)
+			}
+		}
+	}
+}
+
+// reference writes v/10^exp with exp fraction digits, by division.
+func reference(v int64, exp int) string {
+	sign, u := "", uint64(v)
+	if v < 0 {
+		sign, u = "-", -u
+	}
+	if exp == 0 {
+		return sign + strconv.FormatUint(u, 10)
+	}
+	scale := uint64(1)
+	for range exp {
+		scale *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d", sign, u/scale, exp, u%scale)
 }
 
 // FuzzParse: parsing never panics, and what it accepts formats back to a value
