@@ -9,7 +9,8 @@
 // Reading the human-edited rules file is the job of the sub-package
 // rulesfile; this package holds the rules once they are decoded, checks them
 // ([Ruleset.Validate], [Ruleset.Warnings]), applies them ([Apply],
-// [ApplyWith]) and refunds sales made with them ([Refund]).
+// [ApplyWith], and [ApplyTo] for a caller pricing basket after basket into
+// one quote) and refunds sales made with them ([Refund]).
 //
 // docs/rules.md describes every rule kind with a worked example; the kinds
 // are listed in [Kinds]. Everything the package knows about a kind (its
