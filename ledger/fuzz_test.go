@@ -6,14 +6,17 @@ import (
 	"errors"
 	"hash/fnv"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tilld/tilld/event"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 )
 
@@ -420,4 +423,69 @@ func seedLedger(f *testing.F) (*Ledger, string) {
 func isCanonical(body []byte) bool {
 	c, err := canonicalBody(body)
 	return err == nil && bytes.Equal(c, body)
+}
+
+// TestAccountCodecMatchesEncodingJSON: the ledger encodes accounts with
+// go-json-experiment's v1 package (encodeAccount); for random accounts —
+// lots, times in several zones and with nanoseconds, names with characters
+// JSON escapes — its bytes are encoding/json's, so a ledger written by an
+// earlier tilld and one written now hold the same bytes for the same view.
+func TestAccountCodecMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(30, 21))
+	zones := []*time.Location{time.UTC, time.FixedZone("MSK", 3*3600), time.FixedZone("", -(9*3600 + 30*60))}
+	when := func() time.Time {
+		if r.IntN(5) == 0 {
+			return time.Time{}
+		}
+		return time.Unix(r.Int64N(4e9), r.Int64N(2)*r.Int64N(1e9)).In(zones[r.IntN(len(zones))])
+	}
+	cards := []string{"2000000000015", "", "<&>\u2028\"\\", "карта", "\x7f\t"}
+	for i := range 2000 {
+		a := pos.Account{Card: cards[r.IntN(len(cards))], LifetimeSpend: money.Amount(r.Int64() >> r.IntN(64)),
+			Points: r.Int64() >> r.IntN(64) * int64(1-2*r.IntN(2)), Sales: r.Int64N(1e6),
+			LastSale: when(), BirthdayBonus: when(), LastFeedback: when()}
+		for range r.IntN(4) * r.IntN(30) {
+			a.Lots = append(a.Lots, pos.PointsLot{Points: r.Int64N(1e6) - 1000, Earned: when(), Expires: when()})
+		}
+		if r.IntN(3) == 0 {
+			a.Lots = []pos.PointsLot{}
+		}
+		got, err := encodeAccount(a)
+		if err != nil {
+			t.Fatalf("account %d: %v", i, err)
+		}
+		a.Profile, a.Offline, a.OfflineRedeemedToday = nil, false, 0
+		want, err := json.Marshal(a)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("account %d: encodeAccount gives\n%s\nencoding/json (%v)\n%s", i, got, err, want)
+		}
+		back, err := decodeAccount(got)
+		var std pos.Account
+		if err != nil || json.Unmarshal(got, &std) != nil || !reflect.DeepEqual(back, std) {
+			t.Fatalf("account %d: decodeAccount gives %+v (%v), encoding/json %+v", i, back, err, std)
+		}
+	}
+}
+
+// FuzzAccountCodec: whatever bytes an account record holds (a person can
+// edit the file), decodeAccount accepts what encoding/json accepts and reads
+// it the same.
+func FuzzAccountCodec(f *testing.F) {
+	f.Add([]byte(`{"card":"C","lifetime_spend":100,"points":5,"sales":1,"last_sale":"2025-03-01T10:00:00Z"}`))
+	f.Add([]byte(`{"card":"C","points":3,"lots":[{"points":3,"earned":"2025-03-01T10:00:00+03:00","expires":"2026-03-01T00:00:00+03:00"}]}`))
+	f.Add([]byte(`{"CARD":"c","Points":1,"card":"d","unknown":[1,{"x":null}],"lots":null}`))
+	f.Add([]byte(`{"last_sale":"2025-13-01T10:00:00Z"}`))
+	f.Add([]byte(`{"points":1e3}`))
+	f.Add([]byte("{\"card\":\"\xff\"}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeAccount(b)
+		var want pos.Account
+		stdErr := json.Unmarshal(b, &want)
+		if (err == nil) != (stdErr == nil) {
+			t.Fatalf("%q: decodeAccount error %v, encoding/json's %v", b, err, stdErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: decodeAccount %+v, encoding/json %+v", b, got, want)
+		}
+	})
 }
