@@ -18,11 +18,11 @@
 // rulesets) read the file and wait for nothing; Verify reads the file after a
 // checkpoint, in parallel with writers.
 //
-// # File layout (schema 3)
+// # File layout (schema 4)
 //
 // Integer keys and values are big-endian uint64, so keys sort in numeric order.
 //
-//	meta      "schema" → 3, "terminal" → terminal id, "last_seq" → seq of the last
+//	meta      "schema" → 4, "terminal" → terminal id, "last_seq" → seq of the last
 //	          event (0 when none), "last_hash" → its hash, "acked" → highest seq HQ
 //	          acknowledged, "anchor_seq"/"anchor_hash" → seq and hash of the last
 //	          pruned event (0 and empty when none), "active_rules" → version of
@@ -34,9 +34,13 @@
 //	sales     client id → seq (8 bytes) + sha256 request digest (32 bytes),
 //	          for the events kept: a sale's id as is, another type's id
 //	          after its prefix ("\x00refund\x00", see kinds in kinds.go).
-//	accounts  card → pos.Account as JSON: the card's view.
-//	bases     card → seq (8 bytes) + pos.Account as JSON: what the view starts
-//	          from, complete up to that seq (an HQ snapshot, or pruned events).
+//	accounts  card → pos.Account: the card's view, as JSON; one with points
+//	          lots as 0x01, the number of lots (uvarint), each lot's points
+//	          (varint), earned and expires (time.Time's binary form after its
+//	          length in a byte), then the rest as JSON (encodeAccount).
+//	bases     card → seq (8 bytes) + pos.Account as in accounts: what the view
+//	          starts from, complete up to that seq (an HQ snapshot, or pruned
+//	          events).
 //	rulesets  version → sha256 of the bytes (32), signature length (uint16),
 //	          signature, the ruleset's bytes as HQ sent them.
 //	holders   card → pos.CardHolder as JSON with "pending" set while HQ has not
@@ -62,6 +66,8 @@
 // sale's body lists in "lots" the lots it redeemed from (pos.LotUse), which
 // lose those points, and the points it earned become a new lot.
 //
+// Schema 3 (testdata/v3.db) kept the accounts and bases with lots as JSON;
+// Open writes them again with their lots in binary.
 // Schema 2 (testdata/v2.db) kept a snapshot's Profile inside the accounts and
 // bases records and left lots untouched by sales; Open moves the profiles to
 // the holders bucket, rebuilds the views with lots, and zeroes the freed pages.

@@ -23,7 +23,7 @@ import (
 // documentation). Open migrates a file with an older schema in place, in one
 // transaction (a crash leaves the old file as it was), and refuses one with a
 // newer schema.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // DefaultTimeout is how long Open waits for the file lock when Options.Timeout is 0.
 const DefaultTimeout = time.Second

@@ -22,6 +22,7 @@ var migrations = []struct {
 }{
 	{2, migrate1to2},
 	{3, migrate2to3},
+	{4, migrate3to4},
 }
 
 func migrate(tx *bolt.Tx, schema uint64) error {
@@ -230,6 +231,49 @@ func migrate2to3(tx *bolt.Tx) error {
 		}
 		if err := tx.Bucket(bucketAccounts).Put([]byte(card), av); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// Schema 3 kept every account view and base as JSON. Schema 4 keeps the
+// points lots of one that has them in binary, before the rest as JSON
+// (encodeAccount): the records with lots are written again. A schema 3
+// tilld cannot read them, and refuses the file by its schema instead.
+func migrate3to4(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketAccounts, bucketBases} {
+		b := tx.Bucket(name)
+		type rewrite struct{ k, v []byte }
+		var rewrites []rewrite
+		err := b.ForEach(func(k, v []byte) error {
+			var prefix []byte
+			if name[0] == bucketBases[0] {
+				if len(v) < 8 {
+					return fmt.Errorf("%w: base of %s: %d bytes", ErrCorrupt, pos.MaskCard(string(k)), len(v))
+				}
+				prefix, v = v[:8], v[8:]
+			}
+			a, err := decodeAccount(v)
+			if err != nil {
+				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, pos.MaskCard(string(k)), err)
+			}
+			if len(a.Lots) == 0 {
+				return nil // the same JSON in both schemas
+			}
+			nv, err := encodeAccount(a)
+			if err != nil {
+				return err
+			}
+			rewrites = append(rewrites, rewrite{bytes.Clone(k), append(bytes.Clone(prefix), nv...)})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range rewrites {
+			if err := b.Put(r.k, r.v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -257,3 +257,69 @@ func TestMigrateFromV2(t *testing.T) {
 		t.Errorf("the patronymic is in the file %d times after the migration, want once", n)
 	}
 }
+
+// testdata/v3.db is a schema 3 ledger written by the schema 3 code (commit
+// 107e6e2) with testClock, terminal S1-T1: the sales of v1Sales, an HQ
+// snapshot of 2000000000015 as of seq 1 with lots of 500 points (expiring 1
+// April 2025, Moscow time), 200 (1 June) and 300 (never), sale pos-007 of
+// that card redeeming 100 from the first lot and earning 30 that expire on
+// 1 March 2026, and HQ's acknowledgement of seq 2. Its accounts and bases
+// are JSON; schema 4 writes those with lots again, with the lots in binary.
+func TestMigrateFromV3(t *testing.T) {
+	path := copyFixture(t, "v3.db")
+	card := []byte("2000000000015")
+	boltView(t, path, func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); !bytes.Equal(v, u64(3)) {
+			t.Fatalf("the fixture has schema %x, want 3: was testdata/v3.db overwritten?", v)
+		}
+		if v := tx.Bucket(bucketAccounts).Get(card); !bytes.Contains(v, []byte(`"lots":[{"points":400`)) {
+			t.Fatalf("the fixture's account is %q, want its lots in JSON", v)
+		}
+		return nil
+	})
+	l := openAt(t, path, Options{Terminal: "S1-T1", Now: func() time.Time { return testEpoch.Add(time.Hour) }}, checkFull)
+	rep, err := l.Verify()
+	if err != nil || !rep.OK() || rep.Events != 7 || rep.Accounts != 2 {
+		t.Fatalf("Verify after the migration = %+v, %v", rep, err)
+	}
+	msk := time.FixedZone("", 3*3600)
+	want := pos.Account{Card: string(card), LifetimeSpend: 1181000, Points: 830, Sales: 12, LastSale: testEpoch.Add(6 * time.Second),
+		Lots: []pos.PointsLot{
+			{Points: 400, Earned: testEpoch.Add(-72 * time.Hour), Expires: time.Date(2025, 4, 1, 0, 0, 0, 0, msk)},
+			{Points: 200, Earned: testEpoch.Add(-48 * time.Hour), Expires: time.Date(2025, 6, 1, 0, 0, 0, 0, msk)},
+			{Points: 200, Earned: testEpoch.Add(-24 * time.Hour)},
+			{Points: 30, Earned: testEpoch.Add(6 * time.Second), Expires: time.Date(2026, 3, 1, 0, 0, 0, 0, msk)},
+		}}
+	a, _, err := l.Account(string(card))
+	if err != nil || accountDiff(a, want) != "" {
+		t.Fatalf("Account after the migration: %s (%v)", accountDiff(a, want), err)
+	}
+	boltOf(l).View(func(tx *bolt.Tx) error {
+		if m, _ := readMeta(tx); m.schema != SchemaVersion {
+			t.Errorf("schema %d after the migration, want %d", m.schema, SchemaVersion)
+		}
+		for _, name := range [][]byte{bucketAccounts, bucketBases} {
+			v := tx.Bucket(name).Get(card)
+			if name[0] == bucketBases[0] && len(v) > 8 {
+				v = v[8:]
+			}
+			if len(v) == 0 || v[0] != accountLotsTag {
+				t.Errorf("%s of the card after the migration: %q, want its lots in binary", name, v)
+			}
+		}
+		if v := tx.Bucket(bucketAccounts).Get([]byte("2000000000022")); len(v) == 0 || v[0] != '{' {
+			t.Errorf("an account without lots after the migration: %q, want JSON as it was", v)
+		}
+		return nil
+	})
+	// The card sells on, and its view still follows: redeem 50 of the
+	// second lot, earn 12 more; the cleanup's Verify rebuilds it.
+	uses := []pos.LotUse{{Lot: 1, Earned: want.Lots[1].Earned, Expires: want.Lots[1].Expires, Points: 50}}
+	req, price := lotSale("pos-008", string(card), 5000, 12, 50, uses, nil)
+	if _, err := l.RecordSale(req, price); err != nil {
+		t.Fatal(err)
+	}
+	if a, _, _ := l.Account(string(card)); a.Points != 830-50+12 || len(a.Lots) != 5 || a.Lots[1].Points != 150 {
+		t.Errorf("Account after a sale: %+v", a)
+	}
+}
