@@ -48,7 +48,7 @@ func ApplyWith(rs *Ruleset, basket pos.Basket, acct *pos.Account, now time.Time,
 // ApplyTo is ApplyWith writing the quote to *q, in the arrays of q's slices
 // (its lines, applied rules, flags, lots, gifts, raffles, donations and
 // dropped rules) where they are large enough: a caller pricing basket after
-// basket (HQ's audit and simulation) passes the same quote each time, and
+// basket (HQ's simulation of a draft ruleset) passes the same quote each time, and
 // pricing then allocates only the reasons that name the basket's own
 // numbers. Whatever still holds q's slices from the last basket sees them
 // overwritten. On an error *q is the zero Quote.

@@ -158,7 +158,7 @@ func BenchmarkApply1000(b *testing.B) {
 }
 
 // BenchmarkApplyTo1000 is BenchmarkApply1000 with every basket priced into
-// the same quote (discount.ApplyTo), as HQ's audit and simulation price:
+// the same quote (discount.ApplyTo), as HQ's simulation of a draft ruleset prices:
 // what is left to allocate is the reasons that name the card's numbers.
 func BenchmarkApplyTo1000(b *testing.B) {
 	rs, basket, acct := benchRules(1000), benchBasket(), benchAccount()

@@ -642,7 +642,7 @@ func TestApplyNeverMoreThanPercent(t *testing.T) {
 }
 
 // TestApplyToReused prices random baskets one after another into one quote,
-// as HQ's audit does, and holds each to what Apply makes of it in a fresh
+// as HQ's simulation does, and holds each to what Apply makes of it in a fresh
 // quote: nothing of an earlier basket shows through the reused arrays. An
 // error leaves the zero quote.
 func TestApplyToReused(t *testing.T) {

@@ -244,18 +244,19 @@ func decodeSaleRef(b []byte) (saleRef, error) {
 //
 // An account without points lots is its JSON. One with lots (schema 4) is
 // accountLotsTag, the number of lots (uvarint), each lot's points (varint)
-// and its earned and expires times (time.Time's binary form, after its
-// length in a byte), then the rest of the account as JSON. A sale reads
-// and writes its card's account, and the lots are what make one long: a card
-// that earned at a thousand sales within its points' expiry has a thousand
-// lots: as JSON, a sale of the card took 2.7 ms, nearly all of it the lots
-// decoded and encoded again; so it takes 0.18 ms (docs/benchmarks.md,
-// "Lots"). An account's bytes are a view, never hashed: Verify compares
-// decoded accounts.
+// and its earned and expires times (appendLotTime), then the rest of the
+// account as JSON. A sale reads and writes its card's account, and the lots
+// are what make one long: a card that earned at a thousand sales within its
+// points' expiry has a thousand lots: as JSON, a sale of the card took 2.7
+// ms, nearly all of it the lots decoded and encoded again; so it takes 0.18
+// ms (docs/benchmarks.md, "Lots"). An account's bytes are a view, never
+// hashed: Verify compares decoded accounts.
 //
 // The JSON goes through go-json-experiment's v1 package (encoding/json's
-// rules on the v2 engine, twice as fast); TestAccountCodec holds its bytes to
-// encoding/json's, and decodeAccount reads an account as encoding/json does
+// rules on the v2 engine, twice as fast). TestAccountCodec holds an account
+// without lots to encoding/json's bytes and every account, decoded, to what
+// encoding/json reads back from its JSON, lots and their times' zones
+// included; decodeAccount reads JSON as encoding/json does
 // (FuzzAccountCodec), so the files of earlier schemas read the same.
 func encodeAccount(a pos.Account) ([]byte, error) {
 	a.Profile, a.Offline, a.OfflineRedeemedToday = nil, false, 0
@@ -263,19 +264,17 @@ func encodeAccount(a pos.Account) ([]byte, error) {
 	a.Lots = nil
 	var b []byte
 	if len(lots) > 0 {
-		b = make([]byte, 0, 128+40*len(lots))
+		b = make([]byte, 0, 128+24*len(lots))
 		b = append(b, accountLotsTag)
 		b = binary.AppendUvarint(b, uint64(len(lots)))
 		for i, l := range lots {
 			b = binary.AppendVarint(b, l.Points)
-			for _, t := range []time.Time{l.Earned, l.Expires} {
-				n := len(b)
-				b = append(b, 0)
-				var err error
-				if b, err = t.AppendBinary(b); err != nil {
-					return nil, fmt.Errorf("encode account: lot %d: %w", i, err)
-				}
-				b[n] = byte(len(b) - n - 1)
+			var err error
+			if b, err = appendLotTime(b, l.Earned); err != nil {
+				return nil, fmt.Errorf("encode account: lot %d: earned: %w", i, err)
+			}
+			if b, err = appendLotTime(b, l.Expires); err != nil {
+				return nil, fmt.Errorf("encode account: lot %d: expires: %w", i, err)
 			}
 		}
 	}
@@ -293,8 +292,70 @@ func encodeAccount(a pos.Account) ([]byte, error) {
 // never starts with it.
 const accountLotsTag = 0x01
 
-// maxTimeBinary is the longest time.Time.AppendBinary writes.
-const maxTimeBinary = 16
+// minLotBytes is the fewest bytes a lot takes: its points and, for each
+// time, seconds, nanoseconds and zone.
+const minLotBytes = 7
+
+// appendLotTime appends t as its JSON says it (RFC 3339, what
+// time.Time.MarshalJSON writes): the Unix seconds (varint), the nanoseconds
+// (uvarint) and the zone (varint): 0 for "Z" (offset 0), else 2m+1 for an
+// offset of m whole minutes. RFC 3339 writes the wall clock and the offset
+// without its seconds, so a time whose offset has seconds reads back that
+// much later or earlier: so is it written here. A time JSON cannot write (a
+// year outside 0–9999, an offset of a day or more) is refused, as
+// encoding/json refuses it.
+func appendLotTime(b []byte, t time.Time) ([]byte, error) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return b, fmt.Errorf("year %d outside 0–9999", y)
+	}
+	_, off := t.Zone()
+	m := int64(off / 60) // toward zero, as RFC 3339 formatting does
+	if m <= -24*60 || m >= 24*60 {
+		return b, fmt.Errorf("zone offset %ds: a day or more", off)
+	}
+	b = binary.AppendVarint(b, t.Unix()+int64(off)-m*60) // the wall clock at the offset written
+	b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	zone := int64(0)
+	if off != 0 {
+		zone = 2*m + 1
+	}
+	return binary.AppendVarint(b, zone), nil
+}
+
+// readLotTime reads what appendLotTime wrote and returns the time as
+// encoding/json reads its RFC 3339 text back: in UTC for "Z"; else in Local
+// when Local has that offset at that time, else in a zone of the offset
+// with no name (time.Parse).
+func readLotTime(b []byte) (time.Time, []byte, error) {
+	sec, k := binary.Varint(b)
+	if k <= 0 {
+		return time.Time{}, nil, errors.New("bad seconds")
+	}
+	b = b[k:]
+	nsec, k := binary.Uvarint(b)
+	if k <= 0 || nsec >= 1e9 {
+		return time.Time{}, nil, errors.New("bad nanoseconds")
+	}
+	b = b[k:]
+	zone, k := binary.Varint(b)
+	if k <= 0 || zone != 0 && (zone%2 == 0 || zone <= -2*24*60 || zone >= 2*24*60) {
+		return time.Time{}, nil, errors.New("bad zone")
+	}
+	b = b[k:]
+	t := time.Unix(sec, int64(nsec)).UTC()
+	if zone != 0 {
+		off := int((zone - 1) / 2 * 60)
+		if _, local := t.In(time.Local).Zone(); local == off {
+			t = t.In(time.Local)
+		} else {
+			t = t.In(time.FixedZone("", off))
+		}
+	}
+	if y := t.Year(); y < 0 || y > 9999 {
+		return time.Time{}, nil, fmt.Errorf("year %d outside 0–9999", y)
+	}
+	return t, b, nil
+}
 
 func decodeAccount(b []byte) (pos.Account, error) {
 	var lots []pos.PointsLot
@@ -321,9 +382,8 @@ func decodeAccount(b []byte) (pos.Account, error) {
 // rest, its JSON.
 func decodeLots(b []byte) ([]pos.PointsLot, []byte, error) {
 	n, k := binary.Uvarint(b)
-	// Each lot takes at least 3 bytes: a count beyond that is not a length.
-	if k <= 0 || n == 0 || n > uint64(len(b)-k)/3 {
-		return nil, nil, fmt.Errorf("lots: bad count at byte 1")
+	if k <= 0 || n == 0 || n > uint64(len(b)-k)/minLotBytes {
+		return nil, nil, errors.New("lots: bad count at byte 1")
 	}
 	b = b[k:]
 	lots := make([]pos.PointsLot, n)
@@ -333,17 +393,12 @@ func decodeLots(b []byte) ([]pos.PointsLot, []byte, error) {
 			return nil, nil, fmt.Errorf("lot %d of %d: bad points", i, n)
 		}
 		lots[i].Points, b = p, b[k:]
-		for _, f := range []struct {
-			name string
-			t    *time.Time
-		}{{"earned", &lots[i].Earned}, {"expires", &lots[i].Expires}} {
-			if len(b) == 0 || int(b[0]) > maxTimeBinary || int(b[0]) >= len(b) {
-				return nil, nil, fmt.Errorf("lot %d of %d: %s: bad length", i, n, f.name)
-			}
-			if err := f.t.UnmarshalBinary(b[1 : 1+b[0]]); err != nil {
-				return nil, nil, fmt.Errorf("lot %d of %d: %s: %w", i, n, f.name, err)
-			}
-			b = b[1+b[0]:]
+		var err error
+		if lots[i].Earned, b, err = readLotTime(b); err != nil {
+			return nil, nil, fmt.Errorf("lot %d of %d: earned: %w", i, n, err)
+		}
+		if lots[i].Expires, b, err = readLotTime(b); err != nil {
+			return nil, nil, fmt.Errorf("lot %d of %d: expires: %w", i, n, err)
 		}
 	}
 	return lots, b, nil

@@ -36,8 +36,8 @@
 //	          after its prefix ("\x00refund\x00", see kinds in kinds.go).
 //	accounts  card → pos.Account: the card's view, as JSON; one with points
 //	          lots as 0x01, the number of lots (uvarint), each lot's points
-//	          (varint), earned and expires (time.Time's binary form after its
-//	          length in a byte), then the rest as JSON (encodeAccount).
+//	          (varint), earned and expires (seconds, nanoseconds and offset
+//	          as their JSON says them), then the rest as JSON (encodeAccount).
 //	bases     card → seq (8 bytes) + pos.Account as in accounts: what the view
 //	          starts from, complete up to that seq (an HQ snapshot, or pruned
 //	          events).
@@ -67,7 +67,9 @@
 // lose those points, and the points it earned become a new lot.
 //
 // Schema 3 (testdata/v3.db) kept the accounts and bases with lots as JSON;
-// Open writes them again with their lots in binary.
+// Open writes them again with their lots in binary (a record with its lots
+// in JSON still reads: one a schema 3 journal's replay puts back is written
+// again at the card's next sale).
 // Schema 2 (testdata/v2.db) kept a snapshot's Profile inside the accounts and
 // bases records and left lots untouched by sales; Open moves the profiles to
 // the holders bucket, rebuilds the views with lots, and zeroes the freed pages.

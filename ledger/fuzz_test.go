@@ -315,8 +315,8 @@ func seedFiles(f *testing.F) [][]byte {
 	_, err = l.Prune(testEpoch.Add(time.Hour))
 	must(err)
 	must(l.Close())
-	out := [][]byte{nil, nil, nil}
-	for i, p := range []string{path, filepath.Join("testdata", "v1.db"), filepath.Join("testdata", "v2.db")} {
+	out := make([][]byte, 4)
+	for i, p := range []string{path, filepath.Join("testdata", "v1.db"), filepath.Join("testdata", "v2.db"), filepath.Join("testdata", "v3.db")} {
 		if out[i], err = os.ReadFile(p); err != nil {
 			f.Fatal(err)
 		}
@@ -425,14 +425,17 @@ func isCanonical(body []byte) bool {
 	return err == nil && bytes.Equal(c, body)
 }
 
-// TestAccountCodec: for random accounts — lots, times in several zones and
-// with nanoseconds, cards with characters JSON escapes — one without lots is
+// TestAccountCodec: for random accounts — lots, times in several zones (one
+// of a minute west, one with seconds that RFC 3339 drops) and with
+// nanoseconds, cards with characters JSON escapes — one without lots is
 // stored as encoding/json's bytes (as in schema 3), and every account
-// decodes to what encoding/json makes of its JSON: the binary lots lose
-// nothing of a time, not even its zone.
+// decodes to what encoding/json reads back from its JSON, the times' zones
+// included; with Local in Moscow too, since a time whose offset is Local's
+// reads back in Local.
 func TestAccountCodec(t *testing.T) {
 	r := rand.New(rand.NewPCG(30, 21))
-	zones := []*time.Location{time.UTC, time.FixedZone("MSK", 3*3600), time.FixedZone("", -(9*3600 + 30*60))}
+	zones := []*time.Location{time.UTC, time.FixedZone("MSK", 3*3600), time.FixedZone("", -(9*3600 + 30*60)),
+		time.FixedZone("", -61), time.FixedZone("", -3601), time.FixedZone("", 30), time.FixedZone("", 0)}
 	when := func() time.Time {
 		if r.IntN(5) == 0 {
 			return time.Time{}
@@ -440,43 +443,61 @@ func TestAccountCodec(t *testing.T) {
 		return time.Unix(r.Int64N(4e9), r.Int64N(2)*r.Int64N(1e9)).In(zones[r.IntN(len(zones))])
 	}
 	cards := []string{"2000000000015", "", "<&>\u2028\"\\", "карта", "\x7f\t"}
-	withLots := 0
-	for i := range 2000 {
-		a := pos.Account{Card: cards[r.IntN(len(cards))], LifetimeSpend: money.Amount(r.Int64() >> r.IntN(64)),
-			Points: r.Int64() >> r.IntN(64) * int64(1-2*r.IntN(2)), Sales: r.Int64N(1e6),
-			LastSale: when(), BirthdayBonus: when(), LastFeedback: when()}
-		for range r.IntN(4) * r.IntN(30) {
-			a.Lots = append(a.Lots, pos.PointsLot{Points: r.Int64N(1e6) - 1000, Earned: when(), Expires: when()})
-		}
-		if r.IntN(3) == 0 {
-			a.Lots = []pos.PointsLot{}
-		}
-		got, err := encodeAccount(a)
-		if err != nil {
-			t.Fatalf("account %d: %v", i, err)
-		}
-		a.Profile, a.Offline, a.OfflineRedeemedToday = nil, false, 0
-		js, err := json.Marshal(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(a.Lots) == 0 && !bytes.Equal(got, js) {
-			t.Fatalf("account %d: encodeAccount gives\n%s\nencoding/json\n%s", i, got, js)
-		}
-		if len(a.Lots) > 0 {
-			withLots++
-			if got[0] != accountLotsTag {
-				t.Fatalf("account %d with lots: record starts %q", i, got[:1])
+	check := func(t *testing.T) {
+		withLots := 0
+		for i := range 2000 {
+			a := pos.Account{Card: cards[r.IntN(len(cards))], LifetimeSpend: money.Amount(r.Int64() >> r.IntN(64)),
+				Points: r.Int64() >> r.IntN(64) * int64(1-2*r.IntN(2)), Sales: r.Int64N(1e6),
+				LastSale: when(), BirthdayBonus: when(), LastFeedback: when()}
+			for range r.IntN(4) * r.IntN(30) {
+				a.Lots = append(a.Lots, pos.PointsLot{Points: r.Int64N(1e6) - 1000, Earned: when(), Expires: when()})
+			}
+			if r.IntN(3) == 0 {
+				a.Lots = []pos.PointsLot{}
+			}
+			got, err := encodeAccount(a)
+			if err != nil {
+				t.Fatalf("account %d: %v", i, err)
+			}
+			a.Profile, a.Offline, a.OfflineRedeemedToday = nil, false, 0
+			js, err := json.Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Lots) == 0 && !bytes.Equal(got, js) {
+				t.Fatalf("account %d: encodeAccount gives\n%s\nencoding/json\n%s", i, got, js)
+			}
+			if len(a.Lots) > 0 {
+				withLots++
+				if got[0] != accountLotsTag {
+					t.Fatalf("account %d with lots: record starts %q", i, got[:1])
+				}
+			}
+			back, err := decodeAccount(got)
+			var want pos.Account
+			if err != nil || json.Unmarshal(js, &want) != nil || !reflect.DeepEqual(back, want) {
+				t.Fatalf("account %d: decodeAccount gives %+v (%v), encoding/json %+v", i, back, err, want)
 			}
 		}
-		back, err := decodeAccount(got)
-		var want pos.Account
-		if err != nil || json.Unmarshal(js, &want) != nil || !reflect.DeepEqual(back, want) {
-			t.Fatalf("account %d: decodeAccount gives %+v (%v), encoding/json %+v", i, back, err, want)
+		if withLots < 500 {
+			t.Fatalf("only %d of the accounts had lots", withLots)
 		}
 	}
-	if withLots < 500 {
-		t.Fatalf("only %d of the accounts had lots", withLots)
+	t.Run("local="+time.Local.String(), check)
+	t.Run("local=Moscow", func(t *testing.T) {
+		defer func(l *time.Location) { time.Local = l }(time.Local)
+		time.Local = time.FixedZone("MSK", 3*3600)
+		check(t)
+	})
+	// What encoding/json refuses to write, encodeAccount refuses in a lot.
+	for _, bad := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 1, 0, 0, 0, 0, time.FixedZone("", 24*3600))} {
+		a := pos.Account{Card: "C", Points: 1, Lots: []pos.PointsLot{{Points: 1, Earned: bad}}}
+		if _, err := json.Marshal(a); err == nil {
+			t.Fatalf("encoding/json writes %v", bad)
+		}
+		if b, err := encodeAccount(a); err == nil {
+			t.Errorf("encodeAccount of a lot earned %v = %q, want an error as encoding/json's", bad, b)
+		}
 	}
 }
 

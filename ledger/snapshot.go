@@ -157,7 +157,8 @@ func forCardEffects(tx *bolt.Tx, from uint64, card string, fn func(seq uint64, f
 	return nil
 }
 
-// A base is stored as through (big-endian uint64) then the account as JSON.
+// A base is stored as through (big-endian uint64) then the account as
+// encodeAccount writes it.
 func encodeBase(b base) ([]byte, error) {
 	a, err := encodeAccount(b.acct)
 	if err != nil {
