@@ -35,9 +35,10 @@
 //	          for the events kept: a sale's id as is, another type's id
 //	          after its prefix ("\x00refund\x00", see kinds in kinds.go).
 //	accounts  card → pos.Account: the card's view, as JSON; one with points
-//	          lots as 0x01, the number of lots (uvarint), each lot's points
-//	          (varint), earned and expires (seconds, nanoseconds and offset
-//	          as their JSON says them), then the rest as JSON (encodeAccount).
+//	          lots as 0x01, the number of lots (uvarint), each lot in 36
+//	          bytes (points, then earned and expires as the seconds,
+//	          nanoseconds and offset their JSON says), then the rest as JSON
+//	          (encodeAccount).
 //	bases     card → seq (8 bytes) + pos.Account as in accounts: what the view
 //	          starts from, complete up to that seq (an HQ snapshot, or pruned
 //	          events).
