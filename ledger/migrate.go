@@ -142,58 +142,39 @@ func migrate2to3(tx *bolt.Tx) error {
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketHolders, err)
 	}
-	for _, name := range [][]byte{bucketAccounts, bucketBases} {
-		b := tx.Bucket(name)
-		type rewrite struct{ k, v []byte }
-		var rewrites []rewrite
-		err := b.ForEach(func(k, v []byte) error {
-			card := string(k)
-			var prefix []byte
-			if name[0] == bucketBases[0] {
-				if len(v) < 8 {
-					return fmt.Errorf("%w: base of %s: %d bytes", ErrCorrupt, pos.MaskCard(card), len(v))
-				}
-				prefix, v = v[:8], v[8:]
-			}
-			var a struct {
-				Profile *pos.Profile `json:"profile"`
-			}
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, pos.MaskCard(card), err)
-			}
-			if a.Profile == nil {
-				return nil
-			}
-			acct, err := decodeAccount(v)
-			if err != nil {
-				return fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, pos.MaskCard(card), err)
-			}
-			nv, err := encodeAccount(acct) // without the profile
-			if err != nil {
-				return err
-			}
-			rewrites = append(rewrites, rewrite{bytes.Clone(k), append(bytes.Clone(prefix), nv...)})
-			if holders.Get(k) != nil {
-				return nil
-			}
-			h := pos.CardHolder{Card: card, Name: a.Profile.Name, Patronymic: a.Profile.Patronymic, Lang: a.Profile.Lang}
-			if a.Profile.BirthMonth > 0 && a.Profile.BirthDay > 0 {
-				h.Birthday = fmt.Sprintf("--%02d-%02d", a.Profile.BirthMonth, a.Profile.BirthDay)
-			}
-			hv, err := encodeHolder(holderRecord{CardHolder: h})
-			if err != nil {
-				return err
-			}
-			return holders.Put(bytes.Clone(k), hv)
-		})
+	err = rewriteViews(tx, func(name []byte, card string, v []byte) ([]byte, error) {
+		var a struct {
+			Profile *pos.Profile `json:"profile"`
+		}
+		if err := json.Unmarshal(v, &a); err != nil {
+			return nil, fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, pos.MaskCard(card), err)
+		}
+		if a.Profile == nil {
+			return nil, nil
+		}
+		acct, err := decodeAccount(v)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%w: %s of %s: %v", ErrCorrupt, name, pos.MaskCard(card), err)
 		}
-		for _, r := range rewrites {
-			if err := b.Put(r.k, r.v); err != nil {
-				return err
-			}
+		nv, err := encodeAccount(acct) // without the profile
+		if err != nil {
+			return nil, err
 		}
+		if holders.Get([]byte(card)) != nil {
+			return nv, nil
+		}
+		h := pos.CardHolder{Card: card, Name: a.Profile.Name, Patronymic: a.Profile.Patronymic, Lang: a.Profile.Lang}
+		if a.Profile.BirthMonth > 0 && a.Profile.BirthDay > 0 {
+			h.Birthday = fmt.Sprintf("--%02d-%02d", a.Profile.BirthMonth, a.Profile.BirthDay)
+		}
+		hv, err := encodeHolder(holderRecord{CardHolder: h})
+		if err != nil {
+			return nil, err
+		}
+		return nv, holders.Put([]byte(card), hv)
+	})
+	if err != nil {
+		return err
 	}
 	// Schema 2 left points lots as HQ sent them; schema 3 views take the
 	// redemptions from them and add the points earned here as new lots.
@@ -245,6 +226,25 @@ func migrate2to3(tx *bolt.Tx) error {
 // one a schema 3 journal's replay writes after it, until the card's next
 // sale writes it again.
 func migrate3to4(tx *bolt.Tx) error {
+	return rewriteViews(tx, func(_ []byte, _ string, v []byte) ([]byte, error) {
+		if !bytes.Contains(v, []byte(`"lots"`)) {
+			return nil, nil // no lots: the same JSON in both schemas
+		}
+		a, err := decodeAccount(v)
+		if err != nil || len(a.Lots) == 0 {
+			// Read as before: a record that does not decode is Verify's
+			// to report, as in schema 3.
+			return nil, nil
+		}
+		return encodeAccount(a)
+	})
+}
+
+// rewriteViews calls fn with the account of every record of the accounts and
+// bases buckets (a base's without its seq) and, once each bucket is walked,
+// puts back the account fn returns in place of the old one (a base's after
+// its seq); nil leaves the record as it is.
+func rewriteViews(tx *bolt.Tx, fn func(bucket []byte, card string, acct []byte) ([]byte, error)) error {
 	for _, name := range [][]byte{bucketAccounts, bucketBases} {
 		b := tx.Bucket(name)
 		type rewrite struct{ k, v []byte }
@@ -257,17 +257,8 @@ func migrate3to4(tx *bolt.Tx) error {
 				}
 				prefix, v = v[:8], v[8:]
 			}
-			if !bytes.Contains(v, []byte(`"lots"`)) {
-				return nil // no lots: the same JSON in both schemas
-			}
-			a, err := decodeAccount(v)
-			if err != nil || len(a.Lots) == 0 {
-				// Read as before: a record that does not decode is
-				// Verify's to report, as in schema 3.
-				return nil
-			}
-			nv, err := encodeAccount(a)
-			if err != nil {
+			nv, err := fn(name, string(k), v)
+			if err != nil || nv == nil {
 				return err
 			}
 			rewrites = append(rewrites, rewrite{bytes.Clone(k), append(bytes.Clone(prefix), nv...)})
