@@ -83,6 +83,26 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// clickFresh clicks the element sel finds, and again when the page replaced
+// it between the query and the click: a list that a fetch still under way
+// renders anew (the rules page's versions after a click on its tab). Click
+// itself waits for an element to appear; "Could not find node with given
+// id" is only that race.
+func clickFresh(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node with given id") || time.Now().After(deadline) {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // attackResults runs the page at url in the tab, waits for its script to
 // write its results as JSON into #result and then add #done, and returns them.
 func attackResults(t *testing.T, ctx context.Context, url string) map[string]string {

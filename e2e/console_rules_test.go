@@ -312,9 +312,7 @@ func TestConsoleRulesScheduleAndRollback(t *testing.T) {
 		t.Errorf("the versions list lacks version 2's start %s:\n%s", wall, versions)
 	}
 	screenshot(t, b, "console-rules-versions.png")
-	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`#rules-versions tr[data-version="1"] button.rollback`))); err != nil {
-		t.Fatal(err)
-	}
+	clickFresh(t, b, `#rules-versions tr[data-version="1"] button.rollback`)
 	waitFor(t, 10*time.Second, "the rollback", func() bool {
 		result, _ = chromedp.Run(b, chromedp.Text(chromedp.ID("rules-result")))
 		return strings.Contains(result, "Rolled back to version 1: published as version 3")
