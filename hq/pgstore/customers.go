@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -151,7 +152,7 @@ func saveCards(ctx context.Context, tx pgx.Tx, rows []cardRow) error {
 		cards[i], spend[i], points[i], sales[i], lastSale[i] = c.Card, c.Spend, c.Points, c.Sales, c.LastSale
 		overdrawn[i], first[i], last[i], bonus[i] = c.Overdrawn, c.First, c.Last, c.BirthdayBonus
 		if len(c.Lots) > 0 {
-			b, err := json.Marshal(c.Lots)
+			b, err := jsonv1.Marshal(c.Lots) // encoding/json's rules in half the time: a card may have thousands
 			if err != nil {
 				return fmt.Errorf("save cards: lots of %s: %w", c.Card, err)
 			}
@@ -466,7 +467,7 @@ func decodeLots(b []byte) ([]pos.PointsLot, error) {
 		return nil, nil
 	}
 	var lots []pos.PointsLot
-	if err := json.Unmarshal(b, &lots); err != nil {
+	if err := jsonv1.Unmarshal(b, &lots); err != nil {
 		return nil, fmt.Errorf("lots: %w", err)
 	}
 	return lots, nil
