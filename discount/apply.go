@@ -363,6 +363,9 @@ func (e *engine) tierInfo() {
 	}
 	e.q.Tier = t.Name
 	e.q.TierMessage = t.Message
+	if len(t.Flags) > 0 && cap(e.q.Flags) == 0 {
+		e.q.Flags = make([]string, 0, len(t.Flags)+1) // and "birthday" (finish)
+	}
 	e.q.Flags = append(e.q.Flags, t.Flags...)
 }
 
