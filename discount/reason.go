@@ -119,10 +119,7 @@ func appendPointsReason(b []byte, c money.Currency, r *Rule) []byte {
 
 // named puts the rule's name, or a default title, before a detail.
 func named(r *Rule, title, detail string) string {
-	if r.Name != "" {
-		title = r.Name
-	}
-	return title + ": " + detail
+	return string(append(appendTitle(make([]byte, 0, 64), r, title), detail...))
 }
 
 // appendTitle appends what named puts before its detail.
@@ -152,10 +149,10 @@ func (e *engine) reason(c *crule) string {
 
 // prefixName puts the rule's name, when it has one, before s.
 func prefixName(r *Rule, s string) string {
-	if r.Name != "" {
-		return r.Name + ": " + s
+	if r.Name == "" {
+		return s
 	}
-	return s
+	return string(append(appendName(make([]byte, 0, 64), r), s...))
 }
 
 // appendName appends what prefixName puts before its s.
