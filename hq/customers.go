@@ -87,9 +87,14 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
 	wait, _ := strconv.Atoi(q.Get("wait"))
+	feed, err := feedParam(q)
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
 	terminal := terminalOf(r)
 	s.longPoll(w, r, &s.cards, func() bool {
-		ch, err := s.opts.Store.Changes(r.Context(), terminal, after, 500)
+		ch, err := s.opts.Store.Changes(r.Context(), terminal, feed, after, 500)
 		switch {
 		case err != nil:
 			s.log.Error("changes", "terminal", terminal, "err", err)
@@ -100,10 +105,10 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 			wire.WriteJSON(w, http.StatusOK, ch)
 			return true
 		}
-		after = ch.Next // skip what this terminal has not seen
+		after, feed = ch.Next, ch.Feed // skip what this terminal has not seen
 		return false
 	}, func() {
-		wire.WriteJSON(w, http.StatusOK, wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}})
+		wire.WriteJSON(w, http.StatusOK, wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}, Feed: feed})
 	})
 }
 

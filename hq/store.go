@@ -117,9 +117,14 @@ type Customers interface {
 	// seen by the terminal (unless terminal is "", HQ staff looking).
 	Account(ctx context.Context, terminal, card string) (wire.AccountAnswer, error)
 	// Changes returns up to limit accounts of the cards the terminal has seen
-	// whose change position is above after, in change order, and Next: the
-	// position to continue after (after itself when nothing changed).
-	Changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, error)
+	// whose change position is above after, in change order, Next: the
+	// position to continue after (after itself when nothing changed), and
+	// Feed: the feed's identity. after is a position in the feed of identity
+	// feed: one of another feed, or past the feed's head (HQ's store
+	// restored from a backup, or another HQ's), reads from the start; feed
+	// "" is a terminal that keeps its position in memory only, and means
+	// this feed.
+	Changes(ctx context.Context, terminal, feed string, after int64, limit int) (wire.ChangesAnswer, error)
 	// Watching returns those of terminals that have seen a card whose change
 	// position is above after (the ones whose change feed has something),
 	// and the feed's last position (after itself when nothing changed): one

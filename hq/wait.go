@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type waitPoll struct {
 	rulesHas int64  // the ruleset version it has
 	changes  bool   // it follows the change feed
 	after    int64  // its change-feed position: moved past changes not for it
+	feed     string // the identity of the feed after is a position in ("": this one)
 	deadline time.Time
 	parked   parkedConn // set while parked
 }
@@ -44,6 +46,9 @@ func (s *Server) parseWait(r *http.Request) (p *waitPoll, wait time.Duration, er
 		p.changes = true
 		if p.after, err = strconv.ParseInt(v[0], 10, 64); err != nil || p.after < 0 {
 			return nil, 0, fmt.Errorf("?changes=%q is not a change-feed position", v[0])
+		}
+		if p.feed, err = feedParam(q); err != nil {
+			return nil, 0, err
 		}
 	}
 	if !p.rules && !p.changes {
@@ -88,6 +93,16 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// feedParam reads ?feed=, the identity of the feed a terminal's position
+// is in (wire.ChangesAnswer.Feed).
+func feedParam(q url.Values) (string, error) {
+	feed := q.Get("feed")
+	if len(feed) > wire.MaxFeedID {
+		return "", fmt.Errorf("?feed= is %d bytes, want at most %d", len(feed), wire.MaxFeedID)
+	}
+	return feed, nil
+}
+
 // check reads what p waits for: ready says there is something new for it.
 // With cards false the change feed is not read (a wake by a ruleset, or the
 // end of the wait): the answer keeps the terminal's position. A look at the
@@ -105,16 +120,17 @@ func (s *Server) check(ctx context.Context, p *waitPoll, cards bool) (ans wire.W
 	if !p.changes {
 		return ans, ready, nil
 	}
-	ch := wire.ChangesAnswer{Next: p.after, Accounts: []wire.AccountAnswer{}}
+	ch := wire.ChangesAnswer{Next: p.after, Accounts: []wire.AccountAnswer{}, Feed: p.feed}
 	if cards {
-		if ch, err = s.opts.Store.Changes(ctx, p.terminal, p.after, 500); err != nil {
+		if ch, err = s.opts.Store.Changes(ctx, p.terminal, p.feed, p.after, 500); err != nil {
 			return ans, false, fmt.Errorf("changes for %s: %w", p.terminal, err)
 		}
 		if len(ch.Accounts) > 0 {
 			s.changesOut(ctx, &ch)
 			ready = true
 		} else {
-			p.after = ch.Next // skip what this terminal has not seen
+			// skip what this terminal has not seen, in this feed
+			p.after, p.feed = ch.Next, ch.Feed
 		}
 	}
 	ans.Changes = &ch

@@ -123,6 +123,9 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 		}
+		if err := ensureFeedID(tx); err != nil {
+			return err
+		}
 		if err := migrateChains(tx); err != nil {
 			return err
 		}

@@ -3,7 +3,9 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -24,7 +26,25 @@ var (
 	bucketForgotten = []byte("forgotten")
 	bucketSeen      = []byte("seen")
 	bucketChanges   = []byte("changes")
+	// bucketFeed holds keyFeedID, the change feed's identity: random,
+	// made when the file is, so that a terminal can tell another store's
+	// positions from this one's (wire.ChangesAnswer.Feed).
+	bucketFeed = []byte("feed")
+	keyFeedID  = []byte("id")
 )
+
+// ensureFeedID gives the change feed its identity if the file has none yet.
+func ensureFeedID(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists(bucketFeed)
+	if err != nil || b.Get(keyFeedID) != nil {
+		return err
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	return b.Put(keyFeedID, []byte(hex.EncodeToString(id[:])))
+}
 
 // card is a "cards" value: the card's account across every store.
 type card struct {
@@ -317,11 +337,16 @@ func (s *Store) seen(terminal, number string) (ok bool) {
 
 // Changes implements hq.Customers. It walks the feed from after, skipping the
 // cards the terminal has not seen.
-func (s *Store) Changes(_ context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, error) {
+func (s *Store) Changes(_ context.Context, terminal, feed string, after int64, limit int) (wire.ChangesAnswer, error) {
 	out := wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}
 	err := s.view(func(tx *bolt.Tx) error {
+		out.Feed = string(tx.Bucket(bucketFeed).Get(keyFeedID))
+		changes := tx.Bucket(bucketChanges)
+		if (feed != "" && feed != out.Feed) || after < 0 || uint64(after) > changes.Sequence() {
+			after, out.Next = 0, 0 // another feed's position: from the start
+		}
 		seen := tx.Bucket(bucketSeen)
-		c := tx.Bucket(bucketChanges).Cursor()
+		c := changes.Cursor()
 		for k, v := c.Seek(seqKey(uint64(after) + 1)); k != nil && len(out.Accounts) < limit; k, v = c.Next() {
 			out.Next = int64(binary.BigEndian.Uint64(k))
 			if seen.Get(seenKey(terminal, string(v))) == nil {

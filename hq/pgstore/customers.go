@@ -365,13 +365,26 @@ func (s *Store) Account(ctx context.Context, terminal, card string) (wire.Accoun
 // Next is then that head, as in the bbolt store: the terminal's next poll
 // starts past the changes of cards it has not seen instead of reading them
 // again, more of them at every poll of a quiet till.
-func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, error) {
-	out := wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}
+//
+// A position of another feed, or past the head, is read again from the start
+// in a second round trip: a terminal asks so once after HQ's store changed
+// under it.
+func (s *Store) Changes(ctx context.Context, terminal, feed string, after int64, limit int) (wire.ChangesAnswer, error) {
 	if limit <= 0 {
-		return out, nil
+		return wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}, nil
 	}
+	out, head, err := s.changes(ctx, terminal, after, limit)
+	if err == nil && ((feed != "" && feed != out.Feed) || after < 0 || after > head) {
+		out, _, err = s.changes(ctx, terminal, 0, limit)
+	}
+	return out, err
+}
+
+// changes is a page of the feed after after, and the feed's head.
+func (s *Store) changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, int64, error) {
+	out := wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT head FROM change_feed`)
+	b.Queue(`SELECT head, id || '.' || (SELECT oid FROM pg_database WHERE datname = current_database()) FROM change_feed`)
 	b.Queue(`SELECT `+accountColumns+`
 		FROM seen k
 		JOIN cards c ON c.card = k.card
@@ -383,7 +396,7 @@ func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit
 		LIMIT $3`, terminal, after, limit)
 	br := s.pool.SendBatch(ctx, b)
 	var head int64
-	err := br.QueryRow().Scan(&head)
+	err := br.QueryRow().Scan(&head, &out.Feed)
 	if err == nil {
 		rows, _ := br.Query()
 		out.Accounts, err = pgx.AppendRows(out.Accounts, rows, func(row pgx.CollectableRow) (wire.AccountAnswer, error) {
@@ -394,7 +407,7 @@ func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit
 		err = cerr
 	}
 	if err != nil {
-		return wire.ChangesAnswer{}, fmt.Errorf("changes for %s: %w", terminal, err)
+		return wire.ChangesAnswer{}, 0, fmt.Errorf("changes for %s: %w", terminal, err)
 	}
 	for i := range out.Accounts {
 		out.Next = max(out.Next, out.Accounts[i].Change)
@@ -402,7 +415,7 @@ func (s *Store) Changes(ctx context.Context, terminal string, after int64, limit
 	if len(out.Accounts) < limit {
 		out.Next = max(out.Next, head)
 	}
-	return out, nil
+	return out, head, nil
 }
 
 // Watching implements hq.Store: the cards changed after after (few, by the

@@ -537,7 +537,7 @@ func TestChangeFeedSkipsNothing(t *testing.T) {
 	last := map[string]int64{}
 	after := int64(0)
 	follow := func() int {
-		ch, err := replicas[1].Changes(ctx, "F1", after, 3)
+		ch, err := replicas[1].Changes(ctx, "F1", "", after, 3)
 		if err != nil {
 			t.Fatalf("changes: %v", err)
 		}

@@ -148,7 +148,7 @@ func BenchmarkChangesQuietTerminal(b *testing.B) {
 	}
 	after := int64(50000) // the till has read its own cards' changes
 	for b.Loop() {
-		ch, err := s.Changes(ctx, "S1-T1", after, 100)
+		ch, err := s.Changes(ctx, "S1-T1", "", after, 100)
 		if err != nil || len(ch.Accounts) != 0 {
 			b.Fatalf("Changes = %d accounts, %v", len(ch.Accounts), err)
 		}

@@ -92,7 +92,7 @@ func runBirthdayBonus(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if got := bonusAt(card); !got.Equal(later[0].At) {
 			t.Errorf("after a later bonus: %s, want %s", got, later[0].At)
 		}
-		ch, err := s.Changes(ctx, "S1-T1", 0, 100)
+		ch, err := s.Changes(ctx, "S1-T1", "", 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

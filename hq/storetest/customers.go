@@ -13,6 +13,7 @@ import (
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // SaleSpec is one sale of a chain built by Sales.
@@ -179,12 +180,12 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if err != nil || a.Holder != nil || !a.Forgotten {
 			t.Errorf("Account after forgetting = %+v %v", a, err)
 		}
-		before, _ := s.Changes(ctx, "S4-T1", 0, 100)
+		before, _ := s.Changes(ctx, "S4-T1", "", 0, 100)
 		if n, _ := s.PutHolders(ctx, "S4-T1", []pos.CardHolder{newer}); n != 0 {
 			t.Error("a stale copy came back after the forget")
 		}
 		// The till that sent it learns through its feed that the holder is forgotten.
-		if ch, err := s.Changes(ctx, "S4-T1", before.Next, 100); err != nil || len(ch.Accounts) != 1 || !ch.Accounts[0].Forgotten || ch.Accounts[0].Holder != nil {
+		if ch, err := s.Changes(ctx, "S4-T1", "", before.Next, 100); err != nil || len(ch.Accounts) != 1 || !ch.Accounts[0].Forgotten || ch.Accounts[0].Holder != nil {
 			t.Errorf("the feed of the till with a stale copy = %+v %v", ch, err)
 		}
 		again := newer
@@ -201,7 +202,7 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		s := newStore(t)
 		feed := func(t *testing.T, terminal string, after int64) ([]string, int64) {
 			t.Helper()
-			ch, err := s.Changes(ctx, terminal, after, 100)
+			ch, err := s.Changes(ctx, terminal, "", after, 100)
 			if err != nil {
 				t.Fatalf("Changes(%s, %d): %v", terminal, after, err)
 			}
@@ -249,7 +250,7 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if !reflect.DeepEqual(cards, []string{cardA}) || n <= next1 {
 			t.Errorf("S1-T1 after S2-T1's sale: %v next %d (was %d)", cards, n, next1)
 		}
-		ch, _ := s.Changes(ctx, "S1-T1", next1, 100)
+		ch, _ := s.Changes(ctx, "S1-T1", "", next1, 100)
 		if len(ch.Accounts) != 1 || ch.Accounts[0].Account.LifetimeSpend != 150_00 || ch.Accounts[0].AsOf != 2 {
 			t.Errorf("S1-T1's change = %+v", ch.Accounts)
 		}
@@ -261,19 +262,19 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if _, err := s.PutHolders(ctx, "S2-T1", []pos.CardHolder{{Card: cardB, Name: "Мария", Phone: "+7 911 1234567", Updated: Epoch}}); err != nil {
 			t.Fatal(err)
 		}
-		ch, _ = s.Changes(ctx, "S1-T1", n, 100)
+		ch, _ = s.Changes(ctx, "S1-T1", "", n, 100)
 		if len(ch.Accounts) != 1 || ch.Accounts[0].Card != cardB || ch.Accounts[0].Holder == nil {
 			t.Errorf("after a holder: %+v", ch.Accounts)
 		}
 		if _, err := s.ForgetHolder(ctx, cardB, Epoch.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		ch, _ = s.Changes(ctx, "S1-T1", ch.Next, 100)
+		ch, _ = s.Changes(ctx, "S1-T1", "", ch.Next, 100)
 		if len(ch.Accounts) != 1 || ch.Accounts[0].Card != cardB || ch.Accounts[0].Holder != nil || !ch.Accounts[0].Forgotten {
 			t.Errorf("after the forget: %+v", ch.Accounts)
 		}
 		// Nothing new: Next stays.
-		if ch2, err := s.Changes(ctx, "S1-T1", ch.Next, 100); err != nil || len(ch2.Accounts) != 0 || ch2.Next != ch.Next {
+		if ch2, err := s.Changes(ctx, "S1-T1", "", ch.Next, 100); err != nil || len(ch2.Accounts) != 0 || ch2.Next != ch.Next {
 			t.Errorf("an empty feed = %+v %v", ch2, err)
 		}
 		// A card S1-T1 has not seen changes (S3-T1 sells to it): S1-T1's
@@ -285,14 +286,72 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if err != nil || head <= ch.Next {
 			t.Fatalf("Watching after a sale to C = %d, %v", head, err)
 		}
-		if ch3, err := s.Changes(ctx, "S1-T1", ch.Next, 100); err != nil || len(ch3.Accounts) != 0 || ch3.Next != head {
+		if ch3, err := s.Changes(ctx, "S1-T1", "", ch.Next, 100); err != nil || len(ch3.Accounts) != 0 || ch3.Next != head {
 			t.Errorf("after a change of a card S1-T1 has not seen: %+v %v; want no account and the position %d", ch3, err, head)
 		}
 		// A page limit is honoured and continues where it stopped.
-		if ch, _ := s.Changes(ctx, "S1-T1", 0, 1); len(ch.Accounts) != 1 {
+		if ch, _ := s.Changes(ctx, "S1-T1", "", 0, 1); len(ch.Accounts) != 1 {
 			t.Errorf("limit 1 gave %d", len(ch.Accounts))
-		} else if rest, _ := s.Changes(ctx, "S1-T1", ch.Next, 100); len(rest.Accounts) == 0 || rest.Accounts[0].Change <= ch.Next {
+		} else if rest, _ := s.Changes(ctx, "S1-T1", "", ch.Next, 100); len(rest.Accounts) == 0 || rest.Accounts[0].Change <= ch.Next {
 			t.Errorf("the next page = %+v", rest)
+		}
+	})
+
+	// A terminal keeps its position with the feed's identity across a
+	// restart; a position of another feed (another HQ's store, or this one
+	// restored from a backup) or past the head is read from the start.
+	t.Run("FeedIdentity", func(t *testing.T) {
+		s, other := newStore(t), newStore(t)
+		t1 := Sales("S1-T1", 1, "", SaleSpec{cardA, 100_00, 1, 0}, SaleSpec{cardB, 100_00, 1, 0})
+		appendAll(t, s, "S1-T1", t1)
+		appendAll(t, other, "S1-T1", Sales("S1-T1", 1, "", SaleSpec{cardC, 100_00, 1, 0}))
+		changes := func(s hq.Store, feed string, after int64) wire.ChangesAnswer {
+			t.Helper()
+			ch, err := s.Changes(ctx, "S1-T1", feed, after, 100)
+			if err != nil {
+				t.Fatalf("Changes(%q, %d): %v", feed, after, err)
+			}
+			return ch
+		}
+		cardsOf := func(ch wire.ChangesAnswer) (cards []string) {
+			for _, a := range ch.Accounts {
+				cards = append(cards, a.Card)
+			}
+			return cards
+		}
+		all := changes(s, "", 0)
+		id := all.Feed
+		if id == "" || len(id) > wire.MaxFeedID || !reflect.DeepEqual(cardsOf(all), []string{cardA, cardB}) {
+			t.Fatalf("from the start: feed %q (at most %d bytes), cards %v", id, wire.MaxFeedID, cardsOf(all))
+		}
+		if o := changes(other, "", 0).Feed; o == "" || o == id {
+			t.Errorf("two stores' feeds are %q and %q: want two identities", id, o)
+		}
+		if again := changes(s, id, all.Next); again.Feed != id || len(again.Accounts) != 0 || again.Next != all.Next {
+			t.Errorf("from its own position in its feed: %+v; want nothing new at %d", again, all.Next)
+		}
+		first := changes(s, "", 0)
+		if ch := changes(s, id, first.Accounts[0].Change); !reflect.DeepEqual(cardsOf(ch), []string{cardB}) {
+			t.Errorf("from after A's change: %v; want B", cardsOf(ch))
+		}
+		for _, c := range []struct {
+			name  string
+			feed  string
+			after int64
+		}{
+			{"another feed's position", "not-this-feed", all.Next},
+			{"a position past the head", id, all.Next + 1000},
+			{"a position past the head, no feed named", "", all.Next + 1000},
+		} {
+			ch := changes(s, c.feed, c.after)
+			if !reflect.DeepEqual(cardsOf(ch), []string{cardA, cardB}) || ch.Feed != id || ch.Next != all.Next {
+				t.Errorf("%s: %v next %d feed %q; want every card again, next %d in feed %q", c.name, cardsOf(ch), ch.Next, ch.Feed, all.Next, id)
+			}
+		}
+		// A sale after a read from the start follows from its Next.
+		appendAll(t, s, "S1-T1", Sales("S1-T1", 3, t1[1].Hash, SaleSpec{cardB, 10_00, 0, 0}))
+		if ch := changes(s, id, all.Next); !reflect.DeepEqual(cardsOf(ch), []string{cardB}) || ch.Next <= all.Next {
+			t.Errorf("after another sale to B: %v next %d", cardsOf(ch), ch.Next)
 		}
 	})
 

@@ -154,7 +154,7 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if _, err := s.Account(ctx, "S2-T1", card); err != nil { // S2-T1 scans the card
 			t.Fatal(err)
 		}
-		before, err := s.Changes(ctx, "S2-T1", 0, 100)
+		before, err := s.Changes(ctx, "S2-T1", "", 0, 100)
 		if err != nil || len(before.Accounts) != 1 {
 			t.Fatalf("S2-T1's feed after the sale: %+v %v", before, err)
 		}
@@ -162,14 +162,14 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		if _, err := s.Append(ctx, "S1-T1", noCard); err != nil {
 			t.Fatal(err)
 		}
-		if ch, err := s.Changes(ctx, "S2-T1", before.Next, 100); err != nil || len(ch.Accounts) != 0 {
+		if ch, err := s.Changes(ctx, "S2-T1", "", before.Next, 100); err != nil || len(ch.Accounts) != 0 {
 			t.Errorf("S2-T1's feed after an answer without a card: %+v %v", ch, err)
 		}
 		fb := Feedbacks("S1-T1", 4, noCard[0].Hash, FeedbackSpec{Store: "S1", Card: card, Sale: 1, Score: 9, Asked: true})
 		if _, err := s.Append(ctx, "S1-T1", fb); err != nil {
 			t.Fatal(err)
 		}
-		ch, err := s.Changes(ctx, "S2-T1", before.Next, 100)
+		ch, err := s.Changes(ctx, "S2-T1", "", before.Next, 100)
 		if err != nil || len(ch.Accounts) != 1 || ch.Accounts[0].Card != card || ch.Next <= before.Next {
 			t.Fatalf("S2-T1's feed after the answer: %+v %v", ch, err)
 		}

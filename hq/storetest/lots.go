@@ -83,7 +83,7 @@ func runLots(t *testing.T, newStore func(t *testing.T) hq.Store) {
 			t.Fatal(err)
 		}
 		check("after the expiry", 50, pos.PointsLot{Points: 50})
-		ch, err := s.Changes(ctx, "S2-T1", 0, 10)
+		ch, err := s.Changes(ctx, "S2-T1", "", 0, 10)
 		if err != nil || len(ch.Accounts) != 1 || ch.Accounts[0].Account.Points != 50 || len(ch.Accounts[0].Account.Lots) != 1 {
 			t.Errorf("changes: %+v %v, want the card with 50 points in one lot", ch.Accounts, err)
 		}

@@ -2,12 +2,13 @@ package wire
 
 // PathWait is a terminal's one long poll (GET): it answers as soon as HQ has
 // a ruleset newer than ?rules=VERSION or accounts of cards the terminal has
-// seen that changed after ?changes=POSITION, or when ?wait=SECONDS have
-// passed, with a WaitAnswer. A terminal that does not follow one of the two
-// leaves its parameter out. The health parameters of Health ride along, as
-// they did on the rules poll. It takes the place of holding a long poll on
-// PathRules and another on PathChanges (one connection per terminal instead
-// of two); those stay for older tills.
+// seen that changed after ?changes=POSITION (in the feed ?feed=ID, as for
+// PathChanges), or when ?wait=SECONDS have passed, with a WaitAnswer. A
+// terminal that does not follow one of the two leaves its parameter out.
+// The health parameters of Health ride along, as they did on the rules
+// poll. It takes the place of holding a long poll on PathRules and another
+// on PathChanges (one connection per terminal instead of two); those stay
+// for older tills.
 const PathWait = "/v1/sync/wait"
 
 // WaitAnswer is the answer of PathWait.

@@ -202,7 +202,9 @@ const (
 	PathAccountPrefix = "/v1/accounts/"
 	// PathChanges answers the accounts of cards the terminal has seen that
 	// changed after ?after=N (GET, ChangesAnswer); with ?wait=S it waits up
-	// to S seconds for one.
+	// to S seconds for one. With ?feed=ID, N is a position in the feed of
+	// that identity (ChangesAnswer.Feed): of another feed, or past the
+	// feed's head, it reads from the start.
 	PathChanges = "/v1/sync/changes"
 	// PathSalePrefix + receipt code answers the sale the code names, made at
 	// any terminal (GET, SaleAnswer): a return at another till.
@@ -260,11 +262,19 @@ type AccountAnswer struct {
 }
 
 // ChangesAnswer is a page of the change feed for one terminal: continue with
-// ?after=Next.
+// ?after=Next&feed=Feed.
 type ChangesAnswer struct {
 	Next     int64           `json:"next"`
 	Accounts []AccountAnswer `json:"accounts"`
+	// Feed is the identity of the feed Next is a position in: another HQ's
+	// store, or the same store restored from a backup, has another (an
+	// older HQ sends none). A terminal that keeps its position across a
+	// restart keeps it with the identity, and asks with both.
+	Feed string `json:"feed,omitempty"`
 }
+
+// MaxFeedID is the longest feed identity a terminal keeps and sends.
+const MaxFeedID = 128
 
 // Overdraft is a card whose points were redeemed beyond its balance, typically
 // by two terminals offline at the same time.
