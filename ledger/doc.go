@@ -53,7 +53,9 @@
 // The meta also holds "journal_gen", the generation of the last journal records
 // a checkpoint moved into the file (absent before the first), and "scrub_due"
 // while forgotten holders are deleted and the free pages that may still hold
-// them are not zeroed yet (absent otherwise: see ForgetHolders).
+// them are not zeroed yet (absent otherwise: see ForgetHolders), and
+// "feed_id" and "feed_after" (8 bytes), the terminal's position in HQ's
+// change feed and that feed's identity (absent until SetFeedPosition).
 //
 // The outbox is not stored as a list: it is the events after "acked", so its
 // length is last_seq-acked and Pending is one cursor seek.

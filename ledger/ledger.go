@@ -924,8 +924,9 @@ const riderWait = time.Second
 // nothing.
 //
 // Only what may be lost in a crash rides: an acknowledgement (HQ dedupes the
-// re-upload) or HQ's snapshot of a card (the change feed is read again from
-// its start after a restart). Readers see the puts at once.
+// re-upload), HQ's snapshot of a card, or the change feed's position kept
+// after the snapshots (lost together, they are read again from the position
+// kept before). Readers see the puts at once.
 func (l *Ledger) alongNext(fn func(tx *bolt.Tx) ([]put, error)) error {
 	if l.readOnly {
 		return ErrReadOnly

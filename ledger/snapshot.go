@@ -41,7 +41,7 @@ type base struct {
 //
 // The snapshot has no commit of its own: it rides along with the next sale's
 // (see alongNext). Lost in a crash, it is sent again: the change feed is read
-// from its start after a restart.
+// on from the position kept before it (SetFeedPosition) after a restart.
 func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfHash string) error {
 	switch {
 	case card == "":

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,6 +157,11 @@ type Till struct {
 	evs events // the screens' event stream (events.go)
 
 	greetings recentGreetings
+
+	// feedHeld says an account from HQ was not taken (HQ's copy of this
+	// terminal's chain is not this ledger's): the change feed's position is
+	// no longer kept, so that the next start reads those accounts again.
+	feedHeld atomic.Bool
 
 	// known holds cards the ledger has an account of, so that learn reads
 	// the ledger once per card rather than once per sale (a card, once
@@ -964,6 +970,7 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 		// from a backup, not synced since): the view stays as it is until
 		// the uploader has settled which events HQ holds.
 		t.log.Debug("HQ's account is of another chain of this terminal; keeping the view", "card", pos.MaskCard(card), "err", err)
+		t.feedHeld.Store(true)
 	case err != nil && !errors.Is(err, ledger.ErrStaleSnapshot):
 		return err
 	}
@@ -982,6 +989,27 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 		return err
 	}
 	return nil
+}
+
+// FeedPosition returns where the ledger says this terminal stands in HQ's
+// change feed, and the feed's identity ("" and 0: from the start).
+func (t *Till) FeedPosition() (feed string, after int64, err error) {
+	feed, n, err := t.opts.Ledger.FeedPosition()
+	if err != nil || n > math.MaxInt64 {
+		return "", 0, err
+	}
+	return feed, int64(n), nil
+}
+
+// SetFeedPosition keeps the change feed's position for the next start, once
+// the accounts before it are applied. After an account this ledger could not
+// take (ApplyAccount, another chain), it keeps none for the rest of the run:
+// the next start reads on from the last position kept before.
+func (t *Till) SetFeedPosition(feed string, after int64) error {
+	if t.feedHeld.Load() || after < 0 {
+		return nil
+	}
+	return t.opts.Ledger.SetFeedPosition(feed, uint64(after))
 }
 
 // PendingHolders returns card holders registered here that HQ has not got.

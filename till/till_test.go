@@ -322,3 +322,29 @@ func TestUnknownCardIsLookedUpBeforePricing(t *testing.T) {
 		t.Errorf("offline sale of a new card: tier %q (%v), HQ asked %d times; want no look-up", res.Tier, err, len(asked))
 	}
 }
+
+// TestFeedPositionHeldAfterAnotherChain: the till keeps the change feed's
+// position in its ledger until an account of the feed is of another chain
+// of this terminal (HQ holds events this ledger does not: restored from a
+// backup); from then on it keeps none, so that the next start reads that
+// account again from the position kept before.
+func TestFeedPositionHeldAfterAnotherChain(t *testing.T) {
+	pub, _, _ := ed25519.GenerateKey(nil)
+	tl, _ := newTill(t, pub)
+	if err := tl.SetFeedPosition("feed-1", 5); err != nil {
+		t.Fatal(err)
+	}
+	if feed, after, err := tl.FeedPosition(); err != nil || feed != "feed-1" || after != 5 {
+		t.Fatalf("position = %q %d %v; want feed-1 5", feed, after, err)
+	}
+	// HQ's account includes this terminal's event 3; the ledger has none.
+	if err := tl.ApplyAccount(wire.AccountAnswer{Card: "2000000000015", Account: pos.Account{Points: 10}, AsOf: 3, AsOfHash: "abc"}); err != nil {
+		t.Fatalf("an account of another chain: %v; want it kept aside without an error", err)
+	}
+	if err := tl.SetFeedPosition("feed-1", 9); err != nil {
+		t.Fatal(err)
+	}
+	if feed, after, err := tl.FeedPosition(); err != nil || feed != "feed-1" || after != 5 {
+		t.Errorf("after an account of another chain: position %q %d %v; want feed-1 5 kept", feed, after, err)
+	}
+}

@@ -48,13 +48,14 @@ func (f *Forwarder) sendHolders(ctx context.Context) error {
 	}
 }
 
-// fetchChanges (an older HQ's long poll) waits for HQ's next accounts of the cards this terminal has
-// seen and applies them. The feed's position is kept in memory: after a
-// restart the feed is read again from the start, which changes nothing that
-// was already applied.
+// fetchChanges (an older HQ's long poll) waits for HQ's next accounts of the
+// cards this terminal has seen and applies them.
 func (f *Forwarder) fetchChanges(ctx context.Context) error {
 	q := url.Values{"after": {strconv.FormatInt(f.changesAfter.Load(), 10)}, "wait": {strconv.Itoa(int(f.opts.LongPoll / time.Second))},
 		"terminal": {f.opts.Terminal}}
+	if f.feed != "" {
+		q.Set("feed", f.feed)
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
 	defer cancel()
 	var ch wire.ChangesAnswer
@@ -70,11 +71,56 @@ func (f *Forwarder) fetchChanges(ctx context.Context) error {
 func (f *Forwarder) applyChanges(ch wire.ChangesAnswer) {
 	for _, a := range ch.Accounts {
 		if err := f.opts.Cards.ApplyAccount(a); err != nil {
-			// One card's view that does not apply must not stop the others.
+			// One card's view that does not apply must not stop the others;
+			// the next start reads it again.
 			f.log.Error("account from HQ not applied", "card", pos.MaskCard(a.Card), "err", err)
+			f.keepNone = true
 		}
 	}
 	f.changesAfter.Store(ch.Next)
+	if len(ch.Accounts) > 0 {
+		f.log.Debug("accounts from HQ's change feed", "accounts", len(ch.Accounts), "next", ch.Next)
+	}
+	if ch.Feed == "" || len(ch.Feed) > wire.MaxFeedID || ch.Next < 0 {
+		f.feed = "" // an older HQ's feed (or an identity no terminal keeps)
+		return
+	}
+	newFeed := ch.Feed != f.feed
+	f.feed = ch.Feed
+	f.keepFeedPosition(ch.Next, newFeed || len(ch.Accounts) > 0)
+}
+
+// keepEvery is how often a position the feed moved to without an account
+// for this terminal (past other terminals' cards) is kept: a quiet till
+// writes it once in a while rather than at every long poll, and reads a
+// little of the feed again after a restart.
+const keepEvery = 10 * time.Minute
+
+// loadFeedPosition starts the feed from the position the ledger kept.
+func (f *Forwarder) loadFeedPosition() {
+	feed, after, err := f.opts.Cards.FeedPosition()
+	switch {
+	case err != nil:
+		f.log.Warn("change feed position not read: reading HQ's feed from its start", "err", err)
+	case feed != "" && after >= 0:
+		f.feed, f.kept, f.keptAt = feed, after, time.Now()
+		f.changesAfter.Store(after)
+		f.log.Info("reading HQ's change feed on from the position kept", "after", after)
+	}
+}
+
+// keepFeedPosition keeps next for the next start: at once when accounts
+// came with it or the feed is another, else once in keepEvery.
+func (f *Forwarder) keepFeedPosition(next int64, now bool) {
+	if f.keepNone || (!now && (next == f.kept || time.Since(f.keptAt) < keepEvery)) {
+		return
+	}
+	if err := f.opts.Cards.SetFeedPosition(f.feed, next); err != nil {
+		f.log.Warn("change feed position not kept: the next start reads more of HQ's feed", "err", err)
+		return
+	}
+	f.kept, f.keptAt = next, time.Now()
+	f.log.Debug("change feed position kept", "after", next)
 }
 
 // Lookup asks HQ for a card's account across every store and applies it; a

@@ -62,6 +62,13 @@ type Cards interface {
 	// ApplyAccount takes HQ's view of a card: its account across every store
 	// and its holder (or that the holder was forgotten).
 	ApplyAccount(a wire.AccountAnswer) error
+	// FeedPosition returns the position in HQ's change feed SetFeedPosition
+	// kept, and the feed's identity: where a start reads on from ("" and 0:
+	// from the start).
+	FeedPosition() (feed string, after int64, err error)
+	// SetFeedPosition keeps a position in the feed of that identity, once
+	// the accounts before it are applied.
+	SetFeedPosition(feed string, after int64) error
 }
 
 // Options configure a Forwarder. Zero values mean the documented defaults.
@@ -114,6 +121,13 @@ type Forwarder struct {
 
 	changesAfter atomic.Int64 // position in HQ's change feed
 	askedRules   atomic.Bool  // the first rules request was made
+
+	// The change feed's identity and what was kept of the position, used by
+	// the one goroutine that follows the feed at a time (follow).
+	feed     string    // the identity changesAfter is a position in; "": unknown
+	keptAt   time.Time // when a position was last kept (Cards.SetFeedPosition)
+	kept     int64     // that position
+	keepNone bool      // an account did not apply: keep no position this run
 
 	// batch is the upload size now: halved after each failed upload (a link
 	// that cuts long requests still lets small ones through), doubled back
@@ -180,6 +194,9 @@ func (f *Forwarder) setNoRules(none bool) {
 func (f *Forwarder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.uploadLoop(ctx) })
+	if f.opts.Cards != nil {
+		f.loadFeedPosition()
+	}
 	if f.opts.Rules != nil || f.opts.Cards != nil {
 		wg.Go(func() { f.follow(ctx) })
 	}
@@ -226,6 +243,9 @@ func (f *Forwarder) waitOnce(ctx context.Context) error {
 	}
 	if f.opts.Cards != nil {
 		q.Set("changes", strconv.FormatInt(f.changesAfter.Load(), 10))
+		if f.feed != "" {
+			q.Set("feed", f.feed)
+		}
 	}
 	q.Set("wait", strconv.Itoa(wait))
 	wctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
