@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -19,6 +20,12 @@ var (
 
 // MaxFeedID is the longest feed identity SetFeedPosition keeps.
 const MaxFeedID = 128
+
+// ErrFeedHeld: snapshots of HQ's accounts were dropped before they were
+// written (see alongNext), so no later position of the change feed is
+// kept by this Ledger: the next start reads them again from the position
+// kept before.
+var ErrFeedHeld = errors.New("change feed position held: accounts from HQ were dropped before they were written")
 
 // FeedPosition returns the position in HQ's change feed SetFeedPosition
 // last kept, and the identity of that feed; "" and 0 when none was kept.
@@ -57,6 +64,9 @@ func (l *Ledger) SetFeedPosition(feed string, after uint64) error {
 		return fmt.Errorf("set change feed position: feed identity %q is not 1 to %d bytes of UTF-8", feed, MaxFeedID)
 	}
 	return l.alongNext(func(tx *bolt.Tx) ([]put, error) {
+		if l.feedHeld {
+			return nil, ErrFeedHeld
+		}
 		b := tx.Bucket(bucketMeta)
 		if string(b.Get(keyFeedID)) == feed && string(b.Get(keyFeedAfter)) == string(u64(after)) {
 			return nil, nil

@@ -117,3 +117,21 @@ func TestFeedPositionEdited(t *testing.T) {
 		})
 	}
 }
+
+// TestFeedPositionHeldAfterDroppedRiders: once riders were dropped unwritten
+// (snapshots among them), no later position is kept: it would pass them.
+func TestFeedPositionHeldAfterDroppedRiders(t *testing.T) {
+	l, _ := openTest(t, Options{})
+	if err := l.SetFeedPosition("feed-1", 4); err != nil {
+		t.Fatal(err)
+	}
+	l.txMu.Lock()
+	l.feedHeld = true // as discard sets it when it cannot put the riders back
+	l.txMu.Unlock()
+	if err := l.SetFeedPosition("feed-1", 8); !errors.Is(err, ErrFeedHeld) {
+		t.Errorf("SetFeedPosition after riders were dropped = %v; want ErrFeedHeld", err)
+	}
+	if feed, after, err := l.FeedPosition(); err != nil || feed != "feed-1" || after != 4 {
+		t.Errorf("position = %q %d %v; want feed-1 4 as kept before", feed, after, err)
+	}
+}

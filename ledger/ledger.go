@@ -191,6 +191,9 @@ type Ledger struct {
 	// riderCheckpoint is set while a goroutine waits riderWait to checkpoint
 	// riders no sale took along. Under txMu.
 	riderCheckpoint bool
+	// feedHeld is set when riders were dropped (snapshots among them):
+	// SetFeedPosition then keeps no position past them. Under txMu.
+	feedHeld bool
 	// stop is closed by Close: a waiting rider checkpoint gives up (Close
 	// checkpoints).
 	stop chan struct{}
@@ -904,6 +907,7 @@ func (l *Ledger) discard() {
 			// re-upload HQ dedupes, or a snapshot HQ sends again.
 			l.log.Warn("acknowledgements and snapshots not yet written are dropped", logErr, err)
 			l.riders = nil
+			l.feedHeld = true // the feed's position must not pass the snapshots
 			_ = tx.Rollback()
 			l.discard()
 			return

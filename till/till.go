@@ -1002,14 +1002,22 @@ func (t *Till) FeedPosition() (feed string, after int64, err error) {
 }
 
 // SetFeedPosition keeps the change feed's position for the next start, once
-// the accounts before it are applied. After an account this ledger could not
-// take (ApplyAccount, another chain), it keeps none for the rest of the run:
-// the next start reads on from the last position kept before.
-func (t *Till) SetFeedPosition(feed string, after int64) error {
+// the accounts before it are applied, and says whether it did. After an
+// account this ledger could not take (ApplyAccount, another chain), or
+// snapshots it dropped (ledger.ErrFeedHeld), it keeps none for the rest of
+// the run: the next start reads on from the last position kept before.
+func (t *Till) SetFeedPosition(feed string, after int64) (kept bool, err error) {
 	if t.feedHeld.Load() || after < 0 {
-		return nil
+		return false, nil
 	}
-	return t.opts.Ledger.SetFeedPosition(feed, uint64(after))
+	switch err := t.opts.Ledger.SetFeedPosition(feed, uint64(after)); {
+	case errors.Is(err, ledger.ErrFeedHeld):
+		t.feedHeld.Store(true)
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // PendingHolders returns card holders registered here that HQ has not got.

@@ -331,8 +331,8 @@ func TestUnknownCardIsLookedUpBeforePricing(t *testing.T) {
 func TestFeedPositionHeldAfterAnotherChain(t *testing.T) {
 	pub, _, _ := ed25519.GenerateKey(nil)
 	tl, _ := newTill(t, pub)
-	if err := tl.SetFeedPosition("feed-1", 5); err != nil {
-		t.Fatal(err)
+	if kept, err := tl.SetFeedPosition("feed-1", 5); err != nil || !kept {
+		t.Fatalf("SetFeedPosition = %v %v; want it kept", kept, err)
 	}
 	if feed, after, err := tl.FeedPosition(); err != nil || feed != "feed-1" || after != 5 {
 		t.Fatalf("position = %q %d %v; want feed-1 5", feed, after, err)
@@ -341,8 +341,8 @@ func TestFeedPositionHeldAfterAnotherChain(t *testing.T) {
 	if err := tl.ApplyAccount(wire.AccountAnswer{Card: "2000000000015", Account: pos.Account{Points: 10}, AsOf: 3, AsOfHash: "abc"}); err != nil {
 		t.Fatalf("an account of another chain: %v; want it kept aside without an error", err)
 	}
-	if err := tl.SetFeedPosition("feed-1", 9); err != nil {
-		t.Fatal(err)
+	if kept, err := tl.SetFeedPosition("feed-1", 9); err != nil || kept {
+		t.Fatalf("SetFeedPosition after another chain = %v %v; want it not kept, no error", kept, err)
 	}
 	if feed, after, err := tl.FeedPosition(); err != nil || feed != "feed-1" || after != 5 {
 		t.Errorf("after an account of another chain: position %q %d %v; want feed-1 5 kept", feed, after, err)

@@ -487,7 +487,7 @@ func (noCards) PendingHolders(int) ([]pos.CardHolder, error) { return nil, nil }
 func (noCards) HoldersSynced([]pos.CardHolder) error         { return nil }
 func (noCards) ApplyAccount(wire.AccountAnswer) error        { return nil }
 func (noCards) FeedPosition() (string, int64, error)         { return "", 0, nil }
-func (noCards) SetFeedPosition(string, int64) error          { return nil }
+func (noCards) SetFeedPosition(string, int64) (bool, error)  { return false, nil }
 
 // parkCounter counts the long polls a terminal has sent and HQ has not yet
 // answered.

@@ -384,7 +384,8 @@ func (s *Store) Changes(ctx context.Context, terminal, feed string, after int64,
 func (s *Store) changes(ctx context.Context, terminal string, after int64, limit int) (wire.ChangesAnswer, int64, error) {
 	out := wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT head, id || '.' || (SELECT oid FROM pg_database WHERE datname = current_database()) FROM change_feed`)
+	b.Queue(`SELECT head, id || '.' || (SELECT system_identifier FROM pg_control_system()) || '.' ||
+		(SELECT oid FROM pg_database WHERE datname = current_database()) FROM change_feed`)
 	b.Queue(`SELECT `+accountColumns+`
 		FROM seen k
 		JOIN cards c ON c.card = k.card

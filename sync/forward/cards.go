@@ -81,8 +81,17 @@ func (f *Forwarder) applyChanges(ch wire.ChangesAnswer) {
 	if len(ch.Accounts) > 0 {
 		f.log.Debug("accounts from HQ's change feed", "accounts", len(ch.Accounts), "next", ch.Next)
 	}
+	fromKept := f.fromKept
+	f.fromKept = false
 	if ch.Feed == "" || len(ch.Feed) > wire.MaxFeedID || ch.Next < 0 {
-		f.feed = "" // an older HQ's feed (or an identity no terminal keeps)
+		// An older HQ's feed (or an identity no terminal keeps): it read the
+		// position as its own, whatever feed it was kept of. Read it from
+		// the start, as before positions were kept.
+		if fromKept {
+			f.log.Info("HQ names no change feed (an older HQ): reading its feed from the start")
+			f.changesAfter.Store(0)
+		}
+		f.feed = ""
 		return
 	}
 	newFeed := ch.Feed != f.feed
@@ -96,14 +105,17 @@ func (f *Forwarder) applyChanges(ch wire.ChangesAnswer) {
 // little of the feed again after a restart.
 const keepEvery = 10 * time.Minute
 
-// loadFeedPosition starts the feed from the position the ledger kept.
+// loadFeedPosition starts the feed from the position the ledger kept, or
+// from the start.
 func (f *Forwarder) loadFeedPosition() {
+	f.feed, f.kept, f.keptAt, f.keepNone, f.fromKept = "", 0, time.Time{}, false, false
+	f.changesAfter.Store(0)
 	feed, after, err := f.opts.Cards.FeedPosition()
 	switch {
 	case err != nil:
 		f.log.Warn("change feed position not read: reading HQ's feed from its start", "err", err)
 	case feed != "" && after >= 0:
-		f.feed, f.kept, f.keptAt = feed, after, time.Now()
+		f.feed, f.kept, f.keptAt, f.fromKept = feed, after, time.Now(), true
 		f.changesAfter.Store(after)
 		f.log.Info("reading HQ's change feed on from the position kept", "after", after)
 	}
@@ -115,12 +127,17 @@ func (f *Forwarder) keepFeedPosition(next int64, now bool) {
 	if f.keepNone || (!now && (next == f.kept || time.Since(f.keptAt) < keepEvery)) {
 		return
 	}
-	if err := f.opts.Cards.SetFeedPosition(f.feed, next); err != nil {
+	kept, err := f.opts.Cards.SetFeedPosition(f.feed, next)
+	switch {
+	case err != nil:
 		f.log.Warn("change feed position not kept: the next start reads more of HQ's feed", "err", err)
-		return
+	case !kept:
+		f.log.Info("change feed position no longer kept this run: the next start reads on from the last one kept")
+		f.keepNone = true
+	default:
+		f.kept, f.keptAt = next, time.Now()
+		f.log.Debug("change feed position kept", "after", next)
 	}
-	f.kept, f.keptAt = next, time.Now()
-	f.log.Debug("change feed position kept", "after", next)
 }
 
 // Lookup asks HQ for a card's account across every store and applies it; a

@@ -67,8 +67,9 @@ type Cards interface {
 	// from the start).
 	FeedPosition() (feed string, after int64, err error)
 	// SetFeedPosition keeps a position in the feed of that identity, once
-	// the accounts before it are applied.
-	SetFeedPosition(feed string, after int64) error
+	// the accounts before it are applied; kept is false when it keeps none
+	// for the rest of the run (an account it could not take).
+	SetFeedPosition(feed string, after int64) (kept bool, err error)
 }
 
 // Options configure a Forwarder. Zero values mean the documented defaults.
@@ -122,12 +123,13 @@ type Forwarder struct {
 	changesAfter atomic.Int64 // position in HQ's change feed
 	askedRules   atomic.Bool  // the first rules request was made
 
-	// The change feed's identity and what was kept of the position, used by
-	// the one goroutine that follows the feed at a time (follow).
+	// The change feed's identity and what was kept of the position, set by
+	// Run and then used by the one goroutine that follows the feed (follow).
 	feed     string    // the identity changesAfter is a position in; "": unknown
 	keptAt   time.Time // when a position was last kept (Cards.SetFeedPosition)
 	kept     int64     // that position
 	keepNone bool      // an account did not apply: keep no position this run
+	fromKept bool      // changesAfter is a kept position HQ has not answered yet
 
 	// batch is the upload size now: halved after each failed upload (a link
 	// that cuts long requests still lets small ones through), doubled back
