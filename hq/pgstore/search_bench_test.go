@@ -157,6 +157,59 @@ func BenchmarkChangesQuietTerminal(b *testing.B) {
 	b.ReportMetric(float64(after), "next")
 }
 
+// BenchmarkChangesAfterRestart is what a till's start costs HQ's database:
+// a till that has seen 10 000 cards (every 50th of 500 000), and had read
+// the feed up to its head before it stopped, reads the change feed as its
+// forwarder does, in pages of 500 until a page comes back short. from=start is a till that keeps its position in
+// memory only (before stop 31): every account it has seen comes down again;
+// from=kept asks from the position and feed identity its ledger kept.
+//
+//	go test -run '^$' -bench ChangesAfterRestart -benchtime 20x ./hq/pgstore
+func BenchmarkChangesAfterRestart(b *testing.B) {
+	ctx := context.Background()
+	s := emptyStore(b)
+	for _, q := range []string{
+		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 500000) AS i`,
+		`UPDATE change_feed SET head = 500000`,
+		`INSERT INTO seen (terminal, card) SELECT 'S1-T1', 'C' || lpad(i::text, 9, '0') FROM generate_series(50, 500000, 50) AS i`,
+		`ANALYZE cards`, `ANALYZE seen`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	head, err := s.Changes(ctx, "S1-T1", "", 500000, 500)
+	if err != nil || head.Feed == "" {
+		b.Fatalf("the feed's identity: %q %v", head.Feed, err)
+	}
+	for _, c := range []struct {
+		name  string
+		feed  string
+		after int64
+		want  int
+	}{{"from=start", "", 0, 10000}, {"from=kept", head.Feed, 500000, 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				n, after := 0, c.after
+				for {
+					ch, err := s.Changes(ctx, "S1-T1", c.feed, after, 500)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += len(ch.Accounts)
+					after = ch.Next
+					if len(ch.Accounts) < 500 {
+						break
+					}
+				}
+				if n != c.want {
+					b.Fatalf("%d accounts; want %d", n, c.want)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkWatching is the long poll's sweep after an upload: which of 5 000
 // parked terminals have seen one of the 30 cards changed since the last
 // sweep, among 2 000 000 cards each seen by three or five terminals

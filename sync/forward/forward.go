@@ -130,6 +130,11 @@ type Forwarder struct {
 	kept     int64     // that position
 	keepNone bool      // an account did not apply: keep no position this run
 	fromKept bool      // changesAfter is a kept position HQ has not answered yet
+	// polled is set once the combined poll was answered: the first poll of
+	// a run, and the first after a failed one, asks with wait=0, so that a
+	// till is online, and in HQ's fleet view, as soon as HQ answers rather
+	// than once nothing new has come for a long poll's time.
+	polled bool
 
 	// batch is the upload size now: halved after each failed upload (a link
 	// that cuts long requests still lets small ones through), doubled back
@@ -196,6 +201,7 @@ func (f *Forwarder) setNoRules(none bool) {
 func (f *Forwarder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.uploadLoop(ctx) })
+	f.polled = false
 	if f.opts.Cards != nil {
 		f.loadFeedPosition()
 	}
@@ -249,6 +255,9 @@ func (f *Forwarder) waitOnce(ctx context.Context) error {
 			q.Set("feed", f.feed)
 		}
 	}
+	if !f.polled {
+		wait = 0 // the first poll of a run answers at once
+	}
 	q.Set("wait", strconv.Itoa(wait))
 	wctx, cancel := context.WithTimeout(ctx, f.opts.LongPoll+15*time.Second)
 	defer cancel()
@@ -259,9 +268,11 @@ func (f *Forwarder) waitOnce(ctx context.Context) error {
 		return errNoWait
 	}
 	if err != nil {
+		f.polled = false // back, it is online at its first answer
 		return fmt.Errorf("wait for HQ: %w", err)
 	}
 	f.succeeded()
+	f.polled = true
 	var ans wire.WaitAnswer
 	if err := a.JSON(&ans); err != nil {
 		return fmt.Errorf("wait for HQ: %w", err)
