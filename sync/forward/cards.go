@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pos"
@@ -83,7 +84,7 @@ func (f *Forwarder) applyChanges(ch wire.ChangesAnswer) {
 	}
 	fromKept := f.fromKept
 	f.fromKept = false
-	if ch.Feed == "" || len(ch.Feed) > wire.MaxFeedID || ch.Next < 0 {
+	if ch.Feed == "" || len(ch.Feed) > wire.MaxFeedID || !utf8.ValidString(ch.Feed) || ch.Next < 0 {
 		// An older HQ's feed (or an identity no terminal keeps): it read the
 		// position as its own, whatever feed it was kept of. Read it from
 		// the start, as before positions were kept.
