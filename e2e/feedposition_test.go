@@ -46,7 +46,8 @@ func matchInts(t *testing.T, re *regexp.Regexp, s string) []int64 {
 // holder for one of them; the started till reads on from the kept position
 // and gets that one card's change, not both cards again. Then the ledger is
 // given a position of another feed, as a till moved to another HQ (or an HQ
-// restored from a backup) would have: HQ answers it from the start.
+// restored from a backup) would have: HQ answers it from the start; and so
+// after `tillhq feed renew`, the step after restoring HQ's store.
 func TestChangeFeedPositionKept(t *testing.T) {
 	work := t.TempDir()
 	h := launchHQ(t, work, discount.Example, "")
@@ -138,6 +139,22 @@ func TestChangeFeedPositionKept(t *testing.T) {
 	p.stop(t)
 	if again := feedOf(t, file, -1); again != feed {
 		t.Errorf("after reading from the start the ledger keeps feed %q; want HQ's %q", again, feed)
+	}
+
+	// HQ's store restored from a backup is given a new identity by hand,
+	// HQ stopped: the till reads the feed from the start again.
+	h.proc.stop(t)
+	if out := run(t, bin("tillhq"), "feed", "renew", "--data", filepath.Join(work, "hq")); !strings.Contains(out, "new identity") {
+		t.Fatalf("tillhq feed renew:\n%s", out)
+	}
+	h.start(t)
+	p = startTill()
+	waitFor(t, 30*time.Second, "the renewed feed read from its start", func() bool {
+		return sum(matchInts(t, feedAccountsLine, p.out.String())) >= 2
+	})
+	p.stop(t)
+	if renewed := feedOf(t, file, -1); renewed == feed {
+		t.Errorf("after tillhq feed renew the ledger keeps the old feed %q", renewed)
 	}
 }
 

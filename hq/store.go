@@ -125,6 +125,11 @@ type Customers interface {
 	// "" is a terminal that keeps its position in memory only, and means
 	// this feed.
 	Changes(ctx context.Context, terminal, feed string, after int64, limit int) (wire.ChangesAnswer, error)
+	// RenewFeed gives the change feed a new identity, for a store restored
+	// from a backup whose identity did not change with it (docs/sync.md):
+	// every terminal reads the feed from the start at its next poll. It
+	// returns the identity Changes answers from now on.
+	RenewFeed(ctx context.Context) (string, error)
 	// Watching returns those of terminals that have seen a card whose change
 	// position is above after (the ones whose change feed has something),
 	// and the feed's last position (after itself when nothing changed): one

@@ -122,6 +122,19 @@ func adminClient(base string, timeout time.Duration) (*hqclient.Client, error) {
 // directStore opens HQ's store itself (not through a running tillhq): the
 // PostgreSQL database, or DATA/hq.db, which a running tillhq holds locked.
 func directStore(ctx context.Context, dataDir, postgres string) (hq.OperatorStore, func() error, error) {
+	s, err := openStore(ctx, dataDir, postgres)
+	if err != nil {
+		if postgres == "" {
+			err = fmt.Errorf("%w; or leave out --data and go through its admin API", err)
+		}
+		return nil, nil, err
+	}
+	return s.(hq.OperatorStore), s.Close, nil
+}
+
+// openStore opens HQ's store itself: the bbolt file in dataDir (tillhq
+// stopped: serve holds it) or the PostgreSQL database at postgres.
+func openStore(ctx context.Context, dataDir, postgres string) (hq.Store, error) {
 	var s hq.Store
 	var err error
 	if postgres != "" {
@@ -129,13 +142,13 @@ func directStore(ctx context.Context, dataDir, postgres string) (hq.OperatorStor
 	} else {
 		s, err = boltstore.Open(filepath.Join(dataDir, "hq.db"), boltstore.Options{})
 		if err != nil {
-			err = fmt.Errorf("%w (is tillhq serve running? then leave out --data and go through its admin API)", err)
+			err = fmt.Errorf("%w (is tillhq serve running? it holds the file: stop it first)", err)
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return s.(hq.OperatorStore), s.Close, nil
+	return s, nil
 }
 
 func userCmd(stdout io.Writer, stdin io.Reader) *cobra.Command {

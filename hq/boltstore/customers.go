@@ -39,11 +39,30 @@ func ensureFeedID(tx *bolt.Tx) error {
 	if err != nil || b.Get(keyFeedID) != nil {
 		return err
 	}
+	_, err = putFeedID(b)
+	return err
+}
+
+// putFeedID stores a new random identity of the change feed in b.
+func putFeedID(b *bolt.Bucket) (string, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return err
+		return "", err
 	}
-	return b.Put(keyFeedID, []byte(hex.EncodeToString(id[:])))
+	v := hex.EncodeToString(id[:])
+	return v, b.Put(keyFeedID, []byte(v))
+}
+
+// RenewFeed implements hq.Store.
+func (s *Store) RenewFeed(context.Context) (id string, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		id, err = putFeedID(tx.Bucket(bucketFeed))
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("renew the change feed's identity: %w", err)
+	}
+	return id, nil
 }
 
 // card is a "cards" value: the card's account across every store.

@@ -381,6 +381,20 @@ func (s *Store) Changes(ctx context.Context, terminal, feed string, after int64,
 	return out, err
 }
 
+// feedID is the change feed's identity as Changes answers it: the random id
+// of change_feed, the cluster's system identifier and the database's oid.
+const feedID = `id || '.' || (SELECT system_identifier FROM pg_control_system()) || '.' ||
+	(SELECT oid FROM pg_database WHERE datname = current_database())`
+
+// RenewFeed implements hq.Store.
+func (s *Store) RenewFeed(ctx context.Context) (string, error) {
+	var id string
+	if err := s.pool.QueryRow(ctx, `UPDATE change_feed SET id = md5(random()::text || clock_timestamp()::text) RETURNING `+feedID).Scan(&id); err != nil {
+		return "", fmt.Errorf("renew the change feed's identity: %w", err)
+	}
+	return id, nil
+}
+
 // changes is a page of the feed after after, and the feed's head.
 //
 // The page is planned for its own after at every poll (an unnamed statement,
@@ -403,8 +417,7 @@ func (s *Store) changes(ctx context.Context, terminal string, after int64, limit
 	}
 	defer conn.Release()
 	var head int64
-	if err := conn.QueryRow(ctx, `SELECT head, id || '.' || (SELECT system_identifier FROM pg_control_system()) || '.' ||
-		(SELECT oid FROM pg_database WHERE datname = current_database()) FROM change_feed`).Scan(&head, &out.Feed); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT head, `+feedID+` FROM change_feed`).Scan(&head, &out.Feed); err != nil {
 		return fail(err)
 	}
 	rows, _ := conn.Query(ctx, `SELECT `+accountColumns+`

@@ -348,6 +348,17 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 				t.Errorf("%s: %v next %d feed %q; want every card again, next %d in feed %q", c.name, cardsOf(ch), ch.Next, ch.Feed, all.Next, id)
 			}
 		}
+		// A store restored from a backup is given a new identity by hand
+		// (tillhq feed renew): every position of the old one reads from
+		// the start.
+		renewed, err := s.RenewFeed(ctx)
+		if err != nil || renewed == id || renewed == "" {
+			t.Fatalf("RenewFeed = %q, %v; want a new identity (was %q)", renewed, err, id)
+		}
+		if ch := changes(s, id, all.Next); ch.Feed != renewed || !reflect.DeepEqual(cardsOf(ch), []string{cardA, cardB}) {
+			t.Errorf("a position of the identity before RenewFeed: %v feed %q; want every card again in feed %q", cardsOf(ch), ch.Feed, renewed)
+		}
+		id = renewed
 		// A sale after a read from the start follows from its Next.
 		appendAll(t, s, "S1-T1", Sales("S1-T1", 3, t1[1].Hash, SaleSpec{cardB, 10_00, 0, 0}))
 		if ch := changes(s, id, all.Next); !reflect.DeepEqual(cardsOf(ch), []string{cardB}) || ch.Next <= all.Next {

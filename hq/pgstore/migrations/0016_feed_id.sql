@@ -5,7 +5,6 @@
 -- oid, so that the same data restored into a new cluster or a new database
 -- (pg_dump and pg_restore) is another feed. After restoring a backup into the
 -- same database of the same cluster (a physical backup, point-in-time
--- recovery), give the feed a new identity by hand (docs/sync.md):
---   UPDATE change_feed SET id = md5(random()::text || clock_timestamp()::text);
+-- recovery), give the feed a new identity: tillhq feed renew (docs/sync.md).
 ALTER TABLE change_feed ADD COLUMN IF NOT EXISTS id text NOT NULL
     DEFAULT md5(random()::text || clock_timestamp()::text);
