@@ -71,6 +71,10 @@ var (
 	// the ledger already holds for the card: a newer snapshot, or events pruned
 	// beyond the snapshot's seq. Nothing is changed; the caller may ignore it.
 	ErrStaleSnapshot = errors.New("snapshot is older than the ledger's view")
+	// ErrSnapshotPruned comes with ErrStaleSnapshot when the snapshot is older
+	// than the events pruned here (HQ's copy is behind what it acknowledged):
+	// the card's view stays as it is, and HQ's newer account comes later.
+	ErrSnapshotPruned = errors.New("snapshot is older than the events pruned here")
 
 	// ErrOtherChain is returned by PutSnapshot for a snapshot HQ took of
 	// another chain than this ledger's (it was restored from a backup and has

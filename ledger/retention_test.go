@@ -102,8 +102,8 @@ func TestPrune(t *testing.T) {
 		t.Errorf("replay after pruning = %+v", r)
 	}
 	// A snapshot older than the pruned events cannot be applied any more.
-	if err := l.PutSnapshot("A", pos.Account{}, 9, ""); !errors.Is(err, ErrStaleSnapshot) {
-		t.Errorf("snapshot before the anchor: %v, want ErrStaleSnapshot", err)
+	if err := l.PutSnapshot("A", pos.Account{}, 9, ""); !errors.Is(err, ErrStaleSnapshot) || !errors.Is(err, ErrSnapshotPruned) {
+		t.Errorf("snapshot before the anchor: %v, want ErrStaleSnapshot and ErrSnapshotPruned", err)
 	}
 	st, _ := l.Stats()
 	if err := l.PutSnapshot("A", pos.Account{Points: 1}, 10, st.AnchorHash); err != nil {

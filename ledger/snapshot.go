@@ -61,7 +61,7 @@ func (l *Ledger) PutSnapshot(card string, acct pos.Account, asOfHQ uint64, asOfH
 		case asOfHQ > m.lastSeq:
 			return nil, fmt.Errorf("%w: snapshot as of seq %d, the last event is %d", ErrAckAhead, asOfHQ, m.lastSeq)
 		case asOfHQ < m.anchorSeq:
-			return nil, fmt.Errorf("%w: snapshot as of seq %d, events up to %d are pruned", ErrStaleSnapshot, asOfHQ, m.anchorSeq)
+			return nil, fmt.Errorf("%w: %w: snapshot as of seq %d, events up to %d are pruned", ErrStaleSnapshot, ErrSnapshotPruned, asOfHQ, m.anchorSeq)
 		case asOfHQ == 0 && asOfHash == "":
 			if m.acked > 0 {
 				return nil, fmt.Errorf("%w: HQ's snapshot includes none of this ledger's events, but HQ acknowledged up to %d", ErrOtherChain, m.acked)

@@ -965,6 +965,11 @@ func (t *Till) ApplyAccount(a wire.AccountAnswer) error {
 	}
 	err := t.opts.Ledger.PutSnapshot(card, a.Account, a.AsOf, a.AsOfHash)
 	switch {
+	case errors.Is(err, ledger.ErrSnapshotPruned):
+		// HQ's account is older than the events this ledger pruned: kept
+		// aside, and the change feed's position with it (feedHeld).
+		t.log.Debug("HQ's account is older than the events pruned here; keeping the view", "card", pos.MaskCard(card), "err", err)
+		t.feedHeld.Store(true)
 	case errors.Is(err, ledger.ErrOtherChain), errors.Is(err, ledger.ErrAckAhead):
 		// HQ's copy of this terminal's chain is not this ledger's (restored
 		// from a backup, not synced since): the view stays as it is until

@@ -348,3 +348,54 @@ func TestFeedPositionHeldAfterAnotherChain(t *testing.T) {
 		t.Errorf("after an account of another chain: position %q %d %v; want feed-1 5 kept", feed, after, err)
 	}
 }
+
+// TestFeedPositionHeldAfterAPrunedSnapshot: an account from HQ older than
+// the events this ledger pruned (HQ's copy is behind what it acknowledged)
+// is kept aside, and so is the change feed's position from then on.
+func TestFeedPositionHeldAfterAPrunedSnapshot(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.ApplyRules(1, "", wire.SignRules(priv, discount.Example), discount.Example); err != nil {
+		t.Fatal(err)
+	}
+	const card = "2000000000015"
+	for _, id := range []string{"s1", "s2"} {
+		if _, _, err := tl.Sale(till.SaleRequest{ID: id, Basket: pos.Basket{Card: card, Lines: []pos.Line{{SKU: "tea", Qty: 1, UnitPrice: 100_00}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Ack(2); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.Prune(time.Now().Add(time.Hour)); err != nil || res.Anchor != 2 {
+		t.Fatalf("Prune = %+v, %v; want both sales pruned", res, err)
+	}
+	if kept, err := tl.SetFeedPosition("feed-1", 5); err != nil || !kept {
+		t.Fatalf("SetFeedPosition = %v %v; want it kept", kept, err)
+	}
+	before, _, err := l.Account(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// HQ's account as of seq 1: older than the pruned events.
+	if err := tl.ApplyAccount(wire.AccountAnswer{Card: card, Account: pos.Account{Points: 999}, AsOf: 1, AsOfHash: "abc"}); err != nil {
+		t.Fatalf("an account older than the pruned events: %v; want it kept aside without an error", err)
+	}
+	if got, _, _ := l.Account(card); got.Points != before.Points {
+		t.Errorf("the view took the stale account: %d points, was %d", got.Points, before.Points)
+	}
+	if kept, err := tl.SetFeedPosition("feed-1", 9); err != nil || kept {
+		t.Errorf("SetFeedPosition after a pruned account = %v %v; want it not kept", kept, err)
+	}
+	if feed, after, err := tl.FeedPosition(); err != nil || feed != "feed-1" || after != 5 {
+		t.Errorf("position %q %d %v; want feed-1 5 kept", feed, after, err)
+	}
+}
