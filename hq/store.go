@@ -39,6 +39,13 @@ type Ruleset struct {
 	Signature []byte
 }
 
+// FromStart says whether Changes reads a terminal's feed from the start: its
+// position after is of another feed than id (feed "" is this one), or is
+// not one this feed has given (below 0, past head). Both stores decide so.
+func FromStart(feed, id string, after, head int64) bool {
+	return (feed != "" && feed != id) || after < 0 || after > head
+}
+
 // Store keeps what HQ knows. Implementations are safe for concurrent use.
 type Store interface {
 	// Append is AppendEpoch of the terminal's first chain (the zero Epoch).

@@ -354,15 +354,8 @@ func TestFeedPositionHeldAfterAnotherChain(t *testing.T) {
 // is kept aside, and so is the change feed's position from then on.
 func TestFeedPositionHeldAfterAPrunedSnapshot(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Terminal: "T1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	tl, err := till.New(till.Options{Terminal: "T1", Ledger: l, RulesKey: pub})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tl, _ := newTill(t, pub)
+	l := tl.Ledger()
 	if err := tl.ApplyRules(1, "", wire.SignRules(priv, discount.Example), discount.Example); err != nil {
 		t.Fatal(err)
 	}

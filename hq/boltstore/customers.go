@@ -361,7 +361,7 @@ func (s *Store) Changes(_ context.Context, terminal, feed string, after int64, l
 	err := s.view(func(tx *bolt.Tx) error {
 		out.Feed = string(tx.Bucket(bucketFeed).Get(keyFeedID))
 		changes := tx.Bucket(bucketChanges)
-		if (feed != "" && feed != out.Feed) || after < 0 || uint64(after) > changes.Sequence() {
+		if hq.FromStart(feed, out.Feed, after, int64(changes.Sequence())) {
 			after, out.Next = 0, 0 // another feed's position: from the start
 		}
 		seen := tx.Bucket(bucketSeen)

@@ -375,7 +375,7 @@ func (s *Store) Changes(ctx context.Context, terminal, feed string, after int64,
 		return wire.ChangesAnswer{Next: after, Accounts: []wire.AccountAnswer{}}, nil
 	}
 	out, head, err := s.changes(ctx, terminal, after, limit)
-	if err == nil && ((feed != "" && feed != out.Feed) || after < 0 || after > head) {
+	if err == nil && hq.FromStart(feed, out.Feed, after, head) {
 		out, _, err = s.changes(ctx, terminal, 0, limit)
 	}
 	return out, err

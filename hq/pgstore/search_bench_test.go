@@ -136,16 +136,12 @@ func BenchmarkConsoleCustomers(b *testing.B) {
 func BenchmarkChangesQuietTerminal(b *testing.B) {
 	ctx := context.Background()
 	s := emptyStore(b)
-	for _, q := range []string{
+	fill(b, s,
 		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 550000) AS i`,
 		`UPDATE change_feed SET head = 550000`,
 		`INSERT INTO seen (terminal, card) SELECT 'S1-T1', 'C' || lpad(i::text, 9, '0') FROM generate_series(1, 50000) AS i`,
 		`ANALYZE cards`, `ANALYZE seen`,
-	} {
-		if _, err := s.pool.Exec(ctx, q); err != nil {
-			b.Fatal(err)
-		}
-	}
+	)
 	after := int64(50000) // the till has read its own cards' changes
 	for b.Loop() {
 		ch, err := s.Changes(ctx, "S1-T1", "", after, 100)
@@ -168,16 +164,12 @@ func BenchmarkChangesQuietTerminal(b *testing.B) {
 func BenchmarkChangesAfterRestart(b *testing.B) {
 	ctx := context.Background()
 	s := emptyStore(b)
-	for _, q := range []string{
+	fill(b, s,
 		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 500000) AS i`,
 		`UPDATE change_feed SET head = 500000`,
 		`INSERT INTO seen (terminal, card) SELECT 'S1-T1', 'C' || lpad(i::text, 9, '0') FROM generate_series(50, 500000, 50) AS i`,
 		`ANALYZE cards`, `ANALYZE seen`,
-	} {
-		if _, err := s.pool.Exec(ctx, q); err != nil {
-			b.Fatal(err)
-		}
-	}
+	)
 	head, err := s.Changes(ctx, "S1-T1", "", 500000, 500)
 	if err != nil || head.Feed == "" {
 		b.Fatalf("the feed's identity: %q %v", head.Feed, err)
@@ -220,7 +212,7 @@ func BenchmarkWatching(b *testing.B) {
 	ctx := context.Background()
 	s := emptyStore(b)
 	const cards, terminals = 2_000_000, 5_000
-	for _, q := range []string{
+	fill(b, s,
 		`INSERT INTO cards (card, change) SELECT 'C' || lpad(i::text, 9, '0'), i FROM generate_series(1, 2000000) AS i`,
 		`UPDATE change_feed SET head = 2000000`,
 		// Card i is seen by the terminals i, i+1000 and i+2000 (mod 5 000) and,
@@ -228,11 +220,7 @@ func BenchmarkWatching(b *testing.B) {
 		`INSERT INTO seen (terminal, card) SELECT 'T' || lpad(((i + k * 1000) % 5000)::text, 4, '0'), 'C' || lpad(i::text, 9, '0')
 			FROM generate_series(1, 2000000) AS i, generate_series(0, 4) AS k WHERE k < 3 OR i % 2 = 0`,
 		`ANALYZE cards`, `ANALYZE seen`,
-	} {
-		if _, err := s.pool.Exec(ctx, q); err != nil {
-			b.Fatal(err)
-		}
-	}
+	)
 	parked := make([]string, terminals)
 	for i := range parked {
 		parked[i] = fmt.Sprintf("T%04d", i)
@@ -241,6 +229,16 @@ func BenchmarkWatching(b *testing.B) {
 		w, last, err := s.Watching(ctx, cards-30, parked)
 		if err != nil || last != cards || len(w) == 0 {
 			b.Fatalf("Watching = %d terminals, %d, %v", len(w), last, err)
+		}
+	}
+}
+
+// fill runs the statements that fill a benchmark's database, in order.
+func fill(b *testing.B, s *Store, statements ...string) {
+	b.Helper()
+	for _, q := range statements {
+		if _, err := s.pool.Exec(context.Background(), q); err != nil {
+			b.Fatalf("%s: %v", q, err)
 		}
 	}
 }
