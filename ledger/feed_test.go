@@ -135,3 +135,47 @@ func TestFeedPositionHeldAfterDroppedRiders(t *testing.T) {
 		t.Errorf("position = %q %d %v; want feed-1 4 as kept before", feed, after, err)
 	}
 }
+
+// FuzzFeedPosition: whatever bytes an edited file holds under the feed's
+// keys, FeedPosition returns what SetFeedPosition would have written, or
+// ErrCorrupt and nothing; the ledger opens either way.
+func FuzzFeedPosition(f *testing.F) {
+	f.Add([]byte("feed-1"), u64(7))
+	f.Add([]byte{}, []byte{1, 2, 3})
+	f.Add([]byte{0xff}, u64(1))
+	f.Add([]byte(strings.Repeat("x", MaxFeedID+1)), u64(0))
+	f.Fuzz(func(t *testing.T, id, at []byte) {
+		l, path := openTest(t, Options{})
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketMeta)
+			if err := b.Put(keyFeedID, id); err != nil {
+				return err
+			}
+			return b.Put(keyFeedAfter, at)
+		})
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Skip(err) // bbolt refused the put itself
+		}
+		l = openAt(t, path, Options{}, checkFull)
+		feed, after, err := l.FeedPosition()
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) || feed != "" || after != 0 {
+				t.Fatalf("FeedPosition = %q %d %v; want ErrCorrupt and nothing", feed, after, err)
+			}
+			return
+		}
+		if feed != string(id) || string(u64(after)) != string(at) {
+			t.Fatalf("FeedPosition = %q %d from %q %x", feed, after, id, at)
+		}
+	})
+}
