@@ -12,12 +12,21 @@
 #   scripts/bench-slow-disk.sh [WIOPS] [go test flags...]
 #   scripts/bench-slow-disk.sh 200 -test.bench 'WritersInterleaved' -test.benchtime 5x
 #
+# BENCH_PKG names another package to run the benchmarks of (default
+# ./ledger/ledgerbench); its test binary runs in the package's directory, as
+# go test runs it. The processes it starts (tilld, tillhq) are in the same
+# cgroup, so they are throttled too:
+#
+#   BENCH_PKG=./e2e scripts/bench-slow-disk.sh 1000 -test.run '^$' \
+#       -test.bench 'SaleLatency/hq=online' -test.benchtime 1000x
+#
 # WIOPS defaults to 200 (about 10 ms a sync here, an SD card's); the default
 # flags run BenchmarkWritersInterleaved and the 4 KiB fsync for reference.
 set -eu
 cd "$(dirname "$0")/.."
 
 wiops=${1:-200}
+pkg=${BENCH_PKG:-./ledger/ledgerbench}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] || set -- -test.run '^$' -test.bench 'WritersInterleaved|Commit$/fsync4k' -test.benchtime 5x
 
@@ -36,7 +45,8 @@ esac
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"; [ -n "${cg:-}" ] && rmdir "$cg" 2>/dev/null; true' EXIT
-go test -c -o "$bin/ledgerbench.test" ./ledger/ledgerbench
+go test -c -o "$bin/bench.test" "$pkg"
+cd "$pkg"
 
 if [ -e /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device ]; then
 	cg=/sys/fs/cgroup/blkio/tilld-slow-disk-$$
@@ -54,4 +64,4 @@ fi
 
 echo "disk $dev (holds $tmp) throttled to $wiops writes/s; $(nproc) CPUs; $(uname -r)"
 # The shell moves itself into the cgroup and becomes the benchmark.
-sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$cg" "$bin/ledgerbench.test" "$@"
+sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$cg" "$bin/bench.test" "$@"
