@@ -219,3 +219,66 @@ func TestRegisterCustomer(t *testing.T) {
 		t.Errorf("unknown field: %d %v", code, err)
 	}
 }
+
+// TestSignUpFormCreatesOnly: the customers' sign-up form (the page's
+// cookie, which any program on the till can get) creates a holder and
+// answers with no more than the card's mask; it never changes a holder the
+// card has, whichever card type names the card, and two sign-ups of one
+// card at once make one holder.
+func TestSignUpFormCreatesOnly(t *testing.T) {
+	e := newEnv(t, tiersOnly)
+	ctx := context.Background()
+	const local = "127.0.0.1:5555"
+	var cookie string
+	for _, c := range e.serve(http.MethodGet, "/", "", local, nil).Result().Cookies() {
+		if c.Name == "tilld_page" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	if cookie == "" {
+		t.Fatal("the page set no cookie")
+	}
+	form := map[string]string{"Cookie": cookie, "Content-Type": "application/json"}
+
+	// A card read by its chip's UID: an all-digit number that is no EAN-13.
+	maria := pos.CardHolder{Card: "12345678", Name: "Мария", Surname: "Иванова", Phone: "+7 900 1234567", Email: "m@example.ru", Birthday: "1990-07-14"}
+	if _, code, err := e.client.ChangeCustomer(ctx, localapi.CustomerRequest{HolderChange: maria.Change(), CardType: "uid"}); err != nil || code != http.StatusCreated {
+		t.Fatalf("the POS app's registration: %d %v", code, err)
+	}
+	for _, body := range []string{
+		`{"card":"12345678","card_type":"uid","name":"Злоумышленник","consent":true}`,
+		`{"card":" 12345678 ","card_type":"uid","phone":"+7 999 0000000"}`,
+	} {
+		w := e.serve(http.MethodPost, "/v1/customers", body, local, form)
+		if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), `"holder_exists"`) {
+			t.Errorf("sign-up over a holder %s: %d %s, want 409 holder_exists", body, w.Code, w.Body)
+		}
+		for _, leak := range []string{"Мария", "Иванова", "1234567", "m@example.ru", "1990"} {
+			if strings.Contains(w.Body.String(), leak) {
+				t.Errorf("sign-up over a holder %s: the answer %s holds %q", body, w.Body, leak)
+			}
+		}
+	}
+	a, err := e.client.AccountOfType(ctx, "12345678", "uid")
+	if err != nil || a.Holder == nil || a.Holder.Name != "Мария" || a.Holder.Phone != maria.Phone {
+		t.Errorf("the holder after the refused sign-ups: %+v %v", a.Holder, err)
+	}
+
+	// A new card: created, and the answer is the mask.
+	w := e.serve(http.MethodPost, "/v1/customers", `{"card":"2000000000022","name":"Пётр","phone":"+7 900 7654321","consent":true}`, local, form)
+	if w.Code != http.StatusCreated || w.Body.String() != `{"card":"`+pos.MaskCard("2000000000022")+`","created":true}`+"\n" {
+		t.Errorf("a sign-up: %d %q", w.Code, w.Body)
+	}
+
+	// Two at once: one holder, the other refused.
+	codes := make(chan int, 2)
+	for _, name := range []string{"Анна", "Ольга"} {
+		go func() {
+			codes <- e.serve(http.MethodPost, "/v1/customers", `{"card":"2000000000039","name":"`+name+`","phone":"+7 900 1112233","consent":true}`, local, form).Code
+		}()
+	}
+	got := []int{<-codes, <-codes}
+	if !(got[0] == http.StatusCreated && got[1] == http.StatusConflict) && !(got[1] == http.StatusCreated && got[0] == http.StatusConflict) {
+		t.Errorf("two sign-ups of one card at once: %v, want one 201 and one 409", got)
+	}
+}

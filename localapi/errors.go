@@ -221,6 +221,8 @@ func (a *api) problemOf(op string, err error, b *pos.Basket) Problem {
 		return set("bad_card", "card: "+card.Error())
 	case errors.As(err, &in):
 		return a.inputProblem(p, in, b)
+	case errors.Is(err, till.ErrHolderExists):
+		return set("holder_exists", "This card already has a holder; corrections are made in the POS app.")
 	case errors.Is(err, till.ErrConflict) && op == "feedback":
 		return set("feedback_given", "The customer has already answered about this sale; one answer per sale is kept.")
 	case errors.Is(err, till.ErrNoSale) && op == "feedback":

@@ -320,12 +320,17 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !a.authenticated(r) {
-		// The sign-up form: a new holder only.
-		known, err := a.Till.Account(req.Card)
-		if err == nil && known.Holder != nil {
-			a.answer(w, r, Problem{Code: "holder_exists", Op: "customer", Card: pos.MaskCard(req.Card), Message: "This card already has a holder; corrections are made in the POS app."})
+		// The sign-up form, which any program on the till can reach: a new
+		// holder only, and its answer says no more than the card's mask.
+		stored, err := a.Till.SignUpCustomer(req.HolderChange, req.CardType)
+		if err != nil {
+			a.fail(w, r, "customer", err, about{card: req.Card})
 			return
 		}
+		view := CustomerView{Card: pos.MaskCard(stored.Card), Created: true}
+		a.Till.Publish("customer", view)
+		wire.WriteJSON(w, http.StatusCreated, view)
+		return
 	}
 	stored, created, err := a.Till.ChangeCustomer(req.HolderChange, req.CardType)
 	if err != nil {

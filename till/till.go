@@ -44,6 +44,9 @@ var (
 	// verify, or there is no HQ key to check it with) and none older passes:
 	// nothing is priced until HQ sends them again. It wraps ErrNoRules.
 	ErrRulesRefused = fmt.Errorf("%w that passes its check", ErrNoRules)
+	// ErrHolderExists: a sign-up (SignUpCustomer) named a card that already
+	// has a holder.
+	ErrHolderExists = errors.New("the card already has a holder")
 )
 
 // Options configure a Till.
@@ -507,6 +510,21 @@ func (t *Till) RegisterCustomer(h pos.CardHolder) (stored pos.CardHolder, create
 // correction changes only the fields c sets. cardType is as for Account.
 // created is false when the card had a holder.
 func (t *Till) ChangeCustomer(c pos.HolderChange, cardType string) (stored pos.CardHolder, created bool, err error) {
+	return t.changeCustomer(c, cardType, false)
+}
+
+// SignUpCustomer records a new card holder, as ChangeCustomer does, and
+// only a new one: when the card (read as cardType says) already has a
+// holder at this till it changes nothing and returns ErrHolderExists. The
+// check and the write are one step of the ledger's, so neither another card
+// type nor a request at the same time gets past it. It is what the
+// customers' own sign-up form may do; corrections are the POS app's.
+func (t *Till) SignUpCustomer(c pos.HolderChange, cardType string) (stored pos.CardHolder, err error) {
+	stored, _, err = t.changeCustomer(c, cardType, true)
+	return stored, err
+}
+
+func (t *Till) changeCustomer(c pos.HolderChange, cardType string, newOnly bool) (stored pos.CardHolder, created bool, err error) {
 	if c.Card, err = t.parseCard(c.Card, cardType); err != nil {
 		return pos.CardHolder{}, false, err
 	}
@@ -517,6 +535,9 @@ func (t *Till) ChangeCustomer(c pos.HolderChange, cardType string) (stored pos.C
 	stored, created, err = t.opts.Ledger.ChangeHolder(c.Card, func(old *pos.CardHolder) (pos.CardHolder, error) {
 		var h pos.CardHolder
 		if old != nil {
+			if newOnly {
+				return pos.CardHolder{}, fmt.Errorf("register holder %s: %w", pos.MaskCard(c.Card), ErrHolderExists)
+			}
 			h = *old
 		}
 		h = c.Apply(h)
