@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -58,11 +59,29 @@ type RefundRequest struct {
 }
 
 // OfflineLimits bound the refunds a ledger takes on a receipt's word
-// (RefundRequest.Offline): the money one may give back (Back of the body),
-// and all of them recorded since Since (the start of the terminal's day).
+// (RefundRequest.Offline): what one may give back, and all of them recorded
+// since Since (the start of the terminal's day). What a refund gives back is
+// its money (Back of the body) and the points it gives back to the card
+// (points_returned) at PointValue each: points the receipt says paid for
+// the goods pay again at this till, offline, before HQ has checked them.
 type OfflineLimits struct {
 	PerReturn, PerDay money.Amount
 	Since             time.Time
+	// PointValue is what one point given back counts as: the most one point
+	// pays for in the ruleset's redeem rules; 0 when points pay for nothing.
+	PointValue money.Amount
+}
+
+// worth is what a refund that gives back back and points points gives
+// back, at lim's PointValue; it saturates rather than overflow.
+func (lim *OfflineLimits) worth(back money.Amount, points int64) money.Amount {
+	if points <= 0 || lim.PointValue <= 0 {
+		return back
+	}
+	if points > int64(math.MaxInt64-max(back, 0))/int64(lim.PointValue) {
+		return math.MaxInt64
+	}
+	return back + money.Amount(points)*lim.PointValue
 }
 
 // OfflineLimitError is a refund on a receipt's word beyond its limits: Limit
@@ -73,6 +92,9 @@ type OfflineLimitError struct {
 	Limit            string
 	Currency         string
 	Max, Used, Asked money.Amount
+	// Points is what of Asked is the points the return gives back, at their
+	// value (OfflineLimits.PointValue).
+	Points money.Amount
 }
 
 // ErrOfflineLimit is what every *OfflineLimitError wraps.
@@ -80,12 +102,16 @@ var ErrOfflineLimit = errors.New("beyond the limits of returns taken without HQ"
 
 func (e *OfflineLimitError) Error() string {
 	d := func(a money.Amount) string { return money.Display(a, e.Currency) }
+	asked := d(e.Asked)
+	if e.Points > 0 {
+		asked += " (" + d(e.Points) + " of it in points given back, at their value)"
+	}
 	if e.Limit == LimitOfflineReturn {
 		return fmt.Sprintf("%v: %s: the return gives back %s, %s over the %s one return may give back without HQ",
-			ErrOfflineLimit, e.Limit, d(e.Asked), d(e.Asked-e.Max), d(e.Max))
+			ErrOfflineLimit, e.Limit, asked, d(e.Asked-e.Max), d(e.Max))
 	}
 	return fmt.Sprintf("%v: %s: the return gives back %s and returns without HQ gave back %s today: %s over the %s a day allows",
-		ErrOfflineLimit, e.Limit, d(e.Asked), d(e.Used), d(e.Used+e.Asked-e.Max), d(e.Max))
+		ErrOfflineLimit, e.Limit, asked, d(e.Used), d(e.Used+e.Asked-e.Max), d(e.Max))
 }
 
 func (e *OfflineLimitError) Unwrap() error { return ErrOfflineLimit }
@@ -459,6 +485,7 @@ var errLinesBeyond = errors.New("decode returns: lines beyond the sale's")
 type offlineBody struct {
 	Currency string          `json:"currency"`
 	Back     money.Amount    `json:"back"`
+	Points   int64           `json:"points_returned"`
 	Claim    json.RawMessage `json:"claim"`
 }
 
@@ -470,8 +497,9 @@ func checkOffline(tx *bolt.Tx, m *meta, lim *OfflineLimits, body []byte) error {
 	if err := json.Unmarshal(body, &b); err != nil || len(b.Claim) == 0 || string(b.Claim) == "null" {
 		return fmt.Errorf("price: a refund on a receipt's word whose body carries no claim (%v)", err)
 	}
-	if b.Back > lim.PerReturn {
-		return &OfflineLimitError{Limit: LimitOfflineReturn, Currency: b.Currency, Max: lim.PerReturn, Asked: b.Back}
+	asked := lim.worth(b.Back, b.Points)
+	if asked > lim.PerReturn {
+		return &OfflineLimitError{Limit: LimitOfflineReturn, Currency: b.Currency, Max: lim.PerReturn, Asked: asked, Points: asked - b.Back}
 	}
 	var used money.Amount
 	events := tx.Bucket(bucketEvents)
@@ -491,11 +519,11 @@ func checkOffline(tx *bolt.Tx, m *meta, lim *OfflineLimits, body []byte) error {
 			return fmt.Errorf("%w: refund %d: %v", ErrCorrupt, seq, err)
 		}
 		if len(r.Claim) > 0 && string(r.Claim) != "null" {
-			used += r.Back
+			used = min(used+lim.worth(r.Back, r.Points), math.MaxInt64/2)
 		}
 	}
-	if used+b.Back > lim.PerDay {
-		return &OfflineLimitError{Limit: LimitOfflineReturnsPerDay, Currency: b.Currency, Max: lim.PerDay, Used: used, Asked: b.Back}
+	if used+asked > lim.PerDay || used+asked < used {
+		return &OfflineLimitError{Limit: LimitOfflineReturnsPerDay, Currency: b.Currency, Max: lim.PerDay, Used: used, Asked: asked, Points: asked - b.Back}
 	}
 	return nil
 }

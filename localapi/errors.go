@@ -253,14 +253,18 @@ func (a *api) problemOf(op string, err error, b *pos.Basket) Problem {
 			return &Money{Minor: v, Currency: limit.Currency, Display: money.Display(v, limit.Currency)}
 		}
 		p.Field, p.Reason, p.Amount, p.Limit = "claim", limit.Limit, m(limit.Asked), m(limit.Max)
+		asked := p.Amount.Display
+		if limit.Points > 0 {
+			asked += " (" + money.Display(limit.Points, limit.Currency) + " of it in points given back, at what a point pays for)"
+		}
 		if limit.Limit == ledger.LimitOfflineReturn {
 			p.Excess = m(limit.Asked - limit.Max)
 			return set("offline_limit", fmt.Sprintf("Without HQ, one return may give back at most %s (offline_return); this one would give back %s, %s too much. Return fewer units, or wait until HQ is back.",
-				p.Limit.Display, p.Amount.Display, p.Excess.Display))
+				p.Limit.Display, asked, p.Excess.Display))
 		}
 		p.Used, p.Excess = m(limit.Used), m(limit.Used+limit.Asked-limit.Max)
 		return set("offline_limit", fmt.Sprintf("Without HQ, returns at this till may give back at most %s a day (offline_returns_per_day); %s went back today, and this return would give back %s: %s too much. Wait until HQ is back.",
-			p.Limit.Display, p.Used.Display, p.Amount.Display, p.Excess.Display))
+			p.Limit.Display, p.Used.Display, asked, p.Excess.Display))
 	case errors.Is(err, till.ErrRulesRefused):
 		return set("rules_refused", "Prices are not available: the rules stored on this till failed their security check. The till is fetching them from HQ again; call support if this lasts.")
 	case errors.Is(err, till.ErrNoRules):

@@ -14,6 +14,7 @@ import (
 	"github.com/tilld/tilld/discount"
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/ledger"
+	"github.com/tilld/tilld/money"
 	"github.com/tilld/tilld/pos"
 )
 
@@ -265,7 +266,7 @@ func (t *Till) refundOnClaim(req RefundRequest, lreq ledger.RefundRequest, termi
 	now := t.opts.Now()
 	y, m, d := now.Date()
 	lreq.Offline = &ledger.OfflineLimits{PerReturn: lim.OfflineReturn, PerDay: lim.OfflineReturnsPerDay,
-		Since: time.Date(y, m, d, 0, 0, 0, 0, now.Location())}
+		Since: time.Date(y, m, d, 0, 0, 0, 0, now.Location()), PointValue: pointValue(a.rs)}
 	t.log.Warn("return of another terminal's sale on its receipt's word: HQ cannot tell it", "refund", req.ID, "receipt", req.Receipt, "err", fetchErr)
 	return t.record(req, lreq, &claim)
 }
@@ -310,4 +311,17 @@ func (t *Till) othersReturned(req ledger.RefundRequest) []int64 {
 		return nil
 	}
 	return a.Returned
+}
+
+// pointValue is the most one point pays for in rs's redeem rules (0 when
+// none): what a point a return on a receipt's word gives back counts as
+// against the offline limits.
+func pointValue(rs *discount.Ruleset) money.Amount {
+	var v money.Amount
+	for _, r := range rs.Rules {
+		if r.Kind == discount.KindRedeem {
+			v = max(v, r.PointValue)
+		}
+	}
+	return v
 }
