@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tilld/tilld/internal/jsonscan"
 	"github.com/tilld/tilld/pos"
@@ -68,11 +69,11 @@ func (c *bodyChecker) check(body []byte) (bool, error) {
 		switch t.Kind {
 		case jsonscan.None:
 			return true, nil
-		case jsonscan.ObjectStart:
-			c.frames = append(c.frames, bodyFrame{object: true, first: len(c.ends), key: -1})
-			continue
-		case jsonscan.ArrayStart:
-			c.frames = append(c.frames, bodyFrame{})
+		case jsonscan.ObjectStart, jsonscan.ArrayStart:
+			if len(c.frames) >= maxBodyDepth {
+				return false, &pos.InputError{Field: c.path(), Problem: fmt.Sprintf("objects and arrays nested more than %d deep: no request of this API has that shape", maxBodyDepth)}
+			}
+			c.frames = append(c.frames, bodyFrame{object: t.Kind == jsonscan.ObjectStart, first: len(c.ends), key: -1})
 			continue
 		case jsonscan.ObjectEnd, jsonscan.ArrayEnd:
 			if top.object && top.first > 0 {
@@ -117,7 +118,7 @@ func (c *bodyChecker) key(top *bodyFrame, raw []byte, t jsonscan.Token) error {
 		name = []byte(s)
 	}
 	if !fieldName(name) {
-		return &pos.InputError{Field: c.path(), Problem: fmt.Sprintf("%q is not a field of this API (field names are lower case)", name)}
+		return &pos.InputError{Field: c.path(), Problem: fmt.Sprintf("%q is not a field of this API (field names are lower case)", clip(name, 64))}
 	}
 	start := 0
 	if top.first > 0 {
@@ -182,6 +183,23 @@ func (c *bodyChecker) path() string {
 
 // maxKeys bounds the fields of one object: no request type has this many.
 const maxKeys = 64
+
+// maxBodyDepth bounds how deep a request's objects and arrays nest: the
+// deepest request (a refund's claim.lines[n].sku) is 4. It keeps the path
+// an error names short: at most maxBodyDepth names of 64 bytes.
+const maxBodyDepth = 16
+
+// clip is b, cut to at most n bytes at a character's start, with "…" when
+// it was cut: a part of the request an error quotes.
+func clip(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "…"
+}
 
 // fieldName reports whether s can be a field name of the API: lower-case
 // ASCII letters, digits and underscores.

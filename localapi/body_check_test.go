@@ -34,6 +34,8 @@ func FuzzCheckBody(f *testing.F) {
 		"{\"a\":\"x\x7f\"}", "{\"a\":\"\xc2\x85\"}", `{"a":"\n"}`, `[]`, `null`, `{} {}`, `{}x`, ``, `{"a":1,}`,
 		"{\"\xff\":1}", `{"a":[1,2,{"b":"\u0085"}]}`, `"\u0000"`, `{"a":"\ud800"}`, `{"é":1}`,
 		`{` + strings.Repeat(`"k":1,`, 1)[0:0] + manyKeys(64) + `}`, `{` + manyKeys(65) + `}`,
+		strings.Repeat("[", 16) + strings.Repeat("]", 16), strings.Repeat("[", 17) + strings.Repeat("]", 17),
+		`{"a":` + strings.Repeat(`{"b":`, 16) + "1" + strings.Repeat("}", 17), `{"` + strings.Repeat("Я", 40) + `":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -206,6 +208,9 @@ func tokenCheckBody(body []byte) error {
 		}
 		switch t := tok.(type) {
 		case json.Delim:
+			if (t == '{' || t == '[') && len(stack) >= maxBodyDepth {
+				return &pos.InputError{Field: path(), Problem: fmt.Sprintf("objects and arrays nested more than %d deep: no request of this API has that shape", maxBodyDepth)}
+			}
 			switch t {
 			case '{':
 				stack = append(stack, &frame{object: true, wantKey: true, keys: map[string]bool{}})
@@ -222,7 +227,7 @@ func tokenCheckBody(body []byte) error {
 				case invalid:
 					return &pos.InputError{Field: path(), Problem: "a field name that is not valid UTF-8"}
 				case !fieldName([]byte(t)):
-					return &pos.InputError{Field: path(), Problem: fmt.Sprintf("%q is not a field of this API (field names are lower case)", t)}
+					return &pos.InputError{Field: path(), Problem: fmt.Sprintf("%q is not a field of this API (field names are lower case)", clip([]byte(t), 64))}
 				case top.keys[t]:
 					return &pos.InputError{Field: path() + "." + t, Problem: "given twice"}
 				}

@@ -31,7 +31,7 @@ func TestBodiesNameWhatIsWrong(t *testing.T) {
 		{"/v1/sales", `{"id":"s1","card":"20000000A0009","lines":[` + line + `]}`, "card: card •••••••••0009: not a card number"},
 		{"/v1/sales", `{"id":"s1","card":"4111111111111112","lines":[` + line + `]}`, "card: PAN ••••••••••••1112: check digit is 2, want 1"},
 		{"/v1/sales", `{"id":"s1","card":"4006381333931","lines":[` + line + `]}`, "card: EAN-13 •••••••••3931: a product code"},
-		{"/v1/customers", `{"card":"2000000000015","name":"Мария","email":"m@example.ru","birthday":"3000-01-01"}`, "birthday: \"3000-01-01\" is in the future"},
+		{"/v1/customers", `{"card":"2000000000015","name":"Мария","email":"m@example.ru","birthday":"3000-01-01"}`, "birthday: a date in the future"},
 		{"/v1/customers", `{"card":"2000000000015","name":"Ма\u0000рия","email":"m@example.ru"}`, "name: contains control characters"},
 		{"/v1/customers", `{"card":"4006381333931","name":"Мария","email":"m@example.ru"}`, "card: EAN-13 •••••••••3931: a product code"},
 		{"/v1/customers", `{"card":"2000000000015","name":"Мария","email":"m@example.ru","card_type":"uid"}`, "card: UID: odd number of hex digits (13)"},

@@ -133,10 +133,27 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 // through the event stream (event "problem"): the page does not see those
 // answers otherwise. The sign-up form shows its own.
 func (a *api) answer(w http.ResponseWriter, r *http.Request, p Problem) {
+	p.Message, p.Field, p.SKU = clipString(p.Message, maxProblemText), clipString(p.Field, maxProblemField), clipString(p.SKU, maxProblemField)
 	writeProblem(w, p)
 	if r != nil && (a.authenticated(r) || p.Op == "feedback") {
 		a.Till.Publish("problem", p)
 	}
+}
+
+// A problem quotes parts of the request (a field's path, an unknown
+// name); these bound what it quotes, so that no request makes a large
+// answer, nor a large event that the till keeps (till.Events) and sends to
+// every page.
+const (
+	maxProblemText  = 1024
+	maxProblemField = 256
+)
+
+func clipString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return clip([]byte(s), n)
 }
 
 // unsaved is how fail tells the cashier that what they recorded was not.

@@ -60,7 +60,7 @@ func (h *CardHolder) ValidateAt(now time.Time) error {
 	case h.Phone == "" && h.Email == "":
 		return &InputError{Field: "phone", Problem: "a phone number or an e-mail address is required", Reason: "contact"}
 	case h.Lang != "" && h.Lang != "ru" && h.Lang != "en":
-		return &InputError{Field: "lang", Problem: fmt.Sprintf("%q: want \"ru\" or \"en\"", h.Lang), Reason: "format"}
+		return &InputError{Field: "lang", Problem: `want "ru" or "en"`, Reason: "format"}
 	}
 	for _, f := range []struct {
 		name, v string
@@ -88,17 +88,17 @@ func (h *CardHolder) ValidateAt(now time.Time) error {
 	}
 	if h.Email != "" {
 		if a, err := mail.ParseAddress(h.Email); err != nil || a.Address != h.Email {
-			return &InputError{Field: "email", Problem: fmt.Sprintf("%q is not an e-mail address", h.Email), Reason: "format"}
+			return &InputError{Field: "email", Problem: "not an e-mail address: want one address, such as name@example.ru", Reason: "format"}
 		}
 	}
 	if h.Birthday != "" {
 		if _, _, err := ParseBirthday(h.Birthday); err != nil {
-			return &InputError{Field: "birthday", Problem: err.Error(), Reason: "format"}
+			return &InputError{Field: "birthday", Problem: "not a date: want YYYY-MM-DD from 1900 on, or --MM-DD without the year", Reason: "format"}
 		}
 		// A full date sorts as text; today's date on the till's clock is
 		// the latest a holder can have been born.
 		if today := now.Format(time.DateOnly); !strings.HasPrefix(h.Birthday, "--") && h.Birthday > today {
-			return &InputError{Field: "birthday", Problem: fmt.Sprintf("%q is in the future (today is %s)", h.Birthday, today), Reason: "future"}
+			return &InputError{Field: "birthday", Problem: fmt.Sprintf("a date in the future (today is %s)", today), Reason: "future"}
 		}
 	}
 	return nil
