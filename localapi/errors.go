@@ -88,6 +88,8 @@ func i64(v int64) *int64 { return &v }
 // The cashier's page has a text for each, in ru and en (TestErrorCatalog).
 var Codes = map[string]int{
 	"bad_request":       http.StatusBadRequest,
+	"too_large":         http.StatusRequestEntityTooLarge,
+	"body_timeout":      http.StatusRequestTimeout,
 	"bad_line":          http.StatusBadRequest,
 	"bad_card":          http.StatusBadRequest,
 	"unknown_card":      http.StatusBadRequest,
@@ -395,7 +397,17 @@ func (a *api) badBody(w http.ResponseWriter, r *http.Request, op string, err err
 		ute *json.UnmarshalTypeError
 	)
 	p := Problem{Code: "bad_request", Op: op, Message: err.Error()}
+	var (
+		large   *http.MaxBytesError
+		timeout interface{ Timeout() bool }
+	)
 	switch {
+	case errors.As(err, &large):
+		p.Code, p.Max = "too_large", i64(large.Limit)
+		p.Message = fmt.Sprintf("request body: more than %d bytes; a request of this API is at most %d", large.Limit, large.Limit)
+	case errors.As(err, &timeout) && timeout.Timeout():
+		p.Code = "body_timeout"
+		p.Message = fmt.Sprintf("request body: not all of it arrived within %s", bodyTimeout)
 	case errors.As(err, &in):
 		p.Field = in.Field
 	case errors.As(err, &ute):

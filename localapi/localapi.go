@@ -107,11 +107,17 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, op string, v any) b
 	return true
 }
 
-// readBody reads a request's body, at most maxBody bytes: into one buffer
-// of its length when the request gives it (the POS app's do).
+// readBody reads a request's body, at most maxBody bytes, within
+// bodyTimeout: into one buffer of its length when the request gives it (the
+// POS app's do) and it is small; a larger one grows as its bytes arrive, so
+// that a client that says a megabyte and sends a byte holds no megabyte.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(bodyTimeout)); err == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
 	rd := http.MaxBytesReader(w, r.Body, maxBody)
-	if n := r.ContentLength; n >= 0 && n <= maxBody {
+	if n := r.ContentLength; n >= 0 && n <= bodyTrusted {
 		body := make([]byte, n)
 		if _, err := io.ReadFull(rd, body); err != nil {
 			return nil, err
@@ -120,6 +126,14 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	return io.ReadAll(rd)
 }
+
+// bodyTimeout is how long a request's body may take to arrive: a POS app
+// on the same machine sends it at once. A variable for the tests.
+var bodyTimeout = 10 * time.Second
+
+// bodyTrusted is the largest Content-Length read into one buffer before its
+// bytes arrive; a sale of the most lines is larger.
+const bodyTrusted = 64 << 10
 
 // decodeBody decodes one JSON value of a request body into v: checkBody's
 // checks first, then no unknown fields and nothing after the value.
