@@ -225,6 +225,9 @@ func (a *api) problemOf(op string, err error, b *pos.Basket) Problem {
 	switch {
 	case errors.As(err, &card):
 		p.Field, p.Card = "card", pos.MaskCard(card.Number)
+		if errors.As(err, &in) {
+			p.Field = in.Field // "claim.card"
+		}
 		switch {
 		case errors.Is(err, device.ErrNotCard):
 			p.Reason = "product"

@@ -2,10 +2,17 @@ package localapi_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tilld/tilld/localapi"
+	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/sync/wire"
+	"github.com/tilld/tilld/till"
 )
 
 // TestProblemsStaySmall: a problem quotes the request only in part, so a
@@ -59,6 +66,33 @@ func TestProblemsCarryNoPersonalData(t *testing.T) {
 		}
 		if strings.Contains(msg, tc.secret) || strings.Contains(ev.data, tc.secret) {
 			t.Errorf("%s: the answer %s or the event %s quotes %q", tc.body, msg, ev.data, tc.secret)
+		}
+	}
+}
+
+// TestProblemsNameTheirField: a card's problem names the field that sent
+// it: card_type for a type the till does not know, claim.card for the card
+// on a receipt, with that card masked.
+func TestProblemsNameTheirField(t *testing.T) {
+	rules := tiersOnly + "\n[limits]\noffline_return = \"1000.00\"\noffline_returns_per_day = \"1500.00\"\n"
+	e := newEnvWith(t, rules, func(o *till.Options) {
+		o.FetchSale = func(context.Context, string) (wire.SaleAnswer, error) {
+			return wire.SaleAnswer{}, errors.New("HQ down")
+		}
+	})
+	for _, tc := range []struct{ path, body, field, card string }{
+		{"/v1/quote", `{"card":"2000000000015","card_type":"ean31","lines":[{"sku":"a","qty":1,"unit_price":100}]}`, "card_type", ""},
+		{"/v1/refunds", `{"id":"r1","receipt":"T9-5-abcdef","claim":{"card":"2000000000016","lines":[{"line":1,"sku":"tea","qty":1,"paid":100}]}}`, "claim.card", pos.MaskCard("2000000000016")},
+	} {
+		resp, err := e.do(http.MethodPost, tc.path, tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p localapi.Problem
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusBadRequest || p.Field != tc.field || p.Card != tc.card {
+			t.Errorf("%s %s: %d %+v %v, want 400 naming %s (card %q)", tc.path, tc.body, resp.StatusCode, p, err, tc.field, tc.card)
 		}
 	}
 }
