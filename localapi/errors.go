@@ -261,7 +261,7 @@ func (a *api) problemOf(op string, err error, b *pos.Basket) Problem {
 	case errors.Is(err, till.ErrOverReturn):
 		return set("over_return", "More would be returned than the sale sold, counting its earlier returns: "+cashierDetail(err, till.ErrOverReturn))
 	case errors.Is(err, till.ErrNoSale):
-		return set("no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code (sales older than the ledger keeps are returned through HQ).")
+		return set("no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code. A sale older than this till keeps is returned at another till of the chain, which asks HQ for it.")
 	case errors.Is(err, till.ErrOtherTerminal):
 		return set("other_terminal", "The receipt is of a sale made at another till: return it there.")
 	case errors.Is(err, till.ErrSaleNotAtHQ):
