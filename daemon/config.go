@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,12 @@ type Config struct {
 	// address, or every interface); each of their requests then needs the
 	// API token. Without it such an address is refused.
 	RemoteAPI bool `toml:"remote_api"`
+	// Socket is a unix socket the local API serves on too (default
+	// DataDir/api.sock; "off": none; not on Windows). Its mode is 0660, in
+	// the data directory: tilld's user and group connect, the same people
+	// who may read the API's token file, so a request over it needs no
+	// token.
+	Socket string `toml:"socket"`
 	// HQ is HQ's base URL, or the URLs of several HQ replicas separated by
 	// commas: the till calls the first and, when it gets no answer, the
 	// next; empty runs the till stand-alone (nothing is synced).
@@ -149,6 +156,9 @@ func (c Config) check() [][2]string {
 			p = append(p, [2]string{"listen", err.Error()})
 		}
 	}
+	if c.Socket != "" && c.Socket != "off" && !filepath.IsAbs(c.Socket) {
+		p = append(p, [2]string{"socket", fmt.Sprintf("%q is not an absolute path (or \"off\")", c.Socket)})
+	}
 	if c.HQ != "" {
 		for _, b := range hqclient.SplitBases(c.HQ) {
 			if u, err := url.Parse(b); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -202,6 +212,12 @@ func (c Config) withDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
+	switch c.Socket {
+	case "":
+		c.Socket = filepath.Join(c.DataDir, SocketFile)
+	case "off":
+		c.Socket = ""
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -211,6 +227,10 @@ func (c Config) withDefaults() Config {
 	c.HQ = strings.Join(hqclient.SplitBases(c.HQ), ",")
 	return c
 }
+
+// SocketFile is the local API's unix socket in the data directory, unless
+// tilld.toml's socket says otherwise.
+const SocketFile = "api.sock"
 
 // checkListen checks the local API's address: host:port, on loopback unless
 // remote allows more. A host name other than localhost is refused too: what

@@ -54,7 +54,8 @@ type Daemon struct {
 	till    *till.Till
 	fwd     *forward.Forwarder
 	ln      net.Listener
-	token   string // the local API's token, in DataDir's localapi.TokenFile
+	sock    net.Listener // the local API's unix socket; nil: none
+	token   string       // the local API's token, in DataDir's localapi.TokenFile
 	now     func() time.Time
 	certEnd time.Time // the enrollment certificate's NotAfter; zero: none
 }
@@ -134,6 +135,18 @@ func New(cfg Config, opts Options) (*Daemon, error) {
 		}
 		return nil, fileError(cfg.DataDir, err)
 	}
+	if cfg.Socket != "" {
+		if d.sock, err = listenSocket(cfg.Socket); errors.Is(err, errors.ErrUnsupported) {
+			d.sock = nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%w: socket: %w", ErrConfig, err)
+		}
+	}
+	defer func() {
+		if !ok && d.sock != nil {
+			d.sock.Close()
+		}
+	}()
 	d.ledger, err = ledger.Open(path, ledger.Options{Terminal: cfg.Terminal, Retain: retain, Logger: log.With("component", "ledger"),
 		CheckRuleset: till.RulesCheck(rulesKey)})
 	if err != nil {
@@ -237,6 +250,14 @@ type presenter interface {
 // Addr is the local API's base URL, e.g. http://127.0.0.1:7450.
 func (d *Daemon) Addr() string { return "http://" + d.ln.Addr().String() }
 
+// Socket is the path of the local API's unix socket, "" when it serves none.
+func (d *Daemon) Socket() string {
+	if d.sock == nil {
+		return ""
+	}
+	return d.cfg.Socket
+}
+
 // TokenFile is the file that holds the local API's token.
 func (d *Daemon) TokenFile() string { return filepath.Join(d.cfg.DataDir, localapi.TokenFile) }
 
@@ -249,22 +270,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	wg.Go(func() { errc <- d.devices.Run(ctx) })
 	if d.fwd != nil {
 		wg.Go(func() { errc <- d.fwd.Run(ctx) })
 	}
-	wg.Go(func() {
-		errc <- serve.HTTP(ctx, d.ln, localapi.Handler(localapi.Options{Till: d.till, Token: d.token, Logger: d.log.With("component", "api")}), 0)
-	})
+	api := localapi.Handler(localapi.Options{Till: d.till, Token: d.token, Logger: d.log.With("component", "api")})
+	wg.Go(func() { errc <- serve.HTTP(ctx, d.ln, api, 0) })
+	if d.sock != nil {
+		wg.Go(func() { errc <- serve.HTTP(ctx, d.sock, api, 0) })
+	}
 	wg.Go(func() {
 		serve.Notify(ctx, func() error { _, err := d.ledger.Stats(); return err })
 	})
-	d.log.Info("tilld running", "terminal", d.cfg.Terminal, "api", d.Addr(), "hq", d.cfg.HQ, "readers", len(d.cfg.Readers))
+	d.log.Info("tilld running", "terminal", d.cfg.Terminal, "api", d.Addr(), "socket", d.Socket(), "hq", d.cfg.HQ, "readers", len(d.cfg.Readers))
 	// A part that fails stops the others; one that ends cleanly on its own
 	// (a manager with no readers) does not.
 	parts := 2
 	if d.fwd != nil {
+		parts++
+	}
+	if d.sock != nil {
 		parts++
 	}
 	var first error

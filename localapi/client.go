@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,8 +35,16 @@ type Client struct {
 	fileToken atomic.Pointer[string] // TokenFile's token as last read
 }
 
-// NewClient returns a client for addr: a URL or a bare host:port.
+// NewClient returns a client for addr: a URL, a bare host:port, or
+// unix:PATH, tilld's unix socket (whose requests need no token).
 func NewClient(addr string) *Client {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		var d net.Dialer
+		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", path)
+		}}
+		return &Client{Base: "http://localhost", HTTP: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
+	}
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}

@@ -31,6 +31,9 @@ import (
 //
 // The token is Authorization: Bearer TOKEN, read from the token file tilld
 // writes in its data directory (TokenFile), readable by its user and group.
+// A request over tilld's unix socket (in the same directory, mode 0660)
+// needs no token: those who can connect to it are those who can read the
+// file.
 
 // access is what a route asks of a request beyond guard's checks.
 type access int
@@ -52,8 +55,13 @@ const (
 // guard asks them of every request, reads included.
 var crossOrigin = http.NewCrossOriginProtection()
 
-// authenticated reports whether r carries the API token.
+// authenticated reports whether r carries the API token, or came over a
+// unix socket: its file's mode admits only those who may read the token
+// file (tilld's user and group), so connecting is the credential.
 func (a *api) authenticated(r *http.Request) bool {
+	if viaSocket(r) {
+		return true
+	}
 	if a.Token == "" {
 		return false
 	}
@@ -123,6 +131,13 @@ func (a *api) route(acc access, h http.HandlerFunc) http.HandlerFunc {
 func (a *api) refuse(r *http.Request, why string) {
 	a.metrics.refused.WithLabelValues(why).Inc()
 	a.Logger.Debug("local API request refused", "why", why, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+}
+
+// viaSocket reports whether r came over a unix socket listener: the
+// server's own record of the listener's address, which no client sets.
+func viaSocket(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return ok && la.Network() == "unix"
 }
 
 // loopbackPeer reports whether a connection's remote address is this machine.
