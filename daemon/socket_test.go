@@ -91,6 +91,11 @@ func TestLocalAPISocket(t *testing.T) {
 	if b, err := os.ReadFile(plain); err != nil || string(b) != "keep me" {
 		t.Errorf("the plain file after: %q %v", b, err)
 	}
+	// A path too long for a socket is named.
+	other.Socket = "/" + strings.Repeat("x", 120)
+	if _, err := New(other, Options{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "longer than a unix socket's path may be") {
+		t.Errorf("New on a socket path of 121 bytes: %v", err)
+	}
 	// off: none.
 	off := Config{Terminal: "S1-T2", DataDir: t.TempDir(), Listen: "127.0.0.1:0", Socket: "off"}.withDefaults()
 	d2, err := New(off, Options{})

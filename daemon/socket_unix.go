@@ -17,6 +17,9 @@ import (
 // tilld that died is replaced; one another tilld still serves, or a file that
 // is no socket, is an error that names it.
 func listenSocket(path string) (net.Listener, error) {
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("%s is %d bytes, longer than a unix socket's path may be (%d): set socket in tilld.toml to a shorter path, or \"off\"", path, len(path), maxSocketPath)
+	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%s is there and is not a socket: move it away, or set socket in tilld.toml to another path (or \"off\")", path)
@@ -41,3 +44,8 @@ func listenSocket(path string) (net.Listener, error) {
 	}
 	return ln, nil
 }
+
+// maxSocketPath is the longest path a unix socket may have on every unix
+// tilld builds for (sun_path is 104 bytes on the BSDs, 108 on Linux, with
+// its NUL).
+const maxSocketPath = 103
