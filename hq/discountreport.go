@@ -18,7 +18,8 @@ import (
 
 // PathReportDiscounts answers what each rule gave, per period and store (GET,
 // ?period=day|week|month (default month), ?from=&to= (local dates, default
-// the 12 months up to today), ?store=; a DiscountReport).
+// to today and from the first day of the 12 calendar months up to to),
+// ?store=; a DiscountReport).
 const PathReportDiscounts = "/v1/report/discounts"
 
 // DiscountRow is what one rule gave in the sales of one period and store:
@@ -210,9 +211,17 @@ func (s *Server) reportDiscounts(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("period %q: want day, week or month", period))
 		return
 	}
+	_, to, err := parseDateRange(qv) // as the other reports word it
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
 	now := s.opts.Now().UTC()
+	if to.IsZero() {
+		to = now
+	}
 	if qv.Get("from") == "" {
-		qv.Set("from", time.Date(now.Year(), now.Month()-11, 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly))
+		qv.Set("from", yearTo(to).Format(time.DateOnly))
 	}
 	q, err := ParseSimQuery(qv, now)
 	if err != nil {

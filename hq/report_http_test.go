@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +69,41 @@ func TestKPIReportMemory(t *testing.T) {
 	t.Logf("GET %s, 100 stores: %.1f MiB allocated, %d bytes answered", target, alloc, rec.Body.Len())
 	if alloc > 96 {
 		t.Errorf("GET %s, 100 stores: %.1f MiB allocated; want at most 96 MiB", target, alloc)
+	}
+}
+
+// TestReportParameters: the reports refuse a bad parameter with a 400 that
+// names it, a range backwards the same way in each, and read a range given
+// only its end as the year up to it.
+func TestReportParameters(t *testing.T) {
+	now := time.Date(2026, 4, 30, 9, 0, 0, 0, time.UTC)
+	srv, _ := reportServer(t, now, 3, 15)
+	for _, c := range []struct {
+		target string
+		code   int
+		want   string // in the body
+	}{
+		{hq.PathReportNPS + "?from=2026-05-01&to=2026-01-01", 400, `to 2026-01-01 is before from 2026-05-01`},
+		{hq.PathReportKPI + "?from=2026-05-01&to=2026-01-01", 400, `to 2026-01-01 is before from 2026-05-01`},
+		{hq.PathReportDiscounts + "?from=2026-05-01&to=2026-01-01", 400, `to 2026-01-01 is before from 2026-05-01`},
+		{hq.PathReportNPS + "?from=May", 400, `from \"May\": want a date YYYY-MM-DD`},
+		{hq.PathReportKPI + "?to=2026-13-01", 400, `to \"2026-13-01\": want a date YYYY-MM-DD`},
+		{hq.PathReportDiscounts + "?to=yesterday", 400, `to \"yesterday\": want a date YYYY-MM-DD`},
+		{hq.PathReportNPS + "?from=2026-01-01&to=2026-01-01", 200, `"groups":[]`},
+		{hq.PathReportNPS + "?from=2026-04-01", 200, `"groups":[]`},
+		{hq.PathReportKPI + "?to=2024-01-31", 200, `"from":"2023-02-01","to":"2024-01-31"`},
+		{hq.PathReportKPI + "?from=2026-04-01&period=day", 200, `"from":"2026-04-01","to":"2026-04-30"`},
+		{hq.PathReportKPI, 200, `"from":"2025-05-01","to":"2026-04-30"`},
+		{hq.PathReportDiscounts + "?to=2024-01-31", 200, `"from":"2023-02-01","to":"2024-01-31"`},
+		{hq.PathReportDiscounts, 200, `"from":"2025-05-01","to":"2026-04-30"`},
+		{hq.PathReportOverdue + "?format=xml", 400, `format \"xml\": want json or csv`},
+		{hq.PathReportOverdue + "?format=json", 200, `"rows":`},
+		{hq.PathReportOverdue + "?format=csv", 200, `card`},
+		{hq.PathReportCadence + "?limit=ten", 400, `limit \"ten\"`},
+	} {
+		rec := reportGet(srv, c.target)
+		if rec.Code != c.code || !strings.Contains(rec.Body.String(), c.want) {
+			t.Errorf("GET %s: %d %s; want %d with %s", c.target, rec.Code, rec.Body, c.code, c.want)
+		}
 	}
 }
