@@ -87,7 +87,7 @@ type DiscountReport struct {
 // DiscountsByRule adds up the rules applied, the donations given and the
 // raffles won in the sales of q, per period, and the donations the returns
 // of q took back. A return counts at its own till's store (the store of that
-// till's sales) on its own day.
+// till's sales) on its own day. It stops with ctx's error when ctx ends.
 func DiscountsByRule(ctx context.Context, st Store, q SimQuery, period string) (DiscountReport, error) {
 	rep := DiscountReport{Period: period, From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly), Store: q.Store,
 		Rows: []DiscountRow{}, Charity: []CharityRow{}, Raffles: []RaffleWin{}}
@@ -116,6 +116,9 @@ func DiscountsByRule(ctx context.Context, st Store, q SimQuery, period string) (
 	}
 	voided := map[saleRef]bool{}
 	err := eachEvent(ctx, st, func(e *event.Event) error {
+		if err := ctx.Err(); err != nil { // the store need not check: a client that hung up stops the scan
+			return err
+		}
 		switch e.Type {
 		case event.TypeSale:
 			var sale pos.Sale
@@ -230,6 +233,9 @@ func (s *Server) reportDiscounts(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := DiscountsByRule(r.Context(), s.opts.Store, q, period)
 	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client hung up: no one to answer, nothing wrong with the store
+		}
 		s.storeError(w, "discounts report", err)
 		return
 	}

@@ -111,6 +111,9 @@ func (s *Server) loyaltyReport(w http.ResponseWriter, r *http.Request, defLimit 
 		return
 	}
 	if err := s.loyalty.Ready(r.Context()); err != nil {
+		if r.Context().Err() != nil {
+			return // the client hung up: no one to answer, nothing wrong with the store
+		}
 		s.log.Error("loyalty report", "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
 		return
@@ -257,6 +260,9 @@ func (s *Server) reportKPI(w http.ResponseWriter, r *http.Request) {
 		From: loyalty.DayOf(from, 0), To: loyalty.DayOf(to, 0)}
 	o.PointValue, o.TierOrder = s.programme(r.Context())
 	if _, err := s.loyalty.Refresh(r.Context()); err != nil {
+		if r.Context().Err() != nil {
+			return // the client hung up: no one to answer, nothing wrong with the store
+		}
 		s.log.Error("kpi report", "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
 		return

@@ -2,6 +2,7 @@ package hq_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
 	"github.com/tilld/tilld/hq/storetest"
+	"github.com/tilld/tilld/sync/wire"
 )
 
 // reportServer is an HQ on a bbolt store in a temporary directory whose
@@ -106,4 +109,63 @@ func TestReportParameters(t *testing.T) {
 			t.Errorf("GET %s: %d %s; want %d with %s", c.target, rec.Code, rec.Body, c.code, c.want)
 		}
 	}
+}
+
+// hangUpStore is a store whose first ChainEvents call cancels the scan's
+// context (the client hangs up), counting the calls; bbolt itself does not
+// look at the context.
+type hangUpStore struct {
+	hq.Store
+	cancel context.CancelFunc
+	pages  int
+}
+
+func (s *hangUpStore) ChainEvents(ctx context.Context, terminal, epoch string, after uint64, limit int) (wire.Chain, []event.Event, error) {
+	if s.pages++; s.pages == 1 {
+		s.cancel()
+	}
+	return s.Store.ChainEvents(ctx, terminal, epoch, after, limit)
+}
+
+// TestReportScansStopWhenClientGone: a client that hangs up while the
+// discounts report or the loyalty book reads 2 500 sales (three pages of
+// events) stops the scan after the page being read; the book keeps what it
+// read and reads the rest next time.
+func TestReportScansStopWhenClientGone(t *testing.T) {
+	now := time.Date(2026, 4, 30, 9, 0, 0, 0, time.UTC)
+	_, st := reportServer(t, now, 2500, 15)
+	t.Run("discounts", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		hs := &hangUpStore{Store: st, cancel: cancel}
+		q := hq.SimQuery{From: now.AddDate(-1, 0, 0), To: now, Store: ""}
+		if _, err := hq.DiscountsByRule(ctx, hs, q, "month"); !errors.Is(err, context.Canceled) || hs.pages != 1 {
+			t.Errorf("discounts with the client gone: %v after %d pages; want context.Canceled after 1", err, hs.pages)
+		}
+		if rep, err := hq.DiscountsByRule(context.Background(), st, q, "month"); err != nil || len(rep.Rows) != 0 {
+			t.Errorf("discounts: %d rows, %v; want none (no rule applied), no error", len(rep.Rows), err)
+		}
+	})
+	t.Run("loyalty book", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		hs := &hangUpStore{Store: st, cancel: cancel}
+		l := hq.NewLoyalty(hq.LoyaltyOptions{Store: hs})
+		if n, err := l.Refresh(ctx); !errors.Is(err, context.Canceled) || hs.pages != 1 || n != 1000 {
+			t.Errorf("refresh with the client gone: %d sales, %v after %d pages; want 1000, context.Canceled after 1", n, err, hs.pages)
+		}
+		if n, err := l.Refresh(context.Background()); err != nil || n != 1500 {
+			t.Errorf("refresh after: %d sales, %v; want the other 1500", n, err)
+		}
+	})
+	t.Run("discounts over HTTP", func(t *testing.T) {
+		srv := hq.NewServer(hq.Options{Store: st, Now: func() time.Time { return now }})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		rec := httptest.NewRecorder()
+		srv.AdminHandler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, hq.PathReportDiscounts, nil))
+		if rec.Body.Len() != 0 {
+			t.Errorf("GET %s, client gone: %d %s; want no answer", hq.PathReportDiscounts, rec.Code, rec.Body)
+		}
+	})
 }
