@@ -18,7 +18,8 @@ import (
 
 // PathReportDiscounts answers what each rule gave, per period and store (GET,
 // ?period=day|week|month (default month), ?from=&to= (local dates, default
-// the 12 months up to today), ?store=; a DiscountReport).
+// to today and from the first day of the 12 calendar months up to to),
+// ?store=; a DiscountReport).
 const PathReportDiscounts = "/v1/report/discounts"
 
 // DiscountRow is what one rule gave in the sales of one period and store:
@@ -86,7 +87,7 @@ type DiscountReport struct {
 // DiscountsByRule adds up the rules applied, the donations given and the
 // raffles won in the sales of q, per period, and the donations the returns
 // of q took back. A return counts at its own till's store (the store of that
-// till's sales) on its own day.
+// till's sales) on its own day. It stops with ctx's error when ctx ends.
 func DiscountsByRule(ctx context.Context, st Store, q SimQuery, period string) (DiscountReport, error) {
 	rep := DiscountReport{Period: period, From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly), Store: q.Store,
 		Rows: []DiscountRow{}, Charity: []CharityRow{}, Raffles: []RaffleWin{}}
@@ -115,6 +116,9 @@ func DiscountsByRule(ctx context.Context, st Store, q SimQuery, period string) (
 	}
 	voided := map[saleRef]bool{}
 	err := eachEvent(ctx, st, func(e *event.Event) error {
+		if err := ctx.Err(); err != nil { // the store need not check: a client that hung up stops the scan
+			return err
+		}
 		switch e.Type {
 		case event.TypeSale:
 			var sale pos.Sale
@@ -210,9 +214,17 @@ func (s *Server) reportDiscounts(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("period %q: want day, week or month", period))
 		return
 	}
+	_, to, err := parseDateRange(qv) // as the other reports word it
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
 	now := s.opts.Now().UTC()
+	if to.IsZero() {
+		to = now
+	}
 	if qv.Get("from") == "" {
-		qv.Set("from", time.Date(now.Year(), now.Month()-11, 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly))
+		qv.Set("from", yearTo(to).Format(time.DateOnly))
 	}
 	q, err := ParseSimQuery(qv, now)
 	if err != nil {
@@ -221,6 +233,9 @@ func (s *Server) reportDiscounts(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := DiscountsByRule(r.Context(), s.opts.Store, q, period)
 	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client hung up: no one to answer, nothing wrong with the store
+		}
 		s.storeError(w, "discounts report", err)
 		return
 	}

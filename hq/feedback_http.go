@@ -1,7 +1,6 @@
 package hq
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
@@ -18,15 +17,17 @@ const PathReportNPS = "/v1/report/nps"
 
 func (s *Server) reportNPS(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := FeedbackFilter{Store: q.Get("store"), Terminal: q.Get("terminal"), Card: q.Get("card"), From: q.Get("from"), To: q.Get("to")}
-	for _, d := range []struct{ name, v string }{{"from", f.From}, {"to", f.To}} {
-		if d.v == "" {
-			continue
-		}
-		if _, err := time.Parse(time.DateOnly, d.v); err != nil {
-			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s %q: want a date YYYY-MM-DD", d.name, d.v))
-			return
-		}
+	f := FeedbackFilter{Store: q.Get("store"), Terminal: q.Get("terminal"), Card: q.Get("card")}
+	from, to, err := parseDateRange(q)
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if !from.IsZero() {
+		f.From = from.Format(time.DateOnly)
+	}
+	if !to.IsZero() {
+		f.To = to.Format(time.DateOnly)
 	}
 	fs, err := s.opts.Store.Feedback(r.Context(), f)
 	if err != nil {

@@ -106,7 +106,8 @@ func NewLoyalty(opts LoyaltyOptions) *Loyalty {
 
 // Refresh reads the events every chain gained since the last refresh and
 // adds their sales, refunds and NPS answers to the book. It returns how
-// many sales it added.
+// many sales it added. When ctx ends it stops between pages with ctx's
+// error; the pages read stay in the book.
 func (l *Loyalty) Refresh(ctx context.Context) (int, error) {
 	l.refresh.Lock()
 	defer l.refresh.Unlock()
@@ -123,6 +124,9 @@ func (l *Loyalty) Refresh(ctx context.Context) (int, error) {
 				cur = c.Epoch.BaseSeq // the parents' events are read with the parents
 			}
 			for cur < c.Acked {
+				if err := ctx.Err(); err != nil { // the store need not check; what was read stays read
+					return added, fmt.Errorf("loyalty refresh: %w", err)
+				}
 				_, evs, err := l.opts.Store.ChainEvents(ctx, t.Terminal, c.Epoch.ID, cur, l.opts.Page)
 				if err != nil {
 					return added, fmt.Errorf("loyalty refresh: %w", err)

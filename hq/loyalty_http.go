@@ -111,6 +111,9 @@ func (s *Server) loyaltyReport(w http.ResponseWriter, r *http.Request, defLimit 
 		return
 	}
 	if err := s.loyalty.Ready(r.Context()); err != nil {
+		if r.Context().Err() != nil {
+			return // the client hung up: no one to answer, nothing wrong with the store
+		}
 		s.log.Error("loyalty report", "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
 		return
@@ -154,7 +157,15 @@ func (s *Server) reportCLV(w http.ResponseWriter, r *http.Request) {
 // reportOverdue answers the overdue list, with each late customer's holder
 // and, where the holder consented to be contacted, their phone and e-mail.
 func (s *Server) reportOverdue(w http.ResponseWriter, r *http.Request) {
-	csv := r.URL.Query().Get("format") == "csv"
+	var csv bool
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+	case "csv":
+		csv = true
+	default:
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("format %q: want json or csv", f))
+		return
+	}
 	s.loyaltyReport(w, r, -1, func(a *loyalty.Analysis, _ loyalty.Model, lq loyaltyQuery) (any, error) {
 		rep := a.Overdue(lq.filter, lq.limit)
 		if err := s.fillHolders(r.Context(), rep.Rows); err != nil {
@@ -197,39 +208,67 @@ func (s *Server) fillHolders(ctx context.Context, rows []loyalty.CustomerRow) er
 	return nil
 }
 
+// parseDateRange reads a report's ?from= and ?to= (YYYY-MM-DD, both
+// included; zero when not given): a date that does not parse, or a to
+// before the from, is an error naming the parameter. The reports that take
+// a range read it here, so that they refuse the same things the same way.
+func parseDateRange(q url.Values) (from, to time.Time, err error) {
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.dst, err = time.Parse(time.DateOnly, v); err != nil {
+				return time.Time{}, time.Time{}, fmt.Errorf("%s %q: want a date YYYY-MM-DD", p.name, v)
+			}
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return time.Time{}, time.Time{}, fmt.Errorf("to %s is before from %s", to.Format(time.DateOnly), from.Format(time.DateOnly))
+	}
+	return from, to, nil
+}
+
+// yearTo returns the first day of the twelve calendar months up to t's
+// date: a report's from when only its to is given.
+func yearTo(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month()-11, 1, 0, 0, 0, 0, time.UTC)
+}
+
 // reportKPI answers the programme's KPIs: ?period=day|week|month (default
-// month), ?from= and ?to= (YYYY-MM-DD; default the twelve months to today),
+// month), ?from= and ?to= (YYYY-MM-DD; default to today and from the first
+// day of the twelve calendar months to to),
 // ?by=store|region (default store), ?store=, ?region=. A point's value is
 // the current ruleset's redeem rule's, the order of its tiers its tiers
 // rule's; points expire by HQ's clock.
 func (s *Server) reportKPI(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := s.opts.Now()
-	today := loyalty.DayOf(now, 0)
-	t := loyalty.Date(today)
-	o := loyalty.KPIOptions{Period: q.Get("period"), Store: q.Get("store"), Region: q.Get("region"), By: q.Get("by"), Now: now, To: today,
-		From: loyalty.DayOf(time.Date(t.Year(), t.Month()-11, 1, 0, 0, 0, 0, time.UTC), 0)}
-	for _, d := range []struct {
-		name string
-		to   *int32
-	}{{"from", &o.From}, {"to", &o.To}} {
-		if v := q.Get(d.name); v != "" {
-			day, err := time.Parse(time.DateOnly, v)
-			if err != nil {
-				wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s %q: want a date YYYY-MM-DD", d.name, v))
-				return
-			}
-			*d.to = loyalty.DayOf(day, 0)
-		}
+	from, to, err := parseDateRange(q)
+	if err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
 	}
+	if to.IsZero() {
+		to = now
+	}
+	if from.IsZero() {
+		from = yearTo(to)
+	}
+	o := loyalty.KPIOptions{Period: q.Get("period"), Store: q.Get("store"), Region: q.Get("region"), By: q.Get("by"), Now: now,
+		From: loyalty.DayOf(from, 0), To: loyalty.DayOf(to, 0)}
 	o.PointValue, o.TierOrder = s.programme(r.Context())
 	if _, err := s.loyalty.Refresh(r.Context()); err != nil {
+		if r.Context().Err() != nil {
+			return // the client hung up: no one to answer, nothing wrong with the store
+		}
 		s.log.Error("kpi report", "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read its store right now")
 		return
 	}
 	var rep loyalty.KPIReport
-	err := s.loyalty.View(func(b *loyalty.Book, _ loyalty.Model, _ time.Time) error {
+	err = s.loyalty.View(func(b *loyalty.Book, _ loyalty.Model, _ time.Time) error {
 		var err error
 		rep, err = b.KPIs(o)
 		return err
