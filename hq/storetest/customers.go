@@ -264,45 +264,23 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		}
 	})
 
-	// A terminal that looks up a card the store has no record of (no
-	// account, holder or forget) is not marked as having seen it: look-ups
-	// of numbers nobody holds add nothing to the store. A card the store
-	// knows is marked, a forgotten one included.
+	// A terminal that looks up a card the store has no record of yet
+	// follows it: the card's first changes (a sale elsewhere, a holder)
+	// reach the terminal through its feed (docs/sync.md; HQ bounds the
+	// number looked up, hq.Server).
 	t.Run("UnknownCardLookUp", func(t *testing.T) {
 		s := newStore(t)
-		for i := range 50 {
-			a, err := s.Account(ctx, "S1-T1", fmt.Sprintf("9%012d", i))
-			if err != nil || a.Holder != nil || a.Forgotten || a.Account.Sales != 0 || a.Change != 0 {
-				t.Fatalf("Account of an unknown card = %+v %v; want an empty answer", a, err)
-			}
+		const card = "9000000000000"
+		a, err := s.Account(ctx, "S1-T1", card)
+		if err != nil || a.Holder != nil || a.Forgotten || a.Account.Sales != 0 || a.Change != 0 {
+			t.Fatalf("Account of an unknown card = %+v %v; want an empty answer", a, err)
 		}
-		appendAll(t, s, "S2-T1", Sales("S2-T1", 1, "", SaleSpec{"9000000000000", 10_00, 1, 0}))
-		if w, _, err := s.Watching(ctx, 0, []string{"S1-T1"}); err != nil || len(w) != 0 {
-			t.Errorf("Watching after a sale to a card S1-T1 looked up unknown = %v %v; want none", w, err)
+		appendAll(t, s, "S2-T1", Sales("S2-T1", 1, "", SaleSpec{card, 10_00, 1, 0}))
+		if w, _, err := s.Watching(ctx, 0, []string{"S1-T1"}); err != nil || !reflect.DeepEqual(w, []string{"S1-T1"}) {
+			t.Errorf("Watching after a sale to a card S1-T1 looked up unknown = %v %v; want S1-T1", w, err)
 		}
-		if ch, err := s.Changes(ctx, "S1-T1", "", 0, 100); err != nil || len(ch.Accounts) != 0 {
-			t.Errorf("S1-T1's feed = %+v %v; want nothing", ch, err)
-		}
-		// Known now: the look-up marks it, and its next change reaches S1-T1.
-		if a, err := s.Account(ctx, "S1-T1", "9000000000000"); err != nil || a.Account.Sales != 1 {
-			t.Fatalf("Account of the card sold to = %+v %v", a, err)
-		}
-		if _, err := s.ForgetHolder(ctx, cardC, Epoch); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Account(ctx, "S1-T1", cardC); err != nil {
-			t.Fatal(err)
-		}
-		before, _ := s.Changes(ctx, "S1-T1", "", 0, 100)
-		appendAll(t, s, "S2-T1", Sales("S2-T1", 2, Sales("S2-T1", 1, "", SaleSpec{"9000000000000", 10_00, 1, 0})[0].Hash,
-			SaleSpec{"9000000000000", 10_00, 1, 0}, SaleSpec{cardC, 10_00, 1, 0}))
-		ch, err := s.Changes(ctx, "S1-T1", "", before.Next, 100)
-		var cards []string
-		for _, a := range ch.Accounts {
-			cards = append(cards, a.Card)
-		}
-		if slices.Sort(cards); err != nil || !reflect.DeepEqual(cards, []string{cardC, "9000000000000"}) {
-			t.Errorf("S1-T1's feed after sales to the cards it looked up once known = %v %v", cards, err)
+		if ch, err := s.Changes(ctx, "S1-T1", "", 0, 100); err != nil || len(ch.Accounts) != 1 || ch.Accounts[0].Account.Sales != 1 {
+			t.Errorf("S1-T1's feed = %+v %v; want the card's sale", ch, err)
 		}
 	})
 
