@@ -1,6 +1,8 @@
 package hq
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -8,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +26,17 @@ import (
 // they have seen; HQ staff import a customer base, look a card up and forget a
 // holder.
 
+// maxHolderSkew is how far ahead of HQ's clock a terminal's holder may be
+// dated. Of two versions of a holder the later Updated wins, everywhere, so
+// a till whose clock runs ahead would otherwise shadow every later change
+// of the holder, HQ's own import and forget included, until its date
+// passes (a holder dated 9999 for good). Five minutes lets a till whose
+// clock has not yet synced after a boot through, as Kerberos's customary
+// tolerance does, while HQ's fleet view already flags a clock a minute off
+// (maxClockSkew); a holder dated within it can outrank HQ's changes of the
+// next five minutes at most.
+const maxHolderSkew = 5 * time.Minute
+
 func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 	var req wire.HoldersRequest
 	if err := s.readJSON(w, r, &req); err != nil {
@@ -33,6 +47,8 @@ func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusForbidden, "wrong_terminal", fmt.Sprintf("this certificate belongs to terminal %s, not %s", cn, req.Terminal))
 		return
 	}
+	latest := s.opts.Now().Add(maxHolderSkew)
+	future := 0
 	for i := range req.Holders {
 		h := &req.Holders[i]
 		if err := h.Validate(); err != nil {
@@ -40,6 +56,20 @@ func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("holders[%d]: %v", i, err))
 			return
 		}
+		if h.Updated.After(latest) {
+			// Dated by a clock ahead of HQ's: taken as the oldest version
+			// there is, so it never replaces a holder HQ has nor undoes a
+			// forget, and is kept only when HQ has nothing of the card. The
+			// store then moves the card on in this terminal's feed, which
+			// brings the till HQ's version. Refusing the whole batch instead
+			// would hold back the till's other holders at every retry.
+			h.Updated = time.Time{}
+			future++
+		}
+	}
+	if future > 0 {
+		s.log.Warn("holders dated ahead of HQ's clock taken as the oldest versions", "terminal", req.Terminal,
+			"holders", future, "allowed_skew", maxHolderSkew)
 	}
 	n, err := s.opts.Store.PutHolders(r.Context(), req.Terminal, req.Holders)
 	if err != nil {
@@ -47,17 +77,77 @@ func (s *Server) holders(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot store card holders right now")
 		return
 	}
-	if n > 0 {
+	if n > 0 || future > 0 {
 		s.wake(r.Context(), TopicCards)
 	}
 	wire.WriteJSON(w, http.StatusOK, wire.HoldersResponse{Stored: n})
 }
 
+// maxCardLen bounds a card number at HQ: a till keeps cards of at most 128
+// bytes (ledger.MaxCardLen, pos.CardHolder's card), and a till's scan gives
+// at most maxScannedCardLen.
+const (
+	maxCardLen        = 128
+	maxScannedCardLen = 64
+)
+
+// CheckCard reports what is wrong with a card number a request names, nil
+// when nothing: it must be what a holder's card may be (pos.CardHolder's
+// Validate), 1 to 128 bytes of UTF-8 text without control characters or
+// spaces around it, so that every card HQ may hold, imported ones included,
+// can be looked up and forgotten. The error names the problem, never the
+// card in full.
+func CheckCard(card string) error {
+	switch {
+	case card == "":
+		return &pos.InputError{Field: "card", Problem: "missing"}
+	case len(card) > maxCardLen:
+		return &pos.InputError{Field: "card", Problem: fmt.Sprintf("%d bytes, at most %d allowed", len(card), maxCardLen)}
+	case strings.TrimSpace(card) != card:
+		return &pos.InputError{Field: "card", Problem: "spaces around the number"}
+	}
+	return pos.CheckText("card", card, maxCardLen)
+}
+
+// checkScannedCard is CheckCard for the number a till looked up: a card as
+// a till's scan or typed number gives it (till's parseCard, device's
+// ParseCard): 1 to 64 printable ASCII characters without spaces (digits of
+// a barcode or a PAN, a UID's hex, a code a card pattern captured).
+func checkScannedCard(card string) error {
+	if err := CheckCard(card); err != nil {
+		return err
+	}
+	if len(card) > maxScannedCardLen {
+		return &pos.InputError{Field: "card", Problem: fmt.Sprintf("%d bytes; a till's scan gives at most %d", len(card), maxScannedCardLen)}
+	}
+	for i := range len(card) {
+		if c := card[i]; c <= ' ' || c > '~' {
+			return &pos.InputError{Field: "card", Problem: fmt.Sprintf("byte %d is %q; a till's scan gives printable ASCII characters without spaces", i+1, c)}
+		}
+	}
+	return nil
+}
+
+// cardParam is the card a route's path names, checked with check; on a bad
+// one it answers 400 and returns false.
+func cardParam(w http.ResponseWriter, r *http.Request, check func(string) error) (string, bool) {
+	card := r.PathValue("card")
+	if err := check(card); err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return "", false
+	}
+	return card, true
+}
+
 // account answers a terminal's look-up of a card on scan.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
-	a, err := s.opts.Store.Account(r.Context(), terminalOf(r), r.PathValue("card"))
+	card, ok := cardParam(w, r, checkScannedCard)
+	if !ok {
+		return
+	}
+	a, err := s.opts.Store.Account(r.Context(), terminalOf(r), card)
 	if err != nil {
-		s.log.Error("account", "err", err)
+		s.log.Error("account", "card", pos.MaskCard(card), "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
 		return
 	}
@@ -112,34 +202,145 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// Limits of a customer import. Rows are read and stored a batch at a time,
+// so an import's memory is its batch, the refused rows listed, and the
+// cards of the holders read so far (to refuse a card given twice): about
+// 50 bytes a holder, hence the cap on holders; a refused row is counted,
+// not kept, past the first maxRejectedListed.
+const (
+	maxImportBytes = 256 << 20
+	// maxImportHolders caps the holders of one file: 4 000 000 is more
+	// than a file of maxImportBytes holds at 70 bytes a row (a card, a
+	// name and a phone), and keeps the cards read at ≈ 200 MB.
+	maxImportHolders = 4_000_000
+	// maxImportRowBytes bounds a row: encoding/csv keeps a whole row in
+	// memory, and a quote left open makes the rest of a file one row.
+	maxImportRowBytes = 64 << 10
+	// maxRejectedListed is how many refused rows an import lists; the
+	// answer counts them all (ImportAnswer.RejectedTotal).
+	maxRejectedListed = 1000
+	importBatch       = 1000
+)
+
+// ImportAnswer is what a customer import answers: wire.ImportReport with
+// Rejected holding the first maxRejectedListed refused rows by line, and
+// RejectedTotal counting every refused row (Rows is Stored plus
+// RejectedTotal).
+type ImportAnswer struct {
+	wire.ImportReport
+	RejectedTotal int `json:"rejected_total"`
+}
+
+// reject records a refused row, listing it while the list has room.
+func (a *ImportAnswer) reject(row wire.RejectedRow) {
+	a.RejectedTotal++
+	if len(a.Rejected) < maxRejectedListed {
+		a.Rejected = append(a.Rejected, row)
+	}
+}
+
 func (s *Server) importCustomers(w http.ResponseWriter, r *http.Request) {
-	holders, rep, err := ParseHolders(http.MaxBytesReader(w, r.Body, 256<<20), s.opts.Now())
+	if r.ContentLength > maxImportBytes {
+		wire.WriteError(w, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("customer file: %d bytes, at most %d (256 MiB): split it and import each part", r.ContentLength, maxImportBytes))
+		return
+	}
+	now := s.opts.Now().UTC()
+	hr, err := newHolderReader(http.MaxBytesReader(w, r.Body, maxImportBytes), now)
 	if err != nil {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	for start := 0; start < len(holders); start += 1000 {
-		n, err := s.opts.Store.PutHolders(r.Context(), "", holders[start:min(start+1000, len(holders))])
+	batch, lines := make([]pos.CardHolder, 0, importBatch), make([]int, 0, importBatch)
+	rep := &hr.rep
+	store := func() error {
+		n, err := s.opts.Store.PutHolders(r.Context(), "", batch)
 		if err != nil {
-			s.log.Error("import customers", "err", err)
-			wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable",
-				fmt.Sprintf("HQ stored %d of the holders, then could not store more; importing the file again is safe", rep.Stored))
-			return
+			return err
 		}
 		rep.Stored += n
+		if n < len(batch) {
+			if err := s.importLosers(r.Context(), batch, lines, rep); err != nil {
+				return err
+			}
+		}
+		batch, lines = batch[:0], lines[:0]
+		return nil
 	}
+	for err == nil {
+		var h pos.CardHolder
+		var line int
+		h, line, err = hr.next()
+		if err == nil {
+			batch, lines = append(batch, h), append(lines, line)
+			if len(batch) == importBatch {
+				err = store()
+			}
+		}
+	}
+	if errors.Is(err, ErrImportFile) || err == io.EOF {
+		// The rows read before the end, or before what stopped the reading.
+		if len(batch) > 0 {
+			if serr := store(); serr != nil {
+				err = serr
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, ErrImportFile):
+		wire.WriteError(w, http.StatusBadRequest, "bad_request",
+			fmt.Sprintf("%v; HQ stored the %d holders of the rows before it", err, rep.Stored))
+		return
+	case err != nil && err != io.EOF:
+		s.log.Error("import customers", "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable",
+			fmt.Sprintf("HQ stored %d of the holders, then could not store more; importing the file again is safe", rep.Stored))
+		return
+	}
+	slices.SortStableFunc(rep.Rejected, func(a, b wire.RejectedRow) int { return a.Line - b.Line })
 	if rep.Stored > 0 {
 		s.wake(r.Context(), TopicCards)
 	}
-	s.log.Info("customers imported", "rows", rep.Rows, "stored", rep.Stored, "rejected", len(rep.Rejected))
-	noteAudit(r, "", fmt.Sprintf("%d rows, %d stored, %d rejected", rep.Rows, rep.Stored, len(rep.Rejected)))
-	wire.WriteJSON(w, http.StatusOK, rep)
+	s.log.Info("customers imported", "rows", rep.Rows, "stored", rep.Stored, "rejected", rep.RejectedTotal)
+	noteAudit(r, "", fmt.Sprintf("%d rows, %d stored, %d rejected", rep.Rows, rep.Stored, rep.RejectedTotal))
+	wire.WriteJSON(w, http.StatusOK, hr.rep)
+}
+
+// importLosers adds to rep the rows of a stored batch the store kept its
+// own version for: a holder updated after the import began (a till's
+// sign-up since, or a version dated ahead before HQ bounded terminals'
+// dates), or a forget after it began. Each batch row's card is looked up
+// once; batches where every row was stored are not.
+func (s *Server) importLosers(ctx context.Context, batch []pos.CardHolder, lines []int, rep *ImportAnswer) error {
+	for i, h := range batch {
+		a, err := s.opts.Store.Account(ctx, "", h.Card)
+		if err != nil {
+			return err
+		}
+		switch {
+		case a.Holder != nil && a.Holder.Updated.Equal(h.Updated):
+			// stored
+		case a.Holder != nil:
+			rep.reject(wire.RejectedRow{Line: lines[i], Card: h.Card, Reason: fmt.Sprintf(
+				"not stored: HQ holds a version updated %s, later than this import; it stays", a.Holder.Updated.Format(time.RFC3339))})
+		case a.Forgotten:
+			rep.reject(wire.RejectedRow{Line: lines[i], Card: h.Card, Reason: "not stored: the holder was forgotten after this import began; import the row again to sign them up anew"})
+		default:
+			rep.reject(wire.RejectedRow{Line: lines[i], Card: h.Card, Reason: "not stored: HQ kept its own record of the card"})
+		}
+	}
+	return nil
 }
 
 func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request) {
-	a, err := s.opts.Store.Account(r.Context(), "", r.PathValue("card"))
+	card, ok := cardParam(w, r, CheckCard)
+	if !ok {
+		return
+	}
+	a, err := s.opts.Store.Account(r.Context(), "", card)
 	if err != nil {
-		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error())
+		s.log.Error("show customer", "card", pos.MaskCard(card), "err", err)
+		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ cannot read accounts right now")
 		return
 	}
 	a.Currency = s.currency(r.Context())
@@ -178,11 +379,14 @@ func (s *Server) currency(ctx context.Context) string {
 }
 
 func (s *Server) forgetCustomer(w http.ResponseWriter, r *http.Request) {
-	card := r.PathValue("card")
+	card, ok := cardParam(w, r, CheckCard)
+	if !ok {
+		return
+	}
 	noteAudit(r, pos.MaskCard(card), "forget")
 	had, err := s.opts.Store.ForgetHolder(r.Context(), card, s.opts.Now())
 	if err != nil {
-		s.log.Error("forget customer", "err", err)
+		s.log.Error("forget customer", "card", pos.MaskCard(card), "err", err)
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "HQ could not forget the customer; try again")
 		return
 	}
@@ -233,94 +437,177 @@ var ErrImportFile = errors.New("customer file")
 // per row. A row that is not a valid holder, or repeats a card of an earlier
 // row, is refused with its line number and why; the others are returned with
 // Registered and Updated set to now. A file without a usable header is
-// ErrImportFile.
-func ParseHolders(r io.Reader, now time.Time) ([]pos.CardHolder, wire.ImportReport, error) {
-	rep := wire.ImportReport{Rejected: []wire.RejectedRow{}}
-	data, err := io.ReadAll(r)
+// ErrImportFile, and so is one past maxImportHolders holders or with a row longer
+// than maxImportRowBytes (the rows before are returned with the error).
+//
+// HQ's import reads a file the same way a batch at a time (holderReader);
+// ParseHolders holds every holder of the file at once.
+func ParseHolders(r io.Reader, now time.Time) ([]pos.CardHolder, ImportAnswer, error) {
+	hr, err := newHolderReader(r, now)
 	if err != nil {
-		return nil, rep, fmt.Errorf("%w: %v", ErrImportFile, err)
+		return nil, ImportAnswer{ImportReport: wire.ImportReport{Rejected: []wire.RejectedRow{}}}, err
 	}
-	data = []byte(strings.TrimPrefix(string(data), "\uFEFF")) // a spreadsheet's byte order mark
-	cr := csv.NewReader(strings.NewReader(string(data)))
-	first, _, _ := strings.Cut(string(data), "\n")
-	if strings.Count(first, ";") > strings.Count(first, ",") {
+	var out []pos.CardHolder
+	for {
+		h, _, err := hr.next()
+		switch {
+		case err == io.EOF:
+			return out, hr.rep, nil
+		case err != nil:
+			return out, hr.rep, err
+		}
+		out = append(out, h)
+	}
+}
+
+// holderReader reads a customer file (ParseHolders' format) row by row,
+// holding one row of the file at a time.
+type holderReader struct {
+	cr      *csv.Reader
+	setters []func(*pos.CardHolder, string) error
+	now     time.Time
+	// cards are the cards of the rows returned so far, each with its line,
+	// to refuse a card given twice. Keys are copies: a field of a row
+	// shares the memory of the whole row.
+	cards map[string]int32
+	line  int // of the last row read whole
+	rep   ImportAnswer
+}
+
+// errRowTooLong stops the reading of a file at a row longer than
+// maxImportRowBytes.
+var errRowTooLong = errors.New("row too long")
+
+// rowGuard reads a file for a csv.Reader and fails once the reader has
+// taken more than max bytes past the end of its last row (at).
+type rowGuard struct {
+	r    io.Reader
+	read int64
+	at   func() int64
+	max  int64
+}
+
+func (g *rowGuard) Read(p []byte) (int, error) {
+	if g.read-g.at() > g.max {
+		return 0, errRowTooLong
+	}
+	n, err := g.r.Read(p)
+	g.read += int64(n)
+	return n, err
+}
+
+// newHolderReader reads the file's header row; a header that is not
+// usable is ErrImportFile.
+func newHolderReader(r io.Reader, now time.Time) (*holderReader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
+		br.Discard(3) // a spreadsheet's byte order mark
+	}
+	guard := &rowGuard{r: br, max: maxImportRowBytes}
+	cr := csv.NewReader(guard)
+	guard.at = cr.InputOffset
+	head, _ := br.Peek(br.Size())
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	if bytes.Count(head, []byte(";")) > bytes.Count(head, []byte(",")) {
 		cr.Comma = ';' // what spreadsheets in Russian locales write
 	}
 	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	hr := &holderReader{cr: cr, now: now.UTC(), cards: map[string]int32{},
+		rep: ImportAnswer{ImportReport: wire.ImportReport{Rejected: []wire.RejectedRow{}}}}
 	header, err := cr.Read()
 	if err != nil {
-		return nil, rep, fmt.Errorf("%w: header row: %v", ErrImportFile, err)
+		if errors.Is(err, errRowTooLong) {
+			err = fmt.Errorf("longer than %d bytes", maxImportRowBytes)
+		}
+		return nil, fmt.Errorf("%w: header row: %v", ErrImportFile, err)
 	}
-	setters := make([]func(*pos.CardHolder, string) error, len(header))
+	hr.setters = make([]func(*pos.CardHolder, string) error, len(header))
 	have := map[string]bool{}
 	for i, name := range header {
 		name = strings.ToLower(strings.TrimSpace(name))
 		set, ok := holderColumns[name]
 		if !ok {
-			return nil, rep, fmt.Errorf("%w: header column %d %q is not one of card, name, patronymic, surname, birthday, phone, email, consent, lang", ErrImportFile, i+1, name)
+			return nil, fmt.Errorf("%w: header column %d %q is not one of card, name, patronymic, surname, birthday, phone, email, consent, lang", ErrImportFile, i+1, name)
 		}
 		if have[name] {
-			return nil, rep, fmt.Errorf("%w: header names column %q twice", ErrImportFile, name)
+			return nil, fmt.Errorf("%w: header names column %q twice", ErrImportFile, name)
 		}
 		have[name] = true
-		setters[i] = set
+		hr.setters[i] = set
 	}
 	for _, need := range []string{"card", "name"} {
 		if !have[need] {
-			return nil, rep, fmt.Errorf("%w: the header has no %q column", ErrImportFile, need)
+			return nil, fmt.Errorf("%w: the header has no %q column", ErrImportFile, need)
 		}
 	}
-	var out []pos.CardHolder
-	cards := map[string]int{}
+	return hr, nil
+}
+
+// next returns the next valid holder of the file and its line, refusing
+// the rows before it that are not one into the report; io.EOF at the end.
+func (hr *holderReader) next() (pos.CardHolder, int, error) {
 	for {
-		rec, err := cr.Read()
+		rec, err := hr.cr.Read()
 		if err == io.EOF {
-			break
+			return pos.CardHolder{}, 0, io.EOF
 		}
 		var pe *csv.ParseError
+		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &pe):
-			rep.Rows++
-			rep.Rejected = append(rep.Rejected, wire.RejectedRow{Line: pe.StartLine, Reason: pe.Err.Error()})
+			hr.line = pe.Line
+			hr.rep.Rows++
+			hr.rep.reject(wire.RejectedRow{Line: pe.StartLine, Reason: pe.Err.Error()})
 			continue
+		case errors.Is(err, errRowTooLong):
+			return pos.CardHolder{}, 0, fmt.Errorf("%w: a row after line %d is longer than %d bytes (a quote left open?)",
+				ErrImportFile, hr.line, maxImportRowBytes)
+		case errors.As(err, &mbe):
+			return pos.CardHolder{}, 0, fmt.Errorf("%w: larger than %d bytes (256 MiB), after line %d: split it and import each part",
+				ErrImportFile, mbe.Limit, hr.line)
 		case err != nil:
-			return nil, rep, fmt.Errorf("%w: %v", ErrImportFile, err)
+			return pos.CardHolder{}, 0, fmt.Errorf("%w: %v", ErrImportFile, err)
 		}
-		line, _ := cr.FieldPos(0)
+		line, _ := hr.cr.FieldPos(0)
+		hr.line = line
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // an empty line
 		}
-		rep.Rows++
-		reject := func(card, reason string) {
-			rep.Rejected = append(rep.Rejected, wire.RejectedRow{Line: line, Card: card, Reason: reason})
-		}
-		if len(rec) != len(header) {
-			reject("", fmt.Sprintf("%d fields, the header has %d", len(rec), len(header)))
+		hr.rep.Rows++
+		if len(rec) != len(hr.setters) {
+			hr.rep.reject(wire.RejectedRow{Line: line, Reason: fmt.Sprintf("%d fields, the header has %d", len(rec), len(hr.setters))})
 			continue
 		}
 		var h pos.CardHolder
 		var bad error
 		for i, v := range rec {
-			if err := setters[i](&h, v); err != nil && bad == nil {
+			if err := hr.setters[i](&h, v); err != nil && bad == nil {
 				bad = err
 			}
 		}
 		if bad == nil {
-			bad = h.Validate()
+			bad = h.ValidateAt(hr.now)
 		}
 		if bad != nil {
-			reject(strings.TrimSpace(h.Card), bad.Error())
+			hr.rep.reject(wire.RejectedRow{Line: line, Card: strings.TrimSpace(h.Card), Reason: bad.Error()})
 			continue
 		}
-		if prev, dup := cards[h.Card]; dup {
-			reject(h.Card, fmt.Sprintf("card already on line %d", prev))
+		if prev, dup := hr.cards[h.Card]; dup {
+			hr.rep.reject(wire.RejectedRow{Line: line, Card: h.Card, Reason: fmt.Sprintf("card already on line %d", prev)})
 			continue
 		}
-		cards[h.Card] = line
-		h.Registered, h.Updated = now.UTC(), now.UTC()
-		out = append(out, h)
+		if len(hr.cards) >= maxImportHolders {
+			hr.rep.Rows--
+			return pos.CardHolder{}, 0, fmt.Errorf("%w: more than %d holders, line %d on not read: split it and import each part",
+				ErrImportFile, maxImportHolders, line)
+		}
+		hr.cards[strings.Clone(h.Card)] = int32(line)
+		h.Registered, h.Updated = hr.now, hr.now
+		return h, line, nil
 	}
-	return out, rep, nil
 }
 
 // Bounds of the customer page's answers.
@@ -363,10 +650,24 @@ func (s *Server) findCustomers(w http.ResponseWriter, r *http.Request) {
 	wire.WriteJSON(w, http.StatusOK, ans)
 }
 
+// purchasesAnswer is the customer page's list of purchases with the number
+// of the card's events HQ holds that did not read as a sale or a return
+// (each is in HQ's log with its terminal and seq).
+type purchasesAnswer struct {
+	wire.CardPurchases
+	Unreadable int `json:"unreadable,omitempty"`
+}
+
 // customerPurchases answers the card's sales and returns across stores,
-// newest first: ?limit=N (default 100, at most 1000).
+// newest first: ?limit=N (default 100, at most 1000). An event HQ holds that
+// does not read (a terminal's body HQ acked but cannot parse) is left out
+// and counted, as the audit does, so that one bad upload cannot take the
+// card's page down for good.
 func (s *Server) customerPurchases(w http.ResponseWriter, r *http.Request) {
-	card := r.PathValue("card")
+	card, ok := cardParam(w, r, CheckCard)
+	if !ok {
+		return
+	}
 	limit := purchasesLimit
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -381,14 +682,15 @@ func (s *Server) customerPurchases(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, "card purchases", err)
 		return
 	}
-	ans := wire.CardPurchases{Card: card, Purchases: []wire.CardPurchase{}, Limit: limit, More: len(evs) > limit}
+	ans := purchasesAnswer{CardPurchases: wire.CardPurchases{Card: card, Purchases: []wire.CardPurchase{}, Limit: limit, More: len(evs) > limit}}
 	stores := map[string]string{}
 	for _, e := range evs[:min(len(evs), limit)] {
 		p, store, err := purchase(e)
 		if err != nil {
-			s.log.Error("card purchases: an event HQ holds does not read", "terminal", e.Terminal, "seq", e.Seq, "err", err)
-			wire.WriteError(w, http.StatusInternalServerError, "bad_event", fmt.Sprintf("event %s of terminal %s does not read: %v", e.ID, e.Terminal, err))
-			return
+			s.log.Warn("card purchases: an event HQ holds does not read; left out", "card", pos.MaskCard(card),
+				"terminal", e.Terminal, "seq", e.Seq, "err", err)
+			ans.Unreadable++
+			continue
 		}
 		if store != "" && stores[e.Terminal] == "" {
 			stores[e.Terminal] = store

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -103,6 +104,12 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusBadRequest, "bad_csr", "csr: not PEM")
 		return
 	}
+	// The CSR is checked before the token is used: a request that cannot
+	// be signed must leave the one-time token for a good one.
+	if err := checkCSR(block.Bytes); err != nil {
+		wire.WriteError(w, http.StatusBadRequest, "bad_csr", err.Error())
+		return
+	}
 	tok, err := ts.UseToken(r.Context(), TokenHash(secret), s.opts.Now())
 	if err == nil {
 		err = s.checkNotRevoked(r.Context(), tok.Terminal)
@@ -134,6 +141,19 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		CA:          string(pki.EncodeCert(s.opts.CA.Cert)),
 		RulesKey:    wire.FormatPublicKey(s.opts.SigningKey.Public().(ed25519.PublicKey)),
 	})
+}
+
+// checkCSR reports what keeps a certificate request from being signed:
+// DER that is not a CSR, or a signature its own key does not verify.
+func checkCSR(der []byte) error {
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return fmt.Errorf("csr: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return fmt.Errorf("csr: signature: %w", err)
+	}
+	return nil
 }
 
 // TerminalOf returns the terminal a request's verified client certificate names,

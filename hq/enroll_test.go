@@ -127,3 +127,28 @@ func TestAdminMetricsParse(t *testing.T) {
 		t.Fatalf("uploads ok = %v, ingest counter present = %v", ok, fams["tillhq_events_ingested_total"] != nil)
 	}
 }
+
+// A CSR that cannot be signed is refused before the token is used: the
+// same token then enrolls with a good CSR.
+func TestBadCSRLeavesTheToken(t *testing.T) {
+	e := newTLSHQ(t)
+	token, err := e.srv.AddTerminal(context.Background(), "S1", "A", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := pki.NewKey()
+	csr, _ := pki.NewCSR(key)
+	forged := bytes.Clone(csr)
+	forged[len(forged)-1] ^= 0xff // the signature's last byte
+	for name, der := range map[string][]byte{"junk": []byte("not a CSR"), "a forged signature": forged} {
+		_, err := hqclient.Enroll(context.Background(), e.ts.URL, token, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+		var se *hqclient.StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusBadRequest || se.Code != "bad_csr" {
+			t.Errorf("%s CSR: %v, want 400 bad_csr", name, err)
+		}
+	}
+	ans, err := hqclient.Enroll(context.Background(), e.ts.URL, token, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))
+	if err != nil || ans.Terminal != "A" {
+		t.Fatalf("the good CSR after the bad ones: %+v %v; want the token still good", ans, err)
+	}
+}

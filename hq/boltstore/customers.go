@@ -281,8 +281,12 @@ func (s *Store) ForgetHolder(_ context.Context, number string, at time.Time) (bo
 		if err := tx.Bucket(bucketHolders).Delete([]byte(number)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketForgotten).Put([]byte(number), seqKey(uint64(at.UnixNano()))); err != nil {
-			return err
+		// A later forget wins: it refuses more stale copies (PutHolders).
+		f := tx.Bucket(bucketForgotten)
+		if v := f.Get([]byte(number)); v == nil || at.UnixNano() > int64(binary.BigEndian.Uint64(v)) {
+			if err := f.Put([]byte(number), seqKey(uint64(at.UnixNano()))); err != nil {
+				return err
+			}
 		}
 		return touch(tx, number)
 	})

@@ -198,6 +198,92 @@ func runCustomers(t *testing.T, newStore func(t *testing.T) hq.Store) {
 		}
 	})
 
+	// A holder dated at the zero time is the oldest version there is (HQ
+	// dates so a terminal's holder dated ahead of its clock): it is kept
+	// only when the store has nothing of the card, never replaces a holder
+	// nor undoes a forget, and any dated version replaces it.
+	t.Run("OldestHolder", func(t *testing.T) {
+		s := newStore(t)
+		h := pos.CardHolder{Card: cardA, Name: "Анна", Phone: "+7 900 000-00-01", Updated: Epoch}
+		undated := pos.CardHolder{Card: cardA, Name: "Аня", Phone: "+7 900 000-00-02"}
+		if n, err := s.PutHolders(ctx, "S1-T1", []pos.CardHolder{h}); n != 1 || err != nil {
+			t.Fatalf("PutHolders = %d %v", n, err)
+		}
+		if n, err := s.PutHolders(ctx, "S2-T1", []pos.CardHolder{undated}); n != 0 || err != nil {
+			t.Errorf("an undated copy over a holder: PutHolders = %d %v, want it refused", n, err)
+		}
+		if got, _, _ := s.Holder(ctx, cardA); !sameHolder(got, h) {
+			t.Errorf("Holder = %+v, want the dated one", got)
+		}
+		if _, err := s.ForgetHolder(ctx, cardA, Epoch.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PutHolders(ctx, "S2-T1", []pos.CardHolder{undated}); n != 0 || err != nil {
+			t.Errorf("an undated copy after a forget: PutHolders = %d %v, want it refused", n, err)
+		}
+		if a, err := s.Account(ctx, "", cardA); err != nil || a.Holder != nil || !a.Forgotten {
+			t.Errorf("after the forget and an undated copy: %+v %v; want the card forgotten", a, err)
+		}
+		// A card the store has nothing of keeps it, until a dated version.
+		undatedB := pos.CardHolder{Card: cardB, Name: "Борис", Phone: "+7 900 000-00-03"}
+		if n, err := s.PutHolders(ctx, "S2-T1", []pos.CardHolder{undatedB}); n != 1 || err != nil {
+			t.Errorf("an undated holder of a new card: PutHolders = %d %v, want it stored", n, err)
+		}
+		datedB := undatedB
+		datedB.Name, datedB.Updated = "Боря", Epoch.Add(-24*time.Hour)
+		if n, err := s.PutHolders(ctx, "", []pos.CardHolder{datedB}); n != 1 || err != nil {
+			t.Errorf("a dated version over an undated one: PutHolders = %d %v, want it stored", n, err)
+		}
+		if got, _, _ := s.Holder(ctx, cardB); got.Name != "Боря" {
+			t.Errorf("Holder = %+v, want the dated version", got)
+		}
+	})
+
+	// Of two forgets of a card the later wins, whatever their order: a
+	// copy from before the later one stays refused.
+	t.Run("LaterForgetWins", func(t *testing.T) {
+		s := newStore(t)
+		h := pos.CardHolder{Card: cardA, Name: "Анна", Phone: "+7 900 000-00-01", Updated: Epoch}
+		if _, err := s.PutHolders(ctx, "", []pos.CardHolder{h}); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Time{Epoch.Add(2 * time.Hour), Epoch.Add(time.Hour)} {
+			if _, err := s.ForgetHolder(ctx, cardA, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		between := h
+		between.Updated = Epoch.Add(90 * time.Minute)
+		if n, err := s.PutHolders(ctx, "S1-T1", []pos.CardHolder{between}); n != 0 || err != nil {
+			t.Errorf("a copy from between the two forgets: PutHolders = %d %v, want it refused", n, err)
+		}
+		after := h
+		after.Updated = Epoch.Add(3 * time.Hour)
+		if n, err := s.PutHolders(ctx, "S1-T1", []pos.CardHolder{after}); n != 1 || err != nil {
+			t.Errorf("a sign-up after both forgets: PutHolders = %d %v, want it stored", n, err)
+		}
+	})
+
+	// A terminal that looks up a card the store has no record of yet
+	// follows it: the card's first changes (a sale elsewhere, a holder)
+	// reach the terminal through its feed (docs/sync.md; HQ bounds the
+	// number looked up, hq.Server).
+	t.Run("UnknownCardLookUp", func(t *testing.T) {
+		s := newStore(t)
+		const card = "9000000000000"
+		a, err := s.Account(ctx, "S1-T1", card)
+		if err != nil || a.Holder != nil || a.Forgotten || a.Account.Sales != 0 || a.Change != 0 {
+			t.Fatalf("Account of an unknown card = %+v %v; want an empty answer", a, err)
+		}
+		appendAll(t, s, "S2-T1", Sales("S2-T1", 1, "", SaleSpec{card, 10_00, 1, 0}))
+		if w, _, err := s.Watching(ctx, 0, []string{"S1-T1"}); err != nil || !reflect.DeepEqual(w, []string{"S1-T1"}) {
+			t.Errorf("Watching after a sale to a card S1-T1 looked up unknown = %v %v; want S1-T1", w, err)
+		}
+		if ch, err := s.Changes(ctx, "S1-T1", "", 0, 100); err != nil || len(ch.Accounts) != 1 || ch.Accounts[0].Account.Sales != 1 {
+			t.Errorf("S1-T1's feed = %+v %v; want the card's sale", ch, err)
+		}
+	})
+
 	t.Run("ChangeFeed", func(t *testing.T) {
 		s := newStore(t)
 		feed := func(t *testing.T, terminal string, after int64) ([]string, int64) {
