@@ -228,7 +228,6 @@ const (
 // RejectedTotal).
 type ImportAnswer struct {
 	wire.ImportReport
-	RejectedTotal int `json:"rejected_total"`
 }
 
 // reject records a refused row, listing it while the list has room.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tilld/tilld/discount"
+	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/hq"
 	"github.com/tilld/tilld/hq/boltstore"
@@ -156,6 +158,19 @@ func TestReportScansStopWhenClientGone(t *testing.T) {
 		}
 		if n, err := l.Refresh(context.Background()); err != nil || n != 1500 {
 			t.Errorf("refresh after: %d sales, %v; want the other 1500", n, err)
+		}
+	})
+	t.Run("simulate", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		hs := &hangUpStore{Store: st, cancel: cancel}
+		rs, err := rulesfile.Parse(discount.Example)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := hq.SimQuery{From: now.AddDate(-1, 0, 0), To: now}
+		if _, err := hq.Simulate(ctx, hs, rs, q); !errors.Is(err, context.Canceled) || hs.pages != 1 {
+			t.Errorf("a simulation with the client gone: %v after %d pages; want context.Canceled after 1", err, hs.pages)
 		}
 	})
 	t.Run("discounts over HTTP", func(t *testing.T) {

@@ -228,6 +228,9 @@ func eachEvent(ctx context.Context, st Store, fn func(e *event.Event) error) err
 	for _, t := range terms {
 		for _, c := range t.Chains {
 			for cur := c.Epoch.BaseSeq; cur < c.Acked; {
+				if err := ctx.Err(); err != nil {
+					return err // the client went away: the embedded store does not look
+				}
 				_, evs, err := st.ChainEvents(ctx, t.Terminal, c.Epoch.ID, cur, simPage)
 				if err != nil {
 					return err
@@ -388,6 +391,9 @@ func (s *Server) simulateRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sim, err := Simulate(r.Context(), s.opts.Store, rs, q)
+	if err != nil && r.Context().Err() != nil {
+		return // the client went away: nobody to answer
+	}
 	if err != nil {
 		s.storeError(w, "simulate", err)
 		return

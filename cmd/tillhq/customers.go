@@ -49,7 +49,8 @@ the tills that see the card. Importing the same file again is harmless.`,
 			if asJSON {
 				return json.NewEncoder(stdout).Encode(rep)
 			}
-			fmt.Fprintf(stdout, "%s: %d rows, %d stored, %d rejected\n", args[0], rep.Rows, rep.Stored, len(rep.Rejected))
+			rejected := max(rep.RejectedTotal, len(rep.Rejected)) // an older HQ sends no total
+			fmt.Fprintf(stdout, "%s: %d rows, %d stored, %d rejected\n", args[0], rep.Rows, rep.Stored, rejected)
 			for _, r := range rep.Rejected {
 				card := r.Card
 				if card == "" {
@@ -57,8 +58,11 @@ the tills that see the card. Importing the same file again is harmless.`,
 				}
 				fmt.Fprintf(stdout, "  line %d (card %s): %s\n", r.Line, card, r.Reason)
 			}
-			if len(rep.Rejected) > 0 {
-				return fmt.Errorf("%d rows rejected", len(rep.Rejected))
+			if more := rejected - len(rep.Rejected); more > 0 {
+				fmt.Fprintf(stdout, "  and %d more rows (HQ lists the first %d)\n", more, len(rep.Rejected))
+			}
+			if rejected > 0 {
+				return fmt.Errorf("%d rows rejected", rejected)
 			}
 			return nil
 		},

@@ -42,7 +42,7 @@ func kpiCmd(stdout io.Writer, adminURL *string, asJSON *bool) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&period, "period", "month", "day, week (Monday to Sunday) or month")
-	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (default: the twelve months to today)")
+	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (default: the twelve months to --to, or to today)")
 	cmd.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (default: today, UTC)")
 	cmd.Flags().StringVar(&store, "store", "", "only this store's rows (the chain's stay)")
 	cmd.Flags().StringVar(&by, "by", "store", "a row per store or per region")

@@ -308,6 +308,9 @@ type ImportReport struct {
 	Rows     int           `json:"rows"`
 	Stored   int           `json:"stored"`
 	Rejected []RejectedRow `json:"rejected"`
+	// RejectedTotal counts every refused row; Rejected lists the first of
+	// them (HQ lists at most 1 000).
+	RejectedTotal int `json:"rejected_total"`
 }
 
 // RejectedRow is a CSV row an import refused: its line in the file, the card
