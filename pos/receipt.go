@@ -22,8 +22,13 @@ func ReceiptCode(eventID, hash string) string {
 // prefix (lower case); a code that is not one is an *InputError of field
 // "receipt".
 func ParseReceiptCode(code string) (terminal string, seq uint64, hash string, err error) {
-	bad := &InputError{Field: "receipt", Problem: fmt.Sprintf("%q is not a receipt code (terminal-seq-check, e.g. T042-17-3fa9c2)", code)}
 	code = strings.TrimSpace(code)
+	bad := &InputError{Field: "receipt", Problem: "not a receipt code (terminal-seq-check, e.g. T042-17-3fa9c2)"}
+	if len(code) > maxReceiptCodeLen {
+		bad.Problem = fmt.Sprintf("%d bytes: %s, at most %d bytes", len(code), bad.Problem, maxReceiptCodeLen)
+		return "", 0, "", bad
+	}
+	bad.Problem = fmt.Sprintf("%q is %s", code, bad.Problem)
 	i := strings.LastIndexByte(code, '-')
 	if i <= 0 {
 		return "", 0, "", bad
@@ -45,3 +50,7 @@ func ParseReceiptCode(code string) (terminal string, seq uint64, hash string, er
 	}
 	return code[:j], seq, hash, nil
 }
+
+// maxReceiptCodeLen bounds a receipt code: a terminal id of at most 64
+// bytes (the ledger's bound), a seq and the check.
+const maxReceiptCodeLen = 64 + 1 + 20 + 1 + receiptHashLen

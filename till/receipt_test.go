@@ -2,6 +2,7 @@ package till
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -31,6 +32,7 @@ func TestParseReceiptCode(t *testing.T) {
 	for code, ok := range map[string]bool{
 		"T042-17-3fa9c2": true, " S1-T1-5-ABCDEF ": true, "T1-0-abcdef": false, "T1-5-abcde": false, "T1-5-abcdeg": false,
 		"T1-x-abcdef": false, "5-abcdef": false, "": false,
+		strings.Repeat("T", 64) + "-18446744073709551615-abcdef": true, strings.Repeat("T", 65) + "-18446744073709551615-abcdef": false,
 	} {
 		terminal, seq, _, err := parseReceiptCode(code)
 		if (err == nil) != ok {
