@@ -18,7 +18,7 @@
 // rulesets) read the file and wait for nothing; Verify reads the file after a
 // checkpoint, in parallel with writers.
 //
-// # File layout (schema 4)
+// # File layout (schema 5)
 //
 // Integer keys and values are big-endian uint64, so keys sort in numeric order.
 //
@@ -47,15 +47,19 @@
 //	holders   card → pos.CardHolder as JSON with "pending" set while HQ has not
 //	          acknowledged it: the holder's personal data, beside the chain.
 //	returns   sale seq → {"lines": units of each line refunds returned} for
-//	          the kept sales that refunds returned units of. Made by the
-//	          first refund: a file without it has none (no schema change).
+//	          the sales that refunds returned units of, pruned or not (schema
+//	          5; schema 4 dropped a sale's with it). Made by the first refund:
+//	          a file without it has none.
 //
 // The meta also holds "journal_gen", the generation of the last journal records
 // a checkpoint moved into the file (absent before the first), and "scrub_due"
 // while forgotten holders are deleted and the free pages that may still hold
 // them are not zeroed yet (absent otherwise: see ForgetHolders), and
 // "feed_id" and "feed_after" (8 bytes), the terminal's position in HQ's
-// change feed and that feed's identity (absent until SetFeedPosition).
+// change feed and that feed's identity (absent until SetFeedPosition), and
+// "returns_kept" (8 bytes, schema 5), the last seq whose sale may have been
+// pruned with its returns count: the anchor when the file was migrated from
+// schema 4 or restored from HQ, else 0 (PrunedSale).
 //
 // The outbox is not stored as a list: it is the events after "acked", so its
 // length is last_seq-acked and Pending is one cursor seek.

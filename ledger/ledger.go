@@ -23,7 +23,7 @@ import (
 // documentation). Open migrates a file with an older schema in place, in one
 // transaction (a crash leaves the old file as it was), and refuses one with a
 // newer schema.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // DefaultTimeout is how long Open waits for the file lock when Options.Timeout is 0.
 const DefaultTimeout = time.Second
@@ -232,12 +232,16 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEffects, bucketSales, bucketAccounts, bucketBases, bucketRulesets, bucketHolders}
 
-	keySchema      = []byte("schema")
-	keyTerminal    = []byte("terminal")
-	keyLastSeq     = []byte("last_seq")
-	keyLastHash    = []byte("last_hash")
-	keyAcked       = []byte("acked")
-	keyAnchorSeq   = []byte("anchor_seq")
+	keySchema    = []byte("schema")
+	keyTerminal  = []byte("terminal")
+	keyLastSeq   = []byte("last_seq")
+	keyLastHash  = []byte("last_hash")
+	keyAcked     = []byte("acked")
+	keyAnchorSeq = []byte("anchor_seq")
+	// keyReturnsKept is the last seq whose sale's returns count may have gone
+	// with it when it was pruned (schema 4 and before dropped them): the
+	// returns of a sale after it are counted here even once it is pruned.
+	keyReturnsKept = []byte("returns_kept")
 	keyAnchorHash  = []byte("anchor_hash")
 	keyActiveRules = []byte("active_rules")
 )
@@ -616,6 +620,7 @@ func (l *Ledger) create(terminal string) (meta, error) {
 			{keyAcked, u64(0)},
 			{keyAnchorSeq, u64(0)},
 			{keyAnchorHash, nil},
+			{keyReturnsKept, u64(0)},
 		} {
 			if err := meta.Put(kv.k, kv.v); err != nil {
 				return fmt.Errorf("write meta %s: %w", kv.k, err)
@@ -1102,6 +1107,7 @@ type meta struct {
 	lastHash    string
 	acked       uint64
 	anchorSeq   uint64 // seq of the last pruned event, 0 when none was pruned
+	returnsKept uint64 // sales after it have their returns counted here, pruned or not
 	anchorHash  string
 	activeRules uint64 // 0 when no ruleset is active
 	epoch       event.Epoch
@@ -1125,6 +1131,10 @@ func readMeta(tx *bolt.Tx) (meta, error) {
 	m.lastSeq = num(keyLastSeq)
 	m.acked = num(keyAcked)
 	m.anchorSeq = num(keyAnchorSeq)
+	m.returnsKept = m.anchorSeq // a file without the key (edited, or before schema 5) counts none pruned
+	if err == nil && b.Get(keyReturnsKept) != nil {
+		m.returnsKept = num(keyReturnsKept)
+	}
 	if err == nil && b.Get(keyActiveRules) != nil {
 		m.activeRules = num(keyActiveRules)
 	}

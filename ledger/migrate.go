@@ -23,6 +23,7 @@ var migrations = []struct {
 	{2, migrate1to2},
 	{3, migrate2to3},
 	{4, migrate3to4},
+	{5, migrate4to5},
 }
 
 func migrate(tx *bolt.Tx, schema uint64) error {
@@ -274,4 +275,17 @@ func rewriteViews(tx *bolt.Tx, fn func(bucket []byte, card string, acct []byte) 
 		}
 	}
 	return nil
+}
+
+// Schema 5 keeps a sale's returns count when the sale is pruned, so that a
+// return of it through HQ's copy is bounded by this till's earlier ones; the
+// counts schema 4 dropped are gone, so the sales pruned before the migration
+// are marked as not counted (keyReturnsKept).
+func migrate4to5(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	anchor, err := getU64(meta, keyAnchorSeq)
+	if err != nil {
+		return fmt.Errorf("%w: meta: %v", ErrCorrupt, err)
+	}
+	return meta.Put(keyReturnsKept, u64(anchor))
 }

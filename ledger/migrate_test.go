@@ -323,3 +323,59 @@ func TestMigrateFromV3(t *testing.T) {
 		t.Errorf("Account after a sale: %+v", a)
 	}
 }
+
+// testdata/v4.db is a schema 4 ledger written by the schema 4 code (commit
+// 6c7e813) with testClock, terminal S1-T1: sale s1 of three units to
+// 2000000000015 and refund r1 of one (seqs 1, 2), sale s2 of two units and
+// refund r2 of one (3, 4), HQ's acknowledgement of seq 2, and a prune of
+// seqs 1 and 2, which dropped s1's returns count with it. Schema 5 keeps the
+// counts of pruned sales: the migration marks s1 as pruned before that.
+func TestMigrateFromV4(t *testing.T) {
+	path := copyFixture(t, "v4.db")
+	boltView(t, path, func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if v := m.Get(keySchema); !bytes.Equal(v, u64(4)) {
+			t.Fatalf("the fixture has schema %x, want 4: was testdata/v4.db overwritten?", v)
+		}
+		if v := m.Get(keyAnchorSeq); !bytes.Equal(v, u64(2)) {
+			t.Fatalf("the fixture's anchor is %x, want 2", v)
+		}
+		if v := tx.Bucket(bucketReturns).Get(u64(1)); v != nil {
+			t.Fatalf("the fixture keeps the pruned sale's returns: %q", v)
+		}
+		return nil
+	})
+	l := openAt(t, path, Options{Terminal: "S1-T1", Now: func() time.Time { return testEpoch.Add(time.Hour) }}, checkFull)
+	boltOf(l).View(func(tx *bolt.Tx) error {
+		if m, _ := readMeta(tx); m.schema != SchemaVersion || m.returnsKept != 2 {
+			t.Errorf("after the migration: schema %d, returns_kept %d; want %d and 2", m.schema, m.returnsKept, SchemaVersion)
+		}
+		return nil
+	})
+	if pruned, counted, err := l.PrunedSale(1); !pruned || counted || err != nil {
+		t.Errorf("s1 after the migration: pruned %v, counted %v (%v); want pruned, not counted", pruned, counted, err)
+	}
+	// s2 is kept, its count with it: one of two returned, one left.
+	if _, err := l.RecordRefund(refundReq("r3", "s2", pos.ReturnLine{Line: 1, Qty: 2}), refundPrice("r3")); !errors.Is(err, ErrOverReturn) {
+		t.Errorf("two more of s2's two, one returned: %v", err)
+	}
+	if _, err := l.RecordRefund(refundReq("r3", "s2", pos.ReturnLine{Line: 1, Qty: 1}), refundPrice("r3")); err != nil {
+		t.Errorf("the other of s2's two: %v", err)
+	}
+	// Pruned from now on, s2 keeps its count.
+	if err := l.Ack(5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Prune(testEpoch.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if pruned, counted, err := l.PrunedSale(3); !pruned || !counted || err != nil {
+		t.Errorf("s2 pruned after the migration: pruned %v, counted %v (%v); want both", pruned, counted, err)
+	}
+	boltOf(l).View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketReturns).Get(u64(3)); !bytes.HasPrefix(v, []byte(`{"lines":[2`)) {
+			t.Errorf("s2's count after its prune: %q, want both units", v)
+		}
+		return nil
+	})
+}

@@ -302,6 +302,19 @@ func (l *Ledger) applyRefund(tx *bolt.Tx, m *meta, req RefundRequest, price Refu
 		if req.Offline != nil && len(req.ForeignReturned) > 0 {
 			return Receipt{}, &pos.InputError{Field: "sale", Problem: "a return on a receipt's word knows nothing of other tills' returns"}
 		}
+		if foreign == m.terminal {
+			// This terminal's own sale, pruned here (HQ's copy of it): its
+			// returns here are counted where every own sale's are.
+			switch {
+			case req.Offline != nil:
+				return Receipt{}, &pos.InputError{Field: "sale", Problem: "a return on a receipt's word names a sale of another terminal"}
+			case sale.Seq > m.anchorSeq:
+				return Receipt{}, &pos.InputError{Field: "sale", Problem: fmt.Sprintf("sale %d is no pruned sale of this ledger (it keeps %d to %d): name a kept sale by its seq", sale.Seq, m.anchorSeq+1, m.lastSeq)}
+			case sale.Seq <= m.returnsKept:
+				return Receipt{}, fmt.Errorf("%w: seq %d was pruned before this ledger kept the returns of pruned sales: return it at another till", ErrNoSale, sale.Seq)
+			}
+			foreign, rkey = "", u64(sale.Seq)
+		}
 	} else {
 		var err error
 		if sale, err = findSale(tx, m, req); err != nil {
@@ -547,6 +560,22 @@ func addForeignReturns(stored []byte, lines []pos.ReturnLine) ([]byte, error) {
 		r.Lines[l.Line-1] += l.Qty
 	}
 	return encodeReturns(r), nil
+}
+
+// PrunedSale reports whether this terminal's sale at seq is older than
+// the ledger keeps (pruned), and whether its returns are still counted here
+// (sales pruned since schema 5): then a refund may take it back with HQ's
+// copy of its event (RefundRequest.Foreign).
+func (l *Ledger) PrunedSale(seq uint64) (pruned, counted bool, err error) {
+	err = l.view(func(tx *bolt.Tx) error {
+		m, err := readMeta(tx)
+		if err != nil {
+			return err
+		}
+		pruned, counted = seq <= m.anchorSeq, seq > m.returnsKept
+		return nil
+	})
+	return pruned, counted, err
 }
 
 // ForeignReturnedHere returns how many units of each line of the sale at

@@ -110,6 +110,8 @@ func (l *Ledger) Restore(epoch event.Epoch, events []event.Event, sale func(even
 				m.anchorSeq, m.anchorHash, m.lastSeq, m.lastHash, m.acked = first.Seq-1, first.Prev, first.Seq-1, first.Prev, first.Seq-1
 				for _, kv := range []put{
 					{bucketMeta, keyAnchorSeq, u64(m.anchorSeq)}, {bucketMeta, keyAnchorHash, []byte(m.anchorHash)},
+					// HQ's refunds of the sales before are not counted here.
+					{bucketMeta, keyReturnsKept, u64(m.anchorSeq)},
 				} {
 					if err := kv.do(tx); err != nil {
 						return err

@@ -134,12 +134,6 @@ func (l *Ledger) pruneTx(tx *bolt.Tx, cutoff time.Time, limit int) (uint64, uint
 				return 0, 0, err
 			}
 		}
-		if r := tx.Bucket(bucketReturns); r != nil && e.Type == event.TypeSale {
-			// Its refunds' counts go with it: no refund of it can be checked here now.
-			if err := r.Delete(key); err != nil {
-				return 0, 0, err
-			}
-		}
 		if err := effects.Delete(key); err != nil {
 			return 0, 0, err
 		}

@@ -151,6 +151,12 @@ type verifier struct {
 	// foreign counts, by returns key, what the kept refunds of other
 	// terminals' sales returned.
 	foreign map[string][]int64
+	// pruned counts, by sale, what the kept refunds of this terminal's
+	// pruned sales returned (sales pruned since schema 5 keep their counts).
+	pruned map[uint64][]int64
+	// anchor and returnsKept are the meta's: sales up to anchor are pruned,
+	// and those after returnsKept kept their returns count.
+	anchor, returnsKept uint64
 	// checkRuleset decodes and checks a cached ruleset (Ledger.checkedRuleset).
 	checkRuleset func(version uint64, rec []byte) (CachedRuleset, error)
 }
@@ -210,6 +216,7 @@ func verify(tx *bolt.Tx, boltCheck bool, checkRuleset func(version uint64, rec [
 	v.sales(m.anchorSeq, lastSeq, ids)
 	v.epoch(tx, m)
 	v.accounts(accounts)
+	v.anchor, v.returnsKept = m.anchorSeq, m.returnsKept
 	v.returns(returns)
 	v.rules(m.activeRules)
 	v.holders()
@@ -366,8 +373,27 @@ func (v *verifier) refund(m meta, seq uint64, body []byte, returns map[uint64][]
 	case f.SaleSeq >= seq:
 		v.addf(seq, "", "refund of sale %d, recorded after it", f.SaleSeq)
 		return
+	case f.SaleSeq <= m.returnsKept:
+		return // the sale was pruned, and its counts with it (schema 4)
 	case f.SaleSeq <= m.anchorSeq:
-		return // the sale is pruned, and its counts with it
+		// The sale is pruned; its count stays, at least what the kept
+		// refunds of it returned (returns compares).
+		if v.pruned == nil {
+			v.pruned = map[uint64][]int64{}
+		}
+		counts := v.pruned[f.SaleSeq]
+		for _, l := range f.Lines {
+			if l.Line < 1 || l.Line > pos.MaxLines || l.Qty < 1 {
+				v.addf(seq, "", "refund of sale %d returns %d of line %d", f.SaleSeq, l.Qty, l.Line)
+				continue
+			}
+			for len(counts) < l.Line {
+				counts = append(counts, 0)
+			}
+			counts[l.Line-1] += l.Qty
+		}
+		v.pruned[f.SaleSeq] = counts
+		return
 	}
 	counts := returns[f.SaleSeq]
 	if counts == nil {
@@ -417,6 +443,10 @@ func (v *verifier) returns(rebuilt map[uint64][]int64) {
 				return nil
 			}
 			stored[seq] = true
+			if seq <= v.anchor {
+				v.prunedReturns(seq, val)
+				return nil
+			}
 			counts, ok := rebuilt[seq]
 			if !ok {
 				v.addf(seq, "", "returns recorded for sale %d, which no refund kept returns", seq)
@@ -450,6 +480,31 @@ func (v *verifier) returns(rebuilt map[uint64][]int64) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(v.foreign)) {
 		v.addf(0, "", "the returns %q of another terminal's sale are not recorded", k)
+	}
+	for _, seq := range slices.Sorted(maps.Keys(v.pruned)) {
+		if !stored[seq] {
+			v.addf(seq, "", "the returns of pruned sale %d are not recorded", seq)
+		}
+	}
+}
+
+// prunedReturns checks the returns count val of this terminal's pruned
+// sale seq: it counts at least what the kept refunds of it returned (those
+// pruned with or after it are not there to count).
+func (v *verifier) prunedReturns(seq uint64, val []byte) {
+	var r returnsRecord
+	if err := json.Unmarshal(val, &r); err != nil {
+		v.addf(seq, "", "returns of pruned sale %d: %v", seq, err)
+		return
+	}
+	for i, n := range v.pruned[seq] {
+		if i >= len(r.Lines) || r.Lines[i] < n {
+			got := int64(0)
+			if i < len(r.Lines) {
+				got = r.Lines[i]
+			}
+			v.addf(seq, "", "returns of pruned sale %d: line %d counted %d, the kept refunds return %d", seq, i+1, got, n)
+		}
 	}
 }
 

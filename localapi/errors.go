@@ -103,6 +103,7 @@ var Codes = map[string]int{
 	"no_such_sale":      http.StatusNotFound,
 	"other_terminal":    http.StatusUnprocessableEntity,
 	"sale_unreachable":  http.StatusServiceUnavailable,
+	"sale_not_kept":     http.StatusServiceUnavailable,
 	// Returns of another till's sale (docs/rules.md "Returns offline").
 	"no_sale_at_hq":       http.StatusNotFound,
 	"offline_returns_off": http.StatusServiceUnavailable,
@@ -185,7 +186,7 @@ func saleNamed(req till.RefundRequest) string {
 // request was about.
 func (a *api) fail(w http.ResponseWriter, r *http.Request, op string, err error, req about) {
 	p := a.problemOf(op, err, req.basket)
-	if req.sale != "" && len(req.sale) <= 128 && (p.Code == "no_such_sale" || p.Code == "over_return" || p.Code == "other_terminal" || p.Code == "sale_unreachable" || p.Code == "feedback_given" ||
+	if req.sale != "" && len(req.sale) <= 128 && (p.Code == "no_such_sale" || p.Code == "over_return" || p.Code == "other_terminal" || p.Code == "sale_unreachable" || p.Code == "sale_not_kept" || p.Code == "feedback_given" ||
 		p.Code == "no_sale_at_hq" || p.Code == "offline_returns_off") {
 		p.Sale = req.sale
 	}
@@ -197,7 +198,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, op string, err error,
 	}
 	if Codes[p.Code] >= 500 {
 		lvl := a.Logger.Error
-		if p.Code == "sale_unreachable" || p.Code == "offline_returns_off" || p.Code == "rules_refused" {
+		if p.Code == "sale_unreachable" || p.Code == "sale_not_kept" || p.Code == "offline_returns_off" || p.Code == "rules_refused" {
 			lvl = a.Logger.Warn
 		}
 		if p.Code != "no_rules" && p.Code != "rules_not_yet" {
@@ -261,11 +262,13 @@ func (a *api) problemOf(op string, err error, b *pos.Basket) Problem {
 	case errors.Is(err, till.ErrOverReturn):
 		return set("over_return", "More would be returned than the sale sold, counting its earlier returns: "+cashierDetail(err, till.ErrOverReturn))
 	case errors.Is(err, till.ErrNoSale):
-		return set("no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code. A sale older than this till keeps is returned at another till of the chain, which asks HQ for it.")
+		return set("no_such_sale", "This till keeps no such sale: check the sale id, seq or receipt code. A sale older than this till keeps is taken back by its receipt code, through HQ (at another till when it was pruned before this version of tilld).")
 	case errors.Is(err, till.ErrOtherTerminal):
 		return set("other_terminal", "The receipt is of a sale made at another till: return it there.")
 	case errors.Is(err, till.ErrSaleNotAtHQ):
 		return set("no_sale_at_hq", "HQ holds no sale under this receipt code: check the code. A sale its till has not uploaded yet can be returned once it has.")
+	case errors.Is(err, till.ErrSaleNotKept):
+		return set("sale_not_kept", "The sale is older than this till keeps, and HQ, which has it, cannot be asked now: try again when HQ is back.")
 	case errors.Is(err, till.ErrSaleUnreachable):
 		return set("sale_unreachable", "The receipt is of a sale made at another till, and HQ cannot tell it now (offline, or the sale is not uploaded yet): return it at that till, try again later, or, where the rules allow returns without HQ, send what the receipt says of the lines returned (claim).")
 	case errors.Is(err, till.ErrNoOfflineReturns):

@@ -38,6 +38,9 @@ var (
 	// one: FetchSale wraps it so that the return is not taken on the
 	// receipt's word either.
 	ErrSaleNotAtHQ = errors.New("HQ holds no sale under the receipt code")
+	// ErrSaleNotKept: the receipt code names a sale of this till older than
+	// its ledger keeps, and HQ, which holds it, could not be asked now.
+	ErrSaleNotKept = errors.New("this till no longer keeps the sale, and HQ cannot tell it now")
 	// ErrNoOfflineReturns: HQ cannot tell the sale made at another
 	// terminal, the request carries what its receipt says, and the rules
 	// take no return on a receipt's word ([limits] offline_return unset).
@@ -127,7 +130,18 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 		if err != nil {
 			return RefundResult{}, false, err
 		}
-		if terminal != t.opts.Ledger.Terminal() {
+		own := terminal == t.opts.Ledger.Terminal()
+		pruned := false
+		if own && t.opts.FetchSale != nil {
+			var counted bool
+			if pruned, counted, err = t.opts.Ledger.PrunedSale(seq); err != nil {
+				return RefundResult{}, false, fmt.Errorf("record refund %s: %w", req.ID, err)
+			}
+			// Older than the ledger keeps: HQ has it, and this till still
+			// counts its returns of it (else the ledger says where to go).
+			pruned = pruned && counted
+		}
+		if !own || pruned {
 			if t.opts.FetchSale == nil {
 				return RefundResult{}, false, fmt.Errorf("receipt %s: %w %s", req.Receipt, ErrOtherTerminal, terminal)
 			}
@@ -145,6 +159,9 @@ func (t *Till) Refund(req RefundRequest) (res RefundResult, replayed bool, err e
 			cancel()
 			if errors.Is(err, ErrSaleNotAtHQ) {
 				return RefundResult{}, false, fmt.Errorf("receipt %s: %w", req.Receipt, err)
+			}
+			if err != nil && pruned {
+				return RefundResult{}, false, fmt.Errorf("receipt %s: %w: %w", req.Receipt, ErrSaleNotKept, err)
 			}
 			if err != nil && req.Claim != nil {
 				return t.refundOnClaim(req, lreq, terminal, seq, err)
@@ -188,8 +205,8 @@ func (t *Till) record(req RefundRequest, lreq ledger.RefundRequest, claim *pos.R
 			return ledger.Priced{}, err
 		}
 		var saleTerminal string
-		if lreq.Foreign != nil {
-			saleTerminal = se.Terminal
+		if lreq.Foreign != nil && se.Terminal != t.opts.Ledger.Terminal() {
+			saleTerminal = se.Terminal // not this till's own sale, pruned here
 		}
 		body, err := json.Marshal(pos.Refund{ID: req.ID, At: at, SaleEvent: se.ID, SaleSeq: se.Seq, SaleAt: se.At, SaleTerminal: saleTerminal,
 			Reason: req.Reason, Before: before, RefundQuote: rq, Spend: rq.Amount, Request: digest, Claim: claim})
