@@ -443,6 +443,9 @@ func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxAdminLogPage is the most entries GET /v1/admin/log answers at once.
+const maxAdminLogPage = 10_000
+
 // adminLog answers a page of the admin log and whether the log up to its
 // end links and hashes.
 func (s *Server) adminLog(w http.ResponseWriter, r *http.Request) {
@@ -452,10 +455,22 @@ func (s *Server) adminLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	if limit <= 0 || limit > 10_000 {
-		limit = 1000
+	after, limit := int64(0), 1000
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("after %q: want the position of an entry, 0 or more (0: from the start)", v))
+			return
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxAdminLogPage {
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q: want 1 to %d entries (default 1000)", v, maxAdminLogPage))
+			return
+		}
+		limit = n
 	}
 	ans := wire.AdminLog{Entries: []wire.AdminLogEntry{}, Verified: true}
 	prev := ""

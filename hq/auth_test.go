@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -313,5 +314,34 @@ func TestConsoleServedToAnyoneWithItsPolicy(t *testing.T) {
 	// The fleet behind it is not open.
 	if code, _ := e.call(t, "GET", wire.PathAdminFleet, "", nil); code != http.StatusUnauthorized {
 		t.Fatalf("fleet without a session: %d, want 401", code)
+	}
+}
+
+// TestAdminLogParameters: GET /v1/admin/log answers 400 naming a parameter
+// that is not a number in range, and pages by the good ones.
+func TestAdminLogParameters(t *testing.T) {
+	e := newAdminEnv(t, hq.Options{})
+	admin := e.addUser(t, "", "anna", hq.RoleAdmin)
+	for _, c := range []struct{ query, want string }{
+		{"limit=abc&after=zzz", "after"},
+		{"after=zzz", `after \"zzz\": want`},
+		{"after=-1", `after \"-1\": want`},
+		{"limit=abc", `limit \"abc\": want 1 to 10000`},
+		{"limit=-5", `limit \"-5\": want 1 to 10000`},
+		{"limit=0", `limit \"0\": want 1 to 10000`},
+		{"limit=10001", "want 1 to 10000"},
+	} {
+		code, out := e.call(t, "GET", wire.PathAdminLog+"?"+c.query, admin.Token, nil)
+		if code != http.StatusBadRequest || !strings.Contains(string(out), c.want) {
+			t.Errorf("?%s: %d %s, want 400 saying %s", c.query, code, out, c.want)
+		}
+	}
+	for range 3 {
+		e.addUser(t, admin.Token, fmt.Sprint("op", time.Now().UnixNano()), hq.RoleAnalyst)
+	}
+	code, out := e.call(t, "GET", wire.PathAdminLog+"?after=1&limit=2", admin.Token, nil)
+	var lg wire.AdminLog
+	if err := json.Unmarshal(out, &lg); code != http.StatusOK || err != nil || len(lg.Entries) != 2 || lg.Entries[0].Seq != 2 || !lg.Verified {
+		t.Fatalf("?after=1&limit=2: %d %s", code, out)
 	}
 }
