@@ -429,13 +429,23 @@ func AddOperator(ctx context.Context, st OperatorStore, req wire.AddUserRequest,
 	return ans, nil
 }
 
+// disableUser disables an operator, but never the caller (another admin
+// must) nor the last enabled admin (the store checks that in the same
+// transaction as the change): either would leave the admin API without
+// anyone who may manage operators, mending which needs the store directly.
 func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	noteAudit(r, name, "disable")
+	if c := callerOf(r); !c.Open && c.Name == name {
+		wire.WriteError(w, http.StatusConflict, "disable_self", fmt.Sprintf("operator %s cannot disable themselves: another admin must", name))
+		return
+	}
 	err := s.operators().DisableOperator(r.Context(), name, s.opts.Now())
 	switch {
 	case errors.Is(err, ErrNoOperator):
 		wire.WriteError(w, http.StatusNotFound, "no_operator", "no operator "+name)
+	case errors.Is(err, ErrLastAdmin):
+		wire.WriteError(w, http.StatusConflict, "last_admin", fmt.Sprintf("operator %s is the last enabled admin: add another admin before disabling them", name))
 	case err != nil:
 		s.storeError(w, "disable operator", err)
 	default:

@@ -50,6 +50,9 @@ var (
 	ErrOperatorExists  = errors.New("operator exists")
 	ErrNoCredential    = errors.New("credential unknown")
 	ErrTerminalRevoked = errors.New("terminal revoked")
+	// ErrLastAdmin: disabling the operator would leave no enabled admin,
+	// and with it nobody who may use the admin API's operator routes.
+	ErrLastAdmin = errors.New("the last enabled admin")
 )
 
 // Operator is a person at HQ, as the store keeps them: the bcrypt hash of
@@ -96,7 +99,11 @@ type OperatorStore interface {
 	// Operators lists every operator by name.
 	Operators(ctx context.Context) ([]Operator, error)
 	// DisableOperator marks the operator disabled at at (once: a second call
-	// keeps the first time) and deletes their credentials; ErrNoOperator when unknown.
+	// keeps the first time) and deletes their credentials; ErrNoOperator when
+	// unknown; ErrLastAdmin, and no change, when they are an enabled admin and
+	// no other enabled admin exists. The check and the change are one
+	// transaction that every replica's disables wait for, so two at once
+	// cannot each leave the other as the last admin and disable both.
 	DisableOperator(ctx context.Context, name string, at time.Time) error
 	// AddCredential stores a credential of an existing operator.
 	AddCredential(ctx context.Context, c Credential) error

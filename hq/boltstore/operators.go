@@ -102,7 +102,8 @@ func (s *Store) Operators(_ context.Context) ([]hq.Operator, error) {
 	return out, err
 }
 
-// DisableOperator implements hq.OperatorStore.
+// DisableOperator implements hq.OperatorStore: bbolt's one writer at a time
+// makes the last admin's check and the change one step.
 func (s *Store) DisableOperator(_ context.Context, name string, at time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
 		var o hq.Operator
@@ -112,6 +113,25 @@ func (s *Store) DisableOperator(_ context.Context, name string, at time.Time) er
 		}
 		if !ok {
 			return fmt.Errorf("%w: %s", hq.ErrNoOperator, name)
+		}
+		if o.Role == hq.RoleAdmin && o.Disabled.IsZero() {
+			others := 0
+			err := tx.Bucket(bucketOperators).ForEach(func(k, v []byte) error {
+				var other hq.Operator
+				if err := json.Unmarshal(v, &other); err != nil {
+					return fmt.Errorf("operator %q: %w", k, err)
+				}
+				if other.Name != name && other.Role == hq.RoleAdmin && other.Disabled.IsZero() {
+					others++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if others == 0 {
+				return fmt.Errorf("disable operator %s: %w", name, hq.ErrLastAdmin)
+			}
 		}
 		if o.Disabled.IsZero() {
 			o.Disabled = at.UTC()

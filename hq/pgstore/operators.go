@@ -75,15 +75,33 @@ func (s *Store) Operators(ctx context.Context) ([]hq.Operator, error) {
 	return out, nil
 }
 
-// DisableOperator implements hq.OperatorStore.
+// operatorsLockKey names the advisory lock that orders the disables of
+// every replica, so that the last admin's check holds until the change
+// commits ("tillhq-op" in ASCII, shortened).
+const operatorsLockKey int64 = 0x74696c6c2d6f70
+
+// DisableOperator implements hq.OperatorStore: an advisory lock orders the
+// disables of every replica, so two admins disabled at once cannot each
+// see the other still enabled.
 func (s *Store) DisableOperator(ctx context.Context, name string, at time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "UPDATE operators SET disabled = coalesce(disabled, $2) WHERE name = $1", name, at)
-		if err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", operatorsLockKey); err != nil {
 			return fmt.Errorf("disable operator %s: %w", name, err)
 		}
-		if tag.RowsAffected() == 0 {
+		var lastAdmin bool
+		err := tx.QueryRow(ctx, `SELECT o.role = 'admin' AND o.disabled IS NULL AND NOT EXISTS (
+			SELECT 1 FROM operators a WHERE a.name <> o.name AND a.role = 'admin' AND a.disabled IS NULL)
+			FROM operators o WHERE o.name = $1`, name).Scan(&lastAdmin)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("%w: %s", hq.ErrNoOperator, name)
+		case err != nil:
+			return fmt.Errorf("disable operator %s: %w", name, err)
+		case lastAdmin:
+			return fmt.Errorf("disable operator %s: %w", name, hq.ErrLastAdmin)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE operators SET disabled = coalesce(disabled, $2) WHERE name = $1", name, at); err != nil {
+			return fmt.Errorf("disable operator %s: %w", name, err)
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM credentials WHERE operator = $1", name); err != nil {
 			return fmt.Errorf("disable operator %s: %w", name, err)

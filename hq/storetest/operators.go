@@ -302,4 +302,63 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 			t.Fatalf("after forgetting up to %s: %v, want %v", at.Add(2*time.Minute), fs, want)
 		}
 	})
+
+	t.Run("last admin", func(t *testing.T) {
+		st := newStore(t)
+		for _, o := range []hq.Operator{
+			{Name: "anna", Role: hq.RoleAdmin, PasswordHash: []byte("h"), Created: at},
+			{Name: "boris", Role: hq.RoleAdmin, PasswordHash: []byte("h"), Created: at},
+			{Name: "mila", Role: hq.RoleMarketing, PasswordHash: []byte("h"), Created: at},
+		} {
+			if err := st.AddOperator(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.AddCredential(ctx, hq.Credential{Hash: "ha", Kind: hq.CredToken, Operator: "anna", Created: at}); err != nil {
+			t.Fatal(err)
+		}
+		// Two admins disabled at once, as by two replicas: one goes, the
+		// other is refused, whichever came second.
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, name := range []string{"anna", "boris"} {
+			wg.Go(func() { errs[i] = st.DisableOperator(ctx, name, at.Add(time.Hour)) })
+		}
+		wg.Wait()
+		var kept string
+		switch {
+		case errs[0] == nil && errors.Is(errs[1], hq.ErrLastAdmin):
+			kept = "boris"
+		case errs[1] == nil && errors.Is(errs[0], hq.ErrLastAdmin):
+			kept = "anna"
+		default:
+			t.Fatalf("disabling both admins at once: %v, %v; want one nil and one ErrLastAdmin", errs[0], errs[1])
+		}
+		if o, err := st.Operator(ctx, kept); err != nil || !o.Disabled.IsZero() {
+			t.Fatalf("the refused admin %s: %+v (%v), want still enabled", kept, o, err)
+		}
+		if kept == "anna" {
+			if _, err := st.Credential(ctx, "ha"); err != nil {
+				t.Fatalf("the last admin's token after the refused disable: %v", err)
+			}
+		}
+		// Others may go; a disabled admin may be disabled again (no change).
+		if err := st.DisableOperator(ctx, "mila", at.Add(time.Hour)); err != nil {
+			t.Fatalf("disable marketing beside the last admin: %v", err)
+		}
+		gone := map[string]string{"anna": "boris", "boris": "anna"}[kept]
+		if err := st.DisableOperator(ctx, gone, at.Add(2*time.Hour)); err != nil {
+			t.Fatalf("disable the disabled admin %s again: %v", gone, err)
+		}
+		// Another admin added: the last one may go.
+		if err := st.AddOperator(ctx, hq.Operator{Name: "vera", Role: hq.RoleAdmin, PasswordHash: []byte("h"), Created: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DisableOperator(ctx, kept, at.Add(3*time.Hour)); err != nil {
+			t.Fatalf("disable %s with vera an admin: %v", kept, err)
+		}
+		if err := st.DisableOperator(ctx, "vera", at.Add(3*time.Hour)); !errors.Is(err, hq.ErrLastAdmin) {
+			t.Fatalf("disable vera, the last admin: %v, want ErrLastAdmin", err)
+		}
+	})
 }
