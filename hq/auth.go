@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tilld/tilld/sync/wire"
@@ -282,7 +283,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	action := "POST " + wire.PathAdminLogin
 	now := s.opts.Now()
-	wait, nameFailed, err := loginWaitFor(r.Context(), st, req.Name, r.RemoteAddr, now)
+	// The attempt counts as failed from here on, until its password is right.
+	wait, err := takeLoginAttempt(r.Context(), st, req.Name, r.RemoteAddr, now)
 	if err != nil {
 		s.storeError(w, "login", err)
 		return
@@ -295,8 +297,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusTooManyRequests, "too_many_logins", msg)
 		return
 	}
+	// forgive takes the attempt back from the counts of the name and the
+	// address it was counted in.
+	forgive := func(keys ...string) {
+		if err := st.ForgiveLoginAttempt(context.WithoutCancel(r.Context()), keys, now); err != nil {
+			s.log.Warn("take back a login attempt counted as failed", "err", err)
+		}
+	}
 	o, err := st.Operator(r.Context(), req.Name)
 	if err != nil && !errors.Is(err, ErrNoOperator) {
+		forgive(nameKey(req.Name), addrKey(r.RemoteAddr))
 		s.storeError(w, "login", err)
 		return
 	}
@@ -305,19 +315,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		hash = dummyHash()
 	}
-	if !CheckPassword(hash, req.Password) || err != nil || !o.Disabled.IsZero() {
-		if err := loginFailed(r.Context(), st, req.Name, r.RemoteAddr, now); err != nil {
-			s.log.Warn("record a failed login", "err", err)
-		}
+	match, checked := checkPasswordSlot(r.Context(), hash, req.Password)
+	if !checked {
+		forgive(nameKey(req.Name), addrKey(r.RemoteAddr))
+		w.Header().Set("Retry-After", "5")
+		wire.WriteError(w, http.StatusServiceUnavailable, "busy", "HQ is checking too many passwords at once: try again in a few seconds")
+		return
+	}
+	if !match || err != nil || !o.Disabled.IsZero() {
 		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: "wrong name or password, or operator disabled"}, "unauthenticated", http.StatusUnauthorized)
 		wire.WriteError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "wrong name or password, or the operator is disabled")
 		return
 	}
-	if nameFailed { // else nothing to clear: no store write for an ordinary login
-		if err := st.ClearLoginFailures(r.Context(), nameKey(req.Name)); err != nil {
-			s.log.Warn("clear an operator's failed logins", "err", err)
-		}
+	// Right: the name's failures are forgiven, and this attempt is taken
+	// back from its address's (the others from there stay).
+	if err := st.ClearLoginFailures(context.WithoutCancel(r.Context()), nameKey(req.Name)); err != nil {
+		s.log.Warn("clear an operator's failed logins", "err", err)
 	}
+	forgive(addrKey(r.RemoteAddr))
 	// Expired sessions go at each login: no replica needs a timer for it.
 	if n, err := st.PurgeCredentials(r.Context(), now); err != nil {
 		s.log.Warn("purge expired sessions", "err", err)
@@ -335,14 +350,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	wire.WriteJSON(w, http.StatusOK, wire.Me{Name: o.Name, Role: string(o.Role)})
 }
 
-var dummy []byte
-
-func dummyHash() []byte {
-	if dummy == nil {
-		dummy, _ = HashPassword("not-a-password-anyone-has")
-	}
-	return dummy
-}
+// dummyHash is the hash a login for an unknown name is checked against.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := HashPassword("not-a-password-anyone-has")
+	return h
+})
 
 // logout forgets the session or API token the request came with.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

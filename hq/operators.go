@@ -131,11 +131,29 @@ type OperatorStore interface {
 	// LoginFailures returns the failed logins recorded under each of keys
 	// after since, oldest first, by key (a key with none is absent).
 	LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string][]time.Time, error)
-	// AddLoginFailure records a failed login at at under each of keys, and
-	// forgets every failure of any key at or before forget.
-	AddLoginFailure(ctx context.Context, keys []string, at, forget time.Time) error
+	// TakeLoginAttempt records a login attempt as failed before its
+	// password is checked, unless a count is full. In one transaction, which
+	// every replica's attempts on the same keys wait for, it forgets every
+	// failure of any key at or before since, reads the failures of each
+	// count's key after since and, when each has fewer than its Limit,
+	// records one at at under every key (taken true); else it records
+	// nothing. It returns the failures it read (its own not among them),
+	// oldest first, by key (a key with none is absent).
+	TakeLoginAttempt(ctx context.Context, counts []LoginCount, at, since time.Time) (failures map[string][]time.Time, taken bool, err error)
+	// ForgiveLoginAttempt forgets one failure recorded at at under each of
+	// keys, if there is one: an attempt TakeLoginAttempt took that turned out
+	// right, or whose password was never checked.
+	ForgiveLoginAttempt(ctx context.Context, keys []string, at time.Time) error
 	// ClearLoginFailures forgets the key's failures.
 	ClearLoginFailures(ctx context.Context, key string) error
+}
+
+// LoginCount is one count of failed logins a login attempt adds to: its key
+// ("name:…" or "addr:…", hq/loginlimit.go) and how many failures within the
+// window it allows before it refuses attempts.
+type LoginCount struct {
+	Key   string
+	Limit int
 }
 
 // PasswordCost is the bcrypt cost of stored passwords (about a quarter of a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -385,13 +386,67 @@ func (s *Store) LoginFailures(ctx context.Context, keys []string, since time.Tim
 	return out, nil
 }
 
-// AddLoginFailure implements hq.OperatorStore: one round trip.
-func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at, forget time.Time) error {
+// loginLockClass is the first key of the advisory locks, one per login
+// count's key, that order the login attempts of every replica ("logn").
+const loginLockClass int32 = 0x6c6f676e
+
+// TakeLoginAttempt implements hq.OperatorStore: the attempt holds an
+// advisory lock per key (taken in key order, so two attempts never wait
+// for each other's) from the count to the record, so attempts on any
+// replica sharing a key count one after another.
+func (s *Store) TakeLoginAttempt(ctx context.Context, counts []hq.LoginCount, at, since time.Time) (map[string][]time.Time, bool, error) {
+	keys := make([]string, len(counts))
+	for i, c := range counts {
+		keys[i] = c.Key
+	}
+	locks := slices.Clone(keys)
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	var failures map[string][]time.Time
+	taken := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, k := range locks {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2::text))", loginLockClass, k); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM login_failures WHERE at <= $1", since.UTC()); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, "SELECT key, at FROM login_failures WHERE key = ANY($1) AND at > $2 ORDER BY key, at", keys, since.UTC())
+		failures = map[string][]time.Time{}
+		var key string
+		var t time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&key, &t}, func() error {
+			failures[key] = append(failures[key], t.UTC())
+			return nil
+		}); err != nil {
+			return err
+		}
+		taken = true
+		for _, c := range counts {
+			if len(failures[c.Key]) >= c.Limit {
+				taken = false
+				return nil
+			}
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k", keys, at.UTC())
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("count a login attempt: %w", err)
+	}
+	return failures, taken, nil
+}
+
+// ForgiveLoginAttempt implements hq.OperatorStore: one round trip.
+func (s *Store) ForgiveLoginAttempt(ctx context.Context, keys []string, at time.Time) error {
 	var b pgx.Batch
-	b.Queue("INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k", keys, at.UTC())
-	b.Queue("DELETE FROM login_failures WHERE at <= $1", forget.UTC())
+	for _, k := range keys {
+		b.Queue("DELETE FROM login_failures WHERE ctid = (SELECT ctid FROM login_failures WHERE key = $1 AND at = $2 LIMIT 1)", k, at.UTC())
+	}
 	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("record a failed login: %w", err)
+		return fmt.Errorf("take back a login attempt: %w", err)
 	}
 	return nil
 }
