@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,13 +98,25 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// guardAdmin puts authentication, the role check and the admin log in front of
-// the admin routes of mux: every request but /healthz and the login names an
+// guardAdmin puts the browser checks, authentication, the role check and the
+// admin log in front of the admin routes of mux. A request without an API
+// token must name the listener in Host and, when it changes something, must
+// not come from another site's page (browserRefusal; 403, logged). Then
+// every request but /healthz, the console's files and the login names an
 // operator whose role allows the route (else 401 or 403, both logged), and
 // every request that changes something is logged with its outcome.
 func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
+		if code, msg := s.browserRefusal(r); code != "" {
+			action := pattern
+			if action == "" {
+				action = r.Method + " " + r.URL.Path
+			}
+			s.logAdmin(r, caller{}, action, auditNote{detail: msg}, "denied", http.StatusForbidden)
+			wire.WriteError(w, http.StatusForbidden, code, msg)
+			return
+		}
 		if pattern == "" || pattern == "GET /healthz" || pattern == "POST "+wire.PathAdminLogin || pattern == "GET "+PathConsole || pattern == "GET /{$}" {
 			mux.ServeHTTP(w, r)
 			return
@@ -139,6 +153,75 @@ func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 	})
 }
 
+// adminCrossOrigin judges where a browser says a change comes from:
+// Sec-Fetch-Site, else Origin against Host. It lets through what no browser
+// marks (tillhq, scripts) and what HQ's own pages send.
+var adminCrossOrigin = http.NewCrossOriginProtection()
+
+// browserRefusal returns why r may not go on, as an error code and a
+// message, or "" when it may. It keeps other sites' pages in a browser on
+// an operator's machine from using the admin API through that browser:
+//
+//   - A change (any method but GET, HEAD and OPTIONS) without an API token
+//     must not come from another origin (adminCrossOrigin). A page cannot
+//     make the browser send an Authorization header to HQ (that needs a CORS
+//     preflight, which HQ never answers), but it can send a session cookie
+//     (SameSite helps only in browsers that honour it) or, while the admin
+//     API is open (no operator yet), need no credential at all.
+//   - A request without an API token must name the listener in Host while
+//     the admin API may be open (not Options.RequireOperator; tillhq then
+//     listens on loopback only) over plain HTTP: a page that points its own
+//     DNS name at 127.0.0.1 (DNS rebinding) is same-origin with itself, but
+//     still says its own name in Host. Over TLS such a page fails at HQ's
+//     certificate; with RequireOperator every request needs a credential
+//     that page does not hold; a request that came over no listener (a
+//     handler called in-process) has no listener to name.
+func (s *Server) browserRefusal(r *http.Request) (code, msg string) {
+	if strings.HasPrefix(r.Header.Get(wire.HeaderAuthorization), "Bearer ") {
+		return "", ""
+	}
+	if !s.opts.RequireOperator && r.TLS == nil {
+		if msg := wrongHost(r); msg != "" {
+			return "bad_host", msg
+		}
+	}
+	if err := adminCrossOrigin.Check(r); err != nil {
+		return "cross_site", "HQ's admin API takes changes from HQ's own pages, tillhq or an API token, not from another site's page: " + err.Error()
+	}
+	return "", ""
+}
+
+// wrongHost returns why r's Host does not name the listener r came in on,
+// "" when it does or r came in on none: for a loopback listener, localhost
+// or a loopback address; for another, its own address.
+func wrongHost(r *http.Request) string {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return ""
+	}
+	la, err := netip.ParseAddrPort(local.String())
+	if err != nil {
+		return ""
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	ip, ipErr := netip.ParseAddr(host)
+	if la.Addr().Unmap().IsLoopback() {
+		if host == "localhost" || ipErr == nil && ip.Unmap().IsLoopback() {
+			return ""
+		}
+		return fmt.Sprintf("Host %q is not this HQ's admin API: use http://127.0.0.1:%d/ or http://localhost:%d/ (a page of another site that points its name at this machine is refused)",
+			r.Host, la.Port(), la.Port())
+	}
+	if ipErr == nil && ip.Unmap() == la.Addr().Unmap() {
+		return ""
+	}
+	return fmt.Sprintf("Host %q is not this HQ's admin API: use http://%s/", r.Host, la)
+}
+
 func cmpStatus(s int) int {
 	if s == 0 {
 		return http.StatusOK
@@ -147,9 +230,10 @@ func cmpStatus(s int) int {
 }
 
 // authenticate names the caller of r: by its API token (Authorization:
-// Bearer), else its session cookie (and then, for a change, only from HQ's
-// own pages), else, while no operator exists and the admin API is open until
-// one does, nobody in particular. status is 0 when it did, else the refusal.
+// Bearer), else its session cookie, else, while no operator exists and the
+// admin API is open until one does, nobody in particular. status is 0 when
+// it did, else the refusal. guardAdmin has refused changes from other sites
+// already (browserRefusal), whatever they carry.
 func (s *Server) authenticate(r *http.Request) (who caller, status int, msg string) {
 	st := s.operators()
 	if st == nil {
@@ -167,9 +251,6 @@ func (s *Server) authenticate(r *http.Request) (who caller, status int, msg stri
 		secret, kind = strings.TrimSpace(tok), CredToken
 	} else if c, err := r.Cookie(wire.CookieSession); err == nil {
 		secret, kind = c.Value, CredSession
-		if err := http.NewCrossOriginProtection().Check(r); err != nil {
-			return caller{}, http.StatusForbidden, "a change with a session cookie must come from HQ's own pages: " + err.Error()
-		}
 	}
 	ctx := r.Context()
 	if secret == "" {
@@ -270,10 +351,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	st := s.operators()
 	if st == nil {
 		wire.WriteError(w, http.StatusNotImplemented, "no_operators", "this HQ store keeps no operators")
-		return
-	}
-	if err := http.NewCrossOriginProtection().Check(r); err != nil {
-		wire.WriteError(w, http.StatusForbidden, wire.CodeForbidden, "log in from HQ's own pages: "+err.Error())
 		return
 	}
 	var req wire.LoginRequest
