@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tilld/tilld/sync/wire"
@@ -95,13 +98,25 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// guardAdmin puts authentication, the role check and the admin log in front of
-// the admin routes of mux: every request but /healthz and the login names an
+// guardAdmin puts the browser checks, authentication, the role check and the
+// admin log in front of the admin routes of mux. A request without an API
+// token must name the listener in Host and, when it changes something, must
+// not come from another site's page (browserRefusal; 403, logged). Then
+// every request but /healthz, the console's files and the login names an
 // operator whose role allows the route (else 401 or 403, both logged), and
 // every request that changes something is logged with its outcome.
 func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
+		if code, msg := s.browserRefusal(r); code != "" {
+			action := pattern
+			if action == "" {
+				action = r.Method + " " + r.URL.Path
+			}
+			s.logAdmin(r, caller{}, action, auditNote{detail: msg}, "denied", http.StatusForbidden)
+			wire.WriteError(w, http.StatusForbidden, code, msg)
+			return
+		}
 		if pattern == "" || pattern == "GET /healthz" || pattern == "POST "+wire.PathAdminLogin || pattern == "GET "+PathConsole || pattern == "GET /{$}" {
 			mux.ServeHTTP(w, r)
 			return
@@ -138,6 +153,75 @@ func (s *Server) guardAdmin(mux *http.ServeMux) http.Handler {
 	})
 }
 
+// adminCrossOrigin judges where a browser says a change comes from:
+// Sec-Fetch-Site, else Origin against Host. It lets through what no browser
+// marks (tillhq, scripts) and what HQ's own pages send.
+var adminCrossOrigin = http.NewCrossOriginProtection()
+
+// browserRefusal returns why r may not go on, as an error code and a
+// message, or "" when it may. It keeps other sites' pages in a browser on
+// an operator's machine from using the admin API through that browser:
+//
+//   - A change (any method but GET, HEAD and OPTIONS) without an API token
+//     must not come from another origin (adminCrossOrigin). A page cannot
+//     make the browser send an Authorization header to HQ (that needs a CORS
+//     preflight, which HQ never answers), but it can send a session cookie
+//     (SameSite helps only in browsers that honour it) or, while the admin
+//     API is open (no operator yet), need no credential at all.
+//   - A request without an API token must name the listener in Host while
+//     the admin API may be open (not Options.RequireOperator; tillhq then
+//     listens on loopback only) over plain HTTP: a page that points its own
+//     DNS name at 127.0.0.1 (DNS rebinding) is same-origin with itself, but
+//     still says its own name in Host. Over TLS such a page fails at HQ's
+//     certificate; with RequireOperator every request needs a credential
+//     that page does not hold; a request that came over no listener (a
+//     handler called in-process) has no listener to name.
+func (s *Server) browserRefusal(r *http.Request) (code, msg string) {
+	if strings.HasPrefix(r.Header.Get(wire.HeaderAuthorization), "Bearer ") {
+		return "", ""
+	}
+	if !s.opts.RequireOperator && r.TLS == nil {
+		if msg := wrongHost(r); msg != "" {
+			return "bad_host", msg
+		}
+	}
+	if err := adminCrossOrigin.Check(r); err != nil {
+		return "cross_site", "HQ's admin API takes changes from HQ's own pages, tillhq or an API token, not from another site's page: " + err.Error()
+	}
+	return "", ""
+}
+
+// wrongHost returns why r's Host does not name the listener r came in on,
+// "" when it does or r came in on none: for a loopback listener, localhost
+// or a loopback address; for another, its own address.
+func wrongHost(r *http.Request) string {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return ""
+	}
+	la, err := netip.ParseAddrPort(local.String())
+	if err != nil {
+		return ""
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	ip, ipErr := netip.ParseAddr(host)
+	if la.Addr().Unmap().IsLoopback() {
+		if host == "localhost" || ipErr == nil && ip.Unmap().IsLoopback() {
+			return ""
+		}
+		return fmt.Sprintf("Host %q is not this HQ's admin API: use http://127.0.0.1:%d/ or http://localhost:%d/ (a page of another site that points its name at this machine is refused)",
+			r.Host, la.Port(), la.Port())
+	}
+	if ipErr == nil && ip.Unmap() == la.Addr().Unmap() {
+		return ""
+	}
+	return fmt.Sprintf("Host %q is not this HQ's admin API: use http://%s/", r.Host, la)
+}
+
 func cmpStatus(s int) int {
 	if s == 0 {
 		return http.StatusOK
@@ -146,9 +230,10 @@ func cmpStatus(s int) int {
 }
 
 // authenticate names the caller of r: by its API token (Authorization:
-// Bearer), else its session cookie (and then, for a change, only from HQ's
-// own pages), else, while no operator exists and the admin API is open until
-// one does, nobody in particular. status is 0 when it did, else the refusal.
+// Bearer), else its session cookie, else, while no operator exists and the
+// admin API is open until one does, nobody in particular. status is 0 when
+// it did, else the refusal. guardAdmin has refused changes from other sites
+// already (browserRefusal), whatever they carry.
 func (s *Server) authenticate(r *http.Request) (who caller, status int, msg string) {
 	st := s.operators()
 	if st == nil {
@@ -166,9 +251,6 @@ func (s *Server) authenticate(r *http.Request) (who caller, status int, msg stri
 		secret, kind = strings.TrimSpace(tok), CredToken
 	} else if c, err := r.Cookie(wire.CookieSession); err == nil {
 		secret, kind = c.Value, CredSession
-		if err := http.NewCrossOriginProtection().Check(r); err != nil {
-			return caller{}, http.StatusForbidden, "a change with a session cookie must come from HQ's own pages: " + err.Error()
-		}
 	}
 	ctx := r.Context()
 	if secret == "" {
@@ -271,10 +353,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusNotImplemented, "no_operators", "this HQ store keeps no operators")
 		return
 	}
-	if err := http.NewCrossOriginProtection().Check(r); err != nil {
-		wire.WriteError(w, http.StatusForbidden, wire.CodeForbidden, "log in from HQ's own pages: "+err.Error())
-		return
-	}
 	var req wire.LoginRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
 		wire.WriteError(w, http.StatusBadRequest, "bad_request", "login body: "+err.Error())
@@ -282,7 +360,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	action := "POST " + wire.PathAdminLogin
 	now := s.opts.Now()
-	wait, nameFailed, err := loginWaitFor(r.Context(), st, req.Name, r.RemoteAddr, now)
+	// The attempt counts as failed from here on, until its password is right.
+	wait, err := takeLoginAttempt(r.Context(), st, req.Name, r.RemoteAddr, now)
 	if err != nil {
 		s.storeError(w, "login", err)
 		return
@@ -295,8 +374,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusTooManyRequests, "too_many_logins", msg)
 		return
 	}
+	// forgive takes the attempt back from the counts of the name and the
+	// address it was counted in.
+	forgive := func(keys ...string) {
+		if err := st.ForgiveLoginAttempt(context.WithoutCancel(r.Context()), keys, now); err != nil {
+			s.log.Warn("take back a login attempt counted as failed", "err", err)
+		}
+	}
 	o, err := st.Operator(r.Context(), req.Name)
 	if err != nil && !errors.Is(err, ErrNoOperator) {
+		forgive(nameKey(req.Name), addrKey(r.RemoteAddr))
 		s.storeError(w, "login", err)
 		return
 	}
@@ -305,19 +392,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		hash = dummyHash()
 	}
-	if !CheckPassword(hash, req.Password) || err != nil || !o.Disabled.IsZero() {
-		if err := loginFailed(r.Context(), st, req.Name, r.RemoteAddr, now); err != nil {
-			s.log.Warn("record a failed login", "err", err)
-		}
+	match, checked := checkPasswordSlot(r.Context(), hash, req.Password)
+	if !checked {
+		forgive(nameKey(req.Name), addrKey(r.RemoteAddr))
+		w.Header().Set("Retry-After", "5")
+		wire.WriteError(w, http.StatusServiceUnavailable, "busy", "HQ is checking too many passwords at once: try again in a few seconds")
+		return
+	}
+	if !match || err != nil || !o.Disabled.IsZero() {
 		s.logAdmin(r, caller{Name: req.Name}, action, auditNote{detail: "wrong name or password, or operator disabled"}, "unauthenticated", http.StatusUnauthorized)
 		wire.WriteError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "wrong name or password, or the operator is disabled")
 		return
 	}
-	if nameFailed { // else nothing to clear: no store write for an ordinary login
-		if err := st.ClearLoginFailures(r.Context(), nameKey(req.Name)); err != nil {
-			s.log.Warn("clear an operator's failed logins", "err", err)
-		}
+	// Right: the name's failures are forgiven, and this attempt is taken
+	// back from its address's (the others from there stay).
+	if err := st.ClearLoginFailures(context.WithoutCancel(r.Context()), nameKey(req.Name)); err != nil {
+		s.log.Warn("clear an operator's failed logins", "err", err)
 	}
+	forgive(addrKey(r.RemoteAddr))
 	// Expired sessions go at each login: no replica needs a timer for it.
 	if n, err := st.PurgeCredentials(r.Context(), now); err != nil {
 		s.log.Warn("purge expired sessions", "err", err)
@@ -335,14 +427,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	wire.WriteJSON(w, http.StatusOK, wire.Me{Name: o.Name, Role: string(o.Role)})
 }
 
-var dummy []byte
-
-func dummyHash() []byte {
-	if dummy == nil {
-		dummy, _ = HashPassword("not-a-password-anyone-has")
-	}
-	return dummy
-}
+// dummyHash is the hash a login for an unknown name is checked against.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := HashPassword("not-a-password-anyone-has")
+	return h
+})
 
 // logout forgets the session or API token the request came with.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -429,19 +518,32 @@ func AddOperator(ctx context.Context, st OperatorStore, req wire.AddUserRequest,
 	return ans, nil
 }
 
+// disableUser disables an operator, but never the caller (another admin
+// must) nor the last enabled admin (the store checks that in the same
+// transaction as the change): either would leave the admin API without
+// anyone who may manage operators, mending which needs the store directly.
 func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	noteAudit(r, name, "disable")
+	if c := callerOf(r); !c.Open && c.Name == name {
+		wire.WriteError(w, http.StatusConflict, "disable_self", fmt.Sprintf("operator %s cannot disable themselves: another admin must", name))
+		return
+	}
 	err := s.operators().DisableOperator(r.Context(), name, s.opts.Now())
 	switch {
 	case errors.Is(err, ErrNoOperator):
 		wire.WriteError(w, http.StatusNotFound, "no_operator", "no operator "+name)
+	case errors.Is(err, ErrLastAdmin):
+		wire.WriteError(w, http.StatusConflict, "last_admin", fmt.Sprintf("operator %s is the last enabled admin: add another admin before disabling them", name))
 	case err != nil:
 		s.storeError(w, "disable operator", err)
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
+
+// maxAdminLogPage is the most entries GET /v1/admin/log answers at once.
+const maxAdminLogPage = 10_000
 
 // adminLog answers a page of the admin log and whether the log up to its
 // end links and hashes.
@@ -452,10 +554,22 @@ func (s *Server) adminLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	if limit <= 0 || limit > 10_000 {
-		limit = 1000
+	after, limit := int64(0), 1000
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("after %q: want the position of an entry, 0 or more (0: from the start)", v))
+			return
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxAdminLogPage {
+			wire.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q: want 1 to %d entries (default 1000)", v, maxAdminLogPage))
+			return
+		}
+		limit = n
 	}
 	ans := wire.AdminLog{Entries: []wire.AdminLogEntry{}, Verified: true}
 	prev := ""

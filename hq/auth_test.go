@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -313,5 +316,67 @@ func TestConsoleServedToAnyoneWithItsPolicy(t *testing.T) {
 	// The fleet behind it is not open.
 	if code, _ := e.call(t, "GET", wire.PathAdminFleet, "", nil); code != http.StatusUnauthorized {
 		t.Fatalf("fleet without a session: %d, want 401", code)
+	}
+}
+
+// TestDisableSelfOrLastAdmin: an admin cannot disable themselves, and two
+// admins disabling each other at once leave one enabled, who then cannot.
+func TestDisableSelfOrLastAdmin(t *testing.T) {
+	for round := range 5 {
+		e := newAdminEnv(t, hq.Options{})
+		anna := e.addUser(t, "", "anna", hq.RoleAdmin)
+		boris := e.addUser(t, anna.Token, "boris", hq.RoleAdmin)
+		if code, out := e.call(t, "POST", wire.PathAdminUsers+"/anna/disable", anna.Token, nil); code != http.StatusConflict || !strings.Contains(string(out), "disable_self") {
+			t.Fatalf("anna disables anna: %d %s, want 409 disable_self", code, out)
+		}
+		codes := make([]int, 2)
+		outs := make([][]byte, 2)
+		var wg sync.WaitGroup
+		wg.Go(func() { codes[0], outs[0] = e.call(t, "POST", wire.PathAdminUsers+"/boris/disable", anna.Token, nil) })
+		wg.Go(func() { codes[1], outs[1] = e.call(t, "POST", wire.PathAdminUsers+"/anna/disable", boris.Token, nil) })
+		wg.Wait()
+		var left []string
+		for _, name := range []string{"anna", "boris"} {
+			if o, err := e.store.Operator(context.Background(), name); err != nil || o.Disabled.IsZero() {
+				left = append(left, name)
+			}
+		}
+		if len(left) != 1 {
+			t.Fatalf("round %d: anna and boris disable each other: %v %q %q; admins left %v, want one", round, codes, outs[0], outs[1], left)
+		}
+		// The other was refused: as the last admin (409), or as disabled
+		// already when it was checked (401).
+		if slices.Index(codes, http.StatusNoContent) < 0 || !slices.ContainsFunc(codes, func(c int) bool { return c == http.StatusConflict || c == http.StatusUnauthorized }) {
+			t.Fatalf("round %d: answers %v %q %q, want 204 and 409 or 401", round, codes, outs[0], outs[1])
+		}
+	}
+}
+
+// TestAdminLogParameters: GET /v1/admin/log answers 400 naming a parameter
+// that is not a number in range, and pages by the good ones.
+func TestAdminLogParameters(t *testing.T) {
+	e := newAdminEnv(t, hq.Options{})
+	admin := e.addUser(t, "", "anna", hq.RoleAdmin)
+	for _, c := range []struct{ query, want string }{
+		{"limit=abc&after=zzz", "after"},
+		{"after=zzz", `after \"zzz\": want`},
+		{"after=-1", `after \"-1\": want`},
+		{"limit=abc", `limit \"abc\": want 1 to 10000`},
+		{"limit=-5", `limit \"-5\": want 1 to 10000`},
+		{"limit=0", `limit \"0\": want 1 to 10000`},
+		{"limit=10001", "want 1 to 10000"},
+	} {
+		code, out := e.call(t, "GET", wire.PathAdminLog+"?"+c.query, admin.Token, nil)
+		if code != http.StatusBadRequest || !strings.Contains(string(out), c.want) {
+			t.Errorf("?%s: %d %s, want 400 saying %s", c.query, code, out, c.want)
+		}
+	}
+	for range 3 {
+		e.addUser(t, admin.Token, fmt.Sprint("op", time.Now().UnixNano()), hq.RoleAnalyst)
+	}
+	code, out := e.call(t, "GET", wire.PathAdminLog+"?after=1&limit=2", admin.Token, nil)
+	var lg wire.AdminLog
+	if err := json.Unmarshal(out, &lg); code != http.StatusOK || err != nil || len(lg.Entries) != 2 || lg.Entries[0].Seq != 2 || !lg.Verified {
+		t.Fatalf("?after=1&limit=2: %d %s", code, out)
 	}
 }

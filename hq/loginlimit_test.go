@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,5 +100,91 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 	if n, err := e.store.PurgeCredentials(ctx, clock().Add(-time.Second)); err != nil || n != 0 {
 		t.Errorf("expired sessions left after a login: %d, %v", n, err)
+	}
+}
+
+// TestLoginAttemptsAtOnce: wrong passwords sent all at once count each
+// other: 60 for one name get 5 answers of 401, the rest 429; 60 for as many
+// names from one address get 20, the rest 429.
+func TestLoginAttemptsAtOnce(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		what  string
+		name  func(i int) string
+		limit int
+	}{
+		{"one name", func(int) string { return "mila" }, hq.LoginFailuresPerName},
+		{"one address", func(i int) string { return fmt.Sprint("nobody", i) }, hq.LoginFailuresPerAddr},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			e := newAdminEnv(t, hq.Options{Now: func() time.Time { return now }})
+			if _, err := hq.AddOperator(context.Background(), e.store, wire.AddUserRequest{Name: "mila", Role: "marketing", Password: "correct horse battery"}, now); err != nil {
+				t.Fatal(err)
+			}
+			const n = 60
+			codes := make([]int, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					body, _ := json.Marshal(wire.LoginRequest{Name: c.name(i), Password: "wrong password!"})
+					<-start
+					resp, err := http.Post(e.ts.URL+wire.PathAdminLogin, "application/json", bytes.NewReader(body))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					codes[i] = resp.StatusCode
+				})
+			}
+			close(start)
+			wg.Wait()
+			count := map[int]int{}
+			for _, code := range codes {
+				count[code]++
+			}
+			if count[http.StatusUnauthorized] != c.limit || count[http.StatusTooManyRequests] != n-c.limit {
+				t.Fatalf("%d wrong passwords at once: %v, want %d × 401 and the rest 429", n, count, c.limit)
+			}
+			body, _ := json.Marshal(wire.LoginRequest{Name: "mila", Password: "correct horse battery"})
+			resp, err := http.Post(e.ts.URL+wire.PathAdminLogin, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("the right password after: %d, want 429", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestLoginWaitsForAPasswordSlot: while every slot of the password checks is
+// taken (a flood of logins), a login waits, then is answered 503 with
+// Retry-After and not counted as a failure; once a slot is free it goes.
+func TestLoginWaitsForAPasswordSlot(t *testing.T) {
+	e := newAdminEnv(t, hq.Options{})
+	ctx := context.Background()
+	if _, err := hq.AddOperator(ctx, e.store, wire.AddUserRequest{Name: "mila", Role: "marketing", Password: "correct horse battery"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	defer hq.SetPasswordWait(100 * time.Millisecond)()
+	body, _ := json.Marshal(wire.LoginRequest{Name: "mila", Password: "correct horse battery"})
+	release := hq.HoldPasswordSlots()
+	code, out := e.call(t, "POST", wire.PathAdminLogin, "", body)
+	release()
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(out), "too many passwords at once") {
+		t.Fatalf("a login with no slot free: %d %s, want 503", code, out)
+	}
+	if fs, err := e.store.LoginFailures(ctx, []string{"name:mila", "addr:127.0.0.1"}, time.Time{}); err != nil || len(fs) != 0 {
+		t.Fatalf("failures after a login never checked: %v (%v), want none", fs, err)
+	}
+	if code, out := e.call(t, "POST", wire.PathAdminLogin, "", body); code != http.StatusOK {
+		t.Fatalf("a login with a slot free: %d %s", code, out)
+	}
+	// A right password takes its attempt back from the address too.
+	if fs, err := e.store.LoginFailures(ctx, []string{"name:mila", "addr:127.0.0.1"}, time.Time{}); err != nil || len(fs) != 0 {
+		t.Fatalf("failures after a right password: %v (%v), want none", fs, err)
 	}
 }

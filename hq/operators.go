@@ -50,6 +50,9 @@ var (
 	ErrOperatorExists  = errors.New("operator exists")
 	ErrNoCredential    = errors.New("credential unknown")
 	ErrTerminalRevoked = errors.New("terminal revoked")
+	// ErrLastAdmin: disabling the operator would leave no enabled admin,
+	// and with it nobody who may use the admin API's operator routes.
+	ErrLastAdmin = errors.New("the last enabled admin")
 )
 
 // Operator is a person at HQ, as the store keeps them: the bcrypt hash of
@@ -96,7 +99,11 @@ type OperatorStore interface {
 	// Operators lists every operator by name.
 	Operators(ctx context.Context) ([]Operator, error)
 	// DisableOperator marks the operator disabled at at (once: a second call
-	// keeps the first time) and deletes their credentials; ErrNoOperator when unknown.
+	// keeps the first time) and deletes their credentials; ErrNoOperator when
+	// unknown; ErrLastAdmin, and no change, when they are an enabled admin and
+	// no other enabled admin exists. The check and the change are one
+	// transaction that every replica's disables wait for, so two at once
+	// cannot each leave the other as the last admin and disable both.
 	DisableOperator(ctx context.Context, name string, at time.Time) error
 	// AddCredential stores a credential of an existing operator.
 	AddCredential(ctx context.Context, c Credential) error
@@ -124,11 +131,29 @@ type OperatorStore interface {
 	// LoginFailures returns the failed logins recorded under each of keys
 	// after since, oldest first, by key (a key with none is absent).
 	LoginFailures(ctx context.Context, keys []string, since time.Time) (map[string][]time.Time, error)
-	// AddLoginFailure records a failed login at at under each of keys, and
-	// forgets every failure of any key at or before forget.
-	AddLoginFailure(ctx context.Context, keys []string, at, forget time.Time) error
+	// TakeLoginAttempt records a login attempt as failed before its
+	// password is checked, unless a count is full. In one transaction, which
+	// every replica's attempts on the same keys wait for, it forgets every
+	// failure of any key at or before since, reads the failures of each
+	// count's key after since and, when each has fewer than its Limit,
+	// records one at at under every key (taken true); else it records
+	// nothing. It returns the failures it read (its own not among them),
+	// oldest first, by key (a key with none is absent).
+	TakeLoginAttempt(ctx context.Context, counts []LoginCount, at, since time.Time) (failures map[string][]time.Time, taken bool, err error)
+	// ForgiveLoginAttempt forgets one failure recorded at at under each of
+	// keys, if there is one: an attempt TakeLoginAttempt took that turned out
+	// right, or whose password was never checked.
+	ForgiveLoginAttempt(ctx context.Context, keys []string, at time.Time) error
 	// ClearLoginFailures forgets the key's failures.
 	ClearLoginFailures(ctx context.Context, key string) error
+}
+
+// LoginCount is one count of failed logins a login attempt adds to: its key
+// ("name:…" or "addr:…", hq/loginlimit.go) and how many failures within the
+// window it allows before it refuses attempts.
+type LoginCount struct {
+	Key   string
+	Limit int
 }
 
 // PasswordCost is the bcrypt cost of stored passwords (about a quarter of a

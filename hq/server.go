@@ -52,7 +52,10 @@ type Options struct {
 	// credential even while the store has no operator (tillhq sets it when
 	// the admin API listens beyond loopback). Off, the admin API is open
 	// until the first operator is added, then every request but the login
-	// needs an API token or a session (auth.go, docs/hq.md).
+	// needs an API token or a session (auth.go, docs/hq.md); and, over
+	// plain HTTP, a request without an API token must name the listener in
+	// Host (localhost or a loopback address on loopback), against DNS
+	// rebinding (browserRefusal).
 	RequireOperator bool
 	Logger          *slog.Logger
 }

@@ -102,7 +102,8 @@ func (s *Store) Operators(_ context.Context) ([]hq.Operator, error) {
 	return out, err
 }
 
-// DisableOperator implements hq.OperatorStore.
+// DisableOperator implements hq.OperatorStore: bbolt's one writer at a time
+// makes the last admin's check and the change one step.
 func (s *Store) DisableOperator(_ context.Context, name string, at time.Time) error {
 	return s.update(func(tx *bolt.Tx) error {
 		var o hq.Operator
@@ -112,6 +113,25 @@ func (s *Store) DisableOperator(_ context.Context, name string, at time.Time) er
 		}
 		if !ok {
 			return fmt.Errorf("%w: %s", hq.ErrNoOperator, name)
+		}
+		if o.Role == hq.RoleAdmin && o.Disabled.IsZero() {
+			others := 0
+			err := tx.Bucket(bucketOperators).ForEach(func(k, v []byte) error {
+				var other hq.Operator
+				if err := json.Unmarshal(v, &other); err != nil {
+					return fmt.Errorf("operator %q: %w", k, err)
+				}
+				if other.Name != name && other.Role == hq.RoleAdmin && other.Disabled.IsZero() {
+					others++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if others == 0 {
+				return fmt.Errorf("disable operator %s: %w", name, hq.ErrLastAdmin)
+			}
 		}
 		if o.Disabled.IsZero() {
 			o.Disabled = at.UTC()
@@ -391,9 +411,12 @@ func (s *Store) LoginFailures(_ context.Context, keys []string, since time.Time)
 	return out, err
 }
 
-// AddLoginFailure implements hq.OperatorStore.
-func (s *Store) AddLoginFailure(_ context.Context, keys []string, at, forget time.Time) error {
-	return s.update(func(tx *bolt.Tx) error {
+// TakeLoginAttempt implements hq.OperatorStore: bbolt's one writer at a
+// time makes the count and the record one step.
+func (s *Store) TakeLoginAttempt(_ context.Context, counts []hq.LoginCount, at, since time.Time) (map[string][]time.Time, bool, error) {
+	var failures map[string][]time.Time
+	taken := false
+	err := s.update(func(tx *bolt.Tx) error {
 		byKey, err := tx.CreateBucketIfNotExists(bucketLoginFailures)
 		if err != nil {
 			return err
@@ -402,31 +425,83 @@ func (s *Store) AddLoginFailure(_ context.Context, keys []string, at, forget tim
 		if err != nil {
 			return err
 		}
-		var gone [][]byte
-		horizon := binary.BigEndian.AppendUint64(nil, unixNanos(forget))
-		c := byAt.Cursor()
-		for k, _ := c.First(); len(k) >= 16 && bytes.Compare(k[:8], horizon) <= 0; k, _ = c.Next() {
-			gone = append(gone, k)
+		if err := forgetLoginFailures(byKey, byAt, since); err != nil {
+			return err
 		}
-		for _, k := range gone {
-			if err := byAt.Delete(k); err != nil {
-				return err
+		failures, taken = map[string][]time.Time{}, true
+		for _, c := range counts {
+			p := loginPrefix(c.Key)
+			cur := byKey.Cursor()
+			for k, _ := cur.Seek(p); k != nil && len(k) == len(p)+16 && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+				failures[c.Key] = append(failures[c.Key], time.Unix(0, int64(binary.BigEndian.Uint64(k[len(p):]))).UTC())
 			}
-			if err := byKey.Delete(append(k[16:len(k):len(k)], k[:16]...)); err != nil {
-				return err
+			if len(failures[c.Key]) >= c.Limit {
+				taken = false
 			}
 		}
-		for _, key := range keys {
+		if !taken {
+			return nil
+		}
+		for _, c := range counts {
 			n, err := byKey.NextSequence()
 			if err != nil {
 				return err
 			}
 			stamp := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, unixNanos(at)), n)
-			p := loginPrefix(key)
+			p := loginPrefix(c.Key)
 			if err := byKey.Put(append(p, stamp...), nil); err != nil {
 				return err
 			}
 			if err := byAt.Put(append(stamp, p...), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return failures, taken, nil
+}
+
+// forgetLoginFailures deletes every failure at or before since.
+func forgetLoginFailures(byKey, byAt *bolt.Bucket, since time.Time) error {
+	var gone [][]byte
+	horizon := binary.BigEndian.AppendUint64(nil, unixNanos(since))
+	c := byAt.Cursor()
+	for k, _ := c.First(); len(k) >= 16 && bytes.Compare(k[:8], horizon) <= 0; k, _ = c.Next() {
+		gone = append(gone, k)
+	}
+	for _, k := range gone {
+		if err := byAt.Delete(k); err != nil {
+			return err
+		}
+		if err := byKey.Delete(append(k[16:len(k):len(k)], k[:16]...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ForgiveLoginAttempt implements hq.OperatorStore.
+func (s *Store) ForgiveLoginAttempt(_ context.Context, keys []string, at time.Time) error {
+	return s.update(func(tx *bolt.Tx) error {
+		byKey, byAt := tx.Bucket(bucketLoginFailures), tx.Bucket(bucketLoginFailuresAt)
+		if byKey == nil || byAt == nil {
+			return nil
+		}
+		for _, key := range keys {
+			p := loginPrefix(key)
+			first := binary.BigEndian.AppendUint64(append([]byte(nil), p...), unixNanos(at))
+			k, _ := byKey.Cursor().Seek(first)
+			if k == nil || len(k) != len(p)+16 || !bytes.HasPrefix(k, first) {
+				continue // none at that time
+			}
+			k = append([]byte(nil), k...)
+			if err := byKey.Delete(k); err != nil {
+				return err
+			}
+			if err := byAt.Delete(append(k[len(p):len(k):len(k)], p...)); err != nil {
 				return err
 			}
 		}

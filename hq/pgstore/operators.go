@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,15 +76,33 @@ func (s *Store) Operators(ctx context.Context) ([]hq.Operator, error) {
 	return out, nil
 }
 
-// DisableOperator implements hq.OperatorStore.
+// operatorsLockKey names the advisory lock that orders the disables of
+// every replica, so that the last admin's check holds until the change
+// commits ("tillhq-op" in ASCII, shortened).
+const operatorsLockKey int64 = 0x74696c6c2d6f70
+
+// DisableOperator implements hq.OperatorStore: an advisory lock orders the
+// disables of every replica, so two admins disabled at once cannot each
+// see the other still enabled.
 func (s *Store) DisableOperator(ctx context.Context, name string, at time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "UPDATE operators SET disabled = coalesce(disabled, $2) WHERE name = $1", name, at)
-		if err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", operatorsLockKey); err != nil {
 			return fmt.Errorf("disable operator %s: %w", name, err)
 		}
-		if tag.RowsAffected() == 0 {
+		var lastAdmin bool
+		err := tx.QueryRow(ctx, `SELECT o.role = 'admin' AND o.disabled IS NULL AND NOT EXISTS (
+			SELECT 1 FROM operators a WHERE a.name <> o.name AND a.role = 'admin' AND a.disabled IS NULL)
+			FROM operators o WHERE o.name = $1`, name).Scan(&lastAdmin)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("%w: %s", hq.ErrNoOperator, name)
+		case err != nil:
+			return fmt.Errorf("disable operator %s: %w", name, err)
+		case lastAdmin:
+			return fmt.Errorf("disable operator %s: %w", name, hq.ErrLastAdmin)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE operators SET disabled = coalesce(disabled, $2) WHERE name = $1", name, at); err != nil {
+			return fmt.Errorf("disable operator %s: %w", name, err)
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM credentials WHERE operator = $1", name); err != nil {
 			return fmt.Errorf("disable operator %s: %w", name, err)
@@ -367,13 +386,67 @@ func (s *Store) LoginFailures(ctx context.Context, keys []string, since time.Tim
 	return out, nil
 }
 
-// AddLoginFailure implements hq.OperatorStore: one round trip.
-func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at, forget time.Time) error {
+// loginLockClass is the first key of the advisory locks, one per login
+// count's key, that order the login attempts of every replica ("logn").
+const loginLockClass int32 = 0x6c6f676e
+
+// TakeLoginAttempt implements hq.OperatorStore: the attempt holds an
+// advisory lock per key (taken in key order, so two attempts never wait
+// for each other's) from the count to the record, so attempts on any
+// replica sharing a key count one after another.
+func (s *Store) TakeLoginAttempt(ctx context.Context, counts []hq.LoginCount, at, since time.Time) (map[string][]time.Time, bool, error) {
+	keys := make([]string, len(counts))
+	for i, c := range counts {
+		keys[i] = c.Key
+	}
+	locks := slices.Clone(keys)
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	var failures map[string][]time.Time
+	taken := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, k := range locks {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2::text))", loginLockClass, k); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM login_failures WHERE at <= $1", since.UTC()); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, "SELECT key, at FROM login_failures WHERE key = ANY($1) AND at > $2 ORDER BY key, at", keys, since.UTC())
+		failures = map[string][]time.Time{}
+		var key string
+		var t time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&key, &t}, func() error {
+			failures[key] = append(failures[key], t.UTC())
+			return nil
+		}); err != nil {
+			return err
+		}
+		taken = true
+		for _, c := range counts {
+			if len(failures[c.Key]) >= c.Limit {
+				taken = false
+				return nil
+			}
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k", keys, at.UTC())
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("count a login attempt: %w", err)
+	}
+	return failures, taken, nil
+}
+
+// ForgiveLoginAttempt implements hq.OperatorStore: one round trip.
+func (s *Store) ForgiveLoginAttempt(ctx context.Context, keys []string, at time.Time) error {
 	var b pgx.Batch
-	b.Queue("INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k", keys, at.UTC())
-	b.Queue("DELETE FROM login_failures WHERE at <= $1", forget.UTC())
+	for _, k := range keys {
+		b.Queue("DELETE FROM login_failures WHERE ctid = (SELECT ctid FROM login_failures WHERE key = $1 AND at = $2 LIMIT 1)", k, at.UTC())
+	}
 	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("record a failed login: %w", err)
+		return fmt.Errorf("take back a login attempt: %w", err)
 	}
 	return nil
 }

@@ -259,13 +259,24 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		if fs, err := st.LoginFailures(ctx, []string{name, addr}, time.Time{}); err != nil || len(fs) != 0 {
 			t.Fatalf("a new store has failed logins %v (%v)", fs, err)
 		}
-		for i := range 3 {
-			if err := st.AddLoginFailure(ctx, []string{name, addr}, at.Add(time.Duration(i)*time.Minute), time.Time{}); err != nil {
-				t.Fatal(err)
+		// take records an attempt under limits high enough to take it.
+		take := func(at, since time.Time, keys ...string) map[string][]time.Time {
+			t.Helper()
+			var cs []hq.LoginCount
+			for _, k := range keys {
+				cs = append(cs, hq.LoginCount{Key: k, Limit: 100})
 			}
+			fs, taken, err := st.TakeLoginAttempt(ctx, cs, at, since)
+			if err != nil || !taken {
+				t.Fatalf("take an attempt at %s under %v: taken %v (%v)", at, keys, taken, err)
+			}
+			return fs
 		}
-		if err := st.AddLoginFailure(ctx, []string{other, addr}, at.Add(3*time.Minute), time.Time{}); err != nil {
-			t.Fatal(err)
+		for i := range 3 {
+			take(at.Add(time.Duration(i)*time.Minute), time.Time{}, name, addr)
+		}
+		if fs := take(at.Add(3*time.Minute), time.Time{}, other, addr); len(fs[addr]) != 3 || len(fs[other]) != 0 || len(fs[name]) != 0 {
+			t.Fatalf("an attempt read %v: want the address's 3 before it, and only its own keys", fs)
 		}
 		fs, err := st.LoginFailures(ctx, []string{name, addr, "name:nobody"}, at)
 		if err != nil {
@@ -289,10 +300,21 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		if err != nil || len(fs[name]) != 0 || len(fs[addr]) != 4 || len(fs[other]) != 1 {
 			t.Fatalf("after clearing %s: %v (%v); want the address's 4 and %s's 1 kept", name, fs, err, other)
 		}
-		// A failure forgets every key's failures at or before its horizon.
-		if err := st.AddLoginFailure(ctx, []string{name}, at.Add(time.Hour), at.Add(2*time.Minute)); err != nil {
+		// Forgiving takes back one failure at that time per key, no more,
+		// and no other key's.
+		take(at.Add(3*time.Minute), time.Time{}, addr)
+		if err := st.ForgiveLoginAttempt(ctx, []string{addr, "addr:10.0.0.8"}, at.Add(3*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
+		if err := st.ForgiveLoginAttempt(ctx, []string{addr}, at.Add(4*time.Minute)); err != nil {
+			t.Fatalf("forgiving an attempt that is not there: %v", err)
+		}
+		fs, err = st.LoginFailures(ctx, []string{name, addr, other}, time.Time{})
+		if err != nil || len(fs[addr]) != 4 || len(fs[other]) != 1 {
+			t.Fatalf("after forgiving one of the address's two at %s: %v (%v); want 4 left, %s's 1 kept", at.Add(3*time.Minute), fs, err, other)
+		}
+		// An attempt forgets every key's failures at or before its horizon.
+		take(at.Add(time.Hour), at.Add(2*time.Minute), name)
 		fs, err = st.LoginFailures(ctx, []string{name, addr, other}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
@@ -300,6 +322,111 @@ func RunOperators(t *testing.T, open func(t *testing.T) hq.Store) {
 		want = map[string][]time.Time{name: {at.Add(time.Hour)}, addr: {at.Add(3 * time.Minute)}, other: {at.Add(3 * time.Minute)}}
 		if fmt.Sprint(fs) != fmt.Sprint(want) {
 			t.Fatalf("after forgetting up to %s: %v, want %v", at.Add(2*time.Minute), fs, want)
+		}
+		// A full count takes nothing, for any key, and says what it read.
+		full := []hq.LoginCount{{Key: name, Limit: 1}, {Key: "addr:10.0.0.9", Limit: 5}}
+		fs, taken, err := st.TakeLoginAttempt(ctx, full, at.Add(time.Hour+time.Minute), at)
+		if err != nil || taken || len(fs[name]) != 1 {
+			t.Fatalf("an attempt on a full count: taken %v, read %v (%v); want not taken and the one failure", taken, fs, err)
+		}
+		if fs, _ := st.LoginFailures(ctx, []string{name, "addr:10.0.0.9"}, time.Time{}); len(fs[name]) != 1 || len(fs["addr:10.0.0.9"]) != 0 {
+			t.Fatalf("a refused attempt recorded something: %v", fs)
+		}
+	})
+
+	t.Run("login attempts at once", func(t *testing.T) {
+		// Attempts at once on one key, as from many replicas, take no more
+		// than the limit between them: the count and the record are one step.
+		st := newStore(t)
+		const n, limit = 30, 5
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		took := 0
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Go(func() {
+				cs := []hq.LoginCount{{Key: "name:mila", Limit: limit}, {Key: fmt.Sprintf("addr:10.0.1.%d", i), Limit: 100}}
+				_, taken, err := st.TakeLoginAttempt(ctx, cs, at, at.Add(-time.Hour))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if taken {
+					mu.Lock()
+					took++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if took != limit {
+			t.Fatalf("%d attempts at once on one name took %d, want the limit %d", n, took, limit)
+		}
+		if fs, err := st.LoginFailures(ctx, []string{"name:mila"}, time.Time{}); err != nil || len(fs["name:mila"]) != limit {
+			t.Fatalf("the name's failures: %v (%v), want %d", fs, err, limit)
+		}
+	})
+
+	t.Run("last admin", func(t *testing.T) {
+		st := newStore(t)
+		for _, o := range []hq.Operator{
+			{Name: "anna", Role: hq.RoleAdmin, PasswordHash: []byte("h"), Created: at},
+			{Name: "boris", Role: hq.RoleAdmin, PasswordHash: []byte("h"), Created: at},
+			{Name: "mila", Role: hq.RoleMarketing, PasswordHash: []byte("h"), Created: at},
+		} {
+			if err := st.AddOperator(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.AddCredential(ctx, hq.Credential{Hash: "ha", Kind: hq.CredToken, Operator: "anna", Created: at}); err != nil {
+			t.Fatal(err)
+		}
+		// Two admins disabled at once, as by two replicas: one goes, the
+		// other is refused, whichever came second.
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, name := range []string{"anna", "boris"} {
+			wg.Go(func() { errs[i] = st.DisableOperator(ctx, name, at.Add(time.Hour)) })
+		}
+		wg.Wait()
+		var kept string
+		switch {
+		case errs[0] == nil && errors.Is(errs[1], hq.ErrLastAdmin):
+			kept = "boris"
+		case errs[1] == nil && errors.Is(errs[0], hq.ErrLastAdmin):
+			kept = "anna"
+		default:
+			t.Fatalf("disabling both admins at once: %v, %v; want one nil and one ErrLastAdmin", errs[0], errs[1])
+		}
+		if o, err := st.Operator(ctx, kept); err != nil || !o.Disabled.IsZero() {
+			t.Fatalf("the refused admin %s: %+v (%v), want still enabled", kept, o, err)
+		}
+		if kept == "anna" {
+			if _, err := st.Credential(ctx, "ha"); err != nil {
+				t.Fatalf("the last admin's token after the refused disable: %v", err)
+			}
+		}
+		// Others may go; a disabled admin may be disabled again (no change).
+		if err := st.DisableOperator(ctx, "mila", at.Add(time.Hour)); err != nil {
+			t.Fatalf("disable marketing beside the last admin: %v", err)
+		}
+		gone := map[string]string{"anna": "boris", "boris": "anna"}[kept]
+		if err := st.DisableOperator(ctx, gone, at.Add(2*time.Hour)); err != nil {
+			t.Fatalf("disable the disabled admin %s again: %v", gone, err)
+		}
+		// Another admin added: the last one may go.
+		if err := st.AddOperator(ctx, hq.Operator{Name: "vera", Role: hq.RoleAdmin, PasswordHash: []byte("h"), Created: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DisableOperator(ctx, kept, at.Add(3*time.Hour)); err != nil {
+			t.Fatalf("disable %s with vera an admin: %v", kept, err)
+		}
+		if err := st.DisableOperator(ctx, "vera", at.Add(3*time.Hour)); !errors.Is(err, hq.ErrLastAdmin) {
+			t.Fatalf("disable vera, the last admin: %v, want ErrLastAdmin", err)
 		}
 	})
 }
