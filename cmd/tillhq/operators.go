@@ -313,7 +313,7 @@ func adminLogCmd(stdout io.Writer, hqURL *string, asJSON *bool) *cobra.Command {
 		},
 	}
 	cmd.Flags().Int64Var(&after, "after", 0, "entries after this position")
-	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many entries")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many entries (1 to 10000)")
 	return cmd
 }
 
