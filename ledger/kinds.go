@@ -141,5 +141,10 @@ func decodeReturns(b []byte, lines int) (returnsRecord, error) {
 	if len(r.Lines) != lines {
 		return returnsRecord{}, fmt.Errorf("decode returns: %d lines counted for a sale of %d", len(r.Lines), lines)
 	}
+	for i, n := range r.Lines {
+		if n < 0 {
+			return returnsRecord{}, fmt.Errorf("decode returns: line %d counted %d", i+1, n)
+		}
+	}
 	return r, nil
 }

@@ -1108,11 +1108,14 @@ type meta struct {
 	acked       uint64
 	anchorSeq   uint64 // seq of the last pruned event, 0 when none was pruned
 	returnsKept uint64 // sales after it have their returns counted here, pruned or not
-	anchorHash  string
-	activeRules uint64 // 0 when no ruleset is active
-	epoch       event.Epoch
-	journalGen  uint64 // generation of the journal records in the file, 0 when none
-	journaled   bool   // a read-only open found records in the journal to replay
+	// returnsKeptStored is returns_kept as the file holds it (returnsKept is
+	// at most the anchor).
+	returnsKeptStored uint64
+	anchorHash        string
+	activeRules       uint64 // 0 when no ruleset is active
+	epoch             event.Epoch
+	journalGen        uint64 // generation of the journal records in the file, 0 when none
+	journaled         bool   // a read-only open found records in the journal to replay
 }
 
 func readMeta(tx *bolt.Tx) (meta, error) {
@@ -1133,7 +1136,10 @@ func readMeta(tx *bolt.Tx) (meta, error) {
 	m.anchorSeq = num(keyAnchorSeq)
 	m.returnsKept = m.anchorSeq // a file without the key (edited, or before schema 5) counts none pruned
 	if err == nil && b.Get(keyReturnsKept) != nil {
-		m.returnsKept = num(keyReturnsKept)
+		// Never past the anchor: an edited value there would hide the
+		// counts of kept sales (Verify reports it).
+		m.returnsKeptStored = num(keyReturnsKept)
+		m.returnsKept = min(m.returnsKeptStored, m.anchorSeq)
 	}
 	if err == nil && b.Get(keyActiveRules) != nil {
 		m.activeRules = num(keyActiveRules)

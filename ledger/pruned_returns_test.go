@@ -67,6 +67,38 @@ func TestPrunedSaleReturns(t *testing.T) {
 	}
 	l.Close()
 
+	// A negative count of a pruned sale would cancel HQ's: Verify finds it
+	// and a refund refuses it.
+	boltUpdate(t, path, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketReturns).Put(u64(sale.Seq), encodeReturns(returnsRecord{Lines: []int64{-5}}))
+	})
+	l = openAt(t, path, Options{}, checkNone)
+	if rep, err := l.Verify(); err != nil || rep.OK() || !strings.Contains(rep.Problems[0].Err.Error(), "line 1 counted -5") {
+		t.Errorf("Verify of a pruned sale's negative count: %+v %v", rep.Problems, err)
+	}
+	if err := own("r6", 1); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a refund over a negative count: %v, want ErrCorrupt", err)
+	}
+	l.Close()
+	// returns_kept edited past the anchor hides no kept sale's count: it
+	// reads as the anchor (the pruned sales then count as not counted
+	// here), and Verify says so.
+	boltUpdate(t, path, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketReturns).Put(u64(sale.Seq), encodeReturns(returnsRecord{Lines: []int64{3}})); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyReturnsKept, u64(1000))
+	})
+	l = openAt(t, path, Options{}, checkNone)
+	if rep, err := l.Verify(); err != nil || rep.OK() || !strings.Contains(rep.Problems[0].Err.Error(), "returns_kept 1000 is beyond the anchor") {
+		t.Errorf("Verify of returns_kept past the anchor: %+v %v", rep.Problems, err)
+	}
+	if pruned, counted, err := l.PrunedSale(sale.Seq); !pruned || counted || err != nil {
+		t.Errorf("PrunedSale with returns_kept past the anchor: %v %v %v, want pruned, not counted", pruned, counted, err)
+	}
+	l.Close()
+	boltUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyReturnsKept, u64(0)) })
+
 	// As a schema 4 file: no returns_kept. Migrating marks the sales pruned
 	// so far as not counted.
 	boltUpdate(t, path, func(tx *bolt.Tx) error {

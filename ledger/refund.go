@@ -484,6 +484,11 @@ func decodeForeignReturns(b []byte, lines int) (returnsRecord, error) {
 	if len(r.Lines) > lines {
 		return returnsRecord{}, fmt.Errorf("%w: %d lines counted for a sale of %d", errLinesBeyond, len(r.Lines), lines)
 	}
+	for i, n := range r.Lines {
+		if n < 0 {
+			return returnsRecord{}, fmt.Errorf("decode returns: line %d counted %d", i+1, n)
+		}
+	}
 	for len(r.Lines) < lines {
 		r.Lines = append(r.Lines, 0)
 	}
@@ -532,7 +537,12 @@ func checkOffline(tx *bolt.Tx, m *meta, lim *OfflineLimits, body []byte) error {
 			return fmt.Errorf("%w: refund %d: %v", ErrCorrupt, seq, err)
 		}
 		if len(r.Claim) > 0 && string(r.Claim) != "null" {
-			used = min(used+lim.worth(r.Back, r.Points), math.MaxInt64/2)
+			// Saturate before adding: worth may be near MaxInt64.
+			if w := lim.worth(r.Back, r.Points); w >= math.MaxInt64/2-used {
+				used = math.MaxInt64 / 2
+			} else {
+				used += w
+			}
 		}
 	}
 	if used+asked > lim.PerDay || used+asked < used {

@@ -217,6 +217,9 @@ func verify(tx *bolt.Tx, boltCheck bool, checkRuleset func(version uint64, rec [
 	v.epoch(tx, m)
 	v.accounts(accounts)
 	v.anchor, v.returnsKept = m.anchorSeq, m.returnsKept
+	if m.returnsKeptStored > m.anchorSeq {
+		v.addf(0, "", "meta: returns_kept %d is beyond the anchor %d: no kept sale can have lost its returns count", m.returnsKeptStored, m.anchorSeq)
+	}
 	v.returns(returns)
 	v.rules(m.activeRules)
 	v.holders()
@@ -496,6 +499,11 @@ func (v *verifier) prunedReturns(seq uint64, val []byte) {
 	if err := json.Unmarshal(val, &r); err != nil {
 		v.addf(seq, "", "returns of pruned sale %d: %v", seq, err)
 		return
+	}
+	for i, n := range r.Lines {
+		if n < 0 {
+			v.addf(seq, "", "returns of pruned sale %d: line %d counted %d", seq, i+1, n)
+		}
 	}
 	for i, n := range v.pruned[seq] {
 		if i >= len(r.Lines) || r.Lines[i] < n {
