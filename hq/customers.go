@@ -285,21 +285,23 @@ func (s *Server) importCustomers(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if rep.Stored > 0 {
+		s.wake(r.Context(), TopicCards) // the tills learn what was stored, whatever stopped the rest
+	}
 	switch {
 	case errors.Is(err, ErrImportFile):
+		noteAudit(r, "", fmt.Sprintf("stopped: %v; %d holders stored before", err, rep.Stored))
 		wire.WriteError(w, http.StatusBadRequest, "bad_request",
 			fmt.Sprintf("%v; HQ stored the %d holders of the rows before it", err, rep.Stored))
 		return
 	case err != nil && err != io.EOF:
 		s.log.Error("import customers", "err", err)
+		noteAudit(r, "", fmt.Sprintf("stopped by the store; %d holders stored before", rep.Stored))
 		wire.WriteError(w, http.StatusServiceUnavailable, "store_unavailable",
 			fmt.Sprintf("HQ stored %d of the holders, then could not store more; importing the file again is safe", rep.Stored))
 		return
 	}
 	slices.SortStableFunc(rep.Rejected, func(a, b wire.RejectedRow) int { return a.Line - b.Line })
-	if rep.Stored > 0 {
-		s.wake(r.Context(), TopicCards)
-	}
 	s.log.Info("customers imported", "rows", rep.Rows, "stored", rep.Stored, "rejected", rep.RejectedTotal)
 	noteAudit(r, "", fmt.Sprintf("%d rows, %d stored, %d rejected", rep.Rows, rep.Stored, rep.RejectedTotal))
 	wire.WriteJSON(w, http.StatusOK, hr.rep)
@@ -469,6 +471,7 @@ type holderReader struct {
 	// to refuse a card given twice. Keys are copies: a field of a row
 	// shares the memory of the whole row.
 	cards map[string]int32
+	guard *rowGuard
 	line  int // of the last row read whole
 	rep   ImportAnswer
 }
@@ -478,16 +481,22 @@ type holderReader struct {
 var errRowTooLong = errors.New("row too long")
 
 // rowGuard reads a file for a csv.Reader and fails once the reader has
-// taken more than max bytes past the end of its last row (at).
+// taken more than max bytes past the start of the row it is reading (start,
+// set after each row: the reader's InputOffset moves on at every line, also
+// inside a quoted field left open, which makes the rest of a file one row),
+// beside what the reader buffers ahead.
 type rowGuard struct {
-	r    io.Reader
-	read int64
-	at   func() int64
-	max  int64
+	r     io.Reader
+	read  int64
+	start int64
+	max   int64
 }
 
+// csvBuffered is what a csv.Reader reads ahead of its row (its bufio.Reader).
+const csvBuffered = 4096
+
 func (g *rowGuard) Read(p []byte) (int, error) {
-	if g.read-g.at() > g.max {
+	if g.read-g.start > g.max+csvBuffered {
 		return 0, errRowTooLong
 	}
 	n, err := g.r.Read(p)
@@ -504,7 +513,6 @@ func newHolderReader(r io.Reader, now time.Time) (*holderReader, error) {
 	}
 	guard := &rowGuard{r: br, max: maxImportRowBytes}
 	cr := csv.NewReader(guard)
-	guard.at = cr.InputOffset
 	head, _ := br.Peek(br.Size())
 	if i := bytes.IndexByte(head, '\n'); i >= 0 {
 		head = head[:i]
@@ -514,9 +522,10 @@ func newHolderReader(r io.Reader, now time.Time) (*holderReader, error) {
 	}
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	hr := &holderReader{cr: cr, now: now.UTC(), cards: map[string]int32{},
+	hr := &holderReader{cr: cr, guard: guard, now: now.UTC(), cards: map[string]int32{},
 		rep: ImportAnswer{ImportReport: wire.ImportReport{Rejected: []wire.RejectedRow{}}}}
 	header, err := cr.Read()
+	guard.start = cr.InputOffset()
 	if err != nil {
 		if errors.Is(err, errRowTooLong) {
 			err = fmt.Errorf("longer than %d bytes", maxImportRowBytes)
@@ -550,6 +559,7 @@ func newHolderReader(r io.Reader, now time.Time) (*holderReader, error) {
 func (hr *holderReader) next() (pos.CardHolder, int, error) {
 	for {
 		rec, err := hr.cr.Read()
+		hr.guard.start = hr.cr.InputOffset()
 		if err == io.EOF {
 			return pos.CardHolder{}, 0, io.EOF
 		}

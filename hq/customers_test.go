@@ -605,4 +605,11 @@ func TestImportStopsAtAnOverlongRow(t *testing.T) {
 	if h.do(t, "GET", h.admin.URL+wire.PathAdminCustomers+"/2000000000015", nil, &a); a.Holder == nil {
 		t.Errorf("the holder of the row before the long one was not stored: %+v", a)
 	}
+	// A quote left open before many short lines: the rest of the file is
+	// one row, stopped at the same length.
+	file = "card,name,phone\n2000000000015,Василий,+7 900 1234567\n\"2000000000022,Мария,\n" + strings.Repeat("2000000000039,Пётр,+7 900 1234567\n", 8000)
+	if code := h.do(t, "POST", h.admin.URL+wire.PathAdminCustomers, []byte(file), &e); code != 400 ||
+		!strings.Contains(e.Message, "after line 2 is longer than 65536 bytes") {
+		t.Errorf("import with a quote left open = %d %+v", code, e)
+	}
 }
