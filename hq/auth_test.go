@@ -48,8 +48,9 @@ func newAdminEnv(t testing.TB, opts hq.Options) *adminEnv {
 	return &adminEnv{srv: srv, store: store, ts: ts}
 }
 
-// call sends a request with the token (if any) and extra headers; it
-// returns the status and body.
+// call sends a request with the token (if any) and extra headers (pairs of
+// name and value; "Host" sets the Host header); it returns the status and
+// body.
 func (e *adminEnv) call(t *testing.T, method, path, token string, body []byte, hdr ...string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
@@ -57,7 +58,11 @@ func (e *adminEnv) call(t *testing.T, method, path, token string, body []byte, h
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,7 +1,6 @@
 package hq_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -16,28 +15,14 @@ import (
 )
 
 // send sends a request over e's real listener with the headers a browser
-// would add (pairs of name and value; "Host" sets the Host header).
+// would add, and no token.
 func (e *adminEnv) send(t *testing.T, method, path, contentType string, body []byte, hdr ...string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		hdr = append([]string{"Content-Type", contentType}, hdr...)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i] == "Host" {
-			req.Host = hdr[i+1]
-		} else {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String()
+	code, out := e.call(t, method, path, "", body, hdr...)
+	return code, string(out)
 }
 
 // TestOpenHQRefusesOtherSites: while no operator exists (the admin API open
