@@ -25,6 +25,20 @@ const (
 	CardCode CardKind = "code"
 )
 
+// CardKindNames lists the card kinds for a person: what an unknown one is
+// told to be instead.
+const CardKindNames = "ean13, ean8, upca, pan, uid or code"
+
+// Known reports whether k is one of the card kinds ("" is none: guessed
+// from the number).
+func (k CardKind) Known() bool {
+	switch k {
+	case CardEAN13, CardEAN8, CardUPCA, CardPAN, CardUID, CardCode:
+		return true
+	}
+	return false
+}
+
 // Card is a validated identity read from a scan.
 type Card struct {
 	// Number is the normalised number: digits for barcodes and PANs (as printed,

@@ -69,7 +69,7 @@ func ParseCard(number string, kind CardKind, opts IdentifyOptions) (Card, error)
 		return Card{}, &CardError{Scheme: "card", Number: number,
 			Problem: "not a card number: a barcode or magstripe number is 8 to 19 digits, a contactless UID 4 to 10 bytes of hex", Err: ErrFormat}
 	}
-	return Card{}, &CardError{Scheme: "card", Problem: fmt.Sprintf("unknown card type %q: want ean13, ean8, upca, pan, uid or code", kind), Err: ErrFormat}
+	return Card{}, &CardError{Scheme: "card", Problem: fmt.Sprintf("unknown card type %q: want %s", kind, CardKindNames), Err: ErrFormat}
 }
 
 // shapeOf names the kind a number without one is read as; "" when it has the

@@ -112,31 +112,12 @@ func FuzzParseHolders(f *testing.F) {
 // The customer routes over HTTP: HQ staff import a base, a terminal registers
 // a holder, looks cards up, follows its change feed, and HQ forgets a holder.
 func TestCustomerRoutes(t *testing.T) {
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "hq.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	logs := &cardLog{t: t, card: "2000000000015", masked: "•••••••••0015"}
-	srv := hq.NewServer(hq.Options{Store: store, Now: func() time.Time { return importNow }, MaxWait: 5 * time.Second, Logger: slog.New(logs)})
-	admin := httptest.NewServer(srv.AdminHandler())
-	defer admin.Close()
-	term := httptest.NewServer(srv.Handler())
-	defer term.Close()
+	h := newCustomerHQLogged(t, logs)
+	admin, term := h.admin, h.term
 	do := func(method, url string, body []byte, out any) int {
 		t.Helper()
-		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				t.Fatalf("%s %s: %v", method, url, err)
-			}
-		}
-		return resp.StatusCode
+		return h.do(t, method, url, body, out)
 	}
 	var rep wire.ImportReport
 	code := do("POST", admin.URL+wire.PathAdminCustomers, []byte("card,name,phone\n2000000000015,Василий,+7 900 1234567\n,x,1\n"), &rep)
@@ -261,6 +242,12 @@ type customerHQ struct {
 
 func newCustomerHQ(t *testing.T) *customerHQ {
 	t.Helper()
+	return newCustomerHQLogged(t, slog.DiscardHandler)
+}
+
+// newCustomerHQLogged is newCustomerHQ whose server logs to log.
+func newCustomerHQLogged(t *testing.T, log slog.Handler) *customerHQ {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "hq.db")
 	store, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
@@ -268,7 +255,7 @@ func newCustomerHQ(t *testing.T) *customerHQ {
 	}
 	t.Cleanup(func() { store.Close() })
 	srv := hq.NewServer(hq.Options{Store: store, Now: func() time.Time { return importNow }, MaxWait: 5 * time.Second,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(log)})
 	h := &customerHQ{store: store, path: path, admin: httptest.NewServer(srv.AdminHandler()), term: httptest.NewServer(srv.Handler())}
 	t.Cleanup(h.admin.Close)
 	t.Cleanup(h.term.Close)

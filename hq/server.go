@@ -22,6 +22,7 @@ import (
 	"github.com/tilld/tilld/discount/rulesfile"
 	"github.com/tilld/tilld/event"
 	"github.com/tilld/tilld/pki"
+	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/wire"
 )
 
@@ -332,19 +333,10 @@ func (s *Server) chainEvents(w http.ResponseWriter, r *http.Request) {
 // readJSON decodes a request body of at most MaxUpload bytes into v. It reads
 // the body whole and decodes it with one json.Unmarshal: a json.Decoder would
 // grow its buffer over and over for an upload of hundreds of kilobytes and
-// scan it once more. A body's declared length sizes its buffer up to
-// trustedLength; a larger one grows as its bytes arrive, so that a client that
-// declares 32 MiB and sends a byte holds no 32 MiB.
+// scan it once more. A declared length sizes its buffer up to trustedLength
+// only (serve.ReadBody).
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)
-	var data []byte
-	var err error
-	if n := r.ContentLength; n > 0 && n <= min(s.opts.MaxUpload, trustedLength) {
-		data = make([]byte, n)
-		_, err = io.ReadFull(body, data)
-	} else {
-		data, err = io.ReadAll(body)
-	}
+	data, err := serve.ReadBody(w, r, s.opts.MaxUpload, trustedLength)
 	if err != nil {
 		return err
 	}

@@ -141,10 +141,19 @@ func decodeReturns(b []byte, lines int) (returnsRecord, error) {
 	if len(r.Lines) != lines {
 		return returnsRecord{}, fmt.Errorf("decode returns: %d lines counted for a sale of %d", len(r.Lines), lines)
 	}
-	for i, n := range r.Lines {
-		if n < 0 {
-			return returnsRecord{}, fmt.Errorf("decode returns: line %d counted %d", i+1, n)
-		}
+	if err := r.checkCounts(); err != nil {
+		return returnsRecord{}, err
 	}
 	return r, nil
+}
+
+// checkCounts refuses a count below zero: it would cancel the returns
+// another count adds to it.
+func (r returnsRecord) checkCounts() error {
+	for i, n := range r.Lines {
+		if n < 0 {
+			return fmt.Errorf("decode returns: line %d counted %d", i+1, n)
+		}
+	}
+	return nil
 }

@@ -484,10 +484,8 @@ func decodeForeignReturns(b []byte, lines int) (returnsRecord, error) {
 	if len(r.Lines) > lines {
 		return returnsRecord{}, fmt.Errorf("%w: %d lines counted for a sale of %d", errLinesBeyond, len(r.Lines), lines)
 	}
-	for i, n := range r.Lines {
-		if n < 0 {
-			return returnsRecord{}, fmt.Errorf("decode returns: line %d counted %d", i+1, n)
-		}
+	if err := r.checkCounts(); err != nil {
+		return returnsRecord{}, err
 	}
 	for len(r.Lines) < lines {
 		r.Lines = append(r.Lines, 0)
@@ -560,16 +558,26 @@ func addForeignReturns(stored []byte, lines []pos.ReturnLine) ([]byte, error) {
 			return nil, fmt.Errorf("decode returns: %w", err)
 		}
 	}
-	for _, l := range lines {
-		if l.Line < 1 || l.Line > pos.MaxLines || l.Qty < 1 {
-			return nil, fmt.Errorf("a refund returns %d of line %d", l.Qty, l.Line)
-		}
-		for len(r.Lines) < l.Line {
-			r.Lines = append(r.Lines, 0)
-		}
-		r.Lines[l.Line-1] += l.Qty
+	var err error
+	if r.Lines, err = addLines(r.Lines, lines); err != nil {
+		return nil, err
 	}
 	return encodeReturns(r), nil
+}
+
+// addLines adds the units lines return to counts (index 0 is line 1),
+// growing it to the highest line named.
+func addLines(counts []int64, lines []pos.ReturnLine) ([]int64, error) {
+	for _, l := range lines {
+		if l.Line < 1 || l.Line > pos.MaxLines || l.Qty < 1 {
+			return counts, fmt.Errorf("a refund returns %d of line %d", l.Qty, l.Line)
+		}
+		for len(counts) < l.Line {
+			counts = append(counts, 0)
+		}
+		counts[l.Line-1] += l.Qty
+	}
+	return counts, nil
 }
 
 // PrunedSale reports whether this terminal's sale at seq is older than

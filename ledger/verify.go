@@ -361,17 +361,15 @@ func (v *verifier) refund(m meta, seq uint64, body []byte, returns map[uint64][]
 		return
 	case f.SaleTerminal != "":
 		key := string(foreignReturnsKey(f.SaleTerminal, f.SaleSeq))
-		b, err := addForeignReturns(encodeReturns(returnsRecord{Lines: v.foreign[key]}), f.returnLines())
+		counts, err := addLines(v.foreign[key], f.returnLines())
 		if err != nil {
 			v.addf(seq, "", "refund of sale %d of %s: %v", f.SaleSeq, f.SaleTerminal, err)
 			return
 		}
-		var r returnsRecord
-		_ = json.Unmarshal(b, &r)
 		if v.foreign == nil {
 			v.foreign = map[string][]int64{}
 		}
-		v.foreign[key] = r.Lines
+		v.foreign[key] = counts
 		return
 	case f.SaleSeq >= seq:
 		v.addf(seq, "", "refund of sale %d, recorded after it", f.SaleSeq)
@@ -384,16 +382,9 @@ func (v *verifier) refund(m meta, seq uint64, body []byte, returns map[uint64][]
 		if v.pruned == nil {
 			v.pruned = map[uint64][]int64{}
 		}
-		counts := v.pruned[f.SaleSeq]
-		for _, l := range f.Lines {
-			if l.Line < 1 || l.Line > pos.MaxLines || l.Qty < 1 {
-				v.addf(seq, "", "refund of sale %d returns %d of line %d", f.SaleSeq, l.Qty, l.Line)
-				continue
-			}
-			for len(counts) < l.Line {
-				counts = append(counts, 0)
-			}
-			counts[l.Line-1] += l.Qty
+		counts, err := addLines(v.pruned[f.SaleSeq], f.returnLines())
+		if err != nil {
+			v.addf(seq, "", "refund of sale %d: %v", f.SaleSeq, err)
 		}
 		v.pruned[f.SaleSeq] = counts
 		return
@@ -500,10 +491,8 @@ func (v *verifier) prunedReturns(seq uint64, val []byte) {
 		v.addf(seq, "", "returns of pruned sale %d: %v", seq, err)
 		return
 	}
-	for i, n := range r.Lines {
-		if n < 0 {
-			v.addf(seq, "", "returns of pruned sale %d: line %d counted %d", seq, i+1, n)
-		}
+	if err := r.checkCounts(); err != nil {
+		v.addf(seq, "", "returns of pruned sale %d: %v", seq, err)
 	}
 	for i, n := range v.pruned[seq] {
 		if i >= len(r.Lines) || r.Lines[i] < n {

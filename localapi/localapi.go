@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tilld/tilld/pos"
+	"github.com/tilld/tilld/serve"
 	"github.com/tilld/tilld/sync/wire"
 	"github.com/tilld/tilld/till"
 )
@@ -116,15 +117,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := rc.SetReadDeadline(time.Now().Add(bodyTimeout)); err == nil {
 		defer rc.SetReadDeadline(time.Time{})
 	}
-	rd := http.MaxBytesReader(w, r.Body, maxBody)
-	if n := r.ContentLength; n >= 0 && n <= bodyTrusted {
-		body := make([]byte, n)
-		if _, err := io.ReadFull(rd, body); err != nil {
-			return nil, err
-		}
-		return body, nil
-	}
-	return io.ReadAll(rd)
+	return serve.ReadBody(w, r, maxBody, bodyTrusted)
 }
 
 // bodyTimeout is how long a request's body may take to arrive: a POS app

@@ -6,6 +6,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -42,4 +43,21 @@ func Server(ctx context.Context, ln net.Listener, srv *http.Server, grace time.D
 		return serr
 	}
 	return err
+}
+
+// ReadBody reads a request's body whole, at most limit bytes (an
+// *http.MaxBytesError past it). A declared length of at most trusted bytes
+// sizes one buffer before the bytes come; a larger one grows as they
+// arrive, so that a client that declares megabytes and sends a byte holds
+// no megabytes.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit, trusted int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n >= 0 && n <= min(limit, trusted) {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(body)
 }

@@ -802,14 +802,12 @@ func (t *Till) parseCard(number, cardType string) (string, error) {
 	if len(number) > 64 {
 		return "", &pos.InputError{Field: "card", Problem: fmt.Sprintf("%d bytes, want at most 64", len(number))}
 	}
-	switch device.CardKind(cardType) {
-	case "", device.CardEAN13, device.CardEAN8, device.CardUPCA, device.CardPAN, device.CardUID, device.CardCode:
-	default:
+	if kind := device.CardKind(cardType); kind != "" && !kind.Known() {
 		named := ""
 		if len(cardType) <= 32 {
 			named = fmt.Sprintf(" %q", cardType)
 		}
-		return "", &pos.InputError{Field: "card_type", Problem: "unknown card type" + named + ": want ean13, ean8, upca, pan, uid or code", Reason: "format"}
+		return "", &pos.InputError{Field: "card_type", Problem: "unknown card type" + named + ": want " + device.CardKindNames, Reason: "format"}
 	}
 	c, err := device.ParseCard(number, device.CardKind(cardType), t.opts.Cards)
 	if err != nil {
